@@ -1,0 +1,103 @@
+"""The one exception tree of EVCharging's wire layer.
+
+Every failure that crosses a process boundary is translated into one of these at the edge
+(``raise ... from exc``), so callers catch ``WireError`` and never a zmq, Kafka or OSError::
+
+    WireError
+    ├── FrameError                 a framed-TCP byte stream that breaks the framing rules
+    │   ├── FrameTooLarge          DATA longer than the 1024-byte limit
+    │   ├── BadChecksum            LRC does not match DATA
+    │   └── MalformedFrame         bytes outside a frame, bad control byte sequence
+    ├── MessageError               a frame or ZeroMQ message whose text is not a valid message
+    │   ├── UnknownOpcode
+    │   └── BadField               a field that is missing, empty or of the wrong form
+    ├── SessionError               the framed-TCP session could not do its job
+    │   ├── HandshakeRefused       Central answered ENQ with NACK
+    │   ├── TooManyAttempts        three NACKs for the same frame
+    │   ├── ResponseTimeout        no answer within the deadline
+    │   └── ConnectionLost         the peer closed or the socket failed
+    ├── HealthError                ZeroMQ health check failures (the lazy-pirate client)
+    │   └── EngineUnreachable      no reply within the 500 ms deadline
+    └── KafkaError                 Kafka could not be reached or refused an operation
+        ├── BrokerUnavailable      no broker answered in time
+        ├── TopicSetupError        topics could not be created or have the wrong shape
+        └── InvalidEvent           a Kafka value that is not a valid event (bad JSON, unknown type)
+"""
+
+from __future__ import annotations
+
+
+class WireError(Exception):
+    """Base of every error raised by ``wire``."""
+
+
+class FrameError(WireError):
+    """The byte stream broke the framing rules."""
+
+
+class FrameTooLarge(FrameError):
+    """DATA exceeded the maximum frame size."""
+
+
+class BadChecksum(FrameError):
+    """The LRC byte did not match DATA."""
+
+
+class MalformedFrame(FrameError):
+    """Bytes that cannot be part of a frame."""
+
+
+class MessageError(WireError):
+    """Text that is not a valid protocol message."""
+
+
+class UnknownOpcode(MessageError):
+    """The opcode (first field) is not one this protocol knows."""
+
+
+class BadField(MessageError):
+    """A field is missing, has the wrong form, or contains a forbidden character."""
+
+
+class SessionError(WireError):
+    """The framed-TCP session failed."""
+
+
+class HandshakeRefused(SessionError):
+    """Central answered the ENQ with NACK."""
+
+
+class TooManyAttempts(SessionError):
+    """The same frame was NACKed three times."""
+
+
+class ResponseTimeout(SessionError):
+    """No answer arrived within the deadline."""
+
+
+class ConnectionLost(SessionError):
+    """The peer closed the connection or the socket failed."""
+
+
+class HealthError(WireError):
+    """The ZeroMQ health check failed."""
+
+
+class EngineUnreachable(HealthError):
+    """The engine did not answer HEALTH within the deadline."""
+
+
+class KafkaError(WireError):
+    """Kafka could not do what was asked."""
+
+
+class BrokerUnavailable(KafkaError):
+    """No Kafka broker answered in time."""
+
+
+class TopicSetupError(KafkaError):
+    """Topics could not be created or verified."""
+
+
+class InvalidEvent(KafkaError):
+    """A Kafka value that is not a valid event."""

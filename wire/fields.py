@@ -1,0 +1,101 @@
+"""The ``#``-separated text shared by the framed-TCP and ZeroMQ channels.
+
+A message is ``OPCODE#field1#…``. Each channel declares one frozen dataclass per opcode with
+``OPCODE`` and its fields in wire order; ``MessageCodec`` parses and formats them, so the
+splitting, the field checks and the error messages live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, TypeVar, get_type_hints
+
+from wire.errors import BadField, MessageError, UnknownOpcode
+
+SEPARATOR = "#"
+
+
+def check_field(name: str, value: str) -> str:
+    if SEPARATOR in value:
+        raise BadField(f"field {name!r} may not contain '#'")
+    if any(ord(ch) < 0x20 for ch in value):
+        raise BadField(f"field {name!r} may not contain control characters")
+    return value
+
+
+def _convert(name: str, kind: Any, raw: str) -> Any:
+    if kind is str:
+        return raw
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise BadField(f"field {name!r} must be a number, got {raw!r}") from None
+    if kind == (float | None):
+        if raw == "":
+            return None
+        return _convert(name, float, raw)
+    if isinstance(kind, type) and issubclass(kind, str):  # StrEnum
+        try:
+            return kind(raw)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
+            raise BadField(f"field {name!r} must be one of {allowed}, got {raw!r}") from None
+    raise TypeError(f"unsupported field type {kind!r}")
+
+
+def _render(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class Message:
+    """Base for ``#`` messages: subclasses are frozen dataclasses with an ``OPCODE``."""
+
+    OPCODE: ClassVar[str]
+
+    def to_text(self) -> str:
+        parts = [self.OPCODE]
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            parts.append(check_field(field.name, _render(getattr(self, field.name))))
+        return SEPARATOR.join(parts)
+
+    def to_bytes(self) -> bytes:
+        return self.to_text().encode("utf-8")
+
+
+M = TypeVar("M", bound=Message)
+
+
+class MessageCodec:
+    """Parses text into the dataclass its opcode names."""
+
+    def __init__(self, *classes: type[Message]) -> None:
+        self._by_opcode = {cls.OPCODE: cls for cls in classes}
+        self._hints = {cls: get_type_hints(cls) for cls in classes}
+
+    def parse(self, payload: bytes | str) -> Message:
+        if isinstance(payload, bytes):
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MessageError("message is not valid UTF-8") from None
+        else:
+            text = payload
+        opcode, *raw_fields = text.split(SEPARATOR)
+        cls = self._by_opcode.get(opcode)
+        if cls is None:
+            raise UnknownOpcode(f"unknown opcode {opcode[:32]!r}")
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        if len(raw_fields) != len(fields):
+            raise BadField(f"{opcode} takes {len(fields)} fields, got {len(raw_fields)}")
+        values = {}
+        for field, raw in zip(fields, raw_fields, strict=True):
+            check_field(field.name, raw)
+            if raw == "" and not field.metadata.get("optional"):
+                raise BadField(f"{opcode}: field {field.name!r} may not be empty")
+            values[field.name] = _convert(field.name, self._hints[cls][field.name], raw)
+        return cls(**values)

@@ -1,0 +1,309 @@
+"""Kafka event values (PROTOCOL.md §3): one frozen dataclass per ``type``, JSON on the wire.
+
+``supply_started`` and ``supply_progress`` exist on two topics with different fields, so each
+topic has its own ``EventCodec``; parse with the codec of the topic the value came from.
+Every event carries ``v`` = 1 and ``ts``; ``ts`` defaults to now when an event is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, get_type_hints
+
+from wire.errors import InvalidEvent
+from wire.timefmt import now_ts
+
+VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base: subclasses set ``TYPE``; their fields are the JSON keys beside type, v and ts."""
+
+    TYPE: ClassVar[str]
+    ts: str = field(default_factory=now_ts)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = dataclasses.asdict(self)
+        return {"type": self.TYPE, "v": VERSION, **body}
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _check(cls: type[Event], name: str, kind: Any, value: Any) -> Any:
+    where = f"{cls.TYPE}.{name}"
+    optional = kind in (str | None, float | None, int | None)
+    if value is None:
+        if optional:
+            return None
+        raise InvalidEvent(f"{where} is required")
+    if kind in (str, str | None):
+        if not isinstance(value, str):
+            raise InvalidEvent(f"{where} must be a string")
+        return value
+    if kind in (float, float | None):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidEvent(f"{where} must be a finite number")
+        return float(value)
+    if kind in (int, int | None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidEvent(f"{where} must be an integer")
+        return value
+    raise TypeError(f"unsupported field type {kind!r}")
+
+
+class EventCodec:
+    """Validates JSON values of one topic into their dataclasses."""
+
+    def __init__(self, *classes: type[Event]) -> None:
+        self._by_type = {cls.TYPE: cls for cls in classes}
+        self._hints = {cls: get_type_hints(cls) for cls in classes}
+
+    @property
+    def types(self) -> frozenset[str]:
+        return frozenset(self._by_type)
+
+    def parse(self, value: bytes | str | None) -> Event:
+        if value is None:
+            raise InvalidEvent("empty value")
+        try:
+            obj = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidEvent(f"not valid JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise InvalidEvent("value is not a JSON object")
+        kind = obj.get("type")
+        cls = self._by_type.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise InvalidEvent(f"unknown type {kind!r}")
+        if obj.get("v") != VERSION:
+            raise InvalidEvent(f"unsupported version {obj.get('v')!r}")
+        values = {}
+        for f in dataclasses.fields(cls):
+            values[f.name] = _check(cls, f.name, self._hints[cls][f.name], obj.get(f.name))
+        return cls(**values)
+
+
+# --- evc.requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChargeRequest(Event):
+    TYPE = "charge_request"
+    request_id: str
+    driver_id: str
+    cp_id: str
+    origin: str = "app"  # "app" or "cp"
+
+
+# --- evc.cp.commands ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authorize(Event):
+    TYPE = "authorize"
+    session_id: str
+    request_id: str
+    driver_id: str
+    cp_id: str
+    price: float
+    expires_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stop(Event):
+    TYPE = "stop"
+    cp_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume(Event):
+    TYPE = "resume"
+    cp_id: str
+
+
+# --- evc.cp.events ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizationRejected(Event):
+    TYPE = "authorization_rejected"
+    session_id: str
+    cp_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizationExpired(Event):
+    TYPE = "authorization_expired"
+    session_id: str
+    cp_id: str
+    reason: str = "not plugged in in time"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyStarted(Event):
+    TYPE = "supply_started"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    started_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyProgress(Event):
+    TYPE = "supply_progress"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    seq: int
+    kw: float
+    kwh: float
+    eur: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyEnded(Event):
+    TYPE = "supply_ended"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    kwh: float
+    eur: float
+    started_at: str
+    ended_at: str
+    reason: str  # unplugged, stopped, fault, monitor_lost, engine_restart
+
+
+# --- evc.driver.notices -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReceived(Event):
+    TYPE = "request_received"
+    request_id: str
+    cp_id: str
+    driver_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorizedNotice(Event):
+    TYPE = "authorized"
+    request_id: str
+    session_id: str
+    cp_id: str
+    driver_id: str
+    expires_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Denied(Event):
+    TYPE = "denied"
+    request_id: str
+    cp_id: str
+    driver_id: str
+    reason: str
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyStartedNotice(Event):
+    TYPE = "supply_started"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    started_at: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyProgressNotice(Event):
+    TYPE = "supply_progress"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    kw: float
+    kwh: float
+    eur: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyInterrupted(Event):
+    TYPE = "supply_interrupted"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    reason: str
+    kwh: float
+    eur: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ticket(Event):
+    TYPE = "ticket"
+    session_id: str
+    cp_id: str
+    driver_id: str
+    kwh: float
+    eur: float
+    started_at: str
+    ended_at: str
+    reason: str
+    request_id: str | None = None
+
+
+# --- evc.network.state, evc.central.status, evc.dead-letter --------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpState(Event):
+    TYPE = "cp_state"
+    cp_id: str
+    location: str
+    x: float | None
+    y: float | None
+    price: float
+    status: str  # ACTIVE, STOPPED, SUPPLYING, BROKEN, DISCONNECTED
+    kw: float = 0.0
+    eur: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CentralAlive(Event):
+    TYPE = "central_alive"
+    central_id: str
+    started_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetter(Event):
+    TYPE = "dead_letter"
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str
+    value: str  # the original value, decoded with replacement characters
+
+
+REQUESTS = EventCodec(ChargeRequest)
+CP_COMMANDS = EventCodec(Authorize, Stop, Resume)
+CP_EVENTS = EventCodec(
+    AuthorizationRejected, AuthorizationExpired, SupplyStarted, SupplyProgress, SupplyEnded
+)
+DRIVER_NOTICES = EventCodec(
+    RequestReceived,
+    AuthorizedNotice,
+    Denied,
+    SupplyStartedNotice,
+    SupplyProgressNotice,
+    SupplyInterrupted,
+    Ticket,
+)
+NETWORK_STATE = EventCodec(CpState)
+CENTRAL_STATUS = EventCodec(CentralAlive)
+DEAD_LETTER = EventCodec(DeadLetter)

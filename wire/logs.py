@@ -1,0 +1,20 @@
+"""Structured, quiet-by-default logging shared by every program."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
+
+
+def setup_logging(level: str = "WARNING", *, stream=None) -> None:
+    """Configure the root logger once; programs call it first thing in ``main``."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.WARNING),
+        format=FORMAT,
+        stream=stream or sys.stderr,
+        force=True,
+    )
+    # librdkafka and Qt are chatty; their warnings are translated by our own adapters.
+    logging.getLogger("confluent_kafka").setLevel(logging.ERROR)

@@ -1,0 +1,108 @@
+"""Monitor ⇄ Central messages (PROTOCOL.md §1), one frozen dataclass per opcode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from wire.fields import Message, MessageCodec
+
+
+class AdminState(StrEnum):
+    ACTIVE = "ACTIVE"
+    STOPPED = "STOPPED"
+
+
+class EngineHealth(StrEnum):
+    OK = "OK"
+    KO = "KO"
+    UNREACHABLE = "UNREACHABLE"
+
+
+OPTIONAL = {"optional": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Register(Message):
+    OPCODE = "REGISTER"
+    cp_id: str
+    location: str = field(default="", metadata=OPTIONAL)
+    x: float | None = field(default=None, metadata=OPTIONAL)
+    y: float | None = field(default=None, metadata=OPTIONAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered(Message):
+    OPCODE = "REGISTERED"
+    cp_id: str
+    credential: str
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected(Message):
+    OPCODE = "REJECTED"
+    cp_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Message):
+    OPCODE = "AUTH"
+    cp_id: str
+    credential: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized(Message):
+    OPCODE = "AUTHORIZED"
+    cp_id: str
+    price: float
+    admin_state: AdminState
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    OPCODE = "HEARTBEAT"
+    cp_id: str
+    engine: EngineHealth
+
+
+@dataclass(frozen=True, slots=True)
+class Alive(Message):
+    OPCODE = "ALIVE"
+    cp_id: str
+    admin_state: AdminState
+
+
+@dataclass(frozen=True, slots=True)
+class Fault(Message):
+    OPCODE = "FAULT"
+    cp_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered(Message):
+    OPCODE = "RECOVERED"
+    cp_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Noted(Message):
+    OPCODE = "NOTED"
+    cp_id: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Message):
+    OPCODE = "ERROR"
+    reason: str
+
+
+REQUESTS = MessageCodec(Register, Auth, Heartbeat, Fault, Recovered)
+RESPONSES = MessageCodec(Registered, Rejected, Authorized, Alive, Noted, Error)
+
+Request = Register | Auth | Heartbeat | Fault | Recovered
+Response = Registered | Rejected | Authorized | Alive | Noted | Error
