@@ -10,7 +10,10 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition", interval: float = 0.02
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    what: str = "condition",
+    interval: float = 0.02,
 ) -> T:
     """Poll ``predicate`` until it returns something truthy, or fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -1,0 +1,17 @@
+"""EVCharging's wire layer: every protocol of ``../shared/PROTOCOL.md``, implemented once.
+
+Import the submodule you need; this package imports nothing itself, so ``import wire`` pulls
+in neither zmq nor Kafka:
+
+* ``wire.errors`` — the one exception tree (``WireError`` and children).
+* ``wire.framing`` — ``STX DATA ETX LRC`` frames: ``FrameDecoder``, ``encode_frame``, ``lrc``.
+* ``wire.fields``, ``wire.tcp_messages``, ``wire.health_messages`` — ``#`` text messages as
+  frozen dataclasses with ``REQUESTS``/``RESPONSES``/``HEALTH_*`` codecs.
+* ``wire.tcp_server`` — ``FramedServer``/``Connection``: Central's asyncio session side.
+* ``wire.tcp_client`` — ``CentralClient``: the monitor's blocking session side.
+* ``wire.health`` — ZeroMQ ``HealthResponder`` (engine) and ``LazyPirateClient`` (monitor).
+* ``wire.kafka`` — topics, partitioner, JSON events, producer/consumer helpers.
+* ``wire.timefmt``, ``wire.logs`` — timestamps and logging setup.
+
+See ``docs/wire-api.md`` for the signatures.
+"""

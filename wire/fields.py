@@ -8,11 +8,17 @@ splitting, the field checks and the error messages live in one place.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from wire.errors import BadField, MessageError, UnknownOpcode
 
 SEPARATOR = "#"
+
+# A plain decimal number as ``repr(float)`` writes it: no spaces, underscores, nan or inf,
+# which Python's ``float()`` would otherwise accept.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def check_field(name: str, value: str) -> str:
@@ -20,6 +26,10 @@ def check_field(name: str, value: str) -> str:
         raise BadField(f"field {name!r} may not contain '#'")
     if any(ord(ch) < 0x20 for ch in value):
         raise BadField(f"field {name!r} may not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadField(f"field {name!r} is not encodable as UTF-8") from None
     return value
 
 
@@ -27,10 +37,12 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
     if kind is str:
         return raw
     if kind is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise BadField(f"field {name!r} must be a number, got {raw!r}") from None
+        if not _NUMBER.fullmatch(raw):
+            raise BadField(f"field {name!r} must be a number, got {raw[:32]!r}")
+        value = float(raw)
+        if not math.isfinite(value):
+            raise BadField(f"field {name!r} is out of range, got {raw[:32]!r}")
+        return value
     if kind == (float | None):
         if raw == "":
             return None
@@ -44,10 +56,12 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
     raise TypeError(f"unsupported field type {kind!r}")
 
 
-def _render(value: Any) -> str:
+def _render(name: str, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadField(f"field {name!r} must be a finite number, got {value!r}")
         return repr(value)
     return str(value)
 
@@ -60,7 +74,11 @@ class Message:
     def to_text(self) -> str:
         parts = [self.OPCODE]
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            parts.append(check_field(field.name, _render(getattr(self, field.name))))
+            text = check_field(field.name, _render(field.name, getattr(self, field.name)))
+            if text == "" and not field.metadata.get("optional"):
+                # Refuse to send what the peer would refuse to parse.
+                raise BadField(f"{self.OPCODE}: field {field.name!r} may not be empty")
+            parts.append(text)
         return SEPARATOR.join(parts)
 
     def to_bytes(self) -> bytes:

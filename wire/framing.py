@@ -106,7 +106,9 @@ class FrameDecoder:
                     self._buf.clear()
                 elif len(self._buf) >= self._max:
                     events.append(
-                        BadFrame(FrameTooLarge(f"frame DATA exceeds {self._max} bytes"), bytes(self._buf))
+                        BadFrame(
+                            FrameTooLarge(f"frame DATA exceeds {self._max} bytes"), bytes(self._buf)
+                        )
                     )
                     self._buf.clear()
                     self._state = self._SKIP
@@ -120,7 +122,9 @@ class FrameDecoder:
                     events.append(Frame(data))
                 else:
                     events.append(
-                        BadFrame(BadChecksum(f"LRC 0x{byte:02x} does not match 0x{lrc(data):02x}"), data)
+                        BadFrame(
+                            BadChecksum(f"LRC 0x{byte:02x} does not match 0x{lrc(data):02x}"), data
+                        )
                     )
             elif state == self._SKIP:
                 if byte == Control.ETX:

@@ -46,7 +46,11 @@ def _check(cls: type[Event], name: str, kind: Any, value: Any) -> Any:
             raise InvalidEvent(f"{where} must be a string")
         return value
     if kind in (float, float | None):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise InvalidEvent(f"{where} must be a finite number")
         return float(value)
     if kind in (int, int | None):

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Run a complete demo network on this machine: broker, Central, CPs and drivers.
+
+`make run` calls this. Every component is a real process with its own log file under
+``.run/network/logs``; Ctrl+C (or SIGTERM) stops them all, the broker last. Without a display
+every program runs headless and this script prints one summary line per second, read from
+the same Kafka topics a dashboard would use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run an EVCharging demo network.")
+    parser.add_argument("--cps", type=int, default=5, help="charging points (default 5)")
+    parser.add_argument("--drivers", type=int, default=2, help="drivers (default 2)")
+    parser.add_argument("--speed", type=float, default=10.0, help="CP speed factor (default 10)")
+    parser.add_argument("--kafka", default="", help="use this broker instead of starting one")
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument("--central-port", type=int, default=7070)
+    parser.add_argument("--engine-base-port", type=int, default=5600)
+    parser.add_argument("--run-dir", type=Path, default=ROOT / ".run" / "network")
+    parser.add_argument("--fresh", action="store_true", help="forget the previous run's database")
+    gui = parser.add_mutually_exclusive_group()
+    gui.add_argument("--gui", dest="gui", action="store_true", default=None)
+    gui.add_argument("--no-gui", dest="gui", action="store_false")
+    parser.add_argument(
+        "--duration", type=float, default=0, help="stop by itself after this many seconds"
+    )
+    return parser.parse_args(argv)
+
+
+def display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+        return False
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def seeded_cps() -> list[dict]:
+    seed = json.loads((ROOT / "resources" / "seed.json").read_text())
+    return list(seed.get("charging_points", seed.get("cps", [])))
+
+
+def cp_specs(count: int) -> list[dict]:
+    seeded = seeded_cps()
+    specs = []
+    for i in range(count):
+        if i < len(seeded):
+            specs.append(seeded[i])
+        else:
+            specs.append(
+                {
+                    "id": f"CP-{i + 1:02d}",
+                    "location": "Nova Ribera",
+                    "x": 80 + (i * 137) % 840,
+                    "y": 80 + (i * 89) % 540,
+                }
+            )
+    return specs
+
+
+def service_files(count: int) -> list[Path]:
+    files = sorted((ROOT / "resources" / "services").glob("driver-*.txt"))
+    if not files:
+        raise SystemExit("run: no request files in resources/services/")
+    return [files[i % len(files)] for i in range(count)]
+
+
+class Network:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.children: list[Child] = []
+        self.started_broker = False
+        self.logs = args.run_dir / "logs"
+        self.bootstrap = args.kafka or f"127.0.0.1:{args.kafka_port}"
+        self.gui = display_available() if args.gui is None else args.gui
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        if not self.gui:
+            argv = [*argv, "--no-gui"]
+        process = subprocess.Popen(
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        self.children.append(Child(name, process, log))
+
+    def start(self) -> None:
+        args = self.args
+        if args.fresh and args.run_dir.exists():
+            shutil.rmtree(args.run_dir)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if not args.kafka:
+            print(f"run: starting the Kafka broker on {self.bootstrap} …", flush=True)
+            subprocess.run(
+                [str(ROOT / "scripts" / "kafka-local"), "start", "--port", str(args.kafka_port)],
+                check=True,
+            )
+            self.started_broker = True
+        kafka = ["--kafka", self.bootstrap]
+        print(f"run: starting EV_Central on port {args.central_port} …", flush=True)
+        self.spawn(
+            "central",
+            [
+                str(BIN / "EV_Central"),
+                "--port",
+                str(args.central_port),
+                *kafka,
+                "--data-dir",
+                str(args.run_dir / "central"),
+            ],
+        )
+        self.wait_for_port(args.central_port, "EV_Central")
+        for i, cp in enumerate(cp_specs(args.cps)):
+            port = args.engine_base_port + i
+            self.spawn(
+                f"engine-{cp['id']}",
+                [
+                    str(BIN / "EV_CP_E"),
+                    *kafka,
+                    "--port",
+                    str(port),
+                    "--speed",
+                    str(args.speed),
+                    "--autopilot",
+                    "--journal-dir",
+                    str(args.run_dir / "journal"),
+                ],
+            )
+            self.spawn(
+                f"monitor-{cp['id']}",
+                [
+                    str(BIN / "EV_CP_M"),
+                    "--engine",
+                    f"127.0.0.1:{port}",
+                    "--central",
+                    f"127.0.0.1:{args.central_port}",
+                    "--cp-id",
+                    cp["id"],
+                    "--location",
+                    cp.get("location", ""),
+                    "--x",
+                    str(cp.get("x", "")),
+                    "--y",
+                    str(cp.get("y", "")),
+                    "--credentials-dir",
+                    str(args.run_dir / "credentials"),
+                ],
+            )
+        for i, services in enumerate(service_files(args.drivers)):
+            driver_id = f"D-{i + 1:03d}"
+            self.spawn(
+                f"driver-{driver_id}",
+                [
+                    str(BIN / "EV_Driver"),
+                    *kafka,
+                    "--driver-id",
+                    driver_id,
+                    "--services",
+                    str(services),
+                    "--data-dir",
+                    str(args.run_dir / driver_id),
+                ],
+            )
+        mode = "with windows" if self.gui else "headless"
+        print(f"run: network up {mode}: 1 central, {args.cps} CPs, {args.drivers} drivers.")
+        print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
+
+    def wait_for_port(self, port: int, what: str, timeout: float = 30.0) -> None:
+        import socket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.children and self.children[-1].process.poll() is not None:
+                raise SystemExit(f"run: {what} exited; see {self.children[-1].log}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"run: {what} did not open port {port} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        print("run: stopping …", flush=True)
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in self.children:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        if self.started_broker:
+            subprocess.run([str(ROOT / "scripts" / "kafka-local"), "stop"], check=False)
+        print("run: stopped.", flush=True)
+
+
+def summarize(network: Network, duration: float) -> None:
+    """Print one line per second from the network-state and driver-notice topics."""
+    from wire.kafka.consumer import EventConsumer
+    from wire.kafka.messages import DRIVER_NOTICES, NETWORK_STATE, Ticket
+    from wire.kafka.topics import Topics
+
+    topics = Topics()
+    statuses: dict[str, str] = {}
+    tickets: set[str] = set()
+    consumer = EventConsumer(
+        network.bootstrap,
+        group_id=f"run-summary-{os.getpid()}",
+        codecs={topics.network_state: NETWORK_STATE, topics.driver_notices: DRIVER_NOTICES},
+        dead_letter_topic=None,
+        from_beginning=False,
+    )
+    consumer.subscribe()
+
+    def handle(received) -> None:
+        event = received.event
+        if isinstance(event, Ticket):
+            tickets.add(event.session_id)
+        elif getattr(event, "TYPE", "") == "cp_state":
+            statuses[event.cp_id] = event.status
+
+    started = time.monotonic()
+    next_line = started + 1
+    try:
+        while duration <= 0 or time.monotonic() - started < duration:
+            consumer.poll(handle, timeout=0.2)
+            if time.monotonic() >= next_line:
+                next_line += 1
+                counts: dict[str, int] = {}
+                for status in statuses.values():
+                    counts[status] = counts.get(status, 0) + 1
+                dead = [c.name for c in network.children if c.process.poll() is not None]
+                parts = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "waiting for CPs"
+                extra = f" exited: {', '.join(dead)}" if dead else ""
+                print(
+                    f"run: t={int(time.monotonic() - started)}s {parts} tickets={len(tickets)}{extra}",
+                    flush=True,
+                )
+    finally:
+        consumer.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    network = Network(args)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        network.start()
+        summarize(network, args.duration)
+    except KeyboardInterrupt:
+        pass
+    except subprocess.CalledProcessError as exc:
+        print(f"run: a setup step failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        network.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Three test hosts on one machine: network namespaces joined by veth links.
+
+``central`` (Kafka + EV_Central) sits in the middle; ``cps`` and ``drivers`` each have a veth
+link to it and a route to the other side through it, so every program must use real,
+non-loopback addresses to reach its peers. Creating namespaces needs root (CAP_NET_ADMIN).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+
+
+def can_create_namespaces() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "creating network namespaces needs root"
+    probe = f"evcp{uuid.uuid4().hex[:6]}"
+    result = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if result.returncode != 0:
+        return False, f"`ip netns add` failed: {result.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False)
+    return True, ""
+
+
+def _ip(*args: str, netns: str | None = None) -> None:
+    argv = ["ip", *args] if netns is None else ["ip", "netns", "exec", netns, "ip", *args]
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+
+@dataclass
+class ThreeHosts:
+    """central 10.231.1.1 / 10.231.2.1; cps 10.231.1.2; drivers 10.231.2.2."""
+
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:5])
+    central_cps_ip: str = "10.231.1.1"
+    central_drivers_ip: str = "10.231.2.1"
+    cps_ip: str = "10.231.1.2"
+    drivers_ip: str = "10.231.2.2"
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {role: f"evc-{role}-{self.tag}" for role in ("central", "cps", "drivers")}
+
+    def create(self) -> None:
+        names = self.names
+        for ns in names.values():
+            _ip("netns", "add", ns)
+            _ip("link", "set", "lo", "up", netns=ns)
+        self._link(names["central"], self.central_cps_ip, names["cps"], self.cps_ip, "c")
+        self._link(
+            names["central"], self.central_drivers_ip, names["drivers"], self.drivers_ip, "d"
+        )
+        # The drivers reach the broker's advertised address (on the cps link) through central.
+        _ip("route", "add", "10.231.1.0/24", "via", self.central_drivers_ip, netns=names["drivers"])
+        _ip("route", "add", "10.231.2.0/24", "via", self.central_cps_ip, netns=names["cps"])
+
+    def _link(self, ns_a: str, ip_a: str, ns_b: str, ip_b: str, suffix: str) -> None:
+        a, b = f"va{suffix}{self.tag}", f"vb{suffix}{self.tag}"
+        _ip("link", "add", a, "type", "veth", "peer", "name", b)
+        _ip("link", "set", a, "netns", ns_a)
+        _ip("link", "set", b, "netns", ns_b)
+        _ip("addr", "add", f"{ip_a}/24", "dev", a, netns=ns_a)
+        _ip("addr", "add", f"{ip_b}/24", "dev", b, netns=ns_b)
+        _ip("link", "set", a, "up", netns=ns_a)
+        _ip("link", "set", b, "up", netns=ns_b)
+
+    def destroy(self) -> None:
+        for ns in self.names.values():
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+    def prefix(self, role: str) -> list[str]:
+        """argv prefix that runs a command inside one host."""
+        return ["ip", "netns", "exec", self.names[role]]

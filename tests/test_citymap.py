@@ -1,0 +1,315 @@
+"""The shared city map: the city file, the tiles' colours and clicks, and a 1,000-CP batch.
+
+Pixel checks render the real view (offscreen platform) and read the colour painted at a
+tile, so a wrong colour or a missed repaint fails for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QImage  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
+
+from citymap import (  # noqa: E402
+    AvailabilityStyle,
+    CityMapError,
+    CityMapView,
+    CpStatus,
+    CpTile,
+    OperatorStyle,
+    StreetKind,
+    TileData,
+    load_city,
+)
+from citymap.city import DEFAULT_CITY_PATH  # noqa: E402
+
+# -- the city file (no Qt) ------------------------------------------------------------------
+
+
+def test_real_city_is_inside_bounds_and_named() -> None:
+    city = load_city()
+    assert city.name == "Nova Ribera"
+    assert (city.width, city.height) == (1000, 700)
+    names = [d.name for d in city.districts]
+    assert 6 <= len(names) <= 9
+    assert len(set(names)) == len(names)
+    assert {"Old Town", "Harbour", "University", "Riverside"} <= set(names)
+    shapes = [d.polygon for d in city.districts]
+    shapes += [s.points for s in city.streets] + [r.points for r in city.rivers]
+    shapes += [a.polygon for a in city.water] + [p.polygon for p in city.parks]
+    for shape in shapes:
+        for x, y in shape:
+            assert 0 <= x <= 1000 and 0 <= y <= 700
+    assert {s.kind for s in city.streets} == {StreetKind.AVENUE, StreetKind.STREET}
+    assert city.rivers and city.parks and city.water
+    assert all(s.name.strip() for s in city.streets)
+    # Labels sit inside their district and the lookup agrees.
+    for district in city.districts:
+        assert city.district_at(*district.label_at) is district
+
+
+def _write(tmp_path: Path, payload: object | str) -> Path:
+    path = tmp_path / "city.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return path
+
+
+def _valid() -> dict:
+    return json.loads(DEFAULT_CITY_PATH.read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda c: c["districts"][2]["polygon"].__setitem__(1, [1200, 50]),
+            "districts[2].polygon[1]",
+        ),
+        (lambda c: c["districts"][0].pop("name"), "districts[0]: missing field 'name'"),
+        (lambda c: c["streets"][3].__setitem__("kind", "motorway"), "streets[3].kind"),
+        (lambda c: c["districts"][1].__setitem__("fill", "green"), "districts[1].fill"),
+        (lambda c: c.__setitem__("districts", []), "at least 1"),
+        (lambda c: c["rivers"][0].__setitem__("width", -3), "rivers[0].width"),
+        (lambda c: c["districts"][4].__setitem__("name", c["districts"][0]["name"]), "duplicate"),
+    ],
+)
+def test_bad_city_raises_clear_error(tmp_path: Path, mutate, expected: str) -> None:
+    data = _valid()
+    mutate(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(CityMapError) as info:
+        load_city(path)
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_or_non_json_city_raises_city_map_error(tmp_path: Path) -> None:
+    with pytest.raises(CityMapError, match="cannot read city file"):
+        load_city(tmp_path / "missing.json")
+    with pytest.raises(CityMapError, match=r"not valid JSON: .*line 1"):
+        load_city(_write(tmp_path, "{ not json"))
+    assert issubclass(CityMapError, ValueError)
+
+
+# -- the Qt binding itself ------------------------------------------------------------------
+
+
+def _void_calls_leak_none() -> bool:
+    """PySide6 6.12.0 on Python 3.11 drops a reference to ``None`` on every void C++ call.
+
+    Python < 3.12 has a mortal ``None``, so after a few thousand calls (one repaint of the
+    map) the interpreter aborts with "none_dealloc". Detected here so the map tests skip
+    with a clear reason instead of killing the whole pytest session.
+    """
+    from PySide6.QtCore import QObject
+
+    obj = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(200):
+        obj.setObjectName("probe")
+    return before - sys.getrefcount(None) > 100
+
+
+NONE_LEAK = _void_calls_leak_none()
+BROKEN_BINDING = (
+    "PySide6 here loses a reference to None on every void call (PySide6 6.12.0 + Python "
+    "3.11): any repaint aborts the interpreter. Use PySide6 < 6.12 (6.11.3 is fine) or "
+    "Python >= 3.12."
+)
+
+
+def test_qt_binding_keeps_none_alive() -> None:
+    assert not NONE_LEAK, BROKEN_BINDING
+
+
+# -- the view ---------------------------------------------------------------------------------
+
+needs_sane_binding = pytest.mark.skipif(NONE_LEAK, reason=BROKEN_BINDING)
+
+
+def _same(actual: QColor, expected: QColor, tol: int = 6) -> bool:
+    return all(
+        abs(a - b) <= tol
+        for a, b in zip(
+            (actual.red(), actual.green(), actual.blue()),
+            (expected.red(), expected.green(), expected.blue()),
+            strict=True,
+        )
+    )
+
+
+def _shot(view: CityMapView) -> QImage:
+    return view.viewport().grab().toImage()
+
+
+def _probe(view: CityMapView, data: TileData) -> QPoint:
+    """A point inside the tile's body but away from its centred text (top-right corner)."""
+    return view.mapFromScene(QPointF(data.x + CpTile.WIDTH / 2 - 5, data.y - CpTile.HEIGHT / 2 + 3))
+
+
+@pytest.fixture
+def view(qtbot) -> CityMapView:
+    widget = CityMapView()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 720)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@needs_sane_binding
+def test_status_change_recolours_the_tile(view: CityMapView) -> None:
+    style = OperatorStyle()
+    data = TileData("MAD-01", 480, 300, CpStatus.ACTIVE, "Plaza Mayor", 0.35)
+    view.set_tiles([data])
+    view.set_zoom(2.0)
+    view.centerOn(QPointF(data.x, data.y))
+    green = style.COLOURS[CpStatus.ACTIVE][0]
+    assert _same(_shot(view).pixelColor(_probe(view, data)), green)
+
+    for status in (CpStatus.BROKEN, CpStatus.STOPPED, CpStatus.DISCONNECTED):
+        changed = TileData("MAD-01", 480, 300, status, "Plaza Mayor", 0.35)
+        assert view.update_tile(changed) is True
+        colour = _shot(view).pixelColor(_probe(view, changed))
+        assert _same(colour, style.COLOURS[status][0]), (status, colour.name())
+
+
+@needs_sane_binding
+def test_unchanged_data_does_not_repaint(view: CityMapView, monkeypatch) -> None:
+    data = TileData("MAD-01", 480, 300, "ACTIVE", "Plaza Mayor", 0.35)
+    view.update_tile(data)
+    tile = view.tile("MAD-01")
+    assert tile is not None
+    calls: list[int] = []
+    monkeypatch.setattr(tile, "update", lambda *a: calls.append(1))
+    assert view.update_tile(data) is False
+    # A field the operator style does not draw (location) changes the data, not the look.
+    assert view.update_tile(TileData("MAD-01", 480, 300, "ACTIVE", "Elsewhere", 0.35)) is False
+    assert calls == []
+    assert view.update_tile(TileData("MAD-01", 480, 300, "BROKEN", "Elsewhere", 0.35)) is True
+    assert calls == [1]
+
+
+@needs_sane_binding
+def test_far_zoom_paints_a_small_square(view: CityMapView) -> None:
+    data = TileData("MAD-01", 480, 300, "BROKEN")
+    view.set_tiles([data])
+    view.resize(420, 300)  # small window: the zoom clamp allows "far" here
+    view.set_zoom(0.4)
+    assert view.zoom() < CpTile.FAR_LOD
+    view.centerOn(QPointF(data.x, data.y))
+    image = _shot(view)
+    red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
+    centre = view.mapFromScene(QPointF(data.x, data.y))
+    assert _same(image.pixelColor(centre), red)
+    assert not _same(image.pixelColor(_probe(view, data)), red)  # corner left to the map
+
+
+@needs_sane_binding
+def test_clicking_a_tile_emits_its_id(view: CityMapView, qtbot) -> None:
+    view.set_tiles(
+        [TileData("UNI-01", 540, 150, "ACTIVE"), TileData("HAR-01", 700, 600, "SUPPLYING")]
+    )
+    pos = view.mapFromScene(QPointF(700, 600))
+    with qtbot.waitSignal(view.tileClicked, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == ["HAR-01"]
+    assert view.selected_ids() == ["HAR-01"]
+
+
+@needs_sane_binding
+def test_clicking_the_background_emits_nothing(view: CityMapView, qtbot) -> None:
+    view.set_tiles([TileData("UNI-01", 540, 150, "ACTIVE")])
+    with qtbot.assertNotEmitted(view.tileClicked, wait=100):
+        qtbot.mouseClick(
+            view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(QPointF(100, 600))
+        )
+
+
+@needs_sane_binding
+def test_hover_emits_tile_id(view: CityMapView, qtbot) -> None:
+    view.set_tiles([TileData("UNI-01", 540, 150, "ACTIVE")])
+    with qtbot.waitSignal(view.tileHovered, timeout=2000) as blocker:
+        qtbot.mouseMove(view.viewport(), view.mapFromScene(QPointF(540, 150)))
+    assert blocker.args == ["UNI-01"]
+    tooltip = view.city_scene.style.tooltip(view.tile("UNI-01").tile_data)
+    assert "UNI-01" in tooltip and "Active" in tooltip
+
+
+@needs_sane_binding
+def test_zoom_is_clamped(view: CityMapView) -> None:
+    view.set_zoom(1000)
+    assert view.zoom() == pytest.approx(CityMapView.MAX_ZOOM)
+    view.fit_city()
+    fit = view.zoom()
+    view.zoom_by(0.01)
+    assert view.zoom() == pytest.approx(fit * CityMapView.MIN_ZOOM_OF_FIT, rel=0.02)
+
+
+@needs_sane_binding
+def test_driver_style_shows_availability_and_hides_other_drivers(qtbot) -> None:
+    style = AvailabilityStyle(own_driver_id="D-07")
+    other = TileData("TEC-01", 800, 100, "SUPPLYING", price=0.42, kw=48, eur=5.3, driver_id="D-03")
+    mine = TileData("MAD-02", 590, 395, "SUPPLYING", price=0.38, kw=22, eur=2.0, driver_id="D-07")
+    free = TileData("MAD-01", 480, 300, "ACTIVE", price=0.35)
+    broken = TileData("UNI-02", 390, 190, "BROKEN", price=0.31)
+    assert style.look(free).legend == "Available" and style.look(free).badge == "0.35 €/kWh"
+    assert style.look(other).legend == "Busy"
+    assert style.look(broken).legend == "Unavailable"
+    assert style.look(mine).legend == "Your charge"
+    for text in (*style.look(other).details, style.look(other).badge, style.tooltip(other)):
+        assert "D-03" not in text and "48" not in text
+
+    view = CityMapView(style=style)
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    view.set_tiles([free, other])
+    view.set_zoom(2.0)
+    view.centerOn(QPointF(free.x, free.y))
+    assert _same(_shot(view).pixelColor(_probe(view, free)), AvailabilityStyle.AVAILABLE[0])
+    legend_texts = [label.text() for label in view.legend.findChildren(QLabel) if label.text()]
+    assert legend_texts == [
+        "Available",
+        "Busy",
+        "Unavailable",
+        "Your charge",
+    ]
+
+
+@needs_sane_binding
+def test_thousand_tiles_update_in_one_batch_and_repaint(view: CityMapView) -> None:
+    batch = [
+        TileData(f"CP-{i:04d}", 20 + (i % 40) * 24, 20 + (i // 40) * 26, "ACTIVE", price=0.3)
+        for i in range(1000)
+    ]
+    view.set_tiles(batch)
+    view.fit_city()
+    _shot(view)
+    assert len(view.city_scene.tiles()) == 1000
+
+    broken = [TileData(d.cp_id, d.x, d.y, "BROKEN", price=0.3) for d in batch]
+    assert view.update_tiles(broken) == 1000
+    assert view.update_tiles(broken) == 0  # same data again: nothing to repaint
+    image = _shot(view)
+    red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
+    for data in (broken[0], broken[517], broken[-1]):
+        centre = view.mapFromScene(QPointF(data.x, data.y))
+        # At whole-city zoom tiles are drawn with text; look for red around the centre.
+        assert any(
+            _same(image.pixelColor(centre + QPoint(dx, dy)), red)
+            for dx in range(-8, 9, 2)
+            for dy in range(-6, 7, 2)
+        ), data.cp_id
+
+    view.set_tiles(batch[:10])
+    assert len(view.city_scene.tiles()) == 10
+    assert view.remove_tile("CP-0000") and not view.remove_tile("CP-0000")

@@ -1,0 +1,92 @@
+"""Pure, fast tests of partitioning and event parsing (no broker)."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.kafka_samples import CLASSES_BY_TOPIC, CODECS_BY_TOPIC, sample
+from wire.errors import InvalidEvent, WireError
+from wire.kafka import messages as m
+from wire.kafka.partitioner import partition_for
+
+
+@pytest.mark.parametrize(
+    ("key", "partitions", "expected"),
+    [
+        ("123456789", 1, 0),  # CRC-32 check value 0xCBF43926 = 3421780262
+        ("123456789", 12, 3421780262 % 12),
+        ("123456789", 6, 2),
+        ("a", 12, 0xE8B7BE43 % 12),
+        ("", 7, 0),  # crc32("") == 0
+    ],
+)
+def test_partition_for_known_crc32(key: str, partitions: int, expected: int) -> None:
+    assert partition_for(key, partitions) == expected
+
+
+def test_partition_for_rejects_no_partitions() -> None:
+    with pytest.raises(ValueError):
+        partition_for("cp-1", 0)
+
+
+@given(st.text(), st.integers(min_value=1, max_value=1000))
+def test_partition_for_is_crc32_of_utf8(key: str, partitions: int) -> None:
+    got = partition_for(key, partitions)
+    assert 0 <= got < partitions
+    assert got == zlib.crc32(key.encode("utf-8")) % partitions
+
+
+@pytest.mark.parametrize(
+    ("cls", "codec"),
+    [(cls, CODECS_BY_TOPIC[t]) for t, classes in CLASSES_BY_TOPIC.items() for cls in classes],
+    ids=lambda x: getattr(x, "TYPE", ""),
+)
+def test_every_type_round_trips_through_json(cls: type[m.Event], codec: m.EventCodec) -> None:
+    event = sample(cls, 3)
+    assert codec.parse(event.to_json()) == event
+    assert json.loads(event.to_json())["type"] == cls.TYPE
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "empty value"),
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"type": "nope", "v": 1}', "unknown type"),
+        (b'{"v": 1}', "unknown type"),
+        (b'{"type": "stop", "v": 2, "cp_id": "a", "ts": "x"}', "unsupported version"),
+        (b'{"type": "stop", "v": 1, "ts": "x"}', "stop.cp_id is required"),
+        (b'{"type": "stop", "v": 1, "ts": "x", "cp_id": 5}', "stop.cp_id must be a string"),
+        (
+            b'{"type":"authorize","v":1,"ts":"x","session_id":"s","request_id":"r",'
+            b'"driver_id":"d","cp_id":"c","price":true,"expires_at":"x"}',
+            "authorize.price must be a finite number",
+        ),
+    ],
+)
+def test_parse_errors_say_why(value: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        m.CP_COMMANDS.parse(value)
+
+
+def test_supply_progress_differs_per_topic() -> None:
+    notice = m.SupplyProgressNotice(session_id="s", cp_id="c", driver_id="d", kw=1, kwh=2, eur=3)
+    with pytest.raises(InvalidEvent, match="seq"):
+        m.CP_EVENTS.parse(notice.to_json())
+
+
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+def test_parse_never_raises_a_foreign_error(value: bytes | str) -> None:
+    for codec in CODECS_BY_TOPIC.values():
+        try:
+            event = codec.parse(value)
+        except WireError:
+            continue
+        assert isinstance(event, m.Event)

@@ -1,0 +1,137 @@
+"""Topic creation and verification at start-up, and a cheap "is the broker there?" probe.
+
+``ensure_topics`` is idempotent: it creates what is missing (``evc.network.state`` with
+``cleanup.policy=compact``), tolerates another process creating the same topics at the same
+time, and verifies partition counts, because a topic with a different count would break the
+key -> partition mapping every engine and driver computes on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from wire.errors import BrokerUnavailable, TopicSetupError
+from wire.kafka.topics import Topics
+
+log = logging.getLogger(__name__)
+rdlog = logging.getLogger("confluent_kafka.admin")
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    return AdminClient(
+        {
+            "bootstrap.servers": bootstrap,
+            "log.connection.close": False,
+            "reconnect.backoff.max.ms": 1000,
+            "logger": rdlog,
+        }
+    )
+
+
+def _partition_counts(admin: AdminClient, timeout: float) -> dict[str, int]:
+    try:
+        metadata = admin.list_topics(timeout=max(timeout, 0.1))
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"no Kafka broker answered within {timeout:.1f}s: {exc}") from exc
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+
+def ensure_topics(bootstrap: str, topics: Topics, *, timeout: float = 15.0) -> None:
+    """Create the missing topics of ``topics`` and verify them all; raises TopicSetupError
+    (wrong shape, creation refused) or BrokerUnavailable (nobody answered in ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    admin = _admin(bootstrap)
+    specs = topics.specs()
+    existing = _partition_counts(admin, timeout)
+    missing = [spec for spec in specs if spec.name not in existing]
+    if missing:
+        new = [
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=-1,  # the broker's default.replication.factor
+                config={"cleanup.policy": "compact"} if spec.compacted else {},
+            )
+            for spec in missing
+        ]
+        futures = admin.create_topics(new, request_timeout=max(deadline - time.monotonic(), 1.0))
+        for name, future in futures.items():
+            try:
+                future.result()
+                log.info("created topic %s", name)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if (
+                    isinstance(err, RdKafkaError)
+                    and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS
+                ):
+                    continue  # someone else created it meanwhile: fine, verified below
+                if isinstance(err, RdKafkaError) and err.code() in (
+                    RdKafkaError._TRANSPORT,
+                    RdKafkaError._TIMED_OUT,
+                    RdKafkaError._ALL_BROKERS_DOWN,
+                ):
+                    raise BrokerUnavailable(f"creating topic {name}: {exc}") from exc
+                raise TopicSetupError(f"cannot create topic {name}: {exc}") from exc
+    # Metadata of fresh topics reaches the broker's cache a moment after creation.
+    while True:
+        counts = _partition_counts(admin, max(deadline - time.monotonic(), 0.5))
+        absent = [spec.name for spec in specs if spec.name not in counts]
+        if not absent:
+            break
+        if time.monotonic() > deadline:
+            raise TopicSetupError(f"topics still missing after {timeout:.1f}s: {absent}")
+        time.sleep(0.05)
+    wrong = [
+        f"{spec.name} has {counts[spec.name]} partitions, expected {spec.partitions}"
+        for spec in specs
+        if counts[spec.name] != spec.partitions
+    ]
+    if wrong:
+        raise TopicSetupError("; ".join(wrong))
+    _verify_compaction(admin, [s.name for s in specs if s.compacted], deadline)
+
+
+def _verify_compaction(admin: AdminClient, names: list[str], deadline: float) -> None:
+    if not names:
+        return
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
+    futures = admin.describe_configs(
+        resources, request_timeout=max(deadline - time.monotonic(), 1.0)
+    )
+    for resource, future in futures.items():
+        try:
+            configs = future.result()
+        except KafkaException as exc:
+            raise TopicSetupError(f"cannot read the config of {resource.name}: {exc}") from exc
+        policy = configs["cleanup.policy"].value if "cleanup.policy" in configs else ""
+        if "compact" not in (policy or ""):
+            raise TopicSetupError(
+                f"{resource.name} must be compacted but has cleanup.policy={policy!r}"
+            )
+
+
+def topic_config(bootstrap: str, topic: str, *, timeout: float = 10.0) -> dict[str, str]:
+    """The effective configuration of one topic (for diagnostics and tests)."""
+    admin = _admin(bootstrap)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    future = admin.describe_configs([resource], request_timeout=timeout)[resource]
+    try:
+        configs = future.result(timeout=timeout)
+    except KafkaException as exc:
+        raise TopicSetupError(f"cannot read the config of {topic}: {exc}") from exc
+    return {name: entry.value for name, entry in configs.items()}
+
+
+def broker_reachable(bootstrap: str, *, timeout: float = 2.0) -> bool:
+    """True if a broker answers a metadata request within ``timeout`` s; never raises."""
+    try:
+        _partition_counts(_admin(bootstrap), timeout)
+    except BrokerUnavailable:
+        return False
+    return True

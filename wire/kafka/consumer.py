@@ -1,0 +1,252 @@
+"""``EventConsumer``: at-least-once consumption with dead-lettering (PROTOCOL.md §3).
+
+After confluent-kafka-python's consumer examples: ``enable.auto.offset.store=False`` and
+``store_offsets(message)`` only after the message was handled (auto-commit then commits
+stored offsets every second, and ``close()`` commits the rest), so a crash replays at most
+the unfinished tail and never skips a message. Partition EOF is an event (``caught_up``),
+not an error.
+
+Where a consumer starts: at its group's committed offset; with none, at the earliest
+retained message (``auto_offset_reset="earliest"``), so a driver that starts for the first
+time still sees the notices Central produced for it before. ``from_beginning=True``
+ignores committed offsets and replays every assigned partition from its start (e.g. a view
+rebuilding the compacted ``evc.network.state``). Consumers of high-volume topics whose
+history is worthless to them (``central_alive``) should pass ``auto_offset_reset="latest"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaError as RdKafkaError
+
+from wire.errors import InvalidEvent, KafkaError
+from wire.kafka.messages import DeadLetter, Event, EventCodec
+from wire.kafka.partitioner import partition_for
+from wire.kafka.producer import EventProducer
+
+log = logging.getLogger(__name__)
+rdlog = logging.getLogger("confluent_kafka.consumer")
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    event: Event
+
+
+Handler = Callable[[Received], None]
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    if raw is None or isinstance(raw, str):
+        return raw
+    return raw.decode("utf-8", errors="replace")
+
+
+class EventConsumer:
+    """Reads the topics in ``codecs``, validates values, hands events to a handler."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        group_id: str,
+        codecs: dict[str, EventCodec],
+        dead_letter_topic: str | None,
+        producer: EventProducer | None = None,
+        from_beginning: bool = False,
+        auto_offset_reset: str = "earliest",
+        client_id: str = "evc",
+    ) -> None:
+        if not codecs:
+            raise ValueError("an EventConsumer needs at least one topic codec")
+        self._codecs = dict(codecs)
+        self._dead_letter_topic = dead_letter_topic
+        self._from_beginning = from_beginning
+        self._own_producer = producer is None and dead_letter_topic is not None
+        self._producer = (
+            EventProducer(bootstrap, client_id=f"{client_id}-dead-letter")
+            if self._own_producer
+            else producer
+        )
+        self._keys: dict[str, set[str]] = {}  # topic -> keys wanted, after assign_key
+        self._assigned: set[tuple[str, int]] = set()
+        self._at_end: set[tuple[str, int]] = set()
+        self._mode: str | None = None
+        self._closed = False
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "client.id": client_id,
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": 1000,
+            "enable.auto.offset.store": False,  # stored after the handler returned
+            "auto.offset.reset": auto_offset_reset,
+            "enable.partition.eof": True,
+            "reconnect.backoff.max.ms": 1000,
+            "log.connection.close": False,
+            "error_cb": self._on_error,
+            "logger": rdlog,
+        }
+        try:
+            self._consumer = Consumer(config)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot create a Kafka consumer: {exc}") from exc
+
+    def _on_error(self, err: RdKafkaError) -> None:
+        level = logging.ERROR if err.fatal() else logging.WARNING
+        log.log(level, "kafka consumer (%s): %s", ",".join(self._codecs), err.str())
+
+    # --- what to read ---------------------------------------------------------------------
+
+    def subscribe(self) -> None:
+        """Group-managed: the group shares the partitions of every codec's topic."""
+        self._set_mode("subscribe")
+
+        def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            self._assigned.update((tp.topic, tp.partition) for tp in partitions)
+            if self._from_beginning:
+                for tp in partitions:
+                    tp.offset = OFFSET_BEGINNING
+                consumer.assign(partitions)
+
+        def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            for tp in partitions:
+                self._assigned.discard((tp.topic, tp.partition))
+                self._at_end.discard((tp.topic, tp.partition))
+
+        try:
+            self._consumer.subscribe(list(self._codecs), on_assign=on_assign, on_revoke=on_revoke)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot subscribe to {list(self._codecs)}: {exc}") from exc
+
+    def assign_key(self, topic: str, key: str, partitions: int) -> None:
+        """Read only ``key``'s partition of ``topic``; other keys there are skipped."""
+        if topic not in self._codecs:
+            raise ValueError(f"no codec for topic {topic!r}")
+        self._set_mode("assign")
+        self._keys.setdefault(topic, set()).add(key)
+        partition = partition_for(key, partitions)
+        if (topic, partition) in self._assigned:
+            return
+        tp = TopicPartition(topic, partition)
+        if self._from_beginning:
+            tp.offset = OFFSET_BEGINNING
+        try:
+            self._consumer.incremental_assign([tp])
+        except KafkaException as exc:
+            raise KafkaError(f"cannot assign {topic}[{partition}]: {exc}") from exc
+        self._assigned.add((topic, partition))
+
+    def _set_mode(self, mode: str) -> None:
+        if self._mode not in (None, mode):
+            raise ValueError("an EventConsumer either subscribes or assigns keys, not both")
+        self._mode = mode
+
+    @property
+    def caught_up(self) -> bool:
+        """True once every assigned partition has been read to its end (partition EOF)."""
+        return bool(self._assigned) and self._assigned <= self._at_end
+
+    # --- reading --------------------------------------------------------------------------
+
+    def poll(self, handler: Handler, timeout: float = 0.5, max_messages: int = 100) -> int:
+        """Handle what arrives within ``timeout`` s; returns how many reached ``handler``."""
+        try:
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        except KafkaException as exc:
+            raise KafkaError(f"kafka consume failed: {exc}") from exc
+        handled = 0
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() == RdKafkaError._PARTITION_EOF:
+                    self._at_end.add((msg.topic(), msg.partition()))
+                elif err.fatal():
+                    raise KafkaError(f"fatal kafka consumer error: {err.str()}")
+                else:
+                    log.warning("kafka consumer: %s", err.str())
+                continue
+            self._at_end.discard((msg.topic(), msg.partition()))
+            if self._handle(msg, handler):
+                handled += 1
+            self._store(msg)
+        if self._own_producer and self._producer is not None:
+            self._producer.poll(0)
+        return handled
+
+    def _handle(self, msg: Any, handler: Handler) -> bool:
+        topic = msg.topic()
+        key = _text(msg.key())
+        wanted = self._keys.get(topic)
+        if wanted is not None and key not in wanted:
+            return False  # another key sharing our partition
+        try:
+            event = self._codecs[topic].parse(msg.value())
+        except InvalidEvent as exc:
+            self._dead_letter(msg, key, str(exc))
+            return False
+        try:
+            handler(Received(topic, msg.partition(), msg.offset(), key, event))
+        except Exception as exc:
+            log.exception("handler failed for %s[%d]@%d", topic, msg.partition(), msg.offset())
+            self._dead_letter(msg, key, f"handler failed: {type(exc).__name__}: {exc}")
+        return True
+
+    def _dead_letter(self, msg: Any, key: str | None, reason: str) -> None:
+        log.warning(
+            "invalid event on %s[%d]@%d key=%r: %s",
+            msg.topic(),
+            msg.partition(),
+            msg.offset(),
+            key,
+            reason,
+        )
+        if self._dead_letter_topic is None or self._producer is None:
+            return
+        letter = DeadLetter(
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            key=key,
+            reason=reason,
+            value=_text(msg.value()) or "",
+        )
+        try:
+            self._producer.send(self._dead_letter_topic, key, letter)
+        except KafkaError:
+            log.exception("could not queue a dead letter for %s@%d", msg.topic(), msg.offset())
+
+    def _store(self, msg: Any) -> None:
+        try:
+            self._consumer.store_offsets(message=msg)
+        except KafkaException as exc:
+            # e.g. the partition was revoked meanwhile; the new owner will see it again
+            log.warning(
+                "could not store offset %s[%d]@%d: %s",
+                msg.topic(),
+                msg.partition(),
+                msg.offset(),
+                exc,
+            )
+
+    def close(self) -> None:
+        """Commit what was handled and leave the group; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("kafka consumer close: %s", exc)
+        finally:
+            if self._own_producer and self._producer is not None:
+                self._producer.close()

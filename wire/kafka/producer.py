@@ -1,0 +1,147 @@
+"""``EventProducer``: the one way EVCharging writes events to Kafka.
+
+After confluent-kafka-python's ``examples/producer.py``: idempotence (which implies
+``acks=all`` and ordered retries), ``poll(0)`` after each produce so delivery callbacks run,
+a delivery callback that logs failures, ``BufferError`` handled, ``flush()`` on close.
+
+Broker outages: ``message.timeout.ms`` defaults to 0 (= no local timeout), so an event
+produced while the broker is down stays queued and is delivered, in order and exactly once
+per producer session, when the broker comes back. Nothing in PROTOCOL.md tolerates silent
+loss (a ``supply_ended`` lost during a broker restart would lose a ticket), and stale events
+are the consumer's business (Central denies ``charge_request`` older than 10 s). The local
+queue is bounded (``queue.buffering.max.messages``), so a long outage ends in
+``BrokerUnavailable`` from ``send`` rather than in unbounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import KafkaException, Producer
+
+from wire.errors import BrokerUnavailable, KafkaError
+from wire.kafka.messages import Event
+
+log = logging.getLogger(__name__)
+rdlog = logging.getLogger("confluent_kafka.producer")
+
+_DOWN = {RdKafkaError._ALL_BROKERS_DOWN, RdKafkaError._TRANSPORT, RdKafkaError._RESOLVE}
+
+
+class EventProducer:
+    """An idempotent producer of ``Event`` values keyed by an id (PROTOCOL.md §3)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "evc",
+        message_timeout_ms: int = 0,
+        max_queued: int = 100_000,
+    ) -> None:
+        self._broker_up = True
+        self._failures = 0
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "client.id": client_id,
+            "enable.idempotence": True,  # implies acks=all, max.in.flight<=5, ordered retries
+            "acks": "all",
+            "partitioner": "consistent_random",  # CRC-32 of the key, as partition_for
+            "message.timeout.ms": message_timeout_ms,  # 0 = keep retrying until delivered
+            "queue.buffering.max.messages": max_queued,
+            "linger.ms": 5,
+            "reconnect.backoff.max.ms": 1000,
+            "statistics.interval.ms": 1000,
+            "log.connection.close": False,
+            "error_cb": self._on_error,
+            "stats_cb": self._on_stats,
+            "logger": rdlog,
+        }
+        try:
+            self._producer = Producer(config)
+        except KafkaException as exc:
+            raise KafkaError(f"cannot create a Kafka producer: {exc}") from exc
+
+    # --- callbacks (run inside poll/flush, on the calling thread) --------------------------
+
+    def _on_error(self, err: RdKafkaError) -> None:
+        if err.code() in _DOWN:
+            if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
+                self._broker_up = False
+            log.warning("kafka producer: %s", err.str())
+        else:
+            log.error("kafka producer error: %s", err.str())
+
+    def _on_stats(self, stats_json: str) -> None:
+        try:
+            brokers = json.loads(stats_json).get("brokers", {})
+        except ValueError:
+            return
+        if brokers:
+            self._broker_up = any(b.get("state") == "UP" for b in brokers.values())
+
+    def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self._failures += 1
+            log.error(
+                "kafka delivery failed: topic=%s key=%r error=%s", msg.topic(), msg.key(), err.str()
+            )
+        else:
+            self._broker_up = True
+
+    # --- API ----------------------------------------------------------------------------------
+
+    def send(self, topic: str, key: str | None, event: Event) -> None:
+        """Queue ``event`` under ``key``; returns at once (delivery happens in the background).
+
+        ``key`` may be None only for re-publishing keyless input (the dead-letter copy).
+        Raises ``BrokerUnavailable`` if the local queue stays full (a long broker outage).
+        """
+        self.send_raw(topic, None if key is None else key.encode("utf-8"), event.to_json())
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """``send`` for an already-encoded key and value."""
+        for attempt in range(2):
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                break
+            except BufferError as exc:
+                if attempt == 1:
+                    raise BrokerUnavailable(
+                        f"kafka producer queue full ({len(self._producer)} events waiting); "
+                        "is the broker down?"
+                    ) from exc
+                self._producer.poll(0.5)  # let deliveries drain a little, then retry once
+            except KafkaException as exc:
+                raise KafkaError(f"cannot produce to {topic}: {exc}") from exc
+        self._producer.poll(0)
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Serve delivery, error and statistics callbacks (send/flush also do)."""
+        self._producer.poll(timeout)
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait up to ``timeout`` s for queued events; returns how many are still queued."""
+        return self._producer.flush(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued (up to ``timeout`` s); what is left is logged and lost."""
+        left = self._producer.flush(timeout)
+        if left:
+            log.warning("kafka producer closed with %d undelivered events", left)
+
+    @property
+    def pending(self) -> int:
+        return len(self._producer)
+
+    @property
+    def failures(self) -> int:
+        """Deliveries that failed for good (only possible with a finite message timeout)."""
+        return self._failures
+
+    @property
+    def broker_up(self) -> bool:
+        return self._broker_up

@@ -1,0 +1,223 @@
+"""The monitor's side of the framed-TCP session (PROTOCOL.md §1), blocking.
+
+The monitor runs it in its own thread. Every wait has a deadline, and every socket error is
+translated into the ``SessionError`` family. After any ``SessionError`` the client has
+closed its socket (``connected`` is False) because the session state is unknown (a late
+response could otherwise be taken for the answer to the next request); call ``connect()``
+again. A response frame whose LRC is fine but whose text is not a valid response is ACKed
+(the framing was right, resending would not help) and raised as a ``MessageError``; the
+session stays usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections import deque
+
+from wire.errors import (
+    ConnectionLost,
+    FrameTooLarge,
+    HandshakeRefused,
+    ResponseTimeout,
+    SessionError,
+    TooManyAttempts,
+)
+from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
+from wire.tcp_messages import RESPONSES, Request, Response
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+READ_SIZE = 4096
+
+_ACK = bytes([Control.ACK])
+_NACK = bytes([Control.NACK])
+_ENQ = bytes([Control.ENQ])
+_EOT = bytes([Control.EOT])
+
+
+class CentralClient:
+    """One framed-TCP session with Central. Thread-safe: requests are serialised."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = 2.0,
+        response_timeout: float = 2.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self._sock: socket.socket | None = None
+        self._decoder = FrameDecoder()
+        self._events: deque[Event] = deque()
+        self._lock = threading.RLock()
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def connect(self) -> None:
+        """Open TCP and do the ENQ -> ACK handshake (replacing any previous session)."""
+        with self._lock:
+            self.close()
+            try:
+                sock = socket.create_connection(
+                    (self.host, self.port), timeout=self.connect_timeout
+                )
+            except OSError as exc:  # socket.timeout is an OSError too
+                raise ConnectionLost(
+                    f"cannot connect to Central at {self.host}:{self.port}: {exc}"
+                ) from exc
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
+            self._decoder = FrameDecoder()
+            self._events.clear()
+            try:
+                self._send(_ENQ)
+                deadline = time.monotonic() + self.response_timeout
+                while True:
+                    event = self._next_event(deadline, "the answer to ENQ")
+                    if isinstance(event, ControlByte) and event.code == Control.ACK:
+                        return
+                    if isinstance(event, ControlByte) and event.code == Control.NACK:
+                        raise HandshakeRefused("Central answered ENQ with NACK")
+                    if isinstance(event, ControlByte) and event.code == Control.EOT:
+                        raise ConnectionLost("Central ended the session during the handshake")
+                    log.debug("ignoring %r while waiting for the handshake", event)
+            except SessionError:
+                self._drop()
+                raise
+
+    def request(self, message: Request) -> Response:
+        """Send one request and return Central's response.
+
+        Raises ``TooManyAttempts`` (three NACKs), ``ResponseTimeout``, ``ConnectionLost``
+        (all of which close the client), or a ``MessageError`` for a response that does not
+        parse (the client stays connected). A message that cannot be encoded raises
+        ``BadField``/``FrameTooLarge`` before anything is sent.
+        """
+        frame = encode_frame(message.to_bytes())
+        with self._lock:
+            if self._sock is None:
+                raise ConnectionLost("not connected")
+            try:
+                self._send_until_acked(frame)
+                return self._receive_response()
+            except SessionError:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        """Send EOT and close; never raises."""
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                sock.settimeout(0.5)
+                sock.sendall(_EOT)
+            except OSError:
+                pass
+            finally:
+                self._drop()
+
+    def __enter__(self) -> CentralClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _send_until_acked(self, frame: bytes) -> None:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self._send(frame)
+            deadline = time.monotonic() + self.response_timeout
+            while True:
+                event = self._next_event(deadline, "ACK of the request")
+                if isinstance(event, ControlByte):
+                    if event.code == Control.ACK:
+                        return
+                    if event.code == Control.NACK:
+                        log.debug("request NACKed (attempt %d)", attempt)
+                        break
+                    if event.code == Control.EOT:
+                        raise ConnectionLost("Central ended the session")
+                    continue  # a stray ENQ
+                if isinstance(event, Frame):
+                    # A response before the ACK: Central evidently got the request.
+                    self._events.appendleft(event)
+                    return
+                log.debug("ignoring %r while waiting for ACK", event)
+        raise TooManyAttempts(f"request NACKed {MAX_ATTEMPTS} times")
+
+    def _receive_response(self) -> Response:
+        deadline = time.monotonic() + self.response_timeout
+        bad = 0
+        while True:
+            event = self._next_event(deadline, "the response")
+            if isinstance(event, Frame):
+                self._send(_ACK)
+                # A MessageError from here leaves the session usable: the frame was ACKed.
+                return RESPONSES.parse(event.data)  # type: ignore[return-value]
+            if isinstance(event, BadFrame):
+                if isinstance(event.error, FrameTooLarge):
+                    raise ConnectionLost(f"Central sent an oversized frame: {event.error}")
+                bad += 1
+                self._send(_NACK)
+                if bad >= MAX_ATTEMPTS:
+                    raise TooManyAttempts(f"response was bad {bad} times: {event.error}")
+                continue
+            if event.code == Control.EOT:
+                raise ConnectionLost("Central ended the session")
+            # stray ACK/NACK/ENQ: ignore
+
+    def _next_event(self, deadline: float, what: str) -> Event:
+        sock = self._sock
+        if sock is None:
+            raise ConnectionLost("not connected")
+        while not self._events:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ResponseTimeout(f"no {what} within {self.response_timeout:.1f}s")
+            try:
+                sock.settimeout(remaining)
+                chunk = sock.recv(READ_SIZE)
+            except TimeoutError as exc:  # socket.timeout
+                raise ResponseTimeout(f"no {what} within {self.response_timeout:.1f}s") from exc
+            except OSError as exc:
+                raise ConnectionLost(f"connection to Central failed: {exc}") from exc
+            if not chunk:
+                raise ConnectionLost("Central closed the connection")
+            self._events.extend(self._decoder.feed(chunk))
+        return self._events.popleft()
+
+    def _send(self, data: bytes) -> None:
+        sock = self._sock
+        if sock is None:
+            raise ConnectionLost("not connected")
+        try:
+            sock.settimeout(self.response_timeout)
+            sock.sendall(data)
+        except TimeoutError as exc:
+            raise ResponseTimeout("Central does not read (send timed out)") from exc
+        except OSError as exc:
+            raise ConnectionLost(f"connection to Central failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        sock, self._sock = self._sock, None
+        self._events.clear()
+        self._decoder = FrameDecoder()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
