@@ -1,0 +1,424 @@
+"""EV_Central's control center: the city map, the CP table, requests, messages, controls.
+
+One :class:`~central_app.gui.cp_model.CpTableModel` feeds the table (through a sort/filter
+proxy), the map (its ``cpsUpdated`` flush signal becomes ``update_tiles``) and the status
+bar counts. Operator actions call the core's ``CentralControls`` inside a guard that turns
+any exception into a line in the messages log and the status bar, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTableView,
+    QToolBar,
+    QWidget,
+)
+
+from central_app.gui import theme
+from central_app.gui.bridge import CentralBridge
+from central_app.gui.cp_model import CpTableModel
+from central_app.gui.cp_panel import CpPanel
+from central_app.gui.log_panel import LogPanel
+from central_app.gui.requests_model import RequestColumn, RequestsModel
+from central_app.gui.status_bar import LinksIndicator, StateCounts
+from central_app.views import CentralControls, CpStatus, CpView, LinkStatus, LogLevel
+from citymap import City, CityMapError, load_city
+from citymap.tiles import TileData
+from citymap.view import CityMapView
+
+__all__ = ["ControlCenterWindow", "tile_for"]
+
+log = logging.getLogger(__name__)
+
+
+def tile_for(cp: CpView) -> TileData | None:
+    """The map tile of a CP (None if the CP has no position on the map)."""
+    if cp.x is None or cp.y is None:
+        return None
+    supplying = cp.status is CpStatus.SUPPLYING
+    extra = ""
+    if cp.status is CpStatus.ACTIVE and cp.driver_id:
+        extra = f"authorized for {cp.driver_id}, plug in"
+    elif cp.status is CpStatus.BROKEN and cp.engine:
+        extra = f"engine {cp.engine}"
+    elif cp.status is CpStatus.DISCONNECTED:
+        extra = "no heartbeat from the monitor"
+    return TileData(
+        cp.cp_id,
+        cp.x,
+        cp.y,
+        cp.status.value,
+        cp.location,
+        cp.price,
+        kw=cp.kw if supplying else None,
+        kwh=cp.kwh if supplying else None,
+        eur=cp.eur if supplying else None,
+        driver_id=cp.driver_id if supplying else None,
+        label_extra=extra,
+    )
+
+
+class ControlCenterWindow(QMainWindow):
+    """The operator's window; ``controls`` is Central's core (or a fake in tests)."""
+
+    def __init__(
+        self,
+        controls: CentralControls,
+        *,
+        city: City | None = None,
+        city_path: str | None = None,
+        subtitle: str = "",
+        flush_interval_ms: int = 300,
+        meter_interval_ms: int = 1000,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controls = controls
+        self.setWindowTitle("EV_Central — Control center" + (f" · {subtitle}" if subtitle else ""))
+        self.setObjectName("controlCenter")
+        self.setStyleSheet(theme.APP_STYLESHEET)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks
+        )
+
+        self.bridge = CentralBridge(self)
+        self.model = CpTableModel(self, flush_interval_ms=flush_interval_ms)
+        self._meter_pending: dict[str, TileData] = {}
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setSingleShot(True)
+        self._meter_timer.setInterval(meter_interval_ms)
+        self._meter_timer.timeout.connect(self._flush_meters)
+        self.requests = RequestsModel(self)
+        self.log_panel = LogPanel(self)
+        self.cp_panel = CpPanel(self.model, self)
+        self.map = self._build_map(city, city_path)
+        self.links = LinksIndicator(self)
+        self.state_counts = StateCounts(self)
+        self._syncing = False
+
+        self._build_docks()
+        self._build_actions()
+        self._build_status_bar()
+        self._wire()
+        self._attach()
+        self.resize(1400, 900)
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _build_map(self, city: City | None, city_path: str | None) -> CityMapView | None:
+        try:
+            city = city or load_city(city_path)
+        except CityMapError as exc:
+            log.error("city map unavailable: %s", exc)
+            placeholder = QLabel(f"The city map cannot be shown:\n{exc}", self)
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            placeholder.setWordWrap(True)
+            self.setCentralWidget(placeholder)
+            self.log_panel.log(f"City map unavailable: {exc}", LogLevel.ERROR)
+            return None
+        view = CityMapView(city=city, parent=self)
+        view.setObjectName("cityMap")
+        self.setCentralWidget(view)
+        return view
+
+    def _build_docks(self) -> None:
+        features = (
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.cp_dock = QDockWidget("Charging points", self)
+        self.cp_dock.setObjectName("cpDock")
+        self.cp_dock.setWidget(self.cp_panel)
+        self.cp_dock.setFeatures(features)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.cp_dock)
+
+        self.requests_view = QTableView(self)
+        self.requests_view.setObjectName("requestsTable")
+        self.requests_view.setModel(self.requests)
+        self.requests_view.verticalHeader().setVisible(False)
+        self.requests_view.verticalHeader().setDefaultSectionSize(22)
+        self.requests_view.setShowGrid(False)
+        self.requests_view.setAlternatingRowColors(True)
+        self.requests_view.setWordWrap(False)
+        self.requests_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.requests_view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for column, width in (
+            (RequestColumn.TIME, 70),
+            (RequestColumn.DRIVER, 64),
+            (RequestColumn.CP, 74),
+            (RequestColumn.PHASE, 120),
+            (RequestColumn.ORIGIN, 84),
+        ):
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(RequestColumn.DETAIL, QHeaderView.ResizeMode.Stretch)
+        header.moveSection(RequestColumn.ORIGIN, RequestColumn.PHASE + 1)
+        self.requests_dock = QDockWidget("Driver requests", self)
+        self.requests_dock.setObjectName("requestsDock")
+        self.requests_dock.setWidget(self.requests_view)
+        self.requests_dock.setFeatures(features)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.requests_dock)
+
+        self.log_dock = QDockWidget("Messages", self)
+        self.log_dock.setObjectName("logDock")
+        self.log_dock.setWidget(self.log_panel)
+        self.log_dock.setFeatures(features)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.splitDockWidget(self.requests_dock, self.log_dock, Qt.Orientation.Horizontal)
+
+        # The bottom docks span the full width (the log needs it); the table sits beside the map.
+        self.resizeDocks([self.cp_dock], [600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.requests_dock, self.log_dock], [250, 250], Qt.Orientation.Vertical)
+        self.resizeDocks([self.requests_dock, self.log_dock], [600, 800], Qt.Orientation.Horizontal)
+
+    def _build_actions(self) -> None:
+        self.stop_action = QAction(theme.status_icon(CpStatus.STOPPED, 14), "Stop", self)
+        self.stop_action.setToolTip("Stop the selected charging points (Out of Order)")
+        self.stop_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.stop_action.triggered.connect(self.stop_selected)
+        self.resume_action = QAction(theme.status_icon(CpStatus.ACTIVE, 14), "Resume", self)
+        self.resume_action.setToolTip("Put the selected charging points back in service")
+        self.resume_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.resume_action.triggered.connect(self.resume_selected)
+        self.stop_all_action = QAction("Stop all…", self)
+        self.stop_all_action.setToolTip("Stop every charging point (asks for confirmation)")
+        self.stop_all_action.triggered.connect(self.stop_all)
+        self.resume_all_action = QAction("Resume all…", self)
+        self.resume_all_action.setToolTip("Resume every charging point (asks for confirmation)")
+        self.resume_all_action.triggered.connect(self.resume_all)
+        self.fit_action = QAction("Whole city", self)
+        self.fit_action.setToolTip("Zoom the map out to the whole city")
+        self.fit_action.triggered.connect(self._fit_map)
+        self.fit_action.setEnabled(self.map is not None)
+
+        toolbar = QToolBar("Operator", self)
+        toolbar.setObjectName("operatorToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(14, 14))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addWidget(_toolbar_caption("Selection:"))
+        toolbar.addAction(self.stop_action)
+        toolbar.addAction(self.resume_action)
+        toolbar.addSeparator()
+        toolbar.addWidget(_toolbar_caption("Network:"))
+        toolbar.addAction(self.stop_all_action)
+        toolbar.addAction(self.resume_all_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.fit_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+        self._update_actions()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(False)
+        bar.addPermanentWidget(self.state_counts)
+        bar.addPermanentWidget(_separator())
+        bar.addPermanentWidget(self.links)
+
+    def _wire(self) -> None:
+        self.bridge.cpChanged.connect(self.model.enqueue)
+        self.bridge.requestChanged.connect(self.requests.update_request)
+        self.bridge.logEntry.connect(self.log_panel.add_entry)
+        self.bridge.linksChanged.connect(self.links.set_links)
+        self.model.cpsUpdated.connect(self._on_cps_updated)
+        self.model.countsChanged.connect(self.state_counts.set_counts)
+        self.cp_panel.selectionChangedIds.connect(self._on_table_selection)
+        self.cp_panel.table.doubleClicked.connect(self._center_on_current)
+        if self.map is not None:
+            self.map.city_scene.selectionChanged.connect(self._on_map_selection)
+
+    def _attach(self) -> None:
+        """Listen first, then take the snapshot: nothing can fall between the two."""
+        try:
+            self.controls.add_listener(self.bridge)
+            self.model.load(self.controls.snapshot())
+            recent = getattr(self.controls, "recent_requests", None)
+            for request in recent() if callable(recent) else []:
+                self.requests.update_request(request)
+            links = getattr(self.controls, "links", None)
+            current = links() if callable(links) else None
+            if isinstance(current, LinkStatus):
+                self.links.set_links(current)
+        except Exception as exc:  # the window must still open and say what went wrong
+            log.exception("attaching the control center to Central failed")
+            self._report_failure("Connecting the control center to Central", exc)
+
+    # --- model -> map -------------------------------------------------------------------------
+
+    def _on_cps_updated(self, cps: list[CpView]) -> None:
+        """Tiles follow the model's flush: state changes at once, live meters at most at
+        ``meter_interval_ms`` (with 1,000 CPs a map repaint costs tens of ms; CPs report
+        once a second anyway, so a faster meter refresh only burns frames)."""
+        if self.map is not None:
+            urgent = []
+            for cp in cps:
+                tile = tile_for(cp)
+                if tile is None:
+                    continue
+                current = self.map.tile(cp.cp_id)
+                if current is None or current.tile_data.status != tile.status:
+                    urgent.append(tile)
+                    self._meter_pending.pop(cp.cp_id, None)
+                else:
+                    self._meter_pending[cp.cp_id] = tile
+            if urgent:
+                self.map.update_tiles(urgent)
+            if self._meter_pending and not self._meter_timer.isActive():
+                self._meter_timer.start()
+        self._update_actions()
+
+    def _flush_meters(self) -> None:
+        pending, self._meter_pending = self._meter_pending, {}
+        if self.map is not None and pending:
+            self.map.update_tiles(pending.values())
+
+    # --- selection sync -----------------------------------------------------------------------
+
+    def selected_ids(self) -> list[str]:
+        return self.cp_panel.selected_ids()
+
+    def _on_table_selection(self, ids: list[str]) -> None:
+        self._update_actions()
+        if self._syncing or self.map is None:
+            return
+        self._syncing = True
+        try:
+            wanted = set(ids)
+            for tile in self.map.city_scene.tiles():
+                selected = tile.cp_id in wanted
+                if tile.isSelected() != selected:
+                    tile.setSelected(selected)
+        finally:
+            self._syncing = False
+
+    def _on_map_selection(self) -> None:
+        if self._syncing or self.map is None:
+            return
+        self._syncing = True
+        try:
+            self.cp_panel.select_ids(self.map.selected_ids())
+        finally:
+            self._syncing = False
+        self._update_actions()
+
+    def _center_on_current(self, *_args) -> None:
+        ids = self.selected_ids()
+        if self.map is not None and ids and (tile := self.map.tile(ids[-1])) is not None:
+            self.map.centerOn(tile)
+
+    def _fit_map(self) -> None:
+        if self.map is not None:
+            self.map.fit_city()
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _update_actions(self) -> None:
+        cps = [cp for cp in map(self.model.cp, self.selected_ids()) if cp is not None]
+        self.stop_action.setEnabled(any(cp.admin_state != "STOPPED" for cp in cps))
+        self.resume_action.setEnabled(
+            any(cp.admin_state == "STOPPED" or cp.status is CpStatus.STOPPED for cp in cps)
+        )
+        has_cps = self.model.rowCount() > 0
+        self.stop_all_action.setEnabled(has_cps)
+        self.resume_all_action.setEnabled(has_cps)
+
+    def stop_selected(self) -> None:
+        ids = self.selected_ids()
+        done = [cp_id for cp_id in ids if self._call(f"Stop {cp_id}", self.controls.stop_cp, cp_id)]
+        if done:
+            self.statusBar().showMessage(f"Stop sent to {', '.join(done)}", 5000)
+
+    def resume_selected(self) -> None:
+        ids = self.selected_ids()
+        done = [
+            cp_id for cp_id in ids if self._call(f"Resume {cp_id}", self.controls.resume_cp, cp_id)
+        ]
+        if done:
+            self.statusBar().showMessage(f"Resume sent to {', '.join(done)}", 5000)
+
+    def stop_all(self) -> None:
+        n = self.model.rowCount()
+        if self._confirm(
+            "Stop all charging points",
+            f"Stop all {n} charging points?\n\nEvery running supply ends now and is ticketed; "
+            "the charging points show “Out of Order” until you resume them.",
+        ) and self._call("Stop all", self.controls.stop_all):
+            self.statusBar().showMessage("Stop sent to all charging points", 5000)
+
+    def resume_all(self) -> None:
+        n = self.model.rowCount()
+        if self._confirm(
+            "Resume all charging points",
+            f"Resume all {n} charging points?\n\nStopped charging points go back in service.",
+        ) and self._call("Resume all", self.controls.resume_all):
+            self.statusBar().showMessage("Resume sent to all charging points", 5000)
+
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _call(self, what: str, fn: Callable[..., object], *args: object) -> bool:
+        """Run an operator command; a failure becomes a log line and a status message."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            log.warning("%s failed", what, exc_info=True)
+            self._report_failure(what, exc)
+            return False
+        return True
+
+    def _report_failure(self, what: str, exc: BaseException) -> None:
+        reason = str(exc) or type(exc).__name__
+        self.log_panel.log(f"{what} failed: {reason}", LogLevel.ERROR)
+        self.statusBar().showMessage(f"{what} failed: {reason}", 10000)
+
+    def report_unexpected(self, exc: BaseException) -> None:
+        """For the application's excepthook: say it in the log instead of a traceback."""
+        self._report_failure("Control center", exc)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        remove = getattr(self.controls, "remove_listener", None)
+        if callable(remove):
+            try:
+                remove(self.bridge)
+            except Exception:
+                log.debug("remove_listener failed", exc_info=True)
+        super().closeEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self.map is not None:
+            QTimer.singleShot(0, self.map.fit_city)
+
+
+def _toolbar_caption(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("color: #5f6b7a; padding: 0 2px 0 6px;")
+    return label
+
+
+def _separator() -> QLabel:
+    sep = QLabel("|")
+    sep.setStyleSheet("color: #c0c6ce;")
+    return sep

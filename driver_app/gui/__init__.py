@@ -1,0 +1,1 @@
+"""The driver's PySide6 client: ``run_gui`` (app.py), ``DriverWindow`` (window.py)."""

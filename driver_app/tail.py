@@ -1,0 +1,99 @@
+"""``TopicTail``: read every partition of a topic, without a consumer group's commits.
+
+The driver rebuilds its network view from the compacted ``evc.network.state`` on every
+launch (from the beginning), and follows ``central_alive`` from the end. Neither needs, or
+should leave behind, committed offsets, and ``EventConsumer`` is group-based (subscribe or
+one key's partition). This adapter assigns all partitions explicitly (no group join, no
+rebalance), with auto-commit off.
+
+TODO(wire): this would belong in ``wire.kafka.consumer`` as an ``assign_all`` mode; kept
+here until the wire owner adds it (see docs/driver.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaError as RdKafkaError
+
+from wire.errors import InvalidEvent, KafkaError
+from wire.kafka.messages import Event, EventCodec
+
+log = logging.getLogger(__name__)
+rdlog = logging.getLogger("confluent_kafka.tail")
+
+
+class TopicTail:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        partitions: int,
+        codec: EventCodec,
+        *,
+        from_beginning: bool,
+        client_id: str = "evc-driver",
+    ) -> None:
+        self._topic = topic
+        self._codec = codec
+        self._eof: set[int] = set()
+        self._partitions = partitions
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            # librdkafka wants a group id even for manual assignment; nothing is committed.
+            "group.id": f"{client_id}-tail-{uuid.uuid4().hex[:8]}",
+            "client.id": client_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "reconnect.backoff.max.ms": 1000,
+            "log.connection.close": False,
+            "logger": rdlog,
+            "error_cb": lambda err: log.debug("kafka tail %s: %s", topic, err.str()),
+        }
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        try:
+            self._consumer = Consumer(config)
+            self._consumer.assign([TopicPartition(topic, p, start) for p in range(partitions)])
+        except KafkaException as exc:
+            raise KafkaError(f"cannot read {topic}: {exc}") from exc
+
+    @property
+    def caught_up(self) -> bool:
+        """Every partition reached its end at least once (the initial replay is done)."""
+        return len(self._eof) >= self._partitions
+
+    def poll(self, handler: Callable[[Event], None], timeout: float = 0.0) -> int:
+        try:
+            messages = self._consumer.consume(num_messages=500, timeout=timeout)
+        except KafkaException as exc:
+            raise KafkaError(f"kafka consume failed on {self._topic}: {exc}") from exc
+        handled = 0
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() == RdKafkaError._PARTITION_EOF:
+                    self._eof.add(msg.partition())
+                else:
+                    log.debug("kafka tail %s: %s", self._topic, err.str())
+                continue
+            if msg.value() is None:
+                continue  # a tombstone on the compacted topic
+            try:
+                event = self._codec.parse(msg.value())
+            except InvalidEvent as exc:
+                log.warning("skipped invalid event on %s@%d: %s", self._topic, msg.offset(), exc)
+                continue
+            handler(event)
+            handled += 1
+        return handled
+
+    def close(self) -> None:
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("kafka tail close: %s", exc)

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Render the control center with demo data and save ``docs/img/control-center.png``.
+
+Runs headless (``QT_QPA_PLATFORM=offscreen`` is set if nothing else is): a fake Central with
+the 12 seed CPs in all five states, driver requests in every phase and a few log lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from central_app.gui import ControlCenterWindow  # noqa: E402
+from central_app.gui.demo import DemoCentral, demo_log, demo_requests  # noqa: E402
+
+
+def settle(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(REPO / "docs" / "img" / "control-center.png"))
+    parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=900)
+    parser.add_argument("--select", default="CP-01", help='CP to select ("" for none)')
+    args = parser.parse_args()
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    app.setPalette(app.style().standardPalette())
+    central = DemoCentral()
+    window = ControlCenterWindow(central, subtitle="TCP :7000 · Kafka 127.0.0.1:9092")
+    for request in demo_requests():
+        window.bridge.request_changed(request)
+    for entry in demo_log():
+        window.bridge.logged(entry)
+    window.bridge.links_changed(central.links())
+    window.resize(args.width, args.height)
+    window.show()
+    settle(600)
+    if args.select:
+        window.cp_panel.select_ids([args.select])
+    settle(400)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        print(f"could not write {out}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({window.width()}x{window.height()})")
+    window.close()
+    QCoreApplication.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The driver's domain without Kafka or Qt: session, services run, Central watch, history."""
+
+from __future__ import annotations
+
+import json
+
+from driver_app.central_watch import CentralLink, CentralWatch
+from driver_app.core import DriverCore
+from driver_app.history import TicketHistory
+from driver_app.services import (
+    Outcome,
+    RunState,
+    ServiceEntry,
+    ServiceRun,
+    parse_services,
+)
+from driver_app.session import ChargeSession, Phase, TicketInfo
+from tests.driver.conftest import Recorder
+from wire.kafka.messages import (
+    AuthorizedNotice,
+    CentralAlive,
+    ChargeRequest,
+    CpState,
+    Denied,
+    RequestReceived,
+    SupplyInterrupted,
+    Ticket,
+)
+
+BASE = {"cp_id": "CP-01", "driver_id": "D-001"}
+
+
+def _ticket(session_id: str = "s1", request_id: str | None = "r1") -> Ticket:
+    return Ticket(
+        session_id=session_id,
+        kwh=1.5,
+        eur=0.6,
+        started_at="2026-11-21T22:00:00.000Z",
+        ended_at="2026-11-21T22:10:30.000Z",
+        reason="unplugged",
+        request_id=request_id,
+        **BASE,
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_session_times_out_then_accepts_a_late_answer():
+    session = ChargeSession("r1", "CP-01", "D-001", created=0.0, timeout_s=10.0)
+    session.start()
+    assert session.tick(9.9) is None
+    step = session.tick(10.0)
+    assert step.phase == Phase.TIMED_OUT and "Cannot reach CENTRAL" in step.text
+    assert session.apply(RequestReceived(request_id="r1", **BASE), 12.0).phase == Phase.RECEIVED
+    assert session.tick(25.0).phase == Phase.TIMED_OUT  # still no authorization
+
+
+def test_denied_and_interrupted_then_ticket():
+    denied = ChargeSession("r1", "CP-01", "D-001", created=0.0)
+    step = denied.apply(Denied(request_id="r1", reason="not_active", **BASE), 1.0)
+    assert step.text == "denied — charging point is not available" and denied.ended
+
+    cut = ChargeSession("r2", "CP-01", "D-001", created=0.0)
+    cut.apply(
+        AuthorizedNotice(
+            request_id="r2", session_id="s2", expires_at="2026-11-21T22:00:00.000Z", **BASE
+        ),
+        1.0,
+    )
+    step = cut.apply(
+        SupplyInterrupted(session_id="s2", reason="fault", kwh=0.4, eur=0.1, **BASE), 2.0
+    )
+    assert step.phase == Phase.INTERRUPTED and "charging point fault" in step.text
+    step = cut.apply(_ticket("s2", None), 3.0)
+    assert cut.phase == Phase.INTERRUPTED and cut.ticket.kwh == 1.5 and "ticket" in step.text
+    assert cut.apply(_ticket("s2", None), 4.0) is None  # one ticket per session
+
+
+def test_parse_services_ignores_blanks_and_comments():
+    text = "# header\n\nCP-01\n  CP-02   # trailing\n#CP-03\nCP-04 extra words\n"
+    assert parse_services(text) == [
+        ServiceEntry(3, "CP-01"),
+        ServiceEntry(4, "CP-02"),
+        ServiceEntry(6, "CP-04"),
+    ]
+
+
+def test_service_run_stop_after_current():
+    run = ServiceRun("f", [ServiceEntry(1, "CP-01"), ServiceEntry(2, "CP-02")], started=0.0)
+    entry, _ = run.next_entry(0.0, True, None, busy=False)
+    assert entry.cp_id == "CP-01"
+    run.started_request("r1")
+    run.stop_after_current()
+    session = ChargeSession("r1", "CP-01", "D-001", created=0.0)
+    session.apply(Denied(request_id="r1", reason="busy", **BASE), 1.0)
+    result = run.request_ended(session.view(), 1.0)
+    assert result.outcome is Outcome.DENIED
+    assert run.state is RunState.STOPPED
+    assert "stopped after 1 of 2" in run.view(2.0).summary()
+
+
+def test_service_run_waits_for_the_network_then_skips_unknown_ids():
+    run = ServiceRun(
+        "f", [ServiceEntry(1, "CP-77"), ServiceEntry(2, "CP-01")], started=0.0, network_grace_s=3
+    )
+    assert run.next_entry(1.0, False, None, busy=False) == (None, [])
+    entry, skipped = run.next_entry(1.5, True, lambda cp: cp == "CP-01", busy=False)
+    assert entry.cp_id == "CP-01" and [s.outcome for s in skipped] == [Outcome.SKIPPED]
+
+
+def test_central_watch_three_seconds_of_silence():
+    watch = CentralWatch(started=0.0, silence_s=3.0)
+    assert watch.status.link is CentralLink.UNKNOWN
+    assert watch.tick(3.0).link is CentralLink.UNREACHABLE
+    alive = CentralAlive(central_id="c", started_at="2026-11-21T22:00:00.000Z")
+    assert watch.alive(alive, 4.0).link is CentralLink.ONLINE
+    assert watch.tick(6.9) is None
+    status = watch.tick(7.0)
+    assert status.link is CentralLink.UNREACHABLE and status.text == "Cannot reach CENTRAL"
+    assert "Kafka" in watch.broker(False, 7.1).text
+
+
+def test_history_survives_a_damaged_line_and_dedupes(tmp_path):
+    history = TicketHistory(tmp_path)
+    ticket = TicketInfo.from_notice(_ticket())
+    assert history.add(ticket) and not history.add(ticket)
+    with history.path.open("a") as out:
+        out.write("{not json\n")
+    reloaded = TicketHistory(tmp_path)
+    assert [t.session_id for t in reloaded.tickets()] == ["s1"]
+    assert "s1" in reloaded
+    assert json.loads(history.path.read_text().splitlines()[0])["kwh"] == 1.5
+
+
+def test_core_ignores_other_drivers_and_duplicate_tickets_and_adopts_after_restart():
+    sent: list[ChargeRequest] = []
+    rec = Recorder()
+    clock = Clock()
+    core = DriverCore("D-001", sent.append, rec, clock=clock)
+    core.on_cp_state(
+        CpState(cp_id="CP-01", location="Harbour", x=1, y=2, price=0.3, status="ACTIVE")
+    )
+    core.on_notice(RequestReceived(request_id="x", cp_id="CP-01", driver_id="D-002"))
+    assert rec.steps == []
+    # a ticket for a supply from before a restart: adopted and shown once
+    core.on_notice(_ticket("s-old", "r-old"))
+    core.on_notice(_ticket("s-old", "r-old"))
+    assert [t.session_id for t, _ in rec.tickets] == ["s-old"]
+    assert rec.steps[-1][0].resumed and rec.phases() == ["finished"]
+    assert core.request("CP-01") is None and sent[0].cp_id == "CP-01"
+    assert core.request("CP-01").startswith("A charge is already in progress")
+    assert core.request("CP-42").startswith("A charge")  # busy wins over unknown
+
+
+def test_core_reports_unknown_cp_when_idle():
+    core = DriverCore("D-001", lambda r: None, Recorder(), clock=Clock())
+    core.on_cp_state(CpState(cp_id="CP-01", location="H", x=1, y=2, price=0.3, status="ACTIVE"))
+    assert core.request("CP-42") == "Unknown charging point 'CP-42'"
