@@ -1,0 +1,108 @@
+"""``EV_CP_E``: the charging point's engine (simulated charger hardware).
+
+EV_CP_E --kafka HOST:PORT --port P [--power-kw 22] [--speed 1.0] [--autopilot]
+        [--plug-delay S] [--unplug-after S] [--unplug-kwh K] [--auth-timeout S]
+        [--journal-dir DIR] [--manual-driver ID] [--topic-prefix P] [--no-gui]
+        [--log-level L]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cp_node.autopilot import AutopilotPolicy
+from cp_node.engine_service import EngineService
+from cp_node.engine_state import EngineConfig
+from wire.errors import WireError
+from wire.kafka.topics import Topics
+from wire.logs import setup_logging
+
+DEFAULT_JOURNAL = Path.home() / ".evcharging" / "journal"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="EV_CP_E", description="EVCharging charging point engine")
+    p.add_argument("--kafka", required=True, metavar="HOST:PORT", help="Kafka bootstrap server")
+    p.add_argument("--port", required=True, type=int, help="port for the monitor's HEALTH (ZeroMQ)")
+    p.add_argument("--bind", default="*", help="interface for the HEALTH socket (default: all)")
+    p.add_argument("--power-kw", type=float, default=22.0, help="rated power in kW (default 22)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulation speed factor for energy (default 1)"
+    )
+    p.add_argument("--autopilot", action="store_true", help="plug in and unplug by itself")
+    p.add_argument("--plug-delay", type=float, default=2.0, help="autopilot: s before plugging in")
+    p.add_argument("--unplug-after", type=float, default=10.0, help="autopilot: s of supply")
+    p.add_argument("--unplug-kwh", type=float, default=None, help="autopilot: kWh to deliver")
+    p.add_argument(
+        "--auth-timeout",
+        type=float,
+        default=30.0,
+        help="real seconds to plug in after an authorization (default 30)",
+    )
+    p.add_argument(
+        "--journal-dir",
+        default=os.environ.get("EVC_JOURNAL_DIR", str(DEFAULT_JOURNAL)),
+        help=f"where the running supply is journaled (default {DEFAULT_JOURNAL})",
+    )
+    p.add_argument(
+        "--manual-driver", default="TECH-1", help="driver id for a manual supply (default TECH-1)"
+    )
+    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
+    p.add_argument("--no-gui", action="store_true", help="console keys instead of the panel")
+    p.add_argument("--log-level", default="WARNING")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    if args.speed <= 0 or args.power_kw <= 0:
+        print("EV_CP_E: --speed and --power-kw must be positive", file=sys.stderr)
+        return 2
+    config = EngineConfig(power_kw=args.power_kw, speed=args.speed, auth_timeout=args.auth_timeout)
+    autopilot = (
+        AutopilotPolicy(args.plug_delay, args.unplug_after, args.unplug_kwh)
+        if args.autopilot
+        else None
+    )
+    try:
+        service = EngineService(
+            bootstrap=args.kafka,
+            port=args.port,
+            topics=Topics(args.topic_prefix),
+            config=config,
+            autopilot=autopilot,
+            journal_dir=args.journal_dir,
+            bind=args.bind,
+            manual_driver=args.manual_driver,
+        )
+    except WireError as exc:
+        print(f"EV_CP_E: cannot start: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service.start()
+    try:
+        if args.no_gui:
+            from cp_node.console import run_console
+
+            run_console(service, stop)
+        else:
+            from cp_node.panel import run_panel
+
+            run_panel(service, stop, title_hint=f"port {service.responder.port}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""``EV_CP_M``: the charging point's monitor.
+
+    EV_CP_M --engine HOST:PORT --central HOST:PORT --cp-id ID [--location TEXT] [--x X --y Y]
+            [--credentials-dir DIR] [--no-gui] [--log-level L]
+
+The snake-case aliases of the original brief work too: ``--engine_ip H --engine_port P
+--central_ip H --central_port P --cp_id ID``. The monitor has no window of its own: its view
+(Central link, admin state) reaches the technician through the engine's panel, carried by
+HEALTH; here it prints one line per change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cp_node.credentials import CredentialStore
+from cp_node.monitor_service import MonitorService
+from wire.logs import setup_logging
+
+DEFAULT_CREDENTIALS = Path.home() / ".evcharging" / "credentials"
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="EV_CP_M",
+        description="EVCharging charging point monitor",
+        epilog="Aliases of the original brief: --engine_ip H --engine_port P "
+        "--central_ip H --central_port P --cp_id ID.",
+    )
+    p.add_argument("--engine", type=_host_port, metavar="HOST:PORT", help="the engine's HEALTH")
+    p.add_argument("--engine_ip", "--engine-ip", dest="engine_ip", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--engine_port", "--engine-port", dest="engine_port", type=int, help=argparse.SUPPRESS
+    )
+    p.add_argument("--central", type=_host_port, metavar="HOST:PORT", help="EV_Central's TCP port")
+    p.add_argument("--central_ip", "--central-ip", dest="central_ip", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--central_port", "--central-port", dest="central_port", type=int, help=argparse.SUPPRESS
+    )
+    p.add_argument("--cp-id", "--cp_id", dest="cp_id", required=True, help="this CP's id")
+    p.add_argument("--location", default="", help="street address shown on Central's map")
+    p.add_argument("--x", type=float, default=None, help="map x (0..1000)")
+    p.add_argument("--y", type=float, default=None, help="map y (0..700)")
+    p.add_argument(
+        "--credentials-dir",
+        "--credentials_dir",
+        dest="credentials_dir",
+        default=os.environ.get("EVC_CREDENTIALS_DIR", str(DEFAULT_CREDENTIALS)),
+        help=f"where <cp_id>.cred is kept (default {DEFAULT_CREDENTIALS})",
+    )
+    p.add_argument(
+        "--no-gui", action="store_true", help="accepted; the monitor prints status lines"
+    )
+    p.add_argument("--log-level", default="WARNING")
+    return p
+
+
+def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    for name in ("engine", "central"):
+        if getattr(args, name) is None:
+            host, port = getattr(args, f"{name}_ip"), getattr(args, f"{name}_port")
+            if host is None or port is None:
+                parser.error(f"--{name} HOST:PORT (or --{name}_ip and --{name}_port) is required")
+            setattr(args, name, (host, port))
+    if not args.cp_id or "#" in args.cp_id or any(ord(c) < 0x21 for c in args.cp_id):
+        parser.error("--cp-id must be non-empty, without '#', spaces or control characters")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _resolve(args, parser)
+    setup_logging(args.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service = MonitorService(
+        cp_id=args.cp_id,
+        engine=args.engine,
+        central=args.central,
+        credentials=CredentialStore(args.credentials_dir),
+        location=args.location,
+        x=args.x,
+        y=args.y,
+        say=lambda line: print(line, flush=True),
+    )
+    service.say(
+        f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}, "
+        f"Central {args.central[0]}:{args.central[1]}"
+    )
+    service.start()
+    try:
+        stop.wait()
+    finally:
+        service.close()
+        service.say("Monitor stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

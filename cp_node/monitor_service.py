@@ -1,0 +1,282 @@
+"""The monitor process: a health loop (ZeroMQ) and a Central loop (framed TCP), one thread each.
+
+- Health loop: every second ``HEALTH#cp_id#price#admin_state#central_link`` through the
+  lazy-pirate client (500 ms); a transition wakes the Central loop so FAULT/RECOVERED leave at
+  once instead of at the next heartbeat.
+- Central loop: connect, AUTH with the stored credential (REGISTER first when there is none,
+  or when Central forgot it after ``evc-admin cp reset-credential``), then HEARTBEAT every
+  second plus FAULT/RECOVERED on transitions. Any session error: central_link DOWN, "Cannot
+  reach CENTRAL", reconnect with a backoff capped at ``backoff_max`` (2 s).
+
+Nothing a peer does may end the process: every wire error is caught and shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from cp_node.credentials import CredentialStore
+from cp_node.monitor_state import MonitorState
+from wire.errors import EngineUnreachable, MessageError, SessionError, WireError
+from wire.health import LazyPirateClient
+from wire.health_messages import CentralLink, Health, HealthOk
+from wire.tcp_client import CentralClient
+from wire.tcp_messages import (
+    Alive,
+    Auth,
+    Authorized,
+    EngineHealth,
+    Error,
+    Fault,
+    Heartbeat,
+    Noted,
+    Register,
+    Registered,
+    Rejected,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AuthProblem(Exception):
+    """Central refused this CP; the message tells the technician what to do."""
+
+
+class MonitorService:
+    def __init__(
+        self,
+        *,
+        cp_id: str,
+        engine: tuple[str, int],
+        central: tuple[str, int],
+        credentials: CredentialStore,
+        location: str = "",
+        x: float | None = None,
+        y: float | None = None,
+        interval: float = 1.0,
+        health_timeout_ms: int = 500,
+        backoff_max: float = 2.0,
+        auth_retry: float = 5.0,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.cp_id = cp_id
+        self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
+        self.central = central
+        self.credentials = credentials
+        self.location, self.x, self.y = location, x, y
+        self.interval = interval
+        self.health_timeout_ms = health_timeout_ms
+        self.backoff_max = backoff_max
+        self.auth_retry = auth_retry
+        self._say = say
+        self.state = MonitorState(cp_id)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # wakes the Central loop (a health transition)
+        self._recheck = threading.Event()  # wakes the health loop (the central link changed)
+        self._threads: list[threading.Thread] = []
+        self._last_problem = ""
+
+    def say(self, text: str) -> None:
+        self._say(f"{time.strftime('%H:%M:%S')} [{self.cp_id}] {text}")
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("health", self._health_loop), ("central", self._central_loop)):
+            thread = threading.Thread(target=target, name=f"monitor-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._recheck.set()
+        for thread in self._threads:
+            thread.join(timeout=3.0)
+
+    # --- health loop --------------------------------------------------------------------------
+
+    def _health_loop(self) -> None:
+        client = LazyPirateClient(self.engine_endpoint, timeout_ms=self.health_timeout_ms)
+        next_check = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._check(client)
+                next_check += self.interval
+                now = time.monotonic()
+                if next_check < now:
+                    next_check = now
+                if self._recheck.wait(next_check - now):
+                    # tell the engine about the central link at once, then keep the rhythm
+                    self._recheck.clear()
+                    next_check = time.monotonic()
+        finally:
+            client.close()
+
+    def _check(self, client: LazyPirateClient) -> None:
+        with self._lock:
+            request = Health(
+                cp_id=self.cp_id,
+                price=self.state.price,
+                admin_state=self.state.admin_state,
+                central_link=self.state.central_link,
+            )
+        try:
+            reply = client.check(request)
+        except EngineUnreachable:
+            outcome, state, reason = EngineHealth.UNREACHABLE, None, "no answer"
+        except MessageError as exc:
+            outcome, state, reason = EngineHealth.KO, None, f"bad reply: {exc}"
+        except WireError as exc:
+            outcome, state, reason = EngineHealth.UNREACHABLE, None, str(exc)
+        else:
+            if isinstance(reply, HealthOk):
+                outcome, state, reason = EngineHealth.OK, reply.engine_state, ""
+            else:
+                outcome, state, reason = EngineHealth.KO, None, reply.reason
+        with self._lock:
+            before = self.state.engine
+            changed = self.state.on_check(outcome, state=state, reason=reason)
+        if changed:
+            self._wake.set()
+            if outcome == EngineHealth.OK:
+                if before != EngineHealth.OK:
+                    self.say(f"Engine OK at {self.engine_endpoint}")
+            elif outcome == EngineHealth.KO:
+                self.say(f"Engine KO: {reason}")
+            else:
+                self.say(f"Engine UNREACHABLE at {self.engine_endpoint}")
+
+    # --- central loop -------------------------------------------------------------------------
+
+    def _central_loop(self) -> None:
+        host, port = self.central
+        backoff = 0.25
+        while not self._stop.is_set():
+            client = CentralClient(host, port, connect_timeout=2.0, response_timeout=2.0)
+            wait = backoff
+            try:
+                client.connect()
+                self._authenticate(client)
+                backoff = 0.25
+                self._session(client)
+            except AuthProblem as exc:
+                self._link_down(str(exc))
+                wait = self.auth_retry
+            except WireError as exc:
+                self._link_down(f"Cannot reach CENTRAL at {host}:{port} ({_why(exc)}); retrying")
+                backoff = min(backoff * 2, self.backoff_max)
+            finally:
+                client.close()
+            self._stop.wait(wait)
+
+    def _link_down(self, problem: str) -> None:
+        with self._lock:
+            was_up = self.state.central_link == CentralLink.UP
+            self.state.central_link = CentralLink.DOWN
+        if was_up:
+            self._recheck.set()
+        if was_up or problem != self._last_problem:
+            self.say(problem)
+        self._last_problem = problem
+
+    def _authenticate(self, client: CentralClient) -> None:
+        credential = self.credentials.load(self.cp_id)
+        path = self.credentials.path(self.cp_id)
+        if credential is not None:
+            response = client.request(Auth(cp_id=self.cp_id, credential=credential))
+            if isinstance(response, Authorized):
+                self._authorized(response.price, response.admin_state, "authenticated")
+                return
+            reason = getattr(response, "reason", "refused")
+            # Central may have forgotten the credential (reset-credential): register again.
+            if not self._register(client, path, quiet=True):
+                raise AuthProblem(
+                    f"Central rejected the stored credential ({reason}). Ask the operator to "
+                    f"run `evc-admin cp reset-credential {self.cp_id}`; this monitor then "
+                    "registers again by itself."
+                )
+            return
+        if not self._register(client, path, quiet=False):
+            raise AuthProblem(
+                f"CP id {self.cp_id} is already registered at Central and there is no "
+                f"credential at {path}. Copy that CP's credential file there, or ask the "
+                f"operator to run `evc-admin cp reset-credential {self.cp_id}`."
+            )
+
+    def _register(self, client: CentralClient, path: object, *, quiet: bool) -> bool:
+        response = client.request(
+            Register(cp_id=self.cp_id, location=self.location, x=self.x, y=self.y)
+        )
+        if isinstance(response, Rejected | Error):
+            log.info("REGISTER refused: %s", response.reason)
+            return False
+        if not isinstance(response, Registered):
+            raise AuthProblem(f"unexpected answer to REGISTER: {response.to_text()}")
+        stored = self.credentials.save(self.cp_id, response.credential)
+        self.say(f"Registered at Central; credential stored in {stored}")
+        auth = client.request(Auth(cp_id=self.cp_id, credential=response.credential))
+        if not isinstance(auth, Authorized):
+            raise AuthProblem(f"Central refused the new credential: {auth.to_text()}")
+        self._authorized(auth.price, auth.admin_state, "authenticated")
+        return True
+
+    def _authorized(self, price: float, admin_state: object, how: str) -> None:
+        with self._lock:
+            self.state.price = price
+            self.state.admin_state = admin_state  # type: ignore[assignment]
+            self.state.central_link = CentralLink.UP
+            self.state.on_session()
+        self._recheck.set()
+        self._last_problem = ""
+        host, port = self.central
+        self.say(
+            f"Connected to CENTRAL at {host}:{port}, {how} ({admin_state}, {price:.2f} EUR/kWh)"
+        )
+
+    def _session(self, client: CentralClient) -> None:
+        next_beat = time.monotonic()
+        while not self._stop.is_set():
+            with self._lock:
+                report = self.state.next_report()
+            if report is not None:
+                answer = client.request(report)
+                if not isinstance(answer, Noted):
+                    raise SessionError(f"Central answered {answer.to_text()} to {report.OPCODE}")
+                with self._lock:
+                    self.state.mark_reported(report)
+                if isinstance(report, Fault):
+                    self.say(f"Told Central: FAULT ({report.reason})")
+                else:
+                    self.say("Told Central: RECOVERED")
+            now = time.monotonic()
+            if now >= next_beat:
+                with self._lock:
+                    beat = Heartbeat(cp_id=self.cp_id, engine=self.state.engine)
+                answer = client.request(beat)
+                if not isinstance(answer, Alive):
+                    raise SessionError(f"Central answered {answer.to_text()} to HEARTBEAT")
+                with self._lock:
+                    changed = answer.admin_state != self.state.admin_state
+                    self.state.admin_state = answer.admin_state
+                if changed:
+                    self.say(f"Central set this CP {answer.admin_state}")
+                next_beat += self.interval
+                if next_beat <= now:
+                    next_beat = now + self.interval
+            self._wake.wait(max(0.0, next_beat - time.monotonic()))
+            self._wake.clear()
+        client.close()
+
+
+def _why(exc: Exception) -> str:
+    """The short cause of a wire error ("Connection refused" rather than the whole chain)."""
+    text = str(exc)
+    if text.startswith("cannot connect to Central"):
+        text = text.rsplit(": ", 1)[-1]
+        text = text.split("] ", 1)[-1]
+    return text

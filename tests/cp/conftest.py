@@ -1,0 +1,234 @@
+"""Fixtures for the charging-point tests: real engine/monitor processes, a test Central,
+and Kafka helpers (a collector of events on a topic, a producer of commands)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cp.fake_central import FakeCentral
+from tests.waiting import wait_for
+from wire.kafka.consumer import EventConsumer, Received
+from wire.kafka.messages import CP_EVENTS, REQUESTS, Event, EventCodec
+from wire.kafka.producer import EventProducer
+from wire.kafka.topics import Topics
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Proc:
+    """A program under test; its output lines are collected with their arrival times."""
+
+    def __init__(self, name: str, args: list[str], *, tty: bool = False) -> None:
+        self.name = name
+        self.lines: list[tuple[float, str]] = []
+        self._master: int | None = None
+        stdin: int | None = subprocess.DEVNULL
+        if tty:
+            self._master, slave = pty.openpty()
+            stdin = slave
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"}
+        self.started_at = time.monotonic()
+        self.popen = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+        if tty:
+            os.close(slave)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def has(self, text: str, since: float = 0.0) -> bool:
+        return any(text in line and at >= since for at, line in self.lines)
+
+    def press(self, key: str) -> None:
+        assert self._master is not None, "started without a terminal"
+        os.write(self._master, key.encode())
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(5)
+
+    def terminate(self) -> int:
+        if self.alive:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait(5)
+
+    def close(self) -> None:
+        if self.alive:
+            self.kill()
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
+
+
+class CpLauncher:
+    """Starts EV_CP_E / EV_CP_M as real programs and cleans them up."""
+
+    def __init__(self, kafka: str, topics: Topics, tmp: Path, central: FakeCentral) -> None:
+        self.kafka, self.topics, self.tmp, self.central = kafka, topics, tmp, central
+        self.procs: list[Proc] = []
+
+    def engine(self, port: int, *extra: str, tty: bool = False, name: str = "engine") -> Proc:
+        args = [
+            "-m",
+            "cp_node.engine_main",
+            "--kafka",
+            self.kafka,
+            "--port",
+            str(port),
+            "--topic-prefix",
+            self.topics.prefix,
+            "--journal-dir",
+            str(self.tmp / "journal"),
+            "--no-gui",
+            "--log-level",
+            os.environ.get("EVC_CP_TEST_LOG", "WARNING"),
+            *extra,
+        ]
+        proc = Proc(name, args, tty=tty)
+        self.procs.append(proc)
+        return proc
+
+    def monitor(self, cp_id: str, engine_port: int, *extra: str) -> Proc:
+        args = [
+            "-m",
+            "cp_node.monitor_main",
+            "--engine",
+            f"127.0.0.1:{engine_port}",
+            "--central",
+            f"127.0.0.1:{self.central.port}",
+            "--cp-id",
+            cp_id,
+            "--location",
+            "Test street 1",
+            "--credentials-dir",
+            str(self.tmp / "creds"),
+            *extra,
+        ]
+        proc = Proc(f"monitor-{cp_id}", args)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.close()
+            if os.environ.get("EVC_CP_TEST_LOG"):
+                print(f"----- {proc.name} -----\n{proc.output()}")
+        tracebacks = [p.name for p in self.procs if "Traceback" in p.output()]
+        assert not tracebacks, f"a program showed a traceback: {tracebacks}"
+
+
+class Collector:
+    """Collects every event of one topic (a fresh group, from the beginning) in a thread."""
+
+    def __init__(self, kafka: str, topic: str, codec: EventCodec) -> None:
+        self.events: list[tuple[float, Event]] = []
+        self._stop = threading.Event()
+        self._consumer = EventConsumer(
+            kafka,
+            group_id=f"test-{uuid.uuid4().hex[:8]}",
+            codecs={topic: codec},
+            dead_letter_topic=None,
+        )
+        self._consumer.subscribe()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._consumer.poll(self._on, timeout=0.2)
+        finally:
+            self._consumer.close()
+
+    def _on(self, received: Received) -> None:
+        self.events.append((time.monotonic(), received.event))
+
+    def of(self, kind: str, **match: object) -> list[Event]:
+        return [
+            e
+            for _, e in list(self.events)
+            if kind == e.TYPE and all(getattr(e, k, None) == v for k, v in match.items())
+        ]
+
+    def wait(self, kind: str, timeout: float = 10.0, **match: object) -> Event:
+        return wait_for(lambda: (self.of(kind, **match) or [None])[-1], timeout, f"{kind} {match}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def central() -> Iterator[FakeCentral]:
+    fake = FakeCentral()
+    fake.start()
+    yield fake
+    fake.shutdown()
+
+
+@pytest.fixture
+def launcher(kafka_bootstrap: str, topics: Topics, tmp_path: Path, central: FakeCentral):
+    cp = CpLauncher(kafka_bootstrap, topics, tmp_path, central)
+    yield cp
+    cp.close()
+
+
+@pytest.fixture
+def cp_events(kafka_bootstrap: str, topics: Topics) -> Iterator[Collector]:
+    collector = Collector(kafka_bootstrap, topics.cp_events, CP_EVENTS)
+    yield collector
+    collector.close()
+
+
+@pytest.fixture
+def requests_seen(kafka_bootstrap: str, topics: Topics) -> Iterator[Collector]:
+    collector = Collector(kafka_bootstrap, topics.requests, REQUESTS)
+    yield collector
+    collector.close()
+
+
+@pytest.fixture
+def producer(kafka_bootstrap: str) -> Iterator[EventProducer]:
+    prod = EventProducer(kafka_bootstrap, client_id="cp-tests")
+    yield prod
+    prod.close(2.0)

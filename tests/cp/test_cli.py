@@ -1,0 +1,87 @@
+"""Command lines of EV_CP_E and EV_CP_M, including the snake-case aliases of the brief."""
+
+from __future__ import annotations
+
+import pytest
+
+from cp_node import engine_main, monitor_main
+
+
+def test_monitor_accepts_both_spellings() -> None:
+    parser = monitor_main.build_parser()
+    modern = parser.parse_args(
+        ["--engine", "10.0.0.5:5555", "--central", "central:7000", "--cp-id", "CP-1"]
+    )
+    monitor_main._resolve(modern, parser)
+    legacy = parser.parse_args(
+        [
+            "--engine_ip",
+            "10.0.0.5",
+            "--engine_port",
+            "5555",
+            "--central_ip",
+            "central",
+            "--central_port",
+            "7000",
+            "--cp_id",
+            "CP-1",
+        ]
+    )
+    monitor_main._resolve(legacy, parser)
+    for args in (modern, legacy):
+        assert args.engine == ("10.0.0.5", 5555)
+        assert args.central == ("central", 7000)
+        assert args.cp_id == "CP-1"
+
+
+def test_monitor_needs_engine_and_central(capsys) -> None:
+    parser = monitor_main.build_parser()
+    args = parser.parse_args(["--cp-id", "CP-1", "--central", "h:1"])
+    with pytest.raises(SystemExit):
+        monitor_main._resolve(args, parser)
+    assert "--engine" in capsys.readouterr().err
+
+
+def test_engine_options() -> None:
+    args = engine_main.build_parser().parse_args(
+        [
+            "--kafka",
+            "k:9092",
+            "--port",
+            "6000",
+            "--power-kw",
+            "50",
+            "--speed",
+            "10",
+            "--autopilot",
+            "--plug-delay",
+            "1",
+            "--unplug-after",
+            "20",
+            "--unplug-kwh",
+            "5",
+            "--journal-dir",
+            "/tmp/j",
+            "--topic-prefix",
+            "t.",
+            "--no-gui",
+        ]
+    )
+    assert (args.kafka, args.port, args.power_kw, args.speed) == ("k:9092", 6000, 50.0, 10.0)
+    assert args.autopilot and args.no_gui and args.unplug_kwh == 5.0
+
+
+def test_engine_reports_a_busy_port_without_a_traceback(capsys, monkeypatch) -> None:
+    from wire.health import HealthResponder
+
+    monkeypatch.setattr(engine_main, "setup_logging", lambda level: None)  # keep pytest's logging
+
+    busy = HealthResponder(0, lambda h: None, host="127.0.0.1")  # type: ignore[arg-type,return-value]
+    try:
+        code = engine_main.main(
+            ["--kafka", "127.0.0.1:1", "--port", str(busy.port), "--bind", "127.0.0.1", "--no-gui"]
+        )
+    finally:
+        busy.close()
+    assert code == 2
+    assert "cannot start" in capsys.readouterr().err

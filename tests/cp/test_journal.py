@@ -1,0 +1,52 @@
+"""The journal: atomic writes, tolerant reads, clearing; the credential store's permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from cp_node.credentials import CredentialStore
+from cp_node.journal import Journal
+
+
+def test_write_read_clear(tmp_path) -> None:
+    journal = Journal(tmp_path / "j", "CP1")
+    assert journal.read() is None
+    record = {"status": "running", "session_id": "S", "kwh_exact": 1.23456}
+    journal.write(record)
+    assert journal.read() == record
+    journal.write({**record, "kwh_exact": 2.5})
+    assert journal.read()["kwh_exact"] == 2.5
+    assert [p.name for p in (tmp_path / "j").iterdir()] == ["CP1.json"]  # no temp files left
+    journal.clear()
+    assert journal.read() is None
+    journal.clear()  # twice is fine
+
+
+def test_corrupt_or_foreign_journal_is_ignored(tmp_path) -> None:
+    journal = Journal(tmp_path, "CP1")
+    journal.path.write_text("{not json")
+    assert journal.read() is None
+    journal.path.write_text('{"status": "weird"}')
+    assert journal.read() is None
+
+
+def test_credential_file_is_private(tmp_path) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    assert store.load("CP1") is None
+    path = store.save("CP1", "s3cret")
+    assert store.load("CP1") == "s3cret"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_unwritable_journal_dir_raises_oserror_for_the_service_to_report(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    journal = Journal(blocker / "j", "CP1")
+    try:
+        journal.write({"status": "running"})
+    except OSError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("expected OSError")
+    journal.clear()  # tolerant
