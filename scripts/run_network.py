@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
 
 
 @dataclass
@@ -80,11 +81,30 @@ def cp_specs(count: int) -> list[dict]:
     return specs
 
 
-def service_files(count: int) -> list[Path]:
-    files = sorted((ROOT / "resources" / "services").glob("driver-*.txt"))
-    if not files:
+def service_files(count: int, cp_ids: list[str], out_dir: Path) -> list[Path]:
+    """Each driver's request file, limited to the CPs this run starts.
+
+    The sample files in resources/services name all twelve seeded CPs; a demo with fewer
+    CPs would otherwise spend half its requests on points that are not running. Lines keep
+    their order, and a short result is repeated so every driver still makes 10+ requests.
+    """
+    samples = sorted((ROOT / "resources" / "services").glob("driver-*.txt"))
+    if not samples:
         raise SystemExit("run: no request files in resources/services/")
-    return [files[i % len(files)] for i in range(count)]
+    running = set(cp_ids)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(count):
+        sample = samples[i % len(samples)]
+        wanted = [line.split("#", 1)[0].strip() for line in sample.read_text().splitlines()]
+        wanted = [cp for cp in wanted if cp in running] or list(cp_ids)
+        lines = (wanted * (10 // len(wanted) + 1))[: max(10, len(wanted))]
+        path = out_dir / f"driver-{i + 1}.txt"
+        path.write_text(
+            f"# from {sample.name}, limited to the running CPs\n" + "\n".join(lines) + "\n"
+        )
+        files.append(path)
+    return files
 
 
 class Network:
@@ -95,6 +115,9 @@ class Network:
         self.logs = args.run_dir / "logs"
         self.bootstrap = args.kafka or f"127.0.0.1:{args.kafka_port}"
         self.gui = display_available() if args.gui is None else args.gui
+        # The demo's broker keeps its data inside the run folder: --fresh forgets it too, and
+        # stopping the demo never stops a broker that someone else started elsewhere.
+        self.broker_dir = ["--run-dir", str(args.run_dir / "kafka")]
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = self.logs / f"{name}.log"
@@ -119,7 +142,7 @@ class Network:
         if not args.kafka:
             print(f"run: starting the Kafka broker on {self.bootstrap} …", flush=True)
             subprocess.run(
-                [str(ROOT / "scripts" / "kafka-local"), "start", "--port", str(args.kafka_port)],
+                [str(KAFKA_LOCAL), "start", "--port", str(args.kafka_port), *self.broker_dir],
                 check=True,
             )
             self.started_broker = True
@@ -137,7 +160,8 @@ class Network:
             ],
         )
         self.wait_for_port(args.central_port, "EV_Central")
-        for i, cp in enumerate(cp_specs(args.cps)):
+        cps = cp_specs(args.cps)
+        for i, cp in enumerate(cps):
             port = args.engine_base_port + i
             self.spawn(
                 f"engine-{cp['id']}",
@@ -173,7 +197,8 @@ class Network:
                     str(args.run_dir / "credentials"),
                 ],
             )
-        for i, services in enumerate(service_files(args.drivers)):
+        files = service_files(args.drivers, [cp["id"] for cp in cps], args.run_dir / "services")
+        for i, services in enumerate(files):
             driver_id = f"D-{i + 1:03d}"
             self.spawn(
                 f"driver-{driver_id}",
@@ -220,7 +245,7 @@ class Network:
                 child.process.kill()
                 child.process.wait()
         if self.started_broker:
-            subprocess.run([str(ROOT / "scripts" / "kafka-local"), "stop"], check=False)
+            subprocess.run([str(KAFKA_LOCAL), "stop", *self.broker_dir], check=False)
         print("run: stopped.", flush=True)
 
 
