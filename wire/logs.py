@@ -16,5 +16,6 @@ def setup_logging(level: str = "WARNING", *, stream=None) -> None:
         stream=stream or sys.stderr,
         force=True,
     )
-    # librdkafka and Qt are chatty; their warnings are translated by our own adapters.
-    logging.getLogger("confluent_kafka").setLevel(logging.ERROR)
+    # librdkafka logs every failed reconnect (many a second while a broker is down); our own
+    # adapters report broker state once, in words, so its records stay hidden.
+    logging.getLogger("confluent_kafka").setLevel(logging.CRITICAL)

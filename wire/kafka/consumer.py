@@ -65,6 +65,7 @@ class EventConsumer:
         from_beginning: bool = False,
         auto_offset_reset: str = "earliest",
         client_id: str = "evc",
+        group_instance_id: str | None = None,
     ) -> None:
         if not codecs:
             raise ValueError("an EventConsumer needs at least one topic codec")
@@ -96,6 +97,10 @@ class EventConsumer:
             "error_cb": self._on_error,
             "logger": rdlog,
         }
+        if group_instance_id:
+            # Static membership: a restarted process with the same instance id takes its
+            # partitions back at once instead of waiting out the dead member's session.
+            config["group.instance.id"] = group_instance_id
         try:
             self._consumer = Consumer(config)
         except KafkaException as exc:

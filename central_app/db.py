@@ -1,0 +1,184 @@
+"""Central's database: SQLAlchemy 2 typed models, one engine and sessionmaker per process.
+
+Any SQLAlchemy URL works (``sqlite:///…`` by default, ``postgresql+psycopg://…``,
+``mysql+pymysql://…`` when their driver is installed): the models use only portable types
+and the code issues no dialect-specific SQL. Timestamps are stored as the wire's UTC text
+(``2026-11-21T22:30:00.123Z``), which sorts correctly and round-trips exactly everywhere.
+SQLite gets WAL and a busy timeout so ``evc-admin`` can write while Central runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Engine,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from wire.timefmt import now_ts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path(".run") / "central"
+DB_FILE = "evcentral.db"
+
+
+class DatabaseError(Exception):
+    """The database URL is unusable or the database cannot be reached (message is for users)."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChargingPointRow(Base):
+    __tablename__ = "charging_points"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location: Mapped[str] = mapped_column(String(200), default="")
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price: Mapped[float] = mapped_column(Float)
+    credential_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    admin_state: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    created: Mapped[str] = mapped_column(String(32), default=now_ts)
+
+
+class DriverRow(Base):
+    __tablename__ = "drivers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[str] = mapped_column(String(32), default=now_ts)
+
+
+class SessionRow(Base):
+    """One authorization; when it ends with a supply it carries the ticket (status ticketed)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    driver_id: Mapped[str] = mapped_column(String(64), index=True)
+    cp_id: Mapped[str] = mapped_column(String(64), index=True)
+    origin: Mapped[str] = mapped_column(String(8), default="app")
+    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    authorized_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    expires_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    started_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ended_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    eur: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # authorized, supplying, ticketed, expired, rejected, cancelled
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    ticketed_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[str] = mapped_column(String(32), default=now_ts, index=True)
+    who: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+OPEN_STATUSES = ("authorized", "supplying")
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    engine: Engine
+    Session: sessionmaker
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def default_url(data_dir: Path | str | None = None) -> str:
+    directory = Path(data_dir) if data_dir else DEFAULT_DATA_DIR
+    return f"sqlite:///{directory / DB_FILE}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    # WAL + NORMAL: durable across process crashes (SIGKILL), one fsync per checkpoint
+    # instead of per commit; only an OS crash/power loss may drop the latest commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparseable URL>"
+
+
+def open_database(url: str, *, create: bool = True) -> Database:
+    """Build the engine, check the connection and create missing tables.
+
+    Raises :class:`DatabaseError` with a message fit for the user on a bad URL, a missing
+    driver or an unreachable server.
+    """
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise DatabaseError(
+            f"database URL {mask_url(url)!r} names an unknown dialect/driver: {exc}"
+        ) from exc
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseError(f"database URL {mask_url(url)!r} is not valid: {exc}") from exc
+    except ImportError as exc:
+        raise DatabaseError(f"the driver for {mask_url(url)!r} is not installed: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the data directory for {database}: {exc}"
+                ) from exc
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        if create:
+            Base.metadata.create_all(engine)
+        else:
+            inspect(engine).get_table_names()
+    except SQLAlchemyError as exc:
+        safe = engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(
+            f"cannot open the database {safe}: {exc.__class__.__name__}: {exc}"
+        ) from exc
+    return Database(url, engine, sessionmaker(engine, expire_on_commit=False))

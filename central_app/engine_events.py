@@ -1,0 +1,178 @@
+"""What the engines report on ``evc.cp.events``: supply started / progress / ended and the end
+of unused authorizations. A part of :class:`central_app.supplies.SupplyDesk` (mixed in), kept
+apart because it is the half that deals with redelivered, late and out-of-order events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from central_app.billing import Billing, TicketData, ticket_from_ended
+from central_app.cp_state import CpMachine, CpSession, SessionPhase
+from central_app.hub import Hub
+from central_app.views import LogLevel, RequestPhase
+from wire.kafka.messages import (
+    AuthorizationExpired,
+    AuthorizationRejected,
+    Event,
+    SupplyEnded,
+    SupplyProgress,
+    SupplyProgressNotice,
+    SupplyStarted,
+    SupplyStartedNotice,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EngineEvents:
+    hub: Hub
+    billing: Billing
+    clock: Callable[[], float]
+
+    def _issue(self, ticket: TicketData) -> None:  # provided by SupplyDesk
+        raise NotImplementedError
+
+    def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
+        raise NotImplementedError
+
+    # --- engine events --------------------------------------------------------------------
+
+    def cp_event(self, event: Event) -> None:
+        if isinstance(event, SupplyProgress):
+            self._progress(event)
+        elif isinstance(event, SupplyStarted):
+            self._started(event)
+        elif isinstance(event, SupplyEnded):
+            self._ended(event)
+        elif isinstance(event, AuthorizationExpired | AuthorizationRejected):
+            self._authorization_over(event)
+        else:
+            log.warning("unexpected cp event %r", event)
+
+    def _started(self, ev: SupplyStarted) -> None:
+        hub = self.hub
+        cp = hub.cps.get(ev.cp_id)
+        if cp is None:
+            log.warning("supply_started from unknown CP %s", ev.cp_id)
+            return
+        current = cp.session
+        if current is not None and current.session_id == ev.session_id and current.started_at:
+            return  # a redelivered supply_started
+        transition = cp.supply_started(ev.session_id, ev.started_at, self.clock())
+        if not transition.accepted and not self._adopt(cp, ev):
+            return
+        hub.store.mark_started(ev.session_id, ev.started_at)
+        session = cp.session
+        assert session is not None
+        hub.notify_driver(
+            ev.driver_id,
+            SupplyStartedNotice(
+                session_id=ev.session_id,
+                cp_id=ev.cp_id,
+                driver_id=ev.driver_id,
+                started_at=ev.started_at,
+                request_id=session.request_id,
+            ),
+        )
+        hub.request_update(
+            session.request_id, phase=RequestPhase.SUPPLYING, session_id=ev.session_id
+        )
+        hub.say(f"supply started for {ev.driver_id}", source=ev.cp_id)
+        hub.cp_changed(cp)
+
+    def _adopt(self, cp: CpMachine, ev: SupplyStarted) -> bool:
+        """A supply_started for a session Central had already let go (late plug-in)."""
+        info = self.hub.store.session_info(ev.session_id)
+        if info is None or info.status in ("ticketed", "supplying") or cp.session is not None:
+            log.info(
+                "supply_started for %s ignored (status %s)",
+                ev.session_id,
+                info.status if info else None,
+            )
+            return False
+        session = CpSession(
+            session_id=ev.session_id,
+            driver_id=ev.driver_id,
+            price=info.price if info.price is not None else cp.price,
+            expires_at=ev.started_at,
+            request_id=info.request_id,
+            phase=SessionPhase.SUPPLYING,
+            started_at=ev.started_at,
+            last_event=self.clock(),
+        )
+        cp.adopt(session)
+        self.hub.store.reopen_session(ev.session_id, ev.started_at)
+        self.hub.say(
+            f"late supply_started adopted for session {ev.session_id[:8]}",
+            LogLevel.WARNING,
+            cp.cp_id,
+        )
+        return True
+
+    def _progress(self, ev: SupplyProgress) -> None:
+        hub = self.hub
+        cp = hub.cps.get(ev.cp_id)
+        if cp is not None:
+            before_phase = (
+                cp.session.phase if cp.session and cp.session.session_id == ev.session_id else None
+            )
+            transition = cp.supply_progress(
+                ev.session_id, ev.seq, ev.kw, ev.kwh, ev.eur, self.clock()
+            )
+            if transition.accepted:
+                if before_phase is SessionPhase.AUTHORIZED:
+                    hub.store.mark_started(ev.session_id, ev.ts)
+                hub.notify_driver(
+                    ev.driver_id,
+                    SupplyProgressNotice(
+                        session_id=ev.session_id,
+                        cp_id=ev.cp_id,
+                        driver_id=ev.driver_id,
+                        kw=ev.kw,
+                        kwh=ev.kwh,
+                        eur=ev.eur,
+                    ),
+                )
+                hub.cp_changed(cp)
+                return
+        self.billing.note_progress(ev.session_id, ev.seq, ev.kwh, ev.eur)
+
+    def _ended(self, ev: SupplyEnded) -> None:
+        hub = self.hub
+        cp = hub.cps.get(ev.cp_id)
+        transition, session = cp.end_session(ev.session_id) if cp else (None, None)
+        waiting = self.billing.waiting(ev.session_id)
+        known = session or (waiting.session if waiting else None)
+        if known is not None:
+            price, request_id = known.price, known.request_id
+        else:
+            info = hub.store.session_info(ev.session_id)
+            price, request_id = (info.price, info.request_id) if info else (None, None)
+        self._issue(ticket_from_ended(ev, price=price, request_id=request_id))
+        if (
+            cp is not None
+            and transition is not None
+            and transition.changed
+            or cp is not None
+            and session is not None
+        ):
+            hub.cp_changed(cp)
+
+    def _authorization_over(self, ev: AuthorizationExpired | AuthorizationRejected) -> None:
+        hub = self.hub
+        cp = hub.cps.get(ev.cp_id)
+        expired = isinstance(ev, AuthorizationExpired)
+        status = "expired" if expired else "rejected"
+        reason = "authorization_expired" if expired else f"authorization_rejected: {ev.reason}"
+        if cp is None:
+            return
+        transition, session = cp.end_session(ev.session_id)
+        if session is None or session.phase is not SessionPhase.AUTHORIZED:
+            if session is not None:  # an end of authorization for a running supply: keep it
+                cp.adopt(session)
+            hub.store.close_session(ev.session_id, status, reason)
+            return
+        self._cancelled(cp, session, status, reason)
+        hub.cp_changed(cp)

@@ -1,0 +1,194 @@
+"""``EV_Central``: the control center process.
+
+    EV_Central --port P --kafka HOST:PORT [--db URL] [--data-dir DIR] [--seed FILE]
+               [--topic-prefix P] [--no-gui] [--log-level L]
+
+Without ``--no-gui`` the Qt control center (``central_app.gui.run_control_center``) runs;
+with no display it falls back to the console. No traceback reaches the user: bad arguments
+are argparse errors, an unusable port or database ends with a clear message and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from central_app.console import ConsoleView
+from central_app.db import DEFAULT_DATA_DIR, default_url
+from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.store import DEFAULT_SEED
+from wire.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _kafka(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="EV_Central", description="EVCharging control center.")
+    p.add_argument("--port", type=_port, required=True, help="TCP port for CP monitors")
+    p.add_argument("--kafka", type=_kafka, required=True, help="Kafka bootstrap HOST:PORT")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    p.add_argument(
+        "--db", default=None, help="SQLAlchemy database URL (default: SQLite in --data-dir)"
+    )
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
+    p.add_argument(
+        "--seed", type=Path, default=DEFAULT_SEED, help="seed file used when the database is empty"
+    )
+    p.add_argument(
+        "--topic-prefix",
+        default=os.environ.get("EVC_TOPIC_PREFIX", ""),
+        help="Kafka topic namespace",
+    )
+    p.add_argument(
+        "--default-price", type=_positive, default=0.35, help="EUR/kWh for CPs registered anew"
+    )
+    p.add_argument(
+        "--authorization-ttl", type=_positive, default=30.0, help="seconds to plug in (default 30)"
+    )
+    p.add_argument(
+        "--ticket-grace",
+        type=_positive,
+        default=15.0,
+        help="seconds to wait for an engine's final reading",
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=_positive,
+        default=3.0,
+        help="seconds of silence before DISCONNECTED",
+    )
+    p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
+    p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
+    p.add_argument(
+        "--status-every", type=_positive, default=5.0, help="console status line period (s)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
+    return p
+
+
+def config_from(args: argparse.Namespace) -> CentralConfig:
+    return CentralConfig(
+        port=args.port,
+        kafka=args.kafka,
+        db_url=args.db or default_url(args.data_dir),
+        host=args.host,
+        topic_prefix=args.topic_prefix,
+        seed=args.seed,
+        default_price=args.default_price,
+        heartbeat_timeout=args.heartbeat_timeout,
+        authorization_ttl=args.authorization_ttl,
+        ticket_grace=args.ticket_grace,
+    )
+
+
+def display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print for the user; a closed stdout/stderr (e.g. piped into ``head``) is not an error."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stop.wait(every):
+            console.print_status()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    use_gui = not args.no_gui
+    if use_gui and not display_available():
+        say(
+            "EV_Central: no display (DISPLAY/WAYLAND_DISPLAY and QT_QPA_PLATFORM unset): running headless."
+        )
+        use_gui = False
+    run_control_center = None
+    if use_gui:
+        try:
+            from central_app.gui import run_control_center  # type: ignore[attr-defined]
+        except Exception as exc:  # the GUI is optional; headless still serves the network
+            say(f"EV_Central: control center unavailable ({exc}); running headless.")
+            use_gui = False
+    runtime = CentralRuntime(config_from(args))
+    console = ConsoleView(runtime)
+    if not use_gui:
+        runtime.add_listener(console)
+    try:
+        runtime.start()
+    except StartError as exc:
+        say(f"EV_Central: error: {exc}", err=True)
+        runtime.stop()
+        return 2
+    try:
+        if use_gui and run_control_center is not None:
+            return int(run_control_center(runtime, args) or 0)
+        say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop).")
+        return run_headless(runtime, console, args.status_every)
+    finally:
+        say("EV_Central: stopping…")
+        runtime.stop()
+        say("EV_Central: stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

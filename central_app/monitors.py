@@ -1,0 +1,232 @@
+"""The monitor desk: what REGISTER, AUTH, HEARTBEAT, FAULT, RECOVERED and a lost link do.
+
+Plain synchronous methods over the hub (the asyncio adapter is ``monitor_handler``). The
+credential check (scrypt) runs before the hub's lock is taken, so a burst of AUTHs after a
+restart never holds up heartbeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from central_app.cp_state import CpMachine, Transition
+from central_app.hub import Hub
+from central_app.store import CpRecord, RegistryError
+from central_app.supplies import SupplyDesk
+from central_app.views import LogLevel
+from wire.tcp_messages import (
+    AdminState,
+    Alive,
+    Auth,
+    Authorized,
+    EngineHealth,
+    Error,
+    Fault,
+    Heartbeat,
+    Noted,
+    Recovered,
+    Register,
+    Registered,
+    Rejected,
+    Response,
+)
+
+log = logging.getLogger(__name__)
+
+CP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def machine_from(record: CpRecord) -> CpMachine:
+    return CpMachine(
+        cp_id=record.cp_id,
+        location=record.location,
+        x=record.x,
+        y=record.y,
+        price=record.price,
+        admin=AdminState(record.admin_state)
+        if record.admin_state in AdminState.__members__
+        else AdminState.ACTIVE,
+    )
+
+
+class MonitorDesk:
+    def __init__(
+        self,
+        hub: Hub,
+        desk: SupplyDesk,
+        *,
+        default_price: float = 0.35,
+        heartbeat_timeout: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hub = hub
+        self.desk = desk
+        self.default_price = default_price
+        self.heartbeat_timeout = heartbeat_timeout
+        self.clock = clock
+
+    # --- requests -------------------------------------------------------------------------
+
+    def handle(self, conn: Any, request: Any) -> Response:
+        if isinstance(request, Register):
+            return self.register(conn, request)
+        if isinstance(request, Auth):
+            return self.authenticate(conn, request)
+        if conn.cp_id is None:
+            return Error("authenticate first (AUTH)")
+        if getattr(request, "cp_id", None) != conn.cp_id:
+            return Error(f"this connection is authenticated as {conn.cp_id}")
+        if isinstance(request, Heartbeat):
+            return self.heartbeat(conn, request)
+        if isinstance(request, Fault):
+            return self.fault(conn, request)
+        if isinstance(request, Recovered):
+            return self.recovered(conn, request)
+        return Error("unsupported request")
+
+    def register(self, conn: Any, msg: Register) -> Response:
+        if not CP_ID.match(msg.cp_id):
+            return Rejected(msg.cp_id[:64] or "?", "invalid cp id")
+        try:
+            credential, record = self.hub.store.register_cp(
+                msg.cp_id,
+                msg.location,
+                msg.x,
+                msg.y,
+                default_price=self.default_price,
+                who=f"monitor {conn.peer}",
+            )
+        except RegistryError as exc:
+            self.hub.say(f"REGISTER from {conn.peer} rejected: {exc}", LogLevel.WARNING, msg.cp_id)
+            return Rejected(msg.cp_id, str(exc))
+        with self.hub.lock:
+            cp = self.hub.cps.get(record.cp_id)
+            if cp is None:
+                cp = machine_from(record)
+                self.hub.cps[cp.cp_id] = cp
+            else:
+                cp.location, cp.x, cp.y, cp.price = (
+                    record.location,
+                    record.x,
+                    record.y,
+                    record.price,
+                )
+            self.hub.say(f"registered from {conn.peer} at {record.location!r}", source=cp.cp_id)
+            self.hub.cp_changed(cp)
+        return Registered(record.cp_id, credential, record.price)
+
+    def authenticate(self, conn: Any, msg: Auth) -> Response:
+        try:
+            record = self.hub.store.authenticate_cp(msg.cp_id, msg.credential)
+        except RegistryError as exc:
+            self.hub.say(f"AUTH from {conn.peer} rejected: {exc}", LogLevel.WARNING, msg.cp_id[:64])
+            self.hub.store.audit(
+                f"monitor {conn.peer}", "auth_rejected", f"{msg.cp_id[:64]}: {exc}"
+            )
+            return Rejected(msg.cp_id, str(exc))
+        hub = self.hub
+        with hub.lock:
+            if conn.closed:
+                return Error("connection closed")
+            if conn.cp_id is not None and conn.cp_id != msg.cp_id:
+                self._lost(conn.cp_id, conn, "re-authenticated as another CP")
+            old = hub.connections.get(msg.cp_id)
+            if old is not None and old is not conn:
+                hub.say(
+                    f"new AUTH from {conn.peer} replaces the connection from {old.peer}",
+                    source=msg.cp_id,
+                )
+                hub.close_connection(old)
+            hub.connections[msg.cp_id] = conn
+            conn.cp_id = msg.cp_id
+            cp = hub.cps.get(msg.cp_id)
+            if cp is None:
+                cp = machine_from(record)
+                hub.cps[cp.cp_id] = cp
+            cp.price = record.price
+            was_up = cp.monitor_up
+            self._apply(cp, cp.authenticate(), force=not was_up)
+            if not was_up:
+                hub.say(f"monitor authenticated from {conn.peer}", source=cp.cp_id)
+            return Authorized(cp.cp_id, cp.price, cp.admin)
+
+    def heartbeat(self, conn: Any, msg: Heartbeat) -> Response:
+        with self.hub.lock:
+            cp = self._own(conn)
+            if cp is None:
+                return Error("connection replaced by a newer AUTH")
+            before = cp.engine
+            transition = cp.heartbeat(msg.engine)
+            if before is not None and before != msg.engine:
+                level = LogLevel.INFO if msg.engine is EngineHealth.OK else LogLevel.WARNING
+                self.hub.say(f"engine {msg.engine.value} (heartbeat)", level, cp.cp_id)
+            self._apply(cp, transition, force=before is None and msg.engine is not EngineHealth.OK)
+            return Alive(cp.cp_id, cp.admin)
+
+    def fault(self, conn: Any, msg: Fault) -> Response:
+        with self.hub.lock:
+            cp = self._own(conn)
+            if cp is None:
+                return Error("connection replaced by a newer AUTH")
+            self.hub.say(f"FAULT: {msg.reason}", LogLevel.ERROR, cp.cp_id)
+            self._apply(cp, cp.fault(msg.reason))
+            return Noted(cp.cp_id, "FAULT")
+
+    def recovered(self, conn: Any, msg: Recovered) -> Response:
+        with self.hub.lock:
+            cp = self._own(conn)
+            if cp is None:
+                return Error("connection replaced by a newer AUTH")
+            self.hub.say("RECOVERED", source=cp.cp_id)
+            self._apply(cp, cp.recovered())
+            return Noted(cp.cp_id, "RECOVERED")
+
+    # --- losing monitors ------------------------------------------------------------------
+
+    def connection_closed(self, conn: Any) -> None:
+        if conn.cp_id is None:
+            return
+        with self.hub.lock:
+            self._lost(conn.cp_id, conn, "connection closed")
+
+    def watchdog(self, now: float) -> None:
+        """DISCONNECTED when no valid frame arrived for ``heartbeat_timeout`` (open or not)."""
+        with self.hub.lock:
+            for cp_id, conn in list(self.hub.connections.items()):
+                cp = self.hub.cps.get(cp_id)
+                if (
+                    cp is not None
+                    and cp.monitor_up
+                    and now - conn.last_valid_frame > self.heartbeat_timeout
+                ):
+                    self._apply(cp, cp.link_lost())
+                    self.hub.say(
+                        f"no heartbeat for {self.heartbeat_timeout:.0f} s: DISCONNECTED",
+                        LogLevel.WARNING,
+                        cp_id,
+                    )
+
+    def _lost(self, cp_id: str, conn: Any, why: str) -> None:
+        if self.hub.connections.get(cp_id) is not conn:
+            return  # an older, replaced connection
+        del self.hub.connections[cp_id]
+        cp = self.hub.cps.get(cp_id)
+        if cp is not None and cp.monitor_up:
+            self._apply(cp, cp.link_lost())
+            self.hub.say(f"monitor lost ({why}): DISCONNECTED", LogLevel.WARNING, cp_id)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _own(self, conn: Any) -> CpMachine | None:
+        if self.hub.connections.get(conn.cp_id) is not conn:
+            return None
+        return self.hub.cps.get(conn.cp_id)
+
+    def _apply(self, cp: CpMachine, transition: Transition, *, force: bool = False) -> None:
+        self.desk.apply(cp, transition)
+        if transition.changed or transition.effects or force:
+            self.hub.cp_changed(cp)

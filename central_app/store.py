@@ -1,0 +1,276 @@
+"""The repository: every database read and write Central and ``evc-admin`` do, one unit of
+work per method (``with Session.begin()``), so no session ever crosses a thread.
+
+Registration rules (see docs/central.md):
+- REGISTER of a known id without a credential (seeded, or reset by the admin) succeeds: a
+  credential is issued; the stored location/position are kept unless REGISTER gives them.
+- REGISTER of an id that has a credential is rejected ("already registered").
+- REGISTER of an unknown id creates the CP at the default price.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from central_app.credentials import hash_credential, new_credential, verify_credential
+from central_app.db import (
+    AuditRow,
+    ChargingPointRow,
+    Database,
+    DriverRow,
+)
+from central_app.db import DatabaseError as DatabaseError
+from central_app.session_store import OpenSession as OpenSession
+from central_app.session_store import SessionInfo as SessionInfo
+from central_app.session_store import SessionStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEED = Path(__file__).resolve().parents[1] / "resources" / "seed.json"
+
+
+class RegistryError(Exception):
+    """An admin or registration request that cannot be done (message is for users)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CpRecord:
+    cp_id: str
+    location: str
+    x: float | None
+    y: float | None
+    price: float
+    admin_state: str
+    has_credential: bool
+
+
+def _record(row: ChargingPointRow) -> CpRecord:
+    return CpRecord(
+        row.id, row.location, row.x, row.y, row.price, row.admin_state, bool(row.credential_hash)
+    )
+
+
+class Store(SessionStore):
+    """Registry, seed and audit here; sessions and tickets in ``SessionStore``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- seed -----------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.db.Session.begin() as s:
+            cps = s.scalar(select(func.count()).select_from(ChargingPointRow)) or 0
+            drivers = s.scalar(select(func.count()).select_from(DriverRow)) or 0
+        return cps == 0 and drivers == 0
+
+    def seed(self, path: Path) -> tuple[int, int]:
+        """Insert the seed file's CPs and drivers that do not exist yet."""
+        try:
+            data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"cannot read seed file {path}: {exc}") from exc
+        cps = data.get("charging_points", data.get("cps", []))
+        drivers = data.get("drivers", [])
+        added_cps = added_drivers = 0
+        with self.db.Session.begin() as s:
+            for cp in cps:
+                if s.get(ChargingPointRow, cp["id"]) is None:
+                    s.add(
+                        ChargingPointRow(
+                            id=cp["id"],
+                            location=cp.get("location", ""),
+                            x=cp.get("x"),
+                            y=cp.get("y"),
+                            price=float(cp.get("price", 0.35)),
+                            admin_state="ACTIVE",
+                        )
+                    )
+                    added_cps += 1
+            for d in drivers:
+                driver_id = d["id"] if isinstance(d, dict) else str(d)
+                if s.get(DriverRow, driver_id) is None:
+                    s.add(DriverRow(id=driver_id))
+                    added_drivers += 1
+            s.add(
+                AuditRow(
+                    who="central",
+                    action="seed",
+                    detail=f"{path}: {added_cps} CPs, {added_drivers} drivers",
+                )
+            )
+        return added_cps, added_drivers
+
+    # --- charging points ------------------------------------------------------------------
+
+    def load_cps(self) -> list[CpRecord]:
+        with self.db.Session.begin() as s:
+            return [
+                _record(r)
+                for r in s.scalars(select(ChargingPointRow).order_by(ChargingPointRow.id))
+            ]
+
+    def get_cp(self, cp_id: str) -> CpRecord | None:
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            return _record(row) if row else None
+
+    def register_cp(
+        self,
+        cp_id: str,
+        location: str,
+        x: float | None,
+        y: float | None,
+        *,
+        default_price: float,
+        who: str,
+    ) -> tuple[str, CpRecord]:
+        """Issue a credential (see the module docstring); RegistryError when rejected."""
+        credential = new_credential()
+        hashed = hash_credential(credential)
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id, with_for_update=True)
+            if row is not None and row.credential_hash:
+                raise RegistryError("already registered")
+            if row is None:
+                row = ChargingPointRow(
+                    id=cp_id, location=location, x=x, y=y, price=default_price, admin_state="ACTIVE"
+                )
+                s.add(row)
+                action = "register_new"
+            else:
+                action = "register_seeded"
+                if location:
+                    row.location = location
+                if x is not None and y is not None:
+                    row.x, row.y = x, y
+            row.credential_hash = hashed
+            s.add(
+                AuditRow(
+                    who=who, action=action, detail=f"{cp_id} at {row.location!r} ({row.x}, {row.y})"
+                )
+            )
+            s.flush()
+            record = _record(row)
+        return credential, record
+
+    def authenticate_cp(self, cp_id: str, credential: str) -> CpRecord:
+        """The CP's record when the credential matches; RegistryError with the reason if not."""
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            if row is None:
+                raise RegistryError("unknown cp")
+            record, stored = _record(row), row.credential_hash
+        if not stored:
+            raise RegistryError("not registered yet")
+        if not verify_credential(credential, stored):
+            raise RegistryError("bad credential")
+        return record
+
+    def set_admin_state(self, cp_ids: list[str], state: str, who: str) -> None:
+        """One transaction for one CP or for "all" (Stop all on 1,000 CPs is one write)."""
+        if not cp_ids:
+            return
+        with self.db.Session.begin() as s:
+            s.execute(
+                update(ChargingPointRow)
+                .where(ChargingPointRow.id.in_(cp_ids))
+                .values(admin_state=state)
+            )
+            detail = cp_ids[0] if len(cp_ids) == 1 else f"{len(cp_ids)} CPs: {', '.join(cp_ids)}"
+            s.add(AuditRow(who=who, action=state.lower(), detail=detail))
+
+    def add_cp(
+        self, cp_id: str, location: str, x: float | None, y: float | None, price: float, who: str
+    ) -> None:
+        try:
+            with self.db.Session.begin() as s:
+                if s.get(ChargingPointRow, cp_id) is not None:
+                    raise RegistryError(f"charging point {cp_id} already exists")
+                s.add(
+                    ChargingPointRow(
+                        id=cp_id, location=location, x=x, y=y, price=price, admin_state="ACTIVE"
+                    )
+                )
+                s.add(
+                    AuditRow(
+                        who=who,
+                        action="cp_add",
+                        detail=f"{cp_id} {location!r} ({x}, {y}) {price} EUR/kWh",
+                    )
+                )
+        except IntegrityError as exc:
+            raise RegistryError(f"charging point {cp_id} already exists") from exc
+
+    def remove_cp(self, cp_id: str, who: str) -> None:
+        with self.db.Session.begin() as s:
+            if (
+                s.execute(delete(ChargingPointRow).where(ChargingPointRow.id == cp_id)).rowcount
+                == 0
+            ):
+                raise RegistryError(f"no charging point {cp_id}")
+            s.add(AuditRow(who=who, action="cp_remove", detail=cp_id))
+
+    def set_price(self, cp_id: str, price: float, who: str) -> None:
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            if row is None:
+                raise RegistryError(f"no charging point {cp_id}")
+            old, row.price = row.price, price
+            s.add(AuditRow(who=who, action="cp_price", detail=f"{cp_id} {old} -> {price} EUR/kWh"))
+
+    def reset_credential(self, cp_id: str, who: str) -> None:
+        """Forget the credential: the CP's next REGISTER gets a new one."""
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            if row is None:
+                raise RegistryError(f"no charging point {cp_id}")
+            row.credential_hash = None
+            s.add(AuditRow(who=who, action="cp_reset_credential", detail=cp_id))
+
+    # --- drivers --------------------------------------------------------------------------
+
+    def driver_exists(self, driver_id: str) -> bool:
+        with self.db.Session.begin() as s:
+            return s.get(DriverRow, driver_id) is not None
+
+    def list_drivers(self) -> list[str]:
+        with self.db.Session.begin() as s:
+            return list(s.scalars(select(DriverRow.id).order_by(DriverRow.id)))
+
+    def add_driver(self, driver_id: str, who: str) -> None:
+        try:
+            with self.db.Session.begin() as s:
+                if s.get(DriverRow, driver_id) is not None:
+                    raise RegistryError(f"driver {driver_id} already exists")
+                s.add(DriverRow(id=driver_id))
+                s.add(AuditRow(who=who, action="driver_add", detail=driver_id))
+        except IntegrityError as exc:
+            raise RegistryError(f"driver {driver_id} already exists") from exc
+
+    def remove_driver(self, driver_id: str, who: str) -> None:
+        with self.db.Session.begin() as s:
+            if s.execute(delete(DriverRow).where(DriverRow.id == driver_id)).rowcount == 0:
+                raise RegistryError(f"no driver {driver_id}")
+            s.add(AuditRow(who=who, action="driver_remove", detail=driver_id))
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def audit(self, who: str, action: str, detail: str = "") -> None:
+        try:
+            with self.db.Session.begin() as s:
+                s.add(AuditRow(who=who, action=action, detail=detail))
+        except SQLAlchemyError:
+            log.exception("audit write failed: %s %s %s", who, action, detail)
+
+    def audit_entries(self, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        with self.db.Session.begin() as s:
+            rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            return [(r.ts, r.who, r.action, r.detail) for r in rows]

@@ -1,0 +1,337 @@
+"""The supply desk: charge requests in, authorizations out, engine events, tickets.
+
+Runs under the hub's lock. Order of work for every input: decide, write the database, then
+queue the Kafka outputs and tell the listeners, so a crash never leaves an authorization on
+the wire that the database does not know.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+from central_app.authorization import AuthorizationPolicy, authorization_overdue, decide
+from central_app.billing import Billing, TicketData, ticket_from_session
+from central_app.cp_state import (
+    AuthorizationCancelled,
+    CpMachine,
+    CpSession,
+    Effect,
+    EndReason,
+    SessionPhase,
+    SupplyInterrupted,
+    Transition,
+)
+from central_app.engine_events import EngineEvents
+from central_app.hub import Hub
+from central_app.store import OpenSession
+from central_app.views import LogLevel, RequestPhase
+from wire.kafka.messages import (
+    Authorize,
+    AuthorizedNotice,
+    ChargeRequest,
+    Denied,
+    RequestReceived,
+    Ticket,
+)
+from wire.kafka.messages import (
+    SupplyInterrupted as SupplyInterruptedNotice,
+)
+from wire.timefmt import format_ts, now_ts, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class SupplyDesk(EngineEvents):
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        policy: AuthorizationPolicy,
+        billing: Billing,
+        expiry_grace: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hub = hub
+        self.policy = policy
+        self.billing = billing
+        self.expiry_grace = expiry_grace
+        self.clock = clock
+
+    # --- restart --------------------------------------------------------------------------
+
+    def restore(self, sessions: Iterable[OpenSession]) -> None:
+        now = self.clock()
+        for row in sessions:
+            cp = self.hub.cps.get(row.cp_id)
+            if cp is None:
+                log.warning("open session %s on unknown CP %s", row.session_id, row.cp_id)
+                continue
+            session = CpSession(
+                session_id=row.session_id,
+                driver_id=row.driver_id,
+                price=row.price if row.price is not None else cp.price,
+                expires_at=row.expires_at or now_ts(),
+                request_id=row.request_id,
+                origin=row.origin,
+                authorized_at=row.authorized_at or "",
+                phase=SessionPhase.SUPPLYING
+                if row.status == "supplying"
+                else SessionPhase.AUTHORIZED,
+                started_at=row.started_at,
+                last_event=now,
+            )
+            cp.restore(session)
+            self.hub.request_update(
+                row.request_id,
+                phase=RequestPhase.SUPPLYING
+                if session.phase is SessionPhase.SUPPLYING
+                else RequestPhase.AUTHORIZED,
+                detail="restored after restart",
+                session_id=row.session_id,
+                driver_id=row.driver_id,
+                cp_id=row.cp_id,
+                origin=row.origin,
+            )
+            self.hub.say(
+                f"session {row.session_id} ({row.driver_id}) restored as {row.status}",
+                source=row.cp_id,
+            )
+
+    # --- charge requests ------------------------------------------------------------------
+
+    def charge_request(self, req: ChargeRequest) -> None:
+        hub = self.hub
+        if hub.store.request_seen(req.request_id):
+            log.info("request %s already authorized; redelivery ignored", req.request_id)
+            return
+        source = f"driver {req.driver_id}"
+        hub.notify_driver(
+            req.driver_id,
+            RequestReceived(request_id=req.request_id, cp_id=req.cp_id, driver_id=req.driver_id),
+        )
+        hub.request_update(
+            req.request_id,
+            phase=RequestPhase.RECEIVED,
+            driver_id=req.driver_id,
+            cp_id=req.cp_id,
+            origin=req.origin,
+        )
+        now = utc_now()
+        cp = hub.cps.get(req.cp_id)
+        decision = decide(
+            req,
+            now=now,
+            driver_known=hub.store.driver_exists(req.driver_id),
+            cp=cp,
+            driver_busy=hub.driver_busy(req.driver_id),
+            policy=self.policy,
+        )
+        if not decision.allowed:
+            reason = decision.wire_reason
+            hub.notify_driver(
+                req.driver_id,
+                Denied(
+                    request_id=req.request_id,
+                    cp_id=req.cp_id,
+                    driver_id=req.driver_id,
+                    reason=reason,
+                ),
+            )
+            expired = reason.startswith("expired")
+            hub.request_update(
+                req.request_id,
+                phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
+                detail=reason,
+            )
+            hub.say(
+                f"request {req.request_id} for {req.cp_id} denied: {reason}",
+                LogLevel.WARNING,
+                source,
+            )
+            return
+        assert cp is not None
+        session = CpSession(
+            session_id=uuid.uuid4().hex,
+            driver_id=req.driver_id,
+            price=cp.price,
+            expires_at=self.policy.expires_at(now),
+            request_id=req.request_id,
+            origin=req.origin,
+            authorized_at=format_ts(now),
+            last_event=self.clock(),
+        )
+        hub.store.create_session(
+            cp_id=cp.cp_id,
+            session_id=session.session_id,
+            request_id=req.request_id,
+            driver_id=req.driver_id,
+            origin=req.origin,
+            price=session.price,
+            authorized_at=session.authorized_at,
+            expires_at=session.expires_at,
+        )
+        cp.authorize(session)
+        hub.command(
+            cp.cp_id,
+            Authorize(
+                session_id=session.session_id,
+                request_id=req.request_id,
+                driver_id=req.driver_id,
+                cp_id=cp.cp_id,
+                price=session.price,
+                expires_at=session.expires_at,
+            ),
+        )
+        hub.notify_driver(
+            req.driver_id,
+            AuthorizedNotice(
+                request_id=req.request_id,
+                session_id=session.session_id,
+                cp_id=cp.cp_id,
+                driver_id=req.driver_id,
+                expires_at=session.expires_at,
+            ),
+        )
+        hub.request_update(
+            req.request_id,
+            phase=RequestPhase.AUTHORIZED,
+            detail=f"plug in before {session.expires_at}",
+            session_id=session.session_id,
+        )
+        hub.say(
+            f"{req.driver_id} authorized at {cp.cp_id} (session {session.session_id[:8]})",
+            source=cp.cp_id,
+        )
+        hub.cp_changed(cp)
+
+    # --- effects of CP transitions --------------------------------------------------------
+
+    def apply(self, cp: CpMachine, transition: Transition) -> None:
+        for effect in transition.effects:
+            self._effect(cp, effect)
+
+    def _effect(self, cp: CpMachine, effect: Effect) -> None:
+        session = effect.session
+        if isinstance(effect, AuthorizationCancelled):
+            self._cancelled(
+                cp, session, "cancelled", f"authorization_cancelled: {effect.reason.value}"
+            )
+        elif isinstance(effect, SupplyInterrupted):
+            self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
+            self.hub.notify_driver(
+                session.driver_id,
+                SupplyInterruptedNotice(
+                    session_id=session.session_id,
+                    cp_id=cp.cp_id,
+                    driver_id=session.driver_id,
+                    reason=effect.reason.value,
+                    kwh=session.kwh,
+                    eur=session.eur,
+                ),
+            )
+            self.hub.request_update(
+                session.request_id,
+                phase=RequestPhase.INTERRUPTED,
+                detail=f"{effect.reason.value}; waiting for the CP's final reading",
+                session_id=session.session_id,
+            )
+            self.hub.say(
+                f"supply of {session.driver_id} interrupted: {effect.reason.value}",
+                LogLevel.WARNING,
+                cp.cp_id,
+            )
+
+    def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
+        self.hub.store.close_session(session.session_id, status, reason)
+        self.hub.notify_driver(
+            session.driver_id,
+            Denied(
+                request_id=session.request_id or "",
+                cp_id=cp.cp_id,
+                driver_id=session.driver_id,
+                reason=reason,
+                session_id=session.session_id,
+            ),
+        )
+        phase = RequestPhase.EXPIRED if status == "expired" else RequestPhase.DENIED
+        self.hub.request_update(
+            session.request_id, phase=phase, detail=reason, session_id=session.session_id
+        )
+        self.hub.say(
+            f"authorization of {session.driver_id} ended: {reason}", LogLevel.WARNING, cp.cp_id
+        )
+
+    # --- tickets --------------------------------------------------------------------------
+
+    def _issue(self, ticket: TicketData) -> None:
+        if not self.billing.issue(ticket):
+            log.info(
+                "ticket for session %s already issued; duplicate end ignored", ticket.session_id
+            )
+            return
+        self.hub.notify_driver(
+            ticket.driver_id,
+            Ticket(
+                session_id=ticket.session_id,
+                cp_id=ticket.cp_id,
+                driver_id=ticket.driver_id,
+                kwh=ticket.kwh,
+                eur=ticket.eur,
+                started_at=ticket.started_at,
+                ended_at=ticket.ended_at,
+                reason=ticket.reason,
+                request_id=ticket.request_id,
+            ),
+        )
+        phase = RequestPhase.FINISHED if ticket.reason == "unplugged" else RequestPhase.INTERRUPTED
+        self.hub.request_update(
+            ticket.request_id,
+            phase=phase,
+            detail=f"ticket: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
+            session_id=ticket.session_id,
+            driver_id=ticket.driver_id,
+            cp_id=ticket.cp_id,
+        )
+        self.hub.say(
+            f"ticket for {ticket.driver_id}: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
+            source=ticket.cp_id,
+        )
+
+    # --- time -----------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        wall = utc_now()
+        for cp in self.hub.cps.values():
+            s = cp.session
+            if s is None:
+                continue
+            if s.phase is SessionPhase.AUTHORIZED and authorization_overdue(
+                s.expires_at, wall, self.expiry_grace
+            ):
+                if s.restored and now - s.last_event < self.billing.grace:
+                    continue  # let the Kafka backlog say whether it started
+                cp.end_session(s.session_id)
+                self._cancelled(cp, s, "expired", "authorization_expired")
+                self.hub.cp_changed(cp)
+            elif (
+                s.phase is SessionPhase.SUPPLYING
+                and s.restored
+                and not cp.monitor_up
+                and now - s.last_event > self.billing.grace
+            ):
+                cp.end_session(s.session_id)
+                self._issue(
+                    ticket_from_session(
+                        cp.cp_id, s, reason=EndReason.MONITOR_LOST.value, ended_at=now_ts()
+                    )
+                )
+                self.hub.cp_changed(cp)
+        for entry in self.billing.due(now):
+            self._issue(
+                ticket_from_session(
+                    entry.cp_id, entry.session, reason=entry.reason.value, ended_at=now_ts()
+                )
+            )

@@ -1,0 +1,109 @@
+"""Fixtures for Central's tests: a real in-process runtime (Kafka pointed at a dead port
+unless a test says otherwise), raw framed-TCP helpers, and a recording listener."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.views import CpView, LinkStatus, LogEntry, RequestView
+from wire.framing import lrc
+from wire.tcp_client import CentralClient
+from wire.tcp_messages import Auth, Authorized, Register, Registered
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Recorder:
+    """A CentralListener that keeps everything it was told."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cps: list[CpView] = []
+        self.requests: list[RequestView] = []
+        self.logs: list[LogEntry] = []
+        self.links: list[LinkStatus] = []
+
+    def cp_changed(self, cp: CpView) -> None:
+        with self.lock:
+            self.cps.append(cp)
+
+    def request_changed(self, request: RequestView) -> None:
+        with self.lock:
+            self.requests.append(request)
+
+    def logged(self, entry: LogEntry) -> None:
+        with self.lock:
+            self.logs.append(entry)
+
+    def links_changed(self, links: LinkStatus) -> None:
+        with self.lock:
+            self.links.append(links)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def central(tmp_path: Path, recorder: Recorder) -> Iterator[CentralRuntime]:
+    """Central with its own SQLite file, the seed data, and no Kafka (a port nobody uses)."""
+    runtime = CentralRuntime(
+        CentralConfig(
+            port=0,
+            host="127.0.0.1",
+            kafka=f"127.0.0.1:{unused_port()}",
+            db_url=f"sqlite:///{tmp_path / 'central.db'}",
+            topic_prefix="unit.",
+        )
+    )
+    runtime.add_listener(recorder)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def status_of(runtime: CentralRuntime, cp_id: str) -> str | None:
+    for view in runtime.snapshot():
+        if view.cp_id == cp_id:
+            return view.status.value
+    return None
+
+
+def client(runtime: CentralRuntime, timeout: float = 10.0) -> CentralClient:
+    c = CentralClient("127.0.0.1", runtime.port, connect_timeout=timeout, response_timeout=timeout)
+    c.connect()
+    return c
+
+
+def register_and_auth(c: CentralClient, cp_id: str, location: str = "Harbour") -> str:
+    registered = c.request(Register(cp_id, location, 700.0, 600.0))
+    assert isinstance(registered, Registered), registered
+    authorized = c.request(Auth(cp_id, registered.credential))
+    assert isinstance(authorized, Authorized), authorized
+    return registered.credential
+
+
+def raw_frame(text: str, *, bad_lrc: bool = False) -> bytes:
+    data = text.encode()
+    check = lrc(data) ^ (0xFF if bad_lrc else 0)
+    return b"\x02" + data + b"\x03" + bytes([check])
+
+
+def raw_session(runtime: CentralRuntime) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", runtime.port), timeout=10)
+    sock.sendall(b"\x05")
+    assert sock.recv(1) == b"\x06"
+    return sock

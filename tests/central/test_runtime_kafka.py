@@ -1,0 +1,186 @@
+"""The runtime in-process with the real broker: operator Stop/Resume on both paths, and a
+Central that starts while its broker does not exist yet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central_app.runtime import CentralConfig, CentralRuntime
+from tests.central.conftest import Recorder, status_of, unused_port
+from tests.central.scripted import REPO, Driver, FakeEngine, Monitor, read_network_state
+from tests.waiting import wait_for
+from wire.kafka.messages import Authorize, Resume, Stop, Ticket
+from wire.kafka.topics import Topics
+
+pytestmark = pytest.mark.kafka
+
+
+def make_runtime(tmp_path: Path, kafka: str, topics: Topics, recorder: Recorder) -> CentralRuntime:
+    runtime = CentralRuntime(
+        CentralConfig(
+            port=0,
+            host="127.0.0.1",
+            kafka=kafka,
+            db_url=f"sqlite:///{tmp_path / 'central.db'}",
+            topic_prefix=topics.prefix,
+            ticket_grace=5.0,
+        )
+    )
+    runtime.add_listener(recorder)
+    return runtime
+
+
+@pytest.fixture
+def running(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> Iterator[CentralRuntime]:
+    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
+    running: CentralRuntime, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> None:
+    monitor = Monitor(running.port, "CP-07")
+    monitor.start()
+    engine = FakeEngine(kafka_bootstrap, topics, "CP-07")
+    driver = Driver(kafka_bootstrap, topics, "D-001")
+    try:
+        wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
+        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
+        driver.request("req-s", "CP-07")
+        auth = wait_for(
+            lambda: next((c for c in engine.poll() if isinstance(c, Authorize)), None),
+            30,
+            "authorize",
+        )
+        started_at = engine.started(auth.session_id, "D-001")
+        engine.progress(auth.session_id, "D-001", 0, 0.3, auth.price)
+        wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+
+        running.stop_cp("CP-07")
+        assert status_of(running, "CP-07") == "STOPPED"
+        wait_for(lambda: any(isinstance(c, Stop) for c in engine.poll()), 20, "stop at the engine")
+        wait_for(lambda: monitor.alive[-1:] == ["STOPPED"], 5, "ALIVE with STOPPED")
+        wait_for(
+            lambda: "supply_interrupted" in (driver.poll() and driver.types()),
+            20,
+            "interrupted notice",
+        )
+        engine.ended(auth.session_id, "D-001", 0.5, auth.price, started_at, "stopped")
+        wait_for(lambda: "ticket" in (driver.poll() and driver.types()), 20, "the ticket")
+        ticket = next(n for n in driver.notices if isinstance(n, Ticket))
+        assert (ticket.kwh, ticket.reason) == (0.5, "stopped")  # the engine's reading wins
+
+        running.resume_all()
+        assert status_of(running, "CP-07") == "ACTIVE"
+        wait_for(
+            lambda: any(isinstance(c, Resume) for c in engine.poll()), 20, "resume at the engine"
+        )
+        wait_for(lambda: monitor.alive[-1:] == ["ACTIVE"], 5, "ALIVE with ACTIVE")
+        phases = [r.phase.value for r in recorder.requests if r.request_id == "req-s"]
+        assert phases[:3] == ["received", "authorized", "supplying"] and phases[-1] == "interrupted"
+    finally:
+        monitor.stop()
+        engine.close()
+        driver.close()
+
+
+def test_monitor_lost_mid_supply_tickets_last_known_values_after_grace(
+    running: CentralRuntime, kafka_bootstrap: str, topics: Topics
+) -> None:
+    monitor = Monitor(running.port, "CP-08")
+    monitor.start()
+    engine = FakeEngine(kafka_bootstrap, topics, "CP-08")
+    driver = Driver(kafka_bootstrap, topics, "D-002")
+    try:
+        wait_for(lambda: status_of(running, "CP-08") == "ACTIVE", 10, "CP-08 ACTIVE")
+        driver.request("req-m", "CP-08")
+        auth = wait_for(
+            lambda: next((c for c in engine.poll() if isinstance(c, Authorize)), None),
+            30,
+            "authorize",
+        )
+        engine.started(auth.session_id, "D-002")
+        engine.progress(auth.session_id, "D-002", 0, 0.9, auth.price)
+        wait_for(lambda: "supply_progress" in (driver.poll() and driver.types()), 20, "progress")
+        monitor.stop()  # the monitor dies; the (fake) engine never reports the end
+        wait_for(lambda: status_of(running, "CP-08") == "DISCONNECTED", 10, "DISCONNECTED")
+        wait_for(lambda: "ticket" in (driver.poll() and driver.types()), 20, "fallback ticket")
+        ticket = next(n for n in driver.notices if isinstance(n, Ticket))
+        assert (ticket.kwh, ticket.reason) == (0.9, "monitor_lost")
+        assert ticket.eur == round(0.9 * auth.price, 2)
+        # the engine's late report is a duplicate: no second ticket
+        engine.ended(auth.session_id, "D-002", 1.0, auth.price, "t", "monitor_lost")
+        driver.request("req-m2", "CP-01")  # something after it, to know Central got that far
+        wait_for(lambda: "denied" in (driver.poll() and driver.types()), 20, "next answer")
+        assert driver.types().count("ticket") == 1
+    finally:
+        monitor.stop()
+        engine.close()
+        driver.close()
+
+
+KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+
+
+def test_central_started_without_broker_serves_monitors_and_catches_up(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    port = unused_port()
+    kafka = f"127.0.0.1:{port}"
+    topics = Topics("late.")
+    runtime = make_runtime(tmp_path, kafka, topics, recorder)
+    runtime.start()
+    monitor = Monitor(runtime.port, "CP-02")
+    run_dir = tmp_path / "kafka"
+    try:
+        monitor.start()
+        wait_for(lambda: status_of(runtime, "CP-02") == "ACTIVE", 10, "served without Kafka")
+        assert not any(link.kafka_up for link in recorder.links)
+        started = subprocess.run(
+            [
+                sys.executable,
+                str(KAFKA_LOCAL),
+                "start",
+                "--port",
+                str(port),
+                "--run-dir",
+                str(run_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        wait_for(lambda: any(link.kafka_up for link in recorder.links), 60, "Central sees Kafka up")
+
+        def cp02_active(got: list) -> bool:
+            return any(r.key == "CP-02" and r.event.status == "ACTIVE" for r in got)
+
+        states = read_network_state(kafka, topics, cp02_active, timeout=60)
+        assert {r.key for r in states} >= {"CP-01", "CP-12"}  # the whole network, caught up
+        # and it now answers requests
+        driver = Driver(kafka, topics, "D-004")
+        try:
+            driver.request("req-late", "CP-02")
+            wait_for(lambda: "authorized" in (driver.poll() and driver.types()), 60, "authorized")
+        finally:
+            driver.close()
+    finally:
+        monitor.stop()
+        runtime.stop()
+        subprocess.run(
+            [sys.executable, str(KAFKA_LOCAL), "stop", "--run-dir", str(run_dir)],
+            capture_output=True,
+            timeout=120,
+        )

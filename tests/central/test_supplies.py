@@ -1,0 +1,232 @@
+"""The supply desk and monitor desk wired to a real SQLite store and a recording outbox: the
+whole Kafka-side logic, deterministic, without a broker or threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from central_app.authorization import AuthorizationPolicy
+from central_app.billing import Billing
+from central_app.db import open_database
+from central_app.hub import Hub
+from central_app.monitors import MonitorDesk, machine_from
+from central_app.store import DEFAULT_SEED, Store
+from central_app.supplies import SupplyDesk
+from tests.central.conftest import Recorder
+from wire.kafka.messages import (
+    AuthorizationExpired,
+    AuthorizationRejected,
+    Authorize,
+    ChargeRequest,
+    Event,
+    SupplyEnded,
+    SupplyProgress,
+    SupplyStarted,
+)
+from wire.kafka.topics import Topics
+from wire.tcp_messages import Auth, EngineHealth, Heartbeat, Register
+from wire.timefmt import format_ts, utc_now
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Event]] = []
+
+    def send(self, topic: str, key: str, event: Event) -> None:
+        self.sent.append((topic, key, event))
+
+    def types(self, topic: str, key: str | None = None) -> list[str]:
+        return [e.TYPE for t, k, e in self.sent if t == topic and (key is None or k == key)]
+
+
+@dataclass
+class FakeConn:
+    peer: str = "127.0.0.1:1"
+    cp_id: str | None = None
+    last_valid_frame: float = 0.0
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+    store.seed(DEFAULT_SEED)
+    outbox, topics, clock = Outbox(), Topics("x."), Clock()
+    hub = Hub(store, outbox, topics)
+    recorder = Recorder()
+    hub.add_listener(recorder)
+    for record in store.load_cps():
+        hub.cps[record.cp_id] = machine_from(record)
+    desk = SupplyDesk(
+        hub,
+        policy=AuthorizationPolicy(authorization_ttl=30),
+        billing=Billing(store, grace=10),
+        clock=clock,
+    )
+    monitors = MonitorDesk(hub, desk, clock=clock)
+    return hub, desk, monitors, outbox, topics, clock, store
+
+
+def online(monitors: MonitorDesk, cp_id: str) -> FakeConn:
+    conn = FakeConn()
+    reply = monitors.handle(conn, Register(cp_id, "", None, None))
+    monitors.handle(conn, Auth(cp_id, reply.credential))  # type: ignore[attr-defined]
+    monitors.handle(conn, Heartbeat(cp_id, EngineHealth.OK))
+    return conn
+
+
+def request(rid: str, driver: str = "D-001", cp: str = "CP-01", age: float = 0.0) -> ChargeRequest:
+    return ChargeRequest(
+        request_id=rid, driver_id=driver, cp_id=cp, ts=format_ts(utc_now() - timedelta(seconds=age))
+    )
+
+
+def authorize(desk: SupplyDesk, outbox: Outbox, topics: Topics, rid: str = "r1") -> Authorize:
+    desk.charge_request(request(rid))
+    return [e for t, _, e in outbox.sent if t == topics.cp_commands and isinstance(e, Authorize)][
+        -1
+    ]
+
+
+def test_request_flow_and_duplicate_request_ignored(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    assert auth.price == 0.42 and auth.driver_id == "D-001"
+    assert outbox.types(topics.driver_notices, "D-001") == ["request_received", "authorized"]
+    before = len(outbox.sent)
+    desk.charge_request(request("r1"))  # redelivered after a crash
+    assert len(outbox.sent) == before
+
+
+def test_second_request_for_busy_cp_and_busy_driver(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    online(monitors, "CP-02")
+    authorize(desk, outbox, topics)
+    desk.charge_request(request("r2", driver="D-002"))
+    desk.charge_request(request("r3", driver="D-001", cp="CP-02"))
+    desk.charge_request(request("r4", driver="D-999", cp="CP-02"))
+    desk.charge_request(request("r5", driver="D-002", cp="CP-02", age=11))
+    reasons = [e.reason for _, _, e in outbox.sent if e.TYPE == "denied"]
+    assert reasons == ["cp_busy", "driver_busy", "unknown_driver", "expired"]
+
+
+def test_supply_ticketed_once_and_cp_state_never_names_the_driver(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    desk.cp_event(
+        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+    )
+    desk.cp_event(
+        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+    )
+    desk.cp_event(
+        SupplyProgress(
+            session_id=auth.session_id,
+            cp_id="CP-01",
+            driver_id="D-001",
+            seq=0,
+            kw=7,
+            kwh=1,
+            eur=0.42,
+        )
+    )
+    ended = SupplyEnded(
+        session_id=auth.session_id,
+        cp_id="CP-01",
+        driver_id="D-001",
+        kwh=2.5,
+        eur=99.0,
+        started_at="t0",
+        ended_at="t1",
+        reason="unplugged",
+    )
+    desk.cp_event(ended)
+    desk.cp_event(ended)
+    assert outbox.types(topics.driver_notices).count("supply_started") == 1
+    assert outbox.types(topics.driver_notices).count("ticket") == 1
+    (ticket,) = store.tickets(auth.session_id)
+    assert ticket.eur == round(2.5 * 0.42, 2)  # Central's price, not the engine's 99
+    states = [e for t, _, e in outbox.sent if t == topics.network_state and e.cp_id == "CP-01"]
+    assert [s.status for s in states][-3:] == ["SUPPLYING", "SUPPLYING", "ACTIVE"]
+    assert all("D-001" not in s.to_json().decode() for s in states)
+
+
+def test_engine_expiry_rejection_and_centrals_own_expiry(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics, "r1")
+    desk.cp_event(AuthorizationExpired(session_id=auth.session_id, cp_id="CP-01"))
+    assert hub.cps["CP-01"].available
+    auth = authorize(desk, outbox, topics, "r2")
+    desk.cp_event(AuthorizationRejected(session_id=auth.session_id, cp_id="CP-01", reason="no car"))
+    auth = authorize(desk, outbox, topics, "r3")
+    hub.cps["CP-01"].session.expires_at = format_ts(utc_now() - timedelta(seconds=10))  # type: ignore[union-attr]
+    desk.tick(clock.now)
+    denied = [e.reason for _, _, e in outbox.sent if e.TYPE == "denied"]
+    assert denied == [
+        "authorization_expired",
+        "authorization_rejected: no car",
+        "authorization_expired",
+    ]
+    assert hub.cps["CP-01"].available
+
+
+def test_fault_mid_supply_waits_for_the_engine_then_falls_back(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    conn = online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    desk.cp_event(
+        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+    )
+    desk.cp_event(
+        SupplyProgress(
+            session_id=auth.session_id,
+            cp_id="CP-01",
+            driver_id="D-001",
+            seq=4,
+            kw=7,
+            kwh=1.2,
+            eur=0,
+        )
+    )
+    monitors.handle(conn, Heartbeat("CP-01", EngineHealth.KO))
+    assert hub.cps["CP-01"].status.value == "BROKEN"
+    assert "supply_interrupted" in outbox.types(topics.driver_notices)
+    desk.tick(clock.now + 5)
+    assert "ticket" not in outbox.types(topics.driver_notices)
+    clock.now += 11
+    desk.tick(clock.now)
+    (ticket,) = store.tickets(auth.session_id)
+    assert (ticket.kwh, ticket.reason) == (1.2, "fault")
+
+
+def test_watchdog_and_close(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    conn = online(monitors, "CP-01")
+    conn.last_valid_frame = clock.now
+    monitors.watchdog(clock.now + 2.9)
+    assert hub.cps["CP-01"].status.value == "ACTIVE"
+    monitors.watchdog(clock.now + 3.1)
+    assert hub.cps["CP-01"].status.value == "DISCONNECTED"
+    monitors.handle(conn, Heartbeat("CP-01", EngineHealth.OK))
+    assert hub.cps["CP-01"].status.value == "ACTIVE"
+    monitors.connection_closed(conn)
+    assert hub.cps["CP-01"].status.value == "DISCONNECTED"
