@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -33,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evc-admin", description="Manage EV_Central's drivers and charging points."
     )
-    p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite in --data-dir)")
+    p.add_argument(
+        "--db",
+        default=os.environ.get("EVC_DB_URL"),
+        help="SQLAlchemy URL (default: env EVC_DB_URL, else SQLite in --data-dir)",
+    )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
     sub = p.add_subparsers(dest="area", required=True)
 

@@ -104,6 +104,7 @@ class KafkaLink:
 
     def _run(self, handler: Handler) -> None:
         said_down = False
+        failures = 0
         while not self._stop.is_set():
             if self._consumer is None:
                 try:
@@ -124,7 +125,10 @@ class KafkaLink:
                     )
                     consumer.subscribe()
                 except KafkaError as exc:
-                    if not said_down:
+                    failures += 1
+                    # A broker that is still starting refuses the first topic creation; only
+                    # a failure that persists past one retry is worth an operator's attention.
+                    if not said_down and failures >= 2:
                         what = (
                             "unusable topics"
                             if isinstance(exc, TopicSetupError)
@@ -138,6 +142,7 @@ class KafkaLink:
                 self._consumer = consumer
                 self._ready.set()
                 said_down = False
+                failures = 0
                 log.info("kafka consumer subscribed as group %s", self.group_id)
             try:
                 self._consumer.poll(handler, timeout=0.5)

@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kafka", type=_kafka, required=True, help="Kafka bootstrap HOST:PORT")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     p.add_argument(
-        "--db", default=None, help="SQLAlchemy database URL (default: SQLite in --data-dir)"
+        "--db",
+        default=os.environ.get("EVC_DB_URL"),
+        help="SQLAlchemy database URL (default: env EVC_DB_URL, else SQLite in --data-dir)",
     )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
     p.add_argument(

@@ -164,7 +164,8 @@ class MonitorDesk:
             if before is not None and before != msg.engine:
                 level = LogLevel.INFO if msg.engine is EngineHealth.OK else LogLevel.WARNING
                 self.hub.say(f"engine {msg.engine.value} (heartbeat)", level, cp.cp_id)
-            self._apply(cp, transition, force=before is None and msg.engine is not EngineHealth.OK)
+            # The engine column changes even when the CP's status does not (first OK heartbeat).
+            self._apply(cp, transition, force=before != msg.engine)
             return Alive(cp.cp_id, cp.admin)
 
     def fault(self, conn: Any, msg: Fault) -> Response:

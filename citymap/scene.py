@@ -1,165 +1,30 @@
-"""The city scene: background drawn once as items, plus the CP tiles keyed by id.
+"""The city scene: the background drawn from the city once per zoom, plus the CP tiles.
 
-The background (water, districts, parks, river, streets, names) is built once from a
-:class:`~citymap.city.City` and never touched again, so live updates only ever repaint the
-tiles that changed. The scene has an explicit ``sceneRect`` (the city bounds plus a margin)
-and keeps Qt's default BSP index, as in Qt's "40000 chips" demo: the rect never has to be
-recomputed and hit-testing among thousands of tiles stays cheap.
+The background (water, districts, parks, river, streets, street names) never changes, so it
+is drawn by :meth:`CityScene.drawBackground` into the view's background cache (see
+:mod:`citymap.background`) and live updates only ever repaint the tiles that changed over a
+blit of that cache. District names are small items that ignore the zoom. The scene has an
+explicit ``sceneRect`` (the city bounds plus a margin) and keeps Qt's default BSP index, as in
+Qt's "40000 chips" demo: the rect never has to be recomputed and hit-testing among thousands
+of tiles stays cheap.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QPainter,
-    QPainterPath,
-    QPainterPathStroker,
-    QPen,
-    QPolygonF,
-)
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPathItem,
-    QGraphicsScene,
-    QStyleOptionGraphicsItem,
-    QWidget,
-)
+from PySide6.QtCore import QObject, QRectF
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QGraphicsScene
 
-from citymap.city import City, Point, StreetKind, load_city
+from citymap.background import CityBackground, DistrictLabel
+from citymap.city import City, load_city
 from citymap.tiles import CpTile, OperatorStyle, TileData, TileStyle
 
 __all__ = ["CityScene"]
 
 log = logging.getLogger(__name__)
-
-LAND = QColor("#f2efe9")
-WATER = QColor("#a9d3e8")
-WATER_EDGE = QColor("#7fb6d5")
-PARK = QColor("#c5e6b0")
-PARK_EDGE = QColor("#9cc98a")
-STREET_CASING = QColor("#c9bfae")
-STREET_CORE = QColor("#ffffff")
-AVENUE_CASING = QColor("#d9a441")
-AVENUE_CORE = QColor("#fde9a8")
-DISTRICT_INK = QColor("#5c5247")
-STREET_INK = QColor("#4a4036")
-
-# Widths in map units (they scale with zoom, like a real map).
-AVENUE_WIDTH = 7.0
-STREET_WIDTH = 4.0
-CASING_EXTRA = 1.6
-
-# z-order of the layers; tiles sit at CpTile.Z (10) above all of them.
-# The sea/lakes sit above the river so a river mouth simply disappears into the bay.
-Z_DISTRICT, Z_PARK, Z_RIVER, Z_WATER = 0.0, 1.0, 2.0, 3.0
-Z_CASING, Z_CORE, Z_STREET_NAME, Z_DISTRICT_NAME = 4.0, 5.0, 6.0, 7.0
-
-
-def _polygon(points: Iterable[Point]) -> QPolygonF:
-    return QPolygonF([QPointF(x, y) for x, y in points])
-
-
-def _polyline_path(points: Iterable[Point]) -> QPainterPath:
-    pts = list(points)
-    path = QPainterPath(QPointF(*pts[0]))
-    for x, y in pts[1:]:
-        path.lineTo(x, y)
-    return path
-
-
-def _static(item: QGraphicsItem, z: float) -> QGraphicsItem:
-    """Background items never take clicks or hovers: those belong to the tiles."""
-    item.setZValue(z)
-    item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-    item.setAcceptHoverEvents(False)
-    return item
-
-
-class _DistrictLabel(QGraphicsItem):
-    """A district name in constant screen size (``ItemIgnoresTransformations``) with a halo.
-
-    Cached as a small device pixmap: the text never changes, only its position on screen.
-    """
-
-    def __init__(self, text: str, at: Point) -> None:
-        super().__init__()
-        font = QFont()
-        font.setPixelSize(13)
-        font.setBold(True)
-        font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 1.5)
-        fm = QFontMetricsF(font)
-        label = text.upper()
-        width = fm.horizontalAdvance(label)
-        self._path = QPainterPath()
-        self._path.addText(-width / 2, fm.ascent() / 2 - 1, font, label)
-        self._rect = self._path.boundingRect().adjusted(-4, -4, 4, 4)
-        self.setPos(*at)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
-        return self._rect
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.strokePath(self._path, QPen(QColor(255, 255, 255, 210), 3.5))
-        painter.fillPath(self._path, DISTRICT_INK)
-
-
-class _StreetLabel(QGraphicsItem):
-    """A street name along its longest segment, drawn only when zoomed in enough to read.
-
-    Scene-sized (it follows the street when zooming) and rotated to the segment, always
-    reading left to right.
-    """
-
-    def __init__(self, name: str, points: tuple[Point, ...], kind: StreetKind) -> None:
-        super().__init__()
-        (x0, y0), (x1, y1) = max(
-            zip(points, points[1:], strict=False),
-            key=lambda seg: math.dist(seg[0], seg[1]),
-        )
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        if angle > 90:
-            angle -= 180
-        elif angle < -90:
-            angle += 180
-        self.min_lod = 1.4 if kind == StreetKind.AVENUE else 2.6
-        font = QFont()
-        font.setPixelSize(6 if kind == StreetKind.AVENUE else 4)
-        font.setItalic(kind == StreetKind.STREET)
-        fm = QFontMetricsF(font)
-        width = fm.horizontalAdvance(name)
-        self._path = QPainterPath()
-        self._path.addText(-width / 2, fm.ascent() / 2 - fm.descent() / 2, font, name)
-        self._rect = self._path.boundingRect().adjusted(-2, -2, 2, 2)
-        self.setPos((x0 + x1) / 2, (y0 + y1) / 2)
-        self.setRotation(angle)
-        # Hide labels longer than their segment: they would spill over crossings.
-        self._fits = width <= math.dist((x0, y0), (x1, y1)) * 0.9
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
-        return self._rect
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if not self._fits or lod < self.min_lod:
-            return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.strokePath(self._path, QPen(QColor(255, 255, 255, 220), 1.2))
-        painter.fillPath(self._path, STREET_INK)
 
 
 class CityScene(QGraphicsScene):
@@ -183,62 +48,15 @@ class CityScene(QGraphicsScene):
         m = self.MARGIN
         self.setSceneRect(QRectF(-m, -m, self.city.width + 2 * m, self.city.height + 2 * m))
         self.setBackgroundBrush(QColor("#e6e1d8"))
-        self._build_background()
+        self._background = CityBackground(self.city)
+        for district in self.city.districts:
+            self.addItem(DistrictLabel(district.name, district.label_at))
 
     # -- background ------------------------------------------------------------------------
-    def _build_background(self) -> None:
-        city = self.city
-        land = self.addRect(QRectF(0, 0, city.width, city.height), QPen(Qt.PenStyle.NoPen), LAND)
-        _static(land, Z_DISTRICT - 1)
-
-        for district in city.districts:
-            fill = QColor(district.fill)
-            fill.setAlpha(150)
-            edge = QColor(district.fill).darker(130)
-            pen = QPen(edge, 1.2, Qt.PenStyle.DashLine)
-            pen.setCosmetic(True)
-            _static(self.addPolygon(_polygon(district.polygon), pen, QBrush(fill)), Z_DISTRICT)
-
-        water_pen = QPen(WATER_EDGE, 1.0)
-        water_pen.setCosmetic(True)
-        for area in city.water:
-            _static(self.addPolygon(_polygon(area.polygon), water_pen, WATER), Z_WATER)
-
-        park_pen = QPen(PARK_EDGE, 1.0)
-        park_pen.setCosmetic(True)
-        for park in city.parks:
-            _static(self.addPolygon(_polygon(park.polygon), park_pen, PARK), Z_PARK)
-
-        for river in city.rivers:
-            path = _polyline_path(river.points)
-            stroker = QPainterPathStroker()
-            stroker.setWidth(river.width)
-            stroker.setCapStyle(Qt.PenCapStyle.FlatCap)
-            stroker.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-            outline = stroker.createStroke(path).simplified()
-            _static(self.addPath(outline, water_pen, WATER), Z_RIVER)
-
-        for street in city.streets:
-            width = AVENUE_WIDTH if street.kind == StreetKind.AVENUE else STREET_WIDTH
-            casing = AVENUE_CASING if street.kind == StreetKind.AVENUE else STREET_CASING
-            core = AVENUE_CORE if street.kind == StreetKind.AVENUE else STREET_CORE
-            path = _polyline_path(street.points)
-            z_bonus = 0.5 if street.kind == StreetKind.AVENUE else 0.0
-            for colour, w, z in (
-                (casing, width + CASING_EXTRA, Z_CASING + z_bonus),
-                (core, width, Z_CORE + z_bonus),
-            ):
-                pen = QPen(colour, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-                pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-                item = QGraphicsPathItem(path)
-                item.setPen(pen)
-                self.addItem(_static(item, z))
-            self.addItem(
-                _static(_StreetLabel(street.name, street.points, street.kind), Z_STREET_NAME)
-            )
-
-        for district in city.districts:
-            self.addItem(_static(_DistrictLabel(district.name, district.label_at), Z_DISTRICT_NAME))
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt override)
+        """The margin colour, then the city; cached by the view (``CacheBackground``)."""
+        super().drawBackground(painter, rect)
+        self._background.draw(painter, rect)
 
     # -- tiles -----------------------------------------------------------------------------
     @property

@@ -109,10 +109,10 @@ class CityMapView(QGraphicsView):
             scene.set_style(style)
         self.setScene(scene)
         self._scene = scene
+        # No global Antialiasing: tiles are pixel-aligned rectangles (the chips demo's rule);
+        # the background and the district names turn it on for themselves.
         self.setRenderHints(
-            QPainter.RenderHint.Antialiasing
-            | QPainter.RenderHint.TextAntialiasing
-            | QPainter.RenderHint.SmoothPixmapTransform
+            QPainter.RenderHint.TextAntialiasing | QPainter.RenderHint.SmoothPixmapTransform
         )
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)

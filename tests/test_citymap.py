@@ -313,3 +313,84 @@ def test_thousand_tiles_update_in_one_batch_and_repaint(view: CityMapView) -> No
     view.set_tiles(batch[:10])
     assert len(view.city_scene.tiles()) == 10
     assert view.remove_tile("CP-0000") and not view.remove_tile("CP-0000")
+
+
+# -- text fitting and the paint cache --------------------------------------------------------
+
+
+def _shown(tile: CpTile, zoom: float) -> list[str]:
+    """The lines a tile shows at ``zoom``, checked to lie inside the tile's text box."""
+    w, h = round(CpTile.WIDTH * zoom), round(CpTile.HEIGHT * zoom)
+    stripe = max(3, (w - 2) // 14) if tile.look.stripe is not None else 0
+    width, height = w - 4 - (stripe + 1 if stripe else 2), h - 4
+    lines = tile._fit(width, height, zoom >= CpTile.CLOSE_LOD)
+    for line in lines:
+        size = line.text.size()
+        assert line.x >= 0 and line.x + size.width() <= width + 0.5, line.text.text()
+        assert line.y >= 0 and line.y + size.height() <= height + 0.5, line.text.text()
+    return [line.text.text() for line in lines]
+
+
+@needs_sane_binding
+@pytest.mark.parametrize("zoom", [0.55, 0.6, 0.72, 0.75, 0.9, 1.16, 1.6, 2.4, 3.0, 6.0, 12.0])
+def test_tile_text_fits_and_is_never_clipped(qtbot, zoom: float) -> None:
+    samples = [
+        TileData("CP-0001", 0, 0, status, price=0.35)
+        for status in ("ACTIVE", "STOPPED", "BROKEN", "DISCONNECTED")
+    ]
+    samples.append(
+        TileData(
+            "CP-0002",
+            0,
+            0,
+            "SUPPLYING",
+            price=0.35,
+            kw=48.0,
+            kwh=43.8,
+            eur=15.33,
+            driver_id="D-123",
+        )
+    )
+    for style in (OperatorStyle(), AvailabilityStyle("D-123")):
+        for data in samples:
+            tile = CpTile(data, style)
+            shown = _shown(tile, zoom)
+            # From the control center's whole-city zoom on, the id is always there.
+            assert shown[:1] == [data.cp_id] or (zoom < 0.7 and not shown), (zoom, shown)
+            look = tile.look
+            allowed = {data.cp_id, look.legend, look.badge, look.short}
+            if zoom < CpTile.CLOSE_LOD:  # medium: whole words or nothing, never "Out of O…"
+                assert set(shown) <= allowed, (zoom, shown)
+            assert not any("…" in line for line in shown[:2]), (zoom, shown)
+
+
+@needs_sane_binding
+def test_small_tiles_show_the_id_and_the_live_kw(qtbot) -> None:
+    """The control center's whole-city zoom (~0.75): no clipped legend, the kW stays."""
+    stopped = CpTile(TileData("CP-04", 0, 0, "STOPPED"), OperatorStyle())
+    supplying = CpTile(
+        TileData("CP-01", 0, 0, "SUPPLYING", kw=22.4, kwh=5.3, eur=2.02, driver_id="D-3"),
+        OperatorStyle(),
+    )
+    assert _shown(stopped, 0.75) == ["CP-04"]
+    assert _shown(supplying, 0.75) == ["CP-01", "22 kW"]
+    assert _shown(stopped, 1.16) == ["CP-04", "Out of Order"]
+    assert _shown(supplying, 1.16) == ["CP-01", "22kW 2.02 €"]
+
+
+@needs_sane_binding
+def test_cached_tile_still_recolours_on_change(view: CityMapView) -> None:
+    data = TileData("MAD-01", 480, 300, CpStatus.ACTIVE, "Plaza Mayor", 0.35)
+    view.set_tiles([data])
+    view.set_zoom(1.2)
+    view.centerOn(QPointF(data.x, data.y))
+    for _ in range(3):  # the second identical paint keeps the tile as a pixmap
+        _shot(view)
+    assert view.tile("MAD-01")._pixmap_key is not None
+    green = OperatorStyle.COLOURS[CpStatus.ACTIVE][0]
+    assert _same(_shot(view).pixelColor(_probe(view, data)), green)
+    broken = TileData("MAD-01", 480, 300, CpStatus.BROKEN, "Plaza Mayor", 0.35)
+    view.update_tile(broken)
+    red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
+    for _ in range(3):
+        assert _same(_shot(view).pixelColor(_probe(view, broken)), red)

@@ -85,7 +85,8 @@ class ControlCenterWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.controls = controls
-        self.setWindowTitle("EV_Central — Control center" + (f" · {subtitle}" if subtitle else ""))
+        # Qt appends the application display name ("EV_Central") to the title by itself.
+        self.setWindowTitle("Control center" + (f" · {subtitle}" if subtitle else ""))
         self.setObjectName("controlCenter")
         self.setStyleSheet(theme.APP_STYLESHEET)
         self.setDockOptions(

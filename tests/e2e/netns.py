@@ -67,8 +67,14 @@ class ThreeHosts:
         _ip("link", "set", b, "up", netns=ns_b)
 
     def destroy(self) -> None:
+        """Delete the namespaces (their veth ends go with them) and any link left behind
+        in this namespace by a ``create`` that failed half-way. Safe to call twice."""
         for ns in self.names.values():
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        for suffix in ("c", "d"):
+            subprocess.run(
+                ["ip", "link", "del", f"va{suffix}{self.tag}"], check=False, capture_output=True
+            )
 
     def prefix(self, role: str) -> list[str]:
         """argv prefix that runs a command inside one host."""
