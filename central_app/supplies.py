@@ -39,6 +39,7 @@ from wire.kafka.messages import (
 from wire.kafka.messages import (
     SupplyInterrupted as SupplyInterruptedNotice,
 )
+from wire.reasons import describe_reason
 from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
@@ -144,10 +145,10 @@ class SupplyDesk(EngineEvents):
             hub.request_update(
                 req.request_id,
                 phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
-                detail=reason,
+                detail=describe_reason(reason),
             )
             hub.say(
-                f"request {req.request_id} for {req.cp_id} denied: {reason}",
+                f"request {req.request_id[:8]} for {req.cp_id} denied: {describe_reason(reason)}",
                 LogLevel.WARNING,
                 source,
             )
@@ -198,7 +199,7 @@ class SupplyDesk(EngineEvents):
         hub.request_update(
             req.request_id,
             phase=RequestPhase.AUTHORIZED,
-            detail=f"plug in before {session.expires_at}",
+            detail=f"plug in within {self.policy.authorization_ttl:.0f} s",
             session_id=session.session_id,
         )
         hub.say(

@@ -30,6 +30,7 @@ from wire.kafka.messages import (
     SupplyStartedNotice,
     Ticket,
 )
+from wire.reasons import describe_reason
 from wire.timefmt import format_ts, parse_ts, utc_now
 
 CANNOT_REACH_CENTRAL = "Cannot reach CENTRAL"
@@ -58,38 +59,6 @@ class Phase(StrEnum):
 
 #: Phases after which nothing more is expected (a late ticket may still be attached).
 ENDED = frozenset({Phase.FINISHED, Phase.DENIED, Phase.INTERRUPTED, Phase.TIMED_OUT})
-
-_END_REASONS = {
-    "unplugged": "vehicle unplugged",
-    "stopped": "stopped by Central",
-    "fault": "charging point fault",
-    "monitor_lost": "charging point lost contact with Central",
-    "engine_restart": "charging point restarted",
-}
-
-_DENY_REASONS = {
-    "expired": "request expired before Central could answer",
-    "not_active": "charging point is not available",
-    "cp_not_available": "charging point is not available",
-    "unknown_cp": "unknown charging point",
-    "unknown_driver": "driver not registered at Central",
-    "busy": "charging point is busy",
-    "cp_busy": "charging point is busy",
-    "driver_busy": "you already have a charge in progress",
-    "authorization_expired": "the vehicle was not plugged in in time",
-    "authorization_rejected": "the charging point refused the authorization",
-}
-
-
-def describe_reason(reason: str) -> str:
-    """Turn a wire reason (``code`` or ``code: detail``) into words a driver understands;
-    unknown codes pass through with underscores as spaces."""
-    code, _, detail = reason.partition(":")
-    key = code.strip().lower()
-    text = _END_REASONS.get(key) or _DENY_REASONS.get(key)
-    if text is None:
-        return reason.replace("_", " ")
-    return f"{text} ({detail.strip()})" if detail.strip() else text
 
 
 def format_elapsed(seconds: float) -> str:
