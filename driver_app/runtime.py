@@ -26,7 +26,6 @@ from typing import TypeVar
 from driver_app.core import DriverCore, DriverListener
 from driver_app.history import TicketHistory
 from driver_app.services import ServiceEntry
-from driver_app.tail import TopicTail
 from wire.errors import WireError
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
@@ -39,6 +38,7 @@ from wire.kafka.messages import (
     CpState,
 )
 from wire.kafka.producer import EventProducer
+from wire.kafka.tail import TopicTail
 from wire.kafka.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from wire.kafka.admin import broker_reachable, ensure_topics, topic_config
 from wire.kafka.consumer import EventConsumer, Handler, Received
 from wire.kafka.partitioner import partition_for
 from wire.kafka.producer import EventProducer
+from wire.kafka.tail import TopicTail
 from wire.kafka.topics import Topics, TopicSpec
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Handler",
     "Received",
     "TopicSpec",
+    "TopicTail",
     "Topics",
     "broker_reachable",
     "ensure_topics",

@@ -1,13 +1,11 @@
 """``TopicTail``: read every partition of a topic, without a consumer group's commits.
 
-The driver rebuilds its network view from the compacted ``evc.network.state`` on every
-launch (from the beginning), and follows ``central_alive`` from the end. Neither needs, or
+Views of the whole network use it: the driver rebuilds its network view from the compacted
+``evc.network.state`` on every launch (from the beginning), and follows ``central_alive``
+from the end. Neither needs, or
 should leave behind, committed offsets, and ``EventConsumer`` is group-based (subscribe or
 one key's partition). This adapter assigns all partitions explicitly (no group join, no
 rebalance), with auto-commit off.
-
-TODO(wire): this would belong in ``wire.kafka.consumer`` as an ``assign_all`` mode; kept
-here until the wire owner adds it (see docs/driver.md).
 """
 
 from __future__ import annotations
