@@ -104,7 +104,6 @@ class KafkaLink:
 
     def _run(self, handler: Handler) -> None:
         said_down = False
-        failures = 0
         while not self._stop.is_set():
             if self._consumer is None:
                 try:
@@ -125,10 +124,7 @@ class KafkaLink:
                     )
                     consumer.subscribe()
                 except KafkaError as exc:
-                    failures += 1
-                    # A broker that is still starting refuses the first topic creation; only
-                    # a failure that persists past one retry is worth an operator's attention.
-                    if not said_down and failures >= 2:
+                    if not said_down:
                         what = (
                             "unusable topics"
                             if isinstance(exc, TopicSetupError)
@@ -142,7 +138,6 @@ class KafkaLink:
                 self._consumer = consumer
                 self._ready.set()
                 said_down = False
-                failures = 0
                 log.info("kafka consumer subscribed as group %s", self.group_id)
             try:
                 self._consumer.poll(handler, timeout=0.5)

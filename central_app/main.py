@@ -23,42 +23,16 @@ from central_app.console import ConsoleView
 from central_app.db import DEFAULT_DATA_DIR, default_url
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
+from wire import cli
 from wire.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value}")
-    return value
-
-
-def _kafka(text: str) -> str:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="EV_Central", description="EVCharging control center.")
-    p.add_argument("--port", type=_port, required=True, help="TCP port for CP monitors")
-    p.add_argument("--kafka", type=_kafka, required=True, help="Kafka bootstrap HOST:PORT")
+    p.add_argument("--port", type=cli.port, required=True, help="TCP port for CP monitors")
+    p.add_argument("--kafka", type=cli.host_port, required=True, help="Kafka bootstrap HOST:PORT")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     p.add_argument(
         "--db",
@@ -75,27 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kafka topic namespace",
     )
     p.add_argument(
-        "--default-price", type=_positive, default=0.35, help="EUR/kWh for CPs registered anew"
+        "--default-price", type=cli.positive, default=0.35, help="EUR/kWh for CPs registered anew"
     )
     p.add_argument(
-        "--authorization-ttl", type=_positive, default=30.0, help="seconds to plug in (default 30)"
+        "--authorization-ttl",
+        type=cli.positive,
+        default=30.0,
+        help="seconds to plug in (default 30)",
     )
     p.add_argument(
         "--ticket-grace",
-        type=_positive,
+        type=cli.positive,
         default=15.0,
         help="seconds to wait for an engine's final reading",
     )
     p.add_argument(
         "--heartbeat-timeout",
-        type=_positive,
+        type=cli.positive,
         default=3.0,
         help="seconds of silence before DISCONNECTED",
     )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
     p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
     p.add_argument(
-        "--status-every", type=_positive, default=5.0, help="console status line period (s)"
+        "--status-every", type=cli.positive, default=5.0, help="console status line period (s)"
     )
     p.add_argument(
         "--log-level",

@@ -18,6 +18,7 @@ from pathlib import Path
 from cp_node.autopilot import AutopilotPolicy
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
+from wire import cli
 from wire.errors import WireError
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
@@ -27,8 +28,16 @@ DEFAULT_JOURNAL = Path.home() / ".evcharging" / "journal"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="EV_CP_E", description="EVCharging charging point engine")
-    p.add_argument("--kafka", required=True, metavar="HOST:PORT", help="Kafka bootstrap server")
-    p.add_argument("--port", required=True, type=int, help="port for the monitor's HEALTH (ZeroMQ)")
+    p.add_argument(
+        "--kafka",
+        required=True,
+        type=cli.host_port,
+        metavar="HOST:PORT",
+        help="Kafka bootstrap server",
+    )
+    p.add_argument(
+        "--port", required=True, type=cli.port, help="port for the monitor's HEALTH (ZeroMQ)"
+    )
     p.add_argument("--bind", default="*", help="interface for the HEALTH socket (default: all)")
     p.add_argument("--power-kw", type=float, default=22.0, help="rated power in kW (default 22)")
     p.add_argument(

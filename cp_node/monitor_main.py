@@ -20,16 +20,10 @@ from pathlib import Path
 
 from cp_node.credentials import CredentialStore
 from cp_node.monitor_service import MonitorService
+from wire import cli
 from wire.logs import setup_logging
 
 DEFAULT_CREDENTIALS = Path.home() / ".evcharging" / "credentials"
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host, int(port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,15 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Aliases of the original brief: --engine_ip H --engine_port P "
         "--central_ip H --central_port P --cp_id ID.",
     )
-    p.add_argument("--engine", type=_host_port, metavar="HOST:PORT", help="the engine's HEALTH")
+    p.add_argument(
+        "--engine", type=cli.host_and_port, metavar="HOST:PORT", help="the engine's HEALTH"
+    )
     p.add_argument("--engine_ip", "--engine-ip", dest="engine_ip", help=argparse.SUPPRESS)
     p.add_argument(
-        "--engine_port", "--engine-port", dest="engine_port", type=int, help=argparse.SUPPRESS
+        "--engine_port", "--engine-port", dest="engine_port", type=cli.port, help=argparse.SUPPRESS
     )
-    p.add_argument("--central", type=_host_port, metavar="HOST:PORT", help="EV_Central's TCP port")
+    p.add_argument(
+        "--central", type=cli.host_and_port, metavar="HOST:PORT", help="EV_Central's TCP port"
+    )
     p.add_argument("--central_ip", "--central-ip", dest="central_ip", help=argparse.SUPPRESS)
     p.add_argument(
-        "--central_port", "--central-port", dest="central_port", type=int, help=argparse.SUPPRESS
+        "--central_port",
+        "--central-port",
+        dest="central_port",
+        type=cli.port,
+        help=argparse.SUPPRESS,
     )
     p.add_argument("--cp-id", "--cp_id", dest="cp_id", required=True, help="this CP's id")
     p.add_argument("--location", default="", help="street address shown on Central's map")

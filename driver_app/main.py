@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -23,18 +22,11 @@ from pathlib import Path
 from driver_app.console import ConsoleListener
 from driver_app.runtime import DriverConfig, DriverRuntime
 from driver_app.services import ServiceEntry, ServicesFileError, load_services
+from wire import cli
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
 
 log = logging.getLogger(__name__)
-
-_HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
-
-
-def _host_port(text: str) -> str:
-    if not _HOST_PORT.match(text):
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return text
 
 
 def _driver_id(text: str) -> str:
@@ -44,31 +36,11 @@ def _driver_id(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="EV_Driver", description="EVCharging driver app: find a charging point, charge."
     )
-    parser.add_argument("--kafka", required=True, type=_host_port, metavar="HOST:PORT")
+    parser.add_argument("--kafka", required=True, type=cli.host_port, metavar="HOST:PORT")
     parser.add_argument(
         "--driver-id", "--driver_id", dest="driver_id", required=True, type=_driver_id
     )
@@ -84,14 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--request-timeout",
-        type=_positive,
+        type=cli.positive,
         default=10.0,
         metavar="S",
         help="seconds without an answer before a request fails (default 10)",
     )
     parser.add_argument(
         "--pause",
-        type=_non_negative,
+        type=cli.non_negative,
         default=4.0,
         metavar="S",
         help="seconds between the requests of a services file (default 4)",

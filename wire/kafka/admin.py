@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from wire.errors import BrokerUnavailable, TopicSetupError
-from wire.kafka.topics import Topics
+from wire.kafka.topics import Topics, TopicSpec
 
 log = logging.getLogger(__name__)
 rdlog = logging.getLogger("confluent_kafka.admin")
@@ -47,37 +47,20 @@ def ensure_topics(bootstrap: str, topics: Topics, *, timeout: float = 15.0) -> N
     deadline = time.monotonic() + timeout
     admin = _admin(bootstrap)
     specs = topics.specs()
-    existing = _partition_counts(admin, timeout)
-    missing = [spec for spec in specs if spec.name not in existing]
-    if missing:
-        new = [
-            NewTopic(
-                spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=-1,  # the broker's default.replication.factor
-                config={"cleanup.policy": "compact"} if spec.compacted else {},
-            )
-            for spec in missing
-        ]
-        futures = admin.create_topics(new, request_timeout=max(deadline - time.monotonic(), 1.0))
-        for name, future in futures.items():
-            try:
-                future.result()
-                log.info("created topic %s", name)
-            except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if (
-                    isinstance(err, RdKafkaError)
-                    and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS
-                ):
-                    continue  # someone else created it meanwhile: fine, verified below
-                if isinstance(err, RdKafkaError) and err.code() in (
-                    RdKafkaError._TRANSPORT,
-                    RdKafkaError._TIMED_OUT,
-                    RdKafkaError._ALL_BROKERS_DOWN,
-                ):
-                    raise BrokerUnavailable(f"creating topic {name}: {exc}") from exc
-                raise TopicSetupError(f"cannot create topic {name}: {exc}") from exc
+    while True:
+        existing = _partition_counts(admin, max(deadline - time.monotonic(), 0.5))
+        missing = [spec for spec in specs if spec.name not in existing]
+        if not missing:
+            break
+        try:
+            _create(admin, missing, deadline)
+            break
+        except BrokerUnavailable:
+            # A broker that is still starting, or several programs creating the same topics
+            # at once, time out a creation now and then: retry while the deadline allows.
+            if time.monotonic() + 0.5 > deadline:
+                raise
+            time.sleep(0.5)
     # Metadata of fresh topics reaches the broker's cache a moment after creation.
     while True:
         counts = _partition_counts(admin, max(deadline - time.monotonic(), 0.5))
@@ -95,6 +78,34 @@ def ensure_topics(bootstrap: str, topics: Topics, *, timeout: float = 15.0) -> N
     if wrong:
         raise TopicSetupError("; ".join(wrong))
     _verify_compaction(admin, [s.name for s in specs if s.compacted], deadline)
+
+
+def _create(admin: AdminClient, missing: list[TopicSpec], deadline: float) -> None:
+    new = [
+        NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=-1,  # the broker's default.replication.factor
+            config={"cleanup.policy": "compact"} if spec.compacted else {},
+        )
+        for spec in missing
+    ]
+    futures = admin.create_topics(new, request_timeout=max(deadline - time.monotonic(), 1.0))
+    for name, future in futures.items():
+        try:
+            future.result()
+            log.info("created topic %s", name)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, RdKafkaError) and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
+                continue  # someone else created it meanwhile: fine, verified afterwards
+            if isinstance(err, RdKafkaError) and err.code() in (
+                RdKafkaError._TRANSPORT,
+                RdKafkaError._TIMED_OUT,
+                RdKafkaError._ALL_BROKERS_DOWN,
+            ):
+                raise BrokerUnavailable(f"creating topic {name}: {exc}") from exc
+            raise TopicSetupError(f"cannot create topic {name}: {exc}") from exc
 
 
 def _verify_compaction(admin: AdminClient, names: list[str], deadline: float) -> None:
