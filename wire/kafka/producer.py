@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError as RdKafkaError
@@ -24,6 +25,8 @@ from confluent_kafka import KafkaException, Producer
 
 from wire.errors import BrokerUnavailable, KafkaError
 from wire.kafka.messages import Event
+
+STARTUP_GRACE_S = 5.0
 
 log = logging.getLogger(__name__)
 rdlog = logging.getLogger("confluent_kafka.producer")
@@ -44,6 +47,9 @@ class EventProducer:
     ) -> None:
         self._broker_up = True
         self._failures = 0
+        # Until this moment a broker that is not UP yet is still being connected to, not down:
+        # without the grace a fresh program would flash "Kafka down" at every start.
+        self._connect_grace_until = time.monotonic() + STARTUP_GRACE_S
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "client.id": client_id,
@@ -81,7 +87,9 @@ class EventProducer:
         except ValueError:
             return
         if brokers:
-            self._broker_up = any(b.get("state") == "UP" for b in brokers.values())
+            up = any(b.get("state") == "UP" for b in brokers.values())
+            if up or time.monotonic() > self._connect_grace_until:
+                self._broker_up = up
 
     def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:
         if err is not None:
