@@ -4,11 +4,11 @@
 A feeder thread plays Central's core: every second it sends a fresh ``CpView`` for every CP
 through the bridge (in 10 slices of N/10, as real reports trickle in), with live kW/kWh/€ for
 supplying CPs and a few state changes. The window is shown (offscreen by default), the table
-sorted by a live column so the proxy re-sorts on every flush.
+sorted by a live column (kW by default) so the model keeps re-sorting (at most once a second).
 
 Printed figures:
-- flush: the model's batch flush including everything it triggers synchronously (proxy
-  re-sort/filter, table ``dataChanged``, map ``update_tiles``);
+- flush: the model's batch flush including everything it triggers synchronously (re-sort,
+  proxy filter, table ``dataChanged``, map tiles of state changes, status bar counts);
 - event-loop gaps: intervals of a 16 ms timer in the GUI thread; a gap well above 16 ms is a
   dropped frame (paints and flushes block the loop);
 - full render: a forced full repaint of the map and of the table (upper bound of one frame).
@@ -33,7 +33,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from central_app.gui import ControlCenterWindow  # noqa: E402
+from central_app.gui import ControlCenterWindow, freeze_startup_objects  # noqa: E402
 from central_app.gui.cp_model import Column  # noqa: E402
 from central_app.gui.demo import DemoCentral  # noqa: E402
 from central_app.views import CpStatus, CpView  # noqa: E402
@@ -135,6 +135,7 @@ def main() -> int:
     window.show()
     window.cp_panel.table.sortByColumn(Column[args.sort], Qt.SortOrder.DescendingOrder)
     app.processEvents()
+    freeze_startup_objects()  # as run_control_center does before its event loop
 
     model = window.model
     flushes: list[float] = []

@@ -8,6 +8,7 @@ the core's threads to Qt, the CP model shared by table and map, the panels.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -20,11 +21,24 @@ from PySide6.QtWidgets import QApplication
 from central_app.gui.window import ControlCenterWindow
 from central_app.views import CentralControls
 
-__all__ = ["ControlCenterWindow", "run_control_center"]
+__all__ = ["ControlCenterWindow", "freeze_startup_objects", "run_control_center"]
 
 log = logging.getLogger(__name__)
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, Qt wrappers, the window) out of Python's cycle
+    collector from now on.
+
+    Under the design load (1,000 CPs reporting every second) a full collection runs every
+    few seconds and, scanning every object of the process, stopped the GUI thread for
+    25 ms or more; frozen objects are skipped, so it then scans only what changed since.
+    Frozen objects are still freed by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_control_center(runtime: CentralControls, args: Any = None) -> int:
@@ -69,6 +83,7 @@ def run_control_center(runtime: CentralControls, args: Any = None) -> int:
     wake.timeout.connect(lambda: None)
     try:
         window.show()
+        freeze_startup_objects()
         code = int(app.exec())
     finally:
         wake.stop()

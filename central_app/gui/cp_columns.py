@@ -101,13 +101,14 @@ def cp_tooltip(cp: CpView) -> str:
 
 
 def sort_keys(cp: CpView) -> tuple:
-    """What SORT_ROLE returns for each column (same order as :class:`Column`)."""
+    """What SORT_ROLE returns for each column (same order as :class:`Column`): the model
+    sorts by these, so text is case-folded and ids compare naturally."""
     return (
         natural_id(cp.cp_id),
         cp.location.casefold(),
         _STATUS_RANK[cp.status],
-        cp.engine or "",
-        cp.driver_id or "",
+        (cp.engine or "").casefold(),
+        (cp.driver_id or "").casefold(),
         cp.kw,
         cp.kwh,
         cp.eur,

@@ -7,6 +7,19 @@ them (the newest view per CP wins) and a single-shot ``QTimer`` flushes the queu
 changed, only over the columns and roles that changed, wraps new CPs in
 ``beginInsertRows``/``endInsertRows``, and then emits :attr:`CpTableModel.cpsUpdated` with
 the changed :class:`~central_app.views.CpView` objects so the map repaints the same tiles.
+
+Two things keep a flush of 1,000 changed CPs cheap:
+
+- ``data()`` is a lookup. What a row shows for each role is built once per change, and only
+  when a view first asks for it (in practice: the rows on screen); the colours, icons and
+  fonts are shared per state (:mod:`central_app.gui.cp_cells`).
+- The model sorts itself (``sort()``), with Python's sort over precomputed keys, and
+  :class:`CpFilterProxyModel` only filters. A ``QSortFilterProxyModel`` that sorts asks the
+  source for an index and a value per comparison (two calls into Python each), and
+  re-sorts on every ``dataChanged`` that touches the sort column. Here a change to the sort
+  column re-sorts at most once per ``resort_interval_ms`` (a live column such as kW would
+  otherwise reshuffle the table several times a second); a click on a header, a new CP and
+  a snapshot sort at once.
 """
 
 from __future__ import annotations
@@ -16,27 +29,34 @@ from collections.abc import Iterable
 from operator import attrgetter
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
 
-from central_app.gui import theme
+from central_app.gui.cp_cells import (
+    CP_ROLE,
+    FILTER_KEY_ROLE,
+    ITEM_FLAGS,
+    SORT_ROLE,
+    STATUS_ROLE,
+    Cells,
+    alignment,
+    row_cells,
+)
 from central_app.gui.cp_columns import (
     HEADER_TIPS,
     HEADERS,
-    NUMERIC_COLUMNS,
     Column,
     cp_tooltip,
-    display_text,
     filter_key,
     sort_keys,
 )
+from central_app.gui.cp_proxy import CpFilterProxyModel
 from central_app.views import CpStatus, CpView
 
 __all__ = [
@@ -49,15 +69,7 @@ __all__ = [
     "CpTableModel",
 ]
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a value that sorts naturally (numbers as numbers)
-CP_ROLE = Qt.ItemDataRole.UserRole + 2  # the whole CpView
-STATUS_ROLE = Qt.ItemDataRole.UserRole + 3  # CpStatus value (str)
-FILTER_KEY_ROLE = Qt.ItemDataRole.UserRole + 4  # text the filter box matches
-
 _ModelIndex = QModelIndex | QPersistentModelIndex
-
-
-_NUMERIC = NUMERIC_COLUMNS
 
 #: Which CpView fields each column shows (a change to one of them repaints the column).
 _FIELDS: dict[Column, tuple[str, ...]] = {
@@ -74,16 +86,15 @@ _FIELDS: dict[Column, tuple[str, ...]] = {
 }
 
 _NCOLS = len(Column)
-_GETTERS = [(column, attrgetter(*names)) for column, names in _FIELDS.items()]
+_GETTERS = [(int(column), attrgetter(*names)) for column, names in _FIELDS.items()]
 _DISPLAY = Qt.ItemDataRole.DisplayRole
-_BACKGROUND = Qt.ItemDataRole.BackgroundRole
-_FOREGROUND = Qt.ItemDataRole.ForegroundRole
-_DECORATION = Qt.ItemDataRole.DecorationRole
-_FONT = Qt.ItemDataRole.FontRole
-_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_ASCENDING = Qt.SortOrder.AscendingOrder
+_DESCENDING = Qt.SortOrder.DescendingOrder
+_SORT_HINT = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+# The overload that carries the hint (views keep their scroll position for a re-sort).
+_LAYOUT_SIGNATURE = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
 
 _BASE_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, SORT_ROLE, CP_ROLE]
 _STATUS_ROLES = [
@@ -94,6 +105,7 @@ _STATUS_ROLES = [
     STATUS_ROLE,
     FILTER_KEY_ROLE,
 ]
+_ALL_ROLES = _BASE_ROLES + _STATUS_ROLES
 
 
 class CpTableModel(QAbstractTableModel):
@@ -104,20 +116,29 @@ class CpTableModel(QAbstractTableModel):
     #: After each flush that changed a state: ``{CpStatus: count}`` for every status.
     countsChanged = Signal(dict)
 
-    def __init__(self, parent=None, *, flush_interval_ms: int = 300) -> None:
+    def __init__(
+        self, parent=None, *, flush_interval_ms: int = 300, resort_interval_ms: int = 1000
+    ) -> None:
         super().__init__(parent)
+        # Parallel per-row lists, in display order (the current sort).
         self._rows: list[CpView] = []
         self._sort_keys: list[tuple] = []  # per row, per column: what SORT_ROLE returns
+        self._cells: list[Cells | None] = []  # per row: role -> per-column values, or None
         self._row_of: dict[str, int] = {}
         self._pending: dict[str, CpView] = {}
         self._counts: dict[CpStatus, int] = dict.fromkeys(CpStatus, 0)
+        self._sort_column = -1  # -1: by id, not asked for by anyone
+        self._sort_order = _ASCENDING
+        self._sort_dirty = False
+        self._sorted_at = 0.0
+        self._resort_interval = resort_interval_ms / 1000
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(flush_interval_ms)
         self._timer.timeout.connect(self.flush)
-        self._bold = QFont()
-        self._bold.setBold(True)
-        self._dim = QColor("#9aa0a8")
+        self._sort_timer = QTimer(self)
+        self._sort_timer.setSingleShot(True)
+        self._sort_timer.timeout.connect(self._resort_if_dirty)
         #: Duration of the last flush in seconds (the benchmark reads it).
         self.last_flush_seconds = 0.0
         self.flush_count = 0
@@ -131,12 +152,17 @@ class CpTableModel(QAbstractTableModel):
             self._timer.start()
 
     def load(self, cps: Iterable[CpView]) -> None:
-        """Replace everything with a snapshot (at start-up), sorted by id."""
+        """Replace everything with a snapshot (at start-up), in the current sort order."""
         self.beginResetModel()
-        self._rows = sorted({cp.cp_id: cp for cp in cps}.values(), key=lambda c: c.cp_id)
+        rows = sorted({cp.cp_id: cp for cp in cps}.values(), key=lambda c: c.cp_id)
+        keys = [sort_keys(cp) for cp in rows]
+        order = self._sorted_order(keys)
+        self._rows = [rows[r] for r in order]
+        self._sort_keys = [keys[r] for r in order]
+        self._cells = [None] * len(rows)
         self._row_of = {cp.cp_id: i for i, cp in enumerate(self._rows)}
-        self._sort_keys = [sort_keys(cp) for cp in self._rows]
         self._pending.clear()
+        self._sort_dirty = False
         self.endResetModel()
         self._recount()
         self.cpsUpdated.emit(list(self._rows))
@@ -148,6 +174,8 @@ class CpTableModel(QAbstractTableModel):
             return 0
         started = time.perf_counter()
         pending, self._pending = self._pending, {}
+        rows, keys, cells, counts = self._rows, self._sort_keys, self._cells, self._counts
+        sort_column = self._sort_column
         changed: list[tuple[int, int, int, bool]] = []  # row, first col, last col, status?
         added: list[CpView] = []
         updated: list[CpView] = []
@@ -157,40 +185,41 @@ class CpTableModel(QAbstractTableModel):
             if row is None:
                 added.append(cp)
                 continue
-            old = self._rows[row]
+            old = rows[row]
             if old == cp or cp.updated_at < old.updated_at:
                 continue  # unchanged, or older than what is shown (a pre-snapshot straggler)
             cols = [c for c, get in _GETTERS if get(old) != get(cp)]
             if not cols:
                 continue
-            self._rows[row] = cp
-            self._sort_keys[row] = sort_keys(cp)
+            new_keys = sort_keys(cp)
+            if sort_column >= 0 and new_keys[sort_column] != keys[row][sort_column]:
+                self._sort_dirty = True
+            rows[row] = cp
+            keys[row] = new_keys
+            cells[row] = None  # rebuilt when a view next asks
             status_changed = old.status is not cp.status
             if status_changed:
-                self._counts[old.status] -= 1
-                self._counts[cp.status] += 1
+                counts[old.status] -= 1
+                counts[cp.status] += 1
                 counts_dirty = True
-            if status_changed:
-                first, last = 0, len(Column) - 1  # the whole row is re-tinted
+                first, last = 0, _NCOLS - 1  # the whole row is re-tinted
             else:
-                first, last = min(cols), max(cols)
+                first, last = cols[0], cols[-1]
             if old.driver_id != cp.driver_id or old.location != cp.location:
                 status_changed = True  # the filter key changed: send the filter roles too
             changed.append((row, first, last, status_changed))
             updated.append(cp)
         self._emit_changes(changed)
         if added:
-            added.sort(key=lambda c: c.cp_id)
-            start = len(self._rows)
-            self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
-            for i, cp in enumerate(added, start):
-                self._rows.append(cp)
-                self._sort_keys.append(sort_keys(cp))
-                self._row_of[cp.cp_id] = i
-                self._counts[cp.status] += 1
-            self.endInsertRows()
+            self._append(added)
             counts_dirty = True
             updated.extend(added)
+        if self._sort_dirty:
+            wait = self._sorted_at + self._resort_interval - time.monotonic()
+            if added or wait <= 0:
+                self._resort()
+            elif not self._sort_timer.isActive():
+                self._sort_timer.start(max(1, round(wait * 1000)))
         self.flush_count += 1
         self.last_flush_seconds = time.perf_counter() - started
         if updated:
@@ -198,6 +227,20 @@ class CpTableModel(QAbstractTableModel):
         if counts_dirty:
             self.countsChanged.emit(self.counts())
         return len(updated)
+
+    def _append(self, added: list[CpView]) -> None:
+        added.sort(key=lambda c: c.cp_id)
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
+        for i, cp in enumerate(added, start):
+            self._rows.append(cp)
+            self._sort_keys.append(sort_keys(cp))
+            self._cells.append(None)
+            self._row_of[cp.cp_id] = i
+            self._counts[cp.status] += 1
+        self.endInsertRows()
+        if self._sort_column >= 0:
+            self._sort_dirty = True  # new rows go to their place in the same flush
 
     def _emit_changes(self, changed: list[tuple[int, int, int, bool]]) -> None:
         """One ``dataChanged`` per run of consecutive changed rows, over their columns/roles."""
@@ -215,8 +258,58 @@ class CpTableModel(QAbstractTableModel):
         self._emit_run(run_start, prev, first, last, status)
 
     def _emit_run(self, top: int, bottom: int, first: int, last: int, status: bool) -> None:
-        roles = _BASE_ROLES + _STATUS_ROLES if status else _BASE_ROLES
-        self.dataChanged.emit(self.index(top, first), self.index(bottom, last), roles)
+        roles = _ALL_ROLES if status else _BASE_ROLES
+        self.dataChanged.emit(self.createIndex(top, first), self.createIndex(bottom, last), roles)
+
+    # --- sorting ------------------------------------------------------------------------------
+
+    def sort(self, column: int, order: Qt.SortOrder = _ASCENDING) -> None:
+        """Sort the rows now (a header click); later changes keep them sorted, coalesced."""
+        self._sort_column = column if 0 <= column < _NCOLS else -1
+        self._sort_order = order
+        self._resort()
+
+    def sort_column(self) -> int:
+        return self._sort_column
+
+    def sort_order(self) -> Qt.SortOrder:
+        return self._sort_order
+
+    def _sorted_order(self, keys: list[tuple]) -> list[int]:
+        """Row numbers in display order: by the sort column, ties by id (natural order)."""
+        order = sorted(range(len(keys)), key=lambda r: keys[r][Column.ID])
+        column, descending = self._sort_column, self._sort_order == _DESCENDING
+        if column > 0:  # Python's sort is stable, in reverse too: ties stay in id order
+            order.sort(key=lambda r: keys[r][column], reverse=descending)
+        elif column == 0 and descending:
+            order.reverse()
+        return order
+
+    def _resort_if_dirty(self) -> None:
+        if self._sort_dirty:
+            self._resort()
+
+    def _resort(self) -> None:
+        """Put the rows in sort order: one ``layoutChanged``, and only if the order changed."""
+        self._sort_dirty = False
+        self._sorted_at = time.monotonic()
+        self._sort_timer.stop()
+        order = self._sorted_order(self._sort_keys)
+        if order == list(range(len(order))):
+            return
+        self.layoutAboutToBeChanged[_LAYOUT_SIGNATURE].emit([], _SORT_HINT)
+        self._rows = [self._rows[r] for r in order]
+        self._sort_keys = [self._sort_keys[r] for r in order]
+        self._cells = [self._cells[r] for r in order]
+        self._row_of = {cp.cp_id: i for i, cp in enumerate(self._rows)}
+        persistent = [i for i in self.persistentIndexList() if i.isValid()]
+        if persistent:  # e.g. the proxy's mapping of the table's selection and current row
+            new_row = [0] * len(order)
+            for new, old in enumerate(order):
+                new_row[old] = new
+            moved = [self.createIndex(new_row[i.row()], i.column()) for i in persistent]
+            self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged[_LAYOUT_SIGNATURE].emit([], _SORT_HINT)
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -240,6 +333,11 @@ class CpTableModel(QAbstractTableModel):
     def pending_count(self) -> int:
         return len(self._pending)
 
+    def filter_key_at(self, row: int) -> str:
+        """What the filter box matches for ``row`` (from the row's cells when built)."""
+        cells = self._cells[row]
+        return filter_key(self._rows[row]) if cells is None else cells[FILTER_KEY_ROLE][0]
+
     def _recount(self) -> None:
         self._counts = dict.fromkeys(CpStatus, 0)
         for cp in self._rows:
@@ -255,13 +353,13 @@ class CpTableModel(QAbstractTableModel):
 
     def index(self, row: int, column: int, parent: _ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
         # One Python call instead of hasIndex()'s rowCount() + columnCount(): the proxy asks
-        # for source indexes on every comparison while it re-sorts.
+        # for a source index on every data() call of the table.
         if 0 <= row < len(self._rows) and 0 <= column < _NCOLS and not parent.isValid():
             return self.createIndex(row, column)
         return QModelIndex()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < _NCOLS:
             return None
         column = Column(section)
         if role == Qt.ItemDataRole.DisplayRole:
@@ -269,86 +367,30 @@ class CpTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return HEADER_TIPS.get(column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _alignment(column)
+            return alignment(column)
         return None
 
     def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return ITEM_FLAGS if index.isValid() else _NO_FLAGS
 
-    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        # Hot path: the proxy calls this thousands of times per flush while it re-sorts, so
-        # sort keys are precomputed per row and nothing here builds enums or objects.
-        row, col = index.row(), index.column()
-        if role == SORT_ROLE:
-            if 0 <= row < len(self._sort_keys) and 0 <= col < _NCOLS:
-                return self._sort_keys[row][col]
+    def data(self, index: _ModelIndex, role: int = _DISPLAY):
+        return self.cell(index.row(), index.column(), role)
+
+    def cell(self, row: int, col: int, role: int):
+        """``data()`` by row and column (the proxy calls it without a source index).
+
+        Hot path (every cell the table paints, seven roles each): a lookup in the row's
+        cells, built once per change of the row; nothing here formats or builds objects.
+        """
+        if not (0 <= row < len(self._rows) and 0 <= col < _NCOLS):
             return None
-        if not (0 <= row < len(self._rows) and 0 <= col < _NCOLS) or not index.isValid():
-            return None
-        cp = self._rows[row]
-        if role == _DISPLAY:
-            return display_text(cp, col)
-        if role == _BACKGROUND:
-            return theme.status_tint(cp.status) if col == Column.STATUS else None
-        if role == _FOREGROUND:
-            if col == Column.STATUS:
-                return theme.status_text_colour(cp.status)
-            return self._dim if cp.status is CpStatus.DISCONNECTED else None
-        if role == _DECORATION:
-            return theme.status_icon(cp.status) if col == Column.ID else None
-        if role == _FONT:
-            return self._bold if col == Column.STATUS or col == Column.ID else None
-        if role == _ALIGNMENT:
-            return _RIGHT if col in _NUMERIC else _LEFT
-        if role == _TOOLTIP:
-            return cp_tooltip(cp)
-        if role == CP_ROLE:
-            return cp
-        if role == STATUS_ROLE:
-            return cp.status.value
-        if role == FILTER_KEY_ROLE:
-            return filter_key(cp)
+        cells = self._cells[row]
+        if cells is None:
+            cells = self._cells[row] = row_cells(self._rows[row], self._sort_keys[row])
+        values = cells.get(role)
+        if values is not None:
+            return values[col]
+        if role == _TOOLTIP:  # only on hover: built on demand, kept until the row changes
+            tips = cells[_TOOLTIP] = (cp_tooltip(self._rows[row]),) * _NCOLS
+            return tips[col]
         return None
-
-
-def _alignment(column: int) -> Qt.AlignmentFlag:
-    return _RIGHT if column in _NUMERIC else _LEFT
-
-
-class CpFilterProxyModel(QSortFilterProxyModel):
-    """Sorting by :data:`SORT_ROLE` plus a text filter (id, location, driver) and a status filter."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._text = ""
-        self._statuses: frozenset[CpStatus] | None = None
-        self.setSortRole(SORT_ROLE)
-        self.setFilterRole(FILTER_KEY_ROLE)
-        self.setDynamicSortFilter(True)
-        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-
-    def set_text(self, text: str) -> None:
-        text = text.strip().casefold()
-        if text != self._text:
-            self.beginFilterChange()
-            self._text = text
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def set_statuses(self, statuses: Iterable[CpStatus] | None) -> None:
-        """Show only these statuses; ``None`` shows all."""
-        new = None if statuses is None else frozenset(statuses)
-        if new != self._statuses:
-            self.beginFilterChange()
-            self._statuses = new
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _ModelIndex) -> bool:
-        model = self.sourceModel()
-        if not isinstance(model, CpTableModel):
-            return True
-        cp = model.cp_at(source_row)
-        if self._statuses is not None and cp.status not in self._statuses:
-            return False
-        return not self._text or self._text in filter_key(cp)

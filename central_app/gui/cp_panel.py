@@ -131,7 +131,8 @@ class CpPanel(QWidget):
 
     def selected_ids(self) -> list[str]:
         rows = self.table.selectionModel().selectedRows(Column.ID)
-        return [self.proxy.mapToSource(i).siblingAtColumn(Column.ID).data() for i in rows]
+        cp_at, to_source = self.model.cp_at, self.proxy.mapToSource
+        return [cp_at(to_source(i).row()).cp_id for i in rows]
 
     def select_ids(self, ids: list[str], *, scroll: bool = True) -> None:
         """Select exactly these CPs; CPs hidden by the filter make the filter reset."""

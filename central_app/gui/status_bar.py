@@ -88,12 +88,16 @@ class StateCounts(QWidget):
         self.set_counts(dict.fromkeys(CpStatus, 0))
 
     def set_counts(self, counts: dict[CpStatus, int]) -> None:
-        self.counts = {status: counts.get(status, 0) for status in theme.STATUS_ORDER}
+        """Show ``counts``; only the labels whose count changed are re-laid out."""
+        old, self.counts = self.counts, {s: counts.get(s, 0) for s in theme.STATUS_ORDER}
         for status, label in self.labels.items():
+            n = self.counts[status]
+            if old.get(status) == n:
+                continue
             colour = theme.STATUS_COLOURS[status]
             label.setText(
                 f'<span style="color:{colour}; font-size:14px;">●</span>&nbsp;'
-                f"<b>{counts.get(status, 0)}</b>&nbsp;{theme.status_legend(status)}"
+                f"<b>{n}</b>&nbsp;{theme.status_legend(status)}"
             )
 
     def text(self) -> str:

@@ -30,43 +30,16 @@ from central_app.gui.bridge import CentralBridge
 from central_app.gui.cp_model import CpTableModel
 from central_app.gui.cp_panel import CpPanel
 from central_app.gui.log_panel import LogPanel
+from central_app.gui.map_feed import MapFeed, tile_for
 from central_app.gui.requests_model import RequestColumn, RequestsModel
 from central_app.gui.status_bar import LinksIndicator, StateCounts
 from central_app.views import CentralControls, CpStatus, CpView, LinkStatus, LogLevel
 from citymap import City, CityMapError, load_city
-from citymap.tiles import TileData
 from citymap.view import CityMapView
 
 __all__ = ["ControlCenterWindow", "tile_for"]
 
 log = logging.getLogger(__name__)
-
-
-def tile_for(cp: CpView) -> TileData | None:
-    """The map tile of a CP (None if the CP has no position on the map)."""
-    if cp.x is None or cp.y is None:
-        return None
-    supplying = cp.status is CpStatus.SUPPLYING
-    extra = ""
-    if cp.status is CpStatus.ACTIVE and cp.driver_id:
-        extra = f"authorized for {cp.driver_id}, plug in"
-    elif cp.status is CpStatus.BROKEN and cp.engine:
-        extra = f"engine {cp.engine}"
-    elif cp.status is CpStatus.DISCONNECTED:
-        extra = "no heartbeat from the monitor"
-    return TileData(
-        cp.cp_id,
-        cp.x,
-        cp.y,
-        cp.status.value,
-        cp.location,
-        cp.price,
-        kw=cp.kw if supplying else None,
-        kwh=cp.kwh if supplying else None,
-        eur=cp.eur if supplying else None,
-        driver_id=cp.driver_id if supplying else None,
-        label_extra=extra,
-    )
 
 
 class ControlCenterWindow(QMainWindow):
@@ -95,15 +68,20 @@ class ControlCenterWindow(QMainWindow):
 
         self.bridge = CentralBridge(self)
         self.model = CpTableModel(self, flush_interval_ms=flush_interval_ms)
-        self._meter_pending: dict[str, TileData] = {}
-        self._meter_timer = QTimer(self)
-        self._meter_timer.setSingleShot(True)
-        self._meter_timer.setInterval(meter_interval_ms)
-        self._meter_timer.timeout.connect(self._flush_meters)
         self.requests = RequestsModel(self)
         self.log_panel = LogPanel(self)
         self.cp_panel = CpPanel(self.model, self)
         self.map = self._build_map(city, city_path)
+        self.map_feed = (
+            None
+            if self.map is None
+            else MapFeed(
+                self.map,
+                flush_interval_ms=flush_interval_ms,
+                meter_interval_ms=meter_interval_ms,
+                parent=self,
+            )
+        )
         self.links = LinksIndicator(self)
         self.state_counts = StateCounts(self)
         self._syncing = False
@@ -260,31 +238,11 @@ class ControlCenterWindow(QMainWindow):
     # --- model -> map -------------------------------------------------------------------------
 
     def _on_cps_updated(self, cps: list[CpView]) -> None:
-        """Tiles follow the model's flush: state changes at once, live meters at most at
-        ``meter_interval_ms`` (with 1,000 CPs a map repaint costs tens of ms; CPs report
-        once a second anyway, so a faster meter refresh only burns frames)."""
-        if self.map is not None:
-            urgent = []
-            for cp in cps:
-                tile = tile_for(cp)
-                if tile is None:
-                    continue
-                current = self.map.tile(cp.cp_id)
-                if current is None or current.tile_data.status != tile.status:
-                    urgent.append(tile)
-                    self._meter_pending.pop(cp.cp_id, None)
-                else:
-                    self._meter_pending[cp.cp_id] = tile
-            if urgent:
-                self.map.update_tiles(urgent)
-            if self._meter_pending and not self._meter_timer.isActive():
-                self._meter_timer.start()
+        """Tiles follow the model's flush (see :class:`MapFeed`: states at once, live meters
+        at most every ``meter_interval_ms``, between two flushes)."""
+        if self.map_feed is not None:
+            self.map_feed.on_flush(cps)
         self._update_actions()
-
-    def _flush_meters(self) -> None:
-        pending, self._meter_pending = self._meter_pending, {}
-        if self.map is not None and pending:
-            self.map.update_tiles(pending.values())
 
     # --- selection sync -----------------------------------------------------------------------
 

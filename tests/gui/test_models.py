@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from central_app.gui.cp_model import (
+    FILTER_KEY_ROLE,
     SORT_ROLE,
     Column,
     CpFilterProxyModel,
@@ -150,3 +152,66 @@ def _fragments(block):
     while not it.atEnd():
         yield it.fragment()
         it += 1
+
+
+def _ids(model) -> list[str]:
+    return [model.index(r, Column.ID).data() for r in range(model.rowCount())]
+
+
+def test_model_sorts_itself_and_moves_persistent_indexes(qtmodeltester) -> None:
+    """The proxy hands sorting to the model; a re-sort keeps selections (persistent indexes)."""
+    model = CpTableModel(resort_interval_ms=0)
+    model.load(FIVE_STATES)
+    proxy = CpFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.sort(Column.KW, Qt.SortOrder.DescendingOrder)
+    assert (proxy.sortColumn(), proxy.sortOrder()) == (Column.KW, Qt.SortOrder.DescendingOrder)
+    assert _ids(proxy) == ["CP-03", "CP-01", "CP-02", "CP-04", "CP-05", "CP-06"]  # ties by id
+    kept = QPersistentModelIndex(proxy.index(4, Column.STATUS))  # CP-05
+    layouts: list[int] = []
+    model.layoutChanged.connect(lambda *_: layouts.append(1))
+    model.enqueue(replace(FIVE_STATES[4], status=CpStatus.SUPPLYING, kw=50.0, updated_at=LATER))
+    model.flush()
+    assert _ids(proxy)[:2] == ["CP-05", "CP-03"] and layouts == [1]
+    assert kept.row() == 0 and kept.data() == "Supplying"
+    model.enqueue(replace(FIVE_STATES[1], updated_at=LATER))  # not the sort column: no re-sort
+    model.flush()
+    assert layouts == [1]
+    qtmodeltester.check(proxy, force_py=True)
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_resort_after_live_changes_is_coalesced(qtbot) -> None:
+    model = CpTableModel(flush_interval_ms=10, resort_interval_ms=300)
+    model.load(FIVE_STATES)
+    model.sort(Column.KW, Qt.SortOrder.DescendingOrder)  # a header click sorts at once
+    assert _ids(model)[0] == "CP-03"
+    model.enqueue(replace(FIVE_STATES[0], status=CpStatus.SUPPLYING, kw=90.0, updated_at=LATER))
+    model.flush()
+    assert _ids(model)[0] == "CP-03"  # sorted less than 300 ms ago: the order waits
+    with qtbot.waitSignal(model.layoutChanged, timeout=2000):
+        pass
+    assert _ids(model)[:2] == ["CP-01", "CP-03"]
+    model.enqueue(make_cp("CP-00", CpStatus.SUPPLYING, kw=120.0))  # a new CP: in place at once
+    model.flush()
+    assert _ids(model)[0] == "CP-00"
+
+
+def test_cells_are_cached_per_change() -> None:
+    model = CpTableModel()
+    model.load(FIVE_STATES)
+    row = model.row_of("CP-06")  # disconnected: dimmed text
+    name = model.index(row, Column.LOCATION)
+    assert name.data(Qt.ItemDataRole.ForegroundRole) == QColor("#9aa0a8")
+    assert name.data(Qt.ItemDataRole.TextAlignmentRole) == (
+        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+    )
+    assert "CP-06" in name.data(Qt.ItemDataRole.ToolTipRole)
+    assert name.data(FILTER_KEY_ROLE) == "cp-06\ndistrict 0\n"
+    model.enqueue(replace(model.cp("CP-06"), status=CpStatus.ACTIVE, engine="OK", updated_at=LATER))
+    model.flush()
+    assert name.data(Qt.ItemDataRole.ForegroundRole) is None
+    assert "Active" in name.data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(row, Column.KW).data(Qt.ItemDataRole.TextAlignmentRole) == (
+        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    )
