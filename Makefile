@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format run kafka-start kafka-stop clean
+.PHONY: setup test e2e lint format run kafka-start kafka-stop clean
 
 setup: $(STAMP)
 	@scripts/setup-system
@@ -18,6 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the end-to-end and resilience suite (real processes, real broker); `make test` runs it too.
+e2e: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

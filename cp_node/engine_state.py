@@ -72,6 +72,9 @@ class EngineConfig:
     isolation_timeout: float = 3.0  # seconds without HEALTH before ISOLATED
     progress_interval: float = 1.0
     stale_command_age: float = 10.0  # stop/resume older than this are left to HEALTH
+    # HEALTH's admin_state lags a Kafka stop/resume by up to a heartbeat + a health period:
+    # for this long after a command, a HEALTH edge contradicting it is stale, not a decision
+    health_admin_lag: float = 3.0
 
 
 @dataclass
@@ -143,6 +146,7 @@ class EngineMachine:
         self.supply: Supply | None = None
         self.last_health: float | None = None
         self._last_health_admin: AdminState | None = None
+        self._last_command: tuple[float, bool] | None = None  # (when, stopped) from Kafka
         self._notes: list[str] = []
 
     # --- helpers ----------------------------------------------------------------------------
@@ -249,9 +253,16 @@ class EngineMachine:
         if self.state == State.ISOLATED:
             self._go(self._rest_state())
             self.note("Monitor connected: health checks resumed")
-        if health.admin_state != self._last_health_admin:
+        stopped = health.admin_state == AdminState.STOPPED
+        command = self._last_command
+        lagging = (
+            command is not None
+            and now - command[0] < self.config.health_admin_lag
+            and command[1] != stopped
+        )  # e.g. the STOPPED of a Stop that a later Resume command already undid
+        if health.admin_state != self._last_health_admin and not lagging:
             self._last_health_admin = health.admin_state
-            if health.admin_state == AdminState.STOPPED:
+            if stopped:
                 events += self.on_stop(now)
             else:
                 events += self.on_resume(now)
@@ -310,6 +321,8 @@ class EngineMachine:
         if self._stale(issued_at):
             log.info("stale stop command ignored; HEALTH carries the current admin state")
             return []
+        if issued_at is not None:
+            self._last_command = (now, True)
         events: list[Event] = []
         was_stopped = self.admin_stopped
         self.admin_stopped = True
@@ -326,6 +339,8 @@ class EngineMachine:
         if self._stale(issued_at):
             log.info("stale resume command ignored; HEALTH carries the current admin state")
             return []
+        if issued_at is not None:
+            self._last_command = (now, False)
         was_stopped = self.admin_stopped
         self.admin_stopped = False
         if self.state == State.STOPPED:

@@ -177,6 +177,10 @@ class Network:
                     str(args.run_dir / "journal"),
                 ],
             )
+        # Monitors start once their engine answers, so no CP shows BROKEN for a moment.
+        for i, cp in enumerate(cps):
+            port = args.engine_base_port + i
+            self.wait_for_port(port, f"EV_CP_E of {cp['id']}", child=f"engine-{cp['id']}")
             self.spawn(
                 f"monitor-{cp['id']}",
                 [
@@ -217,13 +221,16 @@ class Network:
         print(f"run: network up {mode}: 1 central, {args.cps} CPs, {args.drivers} drivers.")
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
 
-    def wait_for_port(self, port: int, what: str, timeout: float = 30.0) -> None:
+    def wait_for_port(
+        self, port: int, what: str, timeout: float = 30.0, child: str | None = None
+    ) -> None:
         import socket
 
+        watched = next((c for c in self.children if c.name == child), None) or self.children[-1]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.children and self.children[-1].process.poll() is not None:
-                raise SystemExit(f"run: {what} exited; see {self.children[-1].log}")
+            if watched.process.poll() is not None:
+                raise SystemExit(f"run: {what} exited; see {watched.log}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return

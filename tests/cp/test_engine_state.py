@@ -308,3 +308,20 @@ def test_autopilot_plugs_after_delay_and_unplugs_after_time_or_energy() -> None:
     clock.mono += 1.1
     m.tick(clock.mono)
     assert by_energy.decide(m, clock.mono) == Action.UNPLUG
+
+
+def test_health_lagging_behind_a_quick_stop_then_resume_does_not_stop_again() -> None:
+    """Stop then Resume within a second: the monitor's next HEALTH still carries STOPPED."""
+    m, clock = ready(health_admin_lag=3.0)
+    now_ts = format_ts(clock.wall())
+    m.on_stop(clock.mono, issued_at=now_ts)
+    clock.mono += 0.5
+    m.on_resume(clock.mono, issued_at=format_ts(clock.wall()))
+    assert m.state == State.IDLE
+    clock.mono += 0.5
+    m.on_health(clock.mono, health(admin=AdminState.STOPPED))  # stale: the Resume came later
+    assert m.state == State.IDLE and not m.admin_stopped
+    # A STOPPED that is still there after the lag is the operator's real wish (second path).
+    clock.mono += 3.0
+    m.on_health(clock.mono, health(admin=AdminState.STOPPED))
+    assert m.state == State.STOPPED

@@ -17,17 +17,35 @@ history is worthless to them (``central_alive``) should pass ``auto_offset_reset
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_STORED,
+    Consumer,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka import KafkaError as RdKafkaError
 
 from wire.errors import InvalidEvent, KafkaError
 from wire.kafka.messages import DeadLetter, Event, EventCodec
 from wire.kafka.partitioner import partition_for
 from wire.kafka.producer import EventProducer
+from wire.kafka.quiet import RepeatFilter
+
+COMMITTED_FETCH_TIMEOUT_S = 10.0
+_COORDINATOR_LOADING = frozenset(
+    {
+        RdKafkaError.NOT_COORDINATOR,
+        RdKafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        RdKafkaError.COORDINATOR_NOT_AVAILABLE,
+        RdKafkaError._WAIT_COORD,
+    }
+)
 
 log = logging.getLogger(__name__)
 rdlog = logging.getLogger("confluent_kafka.consumer")
@@ -83,6 +101,7 @@ class EventConsumer:
         self._at_end: set[tuple[str, int]] = set()
         self._mode: str | None = None
         self._closed = False
+        self._repeats = RepeatFilter()
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "group.id": group_id,
@@ -107,6 +126,8 @@ class EventConsumer:
             raise KafkaError(f"cannot create a Kafka consumer: {exc}") from exc
 
     def _on_error(self, err: RdKafkaError) -> None:
+        if not err.fatal() and not self._repeats.allow(err.code()):
+            return  # the same trouble again within a short while: said already
         level = logging.ERROR if err.fatal() else logging.WARNING
         log.log(level, "kafka consumer (%s): %s", ",".join(self._codecs), err.str())
 
@@ -143,13 +164,36 @@ class EventConsumer:
         if (topic, partition) in self._assigned:
             return
         tp = TopicPartition(topic, partition)
-        if self._from_beginning:
-            tp.offset = OFFSET_BEGINNING
+        tp.offset = OFFSET_BEGINNING if self._from_beginning else self._committed_offset(tp)
         try:
             self._consumer.incremental_assign([tp])
         except KafkaException as exc:
             raise KafkaError(f"cannot assign {topic}[{partition}]: {exc}") from exc
         self._assigned.add((topic, partition))
+
+    def _committed_offset(self, tp: TopicPartition) -> int:
+        """Where the group left ``tp``, asked explicitly before assigning.
+
+        On a brand-new broker the group coordinator is still loading, and the offset fetch that
+        ``assign`` starts by itself can fail with NOT_COORDINATOR and leave the partition
+        unread for good; asking first (retrying for a while) avoids that. If the broker does
+        not answer at all, librdkafka's own fetch after ``assign`` takes over.
+        """
+        deadline = time.monotonic() + COMMITTED_FETCH_TIMEOUT_S
+        while True:
+            try:
+                (answer,) = self._consumer.committed([TopicPartition(tp.topic, tp.partition)], 2.0)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                loading = isinstance(err, RdKafkaError) and err.code() in _COORDINATOR_LOADING
+                if not loading or time.monotonic() > deadline:
+                    log.info("committed offset of %s[%d] unknown: %s", tp.topic, tp.partition, exc)
+                    return OFFSET_STORED
+                time.sleep(0.25)
+                continue
+            if answer.error is None and answer.offset >= 0:
+                return answer.offset
+            return OFFSET_STORED  # nothing committed yet: auto.offset.reset decides
 
     def _set_mode(self, mode: str) -> None:
         if self._mode not in (None, mode):

@@ -25,6 +25,7 @@ from confluent_kafka import KafkaException, Producer
 
 from wire.errors import BrokerUnavailable, KafkaError
 from wire.kafka.messages import Event
+from wire.kafka.quiet import RepeatFilter
 
 STARTUP_GRACE_S = 5.0
 
@@ -47,6 +48,7 @@ class EventProducer:
     ) -> None:
         self._broker_up = True
         self._failures = 0
+        self._repeats = RepeatFilter()
         # Until this moment a broker that is not UP yet is still being connected to, not down:
         # without the grace a fresh program would flash "Kafka down" at every start.
         self._connect_grace_until = time.monotonic() + STARTUP_GRACE_S
@@ -74,9 +76,11 @@ class EventProducer:
     # --- callbacks (run inside poll/flush, on the calling thread) --------------------------
 
     def _on_error(self, err: RdKafkaError) -> None:
+        if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
+            self._broker_up = False
+        if not err.fatal() and not self._repeats.allow(err.code()):
+            return  # the same trouble again within a short while: said already
         if err.code() in _DOWN:
-            if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
-                self._broker_up = False
             log.warning("kafka producer: %s", err.str())
         else:
             log.error("kafka producer error: %s", err.str())

@@ -1,0 +1,319 @@
+"""End-to-end harness: the real programs as subprocesses, the real broker, Central's database.
+
+``Network`` starts, kills and restarts EV_Central, each CP's EV_CP_E / EV_CP_M and EV_Driver
+as real processes (``python -m <module>``, the same code as the console scripts; ``procs.Proc``)
+on free ports, each with its own data directory under the test's ``tmp_path`` and its own log
+file (``<tmp>/logs/<name>.log``, whose tail the fixture prints when a test fails).
+``observer.Observer`` reads the topics a dashboard would read (driver notices, network state,
+CP events, Central's commands) from the beginning, so tests assert on what really went over
+Kafka. ``Network.tickets()`` reads Central's SQLite file with plain SQL. ``LocalBroker`` is a
+broker of a test's own, which it may stop and restart.
+
+Everything waits on conditions with deadlines (``tests.waiting.wait_for``), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from tests.e2e.observer import RDLOG, Observer
+from tests.e2e.procs import REPO, Proc, free_port, port_open
+from tests.waiting import wait_for
+from wire.kafka.topics import Topics
+
+KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+
+__all__ = ["LocalBroker", "Network", "Observer", "Proc", "free_port"]
+
+
+@dataclass
+class Cp:
+    cp_id: str
+    engine_port: int
+    engine_args: list[str]
+    engine: Proc | None = None
+    monitor: Proc | None = None
+
+
+@dataclass
+class Network:
+    """Central, CPs and drivers of one test, all on ``kafka`` with ``topics``' prefix."""
+
+    kafka: str
+    topics: Topics
+    tmp: Path
+    central_port: int = field(default_factory=free_port)
+    central: Proc | None = None
+    cps: dict[str, Cp] = field(default_factory=dict)
+    drivers: dict[str, Proc] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+    central_args: list[str] = field(default_factory=list)
+    central_module: str = "central_app.main"
+
+    @property
+    def logs(self) -> Path:
+        return self.tmp / "logs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.tmp / "central" / "evcentral.db"
+
+    def _spawn(self, name: str, module: str, args: list[str], **kw: Any) -> Proc:
+        proc = Proc(name, module, args, self.logs / f"{name}.log", **kw)
+        self.procs.append(proc)
+        return proc
+
+    # Central ---------------------------------------------------------------------------------
+
+    def start_central(self, *extra: str, stdin_pipe: bool = False) -> Proc:
+        if extra:
+            self.central_args = list(extra)
+        args = [
+            "--port",
+            str(self.central_port),
+            "--kafka",
+            self.kafka,
+            "--host",
+            "127.0.0.1",
+            "--data-dir",
+            str(self.tmp / "central"),
+            "--topic-prefix",
+            self.topics.prefix,
+            "--no-gui",
+            "--status-every",
+            "2",
+            "--log-level",
+            "WARNING",
+            *self.central_args,
+        ]
+        proc = self._spawn("central", self.central_module, args, stdin_pipe=stdin_pipe)
+        self.central = proc
+
+        def listening() -> bool:
+            if not proc.alive:
+                raise AssertionError(f"EV_Central exited {proc.popen.returncode}:\n{proc.output()}")
+            return port_open(self.central_port)
+
+        wait_for(listening, 30, f"EV_Central listening on {self.central_port}")
+        return proc
+
+    # charging points -------------------------------------------------------------------------
+
+    def add_cp(self, cp_id: str, *engine_args: str) -> Cp:
+        cp = Cp(cp_id, free_port(), list(engine_args))
+        self.cps[cp_id] = cp
+        return cp
+
+    def start_engine(self, cp_id: str) -> Proc:
+        cp = self.cps[cp_id]
+        args = [
+            "--kafka",
+            self.kafka,
+            "--port",
+            str(cp.engine_port),
+            "--bind",
+            "127.0.0.1",
+            "--topic-prefix",
+            self.topics.prefix,
+            "--journal-dir",
+            str(self.tmp / "journal"),
+            "--no-gui",
+            *cp.engine_args,
+        ]
+        # a terminal on stdin: the console then prints its messages and reads technician keys
+        cp.engine = self._spawn(f"engine-{cp_id}", "cp_node.engine_main", args, tty=True)
+        return cp.engine
+
+    def start_monitor(self, cp_id: str) -> Proc:
+        cp = self.cps[cp_id]
+        args = [
+            "--engine",
+            f"127.0.0.1:{cp.engine_port}",
+            "--central",
+            f"127.0.0.1:{self.central_port}",
+            "--cp-id",
+            cp_id,
+            "--location",
+            f"E2E street {cp_id}",
+            "--credentials-dir",
+            str(self.tmp / "credentials"),
+            "--no-gui",
+        ]
+        cp.monitor = self._spawn(f"monitor-{cp_id}", "cp_node.monitor_main", args)
+        return cp.monitor
+
+    def start_cp(self, cp_id: str, *engine_args: str) -> Cp:
+        """Engine first, then its monitor once the engine listens (a monitor that starts
+        first reports the engine UNREACHABLE: the CP flickers BROKEN, rightly)."""
+        self.add_cp(cp_id, *engine_args)
+        engine = self.start_engine(cp_id)
+        engine.wait_line("Engine listening for its monitor", 20)
+        self.start_monitor(cp_id)
+        return self.cps[cp_id]
+
+    def wait_cp_ready(self, observer: Observer, cp_id: str, timeout: float = 30) -> None:
+        """ACTIVE on the network state, with the monitor authenticated and its engine OK.
+
+        If the monitor once found its engine unreachable (a slow start), the CP was BROKEN
+        for a moment: then only a state published after the engine turned OK counts."""
+        monitor = self.cps[cp_id].monitor
+        assert monitor is not None
+        monitor.wait_line("Engine OK at", timeout)
+        monitor.wait_line("authenticated", timeout)
+        ok_at = max(at for at, line in monitor.lines if "Engine OK at" in line)
+        flickered = monitor.has("Engine UNREACHABLE") or monitor.has("Engine KO")
+        wait_for(
+            lambda: (
+                observer.status(cp_id) == "ACTIVE"
+                and (not flickered or observer.events("cp_state", since=ok_at, cp_id=cp_id))
+            ),
+            timeout,
+            f"{cp_id} ACTIVE with its engine OK (now {observer.status(cp_id)})",
+        )
+
+    # drivers ---------------------------------------------------------------------------------
+
+    def start_driver(
+        self,
+        driver_id: str,
+        services: list[str] | None = None,
+        *extra: str,
+        pause: float = 0.3,
+        name: str | None = None,
+    ) -> Proc:
+        """With ``services`` a file of those CP ids is run; without, stdin stays open for
+        ``send_line(cp_id)`` requests."""
+        data_dir = self.tmp / f"driver-{driver_id}"
+        args = [
+            "--kafka",
+            self.kafka,
+            "--driver-id",
+            driver_id,
+            "--data-dir",
+            str(data_dir),
+            "--topic-prefix",
+            self.topics.prefix,
+            "--pause",
+            str(pause),
+            "--no-gui",
+            *extra,
+        ]
+        if services is not None:
+            path = self.tmp / f"services-{driver_id}.txt"
+            path.write_text(f"# e2e requests of {driver_id}\n" + "\n".join(services) + "\n")
+            args += ["--services", str(path)]
+        proc = self._spawn(
+            name or f"driver-{driver_id}",
+            "driver_app.main",
+            args,
+            stdin_pipe=services is None,
+        )
+        self.drivers[driver_id] = proc
+        return proc
+
+    def driver_history(self, driver_id: str) -> list[dict]:
+        path = self.tmp / f"driver-{driver_id}" / "tickets.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    # Central's database ----------------------------------------------------------------------
+
+    def sessions(self, where: str = "1=1", params: tuple = ()) -> list[dict]:
+        if not self.db_path.exists():
+            return []
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(f"SELECT * FROM sessions WHERE {where}", params).fetchall()
+        return [dict(row) for row in rows]
+
+    def tickets(self, **match: object) -> list[dict]:
+        rows = self.sessions("status = 'ticketed'")
+        return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+    def wait_ticket(self, session_id: str, timeout: float) -> dict:
+        found = wait_for(
+            lambda: self.tickets(session_id=session_id), timeout, f"ticket of {session_id} in DB"
+        )
+        return found[0]
+
+    # the end ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.popen.stdin is not None:  # EOF first: no thread left blocked on stdin
+                with contextlib.suppress(OSError):
+                    proc.popen.stdin.close()
+            if proc.alive:
+                proc.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(max(0.1, deadline - time.monotonic()))
+            proc.close()
+
+    def tracebacks(self) -> list[str]:
+        return [p.name for p in self.procs if "Traceback" in p.output()]
+
+
+class LocalBroker:
+    """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, str(KAFKA_LOCAL), *args, "--run-dir", str(self.run_dir)],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"kafka-local {args[0]} failed:\n{done.stdout}{done.stderr}")
+
+    def start(self) -> None:
+        self._run("start", "--port", str(self.port))
+
+    def warm_up(self, topic: str, timeout: float = 30.0) -> None:
+        """Wait until consumer groups work (``__consumer_offsets`` created and loaded).
+
+        On a brand-new broker the first OffsetFetch can fail with NOT_COORDINATOR; once an
+        engine's command consumer was seen never to receive its commands after that (see the
+        e2e report), so the test network starts only on a broker ready for groups."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "e2e-warm-up",
+                "logger": RDLOG,
+                "error_cb": lambda err: None,
+            }
+        )
+        try:
+
+            def fetched() -> bool:
+                try:
+                    consumer.committed([TopicPartition(topic, 0)], timeout=2)
+                except KafkaException:
+                    return False
+                return True
+
+            wait_for(fetched, timeout, "the new broker's group coordinator")
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        self._run("stop")

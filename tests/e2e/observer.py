@@ -1,0 +1,139 @@
+"""What went over Kafka, for assertions: every partition of the watched topics read from
+the start in a thread, with no consumer group (nothing committed, no rebalance)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from tests.waiting import wait_for
+from wire.errors import InvalidEvent
+from wire.kafka.messages import (
+    CP_COMMANDS,
+    CP_EVENTS,
+    DRIVER_NOTICES,
+    NETWORK_STATE,
+    Event,
+    EventCodec,
+)
+from wire.kafka.topics import Topics
+
+RDLOG = logging.getLogger("tests.e2e.observer.rdkafka")
+RDLOG.setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: float  # time.monotonic() when the observer read it
+    topic: str
+    key: str | None
+    event: Event
+
+
+class Observer:
+    """Reads every partition of the watched topics from the start, in a thread, no group:
+    driver notices, network state, CP events and Central's commands to the engines."""
+
+    def __init__(self, bootstrap: str, topics: Topics) -> None:
+        self.topics = topics
+        self.seen: list[Seen] = []
+        self._codecs: dict[str, EventCodec] = {
+            topics.driver_notices: DRIVER_NOTICES,
+            topics.network_state: NETWORK_STATE,
+            topics.cp_events: CP_EVENTS,
+            topics.cp_commands: CP_COMMANDS,
+        }
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"e2e-observer-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "reconnect.backoff.max.ms": 500,
+                "log.connection.close": False,
+                "error_cb": lambda err: None,
+                "logger": RDLOG,  # librdkafka's reconnect noise while a broker is down
+            }
+        )
+        self._consumer.assign(
+            [
+                TopicPartition(topic, p, OFFSET_BEGINNING)
+                for topic in self._codecs
+                for p in range(topics.partitions_of(topic))
+            ]
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="e2e-observer")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    messages = self._consumer.consume(num_messages=500, timeout=0.2)
+                except KafkaException:
+                    time.sleep(0.2)
+                    continue
+                for msg in messages:
+                    if msg.error() is not None or msg.value() is None:
+                        continue  # partition EOF, a transient error, a tombstone
+                    try:
+                        event = self._codecs[msg.topic()].parse(msg.value())
+                    except InvalidEvent:
+                        continue
+                    key = msg.key().decode() if msg.key() is not None else None
+                    self.seen.append(Seen(time.monotonic(), msg.topic(), key, event))
+        finally:
+            self._consumer.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    # queries ---------------------------------------------------------------------------------
+
+    def _select(self, topic: str | None, kind: str, since: float, match: dict) -> list[Event]:
+        return [
+            s.event
+            for s in list(self.seen)
+            if (topic is None or s.topic == topic)
+            and kind == s.event.TYPE
+            and s.at >= since
+            and all(getattr(s.event, k, None) == v for k, v in match.items())
+        ]
+
+    def events(self, kind: str, since: float = 0.0, **match: object) -> list[Event]:
+        """Events of type ``kind`` read at or after ``since`` whose fields match."""
+        return self._select(None, kind, since, match)
+
+    def notices(self, kind: str, since: float = 0.0, **match: object) -> list[Event]:
+        """Only what went to drivers (``supply_started`` exists on two topics)."""
+        return self._select(self.topics.driver_notices, kind, since, match)
+
+    def cp_events(self, kind: str, since: float = 0.0, **match: object) -> list[Event]:
+        """Only what the engines reported."""
+        return self._select(self.topics.cp_events, kind, since, match)
+
+    def wait(self, kind: str, timeout: float, since: float = 0.0, **match: object) -> Event:
+        return wait_for(
+            lambda: (self.events(kind, since, **match) or [None])[-1], timeout, f"{kind} {match}"
+        )
+
+    def status(self, cp_id: str) -> str | None:
+        states = self.events("cp_state", cp_id=cp_id)
+        return states[-1].status if states else None
+
+    def wait_status(self, cp_id: str, status: str, timeout: float) -> None:
+        wait_for(
+            lambda: self.status(cp_id) == status,
+            timeout,
+            f"{cp_id} {status} on network state (now {self.status(cp_id)})",
+        )
+
+    def statuses_since(self, cp_id: str, since: float) -> list[str]:
+        return [e.status for e in self.events("cp_state", since, cp_id=cp_id)]
