@@ -20,7 +20,7 @@ class ConsoleView:
         self._lock = threading.Lock()
         self._links: LinkStatus | None = None
 
-    def _print(self, line: str) -> None:
+    def print_line(self, line: str) -> None:
         with self._lock:
             try:
                 print(line, file=self.out, flush=True)
@@ -36,7 +36,7 @@ class ConsoleView:
         pass
 
     def logged(self, entry: LogEntry) -> None:
-        self._print(f"{entry.ts} {entry.level.value.upper():7} [{entry.source}] {entry.text}")
+        self.print_line(f"{entry.ts} {entry.level.value.upper():7} [{entry.source}] {entry.text}")
 
     def links_changed(self, links: LinkStatus) -> None:
         self._links = links
@@ -51,4 +51,50 @@ class ConsoleView:
         return f"status: {', '.join(parts)} | monitors {monitors} | Kafka {kafka} | database {db}"
 
     def print_status(self) -> None:
-        self._print(self.status_line())
+        self.print_line(self.status_line())
+
+
+HELP = "commands: stop CP_ID | resume CP_ID | stop all | resume all | status | help"
+
+
+def operator_command(controls: CentralControls, line: str) -> str:
+    """Carry out one line typed at the headless console; returns what to print.
+
+    The same Stop / Resume the control center's buttons call, for an operator on a server
+    without a display (or a script driving Central through a pipe).
+    """
+    words = (
+        line.replace("-", " ", 1).split()
+        if line.strip() in ("stop-all", "resume-all")
+        else line.split()
+    )
+    if not words:
+        return ""
+    verb, rest = words[0].lower(), words[1:]
+    known = {view.cp_id for view in controls.snapshot()}
+    if verb == "help":
+        return HELP
+    if verb in ("stop", "resume") and len(rest) == 1:
+        target = rest[0]
+        if target.lower() == "all":
+            (controls.stop_all if verb == "stop" else controls.resume_all)()
+            return f"operator: {verb} all: done"
+        if target not in known:
+            return f"operator: unknown charging point {target!r} ({len(known)} known)"
+        (controls.stop_cp if verb == "stop" else controls.resume_cp)(target)
+        return f"operator: {verb} {target}: done"
+    return f"operator: cannot read {line.strip()!r}; {HELP}"
+
+
+def read_operator_commands(console: ConsoleView, lines: TextIO) -> None:
+    """Run in a thread: every stdin line is a command; ends at end of input."""
+    try:
+        for line in lines:
+            if line.strip() == "status":
+                console.print_status()
+                continue
+            answer = operator_command(console.controls, line)
+            if answer:
+                console.print_line(answer)
+    except (OSError, ValueError):  # stdin closed under us: nothing more to read
+        return

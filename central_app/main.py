@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from central_app.console import ConsoleView
+from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, default_url
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
@@ -124,6 +124,13 @@ def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float) ->
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if sys.stdin is not None and not sys.stdin.closed:
+        threading.Thread(
+            target=read_operator_commands,
+            args=(console, sys.stdin),
+            name="central-operator-stdin",
+            daemon=True,
+        ).start()
     try:
         while not stop.wait(every):
             console.print_status()
@@ -161,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if use_gui and run_control_center is not None:
             return int(run_control_center(runtime, args) or 0)
-        say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop).")
+        say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop; type 'help').")
         return run_headless(runtime, console, args.status_every)
     finally:
         say("EV_Central: stopping…")

@@ -100,9 +100,7 @@ def test_central_killed_mid_supply(network: Network, observer: Observer) -> None
 
 
 def test_stop_all_and_resume_all_mid_supply(network: Network, observer: Observer) -> None:
-    # EV_Central has no out-of-process Stop/Resume: tests/e2e/central_ctl.py runs the same
-    # headless Central with stdin lines as the operator's buttons
-    network.central_module = "tests.e2e.central_ctl"
+    # the headless EV_Central reads the operator's Stop / Resume from its stdin
     central = network.start_central("--ticket-grace", "20", stdin_pipe=True)
     cps = {"CP-10": "D-010", "CP-11": "D-011"}
     for cp_id in cps:
