@@ -259,10 +259,15 @@ class SupplyDesk(EngineEvents):
         )
         phase = RequestPhase.EXPIRED if status == "expired" else RequestPhase.DENIED
         self.hub.request_update(
-            session.request_id, phase=phase, detail=reason, session_id=session.session_id
+            session.request_id,
+            phase=phase,
+            detail=describe_reason(reason),
+            session_id=session.session_id,
         )
         self.hub.say(
-            f"authorization of {session.driver_id} ended: {reason}", LogLevel.WARNING, cp.cp_id
+            f"authorization of {session.driver_id} ended: {describe_reason(reason)}",
+            LogLevel.WARNING,
+            cp.cp_id,
         )
 
     # --- tickets --------------------------------------------------------------------------

@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 start_new_session=True,
             )
         say(f"network starting (log {args.run_dir / 'run.out'})")
-        central = screen.window("^EV_Central — Control center")
+        central = screen.window("^Control center")
         driver = screen.window("^EV Driver — D-001")
         panels = {f"CP-0{i}": screen.window(f"^EV_CP CP-0{i} ") for i in range(1, 6)}
         sys.path.insert(0, str(ROOT))

@@ -26,6 +26,7 @@ _DENY_REASONS = {
     "driver_busy": "the driver already has a charge in progress",
     "authorization_expired": "the vehicle was not plugged in in time",
     "authorization_rejected": "the charging point refused the authorization",
+    "authorization_cancelled": "authorization cancelled",
 }
 
 
