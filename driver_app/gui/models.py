@@ -25,13 +25,11 @@ AVAILABILITY_COLOURS = {
 }
 
 
-class CpTableModel(QAbstractTableModel):
-    HEADERS = ("CP", "Location", "Price", "Availability")
+class _RowsModel(QAbstractTableModel):
+    """A flat list of rows under fixed column headers; subclasses fill ``_rows``."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[CpInfo] = []
-        self._row_of: dict[str, int] = {}
+    HEADERS: tuple[str, ...] = ()
+    _rows: list[Any]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self._rows)
@@ -45,6 +43,15 @@ class CpTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         return None
+
+
+class CpTableModel(_RowsModel):
+    HEADERS = ("CP", "Location", "Price", "Availability")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[CpInfo] = []
+        self._row_of: dict[str, int] = {}
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -108,25 +115,12 @@ def _clock(ts: str) -> str:
         return ts
 
 
-class TicketTableModel(QAbstractTableModel):
+class TicketTableModel(_RowsModel):
     HEADERS = ("Ended", "CP", "kWh", "Amount", "Time", "How it ended")
 
     def __init__(self, tickets: list[TicketInfo] | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[TicketInfo] = list(tickets or [])
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
