@@ -79,6 +79,13 @@ class Message:
                 # Refuse to send what the peer would refuse to parse.
                 raise BadField(f"{self.OPCODE}: field {field.name!r} may not be empty")
             parts.append(text)
+        # A trailing extension field left empty is not sent, so version-1 peers see the
+        # message exactly as PROTOCOL.md writes it.
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        while (
+            len(parts) > 1 and parts[-1] == "" and fields[len(parts) - 2].metadata.get("trailing")
+        ):
+            parts.pop()
         return SEPARATOR.join(parts)
 
     def to_bytes(self) -> bytes:
@@ -108,10 +115,11 @@ class MessageCodec:
         if cls is None:
             raise UnknownOpcode(f"unknown opcode {opcode[:32]!r}")
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-        if len(raw_fields) != len(fields):
+        required = sum(1 for f in fields if not f.metadata.get("trailing"))
+        if not required <= len(raw_fields) <= len(fields):
             raise BadField(f"{opcode} takes {len(fields)} fields, got {len(raw_fields)}")
         values = {}
-        for field, raw in zip(fields, raw_fields, strict=True):
+        for field, raw in zip(fields, raw_fields, strict=False):
             check_field(field.name, raw)
             if raw == "" and not field.metadata.get("optional"):
                 raise BadField(f"{opcode}: field {field.name!r} may not be empty")

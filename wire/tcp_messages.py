@@ -20,6 +20,8 @@ class EngineHealth(StrEnum):
 
 
 OPTIONAL = {"optional": True}
+# An extension field after the version-1 fields: it may be left out on the wire.
+TRAILING = {"optional": True, "trailing": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,11 @@ class Register(Message):
     location: str = field(default="", metadata=OPTIONAL)
     x: float | None = field(default=None, metadata=OPTIONAL)
     y: float | None = field(default=None, metadata=OPTIONAL)
+    # Extension (docs/protocol.md): a random secret the monitor saves *before* sending
+    # REGISTER. A retry with the same claim, before the credential was ever used, gets a
+    # fresh credential instead of "already registered" (a lost response no longer locks the
+    # CP out), and nobody without the claim can take the id over.
+    claim: str = field(default="", metadata=TRAILING)
 
 
 @dataclass(frozen=True, slots=True)
