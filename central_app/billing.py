@@ -12,6 +12,7 @@ session at; the engine's own € is used only when Central knows no price for th
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,8 +34,9 @@ class TicketData:
 
 
 class TicketStore(Protocol):
-    def issue_ticket(self, ticket: TicketData) -> bool:
-        """Record the ticket unless this session already has one; True when it is new."""
+    def issue_ticket(self, ticket: TicketData) -> bool | Future[bool]:
+        """Record the ticket unless this session already has one; True when it is new
+        (Central's ledger answers with a future that resolves once the row is written)."""
         ...
 
 
@@ -95,10 +97,16 @@ class Billing:
         self.grace = grace
         self._waiting: dict[str, Interrupted] = {}
 
-    def issue(self, ticket: TicketData) -> bool:
-        """True when this call created the session's ticket (then, and only then, send it)."""
+    def issue(self, ticket: TicketData) -> Future[bool]:
+        """Resolves to True when this call created the session's ticket (then, and only
+        then, send it)."""
         self._waiting.pop(ticket.session_id, None)
-        return self._store.issue_ticket(ticket)
+        result = self._store.issue_ticket(ticket)
+        if isinstance(result, Future):
+            return result
+        future: Future[bool] = Future()
+        future.set_result(result)
+        return future
 
     # --- interrupted supplies -------------------------------------------------------------
 

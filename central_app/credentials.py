@@ -1,9 +1,11 @@
-"""CP credentials: a random secret handed to the monitor once; Central keeps only a hash.
+"""CP credentials and registration claims: random secrets; Central keeps only their hashes.
 
-The secret is 256 bits from ``secrets``, so the key-derivation function is not what protects
-it against guessing; scrypt with a per-credential salt still makes a leaked table useless and
-costs ~10 ms, cheap enough for thousands of monitors authenticating after a restart. The
-stored form carries its parameters (``scrypt$n$r$p$salt$hash``) so they can be raised later.
+A credential is 256 bits from ``secrets``: nobody can guess it, so a slow key-derivation
+function (made for low-entropy passwords) buys nothing here and cost ~10 ms of CPU per AUTH,
+which made a restart storm of 10,000 CPs take minutes. A salted SHA-256 (``sha256$salt$hash``,
+microseconds) keeps a leaked table useless, since inverting it means guessing 256 random bits.
+Hashes in the older ``scrypt$n$r$p$salt$hash`` form still verify, and the core replaces them
+with the new form at the CP's next successful AUTH (``needs_rehash``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import hashlib
 import hmac
 import secrets
 
-SCHEME = "scrypt"
-N, R, P = 2**12, 8, 1
+SCHEME = "sha256"
+LEGACY_SCHEME = "scrypt"
 SALT_BYTES = 16
 KEY_BYTES = 32
 
@@ -32,16 +34,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _derive(secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=KEY_BYTES, maxmem=64 * 1024 * 1024
-    )
+def _sha256(secret: str, salt: bytes) -> bytes:
+    return hashlib.sha256(salt + secret.encode("utf-8")).digest()
 
 
 def hash_credential(secret: str) -> str:
     salt = secrets.token_bytes(SALT_BYTES)
-    digest = _derive(secret, salt, N, R, P)
-    return f"{SCHEME}${N}${R}${P}${_b64(salt)}${_b64(digest)}"
+    return f"{SCHEME}${_b64(salt)}${_b64(_sha256(secret, salt))}"
+
+
+def needs_rehash(stored: str | None) -> bool:
+    """True for a hash in a form that is no longer issued (the slow scrypt one)."""
+    return bool(stored) and not stored.startswith(SCHEME + "$")  # type: ignore[union-attr]
 
 
 def verify_credential(secret: str, stored: str | None) -> bool:
@@ -49,11 +53,24 @@ def verify_credential(secret: str, stored: str | None) -> bool:
     if not stored or not secret:
         return False
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != SCHEME:
+        scheme, *params = stored.split("$")
+        if scheme == SCHEME and len(params) == 2:
+            salt, digest = params
+            actual, expected = _sha256(secret, _unb64(salt)), _unb64(digest)
+        elif scheme == LEGACY_SCHEME and len(params) == 5:
+            n, r, p, salt, digest = params
+            expected = _unb64(digest)
+            actual = hashlib.scrypt(
+                secret.encode("utf-8"),
+                salt=_unb64(salt),
+                n=int(n),
+                r=int(r),
+                p=int(p),
+                dklen=len(expected),
+                maxmem=64 * 1024 * 1024,
+            )
+        else:
             return False
-        expected = _unb64(digest)
-        actual = _derive(secret, _unb64(salt), int(n), int(r), int(p))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)

@@ -53,6 +53,9 @@ class ChargingPointRow(Base):
     y: Mapped[float | None] = mapped_column(Float, nullable=True)
     price: Mapped[float] = mapped_column(Float)
     credential_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Set while a registration is pending (credential issued, never used in an AUTH): a
+    # REGISTER retry with the same claim gets a fresh credential (see store.register_cp).
+    claim_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     admin_state: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     created: Mapped[str] = mapped_column(String(32), default=now_ts)
 
@@ -145,6 +148,22 @@ def mask_url(url: str) -> str:
         return "<unparseable URL>"
 
 
+# Columns added after the first release: (table, column, SQL type). ``create_all`` makes new
+# tables whole but never alters an existing one, so a database from an older version gets
+# them here; each is nullable, so old rows stay valid.
+ADDED_COLUMNS = (("charging_points", "claim_hash", "VARCHAR(200)"),)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table, column, sql_type in ADDED_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+            log.info("database upgraded: %s.%s added", table, column)
+
+
 def open_database(url: str, *, create: bool = True) -> Database:
     """Build the engine, check the connection and create missing tables.
 
@@ -174,6 +193,7 @@ def open_database(url: str, *, create: bool = True) -> Database:
     try:
         if create:
             Base.metadata.create_all(engine)
+            _add_missing_columns(engine)
         else:
             inspect(engine).get_table_names()
     except SQLAlchemyError as exc:

@@ -63,7 +63,7 @@ class EngineEvents:
         transition = cp.supply_started(ev.session_id, ev.started_at, self.clock())
         if not transition.accepted and not self._adopt(cp, ev):
             return
-        hub.store.mark_started(ev.session_id, ev.started_at)
+        hub.ledger.mark_started(ev.session_id, ev.started_at)
         session = cp.session
         assert session is not None
         hub.notify_driver(
@@ -84,7 +84,7 @@ class EngineEvents:
 
     def _adopt(self, cp: CpMachine, ev: SupplyStarted) -> bool:
         """A supply_started for a session Central had already let go (late plug-in)."""
-        info = self.hub.store.session_info(ev.session_id)
+        info = self.hub.ledger.session_info(ev.session_id)
         if info is None or info.status in ("ticketed", "supplying") or cp.session is not None:
             log.info(
                 "supply_started for %s ignored (status %s)",
@@ -103,7 +103,7 @@ class EngineEvents:
             last_event=self.clock(),
         )
         cp.adopt(session)
-        self.hub.store.reopen_session(ev.session_id, ev.started_at)
+        self.hub.ledger.reopen_session(ev.session_id, ev.started_at)
         self.hub.say(
             f"late supply_started adopted for session {ev.session_id[:8]}",
             LogLevel.WARNING,
@@ -123,7 +123,7 @@ class EngineEvents:
             )
             if transition.accepted:
                 if before_phase is SessionPhase.AUTHORIZED:
-                    hub.store.mark_started(ev.session_id, ev.ts)
+                    hub.ledger.mark_started(ev.session_id, ev.ts)
                 hub.notify_driver(
                     ev.driver_id,
                     SupplyProgressNotice(
@@ -148,7 +148,7 @@ class EngineEvents:
         if known is not None:
             price, request_id = known.price, known.request_id
         else:
-            info = hub.store.session_info(ev.session_id)
+            info = hub.ledger.session_info(ev.session_id)
             price, request_id = (info.price, info.request_id) if info else (None, None)
         self._issue(ticket_from_ended(ev, price=price, request_id=request_id))
         if (
@@ -172,7 +172,7 @@ class EngineEvents:
         if session is None or session.phase is not SessionPhase.AUTHORIZED:
             if session is not None:  # an end of authorization for a running supply: keep it
                 cp.adopt(session)
-            hub.store.close_session(ev.session_id, status, reason)
+            hub.ledger.close_session(ev.session_id, status, reason)
             return
         self._cancelled(cp, session, status, reason)
         hub.cp_changed(cp)

@@ -1,21 +1,29 @@
-"""Central's shared state and its outputs: the CP machines, the listeners, the topics.
+"""Central's state and its outputs: the CP machines, the listeners, the topics.
 
-Everything here runs under one re-entrant lock (``Hub.lock``); the monitor side, the supply
-desk and the operator commands all take it, so the machines never see two inputs at once.
-Outputs are non-blocking: Kafka sends are queued by the producer, listeners must return fast.
+The hub has one owner: the core thread (``runtime``), which runs the monitors' TCP server,
+the desks, the timers and the operator's commands. Nothing here is locked because nothing
+here is touched from another thread; other threads *post* work to the owner (``post``) and
+get results as events. The database is behind the :class:`~central_app.ledger.Ledger`
+(memory now, rows written by the writer thread); ``after`` continues on the owner once a
+write is durable. Outputs never block: Kafka sends are queued by the producer, listeners
+must return fast (the control center's bridge only stores the latest view).
+
+Per-CP chatter (a monitor authenticated, a link lost) is told one line per CP while it is
+rare; in a storm of thousands the same kind of line is folded into one summary a second.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from central_app.cp_state import CpMachine
-from central_app.store import Store
+from central_app.ledger import Ledger
 from central_app.views import CentralListener, CpView, LogEntry, LogLevel, RequestPhase, RequestView
 from wire.kafka.messages import CpState, Event
 from wire.kafka.topics import Topics
@@ -24,6 +32,13 @@ from wire.timefmt import now_ts
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 500
+TALLY_FREE = 20  # lines of one kind per second told one by one before they are folded
+
+T = TypeVar("T")
+
+
+def run_inline(fn: Callable[[], None]) -> None:
+    fn()
 
 
 class Outbox(Protocol):
@@ -35,14 +50,17 @@ class Outbox(Protocol):
 class Hub:
     def __init__(
         self,
-        store: Store,
+        ledger: Ledger,
         outbox: Outbox,
         topics: Topics,
         *,
         close_connection: Callable[[Any], None] = lambda conn: None,
+        post: Callable[[Callable[[], None]], None] = run_inline,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.lock = threading.RLock()
-        self.store = store
+        self.ledger = ledger
+        self.post = post
+        self.clock = clock
         self.outbox = outbox
         self.topics = topics
         self.close_connection = close_connection
@@ -51,17 +69,26 @@ class Hub:
         self._listeners: list[CentralListener] = []
         self.requests: OrderedDict[str, RequestView] = OrderedDict()
         self._request_of_session: dict[str, str] = {}
+        self._tally: dict[str, int] = {}
+        self._tally_second = 0
+
+    # --- continuing after a database write ------------------------------------------------
+
+    def after(self, future: Future[T], then: Callable[[Future[T]], None]) -> None:
+        """Run ``then(future)`` on the owner once ``future`` is done (at once if it is)."""
+        if future.done():
+            then(future)
+            return
+        future.add_done_callback(lambda f: self.post(lambda: then(f)))
 
     # --- listeners ------------------------------------------------------------------------
 
     def add_listener(self, listener: CentralListener) -> None:
-        with self.lock:
-            self._listeners.append(listener)
+        self._listeners.append(listener)
 
     def remove_listener(self, listener: CentralListener) -> None:
-        with self.lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def _each(self, method: str, arg: object) -> None:
         for listener in list(self._listeners):
@@ -79,6 +106,26 @@ class Hub:
         # INFO for all: the listeners (console, control center) are the user-facing channel.
         log.info("[%s] %s: %s", source, level.value, text)
         self._each("logged", LogEntry(text=text, level=level, source=source))
+
+    def tell(
+        self, kind: str, text: str, level: LogLevel = LogLevel.INFO, source: str = "central"
+    ) -> None:
+        """``say`` for per-CP chatter: past ``TALLY_FREE`` lines of one ``kind`` in a second
+        the rest are counted and told as one line by ``flush_tally``."""
+        second = int(self.clock())
+        if second != self._tally_second:
+            self.flush_tally()
+            self._tally_second = second
+        count = self._tally.get(kind, 0) + 1
+        self._tally[kind] = count
+        if count <= TALLY_FREE:
+            self.say(text, level, source)
+
+    def flush_tally(self) -> None:
+        folded = {kind: n - TALLY_FREE for kind, n in self._tally.items() if n > TALLY_FREE}
+        self._tally.clear()
+        for kind, n in folded.items():
+            self.say(f"... and {n} more: {kind}")
 
     def cp_changed(self, cp: CpMachine) -> None:
         view = cp.view()
@@ -103,9 +150,8 @@ class Hub:
 
     def republish_all(self) -> None:
         """Every CP's state again (after Kafka came back: the compacted topic catches up)."""
-        with self.lock:
-            for cp in self.cps.values():
-                self.publish_state(cp.view())
+        for cp in self.cps.values():
+            self.publish_state(cp.view())
 
     def notify_driver(self, driver_id: str, event: Event) -> None:
         self.outbox.send(self.topics.driver_notices, driver_id, event)
@@ -160,20 +206,16 @@ class Hub:
     # --- queries --------------------------------------------------------------------------
 
     def snapshot(self) -> list[CpView]:
-        with self.lock:
-            return [cp.view() for cp in sorted(self.cps.values(), key=lambda c: c.cp_id)]
+        return [cp.view() for cp in sorted(self.cps.values(), key=lambda c: c.cp_id)]
 
     def recent_requests(self) -> list[RequestView]:
-        with self.lock:
-            return list(self.requests.values())
+        return list(self.requests.values())
+
+    def sessions(self) -> list[CpMachine]:
+        """The CPs that hold a session (the timers look only at these)."""
+        return [cp for cp in self.cps.values() if cp.session is not None]
 
     def driver_busy(self, driver_id: str) -> bool:
         return any(
-            cp.session is not None and cp.session.driver_id == driver_id for cp in self.cps.values()
+            cp.session is not None and cp.session.driver_id == driver_id for cp in self.sessions()
         )
-
-    def find_session(self, session_id: str) -> CpMachine | None:
-        for cp in self.cps.values():
-            if cp.session is not None and cp.session.session_id == session_id:
-                return cp
-        return None

@@ -1,12 +1,18 @@
 """``CentralRuntime``: Central's core wired to its threads; implements ``CentralControls``.
 
-Threads:
-- ``central-tcp``: an asyncio loop running the ``FramedServer`` (monitors);
-- a pool (``central-desk``) where monitor requests run against the core;
-- ``central-kafka``: the consumer loop (``KafkaLink``);
-- ``central-ticker``: watchdog, expiries, fallback tickets, ``central_alive`` every second,
-  link status, registry refresh.
-All shared state belongs to the hub and is guarded by its one lock.
+One owner: the ``central-core`` thread runs an event loop (uvloop where available) that owns
+every CP machine, session, connection and request view (the :class:`~central_app.hub.Hub`).
+It runs the monitors' TCP server (heartbeats answered inline), the timers (watchdog,
+expiries, fallback tickets, ``central_alive``, registry refresh) and the operator's
+commands. Other threads never touch the hub; they *post* work to the owner:
+
+- ``central-kafka`` (the consumer) hands each event to the owner and waits until it was
+  handled and its database writes are durable before the offset is stored, so a database
+  outage pauses consumption instead of losing or dead-lettering events;
+- ``central-db`` (:class:`~central_app.db_writer.DbWriter`) runs every database job in
+  order, retrying through outages; results come back to the owner as posted callbacks;
+- the GUI thread calls the ``CentralControls`` methods: commands are posted and return at
+  once, queries (``snapshot``) run on the owner and return copies.
 """
 
 from __future__ import annotations
@@ -17,34 +23,42 @@ import logging
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy.exc import OperationalError
+from typing import Any, TypeVar
 
 from central_app.authorization import AuthorizationPolicy
 from central_app.billing import Billing
+from central_app.cp_state import CpMachine
 from central_app.db import Database, DatabaseError, open_database
+from central_app.db_writer import DbWriter
 from central_app.hub import Hub
 from central_app.kafka_loop import KafkaLink
+from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
-from central_app.store import DEFAULT_SEED, RegistryError, Store
+from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
 from central_app.views import CentralListener, CpView, LinkStatus, LogLevel, RequestView
+from wire.aio import new_event_loop
 from wire.errors import KafkaError
 from wire.kafka.consumer import Received
 from wire.kafka.messages import CentralAlive, ChargeRequest, Resume, Stop
 from wire.kafka.topics import Topics
+from wire.limits import raise_open_files_limit, safe_max_connections
 from wire.tcp_messages import AdminState
 from wire.tcp_server import FramedServer
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
 
-TICK = 0.2
-DB_RETRY_SECONDS = 60.0
+TICK = 0.25
+REFRESH_SECONDS = 5.0
+CALL_TIMEOUT = 10.0
+
+T = TypeVar("T")
 
 
 class StartError(Exception):
@@ -76,21 +90,23 @@ class CentralRuntime:
         self.db: Database | None = None
         self.hub: Hub | None = None
         self.kafka: KafkaLink | None = None
+        self.writer: DbWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._core: threading.Thread | None = None
         self._server: FramedServer | None = None
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="central-desk")
-        self._slow_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="central-auth")
+        self._timers: asyncio.Task[None] | None = None
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._pending_listeners: list[CentralListener] = []
         self._links: LinkStatus | None = None
-        self._db_ok = True
+        self._was_up = False
+        self.open_files = 0
         self.port = 0
 
     # --- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         cfg = self.config
+        self.open_files = raise_open_files_limit()
         try:
             self.db = open_database(cfg.db_url)
         except DatabaseError as exc:
@@ -102,6 +118,10 @@ class CentralRuntime:
                 log.info("seeded %d CPs and %d drivers from %s", cps, drivers, cfg.seed)
         except RegistryError as exc:
             raise StartError(str(exc)) from exc
+        self._open_tcp_socket()  # before anything is announced: a busy port fails fast
+        self.writer = DbWriter(on_health=self._db_health)
+        ledger = Ledger(store, self.writer)
+        records, sessions = ledger.load()
         try:
             # the group is namespaced like the topics, so test networks never rebalance each other
             self.kafka = KafkaLink(
@@ -111,226 +131,301 @@ class CentralRuntime:
                 on_problem=self._kafka_problem,
             )
         except KafkaError as exc:
+            self._close_tcp_socket()
             raise StartError(f"bad Kafka address {cfg.kafka!r}: {exc}") from exc
-        hub = Hub(store, self.kafka, self.topics, close_connection=self._close_connection)
-        self.hub = hub
-        for listener in self._pending_listeners:
-            hub.add_listener(listener)
+        loop = new_event_loop()
+        self._loop = loop
+        self._core = threading.Thread(target=loop.run_forever, name="central-core", daemon=True)
+        self._core.start()
+        self.hub = Hub(
+            ledger,
+            self.kafka,
+            self.topics,
+            close_connection=lambda conn: conn.close(),
+            post=self._post,
+        )
         self.supplies = SupplyDesk(
-            hub,
+            self.hub,
             policy=AuthorizationPolicy(authorization_ttl=cfg.authorization_ttl),
-            billing=Billing(store, grace=cfg.ticket_grace),
+            billing=Billing(ledger, grace=cfg.ticket_grace),
         )
         self.monitors = MonitorDesk(
-            hub,
+            self.hub,
             self.supplies,
             default_price=cfg.default_price,
             heartbeat_timeout=cfg.heartbeat_timeout,
         )
-        with hub.lock:
-            for record in store.load_cps():
-                hub.cps[record.cp_id] = machine_from(record)
-            self.supplies.restore(store.open_sessions())
-            hub.say(
-                f"loaded {len(hub.cps)} charging points; all DISCONNECTED until their monitors connect"
-            )
-            for cp in hub.cps.values():
-                hub.cp_changed(cp)
+        self.call(self._build, records, sessions)
         self._start_tcp()
         self.kafka.start(self._on_kafka)
-        ticker = threading.Thread(target=self._tick_loop, name="central-ticker", daemon=True)
-        ticker.start()
-        self._threads.append(ticker)
-        hub.say(
-            f"EV_Central listening on port {self.port}; Kafka {cfg.kafka}; database {self.db.safe_url()}"
+        self._timers = asyncio.run_coroutine_threadsafe(self._run_timers(), loop)  # type: ignore[assignment]
+        self.call(
+            self.hub.say,
+            f"EV_Central listening on {cfg.host}:{self.port}"
+            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}; "
+            f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
+            f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
         )
 
-    def _start_tcp(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        thread = threading.Thread(target=loop.run_forever, name="central-tcp", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        assert self.hub is not None
-        handler = MonitorHandler(self.monitors, self._executor, self._slow_executor)
+    def _build(self, records: list[CpRecord], sessions: list[OpenSession]) -> None:
+        hub = self.hub
+        assert hub is not None
+        for listener in self._pending_listeners:
+            hub.add_listener(listener)
+        for record in records:
+            hub.cps[record.cp_id] = machine_from(record)
+        self.supplies.restore(sessions)
+        hub.say(
+            f"loaded {len(hub.cps)} charging points; all DISCONNECTED until their monitors connect"
+        )
+        for cp in hub.cps.values():
+            hub.cp_changed(cp)
+
+    def _max_sessions(self) -> int:
+        return safe_max_connections(self.open_files)
+
+    def _open_tcp_socket(self) -> None:
         cfg = self.config
-
-        async def make() -> tuple[FramedServer, int]:
-            server = FramedServer(
-                handler,
-                host=cfg.host,
-                port=cfg.port,
-                stall_timeout=cfg.stall_timeout,
-                idle_timeout=cfg.idle_timeout,
-                on_close=handler.on_close,
-            )
-            return server, await server.start()
-
         try:
-            self._server, self.port = asyncio.run_coroutine_threadsafe(make(), loop).result(
-                timeout=10
+            sock = socket.create_server(
+                (cfg.host, cfg.port),
+                family=socket.AF_INET6 if ":" in cfg.host else socket.AF_INET,
+                backlog=4096,
+                reuse_port=False,
             )
         except OSError as exc:
-            self._stop_loop()
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise StartError(f"cannot listen on port {cfg.port}: {exc.strerror}") from exc
             raise StartError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
+        sock.setblocking(False)
+        self._sock: socket.socket | None = sock
+        self.port = sock.getsockname()[1]
 
-    def _stop_loop(self) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
+    def _close_tcp_socket(self) -> None:
+        sock, self._sock = getattr(self, "_sock", None), None
+        if sock is not None:
+            sock.close()
+
+    def _start_tcp(self) -> None:
+        assert self._loop is not None and self._sock is not None
+        handler = MonitorHandler(self.monitors)
+        cfg = self.config
+        sock = self._sock
+
+        async def make() -> FramedServer:
+            server = FramedServer(
+                handler,
+                sock=sock,
+                stall_timeout=cfg.stall_timeout,
+                idle_timeout=cfg.idle_timeout,
+                on_close=handler.on_close,
+                max_connections=self._max_sessions(),
+            )
+            await server.start()
+            return server
+
+        self._server = asyncio.run_coroutine_threadsafe(make(), self._loop).result(timeout=10)
+        self._sock = None  # the server owns it now
 
     def stop(self) -> None:
         if self._stop.is_set():
             return
         self._stop.set()
-        if self._server is not None and self._loop is not None:
+        loop = self._loop
+        if self._timers is not None:
+            self._timers.cancel()  # type: ignore[union-attr]
+        if self._server is not None and loop is not None:
             try:
-                asyncio.run_coroutine_threadsafe(self._server.close(timeout=3), self._loop).result(
+                asyncio.run_coroutine_threadsafe(self._server.close(timeout=3), loop).result(
                     timeout=5
                 )
             except Exception:
                 log.exception("closing the TCP server")
-        self._stop_loop()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        self._slow_executor.shutdown(wait=True, cancel_futures=True)
+        self._close_tcp_socket()
         if self.kafka is not None:
             self.kafka.stop()
+        if self.writer is not None:
+            self.writer.stop()
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        if self._core is not None:
+            self._core.join(timeout=5)
         if self.db is not None:
             self.db.dispose()
 
-    def _close_connection(self, conn: object) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(conn.close)  # type: ignore[attr-defined]
+    # --- the owner ------------------------------------------------------------------------
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the owner soon (from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._guarded, fn)
+        except RuntimeError:  # the loop closed meanwhile: Central is stopping
+            log.debug("posted work dropped: the core has stopped")
+
+    @staticmethod
+    def _guarded(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("core step failed")
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = CALL_TIMEOUT) -> T:
+        """Run ``fn(*args)`` on the owner and return its result (from any thread)."""
+        if threading.current_thread() is self._core:
+            return fn(*args)
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("Central's core is not running")
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout)
 
     # --- inputs ---------------------------------------------------------------------------
 
     def _on_kafka(self, received: Received) -> None:
-        """Handle one event; a database outage stalls the consumer instead of losing events.
+        """Handle one event on the owner; return once its database writes are durable.
 
-        The consumer dead-letters (and commits) an event whose handler raised, which must not
-        happen to a ``supply_ended`` because SQLite was busy or a DB server restarted: retry
-        for up to ``DB_RETRY_SECONDS`` first.
+        While the database is down the writer retries and this waits, so the consumer stops
+        reading (and stores no offset) until the database is back: nothing is dead-lettered
+        or lost because of an outage. Heartbeats are served by the owner meanwhile.
         """
-        assert self.hub is not None
-        deadline = time.monotonic() + DB_RETRY_SECONDS
-        delay = 0.1
-        while True:
+        if isinstance(received.event, ChargeRequest):
+            self.call(self.supplies.charge_request, received.event)
+        else:
+            self.call(self.supplies.cp_event, received.event)
+        writer = self.writer
+        if writer is None or writer.backlog == 0:
+            return
+        durable = writer.barrier()
+        while not self._stop.is_set():
             try:
-                with self.hub.lock:
-                    if isinstance(received.event, ChargeRequest):
-                        self.supplies.charge_request(received.event)
-                    else:
-                        self.supplies.cp_event(received.event)
-                if not self._db_ok:
-                    self._db_ok = True
-                    self.hub.say("database is back", source="database")
+                durable.result(timeout=1.0)
                 return
-            except OperationalError as exc:
-                if self._db_ok:
-                    self._db_ok = False
-                    self.hub.say(
-                        f"database unavailable, retrying: {exc}", LogLevel.ERROR, "database"
-                    )
-                if time.monotonic() > deadline or self._stop.wait(delay):
-                    raise
-                delay = min(delay * 2, 2.0)
+            except TimeoutError:
+                continue
+
+    def _db_health(self, ok: bool, detail: str) -> None:
+        """From the writer thread: the database went down or came back."""
+
+        def tell() -> None:
+            assert self.hub is not None
+            if ok:
+                self.hub.say("database is back; queued writes done", source="database")
+            else:
+                self.hub.say(
+                    f"database unavailable ({detail}); retrying, Kafka consumption paused",
+                    LogLevel.ERROR,
+                    "database",
+                )
+            self._update_links()
+
+        self._post(tell)
 
     def _kafka_problem(self, text: str) -> None:
         if self.hub is not None:
-            self.hub.say(text, LogLevel.WARNING, "kafka")
+            self._post(lambda: self.hub.say(text, LogLevel.WARNING, "kafka"))  # type: ignore[union-attr]
 
-    def _tick_loop(self) -> None:
-        assert self.hub is not None and self.kafka is not None
+    # --- timers ---------------------------------------------------------------------------
+
+    async def _run_timers(self) -> None:
+        """Watchdog and expiries every ``TICK``; once a second the heartbeat of Central."""
         last_second = 0.0
         last_refresh = time.monotonic()
-        was_up = False
-        while not self._stop.wait(TICK):
+        while True:
+            await asyncio.sleep(TICK)
             now = time.monotonic()
             try:
                 self.monitors.watchdog(now)
-                with self.hub.lock:
-                    self.supplies.tick(now)
+                self.supplies.tick(now)
                 if now - last_second >= 1.0:
                     last_second = now
-                    up = self.kafka.up
-                    if up:
-                        self.kafka.send(
-                            self.topics.central_status,
-                            "central",
-                            CentralAlive(
-                                central_id=self.config.central_id, started_at=self.started_at
-                            ),
-                        )
-                    if up and not was_up:
-                        self.hub.say(f"Kafka at {self.config.kafka} is up", source="kafka")
-                        self.hub.republish_all()
-                    elif was_up and not up:
-                        self.hub.say(
-                            f"Kafka at {self.config.kafka} is down; events are queued",
-                            LogLevel.WARNING,
-                            "kafka",
-                        )
-                    was_up = up
-                    self._update_links()
-                if now - last_refresh >= 5.0:
+                    self._every_second()
+                if now - last_refresh >= REFRESH_SECONDS:
                     last_refresh = now
                     self._refresh_registry()
             except Exception:
-                log.exception("ticker step failed")
+                log.exception("timer step failed")
+
+    def _every_second(self) -> None:
+        assert self.hub is not None and self.kafka is not None
+        self.hub.flush_tally()
+        up = self.kafka.up
+        if up:
+            self.kafka.send(
+                self.topics.central_status,
+                "central",
+                CentralAlive(central_id=self.config.central_id, started_at=self.started_at),
+            )
+        if up and not self._was_up:
+            self.hub.say(f"Kafka at {self.config.kafka} is up", source="kafka")
+            self.hub.republish_all()
+        elif self._was_up and not up:
+            self.hub.say(
+                f"Kafka at {self.config.kafka} is down; events are queued",
+                LogLevel.WARNING,
+                "kafka",
+            )
+        self._was_up = up
+        self._update_links()
 
     def _update_links(self) -> None:
         assert self.hub is not None and self.kafka is not None and self.db is not None
         links = LinkStatus(
             kafka_up=self.kafka.up,
-            database_ok=self._db_ok,
+            database_ok=self.writer.healthy if self.writer else False,
             database_url=self.db.safe_url(),
             tcp_port=self.port,
-            monitors_connected=self._monitors_up(),
+            monitors_connected=sum(1 for cp in self.hub.cps.values() if cp.monitor_up),
         )
         if links != self._links:
             self._links = links
             self.hub.emit_links(links)
 
-    def _monitors_up(self) -> int:
-        assert self.hub is not None
-        with self.hub.lock:
-            return sum(1 for cp in self.hub.cps.values() if cp.monitor_up)
-
     def _refresh_registry(self) -> None:
-        """Pick up CPs added and prices changed with ``evc-admin`` while Central runs."""
-        assert self.hub is not None and self.db is not None
-        try:
-            records = self.hub.store.load_cps()
-            self._db_ok = True
-        except Exception as exc:
-            if self._db_ok:
-                self.hub.say(f"database problem: {exc}", LogLevel.ERROR, "database")
-            self._db_ok = False
-            return
-        with self.hub.lock:
-            for record in records:
-                cp = self.hub.cps.get(record.cp_id)
-                if cp is None:
-                    cp = machine_from(record)
-                    self.hub.cps[cp.cp_id] = cp
-                    self.hub.say("added by the administrator", source=cp.cp_id)
-                    self.hub.cp_changed(cp)
-                elif cp.price != record.price:
-                    cp.price = record.price
-                    self.hub.say(f"price is now {record.price:.2f} EUR/kWh", source=cp.cp_id)
-                    self.hub.cp_changed(cp)
+        """Pick up CPs, drivers, prices and credentials changed with ``evc-admin``."""
+        assert self.hub is not None
+        self.hub.after(self.hub.ledger.read_registry(), self._apply_registry)
+
+    def _apply_registry(self, done: Future[tuple[list[CpRecord], list[str]]]) -> None:
+        hub = self.hub
+        assert hub is not None
+        if done.exception() is not None:
+            return  # the writer said so already
+        records, drivers = done.result()
+        hub.ledger.apply_registry(records, drivers)
+        for record in records:
+            cp = hub.cps.get(record.cp_id)
+            if cp is None:
+                cp = machine_from(record)
+                hub.cps[cp.cp_id] = cp
+                hub.tell(
+                    "CPs added by the administrator", "added by the administrator", source=cp.cp_id
+                )
+                hub.cp_changed(cp)
+            elif cp.price != record.price:
+                cp.price = record.price
+                hub.say(f"price is now {record.price:.2f} EUR/kWh", source=cp.cp_id)
+                hub.cp_changed(cp)
 
     # --- CentralControls ------------------------------------------------------------------
 
     def snapshot(self) -> list[CpView]:
-        return self.hub.snapshot() if self.hub else []
+        return self.call(self.hub.snapshot) if self.hub else []
 
     def recent_requests(self) -> list[RequestView]:
-        return self.hub.recent_requests() if self.hub else []
+        return self.call(self.hub.recent_requests) if self.hub else []
 
     def links(self) -> LinkStatus | None:
         return self._links
@@ -339,48 +434,49 @@ class CentralRuntime:
         if self.hub is None:
             self._pending_listeners.append(listener)
         else:
-            self.hub.add_listener(listener)
+            self.call(self.hub.add_listener, listener)
 
     def remove_listener(self, listener: CentralListener) -> None:
-        if self.hub is not None:
-            self.hub.remove_listener(listener)
+        if self.hub is not None and not self._stop.is_set():
+            self.call(self.hub.remove_listener, listener)
+
+    # Commands run on the owner and return once applied there (machines changed, commands
+    # queued for the engines): memory work, microseconds to a few ms, never the database, so
+    # the GUI thread can call them; what the monitors and engines hear next reflects them.
 
     def stop_cp(self, cp_id: str) -> None:
-        self._set_admin([cp_id], AdminState.STOPPED)
+        self.call(self._set_admin, [cp_id], AdminState.STOPPED)
 
     def resume_cp(self, cp_id: str) -> None:
-        self._set_admin([cp_id], AdminState.ACTIVE)
+        self.call(self._set_admin, [cp_id], AdminState.ACTIVE)
 
     def stop_all(self) -> None:
-        self._set_admin(None, AdminState.STOPPED)
+        self.call(self._set_admin, None, AdminState.STOPPED)
 
     def resume_all(self) -> None:
-        self._set_admin(None, AdminState.ACTIVE)
+        self.call(self._set_admin, None, AdminState.ACTIVE)
 
     def _set_admin(self, cp_ids: list[str] | None, state: AdminState) -> None:
-        """Stop/Resume: store it (one transaction), tell the engines, apply to the machines.
-        Returns quickly enough to be called from the GUI thread."""
+        """Stop/Resume on the owner: machines and engines at once, the row behind."""
         hub = self.hub
-        if hub is None:
-            return
+        assert hub is not None
         stopping = state is AdminState.STOPPED
-        with hub.lock:
-            ids = list(hub.cps) if cp_ids is None else cp_ids
-            targets = [hub.cps[i] for i in ids if i in hub.cps and hub.cps[i].admin is not state]
-            if not targets:
-                return
-            hub.store.set_admin_state([cp.cp_id for cp in targets], state.value, "operator")
-            for cp in targets:
-                transition = cp.stop() if stopping else cp.resume()
-                hub.command(cp.cp_id, Stop(cp_id=cp.cp_id) if stopping else Resume(cp_id=cp.cp_id))
-                self.supplies.apply(cp, transition)
-                if cp_ids is not None:
-                    hub.say(
-                        "STOP by the operator" if stopping else "RESUME by the operator",
-                        source=cp.cp_id,
-                    )
-                hub.cp_changed(cp)
-            if cp_ids is None:
+        ids = list(hub.cps) if cp_ids is None else cp_ids
+        targets: list[CpMachine] = [
+            hub.cps[i] for i in ids if i in hub.cps and hub.cps[i].admin is not state
+        ]
+        if not targets:
+            return
+        hub.ledger.set_admin_state([cp.cp_id for cp in targets], state.value, "operator")
+        for cp in targets:
+            transition = cp.stop() if stopping else cp.resume()
+            hub.command(cp.cp_id, Stop(cp_id=cp.cp_id) if stopping else Resume(cp_id=cp.cp_id))
+            self.supplies.apply(cp, transition)
+            if cp_ids is not None:
                 hub.say(
-                    f"{'STOP' if stopping else 'RESUME'} ALL by the operator ({len(targets)} CPs)"
+                    "STOP by the operator" if stopping else "RESUME by the operator",
+                    source=cp.cp_id,
                 )
+            hub.cp_changed(cp)
+        if cp_ids is None:
+            hub.say(f"{'STOP' if stopping else 'RESUME'} ALL by the operator ({len(targets)} CPs)")

@@ -113,6 +113,31 @@ class SessionStore:
                 return None
             return SessionInfo(row.cp_id, row.driver_id, row.request_id, row.price, row.status)
 
+    def recent_sessions(
+        self, since: str, limit: int
+    ) -> list[tuple[str, tuple[str, str, str | None, float | None, str]]]:
+        """Sessions authorized or ticketed since ``since`` (oldest first, at most ``limit``):
+        what the core keeps in memory to answer redeliveries without reading the database."""
+        with self.db.Session.begin() as s:
+            rows = s.execute(
+                select(
+                    SessionRow.session_id,
+                    SessionRow.cp_id,
+                    SessionRow.driver_id,
+                    SessionRow.request_id,
+                    SessionRow.price,
+                    SessionRow.status,
+                )
+                .where(
+                    (SessionRow.authorized_at >= since)
+                    | (SessionRow.ticketed_at >= since)
+                    | SessionRow.status.in_(OPEN_STATUSES)
+                )
+                .order_by(SessionRow.id.desc())
+                .limit(limit)
+            ).all()
+        return [(r[0], (r[1], r[2], r[3], r[4], r[5])) for r in reversed(rows)]
+
     def open_sessions(self) -> list[OpenSession]:
         with self.db.Session.begin() as s:
             rows = s.scalars(

@@ -49,11 +49,21 @@ class CpRecord:
     price: float
     admin_state: str
     has_credential: bool
+    credential_hash: str | None = None
+    claim_pending: bool = False
 
 
 def _record(row: ChargingPointRow) -> CpRecord:
     return CpRecord(
-        row.id, row.location, row.x, row.y, row.price, row.admin_state, bool(row.credential_hash)
+        row.id,
+        row.location,
+        row.x,
+        row.y,
+        row.price,
+        row.admin_state,
+        bool(row.credential_hash),
+        row.credential_hash,
+        bool(row.claim_hash),
     )
 
 
@@ -131,14 +141,26 @@ class Store(SessionStore):
         *,
         default_price: float,
         who: str,
+        claim: str = "",
     ) -> tuple[str, CpRecord]:
-        """Issue a credential (see the module docstring); RegistryError when rejected."""
+        """Issue a credential (see the module docstring); RegistryError when rejected.
+
+        ``claim`` makes a lost REGISTER response safe to retry: the claim's hash is kept until
+        the credential is first used (``settle_claim``), and a REGISTER with the same claim
+        meanwhile gets a fresh credential instead of "already registered". Without the claim
+        nobody can obtain a credential for a registered id.
+        """
         credential = new_credential()
         hashed = hash_credential(credential)
         with self.db.Session.begin() as s:
             row = s.get(ChargingPointRow, cp_id, with_for_update=True)
             if row is not None and row.credential_hash:
-                raise RegistryError("already registered")
+                if not (claim and verify_credential(claim, row.claim_hash)):
+                    raise RegistryError("already registered")
+                row.credential_hash = hashed
+                s.add(AuditRow(who=who, action="register_retry", detail=f"{cp_id}: claim matched"))
+                s.flush()
+                return credential, _record(row)
             if row is None:
                 row = ChargingPointRow(
                     id=cp_id, location=location, x=x, y=y, price=default_price, admin_state="ACTIVE"
@@ -152,6 +174,7 @@ class Store(SessionStore):
                 if x is not None and y is not None:
                     row.x, row.y = x, y
             row.credential_hash = hashed
+            row.claim_hash = hash_credential(claim) if claim else None
             s.add(
                 AuditRow(
                     who=who, action=action, detail=f"{cp_id} at {row.location!r} ({row.x}, {row.y})"
@@ -173,6 +196,21 @@ class Store(SessionStore):
         if not verify_credential(credential, stored):
             raise RegistryError("bad credential")
         return record
+
+    def settle_claim(self, cp_id: str) -> None:
+        """The credential was used: the registration is final, its claim is forgotten."""
+        with self.db.Session.begin() as s:
+            s.execute(
+                update(ChargingPointRow).where(ChargingPointRow.id == cp_id).values(claim_hash=None)
+            )
+
+    def set_credential_hash(self, cp_id: str, hashed: str) -> None:
+        with self.db.Session.begin() as s:
+            s.execute(
+                update(ChargingPointRow)
+                .where(ChargingPointRow.id == cp_id)
+                .values(credential_hash=hashed)
+            )
 
     def set_admin_state(self, cp_ids: list[str], state: str, who: str) -> None:
         """One transaction for one CP or for "all" (Stop all on 1,000 CPs is one write)."""
@@ -233,6 +271,7 @@ class Store(SessionStore):
             if row is None:
                 raise RegistryError(f"no charging point {cp_id}")
             row.credential_hash = None
+            row.claim_hash = None
             s.add(AuditRow(who=who, action="cp_reset_credential", detail=cp_id))
 
     # --- drivers --------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The supply desk: charge requests in, authorizations out, engine events, tickets.
 
-Runs under the hub's lock. Order of work for every input: decide, write the database, then
-queue the Kafka outputs and tell the listeners, so a crash never leaves an authorization on
-the wire that the database does not know.
+Runs on the core's owner thread. Order of work for every input: decide (in memory), hand the
+write to the ledger, and send what must follow a durable row (``authorize``, a ticket) only
+once the write is done (``Hub.after``), so a crash never leaves an authorization on the wire
+that the database does not know, and the core never waits for the database meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 
 from central_app.authorization import AuthorizationPolicy, authorization_overdue, decide
 from central_app.billing import Billing, TicketData, ticket_from_session
@@ -105,7 +107,7 @@ class SupplyDesk(EngineEvents):
 
     def charge_request(self, req: ChargeRequest) -> None:
         hub = self.hub
-        if hub.store.request_seen(req.request_id):
+        if hub.ledger.request_seen(req.request_id):
             log.info("request %s already authorized; redelivery ignored", req.request_id)
             return
         source = f"driver {req.driver_id}"
@@ -125,7 +127,7 @@ class SupplyDesk(EngineEvents):
         decision = decide(
             req,
             now=now,
-            driver_known=hub.store.driver_exists(req.driver_id),
+            driver_known=hub.ledger.driver_exists(req.driver_id),
             cp=cp,
             driver_busy=hub.driver_busy(req.driver_id),
             policy=self.policy,
@@ -164,7 +166,7 @@ class SupplyDesk(EngineEvents):
             authorized_at=format_ts(now),
             last_event=self.clock(),
         )
-        hub.store.create_session(
+        written = hub.ledger.create_session(
             cp_id=cp.cp_id,
             session_id=session.session_id,
             request_id=req.request_id,
@@ -175,6 +177,32 @@ class SupplyDesk(EngineEvents):
             expires_at=session.expires_at,
         )
         cp.authorize(session)
+        hub.cp_changed(cp)
+        hub.after(written, lambda done: self._authorized(cp, session, req, done))
+
+    def _authorized(
+        self, cp: CpMachine, session: CpSession, req: ChargeRequest, written: Future[None]
+    ) -> None:
+        """The session row is durable: now the engine and the driver may hear of it."""
+        hub = self.hub
+        if written.exception() is not None:
+            # not a database outage (the writer retries those): this session cannot be kept
+            if cp.session is not None and cp.session.session_id == session.session_id:
+                cp.end_session(session.session_id)
+                hub.cp_changed(cp)
+            hub.notify_driver(
+                req.driver_id,
+                Denied(
+                    request_id=req.request_id,
+                    cp_id=req.cp_id,
+                    driver_id=req.driver_id,
+                    reason="internal_error",
+                ),
+            )
+            hub.request_update(req.request_id, phase=RequestPhase.DENIED, detail="internal error")
+            return
+        if cp.session is None or cp.session.session_id != session.session_id:
+            return  # cancelled meanwhile (stop, fault, monitor lost): the driver was told
         hub.command(
             cp.cp_id,
             Authorize(
@@ -206,7 +234,6 @@ class SupplyDesk(EngineEvents):
             f"{req.driver_id} authorized at {cp.cp_id} (session {session.session_id[:8]})",
             source=cp.cp_id,
         )
-        hub.cp_changed(cp)
 
     # --- effects of CP transitions --------------------------------------------------------
 
@@ -246,7 +273,7 @@ class SupplyDesk(EngineEvents):
             )
 
     def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
-        self.hub.store.close_session(session.session_id, status, reason)
+        self.hub.ledger.close_session(session.session_id, status, reason)
         self.hub.notify_driver(
             session.driver_id,
             Denied(
@@ -273,7 +300,11 @@ class SupplyDesk(EngineEvents):
     # --- tickets --------------------------------------------------------------------------
 
     def _issue(self, ticket: TicketData) -> None:
-        if not self.billing.issue(ticket):
+        self.hub.after(self.billing.issue(ticket), lambda new: self._ticketed(ticket, new))
+
+    def _ticketed(self, ticket: TicketData, new: Future[bool]) -> None:
+        """The database said whether this is the session's first ticket: only then send it."""
+        if new.exception() is not None or not new.result():
             log.info(
                 "ticket for session %s already issued; duplicate end ignored", ticket.session_id
             )
@@ -310,7 +341,7 @@ class SupplyDesk(EngineEvents):
 
     def tick(self, now: float) -> None:
         wall = utc_now()
-        for cp in self.hub.cps.values():
+        for cp in self.hub.sessions():
             s = cp.session
             if s is None:
                 continue

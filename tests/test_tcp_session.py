@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.waiting import wait_for
+from wire.aio import new_event_loop
 from wire.errors import (
     ConnectionLost,
     HandshakeRefused,
@@ -44,13 +45,16 @@ ACK, NACK, ENQ, EOT = (bytes([c]) for c in (Control.ACK, Control.NACK, Control.E
 # -- a real server in a background event loop -----------------------------------------
 
 
-class ServerThread:
-    """Runs a FramedServer on its own asyncio loop in a thread, as Central would."""
+LOOPS = {"uvloop": new_event_loop, "asyncio": asyncio.new_event_loop}
 
-    def __init__(self, **options) -> None:
+
+class ServerThread:
+    """Runs a FramedServer on its own event loop in a thread, as Central would."""
+
+    def __init__(self, loop_factory: Callable[[], asyncio.AbstractEventLoop], **options) -> None:
         self.closed: list[Connection] = []
         self.by_cp: dict[str, Connection] = {}
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop_factory()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = FramedServer(
@@ -93,12 +97,14 @@ class ServerThread:
             self.loop.close()
 
 
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., ServerThread]]:
+@pytest.fixture(params=sorted(LOOPS))
+def make_server(request) -> Iterator[Callable[..., ServerThread]]:
+    """Every server test runs on uvloop (what Central uses) and on asyncio's loop (the
+    fallback where uvloop is missing)."""
     servers: list[ServerThread] = []
 
     def make(**options) -> ServerThread:
-        servers.append(ServerThread(**options))
+        servers.append(ServerThread(LOOPS[request.param], **options))
         return servers[-1]
 
     yield make

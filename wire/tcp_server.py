@@ -1,8 +1,17 @@
-"""Central's side of the framed-TCP session (PROTOCOL.md §1), on asyncio.
+"""Central's side of the framed-TCP session (PROTOCOL.md §1), on ``asyncio.Protocol``.
 
-One task per accepted socket runs the session; the request handler only sees parsed
-``Request`` objects and returns a ``Response``. Everything the protocol says about bytes is
-done here, so the handler never deals with ACK/NACK, timeouts or bad input:
+Central must carry 10,000 monitors sending a heartbeat a second each. The first version ran
+one coroutine per connection with an ``asyncio.timeout`` around every read and saturated a
+core at ~3,000 monitors: every exchange cost several task wake-ups and timer inserts and
+cancels. Here a connection is a protocol object driven by callbacks: ``data_received``
+feeds the incremental ``FrameDecoder`` and a state machine answers with ``transport.write``
+(ACK and response in one write). A handler that answers synchronously is served inside
+``data_received`` with no task at all; only a handler that returns an awaitable (REGISTER
+writing a database) gets a task. No timer exists per connection: one sweep task visits every
+connection a few times a second and ends those past a deadline.
+
+The request handler only sees parsed ``Request`` objects and returns a ``Response``, or an
+awaitable of one; everything the protocol says about bytes is done here:
 
 * Handshake: the first thing a peer sends must be ``ENQ``; it is answered ``ACK``. Anything
   else first (a frame, garbage, ACK/NACK/EOT) is answered ``NACK`` and the connection is
@@ -13,28 +22,38 @@ done here, so the handler never deals with ACK/NACK, timeouts or bad input:
   resent on ``NACK`` (at most 3 attempts in all, then the connection is closed); the peer's
   ``ACK`` has to arrive within ``response_timeout``. A new request frame arriving instead of
   the ``ACK`` is taken as an implicit ``ACK`` and processed.
+* Requests of one connection are handled strictly one after the other: frames arriving
+  while a slow handler runs wait (reading pauses if too many pile up).
+* A handler's exception or timeout (``handler_timeout``) becomes ``ERROR#internal error``;
+  the session goes on.
 * A frame with a bad LRC, or bytes outside a frame, are answered ``NACK``; three bad
   frames in a row (no valid frame between them) close the connection.
 * An oversized frame closes the connection at once (no NACK).
 * ``stall_timeout`` counts from the first byte of a frame: a frame that is not complete that
   long after its STX closes the connection, so a peer trickling one byte every few seconds
   cannot hold a connection open. ``idle_timeout`` counts from the last byte received.
+* A peer that does not read (our writes stay paused longer than ``write_timeout``) is
+  dropped instead of growing a buffer or delaying anybody else.
 * ``EOT`` closes the connection.
 
-Every await has a deadline, and writes go through ``drain()`` with ``write_timeout``, so a
-peer that does not read is dropped instead of delaying anybody else.
+Deadlines are checked by the sweep every ``min(0.25 s, shortest timeout / 10)``, so a
+connection ends at most one sweep period after its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from wire.errors import FrameTooLarge, MessageError, WireError
+from wire.aio import Accepted, Listener, bind
+from wire.errors import FrameTooLarge, MessageError
 from wire.fields import Message
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
 from wire.tcp_messages import REQUESTS, Error, Request, Response
@@ -42,16 +61,28 @@ from wire.tcp_messages import REQUESTS, Error, Request, Response
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-READ_SIZE = 4096
 BACKLOG = 4096
 INTERNAL_ERROR = "internal error"
+MAX_SWEEP_PERIOD = 0.25
+# Events a connection may have queued behind a running handler before reading pauses.
+MAX_QUEUED_EVENTS = 32
+# Per-connection write buffer: responses are tens of bytes, so 8 KiB queued means the peer
+# stopped reading; pause_writing then starts the write_timeout clock.
+WRITE_HIGH_WATER = 8192
+
+# Heartbeats are 10,000 a second and a monitor sends the same text every time; parsing the
+# request and formatting the answer were half of the Python time per exchange, so both are
+# memoised for heartbeats only (other opcodes are rare, and AUTH/REGISTER carry secrets that
+# should not linger in a cache). Requests and responses are frozen dataclasses, safe to share.
+_MEMO_PREFIX = b"HEARTBEAT#"
+MEMO_SIZE = 65536  # entries per memo; cleared when full (a few MiB at most)
 
 _ACK = bytes([Control.ACK])
 _NACK = bytes([Control.NACK])
+_INTERNAL_ERROR_FRAME = encode_frame(Error(INTERNAL_ERROR).to_bytes())
 
-
-class _SessionEnd(Exception):
-    """Internal: the session is over (reason in the message); never leaves this module."""
+# Connection states.
+_HANDSHAKE, _READY, _HANDLING, _AWAIT_ACK, _CLOSED = range(5)
 
 
 def error_reason(text: str, limit: int = 200) -> str:
@@ -60,57 +91,365 @@ def error_reason(text: str, limit: int = 200) -> str:
     return cleaned[:limit] or "error"
 
 
-class Connection:
-    """One accepted socket; handed to the request handler with every request."""
+class Connection(asyncio.Protocol):
+    """One accepted socket and its session state; handed to the handler with every request."""
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
+    def __init__(self, server: FramedServer, peer: str) -> None:
+        now = time.monotonic()
         self.peer = peer
         self.cp_id: str | None = None
-        self.last_valid_frame = time.monotonic()
-        self.opened_at = time.monotonic()
+        self.last_valid_frame = now
+        self.opened_at = now
         self.session_open = False
-        self._reader = reader
-        self._writer = writer
+        self._server = server
+        self._loop = server._loop
+        self._transport: asyncio.Transport | None = None
         self._decoder = FrameDecoder()
         self._events: deque[Event] = deque()
-        self._last_byte = time.monotonic()
+        self._state = _HANDSHAKE
+        self._last_byte = now
         self._frame_started: float | None = None
+        self._bad_in_a_row = 0
+        self._response = b""  # the frame awaiting the peer's ACK
+        self._attempts = 0
+        self._ack_since = 0.0
+        self._write_paused_at: float | None = None
+        self._reading_paused = False
         self._close_requested = False
-        self._ended = False
+        self._in_handler = False
         self._task: asyncio.Task[None] | None = None
+        self._task_started = False
+        self._awaitable: Awaitable[Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.peer} cp_id={self.cp_id!r} closed={self.closed}>"
 
-    def close(self) -> None:
-        """Ask the server to end this connection (e.g. replaced by a newer AUTH).
-
-        From the connection's own handler the current response is still sent first; from
-        anywhere else the connection task is cancelled at once. Safe to call repeatedly.
-        """
-        self._close_requested = True
-        task = self._task
-        if task is None or task.done():
-            return
-        try:
-            current = asyncio.current_task()
-        except RuntimeError:  # called from outside the event loop
-            current = None
-        if task is not current:
-            task.cancel()
-
     @property
     def closed(self) -> bool:
-        return self._close_requested or self._ended
+        return self._close_requested or self._state == _CLOSED
+
+    def close(self) -> None:
+        """End this connection (e.g. replaced by a newer AUTH). Safe to call repeatedly.
+
+        From this connection's own handler the current response is still sent (and its ACK
+        awaited) first; from anywhere else the connection ends on the loop's next turn, so
+        ``on_close`` never runs inside another connection's handler. Thread-safe.
+        """
+        if self.closed:
+            return
+        self._close_requested = True
+        if self._in_handler or (self._task is not None and _current_task() is self._task):
+            return  # ended by _acked() once the response is through
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._loop.call_soon(self._end, "closed by the server")
+        else:
+            self._loop.call_soon_threadsafe(self._end, "closed by the server")
+
+    # -- asyncio.Protocol callbacks ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self._server._unlost.add(self)
+        if self._state == _CLOSED:  # ended (server closing, close()) before the socket was ready
+            transport.close()
+            return
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        if self._state == _CLOSED:
+            return
+        now = time.monotonic()
+        self._last_byte = now
+        decoder = self._decoder
+        was_in_frame = decoder.in_frame
+        if data == _ACK and self._state == _AWAIT_ACK and not was_in_frame and not self._events:
+            self._acked()  # the monitor's ACK of our response, alone in its segment: the
+            return  # decoder would only turn it into ControlByte(ACK)
+        events = decoder.feed(data)
+        if decoder.in_frame:
+            if (
+                not was_in_frame
+                or self._frame_started is None
+                or any(type(e) is not ControlByte for e in events)
+            ):
+                self._frame_started = now  # a new frame began in this chunk
+        else:
+            self._frame_started = None
+        if not events:
+            return
+        self._events.extend(events)
+        self._pump()
+
+    def eof_received(self) -> bool | None:
+        self._end("peer closed")
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end("peer closed" if exc is None else f"socket error: {exc}")
+        server = self._server
+        server._unlost.discard(self)
+        lost = server._all_lost
+        if not server._unlost and lost is not None and not lost.done():
+            lost.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused_at = time.monotonic()
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused_at = None
+        self._update_reading()
+
+    # -- the session state machine ---------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Process queued events until none is left or a slow handler is running."""
+        events = self._events
+        try:
+            while events:
+                state = self._state
+                if state == _READY:
+                    self._on_session_event(events.popleft())
+                elif state == _AWAIT_ACK:
+                    self._on_ack_wait_event(events.popleft())
+                elif state == _HANDSHAKE:
+                    self._on_handshake_event(events.popleft())
+                else:  # _HANDLING waits for the handler; _CLOSED drops the rest
+                    break
+        except Exception:  # a bug here must not take the loop down; end this session only
+            log.exception("session with %s failed", self.peer)
+            self._end("internal error")
+            return
+        if self._reading_paused or len(events) > MAX_QUEUED_EVENTS:
+            self._update_reading()
+
+    def _on_handshake_event(self, event: Event) -> None:
+        if type(event) is ControlByte and event.code == Control.ENQ:
+            server = self._server
+            if server.max_connections is not None and server._sessions >= server.max_connections:
+                self._write(_NACK)
+                self._end("refused: too many connections")
+                return
+            self._write(_ACK)
+            self.session_open = True
+            server._sessions += 1
+            self._state = _READY
+            return
+        self._write(_NACK)
+        self._end(f"expected ENQ first, got {event!r}")
+
+    def _on_session_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is Frame:
+            self._bad_in_a_row = 0
+            self.last_valid_frame = time.monotonic()
+            self._dispatch(event.data)  # type: ignore[union-attr]
+        elif kind is BadFrame:
+            error = event.error  # type: ignore[union-attr]
+            if isinstance(error, FrameTooLarge):
+                self._end(f"oversized frame: {error}")
+                return
+            self._bad_in_a_row += 1
+            self._write(_NACK)
+            if self._bad_in_a_row >= MAX_ATTEMPTS:
+                self._end(f"{self._bad_in_a_row} bad frames in a row: {error}")
+        else:
+            code = event.code  # type: ignore[union-attr]
+            if code == Control.EOT:
+                self._end("EOT")
+            elif code == Control.ENQ:
+                self._write(_ACK)
+            # a stray ACK/NACK outside an exchange is ignored
+
+    def _on_ack_wait_event(self, event: Event) -> None:
+        if type(event) is ControlByte:
+            code = event.code
+            if code == Control.ACK:
+                self._acked()
+            elif code == Control.NACK:
+                if self._attempts >= MAX_ATTEMPTS:
+                    self._end(f"response NACKed {MAX_ATTEMPTS} times")
+                    return
+                log.debug("response to %s NACKed (attempt %d)", self.peer, self._attempts)
+                self._attempts += 1
+                self._ack_since = time.monotonic()
+                self._write(self._response)
+            elif code == Control.EOT:
+                self._end("EOT")
+            # ENQ while waiting: ignored
+            return
+        # A frame (good or bad) instead of the ACK: the peer moved on; treat it as an
+        # implicit ACK and handle what it sent.
+        self._acked()
+        if self._state == _READY:
+            self._on_session_event(event)
+
+    def _acked(self) -> None:
+        self._response = b""
+        self._state = _READY
+        if self._close_requested:
+            self._end("closed by the server")
+
+    def _dispatch(self, data: bytes) -> None:
+        """Parse and handle one request: answered now (fast path) or by a task (slow path)."""
+        server = self._server
+        memo = data.startswith(_MEMO_PREFIX)
+        request = server._requests.get(data) if memo else None
+        if request is None:
+            try:
+                request = REQUESTS.parse(data)
+            except MessageError as exc:
+                self._respond(encode_frame(Error(error_reason(str(exc))).to_bytes()), with_ack=True)
+                return
+            if memo:
+                _remember(server._requests, data, request)
+        self._in_handler = True
+        try:
+            result = server._handler(self, request)
+            if isinstance(result, Message):
+                frame = server._frames.get(result) if memo else None
+                if frame is None:
+                    frame = encode_frame(result.to_bytes())
+                    if memo:
+                        _remember(server._frames, result, frame)
+            elif inspect.isawaitable(result):
+                self._start_slow(request, result)
+                return
+            else:
+                raise TypeError(f"handler returned {type(result).__name__}, not a Message")
+        except Exception:
+            log.exception("handler for %s from %s failed", request.OPCODE, self.peer)
+            frame = _INTERNAL_ERROR_FRAME
+        finally:
+            self._in_handler = False
+        self._respond(frame, with_ack=True)
+
+    def _respond(self, frame: bytes, *, with_ack: bool) -> None:
+        self._response = frame
+        self._attempts = 1
+        self._ack_since = time.monotonic()
+        self._state = _AWAIT_ACK
+        self._write(_ACK + frame if with_ack else frame)
+
+    def _start_slow(self, request: Request, awaitable: Awaitable[Any]) -> None:
+        self._write(_ACK)  # the request is good; the response follows when the handler ends
+        self._state = _HANDLING
+        self._awaitable = awaitable
+        self._task_started = False
+        self._task = self._loop.create_task(self._run_slow(request, awaitable))
+
+    async def _run_slow(self, request: Request, awaitable: Awaitable[Any]) -> None:
+        self._task_started = True
+        try:
+            async with asyncio.timeout(self._server.handler_timeout):
+                result = await awaitable
+            if not isinstance(result, Message):
+                raise TypeError(f"handler returned {type(result).__name__}, not a Message")
+            frame = encode_frame(result.to_bytes())
+        except TimeoutError:
+            log.warning("handler for %s from %s timed out", request.OPCODE, self.peer)
+            frame = _INTERNAL_ERROR_FRAME
+        except Exception:
+            log.exception("handler for %s from %s failed", request.OPCODE, self.peer)
+            frame = _INTERNAL_ERROR_FRAME
+        finally:
+            self._task = None
+            self._awaitable = None
+        if self._state != _HANDLING:
+            return
+        self._respond(frame, with_ack=False)
+        self._pump()
+
+    # -- output, flow control, deadlines, ending ----------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or self._state == _CLOSED:
+            return
+        pause = self._write_paused_at is not None or len(self._events) > MAX_QUEUED_EVENTS
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            with contextlib.suppress(RuntimeError):  # transport closing
+                if pause:
+                    transport.pause_reading()
+                else:
+                    transport.resume_reading()
+
+    def _expired(self, now: float) -> str | None:
+        """Which deadline has passed, if any (called by the server's sweep)."""
+        server = self._server
+        if self._write_paused_at is not None and now - self._write_paused_at > server.write_timeout:
+            return "peer does not read (write timed out)"
+        state = self._state
+        if state == _AWAIT_ACK and now - self._ack_since > server.response_timeout:
+            return "no ACK for the response"
+        if state == _HANDLING or self._reading_paused:
+            return None  # bytes are not being read: handler_timeout / write_timeout govern
+        if self._frame_started is not None and now - self._frame_started > server.stall_timeout:
+            return "stalled inside a frame"
+        if now - self._last_byte > server.idle_timeout:
+            return "idle"
+        return None
+
+    def _end(self, reason: str) -> None:
+        """End the session: idempotent; the socket is closed and ``on_close`` called once."""
+        if self._state == _CLOSED:
+            return
+        was_writing_stuck = self._write_paused_at is not None
+        self._state = _CLOSED
+        self._events.clear()
+        task = self._task
+        if task is not None:
+            task.cancel()
+            if not self._task_started and inspect.iscoroutine(self._awaitable):
+                self._awaitable.close()  # never awaited: close it quietly
+        transport = self._transport
+        if transport is not None:
+            if was_writing_stuck:
+                transport.abort()  # the buffer will not drain
+            else:
+                transport.close()  # flushes what is buffered (e.g. a NACK) first
+        self._server._forget(self)
+        log.debug("connection %s (%s) ended: %s", self.peer, self.cp_id, reason)
+        on_close = self._server._on_close
+        if on_close is not None:
+            try:
+                on_close(self)
+            except Exception:
+                log.exception("on_close callback failed for %s", self.peer)
 
 
-RequestHandler = Callable[[Connection, Request], Awaitable[Response]]
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()  # cheaper than LRU bookkeeping; refilled within a second
+    memo[key] = value
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # not on a loop thread
+        return None
+
+
+RequestHandler = Callable[[Connection, Request], Response | Awaitable[Response]]
 
 
 class FramedServer:
-    """Accepts monitor connections and runs one session task per connection."""
+    """Accepts monitor connections; one protocol object per connection, one sweep task.
+
+    ``sock``: an already listening socket to use instead of binding ``host``/``port`` (so a
+    caller can report a busy port before starting its loop); the server owns and closes it.
+    """
 
     def __init__(
         self,
@@ -126,8 +465,10 @@ class FramedServer:
         write_timeout: float = 5.0,
         max_connections: int | None = None,
         backlog: int = BACKLOG,
+        sock: socket.socket | None = None,
     ) -> None:
         self._handler = handler
+        self._sock = sock
         self._host = host
         self._port = port
         self.stall_timeout = stall_timeout
@@ -136,10 +477,22 @@ class FramedServer:
         self.handler_timeout = handler_timeout if handler_timeout is not None else response_timeout
         self.write_timeout = write_timeout
         self.max_connections = max_connections
+        self.sweep_period = min(
+            MAX_SWEEP_PERIOD,
+            max(0.01, min(stall_timeout, idle_timeout, response_timeout, write_timeout) / 10),
+        )
         self._backlog = backlog
         self._on_close = on_close
-        self._server: asyncio.base_events.Server | None = None
-        self._connections: dict[Connection, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
+        self._listener: Listener | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._adopting: set[asyncio.Task[None]] = set()
+        self._connections: dict[Connection, None] = {}  # insertion-ordered set
+        self._unlost: set[Connection] = set()  # transports whose connection_lost is pending
+        self._all_lost: asyncio.Future[None] | None = None
+        self._sessions = 0
+        self._requests: dict[bytes, Request] = {}  # heartbeat memos, see _MEMO_PREFIX
+        self._frames: dict[Message, bytes] = {}
         self._closing = False
         self.port: int | None = None
 
@@ -149,28 +502,40 @@ class FramedServer:
 
     async def start(self) -> int:
         """Listen; returns the bound port (useful with port 0)."""
-        self._server = await asyncio.start_server(
-            self._accept, self._host, self._port, backlog=self._backlog, reuse_address=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        if self._sock is not None:
+            self._sock.setblocking(False)
+            sockets = [self._sock]
+        else:
+            sockets = await bind(self._loop, self._host, self._port, self._backlog)
+        self.port = sockets[0].getsockname()[1]
+        self._listener = Listener(self._loop, sockets, self._accepted, refusal=_NACK)
+        self._listener.start()
+        self._sweeper = self._loop.create_task(self._sweep(), name="evc-tcp-sweep")
         log.info("framed TCP server listening on %s:%s", self._host, self.port)
         return self.port
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Stop listening and end every connection (3.11's Server.close() leaves them open)."""
+        """Stop listening and end every connection (waiting up to ``timeout`` for sockets)."""
         self._closing = True
-        if self._server is not None:
-            self._server.close()
-        tasks = list(self._connections.values())
-        for task in tasks:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in list(self._adopting):
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._server.wait_closed()
-            self._server = None
+        handler_tasks = [conn._task for conn in self._connections if conn._task is not None]
+        for conn in list(self._connections):
+            conn._end("server closing")
+        waits: list[asyncio.Future[Any]] = [t for t in handler_tasks if t is not None]
+        waits.extend(self._adopting)
+        if self._unlost:
+            self._all_lost = self._loop.create_future()
+            waits.append(self._all_lost)
+        if waits:
+            await asyncio.wait(waits, timeout=timeout)
 
     async def __aenter__(self) -> FramedServer:
         await self.start()
@@ -179,180 +544,66 @@ class FramedServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # -- per connection ---------------------------------------------------------------
+    # -- accepting -------------------------------------------------------------------------
 
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername")
-        peer = f"{peername[0]}:{peername[1]}" if peername else "?"
-        conn = Connection(reader, writer, peer)
-        if self._closing:
-            writer.close()
-            return
-        task = asyncio.create_task(self._run(conn), name=f"evc-conn-{peer}")
-        conn._task = task
-        self._connections[conn] = task  # the reference that keeps the task alive
+    def _accepted(self, accepted: Accepted) -> None:
+        """Listener callback: give every new socket a Connection, then a transport."""
+        batch: list[tuple[Connection, socket.socket]] = []
+        for sock, addr in accepted:
+            if self._closing:
+                sock.close()
+                continue
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr or "?")
+            conn = Connection(self, peer)
+            self._connections[conn] = None
+            batch.append((conn, sock))
+        if batch:
+            task = self._loop.create_task(self._adopt(batch))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
 
-    async def _run(self, conn: Connection) -> None:
-        reason = "closed"
+    async def _adopt(self, batch: list[tuple[Connection, socket.socket]]) -> None:
+        """Wrap accepted sockets in transports (a coroutine in the loop API, hence a task
+        per accepted batch, never per connection's lifetime)."""
+        pending = deque(batch)
         try:
-            await self._session(conn)
-        except _SessionEnd as end:
-            reason = str(end)
-        except asyncio.CancelledError:
-            reason = "cancelled"
-        except (ConnectionError, OSError) as exc:
-            reason = f"socket error: {exc}"
-        except Exception:  # a bug here must not take the server down
-            log.exception("session with %s failed", conn.peer)
-            reason = "internal error"
+            while pending:
+                conn, sock = pending[0]
+                if conn._state == _CLOSED:
+                    sock.close()
+                else:
+                    try:
+                        await self._loop.connect_accepted_socket(lambda c=conn: c, sock)
+                    except OSError as exc:
+                        sock.close()
+                        conn._end(f"socket error: {exc}")
+                pending.popleft()
         finally:
-            conn._ended = True
-            self._connections.pop(conn, None)
-            await self._shutdown_socket(conn)
-            log.debug("connection %s (%s) ended: %s", conn.peer, conn.cp_id, reason)
-            if self._on_close is not None:
-                try:
-                    self._on_close(conn)
-                except Exception:
-                    log.exception("on_close callback failed for %s", conn.peer)
+            for conn, sock in pending:  # cancelled by close()
+                if conn._transport is None:
+                    sock.close()
+                conn._end("server closing")
 
-    async def _shutdown_socket(self, conn: Connection) -> None:
-        writer = conn._writer
-        writer.close()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            async with asyncio.timeout(1.0):
-                await writer.wait_closed()
+    def _forget(self, conn: Connection) -> None:
+        if conn in self._connections:
+            del self._connections[conn]
+            if conn.session_open:
+                self._sessions -= 1
 
-    async def _session(self, conn: Connection) -> None:
-        await self._handshake(conn)
-        bad_in_a_row = 0
-        while not conn._close_requested:
-            event = await self._next_event(conn)
-            if isinstance(event, Frame):
-                bad_in_a_row = 0
-                conn.last_valid_frame = time.monotonic()
-                await self._send(conn, _ACK)
-                response = await self._respond(conn, event.data)
-                await self._deliver(conn, response)
-            elif isinstance(event, BadFrame):
-                if isinstance(event.error, FrameTooLarge):
-                    raise _SessionEnd(f"oversized frame: {event.error}")
-                bad_in_a_row += 1
-                await self._send(conn, _NACK)
-                if bad_in_a_row >= MAX_ATTEMPTS:
-                    raise _SessionEnd(f"{bad_in_a_row} bad frames in a row: {event.error}")
-            elif event.code == Control.EOT:
-                raise _SessionEnd("EOT")
-            elif event.code == Control.ENQ:
-                await self._send(conn, _ACK)
-            # a stray ACK/NACK outside an exchange is ignored
+    # -- deadlines -------------------------------------------------------------------------
 
-    async def _handshake(self, conn: Connection) -> None:
-        event = await self._next_event(conn)
-        if isinstance(event, ControlByte) and event.code == Control.ENQ:
-            if self.max_connections is not None and self._open_sessions() >= self.max_connections:
-                await self._send(conn, _NACK)
-                raise _SessionEnd("refused: too many connections")
-            await self._send(conn, _ACK)
-            conn.session_open = True
-            return
-        await self._send(conn, _NACK)
-        raise _SessionEnd(f"expected ENQ first, got {event!r}")
-
-    def _open_sessions(self) -> int:
-        return sum(1 for conn in self._connections if conn.session_open and not conn.closed)
-
-    async def _respond(self, conn: Connection, data: bytes) -> bytes:
-        """Parse and handle one request; always returns the bytes of a response frame."""
-        try:
-            request = REQUESTS.parse(data)
-        except MessageError as exc:
-            return encode_frame(Error(error_reason(str(exc))).to_bytes())
-        try:
-            async with asyncio.timeout(self.handler_timeout):
-                response = await self._handler(conn, request)  # type: ignore[arg-type]
-            if not isinstance(response, Message):
-                raise TypeError(f"handler returned {type(response).__name__}, not a Message")
-            return encode_frame(response.to_bytes())
-        except (TimeoutError, WireError, Exception) as exc:
-            if isinstance(exc, TimeoutError):
-                log.warning("handler for %s from %s timed out", request.OPCODE, conn.peer)
-            else:
-                log.exception("handler for %s from %s failed", request.OPCODE, conn.peer)
-            return encode_frame(Error(INTERNAL_ERROR).to_bytes())
-
-    async def _deliver(self, conn: Connection, frame: bytes) -> None:
-        """Send a response frame and wait for its ACK; NACK -> resend (3 attempts in all)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            await self._send(conn, frame)
-            outcome = await self._await_ack(conn)
-            if outcome:
-                return
-            log.debug("response to %s NACKed (attempt %d)", conn.peer, attempt)
-        raise _SessionEnd(f"response NACKed {MAX_ATTEMPTS} times")
-
-    async def _await_ack(self, conn: Connection) -> bool:
-        """True on ACK (or an implicit one), False on NACK."""
-        deadline = time.monotonic() + self.response_timeout
+    async def _sweep(self) -> None:
+        """The one timer of the server: end every connection past one of its deadlines."""
+        period = self.sweep_period
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _SessionEnd("no ACK for the response")
-            event = await self._next_event(conn, limit=remaining)
-            if isinstance(event, ControlByte):
-                if event.code == Control.ACK:
-                    return True
-                if event.code == Control.NACK:
-                    return False
-                if event.code == Control.EOT:
-                    raise _SessionEnd("EOT")
-                continue  # ENQ while waiting: ignore
-            # A frame (good or bad) instead of the ACK: the peer moved on; treat it as an
-            # implicit ACK and let the main loop handle what it sent.
-            conn._events.appendleft(event)
-            return True
-
-    async def _next_event(self, conn: Connection, limit: float | None = None) -> Event:
-        """Next decoded event, enforcing the stall and idle deadlines (and ``limit``)."""
-        started = time.monotonic()
-        while not conn._events:
+            await asyncio.sleep(period)
             now = time.monotonic()
-            if conn._decoder.in_frame and conn._frame_started is not None:
-                deadline, why = conn._frame_started + self.stall_timeout, "stalled inside a frame"
-            else:
-                deadline, why = conn._last_byte + self.idle_timeout, "idle"
-            if limit is not None and started + limit < deadline:
-                deadline, why = started + limit, "no ACK for the response"
-            remaining = deadline - now
-            if remaining <= 0:
-                raise _SessionEnd(why)
-            try:
-                async with asyncio.timeout(remaining):
-                    chunk = await conn._reader.read(READ_SIZE)
-            except TimeoutError:
-                continue  # the loop re-checks which deadline passed
-            if not chunk:
-                raise _SessionEnd("peer closed")
-            now = time.monotonic()
-            conn._last_byte = now
-            was_in_frame = conn._decoder.in_frame
-            events = conn._decoder.feed(chunk)
-            conn._events.extend(events)
-            if conn._decoder.in_frame:
-                completed = any(not isinstance(e, ControlByte) for e in events)
-                if not was_in_frame or completed or conn._frame_started is None:
-                    conn._frame_started = now
-            else:
-                conn._frame_started = None
-        return conn._events.popleft()
-
-    async def _send(self, conn: Connection, data: bytes) -> None:
-        writer = conn._writer
-        if writer.is_closing():
-            raise _SessionEnd("socket closed")
-        writer.write(data)
-        try:
-            async with asyncio.timeout(self.write_timeout):
-                await writer.drain()
-        except TimeoutError:
-            raise _SessionEnd("peer does not read (write timed out)") from None
+            for conn in tuple(self._connections):
+                try:
+                    reason = conn._expired(now)
+                    if reason is not None:
+                        conn._end(reason)
+                except Exception:
+                    log.exception("deadline check of %s failed", conn.peer)

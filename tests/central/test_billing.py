@@ -46,8 +46,8 @@ def test_amount_uses_centrals_price() -> None:
 def test_same_supply_ended_twice_gives_one_ticket() -> None:
     store = MemoryStore()
     billing = Billing(store)
-    assert billing.issue(ticket_from_ended(ended(), price=0.4))
-    assert not billing.issue(ticket_from_ended(ended(), price=0.4))
+    assert billing.issue(ticket_from_ended(ended(), price=0.4)).result()
+    assert not billing.issue(ticket_from_ended(ended(), price=0.4)).result()
     assert len(store.tickets) == 1
 
 
@@ -73,7 +73,7 @@ def test_engine_report_during_grace_wins() -> None:
     billing = Billing(store, grace=10)
     s = CpSession(session_id="s1", driver_id="D-001", price=0.5, expires_at="x")
     billing.interrupted("CP-01", s, EndReason.FAULT, now=0.0)
-    assert billing.issue(ticket_from_ended(ended(kwh=4.0, reason="fault"), price=0.5))
+    assert billing.issue(ticket_from_ended(ended(kwh=4.0, reason="fault"), price=0.5)).result()
     assert billing.due(now=100.0) == []  # nothing left to ticket
     assert store.tickets["s1"].kwh == 4.0
 

@@ -12,7 +12,9 @@ import pytest
 from central_app.authorization import AuthorizationPolicy
 from central_app.billing import Billing
 from central_app.db import open_database
+from central_app.db_writer import InlineWriter
 from central_app.hub import Hub
+from central_app.ledger import Ledger
 from central_app.monitors import MonitorDesk, machine_from
 from central_app.store import DEFAULT_SEED, Store
 from central_app.supplies import SupplyDesk
@@ -67,10 +69,12 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
     store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
     store.seed(DEFAULT_SEED)
     outbox, topics, clock = Outbox(), Topics("x."), Clock()
-    hub = Hub(store, outbox, topics)
+    ledger = Ledger(store, InlineWriter())
+    records, _ = ledger.load()
+    hub = Hub(ledger, outbox, topics)
     recorder = Recorder()
     hub.add_listener(recorder)
-    for record in store.load_cps():
+    for record in records:
         hub.cps[record.cp_id] = machine_from(record)
     desk = SupplyDesk(
         hub,

@@ -56,10 +56,12 @@ def read_until_closed(sock: socket.socket, timeout: float) -> bytes:
 
 
 def assert_still_serving(runtime: CentralRuntime, cp_id: str) -> None:
+    """A new monitor registers, authenticates and heartbeats, and its CP shows ACTIVE."""
     c = client(runtime)
     try:
         register_and_auth(c, cp_id)
         assert isinstance(c.request(Heartbeat(cp_id, EngineHealth.OK)), Alive)
+        wait_for(lambda: status_of(runtime, cp_id) == "ACTIVE", 5, f"{cp_id} ACTIVE")
     finally:
         c.close()
 
@@ -71,7 +73,6 @@ def test_kafka_down_is_reported_and_monitors_are_served(
     assert recorder.links[-1].kafka_up is False
     assert recorder.links[-1].database_ok is True
     assert_still_serving(central, "CP-T1")
-    wait_for(lambda: status_of(central, "CP-T1") == "ACTIVE", 5, "CP-T1 ACTIVE")
 
 
 def test_seeded_cps_start_disconnected(central: CentralRuntime) -> None:
