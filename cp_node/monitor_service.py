@@ -6,7 +6,12 @@
 - Central loop: connect, AUTH with the stored credential (REGISTER first when there is none,
   or when Central forgot it after ``evc-admin cp reset-credential``), then HEARTBEAT every
   second plus FAULT/RECOVERED on transitions. Any session error: central_link DOWN, "Cannot
-  reach CENTRAL", reconnect with a backoff capped at ``backoff_max`` (2 s).
+  reach CENTRAL", reconnect after a ``Backoff`` (full jitter, 0.2 s doubling to a 5 s
+  ceiling, reset once a heartbeat was answered). A request is never repeated on the same
+  connection (``CentralClient`` resends a frame only after a NACK): a slow or lost answer
+  ends the session and the next session starts from AUTH.
+- REGISTER carries the claim saved beforehand (``CredentialStore.claim``), so a REGISTER
+  whose answer was lost is simply tried again and Central answers it with a new credential.
 
 Nothing a peer does may end the process: every wire error is caught and shown.
 """
@@ -14,16 +19,17 @@ Nothing a peer does may end the process: every wire error is caught and shown.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
-from cp_node.monitor_state import MonitorState
+from cp_node.monitor_state import AUTH_RETRY, Backoff, MonitorState, spread
 from wire.errors import EngineUnreachable, MessageError, SessionError, WireError
 from wire.health import LazyPirateClient
 from wire.health_messages import CentralLink, Health, HealthOk
-from wire.tcp_client import CentralClient
+from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
 from wire.tcp_messages import (
     Alive,
     Auth,
@@ -58,8 +64,11 @@ class MonitorService:
         y: float | None = None,
         interval: float = 1.0,
         health_timeout_ms: int = 500,
-        backoff_max: float = 2.0,
-        auth_retry: float = 5.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        response_timeout: float = RESPONSE_TIMEOUT,
+        backoff: Backoff | None = None,
+        auth_retry: float = AUTH_RETRY,
+        rng: Callable[[], float] = random.random,
         say: Callable[[str], None] = print,
     ) -> None:
         self.cp_id = cp_id
@@ -69,8 +78,11 @@ class MonitorService:
         self.location, self.x, self.y = location, x, y
         self.interval = interval
         self.health_timeout_ms = health_timeout_ms
-        self.backoff_max = backoff_max
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self.backoff = backoff if backoff is not None else Backoff(random=rng)
         self.auth_retry = auth_retry
+        self._random = rng
         self._say = say
         self.state = MonitorState(cp_id)
         self._lock = threading.Lock()
@@ -155,23 +167,30 @@ class MonitorService:
 
     def _central_loop(self) -> None:
         host, port = self.central
-        backoff = 0.25
         while not self._stop.is_set():
-            client = CentralClient(host, port, connect_timeout=2.0, response_timeout=2.0)
-            wait = backoff
+            client = CentralClient(
+                host,
+                port,
+                connect_timeout=self.connect_timeout,
+                response_timeout=self.response_timeout,
+            )
             try:
                 client.connect()
                 self._authenticate(client)
-                backoff = 0.25
                 self._session(client)
+                wait = 0.0  # only when stopping
             except AuthProblem as exc:
                 self._link_down(str(exc))
-                wait = self.auth_retry
+                wait = spread(self.auth_retry, self._random())
             except WireError as exc:
                 self._link_down(f"Cannot reach CENTRAL at {host}:{port} ({_why(exc)}); retrying")
-                backoff = min(backoff * 2, self.backoff_max)
+                wait = self.backoff.next_delay()
+            except OSError as exc:  # the credential folder, not the network
+                self._link_down(f"Cannot use the credential folder: {exc}; retrying")
+                wait = spread(self.auth_retry, self._random())
             finally:
                 client.close()
+            log.debug("next attempt to reach Central in %.2f s", wait)
             self._stop.wait(wait)
 
     def _link_down(self, problem: str) -> None:
@@ -190,31 +209,43 @@ class MonitorService:
         if credential is not None:
             response = client.request(Auth(cp_id=self.cp_id, credential=credential))
             if isinstance(response, Authorized):
+                self.credentials.forget_claim(self.cp_id)  # left by a registration, if any
                 self._authorized(response.price, response.admin_state, "authenticated")
                 return
+            if isinstance(response, Error):
+                raise AuthProblem(f"Central could not handle AUTH ({response.reason}); retrying")
             reason = getattr(response, "reason", "refused")
-            # Central may have forgotten the credential (reset-credential): register again.
-            if not self._register(client, path, quiet=True):
+            # Central may have forgotten the credential (reset-credential), or it was issued
+            # to a REGISTER retried since: register again (with the claim, if one is saved).
+            if not self._register(client):
                 raise AuthProblem(
                     f"Central rejected the stored credential ({reason}). Ask the operator to "
                     f"run `evc-admin cp reset-credential {self.cp_id}`; this monitor then "
                     "registers again by itself."
                 )
             return
-        if not self._register(client, path, quiet=False):
+        if not self._register(client):
             raise AuthProblem(
                 f"CP id {self.cp_id} is already registered at Central and there is no "
                 f"credential at {path}. Copy that CP's credential file there, or ask the "
                 f"operator to run `evc-admin cp reset-credential {self.cp_id}`."
             )
 
-    def _register(self, client: CentralClient, path: object, *, quiet: bool) -> bool:
+    def _register(self, client: CentralClient) -> bool:
+        """REGISTER (with the saved claim), store the credential, AUTH with it.
+
+        False when Central refused the registration. The claim is on disk before REGISTER
+        leaves, and the same claim goes with every retry until an AUTH succeeded.
+        """
+        claim = self.credentials.claim(self.cp_id)
         response = client.request(
-            Register(cp_id=self.cp_id, location=self.location, x=self.x, y=self.y)
+            Register(cp_id=self.cp_id, location=self.location, x=self.x, y=self.y, claim=claim)
         )
-        if isinstance(response, Rejected | Error):
+        if isinstance(response, Rejected):
             log.info("REGISTER refused: %s", response.reason)
             return False
+        if isinstance(response, Error):
+            raise AuthProblem(f"Central could not handle REGISTER ({response.reason}); retrying")
         if not isinstance(response, Registered):
             raise AuthProblem(f"unexpected answer to REGISTER: {response.to_text()}")
         stored = self.credentials.save(self.cp_id, response.credential)
@@ -222,6 +253,7 @@ class MonitorService:
         auth = client.request(Auth(cp_id=self.cp_id, credential=response.credential))
         if not isinstance(auth, Authorized):
             raise AuthProblem(f"Central refused the new credential: {auth.to_text()}")
+        self.credentials.forget_claim(self.cp_id)
         self._authorized(auth.price, auth.admin_state, "authenticated")
         return True
 
@@ -260,6 +292,7 @@ class MonitorService:
                 answer = client.request(beat)
                 if not isinstance(answer, Alive):
                     raise SessionError(f"Central answered {answer.to_text()} to HEARTBEAT")
+                self.backoff.reset()  # this session worked: the next failure retries quickly
                 with self._lock:
                     changed = answer.admin_state != self.state.admin_state
                     self.state.admin_state = answer.admin_state

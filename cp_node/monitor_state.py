@@ -4,11 +4,15 @@ The health loop records each HEALTH outcome with ``on_check``; the Central loop 
 ``next_report`` for the FAULT or RECOVERED a transition calls for, and ``mark_reported`` once
 Central answered NOTED. After a (re)connection ``on_session`` forgets what was reported, so a
 fault that began while Central was away is reported on the new session.
+
+``Backoff`` decides how long the Central loop waits before the next connection attempt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from wire.health_messages import CentralLink, EngineState
 from wire.tcp_messages import AdminState, EngineHealth, Fault, Recovered
@@ -61,3 +65,46 @@ class MonitorState:
 
     def on_session(self) -> None:
         self.reported = None
+
+
+# Reconnection to Central (docs/cp.md, "Reconnecting in a restart storm").
+BACKOFF_BASE = 0.2  # s: the ceiling of the first retry's wait, doubled per failure
+BACKOFF_CAP = 5.0  # s: the largest ceiling; every monitor is back within 5 s of Central
+AUTH_RETRY = 5.0  # s, on average: the wait after Central refused this CP or answered ERROR
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with full jitter between connection attempts to Central.
+
+    The wait after the n-th consecutive failure (n = 0, 1, ...) is uniform in
+    ``[0, min(cap, base * 2**n)]``: 0.2, 0.4, 0.8, 1.6, 3.2 then 5 s ceilings. Full jitter
+    spreads monitors that lost Central at the same instant evenly over the ceiling instead of
+    letting them retry in lock-step (a synchronized herd that would hit a restarted Central
+    all in the same few milliseconds, every round). ``reset()`` once a session worked.
+    ``random`` returns a float in [0, 1); tests pass a fixed one.
+    """
+
+    base: float = BACKOFF_BASE
+    cap: float = BACKOFF_CAP
+    random: Callable[[], float] = field(default=random.random, repr=False)
+    failures: int = 0
+
+    def ceiling(self) -> float:
+        """The largest wait the next ``next_delay()`` can return."""
+        return min(self.cap, self.base * 2 ** min(self.failures, 32))
+
+    def next_delay(self) -> float:
+        """Count one more failure and return how long to wait before the next attempt."""
+        delay = self.ceiling() * self.random()
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def spread(seconds: float, random_value: float) -> float:
+    """``seconds`` jittered to ``[0.5, 1.5) * seconds`` (mean ``seconds``), so that monitors
+    refused at the same moment (a Central that lost its database) do not retry together."""
+    return seconds * (0.5 + random_value)

@@ -7,6 +7,23 @@ response could otherwise be taken for the answer to the next request); call ``co
 again. A response frame whose LRC is fine but whose text is not a valid response is ACKed
 (the framing was right, resending would not help) and raised as a ``MessageError``; the
 session stays usable.
+
+A request frame is sent once, and again only after Central NACKed it (at most 3 attempts in
+all). It is never resent because an answer is slow: a request whose ACK and response have
+not both arrived within ``response_timeout`` of sending it raises ``ResponseTimeout`` and the
+session is closed; whatever is retried is retried by the caller on a new connection.
+
+Timeouts (defaults, chosen for a Central under load, e.g. 10,000 monitors re-authenticating
+after it restarted):
+
+- ``connect_timeout`` (``CONNECT_TIMEOUT`` = 5 s): the TCP connect. A listen backlog that
+  overflowed drops SYNs and the kernel resends them after 1 s and 3 s; 5 s lets both go.
+- ``response_timeout`` (``RESPONSE_TIMEOUT`` = 10 s): from sending a frame (or ENQ) to
+  having its ACK and response. ``wire.tcp_server`` answers every request within its
+  handler deadline (5 s by default; ERROR on overrun), so a longer wait costs nothing while
+  Central is alive, and giving up sooner would only abandon work Central is already doing
+  and add a reconnection and an AUTH to its load. It only delays noticing a Central that
+  hangs with the connection open, which a dead process (the socket is reset) never does.
 """
 
 from __future__ import annotations
@@ -33,6 +50,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 READ_SIZE = 4096
+CONNECT_TIMEOUT = 5.0
+RESPONSE_TIMEOUT = 10.0
 
 _ACK = bytes([Control.ACK])
 _NACK = bytes([Control.NACK])
@@ -48,8 +67,8 @@ class CentralClient:
         host: str,
         port: int,
         *,
-        connect_timeout: float = 2.0,
-        response_timeout: float = 2.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        response_timeout: float = RESPONSE_TIMEOUT,
     ) -> None:
         self.host = host
         self.port = port
@@ -100,9 +119,10 @@ class CentralClient:
     def request(self, message: Request) -> Response:
         """Send one request and return Central's response.
 
-        Raises ``TooManyAttempts`` (three NACKs), ``ResponseTimeout``, ``ConnectionLost``
-        (all of which close the client), or a ``MessageError`` for a response that does not
-        parse (the client stays connected). A message that cannot be encoded raises
+        The frame is sent once (resent only after a NACK); ``response_timeout`` counts from
+        the last send to the response, the ACK included. Raises ``TooManyAttempts`` (three
+        NACKs), ``ResponseTimeout``, ``ConnectionLost`` (all of which close the client), or a
+        ``MessageError`` for a response that does not parse (the client stays connected). A message that cannot be encoded raises
         ``BadField``/``FrameTooLarge`` before anything is sent.
         """
         frame = encode_frame(message.to_bytes())
@@ -110,8 +130,8 @@ class CentralClient:
             if self._sock is None:
                 raise ConnectionLost("not connected")
             try:
-                self._send_until_acked(frame)
-                return self._receive_response()
+                deadline = self._send_until_acked(frame)
+                return self._receive_response(deadline)
             except SessionError:
                 self._drop()
                 raise
@@ -139,15 +159,19 @@ class CentralClient:
 
     # -- internals --------------------------------------------------------------------
 
-    def _send_until_acked(self, frame: bytes) -> None:
+    def _send_until_acked(self, frame: bytes) -> float:
+        """Send ``frame`` until ACKed (a NACK, and only a NACK, asks for it again).
+
+        Returns the deadline of the response: ``response_timeout`` after the accepted send.
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self._send(frame)
             deadline = time.monotonic() + self.response_timeout
             while True:
-                event = self._next_event(deadline, "ACK of the request")
+                event = self._next_event(deadline, "the ACK of the request")
                 if isinstance(event, ControlByte):
                     if event.code == Control.ACK:
-                        return
+                        return deadline
                     if event.code == Control.NACK:
                         log.debug("request NACKed (attempt %d)", attempt)
                         break
@@ -157,12 +181,11 @@ class CentralClient:
                 if isinstance(event, Frame):
                     # A response before the ACK: Central evidently got the request.
                     self._events.appendleft(event)
-                    return
+                    return deadline
                 log.debug("ignoring %r while waiting for ACK", event)
         raise TooManyAttempts(f"request NACKed {MAX_ATTEMPTS} times")
 
-    def _receive_response(self) -> Response:
-        deadline = time.monotonic() + self.response_timeout
+    def _receive_response(self, deadline: float) -> Response:
         bad = 0
         while True:
             event = self._next_event(deadline, "the response")
@@ -186,15 +209,16 @@ class CentralClient:
         sock = self._sock
         if sock is None:
             raise ConnectionLost("not connected")
+        late = f"{what} did not come within {self.response_timeout:g} s"
         while not self._events:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ResponseTimeout(f"no {what} within {self.response_timeout:.1f}s")
+                raise ResponseTimeout(late)
             try:
                 sock.settimeout(remaining)
                 chunk = sock.recv(READ_SIZE)
             except TimeoutError as exc:  # socket.timeout
-                raise ResponseTimeout(f"no {what} within {self.response_timeout:.1f}s") from exc
+                raise ResponseTimeout(late) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection to Central failed: {exc}") from exc
             if not chunk:

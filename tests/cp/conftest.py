@@ -26,6 +26,9 @@ from wire.kafka.topics import Topics
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The panel tests build Qt widgets in this process: no display needed.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 
 def free_port() -> int:
     with socket.socket() as sock:

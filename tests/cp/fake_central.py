@@ -2,7 +2,14 @@
 
 It registers and authenticates CPs (credentials survive ``stop()``/``start()``, like a real
 Central's database), answers heartbeats with the admin state a test sets, and records every
-request with its ``time.monotonic()`` so tests can measure detection times.
+request with its ``time.monotonic()`` and the connection it came on, so tests can measure
+detection times and see which session carried what.
+
+It follows the registration-claim rule (docs/cp.md): a REGISTER for an id that already has a
+credential is REJECTED, unless that credential was never used by a successful AUTH and the
+REGISTER carries the claim of the registration that issued it; then it gets a fresh
+credential. Faults a test can inject: ``lose_response`` (handle a request, then drop the
+connection without answering, as a Central killed at that moment) and ``delay_response``.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import asyncio
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wire.tcp_messages import (
@@ -36,13 +44,22 @@ from wire.tcp_server import Connection, FramedServer
 class Seen:
     at: float
     request: Request
+    peer: str = ""  # the connection it came on (client address and port)
 
 
 class FakeCentral:
     def __init__(self, price: float = 0.35) -> None:
         self.price = price
         self.credentials: dict[str, str] = {}
+        self.claims: dict[str, str] = {}  # the claim of the REGISTER that issued the credential
+        self.used: set[str] = set()  # ids whose credential a successful AUTH used
         self.admin: dict[str, AdminState] = {}
+        # Called (on the event-loop thread) with each request as it arrives.
+        self.inspect: Callable[[Request], None] | None = None
+        self.lost: list[Seen] = []  # requests whose response was dropped
+        self.delayed: list[Seen] = []  # requests whose response was delayed
+        self._lose: dict[str, int] = {}
+        self._delay: dict[str, list[float]] = {}
         self.seen: list[Seen] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -73,6 +90,18 @@ class FakeCentral:
     def set_admin(self, cp_id: str, state: AdminState) -> None:
         self.admin[cp_id] = state
 
+    def lose_response(self, opcode: str, times: int = 1) -> None:
+        """The next ``times`` requests ``opcode`` are handled, then the connection is dropped
+        unanswered (the response is lost; the request's effect is not)."""
+        with self._lock:
+            self._lose[opcode] = self._lose.get(opcode, 0) + times
+
+    def delay_response(self, opcode: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` requests ``opcode`` are handled at once and answered ``seconds``
+        later (a loaded Central)."""
+        with self._lock:
+            self._delay.setdefault(opcode, []).extend([seconds] * times)
+
     def requests(self, kind: type, cp_id: str | None = None, since: float = 0.0) -> list[Seen]:
         with self._lock:
             return [
@@ -86,17 +115,45 @@ class FakeCentral:
     # --- the handler (event-loop thread) -----------------------------------------------------
 
     async def _handle(self, conn: Connection, request: Request) -> Response:
+        seen = Seen(time.monotonic(), request, conn.peer)
         with self._lock:
-            self.seen.append(Seen(time.monotonic(), request))
+            self.seen.append(seen)
+            lose = self._lose.get(request.OPCODE, 0) > 0
+            if lose:
+                self._lose[request.OPCODE] -= 1
+                self.lost.append(seen)
+            delays = self._delay.get(request.OPCODE)
+            delay = delays.pop(0) if delays else 0.0
+            if delay:
+                self.delayed.append(seen)
+        if self.inspect is not None:
+            self.inspect(request)
+        response = self._answer(conn, request)
+        if lose:
+            # End the connection from outside its handler (which then never returns), so
+            # FramedServer closes the socket without the response, as if Central died right
+            # after handling the request.
+            asyncio.get_running_loop().call_soon(conn.close)
+            await asyncio.sleep(60)
+        if delay:
+            await asyncio.sleep(delay)
+        return response
+
+    def _answer(self, conn: Connection, request: Request) -> Response:
         if isinstance(request, Register):
-            if self.credentials.get(request.cp_id):
-                return Rejected(cp_id=request.cp_id, reason="already registered")
+            cp_id = request.cp_id
+            if self.credentials.get(cp_id) and not (
+                cp_id not in self.used and request.claim and request.claim == self.claims.get(cp_id)
+            ):
+                return Rejected(cp_id=cp_id, reason="already registered")
             credential = secrets.token_urlsafe(24)
-            self.credentials[request.cp_id] = credential
-            return Registered(cp_id=request.cp_id, credential=credential, price=self.price)
+            self.credentials[cp_id] = credential
+            self.claims[cp_id] = request.claim
+            return Registered(cp_id=cp_id, credential=credential, price=self.price)
         if isinstance(request, Auth):
             if self.credentials.get(request.cp_id) != request.credential:
                 return Rejected(cp_id=request.cp_id, reason="bad credential")
+            self.used.add(request.cp_id)
             conn.cp_id = request.cp_id
             admin = self.admin.get(request.cp_id, AdminState.ACTIVE)
             return Authorized(cp_id=request.cp_id, price=self.price, admin_state=admin)

@@ -1,8 +1,12 @@
-"""What the monitor reports to Central on engine health transitions."""
+"""What the monitor reports to Central on engine health transitions; its reconnection back-off."""
 
 from __future__ import annotations
 
-from cp_node.monitor_state import MonitorState
+import random
+
+import pytest
+
+from cp_node.monitor_state import Backoff, MonitorState, spread
 from wire.tcp_messages import EngineHealth, Fault, Recovered
 
 
@@ -33,3 +37,39 @@ def test_a_new_session_reports_a_standing_fault_again() -> None:
     s.mark_reported(s.next_report())
     s.on_session()
     assert isinstance(s.next_report(), Fault)
+
+
+def test_backoff_doubles_from_0_2_s_to_a_5_s_ceiling_with_full_jitter() -> None:
+    top = Backoff(random=lambda: 1.0)  # the ceiling itself
+    ceilings = [top.next_delay() for _ in range(8)]
+    assert ceilings == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0])
+    assert Backoff(random=lambda: 0.0).next_delay() == 0.0  # full jitter: may retry at once
+    quarter = Backoff(random=lambda: 0.25)
+    assert [quarter.next_delay() for _ in range(3)] == pytest.approx([0.05, 0.1, 0.2])
+
+
+def test_backoff_reset_after_a_working_session_starts_over() -> None:
+    b = Backoff(random=lambda: 1.0)
+    for _ in range(50):  # a long outage: no overflow, still capped
+        assert b.next_delay() <= 5.0
+    b.reset()
+    assert b.next_delay() == pytest.approx(0.2)
+
+
+def test_backoff_spreads_monitors_that_failed_together() -> None:
+    rng = random.Random(7)
+    herd = [Backoff(random=rng.random) for _ in range(1000)]
+    for b in herd:  # everybody lost Central at the same instant; the 6th retry of each
+        for _ in range(5):
+            b.next_delay()
+    waits = sorted(b.next_delay() for b in herd)
+    assert waits[0] >= 0 and waits[-1] <= 5.0
+    # roughly uniform over [0, 5 s]: about a fifth of the herd in each second
+    per_second = [sum(1 for w in waits if s <= w < s + 1) for s in range(5)]
+    assert all(150 <= n <= 250 for n in per_second), per_second
+
+
+def test_spread_keeps_the_mean_and_varies_by_half() -> None:
+    assert spread(5.0, 0.0) == 2.5
+    assert spread(5.0, 0.5) == 5.0
+    assert spread(5.0, 0.999) == pytest.approx(7.495)

@@ -1,0 +1,349 @@
+"""The monitor's link to Central under trouble: lost and slow answers, restarts, registration.
+
+In-process: a ``MonitorService`` (no engine: its health is UNREACHABLE, which does not
+matter here) against the test Central, and ``CentralClient`` against a scripted socket.
+Everything waits on conditions with deadlines; the only sleeps are a scripted Central being
+slow on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cp_node.credentials import CredentialStore
+from cp_node.monitor_service import MonitorService
+from cp_node.monitor_state import Backoff
+from tests.cp.conftest import free_port
+from tests.cp.fake_central import FakeCentral, Seen
+from tests.waiting import wait_for
+from wire.errors import ResponseTimeout
+from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
+from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
+from wire.tcp_messages import AdminState, Alive, Auth, EngineHealth, Heartbeat, Register
+
+CP = "CP-T"
+
+
+@dataclass
+class RecordingBackoff(Backoff):
+    delays: list[float] = field(default_factory=list)
+
+    def next_delay(self) -> float:
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+@dataclass
+class Running:
+    service: MonitorService
+    lines: list[str]
+    store: CredentialStore
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+
+@pytest.fixture
+def run_monitor(central: FakeCentral, tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    started: list[MonitorService] = []
+
+    def start(**options: object) -> Running:
+        lines: list[str] = []
+        store = CredentialStore(tmp_path / "creds")
+        options = {"interval": 0.2, "health_timeout_ms": 100, "rng": lambda: 0.5, **options}
+        service = MonitorService(
+            cp_id=CP,
+            engine=("127.0.0.1", free_port()),  # nobody there
+            central=("127.0.0.1", central.port),
+            credentials=store,
+            location="Test street 1",
+            say=lines.append,
+            **options,  # type: ignore[arg-type]
+        )
+        service.start()
+        started.append(service)
+        return Running(service, lines, store)
+
+    yield start
+    for service in started:
+        service.close()
+
+
+def requests_after(central: FakeCentral, seen: Seen) -> list[Seen]:
+    return [s for s in list(central.seen) if s.at > seen.at]
+
+
+# --- timeouts and back-off ---------------------------------------------------------------------
+
+
+def test_defaults_tolerate_a_loaded_central() -> None:
+    client = CentralClient("127.0.0.1", 1)
+    assert (client.connect_timeout, client.response_timeout) == (5.0, 10.0)
+    assert (CONNECT_TIMEOUT, RESPONSE_TIMEOUT) == (5.0, 10.0)
+    service = MonitorService(
+        cp_id=CP, engine=("h", 1), central=("h", 2), credentials=CredentialStore("/nonexistent")
+    )
+    assert (service.connect_timeout, service.response_timeout) == (5.0, 10.0)
+    assert (service.backoff.base, service.backoff.cap) == (0.2, 5.0)
+    assert service.interval == 1.0 and service.health_timeout_ms == 500  # unchanged
+
+
+def test_reconnects_with_growing_jittered_backoff_reset_by_a_working_session(
+    central: FakeCentral, run_monitor
+) -> None:
+    central.stop()  # Central is down when the monitor starts
+    backoff = RecordingBackoff(base=0.01, cap=0.04, random=lambda: 1.0)
+    mon = run_monitor(backoff=backoff)
+    wait_for(lambda: len(backoff.delays) >= 5, 10, "five failed attempts")
+    assert backoff.delays[:5] == pytest.approx([0.01, 0.02, 0.04, 0.04, 0.04])
+    assert mon.said(f"Cannot reach CENTRAL at 127.0.0.1:{central.port}")
+    central.start()
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "a heartbeat once Central is back")
+    wait_for(lambda: backoff.failures == 0, 5, "the back-off reset by an answered heartbeat")
+    before = len(backoff.delays)
+    central.stop()
+    wait_for(lambda: len(backoff.delays) > before, 10, "a failure after the restart")
+    assert backoff.delays[before] == pytest.approx(0.01)  # starts over, not at the ceiling
+
+
+def test_a_response_timeout_closes_and_reconnects_instead_of_resending(
+    central: FakeCentral, run_monitor
+) -> None:
+    mon = run_monitor(response_timeout=0.3)
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "first heartbeat")
+    central.delay_response("HEARTBEAT", 1.5)
+    wait_for(lambda: central.delayed, 5, "a heartbeat answered too late")
+    slow = central.delayed[0]
+    wait_for(lambda: requests_after(central, slow), 5, "the next request")
+    later = requests_after(central, slow)
+    assert isinstance(later[0].request, Auth), later[0]  # a new session starts from AUTH
+    assert all(s.peer != slow.peer for s in later)  # nothing more on the slow connection
+    assert mon.said("the response did not come within 0.3 s")
+    wait_for(lambda: central.requests(Heartbeat, CP, later[0].at), 5, "heartbeats again")
+
+
+def test_a_slow_answer_within_the_timeout_is_not_a_failure(
+    central: FakeCentral, run_monitor
+) -> None:
+    mon = run_monitor(response_timeout=3.0)
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "first heartbeat")
+    central.delay_response("HEARTBEAT", 0.8)
+    wait_for(lambda: central.delayed, 5, "a slow heartbeat")
+    slow = central.delayed[0]
+    wait_for(lambda: central.requests(Heartbeat, CP, slow.at + 0.01)[2:], 5, "3 more heartbeats")
+    assert len(central.requests(Auth, CP)) == 1  # the same session throughout
+    assert all(s.peer == slow.peer for s in requests_after(central, slow))
+    assert not mon.said("Cannot reach CENTRAL")
+
+
+# --- retry-safe registration (the claim) ---------------------------------------------------------
+
+
+def test_lost_register_response_is_retried_with_the_same_saved_claim(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    on_disk: list[str | None] = []
+    central.inspect = lambda r: (
+        on_disk.append(store.load_claim(CP)) if isinstance(r, Register) else None
+    )
+    central.lose_response("REGISTER")  # Central registers the CP, then the connection drops
+    mon = run_monitor()
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "heartbeats after registration")
+    registers = central.requests(Register, CP)
+    assert len(registers) == 2
+    claim = registers[0].request.claim
+    assert len(claim) >= 43  # secrets.token_urlsafe(32)
+    assert registers[1].request.claim == claim
+    assert registers[0].peer != registers[1].peer  # retried on a new connection
+    assert on_disk == [claim, claim]  # saved before REGISTER was sent
+    assert store.load(CP) == central.credentials[CP] and CP in central.used
+    assert not store.claim_path(CP).exists()  # AUTH succeeded: the claim is no longer needed
+    assert mon.said("Registered at Central")
+    assert not mon.said("already registered")
+
+
+def test_register_answered_after_the_timeout_is_retried_with_the_same_claim(
+    central: FakeCentral, run_monitor
+) -> None:
+    central.delay_response("REGISTER", 1.5)
+    mon = run_monitor(response_timeout=0.3)
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "heartbeats after registration")
+    first, second = central.requests(Register, CP)
+    assert first.request.claim == second.request.claim and first.peer != second.peer
+    assert mon.store.load(CP) == central.credentials[CP]
+
+
+def test_lost_auth_response_after_registration_needs_no_new_register(
+    central: FakeCentral, run_monitor
+) -> None:
+    central.lose_response("AUTH")  # the credential is stored and used, the answer lost
+    mon = run_monitor()
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "heartbeats")
+    assert len(central.requests(Register, CP)) == 1
+    assert len(central.requests(Auth, CP)) == 2
+    assert not mon.store.claim_path(CP).exists()
+
+
+def test_without_the_claim_nobody_takes_a_registered_id_over(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    central.lose_response("REGISTER")
+    central.lose_response("REGISTER")
+    first = run_monitor()
+    wait_for(lambda: len(central.requests(Register, CP)) == 2, 10, "two REGISTERs")
+    first.service.close()  # the CP's monitor stops before it got its credential
+    assert first.store.load_claim(CP) is not None  # kept: the next run retries with it
+    intruder = CredentialStore(tmp_path / "other")
+    intruder_service = MonitorService(
+        cp_id=CP,
+        engine=("127.0.0.1", free_port()),
+        central=("127.0.0.1", central.port),
+        credentials=intruder,
+        say=(lines := []).append,
+        rng=lambda: 0.5,
+        auth_retry=60,
+    )
+    intruder_service.start()
+    try:
+        wait_for(lambda: any("already registered" in line for line in lines), 10, "refusal")
+    finally:
+        intruder_service.close()
+    assert intruder.load(CP) is None
+    again = run_monitor()  # the real CP's monitor again: same claim, now it gets through
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "heartbeats")
+    assert again.store.load(CP) == central.credentials[CP]
+
+
+def test_the_claim_file_is_private_durable_and_stable(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    assert store.load_claim(CP) is None
+    claim = store.claim(CP)
+    assert store.claim(CP) == claim == store.load_claim(CP)
+    path = store.claim_path(CP)
+    assert path.name == f"{CP}.claim"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"{CP}.claim"]  # no temp file
+    store.forget_claim(CP)
+    store.forget_claim(CP)  # twice is fine
+    assert store.load_claim(CP) is None
+    assert store.claim(CP) != claim  # a new registration, a new claim
+    path.write_text("not#a claim\n")
+    fresh = store.claim(CP)
+    assert fresh != "not#a claim" and store.load_claim(CP) == fresh
+
+
+def test_an_unwritable_credential_folder_sends_no_register(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    (tmp_path / "creds").write_text("a file where the folder should be")
+    mon = run_monitor(auth_retry=60)
+    wait_for(lambda: mon.said("Cannot use the credential folder"), 10, "the problem shown")
+    assert central.requests(Register, CP) == []
+
+
+# --- CentralClient: one frame per request ------------------------------------------------------
+
+
+class ScriptedCentral:
+    """One connection; ``script(conn, next_event)`` plays Central in a thread."""
+
+    def __init__(self, script: Callable[[socket.socket, Callable[[], object]], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received: list[object] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(script,), daemon=True)
+        self.thread.start()
+
+    def _run(self, script) -> None:
+        self.listener.settimeout(5)
+        conn, _ = self.listener.accept()
+        conn.settimeout(5)
+        decoder = FrameDecoder()
+        pending: list[object] = []
+
+        def next_event() -> object:
+            while not pending:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return None
+                pending.extend(decoder.feed(chunk))
+            event = pending.pop(0)
+            self.received.append(event)
+            return event
+
+        try:
+            assert next_event() == ControlByte(Control.ENQ)
+            conn.sendall(bytes([Control.ACK]))
+            script(conn, next_event)
+        except BaseException as exc:  # surfaced by join()
+            self.error = exc
+        finally:
+            conn.close()
+            self.listener.close()
+
+    def frames(self) -> list[Frame]:
+        return [e for e in self.received if isinstance(e, Frame)]
+
+    def join(self) -> None:
+        self.thread.join(10)
+        if self.error is not None:
+            raise self.error
+
+
+ACK = bytes([Control.ACK])
+ALIVE = encode_frame(Alive(CP, AdminState.ACTIVE).to_bytes())
+BEAT = Heartbeat(CP, EngineHealth.OK)
+
+
+def test_client_never_resends_on_timeout_it_closes() -> None:
+    def script(conn, next_event):
+        assert isinstance(next_event(), Frame)  # no ACK, no answer: read until closed
+        assert next_event() is None
+
+    central = ScriptedCentral(script)
+    client = CentralClient("127.0.0.1", central.port, response_timeout=0.3)
+    client.connect()
+    with pytest.raises(ResponseTimeout, match="the ACK of the request did not come"):
+        client.request(BEAT)
+    assert not client.connected
+    central.join()
+    assert len(central.frames()) == 1
+
+
+def test_client_ack_and_response_share_one_deadline() -> None:
+    def script(conn, next_event):
+        assert isinstance(next_event(), Frame)
+        time.sleep(0.4)  # a loaded Central: slow to ACK ...
+        conn.sendall(ACK)
+        time.sleep(0.4)  # ... and slow to answer: 0.8 s in all
+        conn.sendall(ALIVE)
+        next_event()
+
+    central = ScriptedCentral(script)
+    client = CentralClient("127.0.0.1", central.port, response_timeout=0.6)
+    client.connect()
+    with pytest.raises(ResponseTimeout, match="the response did not come within 0.6 s"):
+        client.request(BEAT)
+    central.join()
+    assert len(central.frames()) == 1
+
+    central = ScriptedCentral(script)
+    patient = CentralClient("127.0.0.1", central.port, response_timeout=3.0)
+    patient.connect()
+    assert patient.request(BEAT) == Alive(CP, AdminState.ACTIVE)  # slow is not a failure
+    patient.close()
+    central.join()
+    assert len(central.frames()) == 1
