@@ -87,9 +87,45 @@ class FrameDecoder:
         return self._state != self._OUTSIDE
 
     def feed(self, chunk: bytes) -> list[Event]:
+        # Inside a frame the DATA bytes are copied in one slice up to the next STX/ETX (found
+        # by bytes.find, in C) instead of byte by byte: Central decodes 10,000 frames a second.
         events: list[Event] = []
-        for byte in chunk:
+        i, n = 0, len(chunk)
+        while i < n:
             state = self._state
+            if state == self._DATA:
+                j = _next_delimiter(chunk, i, n)
+                room = self._max - len(self._buf)
+                if j - i > room:
+                    self._buf += chunk[i : i + room]
+                    events.append(
+                        BadFrame(
+                            FrameTooLarge(f"frame DATA exceeds {self._max} bytes"), bytes(self._buf)
+                        )
+                    )
+                    self._buf.clear()
+                    self._state = self._SKIP
+                    i += room + 1  # the byte past the limit is dropped with the frame
+                    continue
+                self._buf += chunk[i:j]
+                if j >= n:
+                    break
+                i = j + 1
+                if chunk[j] == Control.ETX:
+                    self._state = self._LRC
+                else:  # STX
+                    events.append(BadFrame(MalformedFrame("STX inside a frame"), bytes(self._buf)))
+                    self._buf.clear()
+                continue
+            if state == self._SKIP:
+                j = chunk.find(_ETX, i)
+                if j < 0:
+                    break
+                i = j + 1
+                self._state = self._SKIP_LRC
+                continue
+            byte = chunk[i]
+            i += 1
             if state == self._OUTSIDE:
                 if byte == Control.STX:
                     self._buf.clear()
@@ -98,22 +134,6 @@ class FrameDecoder:
                     events.append(ControlByte(Control(byte)))
                 else:
                     events.append(BadFrame(MalformedFrame(f"byte 0x{byte:02x} outside a frame")))
-            elif state == self._DATA:
-                if byte == Control.ETX:
-                    self._state = self._LRC
-                elif byte == Control.STX:
-                    events.append(BadFrame(MalformedFrame("STX inside a frame"), bytes(self._buf)))
-                    self._buf.clear()
-                elif len(self._buf) >= self._max:
-                    events.append(
-                        BadFrame(
-                            FrameTooLarge(f"frame DATA exceeds {self._max} bytes"), bytes(self._buf)
-                        )
-                    )
-                    self._buf.clear()
-                    self._state = self._SKIP
-                else:
-                    self._buf.append(byte)
             elif state == self._LRC:
                 data = bytes(self._buf)
                 self._buf.clear()
@@ -126,9 +146,19 @@ class FrameDecoder:
                             BadChecksum(f"LRC 0x{byte:02x} does not match 0x{lrc(data):02x}"), data
                         )
                     )
-            elif state == self._SKIP:
-                if byte == Control.ETX:
-                    self._state = self._SKIP_LRC
             else:  # _SKIP_LRC: the byte after ETX is the LRC, whatever its value
                 self._state = self._OUTSIDE
         return events
+
+
+_ETX = bytes([Control.ETX])
+_STX = bytes([Control.STX])
+
+
+def _next_delimiter(chunk: bytes, start: int, end: int) -> int:
+    """Index of the first STX or ETX at or after ``start`` (``end`` if none)."""
+    etx = chunk.find(_ETX, start)
+    stx = chunk.find(_STX, start, etx if etx >= 0 else end)
+    if stx >= 0:
+        return stx
+    return etx if etx >= 0 else end
