@@ -108,6 +108,13 @@ class City:
         """True if (x, y) lies inside the map rectangle (handy to validate CP positions)."""
         return 0 <= x <= self.width and 0 <= y <= self.height
 
+    def on_land(self, x: float, y: float) -> bool:
+        """True if (x, y) is in a district and not in the water (district outlines may
+        reach into the sea; the water is drawn over them)."""
+        return self.district_at(x, y) is not None and not any(
+            _point_in_polygon(x, y, area.polygon) for area in self.water
+        )
+
     def district_at(self, x: float, y: float) -> District | None:
         """The district whose polygon contains (x, y), or None (e.g. a point in the sea)."""
         for district in self.districts:

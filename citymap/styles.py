@@ -115,6 +115,14 @@ class TileStyle:
         """Colour, legend and text lines for ``data``."""
         raise NotImplementedError
 
+    def bucket(self, data: TileData) -> int:
+        """The colour ``data`` counts as in the zoomed-out summary: ``look(data).fill.rgba()``.
+
+        Called for every change while the tiles are hidden (the summary is all that shows),
+        so a subclass whose fill depends on few fields should answer without building a look.
+        """
+        return self.look(data).fill.rgba()
+
     def legend_entries(self) -> list[tuple[QColor, str]]:
         """Swatches for :class:`~citymap.view.MapLegend`, in display order."""
         return []
@@ -147,6 +155,19 @@ class OperatorStyle(TileStyle):
     }
     UNKNOWN = (QColor("#ae3ec9"), _WHITE, "")
     SUPPLY_STRIPE = QColor("#b2f2bb")
+
+    def __init__(self) -> None:
+        # state -> fill rgba (the summary bucket), for plain strings and CpStatus alike;
+        # only used while look() is this class's own (a subclass may colour otherwise).
+        self._buckets: dict[str, int] = {str(k): v[0].rgba() for k, v in self.COLOURS.items()}
+        self._unknown_bucket = self.UNKNOWN[0].rgba()
+        self._own_look = type(self).look is OperatorStyle.look
+
+    def bucket(self, data: TileData) -> int:
+        if not self._own_look:
+            return super().bucket(data)
+        bucket = self._buckets.get(data.status)  # one dict hit for SPEC's states
+        return bucket if bucket is not None else self._buckets.get(data.state, self._unknown_bucket)
 
     def look(self, data: TileData) -> TileLook:
         fill, ink, legend = self.COLOURS.get(data.state, self.UNKNOWN)
@@ -192,6 +213,15 @@ class AvailabilityStyle(TileStyle):
 
     def __init__(self, own_driver_id: str | None = None) -> None:
         self.own_driver_id = own_driver_id
+
+    def bucket(self, data: TileData) -> int:
+        if type(self).look is not AvailabilityStyle.look:
+            return super().bucket(data)
+        state = data.state
+        if state == CpStatus.SUPPLYING:
+            mine = self.own_driver_id is not None and data.driver_id == self.own_driver_id
+            return (self.MINE if mine else self.BUSY)[0].rgba()
+        return (self.AVAILABLE if state == CpStatus.ACTIVE else self.UNAVAILABLE)[0].rgba()
 
     def look(self, data: TileData) -> TileLook:
         price = _price(data.price)

@@ -6,6 +6,11 @@ level of detail chosen in ``paint()``, antialiasing off, ``update()`` only on ch
 text lines come from :mod:`citymap.tiletext`'s shared caches, and a tile painted twice
 unchanged keeps itself as a small pixmap.
 
+While the scene hides the tiles (a big network zoomed out, see :mod:`citymap.aggregate`), a
+change is taken with ``set_data(data, defer=True)``: the tile keeps the data (tooltips,
+hit-tests and the app read it) but works out its look only when it is next painted or asked
+for it, so a restart storm over 10,000 hidden tiles builds no look at all.
+
 :class:`TileData`, :class:`TileLook`, :class:`TileStyle`, :class:`OperatorStyle`,
 :class:`AvailabilityStyle` and :class:`CpStatus` live in :mod:`citymap.styles` and are
 re-exported here (``from citymap.tiles import OperatorStyle`` keeps working).
@@ -99,6 +104,7 @@ class CpTile(QGraphicsItem):
         self._style = style
         self._look = style.look(data)
         self._edge = _edge(self._look.fill)
+        self._stale = False  # data changed since _look was worked out (deferred)
         self._text_key: tuple[int, int, bool] | None = None
         self._lines: tuple[Line, ...] = ()
         # The tile as last painted, kept as a pixmap once it is painted twice unchanged.
@@ -124,16 +130,29 @@ class CpTile(QGraphicsItem):
 
     @property
     def look(self) -> TileLook:
+        if self._stale:
+            self._refresh_look()
         return self._look
 
-    def set_data(self, data: TileData) -> bool:
-        """Adopt new data; repaint only if what is drawn changed. Returns True if it did."""
-        if data == self._data:
-            return False
+    def look_is_deferred(self) -> bool:
+        """True while a change taken with ``defer=True`` has not been styled yet."""
+        return self._stale
+
+    def set_data(self, data: TileData, *, defer: bool = False) -> bool:
+        """Adopt new data; repaint only if what is drawn changed. Returns True if it did.
+
+        ``defer=True`` (the tile is hidden): keep the data, leave the look to the next
+        ``paint()`` or :attr:`look`; returns True if the data changed.
+        """
         old = self._data
+        if data == old:
+            return False
         self._data = data
         if data.x != old.x or data.y != old.y:
             self.setPos(data.x, data.y)  # moving repaints both places by itself
+        if defer:
+            self._stale = True
+            return True
         return self._adopt(self._style.look(data))
 
     def set_style(self, style: TileStyle) -> None:
@@ -143,14 +162,25 @@ class CpTile(QGraphicsItem):
     def _adopt(self, look: TileLook) -> bool:
         """Take a new look: resolve its colours now and drop the fitted text (refitted on the
         next paint, for whatever size the tile then has on screen)."""
+        self._stale = False
         if look == self._look:
-            return False
+            return False  # (after deferred changes: still what was last painted)
+        self._take(look)
+        self.update()
+        return True
+
+    def _refresh_look(self) -> None:
+        """Style the deferred data (from paint(): no update() needed)."""
+        self._stale = False
+        look = self._style.look(self._data)
+        if look != self._look:
+            self._take(look)
+
+    def _take(self, look: TileLook) -> None:
         self._look = look
         self._edge = _edge(look.fill)
         self._text_key = None
         self._pixmap_key = self._painted_key = None  # the pixmap itself is reused if it fits
-        self.update()
-        return True
 
     # -- QGraphicsItem ---------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
@@ -185,6 +215,8 @@ class CpTile(QGraphicsItem):
         option: QStyleOptionGraphicsItem,
         widget: QWidget | None = None,
     ) -> None:
+        if self._stale:
+            self._refresh_look()
         transform = painter.worldTransform()
         lod = transform.m11()  # scale only (see class doc): cheaper than levelOfDetail...()
         look = self._look

@@ -6,6 +6,12 @@ Live data goes in through :meth:`CityMapView.update_tile` (or ``set_tiles`` /
 ``update_tiles``); each call repaints only tiles whose look changed, and
 ``SmartViewportUpdate`` merges those small dirty rects, so 1,000 CPs updating every second
 never repaint the whole map per message.
+
+For big networks the view tells its scene its zoom before each paint
+(:meth:`CityScene.set_view_zoom`): zoomed out, the scene shows per-cell summaries instead of
+the tiles (:mod:`citymap.aggregate`); a click on a summary cell zooms in on it until the
+tiles show, and its tooltip gives the counts. The zoom limit grows as the tiles shrink
+with the network's density, so a single CP can always be read close up.
 """
 
 from __future__ import annotations
@@ -14,7 +20,15 @@ import logging
 from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QHelpEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -131,6 +145,7 @@ class CityMapView(QGraphicsView):
         self._panning = False
         self._pan_last = QPoint()
         self._hovered = ""
+        self._lod_zoom = 0.0  # the zoom last reported to the scene
 
         self._legend = MapLegend(scene.style.legend_entries(), self)
         self._legend.setVisible(show_legend and bool(scene.style.legend_entries()))
@@ -193,6 +208,7 @@ class CityMapView(QGraphicsView):
         self.resetTransform()
         self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self._auto_fit = True
+        self._sync_lod()
 
     def set_zoom(self, scale: float) -> None:
         """Set an absolute scale (clamped), keeping the view centre."""
@@ -202,6 +218,7 @@ class CityMapView(QGraphicsView):
         self.scale(target, target)
         self.centerOn(centre)
         self._auto_fit = False
+        self._sync_lod()
 
     def zoom_by(self, factor: float) -> None:
         """Multiply the scale by ``factor`` (clamped), around the mouse if it is over us."""
@@ -210,6 +227,23 @@ class CityMapView(QGraphicsView):
         if target != current:
             self.scale(target / current, target / current)
         self._auto_fit = False
+        self._sync_lod()
+
+    def aggregated(self) -> bool:
+        """True while the map shows per-cell summaries instead of tiles."""
+        return self._scene.aggregated()
+
+    def max_zoom(self) -> float:
+        """``MAX_ZOOM`` for full-size tiles; more when the tiles are smaller (dense network)."""
+        return self.MAX_ZOOM / self._scene.tile_scale()
+
+    def _sync_lod(self) -> None:
+        zoom = self.zoom()
+        if zoom != self._lod_zoom or self._scene.aggregated() != self._scene.wants_aggregation(
+            zoom
+        ):
+            self._lod_zoom = zoom
+            self._scene.set_view_zoom(zoom)
 
     def _fit_scale(self) -> float:
         rect = self._scene.sceneRect()
@@ -217,7 +251,7 @@ class CityMapView(QGraphicsView):
         return min(vp.width() / rect.width(), vp.height() / rect.height())
 
     def _clamp(self, scale: float) -> float:
-        return max(self._fit_scale() * self.MIN_ZOOM_OF_FIT, min(self.MAX_ZOOM, scale))
+        return max(self._fit_scale() * self.MIN_ZOOM_OF_FIT, min(self.max_zoom(), scale))
 
     # -- events ----------------------------------------------------------------------------
     def tile_at(self, pos: QPoint) -> CpTile | None:
@@ -273,12 +307,48 @@ class CityMapView(QGraphicsView):
         if self._panning:
             self._panning = False
             self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            if moved < QApplication.startDragDistance() and self._scene.aggregated():
+                self.zoom_into_cell(pos)
         elif self._press_tile is not None and moved < QApplication.startDragDistance():
             tile = self.tile_at(pos)
             if tile is not None and tile.cp_id == self._press_tile:
                 self.tileClicked.emit(tile.cp_id)
         self._press_pos = None
         self._press_tile = None
+
+    def zoom_into_cell(self, pos: QPoint) -> None:
+        """Zoom in on the summary cell under ``pos`` until its CPs show as tiles."""
+        centre = self.mapToScene(pos)
+        target = self._scene.AGGREGATE_LOD / self._scene.tile_scale() * 1.05
+        self.resetTransform()
+        self.scale(self._clamp(target), self._clamp(target))
+        self.centerOn(centre)
+        self._auto_fit = False
+        self._sync_lod()
+
+    def summary_tooltip(self, pos: QPoint) -> str:
+        """The counts of the summary cell under ``pos`` (empty if none)."""
+        scene_pos = self.mapToScene(pos)
+        summary = self._scene.summary_layer
+        level = summary.level_for(self.zoom())
+        counts = self._scene.grid.counts_at(level, scene_pos.x(), scene_pos.y())
+        if not counts:
+            return ""
+        names = {c.rgba(): text for c, text in self._scene.style.legend_entries()}
+        total = sum(counts.values())
+        order = [b for b in names if b in counts] + [b for b in counts if b not in names]
+        rows = [f"<b>{total:,} charging point{'s' if total != 1 else ''}</b> here"]
+        rows += [
+            f'<span style="color:{summary.colour(b).name()}">■</span> {counts[b]:,} '
+            f"{names.get(b, 'other')}"
+            for b in order
+        ]
+        rows.append("<i>Click to zoom in</i>")
+        return "<br>".join(rows)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        self._sync_lod()  # e.g. a transform set from outside (scale(), setTransform())
+        super().paintEvent(event)
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
         if self._hovered:
@@ -292,7 +362,11 @@ class CityMapView(QGraphicsView):
             help_event = QHelpEvent(event)  # type: ignore[call-overload]
             tile = self.tile_at(help_event.pos())
             if tile is None:
-                QToolTip.hideText()
+                text = self.summary_tooltip(help_event.pos()) if self.aggregated() else ""
+                if text:
+                    QToolTip.showText(help_event.globalPos(), text, self.viewport())
+                else:
+                    QToolTip.hideText()
                 return True
             rect = self.mapFromScene(tile.sceneBoundingRect()).boundingRect()
             QToolTip.showText(

@@ -14,7 +14,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
 
@@ -394,3 +394,208 @@ def test_cached_tile_still_recolours_on_change(view: CityMapView) -> None:
     red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
     for _ in range(3):
         assert _same(_shot(view).pixelColor(_probe(view, broken)), red)
+
+
+# -- big networks: density-scaled tiles and the aggregated whole-city view -------------------
+
+
+def test_status_grid_counts_moves_and_removals() -> None:
+    from citymap.aggregate import StatusGrid
+
+    grid = StatusGrid(1000, 700)
+    assert grid.set("A", 10, 10, "red") == (0, 0)
+    assert grid.set("B", 20, 20, "green") == (0, 0)
+    assert grid.set("B", 20, 20, "green") is None  # nothing changed
+    assert grid.counts_at(0, 50, 50) == {"red": 1, "green": 1}
+    assert grid.set("B", 20, 20, "red") == (0, 0)  # a state change stays in its cell
+    assert grid.counts_at(3, 20, 20) == {"red": 1}  # fine level: B alone in its cell
+    assert grid.set("A", 950, 650, "red") == (-1, -1)  # moved to another coarse cell
+    assert grid.counts_at(0, 950, 650) == {"red": 1}
+    assert grid.set("C", 5000, -10, "grey") is not None  # off the map: counted at the edge
+    assert grid.totals() == {"red": 2, "grey": 1}
+    assert grid.remove("A") == (9, 6) and grid.remove("A") is None
+    assert len(grid) == 2
+
+
+def _network(n: int, status: str = "ACTIVE") -> list[TileData]:
+    import random
+
+    rng = random.Random(5)
+    return [
+        TileData(f"CP-{i:05d}", rng.uniform(5, 995), rng.uniform(5, 695), status, price=0.3)
+        for i in range(n)
+    ]
+
+
+@needs_sane_binding
+def test_tiles_shrink_with_density_and_the_zoom_limit_grows(view: CityMapView) -> None:
+    view.set_tiles(_network(12))
+    assert view.city_scene.tile_scale() == 1.0
+    assert view.max_zoom() == CityMapView.MAX_ZOOM
+    view.set_tiles(_network(10000))
+    scale = view.city_scene.tile_scale()
+    assert scale == pytest.approx(0.125)
+    assert view.tile("CP-00001").scale() == pytest.approx(scale)
+    assert view.max_zoom() == pytest.approx(CityMapView.MAX_ZOOM / scale)
+    view.set_tiles(_network(12))
+    assert view.tile("CP-00001").scale() == 1.0
+
+
+@needs_sane_binding
+def test_big_network_is_summarised_when_zoomed_out(view: CityMapView, qtbot) -> None:
+    tiles = _network(3000)
+    view.set_tiles(tiles)
+    view.fit_city()
+    assert view.aggregated()
+    red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
+    green = OperatorStyle.COLOURS[CpStatus.ACTIVE][0]
+    grid = view.city_scene.grid
+    assert grid.totals() == {green.rgba(): 3000}
+    target = tiles[42]
+    centre = view.mapFromScene(QPointF(target.x, target.y))
+    assert view.tile_at(centre) is None  # tiles are neither painted nor hit
+    assert "3,000" not in view.summary_tooltip(centre)
+    assert "Active" in view.summary_tooltip(centre)
+
+    view.tile(target.cp_id).setSelected(True)
+    broken = [TileData(t.cp_id, t.x, t.y, "BROKEN", price=0.3) for t in tiles]
+    view.update_tiles(broken)  # a restart storm: every CP changes state
+    assert grid.totals() == {red.rgba(): 3000}
+    image = _shot(view)
+    level = view.city_scene.summary_layer.level_for(view.zoom())
+    cell = grid.cell_rect(level, grid.cell_of(level, target.x, target.y))
+    assert _same(image.pixelColor(view.mapFromScene(cell.center())), red, tol=10)
+
+    view.zoom_into_cell(centre)  # a click on a cell: tiles again, selection kept
+    assert not view.aggregated()
+    assert view.tile(target.cp_id).isSelected()
+    view.centerOn(QPointF(target.x, target.y))
+    assert view.tile_at(view.mapFromScene(QPointF(target.x, target.y))) is not None
+    view.fit_city()
+    assert view.aggregated() and view.selected_ids() == [target.cp_id]
+
+
+# -- big networks: cheap changes while summarised, summary squares on land -------------------
+
+
+def test_on_land_excludes_the_sea_inside_district_outlines() -> None:
+    city = load_city()
+    # Harbour's outline reaches into the bay: a district, but water.
+    assert city.district_at(960, 650) is not None
+    assert not city.on_land(960, 650)
+    assert city.on_land(500, 350)
+
+
+@pytest.mark.parametrize(
+    "style", [OperatorStyle(), AvailabilityStyle(), AvailabilityStyle(own_driver_id="D-1")]
+)
+def test_style_bucket_is_the_look_fill(style) -> None:
+    for state in [*CpStatus, "supplying", "UNKNOWN"]:
+        for driver in (None, "D-1", "D-2"):
+            data = TileData("CP-1", 10, 10, state, driver_id=driver, kw=7.0)
+            assert style.bucket(data) == style.look(data).fill.rgba(), (state, driver)
+
+
+def test_style_bucket_follows_an_overridden_look() -> None:
+    from citymap.tiles import TileLook
+
+    class Purple(OperatorStyle):
+        def look(self, data: TileData) -> TileLook:
+            return TileLook(QColor("#7048e8"), QColor("#ffffff"), "Purple")
+
+    data = TileData("CP-1", 10, 10, CpStatus.ACTIVE)
+    assert Purple().bucket(data) == QColor("#7048e8").rgba()
+
+
+def test_status_grid_learns_new_buckets_after_cells_exist() -> None:
+    from citymap.aggregate import StatusGrid
+
+    grid = StatusGrid(1000, 700)
+    grid.set("A", 10, 10, "green")
+    grid.set("B", 600, 600, "green")
+    grid.set("A", 10, 10, "red")  # a new bucket widens every cell's counts
+    assert grid.counts_at(0, 10, 10) == {"red": 1}
+    assert grid.counts_at(0, 600, 600) == {"green": 1}
+    assert grid.cells(0) == {(0, 0): {"red": 1}, (6, 6): {"green": 1}}
+    assert grid.remove("A") == (0, 0) and (0, 0) not in grid.cells(0)
+    assert grid.totals() == {"green": 1}
+
+
+@needs_sane_binding
+def test_a_storm_while_summarised_defers_tile_looks(view: CityMapView, monkeypatch) -> None:
+    tiles = _network(3000)
+    view.set_tiles(tiles)
+    view.fit_city()
+    assert view.aggregated()
+    looks = []
+    original = OperatorStyle.look
+    monkeypatch.setattr(
+        OperatorStyle, "look", lambda self, data: looks.append(data) or original(self, data)
+    )
+    broken = [TileData(t.cp_id, t.x, t.y, "BROKEN", price=0.3) for t in tiles]
+    assert view.update_tiles(broken) == 3000
+    assert looks == []  # no look built for a hidden tile: only the summary counts moved
+    red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
+    assert view.city_scene.grid.totals() == {red.rgba(): 3000}
+    target = view.tile(tiles[7].cp_id)
+    assert target.look_is_deferred() and target.tile_data.status == "BROKEN"
+
+    view.zoom_into_cell(view.mapFromScene(QPointF(target.x(), target.y())))
+    assert not view.aggregated()
+    view.centerOn(target)
+    image = _shot(view)  # painting styles the tiles on screen, and only those
+    assert not target.look_is_deferred() and target.look.legend == "Broken"
+    assert _same(image.pixelColor(view.mapFromScene(target.pos())), red, tol=10)
+    assert 0 < len(looks) < 3000
+    far = max(view.city_scene.tiles(), key=lambda t: (t.x() - target.x()) ** 2)
+    assert far.look_is_deferred()
+    assert far.look.legend == "Broken" and not far.look_is_deferred()  # asked: styled
+
+
+@needs_sane_binding
+def test_summary_squares_on_the_coast_stay_on_land(qtbot) -> None:
+    """District outlines reach into the sea; the summary's squares must not."""
+    import random
+
+    from citymap.aggregate import AggregateLayer, StatusGrid
+    from citymap.land import NO_FIT
+
+    city = load_city()
+    grid = StatusGrid(city.width, city.height)
+    layer = AggregateLayer(grid, QRectF(), [], {}, city=city)
+    rng = random.Random(11)
+    n = 0
+    while n < 6000:  # CPs on land only, as a real network (piers and spits included)
+        x, y = rng.uniform(0, city.width), rng.uniform(0, city.height)
+        if city.on_land(x, y):
+            grid.set(f"CP-{n}", x, y, "green")
+            n += 1
+    mask = layer.land()
+    placed = fitted = 0
+    for level in range(len(StatusGrid.SIZES)):
+        size = StatusGrid.SIZES[level]
+        for i, j in grid.count_lists(level):
+            plain = grid.cell_rect(level, (i, j))
+            box = layer.cell_box(level, (i, j))
+            samples = [
+                (box.left() + box.width() * (a + 0.5) / 5, box.top() + box.height() * (b + 0.5) / 5)
+                for a in range(5)
+                for b in range(5)
+            ]
+            wet = sum(not city.on_land(x, y) for x, y in samples)
+            fit = mask.land_box(size, i, j, size * layer.INSET)
+            if fit is NO_FIT:  # a sliver of land (a pier): a small square on its CPs
+                fitted += 1
+                mean = grid.mean(level, (i, j))
+                assert box.center().x() == pytest.approx(mean[0])
+                assert box.center().y() == pytest.approx(mean[1])
+                assert box.width() < plain.width() / 2
+            else:
+                placed += fit is not None
+                assert plain.contains(box)
+                # (the mask is 2 map units a pixel: a sample may sit on the coastline)
+                assert wet <= 3, (level, i, j, wet)
+    assert placed > 20 and fitted > 0  # coastal cells moved onto their land
+    # The screenshot's case: a Harbour cell on the bay, at the whole-city level.
+    harbour = layer.cell_box(1, (17, 12))
+    assert city.on_land(harbour.center().x(), harbour.center().y())

@@ -23,7 +23,7 @@ from central_app.views import CpStatus
 __all__ = ["CpPanel"]
 
 _WIDTHS = {
-    Column.ID: 74,
+    Column.ID: 102,  # "CP-00001" in bold beside its icon, at fleet scale
     Column.LOCATION: 96,
     Column.STATUS: 114,
     Column.ENGINE: 92,
@@ -113,6 +113,30 @@ class CpPanel(QWidget):
         ):
             sig.connect(self._update_count)
         self._update_count()
+
+    #: The Location column grows with its longest text up to this (then the tooltip helps).
+    LOCATION_MAX = 170
+
+    def preferred_width(self) -> int:
+        """The panel's width with every shown column at its default width and Location wide
+        enough for the longest location (capped at ``LOCATION_MAX``): the window sizes its
+        dock with it, so Location is not squeezed to "Locat…" beside the map."""
+        header = self.table.horizontalHeader()
+        metrics = self.table.fontMetrics()
+        locations = {self.model.cp_at(r).location for r in range(self.model.rowCount())}
+        longest = max((metrics.horizontalAdvance(text) for text in locations), default=0)
+        location = min(self.LOCATION_MAX, max(_WIDTHS[Column.LOCATION], longest + 18))
+        columns = sum(
+            location if column is Column.LOCATION else _WIDTHS[column]
+            for column in Column
+            if not header.isSectionHidden(column)
+        )
+        scrollbar = self.table.style().pixelMetric(
+            self.table.style().PixelMetric.PM_ScrollBarExtent
+        )
+        margins = self.layout().contentsMargins()
+        frame = 2 * self.table.frameWidth()
+        return columns + scrollbar + frame + margins.left() + margins.right()
 
     def _header_menu(self, pos) -> None:
         """Let the operator choose the columns (the id always stays)."""

@@ -68,7 +68,9 @@ class CpFilterProxyModel(QSortFilterProxyModel):
         self._direct = False  # no filter over a SelfSortingCps: proxy rows are source rows
         self.setSortRole(SORT_ROLE)
         self.setFilterRole(FILTER_KEY_ROLE)
-        self.setDynamicSortFilter(True)
+        # Re-filtering on dataChanged (a Python filterAcceptsRow per changed row) is only
+        # needed while a filter is set: off otherwise, changes pass straight through.
+        self.setDynamicSortFilter(False)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
     def setSourceModel(self, model: QAbstractItemModel) -> None:  # noqa: N802 (Qt override)
@@ -76,6 +78,7 @@ class CpFilterProxyModel(QSortFilterProxyModel):
         self._cps = model if isinstance(model, SelfSortingCps) else None
         super().setSourceModel(model)
         self._direct = self._cps is not None and not self._filtering()
+        self.setDynamicSortFilter(self._cps is None or self._filtering())
 
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if self._direct:
@@ -121,6 +124,7 @@ class CpFilterProxyModel(QSortFilterProxyModel):
         self._text, self._statuses = text, statuses
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         self._direct = self._cps is not None and not self._filtering()
+        self.setDynamicSortFilter(self._cps is None or self._filtering())
 
     def filterAcceptsRow(self, source_row: int, source_parent: _ModelIndex) -> bool:  # noqa: N802
         statuses, text, model = self._statuses, self._text, self._cps

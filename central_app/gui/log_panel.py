@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from central_app.gui import theme
+from central_app.gui.bridge import LogBatch
 from central_app.views import LogEntry, LogLevel
 from wire.timefmt import parse_ts
 
@@ -46,6 +47,7 @@ class LogPanel(QWidget):
     def __init__(self, parent=None, *, max_lines: int = 2000, flush_interval_ms: int = 200):
         super().__init__(parent)
         self._entries: deque[LogEntry] = deque(maxlen=max_lines)
+        self._max_lines = max_lines
         self._pending: list[LogEntry] = []
         self._min_rank = 0
 
@@ -92,6 +94,18 @@ class LogPanel(QWidget):
         """Queue an entry (slot for the bridge and for the GUI's own messages)."""
         self._entries.append(entry)
         self._pending.append(entry)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def add_batch(self, batch: LogBatch) -> None:
+        """Slot for the bridge: one drain's entries, after a "… N more" line if the burst
+        was more than a person can read (the bridge kept only the newest entries)."""
+        summary = batch.summary()
+        entries = batch.entries if summary is None else [summary, *batch.entries]
+        self._entries.extend(entries)
+        self._pending.extend(entries)
+        if len(self._pending) > self._max_lines:  # the document keeps no more anyway
+            del self._pending[: -self._max_lines]
         if not self._timer.isActive():
             self._timer.start()
 

@@ -11,6 +11,12 @@ costs tens of milliseconds, so they are collected and applied at most once per
   tiles repaint as a few dozen small regions; hundreds at once make the view repaint all of
   its viewport (``SmartViewportUpdate`` gives up on regions of more than 50 rectangles), a
   pause the operator sees.
+
+While the map shows per-cell summaries (a big network zoomed out, see
+:mod:`citymap.aggregate`) the tiles are not painted at all: every change goes to them at
+once (data only: a hidden tile builds its look when it is next painted, see
+:meth:`~citymap.tiles.CpTile.set_data`) and the summary repaints the cells whose counts
+changed. A restart storm thus costs a summary count per CP, not a tile style.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ def tile_for(cp: CpView) -> TileData | None:
         cp.cp_id,
         cp.x,
         cp.y,
-        cp.status.value,
+        str(cp.status),  # the value (StrEnum), without Enum's Python-level .value
         cp.location,
         cp.price,
         kw=cp.kw if supplying else None,
@@ -89,6 +95,17 @@ class MapFeed(QObject):
     def on_flush(self, cps: list[CpView]) -> None:
         """Slot for the model's ``cpsUpdated``."""
         view, pending, draining = self._view, self._pending, self._draining
+        if view.aggregated():
+            batch = [t for t in map(tile_for, cps) if t is not None]
+            if pending or draining:  # meters held back before the map zoomed out
+                done = {t.cp_id for t in batch}
+                batch[:0] = [t for d in (draining, pending) for k, t in d.items() if k not in done]
+                pending.clear()
+                draining.clear()
+                self._timer.stop()
+                self._chunk_timer.stop()
+            view.update_tiles(batch)
+            return
         urgent: list[TileData] = []
         for cp in cps:
             tile = tile_for(cp)

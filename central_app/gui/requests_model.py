@@ -78,6 +78,7 @@ class RequestsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[RequestView] = []  # newest first
         self._ended_at: dict[str, float] = {}  # request_id -> clock() when it ended
+        self._row_of: dict[str, int] | None = None  # request_id -> row, rebuilt when stale
         self._linger_s = linger_s
         self._max_rows = max_rows
         self._clock = clock
@@ -90,21 +91,51 @@ class RequestsModel(QAbstractTableModel):
         self._prune_timer.start()
 
     def update_request(self, request: RequestView) -> None:
-        """Slot for the bridge: insert a new request at the top or update it in place."""
-        if request.phase in ONGOING_PHASES:
-            self._ended_at.pop(request.request_id, None)
-        else:
-            self._ended_at.setdefault(request.request_id, self._clock())
-        for row, current in enumerate(self._rows):
-            if current.request_id == request.request_id:
+        """Insert a new request at the top or update it in place."""
+        self.update_requests([request])
+
+    def update_requests(self, batch: list[RequestView]) -> None:
+        """Slot for the bridge: a drain's requests (oldest first) in one pass.
+
+        Known requests are updated in place (one ``dataChanged`` over the rows touched), new
+        ones are inserted at the top with one ``beginInsertRows``; a burst larger than the
+        cap keeps only its newest requests.
+        """
+        now = self._clock()
+        fresh: dict[str, RequestView] = {}
+        touched: list[int] = []
+        row_of = self._row_index()
+        for request in batch:
+            if request.phase in ONGOING_PHASES:
+                self._ended_at.pop(request.request_id, None)
+            else:
+                self._ended_at.setdefault(request.request_id, now)
+            row = row_of.get(request.request_id)
+            if row is None:
+                fresh.pop(request.request_id, None)
+                fresh[request.request_id] = request
+            else:
                 self._rows[row] = request
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(RequestColumn) - 1))
-                return
-        self.beginInsertRows(QModelIndex(), 0, 0)
-        self._rows.insert(0, request)
-        self.endInsertRows()
-        if len(self._rows) > self._max_rows:
-            self._drop_oldest_ended()
+                touched.append(row)
+        if touched:
+            last = len(RequestColumn) - 1
+            self.dataChanged.emit(self.index(min(touched), 0), self.index(max(touched), last))
+        if fresh:
+            new = list(fresh.values())[-self._max_rows :]
+            new.reverse()  # newest first
+            for gone in list(fresh)[: -self._max_rows]:
+                self._ended_at.pop(gone, None)
+            self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+            self._rows[:0] = new
+            self._row_of = None
+            self.endInsertRows()
+            if len(self._rows) > self._max_rows:
+                self._drop_oldest_ended()
+
+    def _row_index(self) -> dict[str, int]:
+        if self._row_of is None:
+            self._row_of = {r.request_id: i for i, r in enumerate(self._rows)}
+        return self._row_of
 
     def prune(self) -> None:
         """Remove ended requests that have been shown for ``linger_s`` seconds."""
@@ -132,6 +163,7 @@ class RequestsModel(QAbstractTableModel):
     def _remove(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)
         gone = self._rows.pop(row)
+        self._row_of = None
         self.endRemoveRows()
         self._ended_at.pop(gone.request_id, None)
 

@@ -52,8 +52,9 @@ class ControlCenterWindow(QMainWindow):
         city: City | None = None,
         city_path: str | None = None,
         subtitle: str = "",
-        flush_interval_ms: int = 300,
+        flush_interval_ms: int = 200,
         meter_interval_ms: int = 1000,
+        max_batch: int = CentralBridge.MAX_BATCH,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -66,7 +67,9 @@ class ControlCenterWindow(QMainWindow):
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
 
-        self.bridge = CentralBridge(self)
+        # The bridge paces the core's calls (one drain per ``flush_interval_ms``); the model
+        # applies each drain at once (``CpTableModel.apply``), so its own timer stays idle.
+        self.bridge = CentralBridge(self, interval_ms=flush_interval_ms, max_batch=max_batch)
         self.model = CpTableModel(self, flush_interval_ms=flush_interval_ms)
         self.requests = RequestsModel(self)
         self.log_panel = LogPanel(self)
@@ -92,6 +95,10 @@ class ControlCenterWindow(QMainWindow):
         self._wire()
         self._attach()
         self.resize(1400, 900)
+        # Now that the CPs are known: the table's dock as wide as its columns need.
+        self.resizeDocks(
+            [self.cp_dock], [self.cp_panel.preferred_width()], Qt.Orientation.Horizontal
+        )
 
     # --- construction -------------------------------------------------------------------------
 
@@ -208,9 +215,9 @@ class ControlCenterWindow(QMainWindow):
         bar.addPermanentWidget(self.links)
 
     def _wire(self) -> None:
-        self.bridge.cpChanged.connect(self.model.enqueue)
-        self.bridge.requestChanged.connect(self.requests.update_request)
-        self.bridge.logEntry.connect(self.log_panel.add_entry)
+        self.bridge.cpsChanged.connect(self.model.apply)
+        self.bridge.requestsChanged.connect(self.requests.update_requests)
+        self.bridge.logBatch.connect(self.log_panel.add_batch)
         self.bridge.linksChanged.connect(self.links.set_links)
         self.model.cpsUpdated.connect(self._on_cps_updated)
         self.model.countsChanged.connect(self.state_counts.set_counts)
@@ -254,11 +261,12 @@ class ControlCenterWindow(QMainWindow):
         if self._syncing or self.map is None:
             return
         self._syncing = True
-        try:
-            wanted = set(ids)
-            for tile in self.map.city_scene.tiles():
-                selected = tile.cp_id in wanted
-                if tile.isSelected() != selected:
+        try:  # only the tiles whose selection changes (not a walk over 10,000 tiles)
+            wanted, current = set(ids), set(self.map.selected_ids())
+            for cp_id, selected in [(i, False) for i in current - wanted] + [
+                (i, True) for i in wanted - current
+            ]:
+                if (tile := self.map.tile(cp_id)) is not None:
                     tile.setSelected(selected)
         finally:
             self._syncing = False
@@ -368,7 +376,8 @@ class ControlCenterWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if self.map is not None:
-            QTimer.singleShot(0, self.map.fit_city)
+            # With the map as context: dropped if the window is gone before it fires.
+            QTimer.singleShot(0, self.map, self.map.fit_city)
 
 
 def _toolbar_caption(text: str) -> QLabel:
