@@ -278,7 +278,9 @@ class EngineService:
             log.warning("topics not verified: %s", exc)
         try:
             while not self._stop.is_set():
-                self.producer.poll(0.05)
+                # no wait here: a command arriving meanwhile would wait for it too; the
+                # consumer's poll below is the loop's only wait and ends when one arrives
+                self.producer.poll(0)
                 if self._consumer is None:
                     cp_id = self.machine.cp_id
                     if cp_id is None:

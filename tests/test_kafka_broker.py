@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -189,6 +190,70 @@ def test_assign_key_reads_only_that_key(
         (m.Resume, mine, target),
     ]
     assert all(r.event.cp_id == mine for r in got)
+
+
+def test_poll_hands_over_a_lone_message_without_waiting_out_the_timeout(
+    kafka_bootstrap: str, topics: Topics, producer: EventProducer
+) -> None:
+    topic = topics.driver_notices
+    consumer = EventConsumer(
+        kafka_bootstrap,
+        group_id=group(),
+        codecs={topic: m.DRIVER_NOTICES},
+        dead_letter_topic=None,
+    )
+    got: list[Received] = []
+    try:
+        consumer.assign_key(topic, "driver-1", topics.partitions_of(topic))
+        drain(consumer, got)  # assigned, fetching, at the (empty) end
+        producer.send(
+            topic, "driver-1", m.RequestReceived(request_id="r", cp_id="c", driver_id="driver-1")
+        )
+        assert producer.flush(10) == 0
+        started = time.monotonic()
+        calls = 0
+        while not got and calls < 3:
+            consumer.poll(got.append, timeout=5.0, max_messages=100)
+            calls += 1
+        took = time.monotonic() - started
+    finally:
+        consumer.close()
+    assert [r.event.request_id for r in got] == ["r"]
+    # A consume that waits for a full batch (100) would sit out the whole 5 s timeout.
+    assert took < 2.0, f"one message took {took:.2f} s to reach the handler"
+
+
+def test_poll_hands_over_what_is_fetched_in_bulk(
+    kafka_bootstrap: str, topics: Topics, producer: EventProducer
+) -> None:
+    topic = topics.driver_notices
+    for i in range(50):
+        producer.send(
+            topic,
+            "driver-2",
+            m.RequestReceived(request_id=f"r{i}", cp_id="c", driver_id="driver-2"),
+        )
+    assert producer.flush(10) == 0
+    consumer = EventConsumer(
+        kafka_bootstrap,
+        group_id=group(),
+        codecs={topic: m.DRIVER_NOTICES},
+        dead_letter_topic=None,
+    )
+    got: list[Received] = []
+    batches: list[int] = []
+    try:
+        consumer.assign_key(topic, "driver-2", topics.partitions_of(topic))
+        deadline = time.monotonic() + 20
+        while len(got) < 50 and time.monotonic() < deadline:
+            handled = consumer.poll(got.append, timeout=1.0, max_messages=20)
+            if handled:
+                batches.append(handled)
+    finally:
+        consumer.close()
+    assert [r.event.request_id for r in got] == [f"r{i}" for i in range(50)]
+    assert max(batches) == 20  # max_messages is honoured, and reached when messages wait
+    assert len(batches) <= 5, f"50 waiting messages came in {len(batches)} polls: {batches}"
 
 
 def test_committed_offsets_survive_a_restart(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.kafka_samples import CLASSES_BY_TOPIC, CODECS_BY_TOPIC, sample
 from wire.errors import InvalidEvent, WireError
+from wire.kafka import consumer as consumer_module
 from wire.kafka import messages as m
 from wire.kafka.partitioner import partition_for
 
@@ -90,3 +91,66 @@ def test_parse_never_raises_a_foreign_error(value: bytes | str) -> None:
         except WireError:
             continue
         assert isinstance(event, m.Event)
+
+
+class _Message:
+    def __init__(self, offset: int, value: bytes) -> None:
+        self._offset = offset
+        self._value = value
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return "notices"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return b"d1"
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class _BatchWaitingConsumer:
+    """librdkafka's ``consume(n, timeout)``: n queued messages at once, else the whole timeout."""
+
+    def __init__(self, queued: int) -> None:
+        notice = m.RequestReceived(request_id="r", cp_id="c", driver_id="d1").to_json()
+        self.queued = [_Message(i, notice) for i in range(queued)]
+        self.waited = 0.0
+        self.stored: list[int] = []
+
+    def consume(self, num_messages: int, timeout: float) -> list[_Message]:
+        if len(self.queued) < num_messages:
+            self.waited += timeout
+        batch, self.queued = self.queued[:num_messages], self.queued[num_messages:]
+        return batch
+
+    def store_offsets(self, message: _Message) -> None:
+        self.stored.append(message.offset())
+
+
+@pytest.mark.parametrize(
+    ("queued", "handled", "waited"),
+    [(1, 1, 0.0), (7, 7, 0.0), (250, 100, 0.0), (0, 0, 5.0)],
+)
+def test_poll_waits_only_for_the_first_message(
+    monkeypatch: pytest.MonkeyPatch, queued: int, handled: int, waited: float
+) -> None:
+    fake = _BatchWaitingConsumer(queued)
+    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
+    consumer = consumer_module.EventConsumer(
+        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+    got: list[consumer_module.Received] = []
+    assert consumer.poll(got.append, timeout=5.0, max_messages=100) == handled
+    assert len(got) == handled
+    assert fake.waited == waited  # never the whole timeout while a message is there
+    assert fake.stored == list(range(handled))  # each offset stored after its handler ran
+    assert len(fake.queued) == queued - handled
