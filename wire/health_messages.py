@@ -45,5 +45,16 @@ class HealthKo(Message):
     reason: str
 
 
-HEALTH_REQUESTS = MessageCodec(Health)
+@dataclass(frozen=True, slots=True)
+class Key(Message):
+    """Extension (docs/security.md): the monitor hands its engine the CP's Kafka key, once
+    after every (re)connection to the engine and whenever Central issued a new one. The
+    engine answers like a HEALTH (``OK``/``KO``)."""
+
+    OPCODE = "KEY"
+    cp_id: str
+    key: str
+
+
+HEALTH_REQUESTS = MessageCodec(Health, Key)
 HEALTH_REPLIES = MessageCodec(HealthOk, HealthKo)

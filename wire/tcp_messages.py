@@ -44,6 +44,8 @@ class Registered(Message):
     cp_id: str
     credential: str
     price: float
+    # Extension (docs/security.md): the CP's AES-256-GCM key for its Kafka values.
+    key: str = field(default="", metadata=TRAILING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,9 @@ class Authorized(Message):
     cp_id: str
     price: float
     admin_state: AdminState
+    # Extension (docs/security.md): the CP's current key, so a monitor always hands its
+    # engine the key Central uses (also after a rotation); sent only over TLS.
+    key: str = field(default="", metadata=TRAILING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,18 +116,24 @@ class Authorize(Event):
     cp_id: str
     price: float
     expires_at: str
+    # Replay protection (docs/security.md): a number that only grows per CP; the engine
+    # refuses a command whose seq is not above the last one it accepted. None from a
+    # version-1 Central.
+    seq: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Stop(Event):
     TYPE = "stop"
     cp_id: str
+    seq: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Resume(Event):
     TYPE = "resume"
     cp_id: str
+    seq: int | None = None
 
 
 # --- evc.cp.events ------------------------------------------------------------------------
