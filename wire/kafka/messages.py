@@ -156,6 +156,19 @@ class AuthorizationExpired(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CommandRefused(Event):
+    """Extension (docs/security.md): an engine refused a command it read on its partition
+    (wrong key, not sealed, replayed ``seq``, an ``authorize`` for a session it already saw),
+    so Central can audit it and show it to the operator. ``offset`` is where it was read."""
+
+    TYPE = "command_refused"
+    cp_id: str
+    reason: str
+    command_type: str = ""
+    offset: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SupplyStarted(Event):
     TYPE = "supply_started"
     session_id: str
@@ -303,7 +316,12 @@ class DeadLetter(Event):
 REQUESTS = EventCodec(ChargeRequest)
 CP_COMMANDS = EventCodec(Authorize, Stop, Resume)
 CP_EVENTS = EventCodec(
-    AuthorizationRejected, AuthorizationExpired, SupplyStarted, SupplyProgress, SupplyEnded
+    AuthorizationRejected,
+    AuthorizationExpired,
+    SupplyStarted,
+    SupplyProgress,
+    SupplyEnded,
+    CommandRefused,
 )
 DRIVER_NOTICES = EventCodec(
     RequestReceived,
