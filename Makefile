@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test e2e lint format run kafka-start kafka-stop clean
+.PHONY: setup test e2e lint format run bench kafka-start kafka-stop clean
 
 setup: $(STAMP)
 	@scripts/setup-system
@@ -33,6 +33,11 @@ format: $(STAMP)
 
 run: setup
 	$(PY) scripts/run_network.py $(RUN_ARGS)
+
+# The fleet benchmark (docs/performance.md): 1,000 / 3,000 / 10,000 CPs, the 10,000 restart
+# storm and registration, against a real Central and broker; prints one table.
+bench: setup
+	$(VENV)/bin/evc-fleet bench $(BENCH_ARGS)
 
 kafka-start: setup
 	scripts/kafka-local start

@@ -1,0 +1,9 @@
+"""``evc-fleet``: simulates thousands of CPs (monitors over framed TCP, engines on Kafka) and
+their drivers against a real EV_Central and a real broker, and reports what Central did.
+
+* ``fleet.main`` — the command line; ``fleet.scenario`` — one size's phases;
+* ``fleet.monitors`` / ``fleet.worker`` — the monitors, on uvloop, in worker processes;
+* ``fleet.kafka_sim`` — engines, drivers and a network-state observer on Kafka;
+* ``fleet.central`` — Central as a child process, /proc sampling; ``fleet.broker``;
+* ``fleet.results`` / ``fleet.report`` / ``fleet.chart`` — figures, table, chart.
+"""

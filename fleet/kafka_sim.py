@@ -1,0 +1,450 @@
+"""The Kafka side of the fleet, in its own process: the CPs' engines, the drivers, an observer.
+
+* Engines: one consumer for every partition of ``evc.cp.commands``; ``authorize`` is answered
+  with ``supply_started`` at once (the car is plugged in), then ``supply_progress`` every
+  second and ``supply_ended`` (``unplugged``) after ``supply_seconds``; ``stop`` ends the
+  supply (``stopped``).
+* Drivers: ``charge_request``s to CPs that are free in the simulation, so that ``share`` of
+  the connected CPs are busy; one consumer for every driver's notices measures
+  request → ``authorized`` and engine ``supply_progress`` → driver ``supply_progress``.
+* Observer: ``evc.network.state``; every DISCONNECTED with Central's timestamp.
+
+Latencies are measured on this process's monotonic clock (request and notice, progress sent
+and relayed, are both seen here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import signal
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from fleet.limits import raise_nofile
+from fleet.stats import Histogram
+from wire.errors import WireError
+from wire.kafka.consumer import EventConsumer, Received
+from wire.kafka.messages import (
+    CP_COMMANDS,
+    DRIVER_NOTICES,
+    NETWORK_STATE,
+    Authorize,
+    AuthorizedNotice,
+    ChargeRequest,
+    CpState,
+    Denied,
+    Stop,
+    SupplyEnded,
+    SupplyInterrupted,
+    SupplyProgress,
+    SupplyProgressNotice,
+    SupplyStarted,
+    Ticket,
+)
+from wire.kafka.producer import EventProducer
+from wire.kafka.topics import Topics
+from wire.timefmt import now_ts, parse_ts
+
+log = logging.getLogger(__name__)
+
+KW = 22.0
+REQUEST_GIVE_UP_S = 15.0
+
+
+@dataclass
+class KafkaPhaseStats:
+    requests: int = 0
+    authorized: int = 0
+    denied: dict[str, int] = field(default_factory=dict)
+    unanswered: int = 0
+    tickets: int = 0
+    interrupted: int = 0
+    progress_sent: int = 0
+    progress_relayed: int = 0
+    auth_latency: Histogram = field(default_factory=Histogram)
+    progress_latency: Histogram = field(default_factory=Histogram)
+
+    def merge(self, other: KafkaPhaseStats) -> None:
+        for name in ("requests", "authorized", "unanswered", "tickets", "interrupted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.progress_sent += other.progress_sent
+        self.progress_relayed += other.progress_relayed
+        for reason, n in other.denied.items():
+            self.denied[reason] = self.denied.get(reason, 0) + n
+        self.auth_latency.merge(other.auth_latency)
+        self.progress_latency.merge(other.progress_latency)
+
+
+@dataclass
+class Supply:
+    session_id: str
+    cp_id: str
+    driver_id: str
+    price: float
+    started_at: str
+    ends: float
+    next_due: float
+    seq: int = 0
+    kwh: float = 0.0
+
+
+@dataclass
+class Pending:
+    driver_id: str
+    cp_id: str
+    sent: float
+    stats: KafkaPhaseStats
+    authorized: bool = False
+
+
+class KafkaSim:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        cp_ids: list[str],
+        driver_ids: list[str],
+        *,
+        supply_seconds: float = 30.0,
+        share: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        self.topics = Topics(prefix)
+        self.cp_ids = cp_ids
+        self.supply_seconds = supply_seconds
+        self.share = share
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.phase = "start"
+        self.stats: dict[str, KafkaPhaseStats] = {"start": KafkaPhaseStats()}
+        self.current = self.stats["start"]
+        self.supplies: dict[str, Supply] = {}  # cp_id -> supply the engine runs
+        self.pending: dict[str, Pending] = {}  # request_id -> the driver's request
+        self.by_session: dict[str, str] = {}  # session_id -> request_id
+        self.busy_cps: set[str] = set()
+        self.idle_drivers: deque[str] = deque(driver_ids)
+        self.progress_sent: dict[str, dict[float, float]] = {}  # session -> kWh -> sent
+        self.disconnected: list[tuple[str, float]] = []
+        self.cp_states = 0
+        self.target = 0
+        self.drivers_on = False
+        self._credit = 0.0
+        self.producer = EventProducer(bootstrap, client_id="fleet")
+        t = self.topics
+        self.engines = EventConsumer(
+            bootstrap,
+            group_id=f"{prefix}fleet-engines",
+            codecs={t.cp_commands: CP_COMMANDS},
+            dead_letter_topic=None,
+            client_id="fleet-engines",
+        )
+        self.notices = EventConsumer(
+            bootstrap,
+            group_id=f"{prefix}fleet-drivers",
+            codecs={t.driver_notices: DRIVER_NOTICES},
+            dead_letter_topic=None,
+            client_id="fleet-drivers",
+        )
+        self.observer = EventConsumer(
+            bootstrap,
+            group_id=f"{prefix}fleet-observer",
+            codecs={t.network_state: NETWORK_STATE},
+            dead_letter_topic=None,
+            client_id="fleet-observer",
+        )
+        self.threads: list[threading.Thread] = []
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for consumer in (self.engines, self.notices, self.observer):
+            consumer.subscribe()
+        for name, target in (
+            ("engines", lambda: self._consume(self.engines, self._on_command)),
+            ("drivers", lambda: self._consume(self.notices, self._on_notice)),
+            ("observer", lambda: self._consume(self.observer, self._on_state)),
+            ("ticker", self._ticker),
+        ):
+            thread = threading.Thread(target=target, name=f"fleet-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    @property
+    def ready(self) -> bool:
+        return all(c.caught_up for c in (self.engines, self.notices, self.observer))
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(5)
+        for consumer in (self.engines, self.notices, self.observer):
+            consumer.close()
+        self.producer.close(3)
+
+    def set_phase(self, name: str) -> None:
+        with self.lock:
+            self.phase = name
+            self.current = self.stats.setdefault(name, KafkaPhaseStats())
+
+    def _consume(self, consumer: EventConsumer, handler: Any) -> None:
+        while not self.stop_event.is_set():
+            try:
+                consumer.poll(handler, timeout=0.2, max_messages=1000)
+            except WireError as exc:
+                log.warning("fleet consumer: %s", exc)
+                self.stop_event.wait(0.5)
+
+    # --- engines -------------------------------------------------------------------------
+
+    def _on_command(self, received: Received) -> None:
+        event = received.event
+        if isinstance(event, Authorize):
+            now = time.monotonic()
+            supply = Supply(
+                session_id=event.session_id,
+                cp_id=event.cp_id,
+                driver_id=event.driver_id,
+                price=event.price,
+                started_at=now_ts(),
+                ends=now + self.supply_seconds,
+                next_due=now + 1.0,
+            )
+            with self.lock:
+                self.supplies[event.cp_id] = supply
+            self._send_event(
+                SupplyStarted(
+                    session_id=supply.session_id,
+                    cp_id=supply.cp_id,
+                    driver_id=supply.driver_id,
+                    started_at=supply.started_at,
+                )
+            )
+        elif isinstance(event, Stop):
+            with self.lock:
+                supply = self.supplies.pop(event.cp_id, None)
+            if supply is not None:
+                self._end(supply, "stopped")
+
+    def _send_event(self, event: Any) -> None:
+        try:
+            self.producer.send(self.topics.cp_events, event.cp_id, event)
+        except WireError as exc:
+            log.warning("fleet engine: %s", exc)
+
+    def _end(self, supply: Supply, reason: str) -> None:
+        self._send_event(
+            SupplyEnded(
+                session_id=supply.session_id,
+                cp_id=supply.cp_id,
+                driver_id=supply.driver_id,
+                kwh=round(supply.kwh, 3),
+                eur=round(supply.kwh * supply.price, 2),
+                started_at=supply.started_at,
+                ended_at=now_ts(),
+                reason=reason,
+            )
+        )
+
+    def _engines_tick(self, now: float) -> None:
+        due: list[Supply] = []
+        ended: list[Supply] = []
+        with self.lock:
+            for cp_id, supply in list(self.supplies.items()):
+                if now >= supply.ends:
+                    del self.supplies[cp_id]
+                    ended.append(supply)
+                elif now >= supply.next_due:
+                    supply.next_due += 1.0
+                    supply.seq += 1
+                    supply.kwh += KW / 3600.0
+                    due.append(supply)
+        for supply in due:
+            kwh = round(supply.kwh, 3)
+            with self.lock:
+                sent = self.progress_sent.setdefault(supply.session_id, {})
+                sent[kwh] = time.monotonic()
+                self.current.progress_sent += 1
+            self._send_event(
+                SupplyProgress(
+                    session_id=supply.session_id,
+                    cp_id=supply.cp_id,
+                    driver_id=supply.driver_id,
+                    seq=supply.seq,
+                    kw=KW,
+                    kwh=kwh,
+                    eur=round(kwh * supply.price, 2),
+                )
+            )
+        for supply in ended:
+            self._end(supply, "unplugged")
+            with self.lock:
+                self.progress_sent.pop(supply.session_id, None)
+
+    # --- drivers -------------------------------------------------------------------------
+
+    def _on_notice(self, received: Received) -> None:
+        event = received.event
+        now = time.monotonic()
+        with self.lock:
+            if isinstance(event, AuthorizedNotice):
+                pending = self.pending.get(event.request_id)
+                if pending is not None and not pending.authorized:
+                    pending.authorized = True
+                    pending.stats.authorized += 1
+                    pending.stats.auth_latency.add(now - pending.sent)
+                    self.by_session[event.session_id] = event.request_id
+            elif isinstance(event, Denied):
+                pending = self.pending.pop(event.request_id, None)
+                if pending is not None:
+                    code = event.reason.split(":", 1)[0]
+                    pending.stats.denied[code] = pending.stats.denied.get(code, 0) + 1
+                    self._free(pending)
+            elif isinstance(event, SupplyProgressNotice):
+                by_kwh = self.progress_sent.get(event.session_id)
+                sent = by_kwh.pop(round(event.kwh, 3), None) if by_kwh else None
+                if sent is not None:
+                    self.current.progress_relayed += 1
+                    self.current.progress_latency.add(now - sent)
+            elif isinstance(event, SupplyInterrupted):
+                self.current.interrupted += 1
+            elif isinstance(event, Ticket):
+                self.current.tickets += 1
+                request_id = self.by_session.pop(event.session_id, None)
+                pending = self.pending.pop(request_id, None) if request_id else None
+                if pending is not None:
+                    self._free(pending)
+
+    def _free(self, pending: Pending) -> None:
+        self.busy_cps.discard(pending.cp_id)
+        self.idle_drivers.append(pending.driver_id)
+
+    def _drivers_tick(self, now: float, dt: float) -> None:
+        requests: list[ChargeRequest] = []
+        with self.lock:
+            for request_id, pending in list(self.pending.items()):
+                limit = REQUEST_GIVE_UP_S if not pending.authorized else self.supply_seconds + 60
+                if now - pending.sent > limit:
+                    del self.pending[request_id]
+                    if not pending.authorized:
+                        pending.stats.unanswered += 1
+                    self._free(pending)
+            if not self.drivers_on:
+                return
+            deficit = self.target - len(self.pending)
+            rate = max(20.0, self.target / 5.0)
+            self._credit = min(self._credit + rate * dt, max(rate * dt, 1.0))
+            while deficit > 0 and self._credit >= 1.0 and self.idle_drivers:
+                cp_id = self._free_cp()
+                if cp_id is None:
+                    break
+                driver_id = self.idle_drivers.popleft()
+                request_id = uuid.uuid4().hex
+                self.busy_cps.add(cp_id)
+                self.pending[request_id] = Pending(driver_id, cp_id, now, self.current)
+                self.current.requests += 1
+                requests.append(
+                    ChargeRequest(request_id=request_id, driver_id=driver_id, cp_id=cp_id)
+                )
+                deficit -= 1
+                self._credit -= 1.0
+        for request in requests:
+            try:
+                self.producer.send(self.topics.requests, request.cp_id, request)
+            except WireError as exc:
+                log.warning("fleet driver: %s", exc)
+
+    def _free_cp(self) -> str | None:
+        for _ in range(50):
+            cp_id = self.random.choice(self.cp_ids)
+            if cp_id not in self.busy_cps and cp_id not in self.supplies:
+                return cp_id
+        return None
+
+    # --- observer ------------------------------------------------------------------------
+
+    def _on_state(self, received: Received) -> None:
+        event = received.event
+        if not isinstance(event, CpState):
+            return
+        self.cp_states += 1
+        if event.status == "DISCONNECTED":
+            with contextlib.suppress(ValueError):
+                when = parse_ts(event.ts).timestamp()
+                with self.lock:
+                    self.disconnected.append((event.cp_id, when))
+
+    # --- the clock -----------------------------------------------------------------------
+
+    def _ticker(self) -> None:
+        last = time.monotonic()
+        while not self.stop_event.wait(0.05):
+            now = time.monotonic()
+            try:
+                self._engines_tick(now)
+                self._drivers_tick(now, now - last)
+                self.producer.poll(0)
+            except Exception:  # never let the clock die silently mid-run
+                log.exception("fleet ticker")
+            last = now
+
+    # --- reports -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "ready": self.ready,
+                "supplies": len(self.supplies),
+                "pending": len(self.pending),
+                "stats": self.current,
+                "disconnected": len(self.disconnected),
+            }
+
+    def collect(self) -> dict[str, Any]:
+        with self.lock:
+            return {"stats": self.stats, "disconnected": list(self.disconnected)}
+
+
+def kafka_main(
+    conn: Connection,
+    bootstrap: str,
+    prefix: str,
+    cp_ids: list[str],
+    driver_ids: list[str],
+    options: dict[str, Any],
+) -> None:
+    """Entry point of the Kafka process (``multiprocessing`` spawn target)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_nofile()
+    logging.basicConfig(level=logging.ERROR, format="fleet-kafka: %(message)s")
+    sim = KafkaSim(bootstrap, prefix, cp_ids, driver_ids, **options)
+    sim.start()
+    try:
+        while True:
+            try:
+                command, *args = conn.recv()
+            except (EOFError, OSError):
+                break
+            reply: Any = None
+            if command == "phase":
+                sim.set_phase(args[0])
+            elif command == "drivers":
+                with sim.lock:
+                    sim.drivers_on, sim.target = args[0], int(args[1])
+            elif command == "snapshot":
+                reply = sim.snapshot()
+            elif command == "collect":
+                reply = sim.collect()
+            elif command == "stop":
+                conn.send(None)
+                break
+            conn.send(reply)
+    finally:
+        sim.stop()

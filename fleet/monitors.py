@@ -1,0 +1,549 @@
+"""Simulated CP monitors: PROTOCOL.md §1 over asyncio Protocols, thousands per event loop.
+
+A ``MonitorSession`` is one TCP connection of one CP: ENQ/ACK handshake, REGISTER (with a
+claim) once, AUTH with the credential, then a HEARTBEAT every second at the CP's own phase.
+Every frame goes through ``wire.framing``; every message through ``wire.tcp_messages``.
+Responses are ACKed, NACKed frames resent (3 attempts), a response that takes longer than
+``response_timeout`` (10 s) drops the connection, and a dropped connection is retried with
+EV_CP_M's full-jitter exponential back-off (0.2 s doubling to 5 s).
+
+Heartbeat accounting: a heartbeat is *due* at the CP's tick; if the previous request is
+still outstanding it is sent as soon as that one is answered, and its latency counts from
+the tick (what the monitor experiences). It is *answered* when ALIVE arrives within
+``ANSWER_LIMIT`` of the tick. The statistics of a phase belong to the phase the heartbeat
+was due in; sessions older than a phase marked ``stale`` (e.g. the ones that died with a
+SIGKILLed Central) count apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+
+from fleet.stats import Histogram
+from wire.errors import FrameTooLarge, WireError
+from wire.framing import BadFrame, Control, ControlByte, Frame, FrameDecoder, encode_frame
+from wire.tcp_messages import (
+    RESPONSES,
+    Alive,
+    Auth,
+    Authorized,
+    EngineHealth,
+    Error,
+    Heartbeat,
+    Register,
+    Registered,
+    Rejected,
+)
+
+log = logging.getLogger(__name__)
+
+ANSWER_LIMIT = 2.0
+RESPONSE_TIMEOUT = 10.0  # as EV_CP_M (wire.tcp_client): tolerates a loaded Central
+BACKOFF_BASE = 0.2
+MAX_ATTEMPTS = 3
+SLOTS = 100  # the heartbeat wheel: 100 phases of 10 ms
+
+_ACK = bytes([Control.ACK])
+_NACK = bytes([Control.NACK])
+_ENQ = bytes([Control.ENQ])
+_EOT = bytes([Control.EOT])
+
+_HANDSHAKE, _IDLE, _WAIT = range(3)
+
+
+@dataclass
+class PhaseStats:
+    """What the monitors of one worker saw during one phase."""
+
+    hb_due: int = 0
+    hb_ok: int = 0  # answered within ANSWER_LIMIT of the tick
+    hb_late: int = 0  # answered, but later than that
+    hb_lost: int = 0  # never answered: the connection dropped, or an error response
+    hb_overdue: int = 0  # still outstanding and older than ANSWER_LIMIT (at the snapshot)
+    latency: Histogram = field(default_factory=Histogram)
+    connects: int = 0
+    connect_failures: int = 0
+    refused: int = 0
+    drops: int = 0
+    timeouts: int = 0
+    registered: int = 0
+    register_rejected: int = 0
+    locked_out: int = 0
+    auth_ok: int = 0
+    auth_rejected: int = 0
+    errors: int = 0
+    auth_times: list[float] = field(default_factory=list)  # wall clock of first AUTH per CP
+
+    def merge(self, other: PhaseStats) -> None:
+        for name in self.__dataclass_fields__:
+            mine = getattr(self, name)
+            if isinstance(mine, int):
+                setattr(self, name, mine + getattr(other, name))
+        self.latency.merge(other.latency)
+        self.auth_times.extend(other.auth_times)
+
+    @property
+    def answered_pct(self) -> float | None:
+        resolved = self.hb_ok + self.hb_late + self.hb_lost + self.hb_overdue
+        return None if resolved == 0 else 100.0 * self.hb_ok / resolved
+
+
+class Cp:
+    """One simulated charging point's monitor state, across its connections."""
+
+    __slots__ = (
+        "cp_id",
+        "claim",
+        "x",
+        "y",
+        "slot",
+        "credential",
+        "use_claim",
+        "session",
+        "connecting",
+        "failures",
+        "locked_out",
+        "silence_wanted",
+        "silenced_at",
+        "up_since",
+        "intervals",
+        "auth_phase",
+        "registered_at",
+        "last_hb_sent",
+        "hb_frame",
+    )
+
+    def __init__(self, cp_id: str, claim: str, x: float, y: float, slot: int) -> None:
+        self.cp_id, self.claim, self.x, self.y, self.slot = cp_id, claim, x, y, slot
+        self.credential: str | None = None
+        self.use_claim = True
+        self.session: MonitorSession | None = None
+        self.connecting = False
+        self.failures = 0
+        self.locked_out = False
+        self.silence_wanted = False
+        self.silenced_at: float | None = None  # wall clock of the last frame before silence
+        self.up_since: float | None = None
+        self.intervals: list[tuple[float, float]] = []
+        self.auth_phase = ""
+        self.registered_at: float | None = None
+        self.last_hb_sent = 0.0
+        self.hb_frame = encode_frame(Heartbeat(cp_id, EngineHealth.OK).to_bytes())
+
+
+class MonitorSession(asyncio.Protocol):
+    """One connection of one CP's monitor."""
+
+    def __init__(self, cp: Cp, fleet: MonitorFleet) -> None:
+        self.cp, self.fleet = cp, fleet
+        self.transport: asyncio.Transport | None = None
+        self.decoder = FrameDecoder()
+        self.state = _HANDSHAKE
+        self.since = time.monotonic()
+        self.kind = ""
+        self.frame = b""
+        self.attempts = 0
+        self.hb_due: float | None = None
+        self.hb_stats: PhaseStats | None = None
+        self.queued_due: float | None = None
+        self.queued_stats: PhaseStats | None = None
+        self.authenticated = False
+        self.counted = False  # counted in the fleet's live "authenticated" gauge
+        self.stale = False
+        self.closed = False
+
+    # --- asyncio callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.cp.session = self
+        self.cp.connecting = False
+        self.since = time.monotonic()
+        transport.write(_ENQ)
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.decoder.feed(data):
+            if self.closed or self.cp.silenced_at is not None:
+                return
+            if isinstance(event, ControlByte):
+                self._on_control(event.code)
+            elif isinstance(event, Frame):
+                self._on_frame(event.data)
+            else:
+                self._on_bad(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        fleet, cp = self.fleet, self.cp
+        if self.hb_due is not None and self.hb_stats is not None:
+            self.hb_stats.hb_lost += 1
+        if self.queued_due is not None and self.queued_stats is not None:
+            self.queued_stats.hb_lost += 1
+        self.hb_due = self.queued_due = None
+        if self.state != _HANDSHAKE:
+            fleet.current.drops += 1
+        fleet.on_down(cp, self)
+        if cp.session is self:
+            cp.session = None
+        cp.silence_wanted = False
+        cp.silenced_at = None
+        if not fleet.stopping and not cp.locked_out:
+            fleet.schedule_reconnect(cp)
+
+    # --- protocol ----------------------------------------------------------------------------
+
+    def _on_control(self, code: Control) -> None:
+        if code == Control.EOT:
+            self.abort()
+        elif self.state == _HANDSHAKE:
+            if code == Control.ACK:
+                self.state = _IDLE
+                self.fleet.current.connects += 1
+                self._next_step()
+            elif code == Control.NACK:
+                self.fleet.current.refused += 1
+                self.abort()
+        elif self.state == _WAIT and self.attempts > 0:
+            if code == Control.ACK:
+                self.attempts = 0  # acknowledged; the response follows
+            elif code == Control.NACK:
+                if self.attempts >= MAX_ATTEMPTS:
+                    self.fleet.current.errors += 1
+                    self.abort()
+                else:
+                    self.attempts += 1
+                    self._write(self.frame)
+
+    def _on_frame(self, data: bytes) -> None:
+        self._write(_ACK)
+        if self.state != _WAIT:
+            return  # nothing asked: ACKed and ignored
+        self.state = _IDLE
+        self.attempts = 0
+        try:
+            message = RESPONSES.parse(data)
+        except WireError:
+            self.fleet.current.errors += 1
+            message = Error("unparsable response")
+        kind, self.kind = self.kind, ""
+        if kind == "HEARTBEAT":
+            self._on_heartbeat_answer(message)
+        elif kind == "REGISTER":
+            self._on_register_answer(message)
+        elif kind == "AUTH":
+            self._on_auth_answer(message)
+
+    def _on_bad(self, event: BadFrame) -> None:
+        if isinstance(event.error, FrameTooLarge):
+            self.fleet.current.errors += 1
+            self.abort()
+        else:
+            self._write(_NACK)
+
+    def _on_heartbeat_answer(self, message: object) -> None:
+        due, stats = self.hb_due, self.hb_stats
+        self.hb_due = self.hb_stats = None
+        if due is not None and stats is not None:
+            if isinstance(message, Alive):
+                latency = time.monotonic() - due
+                stats.latency.add(latency)
+                if latency <= ANSWER_LIMIT:
+                    stats.hb_ok += 1
+                else:
+                    stats.hb_late += 1
+            else:
+                stats.hb_lost += 1
+                stats.errors += 1
+        if self.queued_due is not None and self.queued_stats is not None:
+            due, stats = self.queued_due, self.queued_stats
+            self.queued_due = self.queued_stats = None
+            self.send_heartbeat(due, stats)
+
+    def _on_register_answer(self, message: object) -> None:
+        cp, stats = self.cp, self.fleet.current
+        if isinstance(message, Registered):
+            cp.credential = message.credential
+            cp.registered_at = time.time()
+            stats.registered += 1
+            self._next_step()
+        elif isinstance(message, Rejected) and "already" in message.reason:
+            cp.locked_out = True  # the credential was lost with a timed-out response
+            stats.locked_out += 1
+            self.abort()
+        elif isinstance(message, Error) and cp.use_claim:
+            # A version-1 Central refuses REGISTER's trailing claim: retry without it.
+            cp.use_claim = False
+            self.fleet.claim_supported = False
+            self._next_step()
+        else:
+            stats.register_rejected += 1
+            self.abort()
+
+    def _on_auth_answer(self, message: object) -> None:
+        if isinstance(message, Authorized):
+            self.authenticated = True
+            self.fleet.on_auth(self.cp, self)
+        else:
+            self.fleet.current.auth_rejected += 1
+            self.abort()
+
+    def _next_step(self) -> None:
+        cp = self.cp
+        if cp.credential is None:
+            claim = cp.claim if cp.use_claim and self.fleet.claim_supported else ""
+            request = Register(cp.cp_id, "Fleet", cp.x, cp.y, claim)
+            self._request("REGISTER", encode_frame(request.to_bytes()))
+        else:
+            self._request("AUTH", encode_frame(Auth(cp.cp_id, cp.credential).to_bytes()))
+
+    def _request(self, kind: str, frame: bytes) -> None:
+        self.kind, self.frame = kind, frame
+        self.state = _WAIT
+        self.attempts = 1
+        self.since = time.monotonic()
+        self._write(frame)
+
+    def send_heartbeat(self, due: float, stats: PhaseStats) -> None:
+        self.hb_due, self.hb_stats = due, stats
+        self.cp.last_hb_sent = time.time()
+        self._request("HEARTBEAT", self.cp.hb_frame)
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def close_politely(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(_EOT)
+            self.transport.close()
+
+    # --- the wheel -----------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Called once a second at this CP's phase."""
+        fleet, cp = self.fleet, self.cp
+        if self.closed or cp.silenced_at is not None:
+            return
+        if self.state != _IDLE and now - self.since > fleet.response_timeout:
+            fleet.current.timeouts += 1
+            self.abort()
+            return
+        if not self.authenticated:
+            return
+        if cp.silence_wanted and self.state == _IDLE:
+            cp.silenced_at = cp.last_hb_sent  # from now on: socket open, not a byte sent
+            fleet.silenced[cp.cp_id] = cp.last_hb_sent
+            if cp.up_since is not None:  # no longer "connected and heartbeating"
+                cp.intervals.append((cp.up_since, time.time()))
+                cp.up_since = None
+            return
+        stats = fleet.stale_stats if self.stale else fleet.current
+        stats.hb_due += 1
+        if self.state != _IDLE:
+            if self.queued_due is not None and self.queued_stats is not None:
+                self.queued_stats.hb_lost += 1  # a second tick behind: that one is missed
+            self.queued_due, self.queued_stats = now, stats
+            return
+        self.send_heartbeat(now, stats)
+
+
+class MonitorFleet:
+    """The monitors of one worker process on one event loop."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: int,
+        cps: list[tuple[str, str, float, float]],
+        *,
+        response_timeout: float = RESPONSE_TIMEOUT,
+        connect_timeout: float = 5.0,
+        backoff_cap: float = 5.0,
+        seed: int = 0,
+    ) -> None:
+        self.loop = loop
+        self.port = port
+        self.response_timeout = response_timeout
+        self.connect_timeout = connect_timeout
+        self.backoff_cap = backoff_cap
+        self.random = random.Random(seed)
+        self.cps = [
+            Cp(cp_id, claim, x, y, self.random.randrange(SLOTS)) for cp_id, claim, x, y in cps
+        ]
+        self.wheel: list[list[Cp]] = [[] for _ in range(SLOTS)]
+        for cp in self.cps:
+            self.wheel[cp.slot].append(cp)
+        self.claim_supported = True
+        self.silenced: dict[str, float] = {}
+        self.stopping = False
+        self.phase = "start"
+        self.stats: dict[str, PhaseStats] = {"start": PhaseStats()}
+        self.current = self.stats["start"]
+        self.stale_stats = PhaseStats()
+        self.authenticated = 0
+        self.sampling = False
+        self.samples: list[tuple[int, int]] = []  # (quarter-second index, authenticated)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tick_index = 0
+        self._tick_origin = loop.time()
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self, spread: float) -> None:
+        for cp in self.cps:
+            cp.connecting = True
+            self.loop.call_later(self.random.uniform(0.0, spread), self._connect, cp)
+        self._tick_origin = self.loop.time()
+        self.loop.call_soon(self._tick)
+
+    def set_phase(self, name: str, *, stale: bool = False, sample: bool = False) -> None:
+        self.phase = name
+        self.current = self.stats.setdefault(name, PhaseStats())
+        self.sampling = sample
+        if stale:
+            for cp in self.cps:
+                session = cp.session
+                if session is not None and session.authenticated and not session.stale:
+                    session.stale = True
+                    if session.counted:
+                        session.counted = False
+                        self.authenticated -= 1
+
+    def stop(self) -> None:
+        self.stopping = True
+        for cp in self.cps:
+            if cp.session is not None:
+                cp.session.close_politely()
+        for task in self._tasks:
+            task.cancel()
+
+    # --- connections ---------------------------------------------------------------------
+
+    def schedule_reconnect(self, cp: Cp) -> None:
+        # EV_CP_M's back-off: full jitter, ceilings 0.2, 0.4, 0.8 … 5 s; reset by a good AUTH.
+        cp.connecting = True
+        ceiling = min(self.backoff_cap, BACKOFF_BASE * 2 ** min(cp.failures, 10))
+        cp.failures += 1
+        self.loop.call_later(self.random.uniform(0.0, ceiling), self._connect, cp)
+
+    def _connect(self, cp: Cp) -> None:
+        if self.stopping:
+            return
+        task = self.loop.create_task(self._open(cp))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open(self, cp: Cp) -> None:
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self.loop.create_connection(
+                    lambda: MonitorSession(cp, self), "127.0.0.1", self.port
+                )
+        except (OSError, TimeoutError):
+            self.current.connect_failures += 1
+            if not self.stopping:
+                self.schedule_reconnect(cp)
+
+    def on_auth(self, cp: Cp, session: MonitorSession) -> None:
+        now = time.time()
+        session.counted = True
+        self.authenticated += 1
+        cp.up_since = now
+        cp.failures = 0
+        self.current.auth_ok += 1
+        if cp.auth_phase != self.phase:
+            cp.auth_phase = self.phase
+            self.current.auth_times.append(now)
+
+    def on_down(self, cp: Cp, session: MonitorSession) -> None:
+        if session.counted:
+            session.counted = False
+            self.authenticated -= 1
+        if session.authenticated and cp.up_since is not None:
+            cp.intervals.append((cp.up_since, time.time()))
+            cp.up_since = None
+
+    # --- the heartbeat wheel ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.stopping:
+            return
+        now = self.loop.time()
+        while self._tick_origin + self._tick_index * 0.01 <= now:
+            mono = time.monotonic()
+            for cp in self.wheel[self._tick_index % SLOTS]:
+                if cp.session is not None:
+                    cp.session.tick(mono)
+            if self.sampling and self._tick_index % 25 == 0:
+                self.samples.append((int(time.time() * 4), self.authenticated))
+            self._tick_index += 1
+        self.loop.call_at(self._tick_origin + self._tick_index * 0.01, self._tick)
+
+    # --- reports -------------------------------------------------------------------------
+
+    def _count_overdue(self) -> None:
+        now = time.monotonic()
+        for stats in [*self.stats.values(), self.stale_stats]:
+            stats.hb_overdue = 0
+        for cp in self.cps:
+            s = cp.session
+            if (
+                s is not None
+                and s.hb_due is not None
+                and s.hb_stats is not None
+                and now - s.hb_due > ANSWER_LIMIT
+            ):
+                s.hb_stats.hb_overdue += 1
+
+    def snapshot(self) -> dict[str, object]:
+        self._count_overdue()
+        return {
+            "phase": self.phase,
+            "authenticated": self.authenticated,
+            "registered": sum(1 for cp in self.cps if cp.credential is not None),
+            "locked_out": sum(1 for cp in self.cps if cp.locked_out),
+            "stats": self.current,
+        }
+
+    def silence(self, count: int) -> list[str]:
+        chosen = [
+            cp
+            for cp in self.cps
+            if cp.session is not None and cp.session.authenticated and not cp.session.stale
+        ][:count]
+        for cp in chosen:
+            cp.silence_wanted = True
+        return [cp.cp_id for cp in chosen]
+
+    def collect(self) -> dict[str, object]:
+        self._count_overdue()
+        now = time.time()
+        intervals = {}
+        for cp in self.cps:
+            spans = list(cp.intervals)
+            if cp.up_since is not None:
+                spans.append((cp.up_since, now))
+            intervals[cp.cp_id] = spans
+        return {
+            "stats": self.stats,
+            "stale": self.stale_stats,
+            "samples": self.samples,
+            "intervals": intervals,
+            "silenced": dict(self.silenced),
+            "registered_at": [cp.registered_at for cp in self.cps if cp.registered_at],
+            "claim_supported": self.claim_supported,
+        }

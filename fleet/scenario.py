@@ -1,0 +1,380 @@
+"""One scenario for one fleet size: register N CPs from an empty database, then (optionally)
+a steady phase with drivers and a restart storm, against one EV_Central child process.
+
+The coordinator (this module, in the main process) owns the phases; monitor workers and the
+Kafka process only count, tagging what they see with the phase the coordinator set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from fleet.broker import free_port
+from fleet.central import CentralProcess, FleetError, Sampler
+from fleet.kafka_sim import KafkaPhaseStats, kafka_main
+from fleet.monitors import PhaseStats
+from fleet.stats import mean_max
+from fleet.worker import worker_main
+from wire.errors import WireError
+from wire.kafka.admin import ensure_topics
+from wire.kafka.topics import Topics
+
+PRE_KILL_S = 2.5
+FALSE_DISC_MARGIN_S = 1.0
+MONITORS_PER_WORKER = 2500
+
+
+@dataclass
+class ScenarioOptions:
+    cps: int
+    duration: float = 60.0
+    steady: bool = True
+    storm: bool = False
+    workers: int = 0  # 0 = one per MONITORS_PER_WORKER monitors, at most the cores
+    drivers: int = 0  # 0 = enough for the share
+    share: float = 0.2
+    supply_seconds: float = 30.0
+    register_timeout: float = 300.0
+    storm_timeout: float = 60.0
+    silence: int = 3
+    response_timeout: float = 10.0
+    spread: float = 1.0
+    central_cmd: list[str] = field(default_factory=list)
+    pythonpath: str | None = None
+    central_args: list[str] = field(default_factory=list)
+    progress_every: float = 5.0
+    label: str = ""
+
+
+class Scenario:
+    def __init__(
+        self,
+        opts: ScenarioOptions,
+        bootstrap: str,
+        run_dir: Path,
+        sampler: Sampler,
+        say: Callable[[str], None],
+    ) -> None:
+        self.o = opts
+        self.bootstrap = bootstrap
+        self.run_dir = run_dir
+        self.sampler = sampler
+        self.say = say
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[tuple[Any, Connection]] = []
+        self.kafka: tuple[Any, Connection] | None = None
+        self.central: CentralProcess | None = None
+        self.n_workers = opts.workers or min(
+            max(1, math.ceil(opts.cps / MONITORS_PER_WORKER)), os.cpu_count() or 1
+        )
+        self.phase = "start"
+        self.phase_started = time.monotonic()
+        self._last_progress = 0.0
+        self._last_due = 0
+        self._last_due_t = time.monotonic()
+        self.marks: dict[str, float] = {}  # wall-clock moments
+        self.authenticated_at: dict[str, int] = {}  # phase -> CPs authenticated as it began
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _ask(self, conn: Connection, *command: Any, timeout: float = 60.0) -> Any:
+        conn.send(command)
+        if not conn.poll(timeout):
+            raise FleetError(f"a fleet process did not answer {command[0]!r} in {timeout:.0f}s")
+        return conn.recv()
+
+    def _all_workers(self, *command: Any) -> list[Any]:
+        for _, conn in self.workers:
+            conn.send(command)
+        replies = []
+        for _, conn in self.workers:
+            if not conn.poll(60):
+                raise FleetError(f"a monitor worker did not answer {command[0]!r}")
+            replies.append(conn.recv())
+        return replies
+
+    def _set_phase(self, name: str, *, stale: bool = False, sample: bool = False) -> None:
+        self._all_workers("phase", name, stale, sample)
+        if self.kafka is not None:
+            self._ask(self.kafka[1], "phase", name)
+        self.phase = name
+        self.phase_started = time.monotonic()
+        self.marks[name] = time.time()
+        self._last_due = 0
+        self._last_due_t = time.monotonic()
+
+    def _snapshot(self) -> dict[str, Any]:
+        snaps = self._all_workers("snapshot")
+        stats = PhaseStats()
+        for snap in snaps:
+            stats.merge(snap["stats"])
+        kafka = self._ask(self.kafka[1], "snapshot") if self.kafka else None
+        return {
+            "authenticated": sum(s["authenticated"] for s in snaps),
+            "registered": sum(s["registered"] for s in snaps),
+            "locked_out": sum(s["locked_out"] for s in snaps),
+            "stats": stats,
+            "kafka": kafka,
+        }
+
+    def _progress(self, snap: dict[str, Any], force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.o.progress_every:
+            return
+        self._last_progress = now
+        stats: PhaseStats = snap["stats"]
+        rate = (stats.hb_due - self._last_due) / max(now - self._last_due_t, 1e-3)
+        self._last_due, self._last_due_t = stats.hb_due, now
+        p99 = stats.latency.percentile(99)
+        answered = stats.answered_pct
+        sample = self.sampler.latest()
+        central = sample.cpu.get("central", 0.0) if sample else 0.0
+        rss = sample.rss.get("central", 0.0) if sample else 0.0
+        gen = sample.cpu.get("generator", 0.0) if sample else 0.0
+        kafka = snap.get("kafka") or {}
+        line = (
+            f"[{self.o.cps} {self.phase:<9} {now - self.phase_started:5.0f}s] "
+            f"auth {snap['authenticated']}/{self.o.cps}  reg {snap['registered']}"
+            f"  hb/s {rate:6.0f}  p99 {'-' if p99 is None else f'{p99 * 1000:.1f} ms'}"
+            f"  answered {'-' if answered is None else f'{answered:.1f}%'}"
+            f"  central {central:.0f}% {rss:.0f} MB  generator {gen:.0f}%"
+            f"  supplying {kafka.get('supplies', 0)}"
+        )
+        if snap["locked_out"]:
+            line += f"  locked-out {snap['locked_out']}"
+        self.say(line)
+
+    # --- set-up --------------------------------------------------------------------------
+
+    def _prepare(self) -> tuple[Topics, list[tuple[str, str, float, float]], list[str]]:
+        topics = Topics(prefix=f"fleet{uuid.uuid4().hex[:8]}.")
+        try:
+            ensure_topics(self.bootstrap, topics, timeout=30.0)
+        except WireError as exc:
+            raise FleetError(f"cannot create the run's topics: {exc}") from exc
+        rng = random.Random(self.o.cps)
+        cps = [
+            (f"FL{i:05d}", secrets.token_urlsafe(16), rng.uniform(40, 960), rng.uniform(40, 660))
+            for i in range(self.o.cps)
+        ]
+        n_drivers = self.o.drivers or math.ceil(self.o.cps * self.o.share * 1.25) + 5
+        drivers = [f"FD{i:05d}" for i in range(n_drivers)]
+        return topics, cps, drivers
+
+    def _start_central(self, topics: Topics, drivers: list[str]) -> None:
+        seed = self.run_dir / "seed.json"
+        seed.write_text(json.dumps({"charging_points": [], "drivers": drivers}))
+        self.central = CentralProcess(
+            self.o.central_cmd,
+            port=free_port(),
+            kafka=self.bootstrap,
+            prefix=topics.prefix,
+            data_dir=self.run_dir / "central",
+            seed=seed,
+            log_path=self.run_dir / "central.log",
+            pythonpath=self.o.pythonpath,
+            extra=self.o.central_args,
+        )
+        self.central.spawn()
+        self.central.wait_listening(120.0)
+        self.sampler.track("central", [self.central.pid or 0], tree=True)
+
+    def _start_processes(
+        self, topics: Topics, cps: list[tuple[str, str, float, float]], drivers: list[str]
+    ) -> None:
+        assert self.central is not None
+        parent, child = self.ctx.Pipe()
+        options = {"supply_seconds": self.o.supply_seconds, "share": self.o.share}
+        proc = self.ctx.Process(
+            target=kafka_main,
+            args=(child, self.bootstrap, topics.prefix, [c[0] for c in cps], drivers, options),
+            name="fleet-kafka",
+            daemon=True,
+        )
+        proc.start()
+        self.kafka = (proc, parent)
+        for index in range(self.n_workers):
+            parent, child = self.ctx.Pipe()
+            share = cps[index :: self.n_workers]
+            options = {"response_timeout": self.o.response_timeout, "seed": index}
+            proc = self.ctx.Process(
+                target=worker_main,
+                args=(child, self.central.port, share, options),
+                name=f"fleet-monitors-{index}",
+                daemon=True,
+            )
+            proc.start()
+            self.workers.append((proc, parent))
+        pids = [os.getpid(), self.kafka[0].pid] + [p.pid for p, _ in self.workers]
+        self.sampler.track("generator", pids)
+        deadline = time.monotonic() + 45
+        while not self._ask(self.kafka[1], "snapshot")["ready"]:
+            if time.monotonic() > deadline:
+                raise FleetError("the fleet's Kafka consumers got no partitions within 45 s")
+            time.sleep(0.2)
+
+    # --- phases --------------------------------------------------------------------------
+
+    def _register(self) -> dict[str, Any]:
+        self._set_phase("register")
+        began = time.time()
+        self._all_workers("start", self.o.spread)
+        deadline = time.monotonic() + self.o.register_timeout
+        while True:
+            time.sleep(0.5)
+            snap = self._snapshot()
+            self._progress(snap)
+            if snap["authenticated"] + snap["locked_out"] >= self.o.cps:
+                break
+            if time.monotonic() > deadline:
+                self.say(
+                    f"registration time limit ({self.o.register_timeout:.0f}s): "
+                    f"{snap['registered']}/{self.o.cps} registered"
+                )
+                break
+        self._progress(snap, force=True)
+        return {"began": began, "ended": time.time(), "timed_out": time.monotonic() > deadline}
+
+    def _steady(self) -> None:
+        assert self.kafka is not None
+        snap = self._snapshot()
+        target = round(self.o.share * snap["authenticated"])
+        self._set_phase("ramp")
+        self._ask(self.kafka[1], "drivers", True, target)
+        ramp_deadline = time.monotonic() + 20.0
+        while time.monotonic() < ramp_deadline:
+            time.sleep(0.5)
+            snap = self._snapshot()
+            self._progress(snap)
+            if snap["kafka"]["supplies"] >= 0.9 * target:
+                break
+        self._set_phase("steady")
+        self.authenticated_at["steady"] = self._snapshot()["authenticated"]
+        silence_at = time.monotonic() + self.o.duration / 3.0
+        end = time.monotonic() + self.o.duration
+        silenced = False
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            if not silenced and time.monotonic() >= silence_at and self.o.silence:
+                self._ask(self.workers[0][1], "silence", self.o.silence)
+                silenced = True
+            snap = self._snapshot()
+            self._progress(snap)
+        self._progress(self._snapshot(), force=True)
+
+    def _storm(self) -> dict[str, Any]:
+        assert self.central is not None
+        self._set_phase("pre-kill")
+        time.sleep(PRE_KILL_S)
+        before = self._snapshot()["authenticated"]
+        killed = time.time()
+        self.central.kill()
+        self._set_phase("storm", stale=True, sample=True)
+        self.central.spawn()
+        restarted = self.central.started_at
+        self.sampler.track("central", [self.central.pid or 0], tree=True)
+        self.say(
+            f"[{self.o.cps} storm] Central SIGKILLed with {before} CPs authenticated; restarted"
+        )
+        deadline = time.monotonic() + self.o.storm_timeout
+        all_back = None
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            snap = self._snapshot()
+            self._progress(snap)
+            if snap["authenticated"] >= before and all_back is None:
+                all_back = time.time()
+                break
+        self._progress(self._snapshot(), force=True)
+        time.sleep(5.0)  # heartbeats of the re-authorized CPs, with everybody back
+        return {"before": before, "killed": killed, "restarted": restarted, "all_back": all_back}
+
+    # --- the run -------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        topics, cps, drivers = self._prepare()
+        self.say(
+            f"[{self.o.cps}] Central: {' '.join(self.o.central_cmd)}"
+            + (f" (PYTHONPATH={self.o.pythonpath})" if self.o.pythonpath else "")
+            + f"; {self.n_workers} monitor worker(s), {len(drivers)} drivers, topics {topics.prefix}*"
+        )
+        try:
+            self._start_central(topics, drivers)
+            self._start_processes(topics, cps, drivers)
+            registration = self._register()
+            if self.o.steady:
+                self._steady()
+            storm = self._storm() if self.o.storm else None
+            self._set_phase("end")
+            time.sleep(2.5)  # late answers settle into their phases
+            monitors = self._all_workers("collect")
+            kafka = self._ask(self.kafka[1], "collect") if self.kafka else None
+        finally:
+            self._shutdown()
+        from fleet.results import summarize
+
+        return summarize(self, registration, storm, monitors, kafka)
+
+    def _shutdown(self) -> None:
+        for proc, conn in self.workers:
+            with contextlib.suppress(FleetError, OSError, EOFError):
+                self._ask(conn, "stop", timeout=10)
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+        if self.kafka is not None:
+            proc, conn = self.kafka
+            with contextlib.suppress(FleetError, OSError, EOFError):
+                self._ask(conn, "stop", timeout=15)
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        if self.central is not None:
+            self.central.terminate()
+
+    # --- helpers for results -------------------------------------------------------------
+
+    def window(self, start: str, end: str) -> tuple[float, float]:
+        return self.marks.get(start, 0.0), self.marks.get(end, time.time())
+
+    def usage(self, start: str, end: str) -> dict[str, float | None]:
+        a, b = self.window(start, end)
+        samples = self.sampler.between(a, b)
+        out: dict[str, float | None] = {}
+        for group in ("central", "generator"):
+            cpu_mean, cpu_max = mean_max([s.cpu.get(group, 0.0) for s in samples])
+            out[f"{group}_cpu_mean"] = cpu_mean
+            out[f"{group}_cpu_max"] = cpu_max
+            rss_mean, rss_max = mean_max([s.rss.get(group, 0.0) for s in samples])
+            out[f"{group}_rss_mean_mb"] = rss_mean
+            out[f"{group}_rss_max_mb"] = rss_max
+        return out
+
+
+def merge_phase(collected: list[dict[str, Any]], phase: str) -> PhaseStats:
+    stats = PhaseStats()
+    for c in collected:
+        if phase in c["stats"]:
+            stats.merge(c["stats"][phase])
+    return stats
+
+
+def merge_kafka(kafka: dict[str, Any] | None, phase: str) -> KafkaPhaseStats:
+    stats = KafkaPhaseStats()
+    if kafka and phase in kafka["stats"]:
+        stats.merge(kafka["stats"][phase])
+    return stats
