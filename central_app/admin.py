@@ -1,11 +1,16 @@
 """``evc-admin``: manage Central's registry from a shell; every change is audited.
 
-    evc-admin [--db URL | --data-dir DIR] driver add|remove ID
+    evc-admin [--db URL | --data-dir DIR] driver add ID [--key-file F] | driver remove ID
+    evc-admin ... driver key ID [--key-file F] [--current]
     evc-admin ... cp add ID --location L --x X --y Y --price P
     evc-admin ... cp remove ID | cp price ID PRICE | cp reset-credential ID
+    evc-admin ... cp revoke ID | cp rotate-key ID
     evc-admin ... list [--audit N]
+    evc-admin ... audit [--limit N]
 
-Central picks up new CPs and price changes within a few seconds while it runs.
+Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
+few seconds while it runs. A driver's key (docs/security.md) goes to ``--key-file`` (written
+mode 0600) or, without it, to standard output.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from central_app.db import DEFAULT_DATA_DIR, DatabaseError, default_url, open_database
 from central_app.store import RegistryError, Store
+from wire.pki import write_private
 
 
 def _price(text: str) -> float:
@@ -45,8 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     driver = sub.add_parser("driver", help="add or remove a driver").add_subparsers(
         dest="action", required=True
     )
-    driver.add_parser("add").add_argument("id")
+    add_driver = driver.add_parser("add", help="add a driver and issue its key")
+    add_driver.add_argument("id")
+    add_driver.add_argument("--key-file", type=Path, default=None, help="write the key here (0600)")
     driver.add_parser("remove").add_argument("id")
+    key = driver.add_parser("key", help="issue a new key for a driver (the old one stops working)")
+    key.add_argument("id")
+    key.add_argument("--key-file", type=Path, default=None, help="write the key here (0600)")
+    key.add_argument(
+        "--current", action="store_true", help="export the driver's current key instead"
+    )
 
     cp = sub.add_parser("cp", help="manage charging points").add_subparsers(
         dest="action", required=True
@@ -62,19 +76,52 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("id")
     price.add_argument("price", type=_price)
     cp.add_parser("reset-credential").add_argument("id")
+    cp.add_parser(
+        "revoke", help="delete credential and key: refused until it registers again"
+    ).add_argument("id")
+    cp.add_parser(
+        "rotate-key", help="a new key, handed to the monitor at its next AUTH"
+    ).add_argument("id")
 
     listing = sub.add_parser(
         "list", help="show drivers, charging points and the latest audit entries"
     )
     listing.add_argument("--audit", type=int, default=10, metavar="N")
+    audit = sub.add_parser("audit", help="the audit log, newest first")
+    audit.add_argument("--limit", type=int, default=50, metavar="N")
     return p
 
 
+def _key_out(driver_id: str, key: str, path: Path | None, what: str) -> str:
+    """The key into its file (0600), or printed when no file is given."""
+    if path is None:
+        return key
+    write_private(path, (key + "\n").encode())
+    return f"driver {driver_id}: {what} written to {path} (mode 0600)"
+
+
+def _audit_lines(store: Store, limit: int) -> list[str]:
+    rows = store.audit_entries(limit)
+    if not rows:
+        return ["(the audit log is empty)"]
+    lines = [f"{'time (UTC)':24} {'source':24} {'action':20} detail"]
+    lines += [f"{ts:24} {who_[:24]:24} {action:20} {detail}" for ts, who_, action, detail in rows]
+    return lines
+
+
 def run(args: argparse.Namespace, store: Store, who: str) -> str:
+    if args.area == "audit":
+        return "\n".join(_audit_lines(store, args.limit))
     if args.area == "driver":
         if args.action == "add":
-            store.add_driver(args.id, who)
-            return f"driver {args.id} added"
+            key = store.add_driver(args.id, who)
+            if args.key_file is None:
+                # on stderr, so `KEY=$(evc-admin driver add D-100)` captures the key alone
+                print(f"driver {args.id} added; its key follows", file=sys.stderr)
+            return _key_out(args.id, key, args.key_file, "added; its key")
+        if args.action == "key":
+            key = store.driver_key(args.id, who, current=args.current)
+            return _key_out(args.id, key, args.key_file, "key")
         store.remove_driver(args.id, who)
         return f"driver {args.id} removed"
     if args.area == "cp":
@@ -87,22 +134,31 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
         if args.action == "price":
             store.set_price(args.id, args.price, who)
             return f"charging point {args.id}: price {args.price:.2f} EUR/kWh"
+        if args.action == "revoke":
+            store.revoke_cp(args.id, who)
+            return (
+                f"charging point {args.id}: credential and key revoked; it is refused until its "
+                "monitor registers again (a running Central closes its connection within 5 s)"
+            )
+        if args.action == "rotate-key":
+            store.rotate_cp_key(args.id, who)
+            return (
+                f"charging point {args.id}: new key; a running Central reconnects its monitor "
+                "within 5 s, which hands the new key to the engine"
+            )
         store.reset_credential(args.id, who)
         return f"charging point {args.id}: credential reset; its monitor must REGISTER again"
     lines = ["charging points:"]
     for r in store.load_cps():
         where = f"({r.x:g}, {r.y:g})" if r.x is not None and r.y is not None else "(no position)"
-        cred = "registered" if r.has_credential else "no credential"
+        cred = "registered" if r.has_credential else "revoked" if r.revoked else "no credential"
         lines.append(
             f"  {r.cp_id:10} {r.location:16} {where:14} {r.price:.2f} EUR/kWh  {r.admin_state:8} {cred}"
         )
     lines.append("drivers: " + (", ".join(store.list_drivers()) or "(none)"))
     if args.audit > 0:
         lines.append("audit log (latest first):")
-        lines += [
-            f"  {ts} {who_:24} {action:20} {detail}"
-            for ts, who_, action, detail in store.audit_entries(args.audit)
-        ]
+        lines += ["  " + line for line in _audit_lines(store, args.audit)]
     return "\n".join(lines)
 
 

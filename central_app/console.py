@@ -42,7 +42,11 @@ class ConsoleView:
         self._links = links
 
     def status_line(self) -> str:
-        counts = Counter(view.status for view in self.controls.snapshot())
+        try:
+            views = self.controls.snapshot()
+        except TimeoutError:
+            return "status: Central's core is busy (no answer within 10 s); still running"
+        counts = Counter(view.status for view in views)
         parts = [f"{status.value} {counts.get(status, 0)}" for status in CpStatus]
         links = self._links
         kafka = "?" if links is None else ("up" if links.kafka_up else "DOWN")

@@ -58,6 +58,11 @@ class ChargingPointRow(Base):
     claim_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     admin_state: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     created: Mapped[str] = mapped_column(String(32), default=now_ts)
+    # The CP's AES-256-GCM key for its Kafka values (docs/security.md), issued at REGISTER;
+    # Central needs the key itself (symmetric), so it is stored as issued.
+    seal_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When the operator revoked the CP's credential and key; cleared by the next REGISTER.
+    revoked_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class DriverRow(Base):
@@ -65,6 +70,8 @@ class DriverRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created: Mapped[str] = mapped_column(String(32), default=now_ts)
+    # The driver's AES-256-GCM key (docs/security.md), issued by evc-admin or the seed.
+    seal_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SessionRow(Base):
@@ -151,7 +158,12 @@ def mask_url(url: str) -> str:
 # Columns added after the first release: (table, column, SQL type). ``create_all`` makes new
 # tables whole but never alters an existing one, so a database from an older version gets
 # them here; each is nullable, so old rows stay valid.
-ADDED_COLUMNS = (("charging_points", "claim_hash", "VARCHAR(200)"),)
+ADDED_COLUMNS = (
+    ("charging_points", "claim_hash", "VARCHAR(200)"),
+    ("charging_points", "seal_key", "VARCHAR(64)"),
+    ("charging_points", "revoked_at", "VARCHAR(32)"),
+    ("drivers", "seal_key", "VARCHAR(64)"),
+)
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -35,7 +35,7 @@ FIRST_RETRY_S = 0.1
 MAX_RETRY_S = 2.0
 
 
-def _transient(exc: BaseException) -> bool:
+def transient(exc: BaseException) -> bool:
     """True for errors that mean "the database is not reachable right now"."""
     if isinstance(exc, OperationalError):
         return True
@@ -138,14 +138,14 @@ class DbWriter:
             try:
                 result = job(*args)
             except Exception as exc:
-                if _transient(exc) and not self._stop.is_set():
+                if transient(exc) and not self._stop.is_set():
                     self._health(False, str(exc).splitlines()[0][:200])
                     if self._stop.wait(delay):
                         future.set_exception(exc)
                         return
                     delay = min(delay * 2, MAX_RETRY_S)
                     continue
-                if not _transient(exc):
+                if not transient(exc):
                     log.exception("database job %s failed", getattr(job, "__name__", job))
                 future.set_exception(exc)
                 return

@@ -15,6 +15,7 @@ from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
     AuthorizationExpired,
     AuthorizationRejected,
+    CommandRefused,
     Event,
     SupplyEnded,
     SupplyProgress,
@@ -48,6 +49,8 @@ class EngineEvents:
             self._ended(event)
         elif isinstance(event, AuthorizationExpired | AuthorizationRejected):
             self._authorization_over(event)
+        elif isinstance(event, CommandRefused):
+            self._command_refused(event)
         else:
             log.warning("unexpected cp event %r", event)
 
@@ -103,6 +106,7 @@ class EngineEvents:
             last_event=self.clock(),
         )
         cp.adopt(session)
+        self.hub.note_session(cp)
         self.hub.ledger.reopen_session(ev.session_id, ev.started_at)
         self.hub.say(
             f"late supply_started adopted for session {ev.session_id[:8]}",
@@ -160,6 +164,19 @@ class EngineEvents:
         ):
             hub.cp_changed(cp)
 
+    def _command_refused(self, ev: CommandRefused) -> None:
+        """An engine refused a command on its partition (forged, unsealed, replayed): audit
+        it and tell the operator; nothing else changes (docs/security.md, layer 6)."""
+        what = ev.command_type or "command"
+        where = f" at offset {ev.offset}" if ev.offset is not None else ""
+        self.hub.ledger.audit(f"cp:{ev.cp_id}", "command_refused", f"{what}{where}: {ev.reason}")
+        self.hub.tell(
+            "commands refused by engines",
+            f"the engine refused a {what}{where}: {ev.reason}",
+            LogLevel.WARNING,
+            ev.cp_id,
+        )
+
     def _authorization_over(self, ev: AuthorizationExpired | AuthorizationRejected) -> None:
         hub = self.hub
         cp = hub.cps.get(ev.cp_id)
@@ -172,6 +189,7 @@ class EngineEvents:
         if session is None or session.phase is not SessionPhase.AUTHORIZED:
             if session is not None:  # an end of authorization for a running supply: keep it
                 cp.adopt(session)
+                hub.note_session(cp)
             hub.ledger.close_session(ev.session_id, status, reason)
             return
         self._cancelled(cp, session, status, reason)

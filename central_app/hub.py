@@ -66,9 +66,14 @@ class Hub:
         self.close_connection = close_connection
         self.cps: dict[str, CpMachine] = {}
         self.connections: dict[str, Any] = {}  # cp_id -> the monitor's live Connection
+        # Kafka values to and from CPs and drivers are sealed (docs/security.md): a driver
+        # without a key cannot be served.
+        self.sealed = False
         self._listeners: list[CentralListener] = []
         self.requests: OrderedDict[str, RequestView] = OrderedDict()
         self._request_of_session: dict[str, str] = {}
+        self._with_session: dict[str, CpMachine] = {}
+        self._driver_cp: dict[str, CpMachine] = {}
         self._tally: dict[str, int] = {}
         self._tally_second = 0
 
@@ -211,11 +216,29 @@ class Hub:
     def recent_requests(self) -> list[RequestView]:
         return list(self.requests.values())
 
+    def note_session(self, cp: CpMachine) -> None:
+        """``cp`` took a session (authorize, restore, adopt): index it, so the timers and
+        the driver check look at the CPs with sessions instead of all 10,000."""
+        self._with_session[cp.cp_id] = cp
+        if cp.session is not None:
+            self._driver_cp[cp.session.driver_id] = cp
+
     def sessions(self) -> list[CpMachine]:
-        """The CPs that hold a session (the timers look only at these)."""
-        return [cp for cp in self.cps.values() if cp.session is not None]
+        """The CPs that hold a session (entries whose session ended are dropped here)."""
+        live = [cp for cp in self._with_session.values() if cp.session is not None]
+        if len(live) != len(self._with_session):
+            self._with_session = {cp.cp_id: cp for cp in live}
+        return live
 
     def driver_busy(self, driver_id: str) -> bool:
-        return any(
-            cp.session is not None and cp.session.driver_id == driver_id for cp in self.sessions()
-        )
+        cp = self._driver_cp.get(driver_id)
+        if cp is not None and cp.session is not None and cp.session.driver_id == driver_id:
+            return True
+        self._driver_cp.pop(driver_id, None)
+        # a driver holds one session at a time; the index may miss one only if a session
+        # was attached without note_session, so check those CPs with sessions too
+        for other in self.sessions():
+            if other.session is not None and other.session.driver_id == driver_id:
+                self._driver_cp[driver_id] = other
+                return True
+        return False

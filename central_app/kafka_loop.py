@@ -5,6 +5,13 @@ keeps retrying), and the consumer thread keeps trying to set the topics up every
 seconds, then subscribes as group ``central`` and hands every event to the core. Offsets are
 stored only after the handler returned (``EventConsumer``), so a crash replays the unfinished
 tail, which the core handles idempotently.
+
+Security (docs/security.md, layers 2 and 3): with ``keys`` (Central's key lookup), commands
+and driver notices are sealed as they are queued (:class:`~central_app.sealing.Sealer`), and
+``evc.requests`` / ``evc.cp.events`` are read raw and opened here, in the consumer thread,
+with the key of the kid each value names; a value that is not sealed, does not open, or
+speaks for someone else is dead-lettered with the reason and reported (``on_refused``) to
+the owner, which audits it and shows it. Without ``keys`` (``--insecure``) values are plain.
 """
 
 from __future__ import annotations
@@ -13,12 +20,17 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
-from wire.errors import KafkaError, TopicSetupError
+from central_app.sealing import MissingKey, Refusal, SealedCodec, Sealer, classify
+from wire.errors import InvalidEvent, KafkaAuthError, KafkaError, TopicSetupError
 from wire.kafka.admin import ensure_topics
-from wire.kafka.consumer import EventConsumer, Handler
-from wire.kafka.messages import CP_EVENTS, REQUESTS, CentralAlive, Event
+from wire.kafka.consumer import BatchHandler, EventConsumer, Received
+from wire.kafka.messages import CP_EVENTS, REQUESTS, CentralAlive, DeadLetter, Event, EventCodec
 from wire.kafka.producer import EventProducer
+from wire.kafka.raw import RawCodec, RawValue
+from wire.kafka.sealed import KeyLookup
+from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -36,48 +48,80 @@ class KafkaLink:
         group_id: str = "central",
         client_id: str = "central",
         on_problem: Callable[[str], None] = lambda text: None,
+        keys: KeyLookup | None = None,
+        on_refused: Callable[[Refusal], None] = lambda refusal: None,
+        on_unsealable: Callable[[str, str, Event, str], None] = lambda *args: None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
         self.group_id = group_id
         self.client_id = client_id
         self.on_problem = on_problem
-        self.producer = EventProducer(bootstrap, client_id=client_id)
+        # SASL_SSL credentials (docs/security.md, layer 1); None: PLAINTEXT
+        self.security = security
+        self.producer = EventProducer(bootstrap, client_id=client_id, security=security)
         self._consumer: EventConsumer | None = None
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._send_failures = 0
         self._topics_ok = False
-        self._held: deque[tuple[str, str, Event]] = deque()
+        self._held: deque[tuple[str, str, bytes]] = deque()
         self._held_lock = threading.Lock()
+        self.on_refused = on_refused
+        self.on_unsealable = on_unsealable  # (topic, key, event, why): called on the sender
+        self.sealer = Sealer(
+            prefix=topics.prefix,
+            keys=keys,
+            cp_commands=topics.cp_commands,
+            driver_notices=topics.driver_notices,
+        )
+        self._opened: dict[str, SealedCodec] = (
+            {}
+            if keys is None
+            else {
+                topic: SealedCodec(codec, topic=topic.removeprefix(topics.prefix), keys=keys)
+                for topic, codec in ((topics.requests, REQUESTS), (topics.cp_events, CP_EVENTS))
+            }
+        )
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self._opened)
 
     # --- outbox ---------------------------------------------------------------------------
 
     def send(self, topic: str, key: str, event: Event) -> None:
-        """Queue an event. Until the topics are verified, events wait here: producing earlier
-        would let a broker with auto-create make topics with the wrong partition count."""
+        """Queue an event (sealed for its CP or driver, commands numbered). Until the topics
+        are verified, events wait here: producing earlier would let a broker with
+        auto-create make topics with the wrong partition count."""
+        if not self._topics_ok and isinstance(event, CentralAlive):
+            return
+        try:
+            value = self.sealer.encode(topic, key, event)
+        except MissingKey as exc:
+            self.on_unsealable(topic, key, event, str(exc))
+            return
         if not self._topics_ok:
             with self._held_lock:
                 if not self._topics_ok:
-                    if isinstance(event, CentralAlive):
-                        return
                     if len(self._held) >= MAX_HELD:
                         self._held.popleft()
-                    self._held.append((topic, key, event))
+                    self._held.append((topic, key, value))
                     return
-        self._produce(topic, key, event)
+        self._produce(topic, key, value)
 
     def _release_held(self) -> None:
         with self._held_lock:
             self._topics_ok = True
             held, self._held = self._held, deque()
-        for topic, key, event in held:
-            self._produce(topic, key, event)
+        for topic, key, value in held:
+            self._produce(topic, key, value)
 
-    def _produce(self, topic: str, key: str, event: Event) -> None:
+    def _produce(self, topic: str, key: str, value: bytes) -> None:
         try:
-            self.producer.send(topic, key, event)
+            self.producer.send_raw(topic, key.encode("utf-8"), value)
         except KafkaError as exc:
             self._send_failures += 1
             if self._send_failures in (1, 10, 100) or self._send_failures % 1000 == 0:
@@ -96,24 +140,29 @@ class KafkaLink:
 
     # --- consumer thread ------------------------------------------------------------------
 
-    def start(self, handler: Handler) -> None:
+    def start(self, handler: BatchHandler) -> None:
         self._thread = threading.Thread(
             target=self._run, args=(handler,), name="central-kafka", daemon=True
         )
         self._thread.start()
 
-    def _run(self, handler: Handler) -> None:
+    def _run(self, handler: BatchHandler) -> None:
         said_down = False
         while not self._stop.is_set():
             if self._consumer is None:
                 try:
                     if not self._topics_ok:
-                        ensure_topics(self.bootstrap, self.topics, timeout=RETRY_SECONDS + 1)
+                        ensure_topics(
+                            self.bootstrap,
+                            self.topics,
+                            timeout=RETRY_SECONDS + 1,
+                            security=self.security,
+                        )
                         self._release_held()
                     consumer = EventConsumer(
                         self.bootstrap,
                         group_id=self.group_id,
-                        codecs={self.topics.requests: REQUESTS, self.topics.cp_events: CP_EVENTS},
+                        codecs=self._codecs(),
                         dead_letter_topic=self.topics.dead_letter,
                         producer=self.producer,
                         client_id=self.client_id,
@@ -121,6 +170,7 @@ class KafkaLink:
                         # restart after SIGKILL takes its partitions back at once instead of
                         # waiting out the dead member's 45 s session.
                         group_instance_id=self.group_id,
+                        security=self.security,
                     )
                     consumer.subscribe()
                 except KafkaError as exc:
@@ -130,7 +180,8 @@ class KafkaLink:
                             if isinstance(exc, TopicSetupError)
                             else "not reachable"
                         )
-                        self.on_problem(f"Kafka at {self.bootstrap}: {what} ({exc}); retrying")
+                        text = str(exc) if isinstance(exc, KafkaAuthError) else f"{what} ({exc})"
+                        self.on_problem(f"Kafka at {self.bootstrap}: {text}; retrying")
                         said_down = True
                     self.producer.poll(0)
                     self._stop.wait(RETRY_SECONDS)
@@ -140,13 +191,84 @@ class KafkaLink:
                 said_down = False
                 log.info("kafka consumer subscribed as group %s", self.group_id)
             try:
-                self._consumer.poll(handler, timeout=0.5)
+                self._consumer.poll_batch(self._open(handler), timeout=0.5)
                 self.producer.poll(0)
             except KafkaError as exc:
                 self.on_problem(f"Kafka consumer failed ({exc}); reconnecting")
                 self._drop_consumer()
                 self._stop.wait(RETRY_SECONDS)
         self._drop_consumer()
+
+    # --- opening sealed values (consumer thread) -------------------------------------------
+
+    def _codecs(self) -> dict[str, EventCodec]:
+        if not self._opened:
+            return {self.topics.requests: REQUESTS, self.topics.cp_events: CP_EVENTS}
+        return {topic: RawCodec() for topic in self._opened}
+
+    def _open(self, handler: BatchHandler) -> BatchHandler:
+        """Open the sealed values of a batch (refusing what does not open) before the core
+        sees it; in insecure mode the batch goes through as it is."""
+        if not self._opened:
+            return handler
+
+        def handle(batch: list[Received]) -> list[tuple[Received, Exception]]:
+            opened: list[Received] = []
+            for received in batch:
+                raw = received.event
+                codec = self._opened.get(received.topic)
+                if codec is None or not isinstance(raw, RawValue):
+                    opened.append(received)
+                    continue
+                try:
+                    event = codec.parse(raw.value)
+                except InvalidEvent as exc:
+                    self.refuse(received, raw.value, str(exc))
+                    continue
+                opened.append(replace(received, event=event))
+            return handler(opened) if opened else []
+
+        return handle
+
+    def refuse(self, received: Received, value: bytes | None, reason: str) -> None:
+        """Dead-letter a refused value with the reason and report it to the owner."""
+        log.warning(
+            "refused %s[%d]@%d key=%r: %s",
+            received.topic,
+            received.partition,
+            received.offset,
+            received.key,
+            reason,
+        )
+        letter = DeadLetter(
+            topic=received.topic,
+            partition=received.partition,
+            offset=received.offset,
+            key=received.key,
+            reason=reason,
+            value=(value or b"").decode("utf-8", errors="replace"),
+        )
+        try:
+            self.producer.send(self.topics.dead_letter, received.key, letter)
+        except KafkaError:
+            log.exception(
+                "could not queue a dead letter for %s@%d", received.topic, received.offset
+            )
+        kid, action = classify(value, reason)
+        try:
+            self.on_refused(
+                Refusal(
+                    topic=received.topic,
+                    partition=received.partition,
+                    offset=received.offset,
+                    key=received.key,
+                    reason=reason,
+                    kid=kid,
+                    action=action,
+                )
+            )
+        except Exception:
+            log.exception("reporting a refused value failed")
 
     def _drop_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None

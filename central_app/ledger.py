@@ -10,6 +10,13 @@ writes there); every change is applied to memory at once and handed to the
 database agrees it is the first for that session) chain on the returned future through
 ``Hub.after``.
 
+Keys (docs/security.md): the CP and driver keys that seal Kafka values live here too. They
+are read by the Kafka consumer thread (opening ``evc.requests`` / ``evc.cp.events``) as well
+as by the owner. The consumer thread only does ``dict.get`` (never iterates), which is atomic
+against the owner's single stores and deletes; a whole refresh builds a new dict and replaces
+the reference (:meth:`key_for` is one ``dict.get`` on whichever dict
+is current, atomic under the GIL).
+
 Only one Central writes a database at a time, so memory is authoritative for what this
 process wrote; the database's own guards (unique ``session_id``, conditional updates) stay
 the last word and their answers are what the core acts on.
@@ -18,17 +25,24 @@ the last word and their answers are what the core acts on.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any, Generic, TypeVar
 
 from central_app.billing import TicketData
 from central_app.credentials import hash_credential, needs_rehash, verify_credential
-from central_app.db_writer import Writer
+from central_app.db_writer import Writer, transient
 from central_app.store import CpRecord, OpenSession, RegistryError, Store
+from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, new_key
 from wire.timefmt import format_ts, utc_now
 
 log = logging.getLogger(__name__)
+
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
 
 RECENT_SESSIONS = timedelta(days=1)
 MAX_SESSIONS = 200_000
@@ -43,6 +57,58 @@ class SessionNote:
     request_id: str | None
     price: float | None
     status: str
+
+
+class Batch(Generic[I, R]):
+    """Items queued from the owner, run by the writer as one job over all of them.
+
+    The first item queues a job; items added before that job starts ride along with it (the
+    job takes the whole list when it runs); each gets its own future. ``run(items)`` returns
+    one result per item; a result that is an exception fails that item's future only.
+    """
+
+    def __init__(self, writer: Writer, run: Callable[[list[I]], list[R | Exception]]) -> None:
+        self._writer = writer
+        self._run = run
+        self._lock = threading.Lock()
+        self._items: list[tuple[I, Future[R]]] = []
+
+    def add(self, item: I) -> Future[R]:
+        future: Future[R] = Future()
+        with self._lock:
+            self._items.append((item, future))
+            first = len(self._items) == 1
+        if first:
+            taken: list[tuple[I, Future[R]]] = []
+
+            def job() -> None:
+                # The writer calls a job again after a database outage: the batch is the one
+                # taken at the first call, not whatever queued meanwhile (that has its own job).
+                if not taken:
+                    with self._lock:
+                        taken.extend(self._items)
+                        self._items = []
+                try:
+                    self._flush(taken)
+                except Exception as exc:
+                    if not transient(exc):  # retried by the writer otherwise
+                        for _, waiting in taken:
+                            if not waiting.done():
+                                waiting.set_exception(exc)
+                    raise
+
+            self._writer.submit(job)
+        return future
+
+    def _flush(self, batch: list[tuple[I, Future[R]]]) -> None:
+        results = self._run([item for item, _ in batch])
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # cancelled by its waiter; the row is written all the same
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 def _done(value: object) -> Future:
@@ -60,34 +126,138 @@ class Ledger:
         self._drivers: set[str] = set()
         self._sessions: dict[str, SessionNote] = {}
         self._requests: set[str] = set()
+        # A registration burst (or the AUTHs that follow it) costs one transaction per batch
+        # instead of one per CP: under load the writer thread gets the interpreter only in
+        # slices, and per-CP commits made 10,000 new CPs register at ~100/s.
+        self._registrations: Batch[tuple[Any, ...], tuple[str, CpRecord]] = Batch(
+            writer, lambda items: self.store.register_many(items)
+        )
+        self._settled: Batch[str, None] = Batch(
+            writer, lambda ids: self.store.settle_claims(ids) or [None] * len(ids)
+        )
+        self._revoked: set[str] = set()
+        # kid -> key text (owner only) and kid -> raw key (replaced, never mutated: see above)
+        self._key_text: dict[str, str] = {}
+        self._keys: dict[str, bytes] = {}
+        # Bumped by every registry change made here; a refresh read before one is stale.
+        self.generation = 0
 
     # --- loading (at start, before the core serves; and the periodic refresh) -------------
 
     def load(self) -> tuple[list[CpRecord], list[OpenSession]]:
         """Read everything the core keeps in memory (blocking: call before serving)."""
         records = self.store.load_cps()
-        self.apply_registry(records, self.store.list_drivers())
+        self.apply_registry(records, self.store.driver_keys())
         since = format_ts(utc_now() - RECENT_SESSIONS)
         for sid, note in self.store.recent_sessions(since, MAX_SESSIONS):
             self._remember(sid, SessionNote(*note))
         return records, self.store.open_sessions()
 
-    def read_registry(self) -> Future[tuple[list[CpRecord], list[str]]]:
+    def read_registry(self) -> Future[tuple[list[CpRecord], dict[str, str | None]]]:
         """The registry as the database has it now (read on the writer's thread)."""
-        return self.writer.submit(lambda: (self.store.load_cps(), self.store.list_drivers()))
+        return self.writer.submit(lambda: (self.store.load_cps(), self.store.driver_keys()))
 
-    def apply_registry(self, records: list[CpRecord], drivers: list[str]) -> None:
+    def apply_registry(
+        self,
+        records: list[CpRecord],
+        drivers: dict[str, str | None] | list[str],
+        generation: int | None = None,
+    ) -> bool:
+        """Take the database's registry (``drivers``: id -> key, or bare ids). False (and
+        nothing applied) when it was read at an older ``generation``: memory changed since
+        (a REGISTER, a revocation) and the read may predate it; the next refresh applies."""
+        if generation is not None and generation != self.generation:
+            return False
+        texts: dict[str, str] = {}
         for record in records:
             self._credentials[record.cp_id] = record.credential_hash
             if record.claim_pending:
                 self._claims.add(record.cp_id)
             else:
                 self._claims.discard(record.cp_id)
+            if record.revoked:
+                self._revoked.add(record.cp_id)
+            else:
+                self._revoked.discard(record.cp_id)
+            if record.seal_key:
+                texts[cp_kid(record.cp_id)] = record.seal_key
         known = {r.cp_id for r in records}
         for cp_id in [c for c in self._credentials if c not in known]:
             del self._credentials[cp_id]
             self._claims.discard(cp_id)
-        self._drivers = set(drivers)
+            self._revoked.discard(cp_id)
+        keyed = drivers if isinstance(drivers, dict) else dict.fromkeys(drivers)
+        for driver_id, text in keyed.items():
+            if text:
+                texts[driver_kid(driver_id)] = text
+        self._drivers = set(keyed)
+        self._set_keys(texts)
+        return True
+
+    # --- keys (docs/security.md) ----------------------------------------------------------
+
+    def _set_keys(self, texts: dict[str, str]) -> None:
+        """Publish a new kid -> key dict (a new object: the consumer may be reading the old)."""
+        if texts == self._key_text:
+            return
+        old = self._keys
+        keys: dict[str, bytes] = {}
+        for kid, text in texts.items():
+            if self._key_text.get(kid) == text and kid in old:
+                keys[kid] = old[kid]
+                continue
+            try:
+                keys[kid] = key_bytes(text)
+            except ValueError as exc:
+                log.error("the stored key of %s is unusable (%s); issue a new one", kid, exc)
+        self._key_text = texts
+        self._keys = keys
+
+    def _set_key(self, kid: str, text: str | None) -> None:
+        """One key changed: updated in place. A single ``dict`` store or delete is atomic in
+        CPython, and the consumer thread only ever does ``get`` on it (never iterates), so
+        in-place is safe here; copying 10,000 keys per REGISTER was not affordable."""
+        if text:
+            try:
+                raw = key_bytes(text)
+            except ValueError as exc:
+                log.error("the key of %s is unusable (%s); issue a new one", kid, exc)
+                return
+            self._key_text[kid] = text
+            self._keys[kid] = raw
+        else:
+            self._key_text.pop(kid, None)
+            self._keys.pop(kid, None)
+
+    def key_for(self, kid: str) -> bytes | None:
+        """The raw key of ``cp:<id>`` / ``driver:<id>``; None when unknown, revoked or not
+        issued. Safe from any thread (one ``dict.get``)."""
+        return self._keys.get(kid)
+
+    def can_authenticate(self, cp_id: str) -> bool:
+        """The CP has a credential (not revoked, reset or removed)."""
+        return bool(self._credentials.get(cp_id))
+
+    def cp_key(self, cp_id: str) -> str | None:
+        """The CP's key as text (what REGISTERED and AUTHORIZED carry)."""
+        return self._key_text.get(cp_kid(cp_id))
+
+    def issue_cp_key(self, cp_id: str) -> str:
+        """A key for a CP registered before keys existed (at its AUTH): memory now, row behind."""
+        key = new_key()
+        self.generation += 1
+        self._set_key(cp_kid(cp_id), key)
+        self.writer.submit(self.store.set_cp_key, cp_id, key)
+        return key
+
+    def revoke(self, cp_id: str, who: str) -> Future[None]:
+        """Forget the CP's credential, claim and key at once; the row (and audit) behind."""
+        self.generation += 1
+        self._credentials[cp_id] = None
+        self._claims.discard(cp_id)
+        self._revoked.add(cp_id)
+        self._set_key(cp_kid(cp_id), None)
+        return self.writer.submit(self.store.revoke_cp, cp_id, who)
 
     # --- charging points ------------------------------------------------------------------
 
@@ -104,16 +274,15 @@ class Ledger:
     ) -> Future[tuple[str, CpRecord]]:
         """REGISTER: decided by the database in one transaction (see ``Store.register_cp``);
         the caller applies the result with :meth:`registered`."""
-        return self.writer.submit(
-            lambda: self.store.register_cp(
-                cp_id, location, x, y, default_price=default_price, who=who, claim=claim
-            )
-        )
+        return self._registrations.add((cp_id, location, x, y, default_price, who, claim))
 
     def registered(self, record: CpRecord) -> None:
+        self.generation += 1
         self._credentials[record.cp_id] = record.credential_hash
         if record.claim_pending:
             self._claims.add(record.cp_id)
+        self._revoked.discard(record.cp_id)
+        self._set_key(cp_kid(record.cp_id), record.seal_key)
 
     def authenticate(self, cp_id: str, credential: str) -> None:
         """Raise RegistryError with the reason unless ``credential`` is this CP's.
@@ -125,12 +294,14 @@ class Ledger:
             raise RegistryError("unknown cp")
         stored = self._credentials[cp_id]
         if not stored:
+            if cp_id in self._revoked:
+                raise RegistryError("credential revoked: register again")
             raise RegistryError("not registered yet")
         if not verify_credential(credential, stored):
             raise RegistryError("bad credential")
         if cp_id in self._claims:
             self._claims.discard(cp_id)
-            self.writer.submit(self.store.settle_claim, cp_id)
+            self._settled.add(cp_id)
         if needs_rehash(stored):
             self._credentials[cp_id] = hash_credential(credential)
             self.writer.submit(self.store.set_credential_hash, cp_id, self._credentials[cp_id])

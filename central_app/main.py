@@ -2,6 +2,10 @@
 
     EV_Central --port P --kafka HOST:PORT [--db URL] [--data-dir DIR] [--seed FILE]
                [--topic-prefix P] [--no-gui] [--log-level L]
+               [--tls-cert FILE --tls-key FILE | --insecure]
+
+The monitors' TCP port is TLS (docs/security.md, layer 4) with Central's certificate from the
+secrets directory (``evc-secrets init``) unless ``--insecure`` says development mode.
 
 Without ``--no-gui`` the Qt control center (``central_app.gui.run_control_center``) runs;
 with no display it falls back to the console. No traceback reaches the user: bad arguments
@@ -25,6 +29,7 @@ from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
 from wire import cli
 from wire.logs import setup_logging
+from wire.pki import Secrets, default_dir
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of silence before DISCONNECTED",
     )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        help="Central's TLS certificate for the monitor link (default central.pem in the "
+        "secrets directory, $EVC_SECRETS or ~/.config/evcharging/secrets)",
+    )
+    p.add_argument(
+        "--tls-key", type=Path, default=None, help="its private key (default central.key there)"
+    )
+    cli.add_insecure(p)
+    cli.add_kafka_security(p, "central")
     p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
     p.add_argument(
         "--status-every", type=cli.positive, default=5.0, help="console status line period (s)"
@@ -95,7 +112,29 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
         heartbeat_timeout=args.heartbeat_timeout,
         authorization_ttl=args.authorization_ttl,
         ticket_grace=args.ticket_grace,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        insecure=args.insecure,
+        kafka_security=args.kafka_security,
     )
+
+
+def resolve_tls(args: argparse.Namespace) -> str | None:
+    """Fill in the default TLS files; the line to print when there are none (exit 2)."""
+    if args.insecure:
+        return None
+    secrets = Secrets(default_dir())
+    if args.tls_cert is None and args.tls_key is None:
+        args.tls_cert, args.tls_key = secrets.cert("central"), secrets.key("central")
+        if not (args.tls_cert.exists() and args.tls_key.exists()):
+            return (
+                f"no TLS certificate for the monitor link: {args.tls_cert} does not exist. "
+                "Run `make run` or `evc-secrets init` to create the secrets directory, pass "
+                "--tls-cert FILE --tls-key FILE, or --insecure for development (plain TCP)."
+            )
+    elif args.tls_cert is None or args.tls_key is None:
+        return "--tls-cert and --tls-key go together (or neither, for the secrets directory's)"
+    return None
 
 
 def display_available() -> bool:
@@ -142,6 +181,13 @@ def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float) ->
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    args.kafka_security = cli.kafka_security(args, "central", "EV_Central")  # may exit 2
+    problem = resolve_tls(args)
+    if problem is not None:
+        say(f"EV_Central: error: {problem}", err=True)
+        return 2
+    if args.insecure:
+        cli.warn_insecure("EV_Central")
     use_gui = not args.no_gui
     if use_gui and not display_available():
         say(

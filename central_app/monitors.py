@@ -107,15 +107,19 @@ class MonitorDesk:
         )
         if written.done():
             return self.registered(conn, msg, written)
+        # Memory takes the result as soon as the database has it, even if this REGISTER's
+        # handler timed out meanwhile (the row exists: a retry with the claim must find it).
+        self.hub.after(written, lambda done: self._apply_registration(conn, done))
         return self._register_later(conn, msg, written)
 
     async def _register_later(self, conn: Any, msg: Register, written: Future) -> Response:
+        # shield: a handler time-out must not cancel the database job of the whole batch
         with contextlib.suppress(Exception):  # registered() turns it into the answer
-            await asyncio.wrap_future(written)
+            await asyncio.shield(asyncio.wrap_future(written))
         return self.registered(conn, msg, written)
 
     def registered(self, conn: Any, msg: Register, written: Future) -> Response:
-        """The database decided the REGISTER: apply it to memory and answer."""
+        """The database decided the REGISTER: apply it to memory (once) and answer."""
         exc = written.exception()
         if isinstance(exc, RegistryError):
             self.hub.tell(
@@ -128,6 +132,14 @@ class MonitorDesk:
         if exc is not None:
             raise exc
         credential, record = written.result()
+        self._apply_registration(conn, written)
+        return Registered(record.cp_id, credential, record.price, key=record.seal_key or "")
+
+    def _apply_registration(self, conn: Any, written: Future) -> None:
+        if getattr(written, "applied", False) or written.exception() is not None:
+            return
+        written.applied = True  # type: ignore[attr-defined]
+        _, record = written.result()
         self.hub.ledger.registered(record)
         cp = self.hub.cps.get(record.cp_id)
         if cp is None:
@@ -139,7 +151,6 @@ class MonitorDesk:
             "CPs registered", f"registered from {conn.peer} at {record.location!r}", source=cp.cp_id
         )
         self.hub.cp_changed(cp)
-        return Registered(record.cp_id, credential, record.price)
 
     def authenticate(self, conn: Any, msg: Auth) -> Response:
         hub = self.hub
@@ -177,7 +188,10 @@ class MonitorDesk:
             hub.tell(
                 "monitors authenticated", f"monitor authenticated from {conn.peer}", source=cp.cp_id
             )
-        return Authorized(cp.cp_id, cp.price, cp.admin)
+        # The CP's key in every AUTHORIZED (after a rotation too); a CP registered before keys
+        # existed gets one now.
+        key = hub.ledger.cp_key(cp.cp_id) or hub.ledger.issue_cp_key(cp.cp_id)
+        return Authorized(cp.cp_id, cp.price, cp.admin, key=key)
 
     def heartbeat(self, conn: Any, msg: Heartbeat) -> Response:
         cp = self._own(conn)
@@ -214,6 +228,32 @@ class MonitorDesk:
         self.hub.tell("RECOVERED", "RECOVERED", source=cp.cp_id)
         self._apply(cp, cp.recovered())
         return Noted(cp.cp_id, "RECOVERED")
+
+    # --- revocation (docs/security.md) ----------------------------------------------------
+
+    def revoke(self, cp_id: str, who: str = "operator") -> None:
+        """Delete the CP's credential, key and claim, close its live connection and end its
+        session as for a lost monitor; AUTH is refused until it registers again."""
+        hub = self.hub
+        if cp_id not in hub.cps:
+            raise RegistryError(f"no charging point {cp_id}")
+        hub.ledger.revoke(cp_id, who)  # the row and its key_revoked audit entry behind
+        self.drop(cp_id, "key revoked")
+        hub.say(
+            f"credential and key revoked by {who}; the CP is refused until it registers again",
+            LogLevel.WARNING,
+            cp_id,
+        )
+
+    def drop(self, cp_id: str, why: str) -> bool:
+        """Close the CP's live connection and treat the monitor as lost (revoked or rotated
+        key: the monitor must AUTH or REGISTER again). False when it had none."""
+        conn = self.hub.connections.get(cp_id)
+        if conn is None:
+            return False
+        self._lost(cp_id, conn, why)
+        self.hub.close_connection(conn)
+        return True
 
     # --- losing monitors ------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -39,18 +41,21 @@ from central_app.kafka_loop import KafkaLink
 from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.sealing import Refusal
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
 from central_app.views import CentralListener, CpView, LinkStatus, LogLevel, RequestView
 from wire.aio import new_event_loop
-from wire.errors import KafkaError
+from wire.errors import KafkaError, TlsConfigError
 from wire.kafka.consumer import Received
-from wire.kafka.messages import CentralAlive, ChargeRequest, Resume, Stop
+from wire.kafka.messages import CentralAlive, ChargeRequest, Event, Resume, Stop
+from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.limits import raise_open_files_limit, safe_max_connections
 from wire.tcp_messages import AdminState
 from wire.tcp_server import FramedServer
 from wire.timefmt import now_ts
+from wire.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,19 @@ class CentralConfig:
     stall_timeout: float = 5.0
     idle_timeout: float = 10.0
     central_id: str = field(default_factory=lambda: f"central@{socket.gethostname()}")
+    # TLS on the monitor link (docs/security.md, layer 4): both files, or insecure=True.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure: bool = False
+    # Sealed Kafka values (docs/security.md, layers 2 and 3); None: sealed unless insecure.
+    # (Tests set it to seal over a plaintext broker and TCP link.)
+    seal_kafka: bool | None = None
+    # Kafka SASL_SSL credentials (docs/security.md, layer 1); None: PLAINTEXT (--insecure).
+    kafka_security: KafkaSecurity | None = None
+
+    @property
+    def sealed(self) -> bool:
+        return not self.insecure if self.seal_kafka is None else self.seal_kafka
 
 
 class CentralRuntime:
@@ -94,9 +112,11 @@ class CentralRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._core: threading.Thread | None = None
         self._server: FramedServer | None = None
+        self._tls: ssl.SSLContext | None = None
         self._timers: asyncio.Task[None] | None = None
         self._stop = threading.Event()
         self._pending_listeners: list[CentralListener] = []
+        self._unsealable_said: dict[str, float] = {}
         self._links: LinkStatus | None = None
         self._was_up = False
         self.open_files = 0
@@ -106,6 +126,7 @@ class CentralRuntime:
 
     def start(self) -> None:
         cfg = self.config
+        self._tls = self._tls_context()
         self.open_files = raise_open_files_limit()
         try:
             self.db = open_database(cfg.db_url)
@@ -129,6 +150,10 @@ class CentralRuntime:
                 self.topics,
                 group_id=f"{cfg.topic_prefix}central",
                 on_problem=self._kafka_problem,
+                keys=ledger.key_for if cfg.sealed else None,
+                on_refused=self._refused,
+                on_unsealable=self._unsealable,
+                security=cfg.kafka_security,
             )
         except KafkaError as exc:
             self._close_tcp_socket()
@@ -144,6 +169,7 @@ class CentralRuntime:
             close_connection=lambda conn: conn.close(),
             post=self._post,
         )
+        self.hub.sealed = cfg.sealed
         self.supplies = SupplyDesk(
             self.hub,
             policy=AuthorizationPolicy(authorization_ttl=cfg.authorization_ttl),
@@ -156,13 +182,19 @@ class CentralRuntime:
             heartbeat_timeout=cfg.heartbeat_timeout,
         )
         self.call(self._build, records, sessions)
+        # Thousands of long-lived objects (machines, connections, the ledger) would be walked
+        # by every full collection, a pause of tens of ms in the heartbeats: freeze what is
+        # loaded now and collect the young generations less often.
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
         self._start_tcp()
         self.kafka.start(self._on_kafka)
         self._timers = asyncio.run_coroutine_threadsafe(self._run_timers(), loop)  # type: ignore[assignment]
         self.call(
             self.hub.say,
             f"EV_Central listening on {cfg.host}:{self.port}"
-            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}; "
+            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
+            f"{' with TLS' if self._tls is not None else ' WITHOUT TLS (--insecure)'}; "
             f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
             f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
         )
@@ -180,6 +212,23 @@ class CentralRuntime:
         )
         for cp in hub.cps.values():
             hub.cp_changed(cp)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cfg = self.config
+        if cfg.insecure:
+            return None
+        if cfg.tls_cert is None or cfg.tls_key is None:
+            raise StartError(
+                "no TLS certificate and key for the monitor link (--tls-cert/--tls-key); "
+                "create them with `evc-secrets init`, or run with --insecure for development"
+            )
+        try:
+            return server_context(cfg.tls_cert, cfg.tls_key)
+        except TlsConfigError as exc:
+            raise StartError(
+                f"{exc}; create the secrets with `evc-secrets init` (or `make run`), pass "
+                "--tls-cert/--tls-key, or run with --insecure for development"
+            ) from exc
 
     def _max_sessions(self) -> int:
         return safe_max_connections(self.open_files)
@@ -220,6 +269,9 @@ class CentralRuntime:
                 idle_timeout=cfg.idle_timeout,
                 on_close=handler.on_close,
                 max_connections=self._max_sessions(),
+                # REGISTER waits for its database batch; EV_CP_M waits 10 s for an answer
+                handler_timeout=8.0,
+                ssl=self._tls,
             )
             await server.start()
             return server
@@ -294,27 +346,39 @@ class CentralRuntime:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def _on_kafka(self, received: Received) -> None:
-        """Handle one event on the owner; return once its database writes are durable.
+    def _on_kafka(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
+        """Handle a batch of events on the owner (one hand-over per batch, not per event);
+        return once their database writes are durable, with the events that failed.
 
         While the database is down the writer retries and this waits, so the consumer stops
         reading (and stores no offset) until the database is back: nothing is dead-lettered
         or lost because of an outage. Heartbeats are served by the owner meanwhile.
         """
-        if isinstance(received.event, ChargeRequest):
-            self.call(self.supplies.charge_request, received.event)
-        else:
-            self.call(self.supplies.cp_event, received.event)
+        failures = self.call(self._handle_events, batch)
         writer = self.writer
         if writer is None or writer.backlog == 0:
-            return
+            return failures
         durable = writer.barrier()
         while not self._stop.is_set():
             try:
                 durable.result(timeout=1.0)
-                return
+                break
             except TimeoutError:
                 continue
+        return failures
+
+    def _handle_events(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
+        failures: list[tuple[Received, Exception]] = []
+        for received in batch:
+            try:
+                if isinstance(received.event, ChargeRequest):
+                    self.supplies.charge_request(received.event)
+                else:
+                    self.supplies.cp_event(received.event)
+            except Exception as exc:  # a bug: this event is dead-lettered, the rest go on
+                log.exception("handling %s failed", type(received.event).__name__)
+                failures.append((received, exc))
+        return failures
 
     def _db_health(self, ok: bool, detail: str) -> None:
         """From the writer thread: the database went down or came back."""
@@ -330,6 +394,48 @@ class CentralRuntime:
                     "database",
                 )
             self._update_links()
+
+        self._post(tell)
+
+    def _refused(self, refusal: Refusal) -> None:
+        """From the consumer thread: a value was refused (and dead-lettered). Audited and
+        shown on the owner; storms are folded in the messages (every one is audited)."""
+
+        def tell() -> None:
+            hub = self.hub
+            assert hub is not None
+            hub.ledger.audit(refusal.kid, refusal.action, refusal.detail)
+            topic = refusal.topic.removeprefix(self.topics.prefix)
+            hub.tell(
+                "refused Kafka values",
+                f"refused a value on {topic} ({refusal.action.replace('_', ' ')}): "
+                f"{refusal.reason}; dead-lettered",
+                LogLevel.WARNING,
+                refusal.kid if refusal.kid != "unknown" else "kafka",
+            )
+
+        self._post(tell)
+
+    def _unsealable(self, topic: str, key: str, event: Event, why: str) -> None:
+        """From the sender (the owner): a command or notice for a CP or driver without a key
+        was not sent. Said and audited once a minute per CP or driver, not per event."""
+        kid = self.kafka.sealer.kid_for(topic, key) if self.kafka else None
+        now = time.monotonic()
+        if now - self._unsealable_said.get(kid or key, -1e9) < 60:
+            return
+        self._unsealable_said[kid or key] = now
+
+        def tell() -> None:
+            hub = self.hub
+            assert hub is not None
+            fix = f"evc-admin driver key {key}" if topic == self.topics.driver_notices else ""
+            hub.ledger.audit(kid or key, "unsealable", f"{event.TYPE} not sent: {why}")
+            hub.say(
+                f"{event.TYPE} for {key} not sent: {why}"
+                + (f" (issue one with `{fix}`)" if fix else " (the CP must register again)"),
+                LogLevel.WARNING,
+                key,
+            )
 
         self._post(tell)
 
@@ -396,15 +502,39 @@ class CentralRuntime:
     def _refresh_registry(self) -> None:
         """Pick up CPs, drivers, prices and credentials changed with ``evc-admin``."""
         assert self.hub is not None
-        self.hub.after(self.hub.ledger.read_registry(), self._apply_registry)
+        generation = self.hub.ledger.generation
+        self.hub.after(
+            self.hub.ledger.read_registry(), lambda done: self._apply_registry(done, generation)
+        )
 
-    def _apply_registry(self, done: Future[tuple[list[CpRecord], list[str]]]) -> None:
+    def _apply_registry(
+        self, done: Future[tuple[list[CpRecord], dict[str, str | None]]], generation: int
+    ) -> None:
         hub = self.hub
         assert hub is not None
         if done.exception() is not None:
             return  # the writer said so already
         records, drivers = done.result()
-        hub.ledger.apply_registry(records, drivers)
+        ledger = hub.ledger
+        keys_before = {cp_id: ledger.cp_key(cp_id) for cp_id in hub.connections}
+        if not ledger.apply_registry(records, drivers, generation):
+            return  # read before a change made here; the next refresh is current
+        for cp_id, before in keys_before.items():
+            # evc-admin revoked (or reset) the credential, or rotated the key: the live
+            # connection goes; the monitor must REGISTER again, or AUTH for the new key.
+            if not ledger.can_authenticate(cp_id):
+                if self.monitors.drop(cp_id, "credential revoked by the administrator"):
+                    hub.say(
+                        "credential revoked by the administrator: connection closed",
+                        LogLevel.WARNING,
+                        cp_id,
+                    )
+            elif ledger.cp_key(cp_id) != before and self.monitors.drop(cp_id, "key rotated"):
+                hub.say(
+                    "key rotated by the administrator: connection closed, the monitor "
+                    "gets the new key at its next AUTH",
+                    source=cp_id,
+                )
         for record in records:
             cp = hub.cps.get(record.cp_id)
             if cp is None:
@@ -455,6 +585,10 @@ class CentralRuntime:
 
     def resume_all(self) -> None:
         self.call(self._set_admin, None, AdminState.ACTIVE)
+
+    def revoke_cp(self, cp_id: str) -> None:
+        """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""
+        self.call(self.monitors.revoke, cp_id, "operator")
 
     def _set_admin(self, cp_ids: list[str] | None, state: AdminState) -> None:
         """Stop/Resume on the owner: machines and engines at once, the row behind."""

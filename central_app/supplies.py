@@ -14,7 +14,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
-from central_app.authorization import AuthorizationPolicy, authorization_overdue, decide
+from central_app.authorization import (
+    AuthorizationPolicy,
+    Decision,
+    DenyReason,
+    authorization_overdue,
+    decide,
+)
 from central_app.billing import Billing, TicketData, ticket_from_session
 from central_app.cp_state import (
     AuthorizationCancelled,
@@ -41,6 +47,7 @@ from wire.kafka.messages import (
 from wire.kafka.messages import (
     SupplyInterrupted as SupplyInterruptedNotice,
 )
+from wire.kafka.sealed import driver_kid
 from wire.reasons import describe_reason
 from wire.timefmt import format_ts, now_ts, utc_now
 
@@ -87,6 +94,7 @@ class SupplyDesk(EngineEvents):
                 last_event=now,
             )
             cp.restore(session)
+            self.hub.note_session(cp)
             self.hub.request_update(
                 row.request_id,
                 phase=RequestPhase.SUPPLYING
@@ -132,6 +140,14 @@ class SupplyDesk(EngineEvents):
             driver_busy=hub.driver_busy(req.driver_id),
             policy=self.policy,
         )
+        if (
+            decision.allowed
+            and hub.sealed
+            and hub.ledger.key_for(driver_kid(req.driver_id)) is None
+        ):
+            # e.g. a manual supply at a CP for a driver with no key yet: nothing could be
+            # sealed for that driver (docs/security.md)
+            decision = Decision(False, DenyReason.UNKNOWN_DRIVER, "no key issued")
         if not decision.allowed:
             reason = decision.wire_reason
             hub.notify_driver(
@@ -177,6 +193,7 @@ class SupplyDesk(EngineEvents):
             expires_at=session.expires_at,
         )
         cp.authorize(session)
+        hub.note_session(cp)
         hub.cp_changed(cp)
         hub.after(written, lambda done: self._authorized(cp, session, req, done))
 

@@ -81,4 +81,4 @@ def run_console(
 def _status_key(view: EngineView) -> tuple:
     m = view.machine
     # during a supply, a new line every whole kWh keeps the console readable
-    return (m.cp_id, m.state, m.fault, m.central_link, view.kafka_up, int(m.kwh))
+    return (m.cp_id, m.state, m.fault, m.central_link, view.kafka_up, view.key_waiting, int(m.kwh))

@@ -5,6 +5,8 @@
   random secret created and saved *before* the first REGISTER is sent and sent again with
   every retry, so a REGISTER whose response was lost can be repeated and still gets a
   credential. It is deleted once AUTH with a credential succeeded.
+- ``<cp_id>.key`` — the CP's Kafka key (docs/security.md) from REGISTERED or AUTHORIZED (the
+  latter wins: Central may rotate it); the monitor hands it to its engine with ``KEY``.
 
 Every write is atomic and durable (temporary file, fsync, ``os.replace``, fsync of the
 folder): a monitor killed at any moment finds either the old file or the new one. Errors are
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_BYTES = 32  # secrets.token_urlsafe(32): 43 characters of [A-Za-z0-9_-]
 _CLAIM_FORM = re.compile(r"[A-Za-z0-9_-]{16,200}")
+_KEY_FORM = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, URL-safe base64 without padding
 
 
 class CredentialStore:
@@ -40,6 +43,23 @@ class CredentialStore:
     def save(self, cp_id: str, credential: str) -> Path:
         """Write atomically with mode 0600 (the folder is created 0700)."""
         return self._write(self.path(cp_id), credential)
+
+    # --- the CP's Kafka key --------------------------------------------------------------------
+
+    def key_path(self, cp_id: str) -> Path:
+        return self.directory / f"{cp_id}.key"
+
+    def load_key(self, cp_id: str) -> str | None:
+        """The stored key, or None (none stored, or a file that is not a key: logged)."""
+        text = self._read(self.key_path(cp_id))
+        if text is not None and not _KEY_FORM.fullmatch(text):
+            log.warning("ignoring %s: not a key", self.key_path(cp_id))
+            return None
+        return text
+
+    def save_key(self, cp_id: str, key: str) -> Path:
+        """Write atomically with mode 0600, like the credential."""
+        return self._write(self.key_path(cp_id), key)
 
     # --- registration claim -------------------------------------------------------------------
 

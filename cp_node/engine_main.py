@@ -3,7 +3,10 @@
 EV_CP_E --kafka HOST:PORT --port P [--power-kw 22] [--speed 1.0] [--autopilot]
         [--plug-delay S] [--unplug-after S] [--unplug-kwh K] [--auth-timeout S]
         [--journal-dir DIR] [--manual-driver ID] [--topic-prefix P] [--no-gui]
-        [--log-level L]
+        [--log-level L] [--insecure]
+
+Secure by default: Central's commands are obeyed only when sealed with this CP's key (handed
+over by the monitor) and not replayed; events are sealed with it (docs/security.md).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument("--no-gui", action="store_true", help="console keys instead of the panel")
+    cli.add_insecure(p)
+    cli.add_kafka_security(p, "engine")
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -70,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    if args.insecure:
+        cli.warn_insecure("EV_CP_E")
+    security = cli.kafka_security(args, "engine", "EV_CP_E")  # may exit 2
     if args.speed <= 0 or args.power_kw <= 0:
         print("EV_CP_E: --speed and --power-kw must be positive", file=sys.stderr)
         return 2
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             journal_dir=args.journal_dir,
             bind=args.bind,
             manual_driver=args.manual_driver,
+            insecure=args.insecure,
+            security=security,
         )
     except WireError as exc:
         print(f"EV_CP_E: cannot start: {exc}", file=sys.stderr)

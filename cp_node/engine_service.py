@@ -10,6 +10,13 @@ Threads (all touch the machine only under ``self._lock``):
 
 The technician's actions (``plug``, ``unplug``, ``break_engine``, ``repair``,
 ``manual_request``) are called from the panel or the console and return a line to show.
+
+Secure mode (the default; docs/security.md): the monitor hands over the CP's key with
+``KEY#cp_id#key``. Until then the engine reads no command, accepts no supply and holds its
+outgoing events (never sent unsealed). With the key it opens every command on its partition
+(``cp_node.command_guard``: refused when unsealed, forged, for another CP or replayed; each
+refusal is told to the technician and sent to Central as a sealed ``command_refused``) and
+seals its events and manual requests with kid ``cp:<cp_id>``. ``insecure=True``: plain values.
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cp_node.autopilot import Action, AutopilotPolicy
+from cp_node.command_guard import Refusal, ReplayWindow, open_command
 from cp_node.engine_state import EngineConfig, EngineMachine, Refused, Snapshot, ended_from_record
 from cp_node.journal import Journal
-from wire.errors import KafkaError, WireError
+from wire.errors import KafkaAuthError, KafkaError, WireError
 from wire.health import HealthResponder
-from wire.health_messages import Health, HealthKo, HealthOk
+from wire.health_messages import Health, HealthKo, HealthOk, Key
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.messages import (
@@ -36,6 +44,7 @@ from wire.kafka.messages import (
     CP_EVENTS,
     Authorize,
     ChargeRequest,
+    CommandRefused,
     Event,
     Resume,
     Stop,
@@ -43,6 +52,9 @@ from wire.kafka.messages import (
     SupplyStarted,
 )
 from wire.kafka.producer import EventProducer
+from wire.kafka.raw import RawCodec, RawValue
+from wire.kafka.sealed import cp_kid, key_bytes, seal
+from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.timefmt import now_ts
 
@@ -61,6 +73,7 @@ class EngineView:
     kafka_pending: int
     health_port: int
     last_health_age: float | None
+    key_waiting: bool = False  # secure mode without the CP's key yet
 
 
 class EngineService:
@@ -75,6 +88,8 @@ class EngineService:
         journal_dir: str | Path = ".",
         bind: str = "*",
         manual_driver: str = "TECH-1",
+        insecure: bool = False,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -82,6 +97,11 @@ class EngineService:
         self.journal_dir = Path(journal_dir)
         self.manual_driver = manual_driver
         self.machine = EngineMachine(config or EngineConfig())
+        self.secure = not insecure
+        self.machine.key_ready = not self.secure
+        self._key: bytes | None = None  # the CP's key, in memory only (from the monitor)
+        self._held: list[tuple[str, str, Event]] = []  # events waiting for the key
+        self._window = ReplayWindow()  # loaded from the journal once the CP id is known
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._log: deque[str] = deque(maxlen=500)
@@ -92,7 +112,8 @@ class EngineService:
         self._kafka_up = True
         self._threads: list[threading.Thread] = []
         self._consumer: EventConsumer | None = None
-        self.producer = EventProducer(bootstrap, client_id=f"engine-{port}")
+        self.security = security  # Kafka SASL_SSL (docs/security.md, layer 1); None: PLAINTEXT
+        self.producer = EventProducer(bootstrap, client_id=f"engine-{port}", security=security)
         self.responder = HealthResponder(port, self._answer, host=bind)  # HealthError if busy
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -119,6 +140,12 @@ class EngineService:
         # with the broker down waiting is pointless: the journal keeps an unsent supply_ended
         left = self.producer.flush(3.0 if self.producer.broker_up else 0.5)
         with self._lock:
+            if self._held:
+                log.warning(
+                    "%d events never sent: no key arrived (journal keeps a supply end)",
+                    len(self._held),
+                )
+                left += len(self._held)
             if left == 0 and self._clear_journal_when_delivered and self._journal:
                 self._journal.clear()
         self.producer.close(0.5 if left else 1.0)
@@ -153,13 +180,35 @@ class EngineService:
             if isinstance(event, SupplyStarted):
                 self._write_journal(time.monotonic())
             try:
-                self.producer.send(self.topics.cp_events, cp_id or "", event)
+                self._send(self.topics.cp_events, cp_id or "", event)
             except KafkaError as exc:
                 self.say(f"Kafka: cannot queue {event.TYPE}: {exc}")
             if isinstance(event, SupplyEnded):
                 self._store({"status": "ended", "event": event.to_dict()})
                 self._clear_journal_when_delivered = True
         self._drain_notes()
+
+    def _send(self, topic: str, kafka_key: str, event: Event) -> None:
+        """Produce ``event``: plain with ``insecure``; else sealed with the CP's key, or held
+        until the key arrives (called with the lock held)."""
+        if not self.secure:
+            self.producer.send(topic, kafka_key, event)
+        elif self._key is None or self.machine.cp_id is None:
+            self._held.append((topic, kafka_key, event))
+        else:
+            bound_to = topic.removeprefix(self.topics.prefix)  # sealed values name the bare topic
+            value = seal(event, key=self._key, kid=cp_kid(self.machine.cp_id), topic=bound_to)
+            self.producer.send_raw(topic, kafka_key.encode(), value)
+
+    def _send_held(self) -> None:
+        held, self._held = self._held, []
+        for index, (topic, kafka_key, event) in enumerate(held):
+            try:
+                self._send(topic, kafka_key, event)
+            except KafkaError as exc:
+                self._held = held[index:] + self._held  # keep order; tried again with the key
+                self.say(f"Kafka: cannot queue {event.TYPE}: {exc}")
+                return
 
     def _write_journal(self, now: float) -> None:
         record = self.machine.journal_record()
@@ -185,6 +234,9 @@ class EngineService:
     def _on_cp_known(self, cp_id: str) -> None:
         """First HEALTH: open the journal and report a supply a previous run left behind."""
         self._journal = Journal(self.journal_dir, cp_id)
+        if self.secure:
+            self._window = ReplayWindow.from_record(self._journal.read_replay())
+            self.say("Waiting for the key from the monitor: no supply until it arrives")
         record = self._journal.read()
         if record is None:
             return
@@ -202,11 +254,15 @@ class EngineService:
             self.say(f"Journal unreadable ({exc}); discarding it")
             self._journal.clear()
             return
+        if self.secure:
+            self._window.remember(ended.session_id)
         self._publish([ended])
 
     # --- health (ZeroMQ thread) --------------------------------------------------------------
 
-    def _answer(self, health: Health) -> HealthOk | HealthKo:
+    def _answer(self, health: Health | Key) -> HealthOk | HealthKo:
+        if isinstance(health, Key):
+            return self._on_key(health)
         with self._lock:
             known = self.machine.cp_id
             reply, events = self.machine.on_health(time.monotonic(), health)
@@ -215,6 +271,36 @@ class EngineService:
                 self._on_cp_known(self.machine.cp_id)
             self._publish(events)
             return reply
+
+    def _on_key(self, request: Key) -> HealthOk | HealthKo:
+        """The monitor hands over the CP's key (after every reconnection, and on a change)."""
+        with self._lock:
+            cp_id = self.machine.cp_id
+            if cp_id is None:
+                return HealthKo(cp_id=request.cp_id, reason="no HEALTH yet")
+            if request.cp_id != cp_id:
+                return HealthKo(cp_id=request.cp_id, reason="cp id mismatch")
+            try:
+                key = key_bytes(request.key)
+            except ValueError as exc:
+                self.say(f"The monitor sent an unusable key ({exc})")
+                return HealthKo(cp_id=cp_id, reason="bad key")
+            if not self.secure:
+                if self._key is None:
+                    self.say("Key received but not used: running --insecure (plain values)")
+                self._key = key
+            elif key != self._key:
+                first = self._key is None
+                self._key = key
+                self.machine.key_ready = True
+                self.say(
+                    "Key received from the monitor: sealed commands accepted"
+                    if first
+                    else "New key from the monitor (Central rotated it)"
+                )
+                self._send_held()
+            # OK = key taken (KO only refuses the key; a fault is HEALTH's to report)
+            return HealthOk(cp_id=cp_id, engine_state=self.machine.state)
 
     def _serve_health(self) -> None:
         try:
@@ -256,6 +342,7 @@ class EngineService:
             if (
                 self._clear_journal_when_delivered
                 and self.machine.supply is None
+                and not self._held
                 and self.producer.pending == 0
                 and self._journal is not None
             ):
@@ -273,7 +360,9 @@ class EngineService:
 
     def _kafka_loop(self) -> None:
         try:
-            ensure_topics(self.bootstrap, self.topics, timeout=3.0)
+            ensure_topics(self.bootstrap, self.topics, timeout=3.0, security=self.security)
+        except KafkaAuthError as exc:
+            self.say(str(exc))
         except WireError as exc:
             log.warning("topics not verified: %s", exc)
         try:
@@ -283,7 +372,8 @@ class EngineService:
                 self.producer.poll(0)
                 if self._consumer is None:
                     cp_id = self.machine.cp_id
-                    if cp_id is None:
+                    if cp_id is None or (self.secure and self._key is None):
+                        # secure: a command read before the key would be refused as forged
                         self._stop.wait(0.1)
                         continue
                     self._consumer = self._open_consumer(cp_id)
@@ -303,11 +393,13 @@ class EngineService:
         try:
             consumer = EventConsumer(
                 self.bootstrap,
-                group_id=f"engine-{cp_id}",
-                codecs={self.topics.cp_commands: CP_COMMANDS},
+                group_id=f"{self.topics.prefix}engine-{cp_id}",  # ACLs: <prefix>engine-*
+                # secure: values reach _on_command unparsed, to be opened and checked there
+                codecs={self.topics.cp_commands: RawCodec() if self.secure else CP_COMMANDS},
                 dead_letter_topic=self.topics.dead_letter,
                 producer=self.producer,
                 client_id=f"engine-{cp_id}",
+                security=self.security,
             )
             consumer.assign_key(
                 self.topics.cp_commands, cp_id, self.topics.partitions_of(self.topics.cp_commands)
@@ -322,6 +414,11 @@ class EngineService:
         event = received.event
         now = time.monotonic()
         with self._lock:
+            if isinstance(event, RawValue):
+                opened = self._admit(event.value, received.offset)
+                if opened is None:
+                    return
+                event = opened
             if getattr(event, "cp_id", None) != self.machine.cp_id:
                 return
             if isinstance(event, Authorize):
@@ -330,6 +427,44 @@ class EngineService:
                 self._publish(self.machine.on_stop(now, issued_at=event.ts))
             elif isinstance(event, Resume):
                 self._publish(self.machine.on_resume(now, issued_at=event.ts))
+
+    def _admit(self, value: bytes | None, offset: int) -> Event | None:
+        """Open and check one command (secure mode, lock held): the command to obey, or None
+        when it was refused (told to the technician and to Central)."""
+        cp_id, key = self.machine.cp_id, self._key
+        if cp_id is None or key is None:  # the consumer opens only once both are known
+            return None
+        opened = open_command(value, cp_id=cp_id, key=key)
+        if isinstance(opened, Event):
+            refusal = self._window.check(opened)
+            if refusal is None:
+                self._window.accept(opened)
+                self._store_window()
+                return opened
+        else:
+            refusal = opened
+        self._refuse(refusal, offset)
+        return None
+
+    def _store_window(self) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.write_replay(self._window.to_record())
+        except OSError as exc:
+            self.say(f"Journal write failed ({exc}): a restart may not refuse a replay")
+
+    def _refuse(self, refusal: Refusal, offset: int) -> None:
+        log.warning("command at offset %d refused: %s", offset, refusal.reason)
+        self.say(refusal.line)
+        event = CommandRefused(
+            cp_id=self.machine.cp_id or "",
+            reason=refusal.reason,
+            command_type=refusal.command_type,
+            offset=offset,
+            ts=now_ts(),
+        )
+        self._publish([event])
 
     # --- the technician ----------------------------------------------------------------------
 
@@ -389,7 +524,7 @@ class EngineService:
                 ts=now_ts(),
             )
             try:
-                self.producer.send(self.topics.requests, cp_id, request)
+                self._send(self.topics.requests, cp_id, request)
             except KafkaError as exc:
                 text = f"Manual supply not sent: {exc}"
                 self.say(text)
@@ -407,10 +542,12 @@ class EngineService:
         with self._lock:
             snap = self.machine.snapshot(now)
             last = self.machine.last_health
+            key_waiting = self.secure and self._key is None
         return EngineView(
             machine=snap,
             kafka_up=self.producer.broker_up,
             kafka_pending=self.producer.pending,
             health_port=self.responder.port,
             last_health_age=None if last is None else now - last,
+            key_waiting=key_waiting,
         )

@@ -147,6 +147,9 @@ class EngineMachine:
         self.last_health: float | None = None
         self._last_health_admin: AdminState | None = None
         self._last_command: tuple[float, bool] | None = None  # (when, stopped) from Kafka
+        # secure mode: False until the monitor handed over the CP's key (docs/security.md);
+        # without it no command can be opened and no event sealed, so no supply may start
+        self.key_ready = True
         self._notes: list[str] = []
 
     # --- helpers ----------------------------------------------------------------------------
@@ -223,6 +226,8 @@ class EngineMachine:
             return "no monitor has introduced this CP yet"
         if self.state == State.ISOLATED:
             return "monitor lost"
+        if not self.key_ready:
+            return "waiting for the key from the monitor"
         if self.fault:
             return "engine fault"
         if self.state == State.STOPPED or self.admin_stopped:

@@ -1,12 +1,17 @@
 """``EV_CP_M``: the charging point's monitor.
 
     EV_CP_M --engine HOST:PORT --central HOST:PORT --cp-id ID [--location TEXT] [--x X --y Y]
-            [--credentials-dir DIR] [--no-gui] [--log-level L]
+            [--credentials-dir DIR] [--central-ca FILE | --insecure] [--no-gui] [--log-level L]
 
 The snake-case aliases of the original brief work too: ``--engine_ip H --engine_port P
 --central_ip H --central_port P --cp_id ID``. The monitor has no window of its own: its view
 (Central link, admin state) reaches the technician through the engine's panel, carried by
 HEALTH; here it prints one line per change.
+
+The link to Central is TLS: Central's certificate must be signed by ``--central-ca`` (the
+secrets directory's ``ca.pem`` by default) and name the ``--central`` host; otherwise the
+monitor says so and does not talk to it (docs/security.md, layer 4). ``--insecure`` is plain
+TCP for development.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pathlib import Path
 from cp_node.credentials import CredentialStore
 from cp_node.monitor_service import MonitorService
 from wire import cli
+from wire.errors import TlsConfigError
 from wire.logs import setup_logging
+from wire.pki import Secrets, default_dir
+from wire.tls import client_context
 
 DEFAULT_CREDENTIALS = Path.home() / ".evcharging" / "credentials"
 
@@ -63,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where <cp_id>.cred is kept (default {DEFAULT_CREDENTIALS})",
     )
     p.add_argument(
+        "--central-ca",
+        "--central_ca",
+        dest="central_ca",
+        type=Path,
+        default=None,
+        help="CA certificate that signs Central's (default ca.pem in the secrets directory, "
+        "$EVC_SECRETS or ~/.config/evcharging/secrets)",
+    )
+    cli.add_insecure(p)
+    p.add_argument(
         "--no-gui", action="store_true", help="accepted; the monitor prints status lines"
     )
     p.add_argument("--log-level", default="WARNING")
@@ -85,6 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _resolve(args, parser)
     setup_logging(args.log_level)
+    tls = None
+    if args.insecure:
+        cli.warn_insecure("EV_CP_M")
+    else:
+        ca = args.central_ca or Secrets(default_dir()).ca_cert
+        try:
+            tls = client_context(ca)
+        except TlsConfigError as exc:
+            print(
+                f"EV_CP_M: error: {exc}. Copy the network's ca.pem here (docs/deploy.md) and "
+                "pass --central-ca FILE, or --insecure for development (plain TCP).",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -97,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         x=args.x,
         y=args.y,
         say=lambda line: print(line, flush=True),
+        tls=tls,
     )
     service.say(
         f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}, "
         f"Central {args.central[0]}:{args.central[1]}"
+        f"{' (TLS)' if tls is not None else ' (plain TCP, --insecure)'}"
     )
     service.start()
     try:

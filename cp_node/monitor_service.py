@@ -12,6 +12,15 @@
   ends the session and the next session starts from AUTH.
 - REGISTER carries the claim saved beforehand (``CredentialStore.claim``), so a REGISTER
   whose answer was lost is simply tried again and Central answers it with a new credential.
+- The CP's key (docs/security.md) comes with REGISTERED and AUTHORIZED (AUTHORIZED's wins:
+  Central may rotate it) and is stored beside the credential. The health loop hands it to the
+  engine (``KEY#cp_id#key``) after every new connection to the engine (a restarted engine has
+  none) and whenever it changed. A Central that sends no key (``--insecure``): no KEY.
+- TLS (``tls``, a ``wire.tls.client_context``): Central's certificate is verified against the
+  CA and the ``central`` host name before anything is sent. An untrusted certificate is said
+  once per series of failed attempts, and retried with the usual back-off (the operator may
+  be fixing the CA). The TLS session is kept across reconnections, so reconnecting to the
+  same Central process resumes it.
 
 Nothing a peer does may end the process: every wire error is caught and shown.
 """
@@ -20,15 +29,22 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
 from cp_node.monitor_state import AUTH_RETRY, Backoff, MonitorState, spread
-from wire.errors import EngineUnreachable, MessageError, SessionError, WireError
+from wire.errors import (
+    EngineUnreachable,
+    MessageError,
+    SessionError,
+    UntrustedCertificate,
+    WireError,
+)
 from wire.health import LazyPirateClient
-from wire.health_messages import CentralLink, Health, HealthOk
+from wire.health_messages import CentralLink, Health, HealthOk, Key
 from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
 from wire.tcp_messages import (
     Alive,
@@ -70,8 +86,11 @@ class MonitorService:
         auth_retry: float = AUTH_RETRY,
         rng: Callable[[], float] = random.random,
         say: Callable[[str], None] = print,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.cp_id = cp_id
+        self.tls = tls
+        self._tls_session: ssl.SSLSession | None = None
         self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
         self.central = central
         self.credentials = credentials
@@ -91,6 +110,17 @@ class MonitorService:
         self._recheck = threading.Event()  # wakes the health loop (the central link changed)
         self._threads: list[threading.Thread] = []
         self._last_problem = ""
+        # the CP's key: (version, text); version grows with every new key from Central
+        self._key: tuple[int, str] | None = None
+        self._key_sent: tuple[int, int] | None = None  # (key version, engine connection)
+        self._key_problem = ""
+        try:
+            stored = credentials.load_key(cp_id)
+        except OSError as exc:
+            log.warning("cannot read the stored key: %s", exc)
+            stored = None
+        if stored is not None:
+            self._key = (0, stored)
 
     def say(self, text: str) -> None:
         self._say(f"{time.strftime('%H:%M:%S')} [{self.cp_id}] {text}")
@@ -150,6 +180,7 @@ class MonitorService:
                 outcome, state, reason = EngineHealth.OK, reply.engine_state, ""
             else:
                 outcome, state, reason = EngineHealth.KO, None, reply.reason
+            self._hand_key(client)  # the engine answered: it can take the key now
         with self._lock:
             before = self.state.engine
             changed = self.state.on_check(outcome, state=state, reason=reason)
@@ -163,6 +194,43 @@ class MonitorService:
             else:
                 self.say(f"Engine UNREACHABLE at {self.engine_endpoint}")
 
+    def _hand_key(self, client: LazyPirateClient) -> None:
+        """Send KEY when the engine has not had this key on this connection (health thread)."""
+        with self._lock:
+            key = self._key
+        if key is None:
+            return
+        version, text = key
+        sent = (version, client.connections)
+        if self._key_sent == sent:
+            return
+        try:
+            reply = client.check(Key(cp_id=self.cp_id, key=text))
+        except WireError as exc:
+            problem = f"Could not hand the key to the engine ({exc}); retrying"
+        else:
+            if isinstance(reply, HealthOk):
+                self._key_sent = (version, client.connections)
+                self._key_problem = ""
+                self.say("Key handed to the engine")
+                return
+            problem = f"The engine refused the key ({reply.reason}); retrying"
+        if problem != self._key_problem:
+            self.say(problem)
+        self._key_problem = problem
+
+    def _new_key(self, key: str) -> None:
+        """A key from Central: store it (0600, atomic) and have the health loop send it."""
+        with self._lock:
+            if self._key is not None and self._key[1] == key:
+                return
+            version = 0 if self._key is None else self._key[0] + 1
+        self.credentials.save_key(self.cp_id, key)  # OSError: reported by the Central loop
+        with self._lock:
+            self._key = (version, key)
+        self.say("Key from Central stored" if version == 0 else "New key from Central stored")
+        self._recheck.set()
+
     # --- central loop -------------------------------------------------------------------------
 
     def _central_loop(self) -> None:
@@ -173,15 +241,25 @@ class MonitorService:
                 port,
                 connect_timeout=self.connect_timeout,
                 response_timeout=self.response_timeout,
+                ssl=self.tls,
+                tls_session=self._tls_session,
             )
             try:
                 client.connect()
+                self._tls_session = client.tls_session
                 self._authenticate(client)
                 self._session(client)
                 wait = 0.0  # only when stopping
             except AuthProblem as exc:
                 self._link_down(str(exc))
                 wait = spread(self.auth_retry, self._random())
+            except UntrustedCertificate as exc:
+                reason = str(exc).removeprefix("Central's certificate is not trusted: ")
+                self._link_down(
+                    f"Central at {host}:{port} presented a certificate we do not trust: "
+                    f"{reason}; not connecting (retrying in case the CA is being fixed)"
+                )
+                wait = self.backoff.next_delay()
             except WireError as exc:
                 self._link_down(f"Cannot reach CENTRAL at {host}:{port} ({_why(exc)}); retrying")
                 wait = self.backoff.next_delay()
@@ -210,6 +288,8 @@ class MonitorService:
             response = client.request(Auth(cp_id=self.cp_id, credential=credential))
             if isinstance(response, Authorized):
                 self.credentials.forget_claim(self.cp_id)  # left by a registration, if any
+                if response.key:
+                    self._new_key(response.key)
                 self._authorized(response.price, response.admin_state, "authenticated")
                 return
             if isinstance(response, Error):
@@ -250,10 +330,14 @@ class MonitorService:
             raise AuthProblem(f"unexpected answer to REGISTER: {response.to_text()}")
         stored = self.credentials.save(self.cp_id, response.credential)
         self.say(f"Registered at Central; credential stored in {stored}")
+        if response.key:
+            self._new_key(response.key)
         auth = client.request(Auth(cp_id=self.cp_id, credential=response.credential))
         if not isinstance(auth, Authorized):
             raise AuthProblem(f"Central refused the new credential: {auth.to_text()}")
         self.credentials.forget_claim(self.cp_id)
+        if auth.key:
+            self._new_key(auth.key)  # AUTHORIZED's key wins over REGISTERED's
         self._authorized(auth.price, auth.admin_state, "authenticated")
         return True
 

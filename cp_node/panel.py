@@ -214,7 +214,7 @@ class EnginePanel(QWidget):
             "central", link_label(view), bad=link_label(view).startswith(("Cannot", "Unknown"))
         )
         self._field("engine", health_label(view), bad=m.fault)
-        self._field("kafka", kafka_label(view), bad=not view.kafka_up)
+        self._field("kafka", kafka_label(view), bad=not view.kafka_up or view.key_waiting)
         self._field("price", f"{m.price:.2f} EUR/kWh" if m.price is not None else "–")
         self._field("driver", m.driver_id or "–")
         self._field("power", f"{m.power_kw:.1f} kW")

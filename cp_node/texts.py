@@ -58,6 +58,8 @@ def health_label(view: EngineView) -> str:
 
 
 def kafka_label(view: EngineView) -> str:
+    if view.key_waiting:
+        return "Waiting for the key from the monitor (no supply until it arrives)"
     if view.kafka_up:
         return "Connected" + (f" · {view.kafka_pending} queued" if view.kafka_pending > 5 else "")
     return f"Unreachable · {view.kafka_pending} events queued"

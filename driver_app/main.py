@@ -2,11 +2,15 @@
 
     EV_Driver --kafka HOST:PORT --driver-id ID [--services FILE] [--data-dir DIR]
               [--topic-prefix P] [--request-timeout 10] [--pause 4] [--no-gui]
-              [--log-level L]
+              [--log-level L] [--driver-key FILE] [--insecure]
+
+Secure by default: requests are sealed and notices opened with the driver's key
+(``--driver-key``, default ``driver-<id>.key`` in the secrets directory); without a usable key
+the app says so in one line and exits 2.
 
 Exit codes: 0 when the services file ran to its end (or, without a file, stdin ended and
-the last request finished), 1 when stopped early (Ctrl+C), 2 for bad arguments or an
-unreadable services file. Errors are printed as one clear line, never as a traceback.
+the last request finished), 1 when stopped early (Ctrl+C), 2 for bad arguments, an
+unreadable services file or no usable driver key. Errors are printed as one clear line, never as a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 from pathlib import Path
 
 from driver_app.console import ConsoleListener
+from driver_app.driver_key import DriverKeyError, default_key_file, load_driver_key
 from driver_app.runtime import DriverConfig, DriverRuntime
 from driver_app.services import ServiceEntry, ServicesFileError, load_services
 from wire import cli
@@ -68,20 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between the requests of a services file (default 4)",
     )
+    parser.add_argument(
+        "--driver-key",
+        type=Path,
+        metavar="FILE",
+        help="this driver's key file (default driver-<id>.key in the secrets directory)",
+    )
     parser.add_argument("--no-gui", action="store_true", help="console instead of the window")
+    cli.add_insecure(parser)
+    cli.add_kafka_security(parser, "driver")
     parser.add_argument("--log-level", default="WARNING", metavar="L")
     return parser
 
 
-def config_from(args: argparse.Namespace) -> DriverConfig:
+def config_from(args: argparse.Namespace, key: bytes | None = None) -> DriverConfig:
     data_dir = args.data_dir or Path(".run") / f"driver-{args.driver_id}"
     return DriverConfig(
+        key=key,
         bootstrap=args.kafka,
         driver_id=args.driver_id,
         topics=Topics(args.topic_prefix),
         data_dir=data_dir,
         request_timeout_s=args.request_timeout,
         pause_s=args.pause,
+        security=getattr(args, "kafka_security", None),
     )
 
 
@@ -101,7 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         except ServicesFileError as exc:
             print(f"EV_Driver: {exc}", file=sys.stderr)
             return 2
-    config = config_from(args)
+    args.kafka_security = cli.kafka_security(args, "driver", "EV_Driver")  # may exit 2
+    key = None
+    if args.insecure:
+        cli.warn_insecure("EV_Driver")
+    else:
+        try:
+            key = load_driver_key(
+                args.driver_key or default_key_file(args.driver_id), args.driver_id
+            )
+        except DriverKeyError as exc:
+            print(f"EV_Driver: {exc}", file=sys.stderr)
+            return 2
+    config = config_from(args, key)
     try:
         if args.no_gui:
             return run_console(config, args.services, entries)

@@ -22,6 +22,92 @@ class FleetError(Exception):
     """Something the user must fix or know; printed as one line, never a traceback."""
 
 
+# Central's command line ties TLS and sealing together (no ``--insecure``: both; with it:
+# neither). To measure each alone the fleet runs ``central_app.main`` through this wrapper,
+# which sets ``CentralConfig.seal_kafka`` (the switch Central's own tests use).
+SEAL_WRAPPER = """\
+import dataclasses, os, sys
+import central_app.main as central
+_seal = os.environ["EVC_FLEET_SEAL_KAFKA"] == "1"
+_config_from = central.config_from
+central.config_from = lambda args: dataclasses.replace(_config_from(args), seal_kafka=_seal)
+sys.argv[0] = "EV_Central"
+sys.exit(central.main())
+"""
+
+
+@dataclass(frozen=True)
+class Security:
+    """How Central runs: TLS on the monitor link (certificate, key, the monitors' CA) and
+    whether it seals Kafka values. Without TLS Central gets ``--insecure``."""
+
+    tls: bool = False
+    sealed: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+    kafka_credentials: Path | None = None  # a role file saying PLAINTEXT (the fleet's broker)
+
+    @property
+    def label(self) -> str:
+        return {
+            (False, False): "plain TCP, unsealed",
+            (True, False): "TLS, unsealed",
+            (False, True): "plain TCP, sealed",
+            (True, True): "TLS, sealed",
+        }[(self.tls, self.sealed)]
+
+    def central_args(self) -> list[str]:
+        if not self.tls:
+            return ["--insecure"]
+        assert self.cert and self.key and self.kafka_credentials
+        return [
+            "--tls-cert",
+            str(self.cert),
+            "--tls-key",
+            str(self.key),
+            "--kafka-credentials",
+            str(self.kafka_credentials),
+        ]
+
+    def command(self, command: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Central's command for this mode, and extra environment."""
+        if self.tls == self.sealed:
+            return command, {}  # Central's own modes: --insecure, or secure
+        if command != default_central_command():
+            raise FleetError(
+                f"{self.label} needs the default Central command (it sets seal_kafka through "
+                "a wrapper); with --central-cmd use --tls and --sealed together, or neither"
+            )
+        return [sys.executable, "-c", SEAL_WRAPPER], {
+            "EVC_FLEET_SEAL_KAFKA": "1" if self.sealed else "0"
+        }
+
+
+def make_security(tls: bool, sealed: bool, secrets_dir: Path) -> Security:
+    """The secrets of a run: ``wire.pki.Secrets(secrets_dir).init()`` (CA, Central's
+    certificate for 127.0.0.1) and a PLAINTEXT Kafka role file for Central."""
+    if not tls:
+        return Security(tls=False, sealed=sealed)
+    from wire.pki import PkiError, Secrets
+
+    secrets = Secrets(secrets_dir)
+    try:
+        secrets.init()
+    except PkiError as exc:
+        raise FleetError(str(exc)) from exc
+    plaintext = secrets_dir / "kafka-fleet-plaintext.properties"
+    plaintext.write_text("# the fleet's broker: no TLS, no SASL\nsecurity.protocol=PLAINTEXT\n")
+    return Security(
+        tls=True,
+        sealed=sealed,
+        cert=secrets.cert("central"),
+        key=secrets.key("central"),
+        ca=secrets.ca_cert,
+        kafka_credentials=plaintext,
+    )
+
+
 class CentralProcess:
     """``EV_Central --no-gui`` (or the command given) on ``port``; restartable."""
 
@@ -37,7 +123,10 @@ class CentralProcess:
         log_path: Path,
         pythonpath: str | None = None,
         extra: list[str] | None = None,
+        security: Security | None = None,
     ) -> None:
+        self.security = security or Security()
+        command, self.extra_env = self.security.command(command)
         self.args = [
             *command,
             "--no-gui",
@@ -55,6 +144,7 @@ class CentralProcess:
             "127.0.0.1",
             "--status-every",
             "30",
+            *[a for a in self.security.central_args() if a != "--insecure"],
             *(extra or []),
         ]
         self.command = command
@@ -70,6 +160,7 @@ class CentralProcess:
 
     def _env(self) -> tuple[dict[str, str], str | None]:
         env = dict(os.environ)
+        env.update(self.extra_env)
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
         return env, self.pythonpath
@@ -91,7 +182,7 @@ class CentralProcess:
         return option in done.stdout
 
     def spawn(self) -> None:
-        if "--insecure" not in self.args and self._supports("--insecure"):
+        if not self.security.tls and "--insecure" not in self.args and self._supports("--insecure"):
             self.args.append("--insecure")  # the fleet's monitors speak plain TCP
         env, cwd = self._env()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,13 +210,20 @@ class CentralProcess:
                 code = None if self.proc is None else self.proc.returncode
                 raise FleetError(f"Central exited ({code}) at start:\n{self.log_tail()}")
             try:
-                client = CentralClient("127.0.0.1", self.port, connect_timeout=0.5)
+                client = CentralClient("127.0.0.1", self.port, connect_timeout=0.5, **self._tls())
                 client.connect()
                 client.close()
                 return time.monotonic() - began
             except WireError:
                 time.sleep(0.1)
         raise FleetError(f"Central did not listen on {self.port} within {timeout:.0f}s")
+
+    def _tls(self) -> dict[str, object]:
+        if not self.security.tls or self.security.ca is None:
+            return {}
+        from wire.tls import client_context
+
+        return {"ssl": client_context(self.security.ca), "server_hostname": "127.0.0.1"}
 
     def log_tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):

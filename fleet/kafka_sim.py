@@ -11,12 +11,19 @@
 
 Latencies are measured on this process's monotonic clock (request and notice, progress sent
 and relayed, are both seen here).
+
+Sealed (``sealed=True``, docs/security.md layer 2): engine events are sealed with each CP's
+key (handed over by the coordinator from the monitors' REGISTERED / AUTHORIZED, command
+``keys``), charge requests with the driver's key (read by the coordinator from Central's
+database, where the seed file's drivers got one), and commands and notices are opened with
+those keys, as EV_CP_E and EV_Driver do. The AES-GCM work is in this process's figures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import signal
 import threading
@@ -25,8 +32,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from fleet.child import ChildFailure, describe, log_to
 from fleet.limits import raise_nofile
 from fleet.stats import Histogram
 from wire.errors import WireError
@@ -49,10 +58,13 @@ from wire.kafka.messages import (
     Ticket,
 )
 from wire.kafka.producer import EventProducer
+from wire.kafka.raw import RawCodec, RawValue
+from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, open_value, seal
 from wire.kafka.topics import Topics
 from wire.timefmt import now_ts, parse_ts
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("fleet.kafka_sim")
+BARE = Topics()  # sealed values are bound to the topic name without the run's prefix
 
 KW = 22.0
 REQUEST_GIVE_UP_S = 15.0
@@ -70,9 +82,19 @@ class KafkaPhaseStats:
     progress_relayed: int = 0
     auth_latency: Histogram = field(default_factory=Histogram)
     progress_latency: Histogram = field(default_factory=Histogram)
+    unsealable: int = 0  # events or requests not sent: no key for the CP or driver yet
+    unopened: int = 0  # commands or notices that did not open with the key they name
 
     def merge(self, other: KafkaPhaseStats) -> None:
-        for name in ("requests", "authorized", "unanswered", "tickets", "interrupted"):
+        for name in (
+            "requests",
+            "authorized",
+            "unanswered",
+            "tickets",
+            "interrupted",
+            "unsealable",
+            "unopened",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.progress_sent += other.progress_sent
         self.progress_relayed += other.progress_relayed
@@ -115,8 +137,14 @@ class KafkaSim:
         supply_seconds: float = 30.0,
         share: float = 0.2,
         seed: int = 0,
+        sealed: bool = False,
+        driver_keys: dict[str, str] | None = None,
     ) -> None:
         self.topics = Topics(prefix)
+        self.sealed = sealed
+        self.cp_keys: dict[str, bytes] = {}  # cp_id -> key (replaced whole, never mutated)
+        self.driver_keys = {d: key_bytes(k) for d, k in (driver_keys or {}).items()}
+        self._said_unopened = False
         self.cp_ids = cp_ids
         self.supply_seconds = supply_seconds
         self.share = share
@@ -130,7 +158,10 @@ class KafkaSim:
         self.pending: dict[str, Pending] = {}  # request_id -> the driver's request
         self.by_session: dict[str, str] = {}  # session_id -> request_id
         self.busy_cps: set[str] = set()
-        self.idle_drivers: deque[str] = deque(driver_ids)
+        # sealed: only drivers with a key can ask (Central would refuse the others anyway)
+        self.idle_drivers: deque[str] = deque(
+            d for d in driver_ids if not sealed or d in self.driver_keys
+        )
         self.progress_sent: dict[str, dict[float, float]] = {}  # session -> kWh -> sent
         self.disconnected: list[tuple[str, float]] = []
         self.cp_states = 0
@@ -142,14 +173,14 @@ class KafkaSim:
         self.engines = EventConsumer(
             bootstrap,
             group_id=f"{prefix}fleet-engines",
-            codecs={t.cp_commands: CP_COMMANDS},
+            codecs={t.cp_commands: RawCodec() if sealed else CP_COMMANDS},
             dead_letter_topic=None,
             client_id="fleet-engines",
         )
         self.notices = EventConsumer(
             bootstrap,
             group_id=f"{prefix}fleet-drivers",
-            codecs={t.driver_notices: DRIVER_NOTICES},
+            codecs={t.driver_notices: RawCodec() if sealed else DRIVER_NOTICES},
             dead_letter_topic=None,
             client_id="fleet-drivers",
         )
@@ -194,6 +225,38 @@ class KafkaSim:
             self.phase = name
             self.current = self.stats.setdefault(name, KafkaPhaseStats())
 
+    def add_keys(self, keys: dict[str, str]) -> None:
+        merged = dict(self.cp_keys)
+        merged.update((cp_id, key_bytes(key)) for cp_id, key in keys.items())
+        self.cp_keys = merged  # one reference swap: the consumer threads read it unlocked
+
+    def _key_of(self, kid: str) -> bytes | None:
+        kind, _, ident = kid.partition(":")
+        if kind == "cp":
+            return self.cp_keys.get(ident)
+        if kind == "driver":
+            return self.driver_keys.get(ident)
+        return None
+
+    def _open(self, value: bytes | None, topic: str, codec: Any) -> Any:
+        """The event sealed in ``value`` (commands, notices), or None when it does not open."""
+        try:
+            return open_value(value, keys=self._key_of, topic=topic, codec=codec)[1]
+        except WireError as exc:
+            with self.lock:
+                self.current.unopened += 1
+            if not self._said_unopened:
+                self._said_unopened = True
+                log.warning("a sealed %s value did not open: %s (said once)", topic, exc)
+            return None
+
+    def _seal(self, event: Any, kid: str, key: bytes | None, topic: str) -> bytes | None:
+        if key is None:
+            with self.lock:
+                self.current.unsealable += 1
+            return None
+        return seal(event, key=key, kid=kid, topic=topic.removeprefix(self.topics.prefix))
+
     def _consume(self, consumer: EventConsumer, handler: Any) -> None:
         while not self.stop_event.is_set():
             try:
@@ -206,6 +269,8 @@ class KafkaSim:
 
     def _on_command(self, received: Received) -> None:
         event = received.event
+        if isinstance(event, RawValue):
+            event = self._open(event.value, BARE.cp_commands, CP_COMMANDS)
         if isinstance(event, Authorize):
             now = time.monotonic()
             supply = Supply(
@@ -234,8 +299,14 @@ class KafkaSim:
                 self._end(supply, "stopped")
 
     def _send_event(self, event: Any) -> None:
+        topic = self.topics.cp_events
         try:
-            self.producer.send(self.topics.cp_events, event.cp_id, event)
+            if not self.sealed:
+                self.producer.send(topic, event.cp_id, event)
+                return
+            value = self._seal(event, cp_kid(event.cp_id), self.cp_keys.get(event.cp_id), topic)
+            if value is not None:
+                self.producer.send_raw(topic, event.cp_id.encode(), value)
         except WireError as exc:
             log.warning("fleet engine: %s", exc)
 
@@ -293,6 +364,8 @@ class KafkaSim:
     def _on_notice(self, received: Received) -> None:
         event = received.event
         now = time.monotonic()
+        if isinstance(event, RawValue):
+            event = self._open(event.value, BARE.driver_notices, DRIVER_NOTICES)
         with self.lock:
             if isinstance(event, AuthorizedNotice):
                 pending = self.pending.get(event.request_id)
@@ -355,9 +428,16 @@ class KafkaSim:
                 )
                 deficit -= 1
                 self._credit -= 1.0
+        topic = self.topics.requests
         for request in requests:
             try:
-                self.producer.send(self.topics.requests, request.cp_id, request)
+                if not self.sealed:
+                    self.producer.send(topic, request.cp_id, request)
+                    continue
+                key = self.driver_keys.get(request.driver_id)
+                value = self._seal(request, driver_kid(request.driver_id), key, topic)
+                if value is not None:
+                    self.producer.send_raw(topic, request.cp_id.encode(), value)
             except WireError as exc:
                 log.warning("fleet driver: %s", exc)
 
@@ -365,6 +445,8 @@ class KafkaSim:
         for _ in range(50):
             cp_id = self.random.choice(self.cp_ids)
             if cp_id not in self.busy_cps and cp_id not in self.supplies:
+                if self.sealed and cp_id not in self.cp_keys:
+                    continue  # its commands could not be opened
                 return cp_id
         return None
 
@@ -419,32 +501,62 @@ def kafka_main(
     cp_ids: list[str],
     driver_ids: list[str],
     options: dict[str, Any],
+    log_path: str | None = None,
 ) -> None:
     """Entry point of the Kafka process (``multiprocessing`` spawn target)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    log_to(Path(log_path) if log_path else None, "kafka-sim")
+    try:
+        _serve(conn, bootstrap, prefix, cp_ids, driver_ids, options)
+    except BaseException:
+        log.exception("the Kafka simulation died (pid %d)", os.getpid())
+        raise
+
+
+def _serve(
+    conn: Connection,
+    bootstrap: str,
+    prefix: str,
+    cp_ids: list[str],
+    driver_ids: list[str],
+    options: dict[str, Any],
+) -> None:
     raise_nofile()
-    logging.basicConfig(level=logging.ERROR, format="fleet-kafka: %(message)s")
     sim = KafkaSim(bootstrap, prefix, cp_ids, driver_ids, **options)
     sim.start()
     try:
         while True:
             try:
                 command, *args = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError) as exc:
+                log.warning("pipe from the coordinator closed (%s): stopping", describe(exc))
                 break
             reply: Any = None
-            if command == "phase":
-                sim.set_phase(args[0])
-            elif command == "drivers":
-                with sim.lock:
-                    sim.drivers_on, sim.target = args[0], int(args[1])
-            elif command == "snapshot":
-                reply = sim.snapshot()
-            elif command == "collect":
-                reply = sim.collect()
-            elif command == "stop":
-                conn.send(None)
-                break
+            try:
+                if command == "stop":
+                    conn.send(None)
+                    break
+                reply = _dispatch(sim, command, args)
+            except Exception as exc:
+                log.exception("command %r failed", command)
+                reply = ChildFailure(command, describe(exc))
             conn.send(reply)
     finally:
         sim.stop()
+
+
+def _dispatch(sim: KafkaSim, command: str, args: list[Any]) -> Any:
+    if command == "phase":
+        sim.set_phase(args[0])
+    elif command == "drivers":
+        with sim.lock:
+            sim.drivers_on, sim.target = args[0], int(args[1])
+    elif command == "keys":
+        sim.add_keys(args[0])
+    elif command == "snapshot":
+        return sim.snapshot()
+    elif command == "collect":
+        return sim.collect()
+    else:
+        raise ValueError(f"unknown command {command!r}")
+    return None

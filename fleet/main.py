@@ -82,6 +82,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="results JSON (default in the run dir)")
     p.add_argument("--run-dir", type=Path, default=None, help="default .run/fleet/<time>")
     p.add_argument("--progress-every", type=cli.positive, default=5.0, help="seconds (5)")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="monitors ⇄ Central over TLS (a CA and Central's certificate in <run dir>/secrets)",
+    )
+    p.add_argument(
+        "--sealed",
+        action="store_true",
+        help="Kafka values sealed with the CPs' and drivers' keys (docs/security.md layer 2)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +128,7 @@ def say(text: str) -> None:
 
 def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions:
     command = shlex.split(args.central_cmd) if args.central_cmd else default_central_command()
+    what.setdefault("silence", args.silence)
     return ScenarioOptions(
         cps=cps,
         workers=args.workers,
@@ -127,13 +138,14 @@ def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions
         register_timeout=args.register_timeout,
         storm_timeout=args.storm_timeout,
         response_timeout=args.response_timeout,
-        silence=args.silence,
         spread=args.spread,
         central_cmd=command,
         pythonpath=str(Path(args.pythonpath).resolve()) if args.pythonpath else None,
         central_args=list(args.central_arg),
         progress_every=args.progress_every,
         label=args.label,
+        tls=args.tls,
+        sealed=args.sealed,
         **what,
     )
 
@@ -177,13 +189,18 @@ def run_scenarios(args: argparse.Namespace) -> int:
             scenario = Scenario(opts, bootstrap, run_dir / f"n{opts.cps}", sampler, say)
             document["scenarios"].append(scenario.run())
             out.write_text(json.dumps(document, indent=2))
+            if scenario.error is not None:
+                break  # the sizes after it would die the same way
     finally:
         sampler.stop()
         broker.stop()
     say("")
     say(table(document["scenarios"]))
     say(f"\nresults: {out}")
-    return 0
+    errors = [r["error"] for r in document["scenarios"] if r.get("error")]
+    for error in errors:
+        print(f"evc-fleet: error: {error}", file=sys.stderr, flush=True)
+    return 2 if errors else 0
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:

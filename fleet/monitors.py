@@ -7,6 +7,13 @@ Responses are ACKed, NACKed frames resent (3 attempts), a response that takes lo
 ``response_timeout`` (10 s) drops the connection, and a dropped connection is retried with
 EV_CP_M's full-jitter exponential back-off (0.2 s doubling to 5 s).
 
+With ``tls_ca`` the monitors speak TLS (``wire.tls.client_context``: Central's certificate
+checked against that CA and the name 127.0.0.1) and, like EV_CP_M, keep each CP's TLS
+session across reconnections: the session read after the first response of a connection is
+offered on the next one (``SessionContext``), so a reconnection to the same Central process
+resumes; after a Central restart the ticket is refused and the handshake is a full one.
+Counted per phase: ``tls_full`` and ``tls_resumed`` handshakes.
+
 Heartbeat accounting: a heartbeat is *due* at the CP's tick; if the previous request is
 still outstanding it is sent as soon as that one is answered, and its latency counts from
 the tick (what the monitor experiences). It is *answered* when ALIVE arrives within
@@ -22,8 +29,11 @@ import contextlib
 import logging
 import random
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from fleet.stats import Histogram
 from wire.errors import FrameTooLarge, WireError
@@ -40,6 +50,7 @@ from wire.tcp_messages import (
     Registered,
     Rejected,
 )
+from wire.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +89,8 @@ class PhaseStats:
     auth_ok: int = 0
     auth_rejected: int = 0
     errors: int = 0
+    tls_full: int = 0  # full TLS handshakes
+    tls_resumed: int = 0  # TLS handshakes that resumed the CP's previous session
     auth_times: list[float] = field(default_factory=list)  # wall clock of first AUTH per CP
 
     def merge(self, other: PhaseStats) -> None:
@@ -117,6 +130,8 @@ class Cp:
         "registered_at",
         "last_hb_sent",
         "hb_frame",
+        "tls_session",
+        "key",
     )
 
     def __init__(self, cp_id: str, claim: str, x: float, y: float, slot: int) -> None:
@@ -135,6 +150,38 @@ class Cp:
         self.registered_at: float | None = None
         self.last_hb_sent = 0.0
         self.hb_frame = encode_frame(Heartbeat(cp_id, EngineHealth.OK).to_bytes())
+        self.tls_session: ssl.SSLSession | None = None
+        self.key = ""  # the CP's Kafka key, from REGISTERED / AUTHORIZED
+
+
+class SessionContext:
+    """An ``ssl.SSLContext`` stand-in for one connection that offers ``session`` for
+    resumption: asyncio's and uvloop's ``create_connection`` take no ``session=``, but both
+    only call ``wrap_bio`` on the context they are given."""
+
+    __slots__ = ("_context", "_session")
+
+    def __init__(self, context: ssl.SSLContext, session: ssl.SSLSession) -> None:
+        self._context, self._session = context, session
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return self._context.wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session or self._session,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 class MonitorSession(asyncio.Protocol):
@@ -157,6 +204,8 @@ class MonitorSession(asyncio.Protocol):
         self.counted = False  # counted in the fleet's live "authenticated" gauge
         self.stale = False
         self.closed = False
+        self.tls = False
+        self.session_kept = False
 
     # --- asyncio callbacks -----------------------------------------------------------------
 
@@ -169,6 +218,13 @@ class MonitorSession(asyncio.Protocol):
         self.cp.session = self
         self.cp.connecting = False
         self.since = time.monotonic()
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:  # asyncio calls connection_made once the handshake is done
+            self.tls = True
+            if tls.session_reused:
+                self.fleet.current.tls_resumed += 1
+            else:
+                self.fleet.current.tls_full += 1
         transport.write(_ENQ)
 
     def data_received(self, data: bytes) -> None:
@@ -226,6 +282,8 @@ class MonitorSession(asyncio.Protocol):
 
     def _on_frame(self, data: bytes) -> None:
         self._write(_ACK)
+        if self.tls and not self.session_kept:
+            self._keep_tls_session()
         if self.state != _WAIT:
             return  # nothing asked: ACKed and ignored
         self.state = _IDLE
@@ -242,6 +300,15 @@ class MonitorSession(asyncio.Protocol):
             self._on_register_answer(message)
         elif kind == "AUTH":
             self._on_auth_answer(message)
+
+    def _keep_tls_session(self) -> None:
+        """TLS 1.3 tickets arrive after the handshake: read the session once data came."""
+        self.session_kept = True
+        tls = self.transport.get_extra_info("ssl_object") if self.transport else None
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            session = tls.session if tls is not None else None
+            if session is not None:
+                self.cp.tls_session = session
 
     def _on_bad(self, event: BadFrame) -> None:
         if isinstance(event.error, FrameTooLarge):
@@ -274,23 +341,30 @@ class MonitorSession(asyncio.Protocol):
         if isinstance(message, Registered):
             cp.credential = message.credential
             cp.registered_at = time.time()
+            self.fleet.got_key(cp, message.key)
             stats.registered += 1
             self._next_step()
         elif isinstance(message, Rejected) and "already" in message.reason:
             cp.locked_out = True  # the credential was lost with a timed-out response
             stats.locked_out += 1
             self.abort()
-        elif isinstance(message, Error) and cp.use_claim:
-            # A version-1 Central refuses REGISTER's trailing claim: retry without it.
+        elif isinstance(message, Error) and cp.use_claim and "fields" in message.reason:
+            # A version-1 Central refuses REGISTER's trailing claim ("REGISTER takes 4
+            # fields, got 5"): retry without it. Any other ERROR (an overloaded Central's
+            # "internal error") is retried as it is, claim included, like EV_CP_M does.
             cp.use_claim = False
             self.fleet.claim_supported = False
             self._next_step()
+        elif isinstance(message, Error):
+            stats.errors += 1
+            self.abort()  # reconnect with back-off and REGISTER again with the same claim
         else:
             stats.register_rejected += 1
             self.abort()
 
     def _on_auth_answer(self, message: object) -> None:
         if isinstance(message, Authorized):
+            self.fleet.got_key(self.cp, message.key)
             self.authenticated = True
             self.fleet.on_auth(self.cp, self)
         else:
@@ -374,6 +448,8 @@ class MonitorFleet:
         connect_timeout: float = 5.0,
         backoff_cap: float = 5.0,
         seed: int = 0,
+        tls_ca: str | None = None,
+        report_keys: bool = False,
     ) -> None:
         self.loop = loop
         self.port = port
@@ -388,6 +464,10 @@ class MonitorFleet:
         for cp in self.cps:
             self.wheel[cp.slot].append(cp)
         self.claim_supported = True
+        self.ssl = client_context(Path(tls_ca)) if tls_ca else None
+        self.report_keys = report_keys  # hand new CP keys to the coordinator (sealed runs)
+        self.new_keys: dict[str, str] = {}
+        self.tls_refused = False
         self.silenced: dict[str, float] = {}
         self.stopping = False
         self.phase = "start"
@@ -448,11 +528,24 @@ class MonitorFleet:
         task.add_done_callback(self._tasks.discard)
 
     async def _open(self, cp: Cp) -> None:
+        tls: dict[str, Any] = {}
+        if self.ssl is not None:
+            context = (
+                self.ssl if cp.tls_session is None else SessionContext(self.ssl, cp.tls_session)
+            )
+            tls = {"ssl": context, "server_hostname": "127.0.0.1"}
         try:
             async with asyncio.timeout(self.connect_timeout):
                 await self.loop.create_connection(
-                    lambda: MonitorSession(cp, self), "127.0.0.1", self.port
+                    lambda: MonitorSession(cp, self), "127.0.0.1", self.port, **tls
                 )
+        except ssl.SSLCertVerificationError as exc:  # an OSError: counted, retried
+            self.current.connect_failures += 1
+            if not self.tls_refused:
+                self.tls_refused = True
+                log.warning("Central's certificate is not trusted: %s", exc)
+            if not self.stopping:
+                self.schedule_reconnect(cp)
         except (OSError, TimeoutError):
             self.current.connect_failures += 1
             if not self.stopping:
@@ -468,6 +561,12 @@ class MonitorFleet:
         if cp.auth_phase != self.phase:
             cp.auth_phase = self.phase
             self.current.auth_times.append(now)
+
+    def got_key(self, cp: Cp, key: str) -> None:
+        if key and key != cp.key:
+            cp.key = key
+            if self.report_keys:
+                self.new_keys[cp.cp_id] = key
 
     def on_down(self, cp: Cp, session: MonitorSession) -> None:
         if session.counted:
@@ -510,13 +609,19 @@ class MonitorFleet:
                 s.hb_stats.hb_overdue += 1
 
     def snapshot(self) -> dict[str, object]:
+        """The live figures, and the current phase's stats (the coordinator keeps the last
+        ones of every phase: what it reports if this process dies before ``collect``)."""
         self._count_overdue()
+        registered_at = [cp.registered_at for cp in self.cps if cp.registered_at is not None]
+        keys, self.new_keys = self.new_keys, {}
         return {
             "phase": self.phase,
             "authenticated": self.authenticated,
-            "registered": sum(1 for cp in self.cps if cp.credential is not None),
+            "registered": len(registered_at),
+            "last_registered_at": max(registered_at, default=None),
             "locked_out": sum(1 for cp in self.cps if cp.locked_out),
             "stats": self.current,
+            "keys": keys,
         }
 
     def silence(self, count: int) -> list[str]:

@@ -73,6 +73,12 @@ def row(r: dict[str, Any]) -> list[str]:
     if reg["locked_out"]:
         reg_cell += f", {reg['locked_out']} locked out"
     n_cell = f"{r['cps']:,}"
+    security = r.get("security") or {}
+    mode = [name for name in ("tls", "sealed") if security.get(name)]
+    if mode:
+        n_cell += " " + "+".join("TLS" if m == "tls" else m for m in mode)
+    if r.get("error"):
+        n_cell += " (incomplete: a fleet process died)"
     authenticated = steady.get("authenticated") if steady else None
     if authenticated is not None and authenticated < r["cps"]:
         n_cell += f" ({authenticated:,} authenticated)"

@@ -74,6 +74,8 @@ def _sessions(stats: Any) -> dict[str, Any]:
         "auth_ok": stats.auth_ok,
         "auth_rejected": stats.auth_rejected,
         "errors": stats.errors,
+        "tls_full_handshakes": stats.tls_full,
+        "tls_resumed_handshakes": stats.tls_resumed,
     }
 
 
@@ -89,6 +91,8 @@ def _kafka(stats: Any) -> dict[str, Any]:
         "progress_sent": stats.progress_sent,
         "progress_relayed": stats.progress_relayed,
         "progress_latency": stats.progress_latency.to_dict(),
+        "unsealable": stats.unsealable,
+        "unopened": stats.unopened,
     }
 
 
@@ -121,6 +125,7 @@ def summarize(
         "workers": sc.n_workers,
         "central_cmd": " ".join(o.central_cmd),
         "pythonpath": o.pythonpath,
+        "security": {"tls": o.tls, "sealed": o.sealed},
         "claim_supported": all(c["claim_supported"] for c in monitors),
         "registration": {
             "registered": len(registered_at),

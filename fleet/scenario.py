@@ -3,6 +3,11 @@ a steady phase with drivers and a restart storm, against one EV_Central child pr
 
 The coordinator (this module, in the main process) owns the phases; monitor workers and the
 Kafka process only count, tagging what they see with the phase the coordinator set.
+
+A child that dies (or whose command raises) stops the scenario with ``ChildDied``: the
+coordinator names it and quotes the last line of its log (``worker-N.log``,
+``kafka-sim.log`` in the scenario's dir), collects from the others, falls back to the last
+snapshot of every phase for the dead one, and the result carries ``error``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import multiprocessing
 import os
 import random
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from fleet.broker import free_port
-from fleet.central import CentralProcess, FleetError, Sampler
+from fleet.central import CentralProcess, FleetError, Sampler, Security, make_security
+from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
 from fleet.stats import mean_max
@@ -57,6 +64,8 @@ class ScenarioOptions:
     central_args: list[str] = field(default_factory=list)
     progress_every: float = 5.0
     label: str = ""
+    tls: bool = False  # monitors ⇄ Central over TLS (Central with --tls-cert/--tls-key)
+    sealed: bool = False  # Kafka values sealed with the CPs' and drivers' keys
 
 
 class Scenario:
@@ -76,6 +85,13 @@ class Scenario:
         self.ctx = multiprocessing.get_context("spawn")
         self.workers: list[tuple[Any, Connection]] = []
         self.kafka: tuple[Any, Connection] | None = None
+        self.names: dict[int, tuple[str, Path]] = {}  # id(conn) -> (name, log file)
+        self.procs: dict[int, Any] = {}  # id(conn) -> process
+        self.seen: dict[int, dict[str, PhaseStats]] = {}  # worker -> phase -> last stats
+        self.seen_registered: dict[int, tuple[int, float | None]] = {}
+        self.seen_kafka: dict[str, KafkaPhaseStats] = {}
+        self.security = Security()
+        self.error: str | None = None
         self.central: CentralProcess | None = None
         self.n_workers = opts.workers or min(
             max(1, math.ceil(opts.cps / MONITORS_PER_WORKER)), os.cpu_count() or 1
@@ -90,20 +106,69 @@ class Scenario:
 
     # --- plumbing ------------------------------------------------------------------------
 
+    def _child(self, conn: Connection, proc: Any, name: str, log: Path) -> None:
+        self.names[id(conn)] = (name, log)
+        self.procs[id(conn)] = proc
+
+    def _died(self, conn: Connection, what: str) -> ChildDied:
+        name, log = self.names.get(id(conn), ("a fleet process", None))
+        proc = self.procs.get(id(conn))
+        if proc is not None:
+            proc.join(2)
+        reason = last_line(log) if log is not None else ""
+        if not reason and proc is not None and proc.exitcode is not None:
+            code = proc.exitcode
+            reason = f"exit code {code}" + (
+                " (SIGKILL: out of memory?)"
+                if code == -9
+                else f" (signal {-code})"
+                if code < 0
+                else ""
+            )
+        return ChildDied(f"{name} {what}: {reason or 'no reason logged'} (see {log})")
+
+    def _send(self, conn: Connection, command: tuple[Any, ...]) -> None:
+        try:
+            conn.send(command)
+        except (OSError, ValueError) as exc:
+            raise self._died(conn, f"died ({exc})") from exc
+
+    def _reply(self, conn: Connection, command: str, timeout: float) -> Any:
+        try:
+            if not conn.poll(timeout):
+                proc = self.procs.get(id(conn))
+                if proc is not None and not proc.is_alive():
+                    raise self._died(conn, "died")
+                name = self.names.get(id(conn), ("a fleet process",))[0]
+                raise ChildDied(f"{name} did not answer {command!r} in {timeout:.0f}s")
+            reply = conn.recv()
+        except (EOFError, OSError) as exc:  # "got end of file during message": it died
+            raise self._died(conn, "died") from exc
+        if isinstance(reply, ChildFailure):
+            raise self._died(conn, f"failed on {command!r} ({reply.error})")
+        return reply
+
     def _ask(self, conn: Connection, *command: Any, timeout: float = 60.0) -> Any:
-        conn.send(command)
-        if not conn.poll(timeout):
-            raise FleetError(f"a fleet process did not answer {command[0]!r} in {timeout:.0f}s")
-        return conn.recv()
+        self._send(conn, command)
+        return self._reply(conn, command[0], timeout)
 
     def _all_workers(self, *command: Any) -> list[Any]:
+        sent = []
+        first: ChildDied | None = None
         for _, conn in self.workers:
-            conn.send(command)
+            try:
+                self._send(conn, command)
+                sent.append(conn)
+            except ChildDied as exc:
+                first = first or exc
         replies = []
-        for _, conn in self.workers:
-            if not conn.poll(60):
-                raise FleetError(f"a monitor worker did not answer {command[0]!r}")
-            replies.append(conn.recv())
+        for conn in sent:  # every reply is read, so no pipe is left holding a stale one
+            try:
+                replies.append(self._reply(conn, command[0], 60.0))
+            except ChildDied as exc:
+                first = first or exc
+        if first is not None:
+            raise first
         return replies
 
     def _set_phase(self, name: str, *, stale: bool = False, sample: bool = False) -> None:
@@ -119,9 +184,17 @@ class Scenario:
     def _snapshot(self) -> dict[str, Any]:
         snaps = self._all_workers("snapshot")
         stats = PhaseStats()
-        for snap in snaps:
+        keys: dict[str, str] = {}
+        for index, snap in enumerate(snaps):
             stats.merge(snap["stats"])
+            self.seen.setdefault(index, {})[snap["phase"]] = snap["stats"]
+            self.seen_registered[index] = (snap["registered"], snap["last_registered_at"])
+            keys.update(snap.get("keys") or {})
+        if keys and self.kafka is not None:
+            self._ask(self.kafka[1], "keys", keys)
         kafka = self._ask(self.kafka[1], "snapshot") if self.kafka else None
+        if kafka is not None:
+            self.seen_kafka[self.phase] = kafka["stats"]
         return {
             "authenticated": sum(s["authenticated"] for s in snaps),
             "registered": sum(s["registered"] for s in snaps),
@@ -177,6 +250,7 @@ class Scenario:
     def _start_central(self, topics: Topics, drivers: list[str]) -> None:
         seed = self.run_dir / "seed.json"
         seed.write_text(json.dumps({"charging_points": [], "drivers": drivers}))
+        self.security = make_security(self.o.tls, self.o.sealed, self.run_dir / "secrets")
         self.central = CentralProcess(
             self.o.central_cmd,
             port=free_port(),
@@ -187,6 +261,7 @@ class Scenario:
             log_path=self.run_dir / "central.log",
             pythonpath=self.o.pythonpath,
             extra=self.o.central_args,
+            security=self.security,
         )
         self.central.spawn()
         self.central.wait_listening(120.0)
@@ -197,27 +272,49 @@ class Scenario:
     ) -> None:
         assert self.central is not None
         parent, child = self.ctx.Pipe()
-        options = {"supply_seconds": self.o.supply_seconds, "share": self.o.share}
+        options: dict[str, Any] = {"supply_seconds": self.o.supply_seconds, "share": self.o.share}
+        if self.o.sealed:
+            options.update(sealed=True, driver_keys=self._driver_keys())
+        log = self.run_dir / "kafka-sim.log"
         proc = self.ctx.Process(
             target=kafka_main,
-            args=(child, self.bootstrap, topics.prefix, [c[0] for c in cps], drivers, options),
+            args=(
+                child,
+                self.bootstrap,
+                topics.prefix,
+                [c[0] for c in cps],
+                drivers,
+                options,
+                str(log),
+            ),
             name="fleet-kafka",
             daemon=True,
         )
         proc.start()
+        child.close()
         self.kafka = (proc, parent)
+        self._child(parent, proc, "the Kafka simulation", log)
         for index in range(self.n_workers):
             parent, child = self.ctx.Pipe()
             share = cps[index :: self.n_workers]
-            options = {"response_timeout": self.o.response_timeout, "seed": index}
+            options = {
+                "response_timeout": self.o.response_timeout,
+                "seed": index,
+                "tls_ca": str(self.security.ca) if self.security.tls else None,
+                "report_keys": self.o.sealed,
+            }
+            name = f"monitor worker {index + 1}"
+            log = self.run_dir / f"worker-{index + 1}.log"
             proc = self.ctx.Process(
                 target=worker_main,
-                args=(child, self.central.port, share, options),
-                name=f"fleet-monitors-{index}",
+                args=(child, self.central.port, share, options, str(log), f"worker-{index + 1}"),
+                name=f"fleet-monitors-{index + 1}",
                 daemon=True,
             )
             proc.start()
+            child.close()
             self.workers.append((proc, parent))
+            self._child(parent, proc, name, log)
         pids = [os.getpid(), self.kafka[0].pid] + [p.pid for p, _ in self.workers]
         self.sampler.track("generator", pids)
         deadline = time.monotonic() + 45
@@ -225,6 +322,20 @@ class Scenario:
             if time.monotonic() > deadline:
                 raise FleetError("the fleet's Kafka consumers got no partitions within 45 s")
             time.sleep(0.2)
+
+    def _driver_keys(self) -> dict[str, str]:
+        """The seeded drivers' keys, from Central's database (Central issues one to every
+        seeded driver; the seed file cannot carry them)."""
+        db = self.run_dir / "central" / "evcentral.db"
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+                rows = con.execute("SELECT id, seal_key FROM drivers").fetchall()
+        except sqlite3.Error as exc:
+            raise FleetError(f"cannot read the drivers' keys from {db}: {exc}") from exc
+        keys = {driver_id: key for driver_id, key in rows if key}
+        if not keys:
+            raise FleetError(f"no driver has a key in {db}: cannot seal charge requests")
+        return keys
 
     # --- phases --------------------------------------------------------------------------
 
@@ -307,39 +418,86 @@ class Scenario:
     def run(self) -> dict[str, Any]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         topics, cps, drivers = self._prepare()
+        mode = Security(tls=self.o.tls, sealed=self.o.sealed).label
         self.say(
             f"[{self.o.cps}] Central: {' '.join(self.o.central_cmd)}"
             + (f" (PYTHONPATH={self.o.pythonpath})" if self.o.pythonpath else "")
-            + f"; {self.n_workers} monitor worker(s), {len(drivers)} drivers, topics {topics.prefix}*"
+            + f"; {mode}; {self.n_workers} monitor worker(s), {len(drivers)} drivers,"
+            + f" topics {topics.prefix}*"
         )
+        registration: dict[str, Any] | None = None
+        storm: dict[str, Any] | None = None
         try:
             self._start_central(topics, drivers)
             self._start_processes(topics, cps, drivers)
-            registration = self._register()
-            if self.o.steady:
-                self._steady()
-            storm = self._storm() if self.o.storm else None
-            self._set_phase("end")
-            time.sleep(2.5)  # late answers settle into their phases
-            monitors = self._all_workers("collect")
-            kafka = self._ask(self.kafka[1], "collect") if self.kafka else None
+            try:
+                registration = self._register()
+                if self.o.steady:
+                    self._steady()
+                storm = self._storm() if self.o.storm else None
+                self._set_phase("end")
+                time.sleep(2.5)  # late answers settle into their phases
+            except ChildDied as exc:
+                self._failed(exc)
+                if registration is None:
+                    began = self.marks.get("register", time.time())
+                    registration = {"began": began, "ended": time.time(), "timed_out": False}
+            monitors = [self._collect_worker(conn, i) for i, (_, conn) in enumerate(self.workers)]
+            kafka = self._collect_kafka()
         finally:
             self._shutdown()
         from fleet.results import summarize
 
-        return summarize(self, registration, storm, monitors, kafka)
+        result = summarize(self, registration, storm, monitors, kafka)
+        if self.error is not None:
+            result["error"] = self.error
+        return result
+
+    def _failed(self, exc: ChildDied) -> None:
+        if self.error is None:
+            self.error = str(exc)
+        self.say(f"[{self.o.cps}] {exc}; reporting what was measured")
+
+    def _collect_worker(self, conn: Connection, index: int) -> dict[str, Any]:
+        try:
+            return self._ask(conn, "collect")
+        except ChildDied as exc:
+            self._failed(exc)
+        # The dead worker's last snapshots: per-phase counts and latencies, no up intervals
+        # (false DISCONNECTED cannot be told for its CPs), no storm samples.
+        registered, last = self.seen_registered.get(index, (0, None))
+        return {
+            "stats": self.seen.get(index, {}),
+            "stale": PhaseStats(),
+            "samples": [],
+            "intervals": {},
+            "silenced": {},
+            "registered_at": [last] * registered if last is not None else [],
+            "claim_supported": True,
+        }
+
+    def _collect_kafka(self) -> dict[str, Any] | None:
+        if self.kafka is None:
+            return None
+        try:
+            return self._ask(self.kafka[1], "collect")
+        except ChildDied as exc:
+            self._failed(exc)
+        return {"stats": dict(self.seen_kafka), "disconnected": []}
 
     def _shutdown(self) -> None:
         for proc, conn in self.workers:
-            with contextlib.suppress(FleetError, OSError, EOFError):
-                self._ask(conn, "stop", timeout=10)
+            if proc.is_alive():
+                with contextlib.suppress(FleetError, OSError, EOFError):
+                    self._ask(conn, "stop", timeout=10)
             proc.join(5)
             if proc.is_alive():
                 proc.kill()
         if self.kafka is not None:
             proc, conn = self.kafka
-            with contextlib.suppress(FleetError, OSError, EOFError):
-                self._ask(conn, "stop", timeout=15)
+            if proc.is_alive():
+                with contextlib.suppress(FleetError, OSError, EOFError):
+                    self._ask(conn, "stop", timeout=15)
             proc.join(10)
             if proc.is_alive():
                 proc.kill()

@@ -71,7 +71,7 @@ def broker(bootstrap: str | None, broker_pid: int | None) -> Iterator[tuple[str,
     with tempfile.TemporaryDirectory(prefix="evc-bench-kafka-") as run_dir:
         args = [sys.executable, str(KAFKA_LOCAL)]
         started = subprocess.run(
-            [*args, "start", "--port", str(port), "--run-dir", run_dir],
+            [*args, "start", "--port", str(port), "--run-dir", run_dir, "--insecure"],
             capture_output=True,
             text=True,
         )

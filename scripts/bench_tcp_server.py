@@ -11,6 +11,14 @@ came). The load process reads the server's CPU time and RSS from ``/proc/<pid>``
 
     .venv/bin/python scripts/bench_tcp_server.py                 # N = 1000, 5000, 10000
     .venv/bin/python scripts/bench_tcp_server.py --counts 2000 --duration 5
+    .venv/bin/python scripts/bench_tcp_server.py --tls --counts 10000 --connect-concurrency 10000
+
+``--tls`` runs the server with TLS (an ECDSA P-256 certificate from a throw-away private CA,
+``wire.pki``) and the clients verify it. The connect phase then measures the handshakes:
+handshakes/s and the server's CPU time per handshake while N clients connect at once
+(``--connect-concurrency N``: a restart storm). The clients then close and all reconnect
+offering their TLS session (``ssl.SSLSession``, as ``CentralClient`` does), which measures
+resumed handshakes; the steady phase runs over the resumed connections.
 
 Both processes raise their open-files limit to the hard limit first. Figures depend on what
 else the machine runs: treat them as indicative.
@@ -23,8 +31,10 @@ import asyncio
 import json
 import os
 import random
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from wire.aio import new_event_loop  # noqa: E402
 from wire.framing import Control, encode_frame  # noqa: E402
 from wire.limits import raise_open_files_limit, safe_max_connections  # noqa: E402
+from wire.pki import Secrets  # noqa: E402
 from wire.tcp_messages import AdminState, Alive, EngineHealth, Error, Heartbeat  # noqa: E402
 from wire.tcp_server import Connection, FramedServer  # noqa: E402
+from wire.tls import client_context, server_context  # noqa: E402
 
 ACK, NACK, STX, ETX, ENQ, EOT = (
     Control.ACK,
@@ -58,12 +70,19 @@ def handle(conn: Connection, request: object) -> Alive | Error:
     return Error("unexpected")
 
 
-def serve() -> None:
+def serve(secrets: Secrets | None) -> None:
     limit = raise_open_files_limit()
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
+    context = None
+    if secrets is not None:
+        context = server_context(secrets.cert("central"), secrets.key("central"))
     server = FramedServer(
-        handle, host="127.0.0.1", port=0, max_connections=safe_max_connections(limit)
+        handle,
+        host="127.0.0.1",
+        port=0,
+        max_connections=safe_max_connections(limit),
+        ssl=context,
     )
     port = loop.run_until_complete(server.start())
     print(json.dumps({"port": port, "loop": type(loop).__module__, "nofile": limit}), flush=True)
@@ -137,6 +156,89 @@ class Monitor(asyncio.Protocol):
         self.buf = buf[i:]
 
 
+class TlsClient(asyncio.Protocol):
+    """TLS on an ``ssl.SSLObject`` under a ``Monitor`` (asyncio's own TLS cannot offer a
+    saved session, and resuming is what a reconnecting monitor does)."""
+
+    def __init__(self, inner: Monitor, context: ssl.SSLContext, session: object) -> None:
+        self.inner = inner
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(
+            self.incoming, self.outgoing, server_hostname="127.0.0.1", session=session
+        )
+        self.transport: asyncio.Transport | None = None
+        self.established = False
+        self.closing = False
+
+    # the part of asyncio.Transport that Monitor uses
+    def write(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.closing or self.transport is None or self.transport.is_closing()
+
+    @property
+    def session(self) -> object:
+        return self.tls.session
+
+    @property
+    def resumed(self) -> bool:
+        return self.tls.session_reused
+
+    def _flush(self) -> None:
+        data = self.outgoing.read()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._handshake()
+
+    def _handshake(self) -> None:
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except ssl.SSLError:
+            self.close()
+            return
+        self._flush()
+        self.established = True
+        self.inner.connection_made(self)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.incoming.write(data)
+        if not self.established:
+            self._handshake()
+            if not self.established:
+                return
+        chunks = []
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLError:
+                self.close()
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._flush()
+        if chunks:
+            self.inner.data_received(b"".join(chunks))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+
 class Stats:
     def __init__(self) -> None:
         self.measuring = False  # requests sent while True are the measured ones
@@ -167,24 +269,68 @@ def proc_rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def load(port: int, count: int, server_pid: int, warmup: float, duration: float) -> dict:
+async def load(
+    port: int,
+    count: int,
+    server_pid: int,
+    warmup: float,
+    duration: float,
+    ca: Path | None = None,
+    concurrency: int = CONNECT_CONCURRENCY,
+) -> dict:
     loop = asyncio.get_running_loop()
     stats = Stats()
     monitors: list[Monitor] = []
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    gate = asyncio.Semaphore(concurrency)
+    context = client_context(ca) if ca is not None else None
+    sessions: dict[int, object] = {}
+    tls_info: dict[str, object] = {}
 
     async def connect(i: int) -> None:
         async with gate:
             ready = loop.create_future()
             monitor = Monitor(stats, f"CP-{i:05d}", ready)
-            await loop.create_connection(lambda: monitor, "127.0.0.1", port)
-            await asyncio.wait_for(ready, 10)
+            if context is None:
+                await loop.create_connection(lambda: monitor, "127.0.0.1", port)
+            else:
+                wrapper = TlsClient(monitor, context, sessions.get(i))
+                monitor.tls = wrapper  # type: ignore[attr-defined]
+                await loop.create_connection(lambda: wrapper, "127.0.0.1", port)
+            await asyncio.wait_for(ready, 30)
+            monitor.index = i  # type: ignore[attr-defined]
             monitors.append(monitor)
 
-    t0 = time.perf_counter()
-    results = await asyncio.gather(*(connect(i) for i in range(count)), return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
-    connect_s = time.perf_counter() - t0
+    async def connect_all() -> tuple[float, float, int]:
+        cpu0, t0 = proc_cpu_seconds(server_pid), time.perf_counter()
+        results = await asyncio.gather(*(connect(i) for i in range(count)), return_exceptions=True)
+        seconds = time.perf_counter() - t0
+        cpu = proc_cpu_seconds(server_pid) - cpu0
+        return seconds, cpu, sum(1 for r in results if isinstance(r, BaseException))
+
+    connect_s, connect_cpu, failed_count = await connect_all()
+    if context is not None:
+        tls_info["full_handshakes_per_s"] = round(len(monitors) / connect_s)
+        tls_info["full_server_cpu_s"] = round(connect_cpu, 2)
+        tls_info["full_server_ms_per_handshake"] = round(
+            1000 * connect_cpu / max(1, len(monitors)), 3
+        )
+        # every client closes and reconnects offering its session: resumed handshakes
+        sessions = {m.index: m.tls.session for m in monitors}  # type: ignore[attr-defined]
+        for monitor in monitors:
+            monitor.transport.write(bytes([EOT]))
+            monitor.transport.close()
+        monitors.clear()
+        await asyncio.sleep(1.0)
+        stats.lost = 0
+        resume_s, resume_cpu, failed_count = await connect_all()
+        resumed = sum(1 for m in monitors if m.tls.resumed)  # type: ignore[attr-defined]
+        tls_info["resumed"] = resumed
+        tls_info["resumed_handshakes_per_s"] = round(len(monitors) / resume_s)
+        tls_info["resumed_server_cpu_s"] = round(resume_cpu, 2)
+        tls_info["resumed_server_ms_per_handshake"] = round(
+            1000 * resume_cpu / max(1, len(monitors)), 3
+        )
+        tls_info["resume_s"] = round(resume_s, 2)
 
     slots: list[list[Monitor]] = [[] for _ in range(SLOTS)]
     for monitor in monitors:
@@ -232,8 +378,10 @@ async def load(port: int, count: int, server_pid: int, warmup: float, duration: 
     result = {
         "n": count,
         "connected": len(monitors),
-        "connect_failed": len(failed),
+        "connect_failed": failed_count,
         "connect_s": round(connect_s, 2),
+        "connect_server_cpu_s": round(connect_cpu, 2),
+        **tls_info,
         "window_s": round(window, 2),
         "exchanges_per_s": round(len(latencies) / window),
         "sent": sent,
@@ -261,7 +409,15 @@ def run_load(args: argparse.Namespace) -> None:
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     result = loop.run_until_complete(
-        load(args.port, args.load, args.server_pid, args.warmup, args.duration)
+        load(
+            args.port,
+            args.load,
+            args.server_pid,
+            args.warmup,
+            args.duration,
+            ca=Path(args.secrets) / "ca.pem" if args.secrets else None,
+            concurrency=args.connect_concurrency,
+        )
     )
     print(json.dumps(result), flush=True)
     loop.close()
@@ -288,20 +444,33 @@ def main() -> None:
     parser.add_argument("--counts", default="1000,5000,10000")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per N")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--tls", action="store_true", help="TLS with a throw-away private CA")
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=CONNECT_CONCURRENCY,
+        help=f"clients connecting at once (default {CONNECT_CONCURRENCY})",
+    )
+    parser.add_argument("--secrets", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve()
+        serve(Secrets(Path(args.secrets)) if args.secrets else None)
         return
     if args.load:
         run_load(args)
         return
 
     me = [sys.executable, str(Path(__file__).resolve())]
-    server = subprocess.Popen([*me, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    tls: list[str] = []
+    if args.tls:
+        secrets_dir = tempfile.mkdtemp(prefix="evc-bench-secrets-")
+        Secrets(Path(secrets_dir)).init()
+        tls = ["--secrets", secrets_dir]
+    server = subprocess.Popen([*me, "--serve", *tls], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         info = json.loads(server.stdout.readline())
         print(
@@ -323,6 +492,9 @@ def main() -> None:
                     str(args.warmup),
                     "--duration",
                     str(args.duration),
+                    "--connect-concurrency",
+                    str(args.connect_concurrency),
+                    *tls,
                 ],
                 capture_output=True,
                 text=True,
@@ -333,9 +505,19 @@ def main() -> None:
             print(
                 f"  N={count}: connected {row['connected']} in {row['connect_s']} s, "
                 f"{row['connect_failed']} failed, {row['overdue']} overdue beats, "
-                f"{row['errors']} wrong answers, {row['nacks']} NACKs",
+                f"{row['errors']} wrong answers, {row['nacks']} NACKs; "
+                f"server CPU while connecting {row['connect_server_cpu_s']} s",
                 flush=True,
             )
+            if args.tls:
+                print(
+                    f"  TLS: full handshakes {row['full_handshakes_per_s']}/s, server "
+                    f"{row['full_server_ms_per_handshake']} ms CPU each; resumed "
+                    f"{row['resumed']}/{row['connected']} in {row['resume_s']} s, "
+                    f"{row['resumed_handshakes_per_s']}/s, server "
+                    f"{row['resumed_server_ms_per_handshake']} ms CPU each",
+                    flush=True,
+                )
         print(" | ".join(title for title, _key, _fmt in COLUMNS))
         for row in rows:
             print(" | ".join(fmt.format(row[key]).rjust(len(title)) for title, key, fmt in COLUMNS))

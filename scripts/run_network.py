@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--duration", type=float, default=0, help="stop by itself after this many seconds"
     )
+    parser.add_argument(
+        "--insecure", action="store_true", help="development mode: no TLS, no Kafka credentials"
+    )
     return parser.parse_args(argv)
 
 
@@ -117,7 +120,9 @@ class Network:
         self.gui = display_available() if args.gui is None else args.gui
         # The demo's broker keeps its data inside the run folder: --fresh forgets it too, and
         # stopping the demo never stops a broker that someone else started elsewhere.
-        self.broker_dir = ["--run-dir", str(args.run_dir / "kafka")]
+        # (a run dir keeps the mode its broker was formatted with: one per mode)
+        broker_run = args.run_dir / ("kafka-insecure" if args.insecure else "kafka")
+        self.broker_dir = ["--run-dir", str(broker_run)]
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = self.logs / f"{name}.log"
@@ -141,12 +146,28 @@ class Network:
         self.logs.mkdir(parents=True, exist_ok=True)
         if not args.kafka:
             print(f"run: starting the Kafka broker on {self.bootstrap} …", flush=True)
+            mode = ["--insecure"] if args.insecure else []
             subprocess.run(
-                [str(KAFKA_LOCAL), "start", "--port", str(args.kafka_port), *self.broker_dir],
+                [
+                    sys.executable,
+                    str(KAFKA_LOCAL),
+                    "start",
+                    "--port",
+                    str(args.kafka_port),
+                    *self.broker_dir,
+                    *mode,
+                ],
                 check=True,
             )
             self.started_broker = True
+        if args.insecure:
+            print(
+                "run: --insecure: Kafka is PLAINTEXT, without TLS, credentials or ACLs "
+                "(development mode)",
+                flush=True,
+            )
         kafka = ["--kafka", self.bootstrap]
+        central_tls, monitor_tls = self.tls_args()
         print(f"run: starting EV_Central on port {args.central_port} …", flush=True)
         self.spawn(
             "central",
@@ -157,6 +178,8 @@ class Network:
                 *kafka,
                 "--data-dir",
                 str(args.run_dir / "central"),
+                *central_tls,
+                *self.kafka_args("central"),
             ],
         )
         self.wait_for_port(args.central_port, "EV_Central")
@@ -175,6 +198,7 @@ class Network:
                     "--autopilot",
                     "--journal-dir",
                     str(args.run_dir / "journal"),
+                    *self.kafka_args("engine"),
                 ],
             )
         # Monitors start once their engine answers, so no CP shows BROKEN for a moment.
@@ -199,6 +223,7 @@ class Network:
                     str(cp.get("y", "")),
                     "--credentials-dir",
                     str(args.run_dir / "credentials"),
+                    *monitor_tls,
                 ],
             )
         files = service_files(args.drivers, [cp["id"] for cp in cps], args.run_dir / "services")
@@ -215,11 +240,49 @@ class Network:
                     str(services),
                     "--data-dir",
                     str(args.run_dir / driver_id),
+                    *self.kafka_args("driver"),
                 ],
             )
         mode = "with windows" if self.gui else "headless"
         print(f"run: network up {mode}: 1 central, {args.cps} CPs, {args.drivers} drivers.")
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
+
+    def kafka_args(self, role: str) -> list[str]:
+        """``--kafka-credentials`` with the role's file of the secrets directory (which
+        ``kafka-local start`` created), or ``--insecure``."""
+        if self.args.insecure:
+            return ["--insecure"]
+        from wire.pki import Secrets, default_dir
+
+        return ["--kafka-credentials", str(Secrets(default_dir()).kafka_role(role))]
+
+    def kafka_security(self):  # the summary reads as the admin super user (it is the operator)
+        if self.args.insecure:
+            return None
+        from wire.kafka.security import KafkaSecurity
+        from wire.pki import Secrets, default_dir
+
+        return KafkaSecurity.from_file(Secrets(default_dir()).kafka_role("admin"))
+
+    def tls_args(self) -> tuple[list[str], list[str]]:
+        """Central's and the monitors' TLS arguments: the secrets directory's certificate and
+        CA (created on first run), or ``--insecure`` for both."""
+        if self.args.insecure:
+            print("run: --insecure: the monitor link is plain TCP (development mode)", flush=True)
+            return ["--insecure"], ["--insecure"]
+        from wire.pki import Secrets, default_dir
+
+        secrets = Secrets(default_dir())
+        created = secrets.init()
+        if created:
+            print(f"run: created secrets in {secrets.root}: {', '.join(created)}", flush=True)
+        central = [
+            "--tls-cert",
+            str(secrets.cert("central")),
+            "--tls-key",
+            str(secrets.key("central")),
+        ]
+        return central, ["--central-ca", str(secrets.ca_cert)]
 
     def wait_for_port(
         self, port: int, what: str, timeout: float = 30.0, child: str | None = None
@@ -271,6 +334,7 @@ def summarize(network: Network, duration: float) -> None:
         codecs={topics.network_state: NETWORK_STATE, topics.driver_notices: DRIVER_NOTICES},
         dead_letter_topic=None,
         from_beginning=False,
+        security=network.kafka_security(),
     )
     consumer.subscribe()
 

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     watch = None
     try:
         where = ["--port", str(args.kafka_port), "--run-dir", str(kafka_run)]
-        subprocess.run([*kafka_local, "start", *where], check=True)
+        subprocess.run([*kafka_local, "start", *where, "--insecure"], check=True)
         bootstrap = f"127.0.0.1:{args.kafka_port}"
         env = {k: v for k, v in screen.env.items() if k != "QT_QPA_PLATFORM"}
         with (args.run_dir / "run.out").open("wb") as out:
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                     PYTHON,
                     str(ROOT / "scripts" / "run_network.py"),
                     "--gui",
+                    "--insecure",  # its own PLAINTEXT broker (started above)
                     "--kafka",
                     bootstrap,
                     "--central-port",

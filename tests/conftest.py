@@ -19,6 +19,7 @@ import pytest
 
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
+from wire.pki import Secrets
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
@@ -41,11 +42,60 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_dir = tmp_path_factory.mktemp("kafka-run")
     args = [sys.executable, str(KAFKA_LOCAL)]
     where = ["--port", str(port), "--run-dir", str(run_dir)]
-    started = subprocess.run([*args, "start", *where], capture_output=True, text=True)
+    # PLAINTEXT: most tests; security has its own broker (``secure_kafka``)
+    started = subprocess.run([*args, "start", *where, "--insecure"], capture_output=True, text=True)
     try:
         if started.returncode != 0:
             pytest.fail(f"scripts/kafka-local start failed:\n{started.stdout}{started.stderr}")
         yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*args, "stop", "--run-dir", str(run_dir)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def tls_secrets(tmp_path_factory: pytest.TempPathFactory) -> Secrets:
+    """A secrets directory for the session (``wire.pki``): private CA, Central's certificate
+    for localhost/127.0.0.1, Kafka role files. Never the user's own directory."""
+    secrets = Secrets(tmp_path_factory.mktemp("secrets"))
+    secrets.init()
+    return secrets
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plaintext_kafka_credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Programs that tests start without ``--insecure`` (to test TLS or sealing) still reach
+    the session's PLAINTEXT broker: ``EVC_KAFKA_CREDENTIALS`` names a role file saying
+    ``security.protocol=PLAINTEXT``. An explicit ``--kafka-credentials`` wins over it."""
+    path = tmp_path_factory.mktemp("kafka-plaintext") / "kafka-plaintext.properties"
+    path.write_text("# the session broker of the tests\nsecurity.protocol=PLAINTEXT\n")
+    before = os.environ.get("EVC_KAFKA_CREDENTIALS")
+    os.environ["EVC_KAFKA_CREDENTIALS"] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop("EVC_KAFKA_CREDENTIALS", None)
+        else:
+            os.environ["EVC_KAFKA_CREDENTIALS"] = before
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(tls_secrets: Secrets, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A second broker, secured as ``make run``'s (SASL_SSL, SCRAM users, ACLs), with the
+    session's secrets directory (``tls_secrets``); see ``tests/kafka_secure.py``."""
+    from tests.kafka_secure import SecureKafka
+
+    port = _free_port()
+    run_dir = tmp_path_factory.mktemp("kafka-secure-run")
+    args = [sys.executable, str(KAFKA_LOCAL)]
+    where = ["--port", str(port), "--run-dir", str(run_dir)]
+    started = subprocess.run(
+        [*args, "start", *where, "--secrets", str(tls_secrets.root)], capture_output=True, text=True
+    )
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"kafka-local start (secure) failed:\n{started.stdout}{started.stderr}")
+        yield SecureKafka(f"127.0.0.1:{port}", tls_secrets, run_dir, port)
     finally:
         subprocess.run([*args, "stop", "--run-dir", str(run_dir)], capture_output=True)
 

@@ -154,3 +154,30 @@ def test_poll_waits_only_for_the_first_message(
     assert fake.waited == waited  # never the whole timeout while a message is there
     assert fake.stored == list(range(handled))  # each offset stored after its handler ran
     assert len(fake.queued) == queued - handled
+
+
+def test_poll_batch_hands_one_batch_and_stores_offsets_only_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = _BatchWaitingConsumer(7)
+    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
+    consumer = consumer_module.EventConsumer(
+        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+    calls: list[list[int]] = []
+    stored_during: list[list[int]] = []
+
+    def handler(
+        batch: list[consumer_module.Received],
+    ) -> list[tuple[consumer_module.Received, Exception]]:
+        calls.append([r.offset for r in batch])
+        stored_during.append(list(fake.stored))
+        return [(batch[3], RuntimeError("boom"))]  # one event failed: dead-lettered
+
+    dead: list[str] = []
+    monkeypatch.setattr(consumer, "_dead_letter", lambda msg, key, reason: dead.append(reason))
+    assert consumer.poll_batch(handler, timeout=5.0, max_messages=100) == 7
+    assert calls == [list(range(7))]  # one call for the whole batch
+    assert stored_during == [[]]  # no offset stored before the handler returned
+    assert fake.stored == list(range(7))
+    assert dead == ["handler failed: RuntimeError: boom"]

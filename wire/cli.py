@@ -7,6 +7,12 @@ clear argparse error from EV_Central, EV_CP_E, EV_CP_M and EV_Driver.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wire.kafka.security import KafkaSecurity
 
 
 def port(text: str) -> int:
@@ -51,3 +57,100 @@ def non_negative(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
     return value
+
+
+INSECURE_HELP = (
+    "development mode: no TLS and no Kafka credentials (plain TCP, PLAINTEXT Kafka); "
+    "anyone on the network can read and forge traffic"
+)
+
+
+def add_insecure(parser: argparse.ArgumentParser) -> None:
+    """The one ``--insecure`` switch every program shares (docs/security.md); idempotent."""
+    if any("--insecure" in action.option_strings for action in parser._actions):
+        return
+    parser.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
+
+
+def warn_insecure(program: str) -> None:
+    """Say loudly, on stderr, that this program runs without security."""
+    bar = "!" * 78
+    print(
+        f"{bar}\n{program}: --insecure: DEVELOPMENT MODE, security is OFF (no TLS, no Kafka "
+        f"credentials).\nAnyone who can reach this network can read and forge its traffic. "
+        f"Never use it in production.\n{bar}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+# --- Kafka credentials ----------------------------------------------------------------------
+
+KAFKA_INSECURE_WARNING = (
+    "WARNING: --insecure: Kafka without TLS or authentication — anyone who reaches the "
+    "broker can command charging points and read drivers' notices. For development only."
+)
+_warned: set[str] = set()
+
+
+def warn_once(text: str) -> None:
+    """Print ``text`` on stderr, once per process however often it is asked."""
+    if text in _warned:
+        return
+    _warned.add(text)
+    print(text, file=sys.stderr, flush=True)
+
+
+def add_kafka_security(parser: argparse.ArgumentParser, role: str) -> None:
+    """``--kafka-credentials FILE`` (env ``EVC_KAFKA_CREDENTIALS``) and ``--insecure``."""
+    import os
+
+    env = os.environ.get("EVC_KAFKA_CREDENTIALS")
+    parser.add_argument(
+        "--kafka-credentials",
+        type=Path,
+        metavar="FILE",
+        default=Path(env) if env else None,
+        help=(
+            f"Kafka role file (default: env EVC_KAFKA_CREDENTIALS, else kafka-{role}.properties "
+            "in $EVC_SECRETS or ~/.config/evcharging/secrets)"
+        ),
+    )
+    add_insecure(parser)
+
+
+def kafka_security(args: argparse.Namespace, role: str, prog: str) -> KafkaSecurity | None:
+    """The program's Kafka security from ``add_kafka_security``'s options; ``None`` with
+    ``--insecure`` or a role file saying ``security.protocol=PLAINTEXT`` (after the
+    warning). A missing or unusable file ends the program with one
+    line on stderr and exit code 2."""
+    from wire.errors import KafkaCredentialsError
+    from wire.kafka.security import load_security
+    from wire.pki import Secrets, default_dir
+
+    if getattr(args, "insecure", False):
+        warn_once(KAFKA_INSECURE_WARNING)
+        return None
+    path: Path | None = args.kafka_credentials
+    if path is None:
+        path = Secrets(default_dir()).kafka_role(role)
+        if not path.exists():
+            _fail(
+                prog,
+                f"no Kafka credentials: {path} does not exist. Run `make run` or "
+                "`scripts/kafka-local start` (they create it), or pass --kafka-credentials "
+                "FILE, or --insecure for a development broker",
+            )
+    try:
+        security = load_security(path.expanduser())
+    except KafkaCredentialsError as exc:
+        _fail(prog, str(exc))
+        raise  # (not reached: _fail exits)
+    if security is None:  # a role file that says security.protocol=PLAINTEXT
+        warn_once(KAFKA_INSECURE_WARNING)
+    return security
+
+
+def _fail(prog: str, text: str) -> None:
+    print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
+    raise SystemExit(2)

@@ -15,12 +15,16 @@ Every failure that crosses a process boundary is translated into one of these at
     │   ├── HandshakeRefused       Central answered ENQ with NACK
     │   ├── TooManyAttempts        three NACKs for the same frame
     │   ├── ResponseTimeout        no answer within the deadline
-    │   └── ConnectionLost         the peer closed or the socket failed
+    │   ├── ConnectionLost         the peer closed or the socket failed
+    │   └── UntrustedCertificate   Central's TLS certificate failed verification (CA, host name)
+    ├── TlsConfigError             a certificate, key or CA file that cannot be used
     ├── HealthError                ZeroMQ health check failures (the lazy-pirate client)
     │   └── EngineUnreachable      no reply within the 500 ms deadline
     └── KafkaError                 Kafka could not be reached or refused an operation
         ├── BrokerUnavailable      no broker answered in time
         ├── TopicSetupError        topics could not be created or have the wrong shape
+        ├── KafkaAuthError         the broker refused our credentials, TLS or an ACL
+        ├── KafkaCredentialsError  a --kafka-credentials file missing or unusable
         └── InvalidEvent           a Kafka value that is not a valid event (bad JSON, unknown type)
 """
 
@@ -79,6 +83,16 @@ class ConnectionLost(SessionError):
     """The peer closed the connection or the socket failed."""
 
 
+class UntrustedCertificate(SessionError):
+    """Central's TLS certificate is not signed by our CA or does not name the host we dialled.
+
+    Nothing was sent: the monitor refuses to talk over a link it cannot verify."""
+
+
+class TlsConfigError(WireError):
+    """A TLS certificate, key or CA file is missing or unusable (message is for users)."""
+
+
 class HealthError(WireError):
     """The ZeroMQ health check failed."""
 
@@ -97,6 +111,14 @@ class BrokerUnavailable(KafkaError):
 
 class TopicSetupError(KafkaError):
     """Topics could not be created or verified."""
+
+
+class KafkaAuthError(KafkaError):
+    """The broker refused our credentials, our TLS handshake or an operation (ACL)."""
+
+
+class KafkaCredentialsError(KafkaError):
+    """A Kafka credentials file is missing or unusable (message is for users)."""
 
 
 class InvalidEvent(KafkaError):

@@ -10,6 +10,7 @@ zmq errors are translated into ``HealthError``/``EngineUnreachable`` here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import zmq
 
 from wire.errors import EngineUnreachable, HealthError, MessageError, WireError
 from wire.fields import Message
-from wire.health_messages import HEALTH_REPLIES, HEALTH_REQUESTS, Health, HealthKo, HealthOk
+from wire.health_messages import HEALTH_REPLIES, HEALTH_REQUESTS, Health, HealthKo, HealthOk, Key
 from wire.tcp_server import error_reason
 
 log = logging.getLogger(__name__)
@@ -123,10 +124,15 @@ class LazyPirateClient:
         self.timeout_ms = timeout_ms
         self._ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
+        self._events: zmq.Socket | None = None  # the REQ socket's monitor (connections)
         self.misses = 0  # consecutive checks without a valid reply
         self.sockets_created = 0
+        # TCP connections the REQ socket made so far. A new one means the engine may be a new
+        # process (ZeroMQ reconnects by itself, so a quick restart costs no missed check);
+        # the monitor then hands the engine its key again.
+        self.connections = 0
 
-    def check(self, request: Health) -> HealthOk | HealthKo:
+    def check(self, request: Health | Key) -> HealthOk | HealthKo:
         """Send ``request`` and return the engine's reply.
 
         Raises ``EngineUnreachable`` when no reply came within ``timeout_ms`` (the socket is
@@ -156,6 +162,7 @@ class LazyPirateClient:
             self._miss()
             raise
         self.misses = 0
+        self._count_connections()
         return reply  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -171,14 +178,31 @@ class LazyPirateClient:
         if self._sock is None:
             sock = self._ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
+            # the monitor first: events from before it is attached are not reported
+            events = sock.get_monitor_socket(zmq.EVENT_CONNECTED)
             try:
                 sock.connect(self.endpoint)
             except zmq.ZMQError:
+                sock.disable_monitor()
+                events.close(linger=0)
                 sock.close(linger=0)
                 raise
-            self._sock = sock
+            self._sock, self._events = sock, events
             self.sockets_created += 1
         return self._sock
+
+    def _count_connections(self) -> None:
+        """Count the connections the socket monitor reported (never blocks)."""
+        events = self._events
+        while events is not None:
+            try:
+                events.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                log.debug("health socket monitor: %s", exc)
+                return
+            self.connections += 1
 
     def _miss(self) -> None:
         """The REQ socket is confused: close it and open a fresh one (lpclient.py)."""
@@ -191,6 +215,12 @@ class LazyPirateClient:
 
     def _discard(self) -> None:
         sock, self._sock = self._sock, None
+        events, self._events = self._events, None
+        if sock is not None and events is not None and not sock.closed:
+            with contextlib.suppress(zmq.ZMQError):
+                sock.disable_monitor()
+        if events is not None and not events.closed:
+            events.close(linger=0)
         if sock is not None and not sock.closed:
             sock.setsockopt(zmq.LINGER, 0)
             sock.close(linger=0)

@@ -24,6 +24,13 @@ after it restarted):
   Central is alive, and giving up sooner would only abandon work Central is already doing
   and add a reconnection and an AUTH to its load. It only delays noticing a Central that
   hangs with the connection open, which a dead process (the socket is reset) never does.
+
+TLS (docs/security.md, layer 4): with ``ssl`` (``wire.tls.client_context``) the client does
+the TLS handshake within ``connect_timeout`` before ENQ, verifying Central's certificate
+against the CA and ``server_hostname`` (default: ``host``). A certificate that fails raises
+``UntrustedCertificate`` and nothing at all is sent. The session of the last connection
+(``tls_session``) is offered again on the next ``connect()``, so a monitor reconnecting to
+the same Central process resumes instead of paying a full handshake (``tls_resumed``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -42,9 +50,11 @@ from wire.errors import (
     ResponseTimeout,
     SessionError,
     TooManyAttempts,
+    UntrustedCertificate,
 )
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
 from wire.tcp_messages import RESPONSES, Request, Response
+from wire.tls import describe_verify_error
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +79,18 @@ class CentralClient:
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
         response_timeout: float = RESPONSE_TIMEOUT,
+        ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        tls_session: ssl.SSLSession | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
         self.response_timeout = response_timeout
+        self.ssl = ssl
+        self.server_hostname = server_hostname or host
+        self.tls_session = tls_session  # offered on the next connect(); updated by each
+        self.tls_resumed = False  # whether the last handshake resumed ``tls_session``
         self._sock: socket.socket | None = None
         self._decoder = FrameDecoder()
         self._events: deque[Event] = deque()
@@ -97,6 +114,8 @@ class CentralClient:
                 ) from exc
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl is not None:
+                sock = self._handshake(sock)
             self._sock = sock
             self._decoder = FrameDecoder()
             self._events.clear()
@@ -106,6 +125,7 @@ class CentralClient:
                 while True:
                     event = self._next_event(deadline, "the answer to ENQ")
                     if isinstance(event, ControlByte) and event.code == Control.ACK:
+                        self._keep_tls_session()
                         return
                     if isinstance(event, ControlByte) and event.code == Control.NACK:
                         raise HandshakeRefused("Central answered ENQ with NACK")
@@ -158,6 +178,40 @@ class CentralClient:
         self.close()
 
     # -- internals --------------------------------------------------------------------
+
+    def _handshake(self, sock: socket.socket) -> ssl.SSLSocket:
+        """TLS over the connected ``sock``; closes it on failure."""
+        assert self.ssl is not None
+        where = f"{self.host}:{self.port}"
+        try:
+            sock.settimeout(self.connect_timeout)
+            session = self.tls_session
+            tls = self.ssl.wrap_socket(sock, server_hostname=self.server_hostname, session=session)
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise UntrustedCertificate(
+                f"Central's certificate is not trusted: {describe_verify_error(exc)}"
+            ) from exc
+        except ssl.SSLError as exc:
+            sock.close()
+            raise ConnectionLost(
+                f"TLS handshake with Central at {where} failed: {exc.reason or exc} "
+                "(is Central running without TLS?)"
+            ) from exc
+        except OSError as exc:  # timeout, reset
+            sock.close()
+            raise ConnectionLost(f"TLS handshake with Central at {where} failed: {exc}") from exc
+        self.tls_resumed = bool(tls.session_reused)
+        return tls
+
+    def _keep_tls_session(self) -> None:
+        """TLS 1.3 tickets arrive after the handshake: read the session once data came."""
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                session = sock.session
+                if session is not None:
+                    self.tls_session = session
 
     def _send_until_acked(self, frame: bytes) -> float:
         """Send ``frame`` until ACKed (a NACK, and only a NACK, asks for it again).

@@ -35,6 +35,12 @@ awaitable of one; everything the protocol says about bytes is done here:
 * A peer that does not read (our writes stay paused longer than ``write_timeout``) is
   dropped instead of growing a buffer or delaying anybody else.
 * ``EOT`` closes the connection.
+* With ``ssl`` (an ``ssl.SSLContext``) every accepted socket first does a TLS handshake and
+  the framing runs unchanged inside it. A handshake has to finish within ``stall_timeout``
+  (a peer that stalls it is dropped like one stalling a frame); the idle clock starts once it
+  is done. A peer that speaks plaintext (or garbage) to a TLS server fails the handshake and
+  is closed with one debug line, no NACK (it could not read one anyway). The handshake runs
+  in a short-lived task per connection (the loop API awaits it); the session itself has none.
 
 Deadlines are checked by the sweep every ``min(0.25 s, shortest timeout / 10)``, so a
 connection ends at most one sweep period after its deadline.
@@ -47,6 +53,7 @@ import contextlib
 import inspect
 import logging
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -154,6 +161,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         self._server._unlost.add(self)
+        self._last_byte = time.monotonic()  # the idle clock starts after a TLS handshake
         if self._state == _CLOSED:  # ended (server closing, close()) before the socket was ready
             transport.close()
             return
@@ -466,8 +474,10 @@ class FramedServer:
         max_connections: int | None = None,
         backlog: int = BACKLOG,
         sock: socket.socket | None = None,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         self._handler = handler
+        self._ssl = ssl
         self._sock = sock
         self._host = host
         self._port = port
@@ -509,11 +519,23 @@ class FramedServer:
         else:
             sockets = await bind(self._loop, self._host, self._port, self._backlog)
         self.port = sockets[0].getsockname()[1]
-        self._listener = Listener(self._loop, sockets, self._accepted, refusal=_NACK)
+        # Out of descriptors, a plaintext peer is refused with NACK; a TLS peer could not
+        # read a NACK, so it just sees the connection closed.
+        refusal = _NACK if self._ssl is None else b""
+        self._listener = Listener(self._loop, sockets, self._accepted, refusal=refusal)
         self._listener.start()
         self._sweeper = self._loop.create_task(self._sweep(), name="evc-tcp-sweep")
-        log.info("framed TCP server listening on %s:%s", self._host, self.port)
+        log.info(
+            "framed TCP server listening on %s:%s%s",
+            self._host,
+            self.port,
+            " (TLS)" if self._ssl is not None else "",
+        )
         return self.port
+
+    @property
+    def tls(self) -> bool:
+        return self._ssl is not None
 
     async def close(self, timeout: float = 5.0) -> None:
         """Stop listening and end every connection (waiting up to ``timeout`` for sockets)."""
@@ -559,10 +581,17 @@ class FramedServer:
             conn = Connection(self, peer)
             self._connections[conn] = None
             batch.append((conn, sock))
-        if batch:
-            task = self._loop.create_task(self._adopt(batch))
-            self._adopting.add(task)
-            task.add_done_callback(self._adopting.discard)
+        if not batch:
+            return
+        if self._ssl is None:
+            self._track(self._loop.create_task(self._adopt(batch)))
+            return
+        for conn, sock in batch:  # handshakes run concurrently: one stalled peer waits alone
+            self._track(self._loop.create_task(self._adopt_tls(conn, sock)))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
 
     async def _adopt(self, batch: list[tuple[Connection, socket.socket]]) -> None:
         """Wrap accepted sockets in transports (a coroutine in the loop API, hence a task
@@ -585,6 +614,20 @@ class FramedServer:
                 if conn._transport is None:
                     sock.close()
                 conn._end("server closing")
+
+    async def _adopt_tls(self, conn: Connection, sock: socket.socket) -> None:
+        """TLS handshake, then the same protocol object as in plaintext."""
+        try:
+            await self._loop.connect_accepted_socket(
+                lambda: conn, sock, ssl=self._ssl, ssl_handshake_timeout=self.stall_timeout
+            )
+        except asyncio.CancelledError:  # close(): the loop closed the transport already
+            sock.close()
+            conn._end("server closing")
+            raise
+        except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
+            sock.close()
+            conn._end(f"TLS handshake failed: {exc}")
 
     def _forget(self, conn: Connection) -> None:
         if conn in self._connections:

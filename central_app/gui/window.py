@@ -178,6 +178,12 @@ class ControlCenterWindow(QMainWindow):
         self.resume_action.setToolTip("Put the selected charging points back in service")
         self.resume_action.setShortcut(QKeySequence("Ctrl+R"))
         self.resume_action.triggered.connect(self.resume_selected)
+        self.revoke_action = QAction("Revoke key…", self)
+        self.revoke_action.setToolTip(
+            "Revoke the selected charging point's credential and key: its connection is "
+            "closed and it is refused until it registers again (asks for confirmation)"
+        )
+        self.revoke_action.triggered.connect(self.revoke_selected)
         self.stop_all_action = QAction("Stop all…", self)
         self.stop_all_action.setToolTip("Stop every charging point (asks for confirmation)")
         self.stop_all_action.triggered.connect(self.stop_all)
@@ -197,6 +203,7 @@ class ControlCenterWindow(QMainWindow):
         toolbar.addWidget(_toolbar_caption("Selection:"))
         toolbar.addAction(self.stop_action)
         toolbar.addAction(self.resume_action)
+        toolbar.addAction(self.revoke_action)
         toolbar.addSeparator()
         toolbar.addWidget(_toolbar_caption("Network:"))
         toolbar.addAction(self.stop_all_action)
@@ -298,6 +305,7 @@ class ControlCenterWindow(QMainWindow):
         self.resume_action.setEnabled(
             any(cp.admin_state == "STOPPED" or cp.status is CpStatus.STOPPED for cp in cps)
         )
+        self.revoke_action.setEnabled(len(cps) == 1)
         has_cps = self.model.rowCount() > 0
         self.stop_all_action.setEnabled(has_cps)
         self.resume_all_action.setEnabled(has_cps)
@@ -315,6 +323,19 @@ class ControlCenterWindow(QMainWindow):
         ]
         if done:
             self.statusBar().showMessage(f"Resume sent to {', '.join(done)}", 5000)
+
+    def revoke_selected(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            return
+        cp_id = ids[0]
+        if self._confirm(
+            f"Revoke the key of {cp_id}",
+            f"Revoke the credential and key of {cp_id}?\n\nIts monitor is disconnected now and "
+            "any running supply ends as for a lost monitor. The charging point is refused "
+            "until its monitor registers again, which issues a new credential and key.",
+        ) and self._call(f"Revoke {cp_id}", self.controls.revoke_cp, cp_id):
+            self.statusBar().showMessage(f"Credential and key of {cp_id} revoked", 5000)
 
     def stop_all(self) -> None:
         n = self.model.rowCount()

@@ -65,6 +65,7 @@ def central(tmp_path: Path, recorder: Recorder) -> Iterator[CentralRuntime]:
             kafka=f"127.0.0.1:{unused_port()}",
             db_url=f"sqlite:///{tmp_path / 'central.db'}",
             topic_prefix="unit.",
+            insecure=True,  # plain TCP: TLS has its own tests (tests/test_tcp_tls.py)
         )
     )
     runtime.add_listener(recorder)

@@ -53,6 +53,7 @@ class CentralProcess:
             "--no-gui",
             "--status-every",
             "2",
+            "--insecure",
             *extra,
         ]
         self.port = port

@@ -170,6 +170,7 @@ def test_bad_arguments_and_port_in_use_are_clear(
                 "--data-dir",
                 str(tmp_path / "b"),
                 "--no-gui",
+                "--insecure",
             ],
             cwd=REPO,
             capture_output=True,
@@ -184,7 +185,17 @@ def test_bad_arguments_and_port_in_use_are_clear(
     finally:
         first.kill()
     db = subprocess.run(
-        [*run, "--port", "0", "--kafka", kafka_bootstrap, "--db", "nosuch://x", "--no-gui"],
+        [
+            *run,
+            "--port",
+            "0",
+            "--kafka",
+            kafka_bootstrap,
+            "--db",
+            "nosuch://x",
+            "--no-gui",
+            "--insecure",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -29,6 +29,7 @@ def make_runtime(tmp_path: Path, kafka: str, topics: Topics, recorder: Recorder)
             db_url=f"sqlite:///{tmp_path / 'central.db'}",
             topic_prefix=topics.prefix,
             ticket_grace=5.0,
+            insecure=True,
         )
     )
     runtime.add_listener(recorder)
@@ -156,6 +157,7 @@ def test_central_started_without_broker_serves_monitors_and_catches_up(
                 str(port),
                 "--run-dir",
                 str(run_dir),
+                "--insecure",
             ],
             capture_output=True,
             text=True,

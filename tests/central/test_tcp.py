@@ -273,7 +273,11 @@ def test_stop_all_resume_all_and_admin_state_survives_a_restart(
 
     again = CentralRuntime(
         CentralConfig(
-            port=0, host="127.0.0.1", kafka=central.config.kafka, db_url=central.config.db_url
+            port=0,
+            host="127.0.0.1",
+            kafka=central.config.kafka,
+            db_url=central.config.db_url,
+            insecure=True,
         )
     )
     central.stop()

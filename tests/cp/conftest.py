@@ -110,7 +110,11 @@ class CpLauncher:
         self.kafka, self.topics, self.tmp, self.central = kafka, topics, tmp, central
         self.procs: list[Proc] = []
 
-    def engine(self, port: int, *extra: str, tty: bool = False, name: str = "engine") -> Proc:
+    def engine(
+        self, port: int, *extra: str, tty: bool = False, name: str = "engine", secure: bool = False
+    ) -> Proc:
+        """``secure``: sealed commands and events (the test Central must issue keys); else
+        ``--insecure`` (plain values, as these tests were written)."""
         args = [
             "-m",
             "cp_node.engine_main",
@@ -125,6 +129,7 @@ class CpLauncher:
             "--no-gui",
             "--log-level",
             os.environ.get("EVC_CP_TEST_LOG", "WARNING"),
+            *([] if secure else ["--insecure"]),
             *extra,
         ]
         proc = Proc(name, args, tty=tty)
@@ -145,6 +150,7 @@ class CpLauncher:
             "Test street 1",
             "--credentials-dir",
             str(self.tmp / "creds"),
+            "--insecure",  # FakeCentral speaks plain TCP
             *extra,
         ]
         proc = Proc(f"monitor-{cp_id}", args)

@@ -54,6 +54,9 @@ class FakeCentral:
         self.claims: dict[str, str] = {}  # the claim of the REGISTER that issued the credential
         self.used: set[str] = set()  # ids whose credential a successful AUTH used
         self.admin: dict[str, AdminState] = {}
+        # CP keys a secure Central issues (docs/security.md): REGISTERED and AUTHORIZED carry
+        # keys[cp_id] when set; none (an insecure Central) by default
+        self.keys: dict[str, str] = {}
         # Called (on the event-loop thread) with each request as it arrives.
         self.inspect: Callable[[Request], None] | None = None
         self.lost: list[Seen] = []  # requests whose response was dropped
@@ -149,14 +152,21 @@ class FakeCentral:
             credential = secrets.token_urlsafe(24)
             self.credentials[cp_id] = credential
             self.claims[cp_id] = request.claim
-            return Registered(cp_id=cp_id, credential=credential, price=self.price)
+            return Registered(
+                cp_id=cp_id, credential=credential, price=self.price, key=self.keys.get(cp_id, "")
+            )
         if isinstance(request, Auth):
             if self.credentials.get(request.cp_id) != request.credential:
                 return Rejected(cp_id=request.cp_id, reason="bad credential")
             self.used.add(request.cp_id)
             conn.cp_id = request.cp_id
             admin = self.admin.get(request.cp_id, AdminState.ACTIVE)
-            return Authorized(cp_id=request.cp_id, price=self.price, admin_state=admin)
+            return Authorized(
+                cp_id=request.cp_id,
+                price=self.price,
+                admin_state=admin,
+                key=self.keys.get(request.cp_id, ""),
+            )
         if conn.cp_id is None or conn.cp_id != request.cp_id:
             return Error(reason="not authenticated")
         if isinstance(request, Heartbeat):

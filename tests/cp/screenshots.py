@@ -65,6 +65,7 @@ def main() -> int:
             topics=topics,
             config=EngineConfig(power_kw=22.0, speed=30.0),
             journal_dir=tmp / "journal",
+            insecure=True,  # the test Central issues no keys
         )
         svc.start()
         mon = MonitorService(

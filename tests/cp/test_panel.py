@@ -64,6 +64,7 @@ def service(kafka_bootstrap: str, topics: Topics, tmp_path: Path) -> Iterator[En
         topics=topics,
         config=EngineConfig(speed=60.0),
         journal_dir=tmp_path,
+        insecure=True,  # plain values; the sealed path is tests/cp/test_sealed_commands.py
     )
     svc.start()
     yield svc
@@ -137,6 +138,7 @@ def test_kafka_unreachable_is_shown_and_health_goes_on(qtbot, tmp_path) -> None:
         bind="127.0.0.1",
         topics=Topics("down."),
         journal_dir=tmp_path,
+        insecure=True,
     )
     svc.start()
     fake = FakeMonitor(svc.responder.port)

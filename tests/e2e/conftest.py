@@ -7,13 +7,22 @@ share the session broker. When a test fails, the tail of every program's log is 
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import Network, Observer
+from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
+from wire.pki import Secrets
+
+# The one switch: EVC_E2E_SECURE=1 runs every e2e network with security on (TLS on the
+# monitor link, from a session secrets directory, and the secured broker ``secure_kafka``
+# with each program's role credentials); otherwise the programs get --insecure.
+SECURE = os.environ.get("EVC_E2E_SECURE", "1") not in ("", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,8 +58,17 @@ def dump_logs(network: Network, lines: int = 40) -> None:
         print("\n".join(tail))
 
 
-def make_network(request: pytest.FixtureRequest, kafka: str, topics: Topics, tmp: Path):
-    network = Network(kafka, topics, tmp)
+def make_network(
+    request: pytest.FixtureRequest,
+    kafka: str,
+    topics: Topics,
+    tmp: Path,
+    secrets: Secrets | None = None,
+    kafka_secure: bool = SECURE,
+):
+    if secrets is None and SECURE:
+        secrets = request.getfixturevalue("tls_secrets")
+    network = Network(kafka, topics, tmp, secrets=secrets, kafka_secure=kafka_secure)
     try:
         yield network
     finally:
@@ -62,14 +80,37 @@ def make_network(request: pytest.FixtureRequest, kafka: str, topics: Topics, tmp
 
 
 @pytest.fixture
-def network(
-    request: pytest.FixtureRequest, kafka_bootstrap: str, topics: Topics, tmp_path: Path
-) -> Iterator[Network]:
-    yield from make_network(request, kafka_bootstrap, topics, tmp_path)
+def e2e_kafka(request: pytest.FixtureRequest) -> str:
+    """The broker of the e2e networks: the secured one with the switch, else the session's."""
+    if SECURE:
+        return request.getfixturevalue("secure_kafka").bootstrap
+    return request.getfixturevalue("kafka_bootstrap")
 
 
 @pytest.fixture
-def observer(kafka_bootstrap: str, topics: Topics) -> Iterator[Observer]:
-    watching = Observer(kafka_bootstrap, topics)
+def topics(request: pytest.FixtureRequest, e2e_kafka: str) -> Topics:
+    """A fresh prefix on ``e2e_kafka``; secured: its ACLs granted, topics created as Central."""
+    if SECURE:
+        return request.getfixturevalue("secure_kafka").topics()
+    created = Topics(prefix=f"t{uuid.uuid4().hex[:8]}.")
+    ensure_topics(e2e_kafka, created)
+    return created
+
+
+@pytest.fixture
+def network(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path
+) -> Iterator[Network]:
+    yield from make_network(request, e2e_kafka, topics, tmp_path)
+
+
+@pytest.fixture
+def observer(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path
+) -> Iterator[Observer]:
+    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
+    # the networks' Central keeps its database here (Network.db_path)
+    central_db = tmp_path / "central" / "evcentral.db" if SECURE else None
+    watching = Observer(e2e_kafka, topics, security, central_db)
     yield watching
     watching.close()

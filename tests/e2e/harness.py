@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -30,7 +31,9 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests.e2e.observer import RDLOG, Observer
 from tests.e2e.procs import REPO, Proc, free_port, port_open
 from tests.waiting import wait_for
+from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
+from wire.pki import Secrets
 
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
 
@@ -60,6 +63,11 @@ class Network:
     procs: list[Proc] = field(default_factory=list)
     central_args: list[str] = field(default_factory=list)
     central_module: str = "central_app.main"
+    # Security on (TLS on the monitor link with these secrets) or None: --insecure everywhere.
+    secrets: Secrets | None = None
+    # With ``secrets``: the broker is secured too (``secure_kafka``); each program gets its
+    # role's file from ``secrets`` (else EVC_KAFKA_CREDENTIALS: the PLAINTEXT session broker).
+    kafka_secure: bool = False
 
     @property
     def logs(self) -> Path:
@@ -95,6 +103,8 @@ class Network:
             "2",
             "--log-level",
             "WARNING",
+            *self.central_security(),
+            *self.kafka_args("central"),
             *self.central_args,
         ]
         proc = self._spawn("central", self.central_module, args, stdin_pipe=stdin_pipe)
@@ -107,6 +117,54 @@ class Network:
 
         wait_for(listening, 30, f"EV_Central listening on {self.central_port}")
         return proc
+
+    def central_security(self) -> list[str]:
+        if self.secrets is None:
+            return ["--insecure"]
+        cert, key = self.secrets.cert("central"), self.secrets.key("central")
+        return ["--tls-cert", str(cert), "--tls-key", str(key)]
+
+    def kafka_args(self, role: str) -> list[str]:
+        if self.secrets is None:
+            return ["--insecure"]  # no TLS, no credentials, no sealed values
+        if not self.kafka_secure:
+            return []  # TLS and sealing on the session's PLAINTEXT broker
+        return ["--kafka-credentials", str(self.secrets.kafka_role(role))]
+
+    def driver_key(self, driver_id: str) -> list[str]:
+        """Secured: the driver's key file, exported from Central's database as an operator
+        would (``evc-admin driver key ID --current``); Central must have started once."""
+        if self.secrets is None:
+            return []
+        path = self.tmp / "keys" / f"driver-{driver_id}.key"
+        if not path.exists():
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "central_app.admin",
+                    "--data-dir",
+                    str(self.tmp / "central"),
+                    "driver",
+                    "key",
+                    driver_id,
+                    "--current",
+                    "--key-file",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=dict(os.environ, PYTHONPATH=str(REPO)),
+                cwd=REPO,
+            )
+            assert done.returncode == 0, f"evc-admin driver key {driver_id}: {done.stderr}"
+        return ["--driver-key", str(path)]
+
+    def monitor_security(self) -> list[str]:
+        if self.secrets is None:
+            return ["--insecure"]
+        return ["--central-ca", str(self.secrets.ca_cert)]
 
     # charging points -------------------------------------------------------------------------
 
@@ -129,6 +187,7 @@ class Network:
             "--journal-dir",
             str(self.tmp / "journal"),
             "--no-gui",
+            *self.kafka_args("engine"),
             *cp.engine_args,
         ]
         # a terminal on stdin: the console then prints its messages and reads technician keys
@@ -149,6 +208,7 @@ class Network:
             "--credentials-dir",
             str(self.tmp / "credentials"),
             "--no-gui",
+            *self.monitor_security(),
         ]
         cp.monitor = self._spawn(f"monitor-{cp_id}", "cp_node.monitor_main", args)
         return cp.monitor
@@ -207,6 +267,8 @@ class Network:
             "--pause",
             str(pause),
             "--no-gui",
+            *self.kafka_args("driver"),
+            *self.driver_key(driver_id),
             *extra,
         ]
         if services is not None:
@@ -270,10 +332,16 @@ class Network:
 class LocalBroker:
     """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, secrets: Secrets | None = None) -> None:
         self.run_dir = run_dir
+        self.secrets = secrets  # secured (SASL_SSL, users, ACLs) with these, or PLAINTEXT
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def security(self, role: str) -> KafkaSecurity | None:
+        return (
+            None if self.secrets is None else KafkaSecurity.from_file(self.secrets.kafka_role(role))
+        )
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(
@@ -286,7 +354,8 @@ class LocalBroker:
             raise AssertionError(f"kafka-local {args[0]} failed:\n{done.stdout}{done.stderr}")
 
     def start(self) -> None:
-        self._run("start", "--port", str(self.port))
+        mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
+        self._run("start", "--port", str(self.port), *mode)
 
     def warm_up(self, topic: str, timeout: float = 30.0) -> None:
         """Wait until consumer groups work (``__consumer_offsets`` created and loaded).
@@ -295,12 +364,15 @@ class LocalBroker:
         engine's command consumer was seen never to receive its commands after that (see the
         e2e report), so the test network starts only on a broker ready for groups."""
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": "e2e-warm-up",
-                "logger": RDLOG,
-                "error_cb": lambda err: None,
-            }
+            with_security(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "group.id": "e2e-warm-up",
+                    "logger": RDLOG,
+                    "error_cb": lambda err: None,
+                },
+                self.security("admin"),
+            )
         )
         try:
 

@@ -3,11 +3,14 @@ the start in a thread, with no consumer group (nothing committed, no rebalance).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
@@ -21,6 +24,8 @@ from wire.kafka.messages import (
     Event,
     EventCodec,
 )
+from wire.kafka.sealed import ForgedEvent, is_sealed, key_bytes, open_value
+from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
 
 RDLOG = logging.getLogger("tests.e2e.observer.rdkafka")
@@ -35,12 +40,51 @@ class Seen:
     event: Event
 
 
+class KeysFromDatabase:
+    """kid -> key, read from Central's SQLite database (re-read when a value does not open:
+    a CP that registered again has a new key)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._keys: dict[str, bytes] = {}
+
+    def get(self, kid: str) -> bytes | None:
+        if kid not in self._keys:
+            self.reload()
+        return self._keys.get(kid)
+
+    def reload(self) -> bool:
+        if not self.path.exists():
+            return False
+        keys: dict[str, bytes] = {}
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=5)) as db:
+                for table, kind in (("charging_points", "cp"), ("drivers", "driver")):
+                    for ident, text in db.execute(f"SELECT id, seal_key FROM {table}"):
+                        if text:
+                            keys[f"{kind}:{ident}"] = key_bytes(text)
+        except sqlite3.Error:
+            return False
+        changed = keys != self._keys
+        self._keys = keys
+        return changed
+
+
 class Observer:
     """Reads every partition of the watched topics from the start, in a thread, no group:
     driver notices, network state, CP events and Central's commands to the engines."""
 
-    def __init__(self, bootstrap: str, topics: Topics) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        security: KafkaSecurity | None = None,
+        central_db: Path | None = None,
+    ) -> None:
         self.topics = topics
+        # Secured networks seal commands, CP events and driver notices: the observer opens
+        # them with the keys in Central's database, as an auditor with the database could.
+        self._keys = KeysFromDatabase(central_db) if central_db is not None else None
         self.seen: list[Seen] = []
         self._codecs: dict[str, EventCodec] = {
             topics.driver_notices: DRIVER_NOTICES,
@@ -49,16 +93,19 @@ class Observer:
             topics.cp_commands: CP_COMMANDS,
         }
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"e2e-observer-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "reconnect.backoff.max.ms": 500,
-                "log.connection.close": False,
-                "error_cb": lambda err: None,
-                "logger": RDLOG,  # librdkafka's reconnect noise while a broker is down
-            }
+            with_security(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": f"e2e-observer-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "reconnect.backoff.max.ms": 500,
+                    "log.connection.close": False,
+                    "error_cb": lambda err: None,
+                    "logger": RDLOG,  # librdkafka's reconnect noise while a broker is down
+                },
+                security,  # a secured broker: the admin super user (it reads everything)
+            )
         )
         self._consumer.assign(
             [
@@ -83,13 +130,27 @@ class Observer:
                     if msg.error() is not None or msg.value() is None:
                         continue  # partition EOF, a transient error, a tombstone
                     try:
-                        event = self._codecs[msg.topic()].parse(msg.value())
+                        event = self._parse(msg.topic(), msg.value())
                     except InvalidEvent:
                         continue
                     key = msg.key().decode() if msg.key() is not None else None
                     self.seen.append(Seen(time.monotonic(), msg.topic(), key, event))
         finally:
             self._consumer.close()
+
+    def _parse(self, topic: str, value: bytes) -> Event:
+        codec = self._codecs[topic]
+        if self._keys is None or not is_sealed(value):
+            return codec.parse(value)
+        bare = topic.removeprefix(self.topics.prefix)
+        for attempt in range(2):
+            try:
+                return open_value(value, keys=self._keys.get, topic=bare, codec=codec)[1]
+            except ForgedEvent:
+                if attempt == 0 and self._keys.reload():
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._stop.set()

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import make_network
+from tests.e2e.conftest import SECURE, make_network
 from tests.e2e.harness import LocalBroker, Network, Observer
 from tests.waiting import wait_for
+from wire.kafka.acls import grant
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 
@@ -26,8 +27,10 @@ CP_ARGS = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", str(SUPPLY_S)
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    own = LocalBroker(tmp_path / "kafka")
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalBroker]:
+    own = LocalBroker(
+        tmp_path / "kafka", request.getfixturevalue("tls_secrets") if SECURE else None
+    )
     own.start()
     try:
         yield own
@@ -40,11 +43,15 @@ def own_network(
     request: pytest.FixtureRequest, broker: LocalBroker, tmp_path: Path
 ) -> Iterator[tuple[Network, Observer]]:
     topics = Topics(prefix="outage.")
-    ensure_topics(broker.bootstrap, topics)
+    if broker.secrets is not None:
+        grant(broker.bootstrap, topics.prefix, broker.security("admin"))
+    ensure_topics(broker.bootstrap, topics, security=broker.security("central"))
     broker.warm_up(topics.cp_commands)
-    observer = Observer(broker.bootstrap, topics)
+    observer = Observer(broker.bootstrap, topics, broker.security("admin"))
     try:
-        for network in make_network(request, broker.bootstrap, topics, tmp_path / "net"):
+        for network in make_network(
+            request, broker.bootstrap, topics, tmp_path / "net", kafka_secure=SECURE
+        ):
             yield network, observer
     finally:
         observer.close()

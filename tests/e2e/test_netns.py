@@ -27,6 +27,7 @@ import pytest
 
 from tests.e2e.netns import ThreeHosts, can_create_namespaces
 from tests.waiting import wait_for
+from wire.pki import Secrets
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -133,6 +134,9 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
         hosts.create()
         central_ip = hosts.central_cps_ip  # the broker's and Central's address
         kafka = f"{central_ip}:{KAFKA_PORT}"
+        # TLS on the monitor link across hosts: Central's certificate names its address
+        secrets = Secrets(tmp_path / "secrets")
+        secrets.init((central_ip,))
         broker_cmd = [
             sys.executable,
             str(KAFKA_LOCAL),
@@ -145,6 +149,7 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
             str(KAFKA_PORT),
             "--run-dir",
             str(kafka_run),
+            "--insecure",  # (the programs reach it through EVC_KAFKA_CREDENTIALS: PLAINTEXT)
         ]
         launcher.program_args.append(broker_cmd)
         started = subprocess.run(
@@ -171,6 +176,10 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "--no-gui",
                 "--status-every",
                 "0.5",
+                "--tls-cert",
+                str(secrets.cert("central")),
+                "--tls-key",
+                str(secrets.key("central")),
             ],
         )
         launcher.start(
@@ -209,6 +218,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 CP_ID,
                 "--credentials-dir",
                 str(tmp_path / "credentials"),
+                "--central-ca",
+                str(secrets.ca_cert),
             ],
         )
 

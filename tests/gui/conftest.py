@@ -77,6 +77,9 @@ class FakeControls:
     def resume_all(self) -> None:
         self._record("resume_all")
 
+    def revoke_cp(self, cp_id: str) -> None:
+        self._record("revoke_cp", cp_id)
+
 
 @pytest.fixture
 def controls() -> FakeControls:

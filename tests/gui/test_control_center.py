@@ -174,6 +174,29 @@ def test_resume_all_asks_for_confirmation(qtbot, window, controls, monkeypatch) 
     assert controls.calls == [("resume_all", None)]
 
 
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (QMessageBox.StandardButton.Cancel, []),
+        (QMessageBox.StandardButton.Yes, [("revoke_cp", "CP-01")]),
+    ],
+)
+def test_revoke_key_asks_for_confirmation(qtbot, window, controls, monkeypatch, answer, expected):
+    asked: list[str] = []
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    assert not window.revoke_action.isEnabled()  # nothing selected
+    _click_row(qtbot, window, "CP-01")
+    assert window.revoke_action.isEnabled()
+    _press(qtbot, window, window.revoke_action)
+    assert len(asked) == 1 and "Revoke the credential and key of CP-01" in asked[0]
+    assert controls.calls == expected
+
+
 def test_failing_command_is_logged_not_raised(qtbot, window, controls) -> None:
     controls.fail = ConnectionError("Central is not answering")
     _click_row(qtbot, window, "CP-01")

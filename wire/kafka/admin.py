@@ -15,37 +15,76 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from wire.errors import BrokerUnavailable, TopicSetupError
+from wire.errors import BrokerUnavailable, KafkaAuthError, TopicSetupError
+from wire.kafka.security import KafkaSecurity, explain, with_security
 from wire.kafka.topics import Topics, TopicSpec
 
 log = logging.getLogger(__name__)
 rdlog = logging.getLogger("confluent_kafka.admin")
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient(
-        {
-            "bootstrap.servers": bootstrap,
-            "log.connection.close": False,
-            "reconnect.backoff.max.ms": 1000,
-            "logger": rdlog,
-        }
-    )
+class _Admin:
+    """An AdminClient that remembers the authentication/TLS trouble its error callback saw."""
+
+    def __init__(self, bootstrap: str, security: KafkaSecurity | None) -> None:
+        self.security = security
+        self.problem: str | None = None
+        self.client = AdminClient(
+            with_security(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "log.connection.close": False,
+                    "reconnect.backoff.max.ms": 1000,
+                    "logger": rdlog,
+                    "error_cb": self._on_error,
+                },
+                security,
+            )
+        )
+
+    def _on_error(self, err: RdKafkaError) -> None:
+        self.problem = explain(err, security=self.security) or self.problem
+
+    def refused(self, exc: KafkaException, what: str) -> KafkaAuthError | None:
+        """A ``KafkaAuthError`` if ``exc`` (or the error callback) was an auth refusal."""
+        self.client.poll(0)  # serve the error callback
+        err = exc.args[0] if exc.args else None
+        line = (
+            explain(err, security=self.security, what=what)
+            if isinstance(err, RdKafkaError)
+            else None
+        )
+        line = line or self.problem
+        return KafkaAuthError(line) if line else None
 
 
-def _partition_counts(admin: AdminClient, timeout: float) -> dict[str, int]:
+def _admin(bootstrap: str, security: KafkaSecurity | None = None) -> _Admin:
+    return _Admin(bootstrap, security)
+
+
+def _partition_counts(admin: _Admin, timeout: float) -> dict[str, int]:
     try:
-        metadata = admin.list_topics(timeout=max(timeout, 0.1))
+        metadata = admin.client.list_topics(timeout=max(timeout, 0.1))
     except KafkaException as exc:
+        refused = admin.refused(exc, "read the topic list")
+        if refused is not None:
+            raise refused from exc
         raise BrokerUnavailable(f"no Kafka broker answered within {timeout:.1f}s: {exc}") from exc
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
 
 
-def ensure_topics(bootstrap: str, topics: Topics, *, timeout: float = 15.0) -> None:
+def ensure_topics(
+    bootstrap: str,
+    topics: Topics,
+    *,
+    timeout: float = 15.0,
+    security: KafkaSecurity | None = None,
+) -> None:
     """Create the missing topics of ``topics`` and verify them all; raises TopicSetupError
-    (wrong shape, creation refused) or BrokerUnavailable (nobody answered in ``timeout``)."""
+    (wrong shape, creation refused), KafkaAuthError (credentials or ACLs refused) or
+    BrokerUnavailable (nobody answered in ``timeout``)."""
     deadline = time.monotonic() + timeout
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     specs = topics.specs()
     while True:
         existing = _partition_counts(admin, max(deadline - time.monotonic(), 0.5))
@@ -80,7 +119,7 @@ def ensure_topics(bootstrap: str, topics: Topics, *, timeout: float = 15.0) -> N
     _verify_compaction(admin, [s.name for s in specs if s.compacted], deadline)
 
 
-def _create(admin: AdminClient, missing: list[TopicSpec], deadline: float) -> None:
+def _create(admin: _Admin, missing: list[TopicSpec], deadline: float) -> None:
     new = [
         NewTopic(
             spec.name,
@@ -90,7 +129,7 @@ def _create(admin: AdminClient, missing: list[TopicSpec], deadline: float) -> No
         )
         for spec in missing
     ]
-    futures = admin.create_topics(new, request_timeout=max(deadline - time.monotonic(), 1.0))
+    futures = admin.client.create_topics(new, request_timeout=max(deadline - time.monotonic(), 1.0))
     for name, future in futures.items():
         try:
             future.result()
@@ -105,20 +144,26 @@ def _create(admin: AdminClient, missing: list[TopicSpec], deadline: float) -> No
                 RdKafkaError._ALL_BROKERS_DOWN,
             ):
                 raise BrokerUnavailable(f"creating topic {name}: {exc}") from exc
+            refused = admin.refused(exc, f"create {name}")
+            if refused is not None:
+                raise refused from exc
             raise TopicSetupError(f"cannot create topic {name}: {exc}") from exc
 
 
-def _verify_compaction(admin: AdminClient, names: list[str], deadline: float) -> None:
+def _verify_compaction(admin: _Admin, names: list[str], deadline: float) -> None:
     if not names:
         return
     resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
-    futures = admin.describe_configs(
+    futures = admin.client.describe_configs(
         resources, request_timeout=max(deadline - time.monotonic(), 1.0)
     )
     for resource, future in futures.items():
         try:
             configs = future.result()
         except KafkaException as exc:
+            refused = admin.refused(exc, f"describe the configuration of {resource.name}")
+            if refused is not None:
+                raise refused from exc
             raise TopicSetupError(f"cannot read the config of {resource.name}: {exc}") from exc
         policy = configs["cleanup.policy"].value if "cleanup.policy" in configs else ""
         if "compact" not in (policy or ""):
@@ -127,11 +172,13 @@ def _verify_compaction(admin: AdminClient, names: list[str], deadline: float) ->
             )
 
 
-def topic_config(bootstrap: str, topic: str, *, timeout: float = 10.0) -> dict[str, str]:
+def topic_config(
+    bootstrap: str, topic: str, *, timeout: float = 10.0, security: KafkaSecurity | None = None
+) -> dict[str, str]:
     """The effective configuration of one topic (for diagnostics and tests)."""
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    future = admin.describe_configs([resource], request_timeout=timeout)[resource]
+    future = admin.client.describe_configs([resource], request_timeout=timeout)[resource]
     try:
         configs = future.result(timeout=timeout)
     except KafkaException as exc:
@@ -139,10 +186,12 @@ def topic_config(bootstrap: str, topic: str, *, timeout: float = 10.0) -> dict[s
     return {name: entry.value for name, entry in configs.items()}
 
 
-def broker_reachable(bootstrap: str, *, timeout: float = 2.0) -> bool:
+def broker_reachable(
+    bootstrap: str, *, timeout: float = 2.0, security: KafkaSecurity | None = None
+) -> bool:
     """True if a broker answers a metadata request within ``timeout`` s; never raises."""
     try:
-        _partition_counts(_admin(bootstrap), timeout)
-    except BrokerUnavailable:
+        _partition_counts(_admin(bootstrap, security), timeout)
+    except (BrokerUnavailable, KafkaAuthError):
         return False
     return True

@@ -36,6 +36,7 @@ from wire.kafka.messages import DeadLetter, Event, EventCodec
 from wire.kafka.partitioner import partition_for
 from wire.kafka.producer import EventProducer
 from wire.kafka.quiet import RepeatFilter
+from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 COMMITTED_FETCH_TIMEOUT_S = 10.0
 _COORDINATOR_LOADING = frozenset(
@@ -61,6 +62,8 @@ class Received:
 
 
 Handler = Callable[[Received], None]
+# Takes a batch; returns the events it could not handle, with the error (dead-lettered).
+BatchHandler = Callable[[list[Received]], list[tuple[Received, Exception]]]
 
 
 def _text(raw: bytes | str | None) -> str | None:
@@ -84,6 +87,7 @@ class EventConsumer:
         auto_offset_reset: str = "earliest",
         client_id: str = "evc",
         group_instance_id: str | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         if not codecs:
             raise ValueError("an EventConsumer needs at least one topic codec")
@@ -92,7 +96,7 @@ class EventConsumer:
         self._from_beginning = from_beginning
         self._own_producer = producer is None and dead_letter_topic is not None
         self._producer = (
-            EventProducer(bootstrap, client_id=f"{client_id}-dead-letter")
+            EventProducer(bootstrap, client_id=f"{client_id}-dead-letter", security=security)
             if self._own_producer
             else producer
         )
@@ -102,6 +106,7 @@ class EventConsumer:
         self._mode: str | None = None
         self._closed = False
         self._repeats = RepeatFilter()
+        self._auth = AuthProblems(security, log)
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "group.id": group_id,
@@ -129,15 +134,25 @@ class EventConsumer:
             # partitions back at once instead of waiting out the dead member's session.
             config["group.instance.id"] = group_instance_id
         try:
-            self._consumer = Consumer(config)
+            self._consumer = Consumer(with_security(config, security))
         except KafkaException as exc:
             raise KafkaError(f"cannot create a Kafka consumer: {exc}") from exc
 
+    @property
+    def auth_problem(self) -> str | None:
+        """The last authentication/authorization refusal, in words (None: none seen)."""
+        return self._auth.last
+
     def _on_error(self, err: RdKafkaError) -> None:
+        if self._auth.report(err, self._reading()):
+            return
         if not err.fatal() and not self._repeats.allow(err.code()):
             return  # the same trouble again within a short while: said already
         level = logging.ERROR if err.fatal() else logging.WARNING
         log.log(level, "kafka consumer (%s): %s", ",".join(self._codecs), err.str())
+
+    def _reading(self) -> str:
+        return "read " + ", ".join(self._codecs)
 
     # --- what to read ---------------------------------------------------------------------
 
@@ -225,6 +240,45 @@ class EventConsumer:
         queue for up to ``timeout``.) Under load, batches stay large because the fetcher
         keeps the local queue filled while the handler works.
         """
+        handled = 0
+        for msg in self._fetch(timeout, max_messages):
+            if self._handle(msg, handler):
+                handled += 1
+            self._store(msg)
+        self._after_poll()
+        return handled
+
+    def poll_batch(
+        self, handler: BatchHandler, timeout: float = 0.5, max_messages: int = 500
+    ) -> int:
+        """``poll`` for a handler that takes the whole batch in one call (one hand-over to
+        another thread per batch instead of per event). ``handler`` returns the events it
+        failed to handle, with the error, which are dead-lettered; offsets of the batch are
+        stored only after it returned."""
+        batch: list[Received] = []
+        raw: dict[tuple[str, int, int], Any] = {}
+        fetched = self._fetch(timeout, max_messages)
+        for msg in fetched:
+            if self._handle(msg, batch.append):
+                raw[(msg.topic(), msg.partition(), msg.offset())] = msg
+        if batch:
+            for received, exc in handler(batch):
+                msg = raw[(received.topic, received.partition, received.offset)]
+                log.error(
+                    "handler failed for %s[%d]@%d: %s",
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    exc,
+                )
+                self._dead_letter(msg, received.key, f"handler failed: {type(exc).__name__}: {exc}")
+        for msg in fetched:
+            self._store(msg)
+        self._after_poll()
+        return len(batch)
+
+    def _fetch(self, timeout: float, max_messages: int) -> list[Any]:
+        """The messages of one poll (errors and partition EOF dealt with here)."""
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         try:
@@ -233,24 +287,26 @@ class EventConsumer:
                 messages += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
         except KafkaException as exc:
             raise KafkaError(f"kafka consume failed: {exc}") from exc
-        handled = 0
+        good = []
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() == RdKafkaError._PARTITION_EOF:
                     self._at_end.add((msg.topic(), msg.partition()))
+                elif self._auth.report(err, self._reading()):
+                    pass
                 elif err.fatal():
                     raise KafkaError(f"fatal kafka consumer error: {err.str()}")
                 else:
                     log.warning("kafka consumer: %s", err.str())
                 continue
             self._at_end.discard((msg.topic(), msg.partition()))
-            if self._handle(msg, handler):
-                handled += 1
-            self._store(msg)
+            good.append(msg)
+        return good
+
+    def _after_poll(self) -> None:
         if self._own_producer and self._producer is not None:
             self._producer.poll(0)
-        return handled
 
     def _handle(self, msg: Any, handler: Handler) -> bool:
         topic = msg.topic()

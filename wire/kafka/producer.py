@@ -26,6 +26,7 @@ from confluent_kafka import KafkaException, Producer
 from wire.errors import BrokerUnavailable, KafkaError
 from wire.kafka.messages import Event
 from wire.kafka.quiet import RepeatFilter
+from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 STARTUP_GRACE_S = 5.0
 
@@ -45,7 +46,9 @@ class EventProducer:
         client_id: str = "evc",
         message_timeout_ms: int = 0,
         max_queued: int = 100_000,
+        security: KafkaSecurity | None = None,
     ) -> None:
+        self._auth = AuthProblems(security, log)
         self._broker_up = True
         self._failures = 0
         self._repeats = RepeatFilter()
@@ -73,13 +76,15 @@ class EventProducer:
             "logger": rdlog,
         }
         try:
-            self._producer = Producer(config)
+            self._producer = Producer(with_security(config, security))
         except KafkaException as exc:
             raise KafkaError(f"cannot create a Kafka producer: {exc}") from exc
 
     # --- callbacks (run inside poll/flush, on the calling thread) --------------------------
 
     def _on_error(self, err: RdKafkaError) -> None:
+        if self._auth.report(err):
+            return
         if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
             self._broker_up = False
         if not err.fatal() and not self._repeats.allow(err.code()):
@@ -102,6 +107,8 @@ class EventProducer:
     def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:
         if err is not None:
             self._failures += 1
+            if self._auth.report(err, f"write {msg.topic()}"):
+                return
             log.error(
                 "kafka delivery failed: topic=%s key=%r error=%s", msg.topic(), msg.key(), err.str()
             )
@@ -157,6 +164,11 @@ class EventProducer:
     def failures(self) -> int:
         """Deliveries that failed for good (only possible with a finite message timeout)."""
         return self._failures
+
+    @property
+    def auth_problem(self) -> str | None:
+        """The last authentication/authorization refusal, in words (None: none seen)."""
+        return self._auth.last
 
     @property
     def broker_up(self) -> bool:

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError as RdKafkaError
 
 from wire.errors import InvalidEvent, KafkaError
 from wire.kafka.messages import Event, EventCodec
+from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 log = logging.getLogger(__name__)
 rdlog = logging.getLogger("confluent_kafka.tail")
@@ -35,11 +36,13 @@ class TopicTail:
         *,
         from_beginning: bool,
         client_id: str = "evc-driver",
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._topic = topic
         self._codec = codec
         self._eof: set[int] = set()
         self._partitions = partitions
+        self._auth = AuthProblems(security, log)
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             # librdkafka wants a group id even for manual assignment; nothing is committed.
@@ -51,14 +54,23 @@ class TopicTail:
             "reconnect.backoff.max.ms": 1000,
             "log.connection.close": False,
             "logger": rdlog,
-            "error_cb": lambda err: log.debug("kafka tail %s: %s", topic, err.str()),
+            "error_cb": self._on_error,
         }
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         try:
-            self._consumer = Consumer(config)
+            self._consumer = Consumer(with_security(config, security))
             self._consumer.assign([TopicPartition(topic, p, start) for p in range(partitions)])
         except KafkaException as exc:
             raise KafkaError(f"cannot read {topic}: {exc}") from exc
+
+    def _on_error(self, err: RdKafkaError) -> None:
+        if not self._auth.report(err, f"read {self._topic}"):
+            log.debug("kafka tail %s: %s", self._topic, err.str())
+
+    @property
+    def auth_problem(self) -> str | None:
+        """The last authentication/authorization refusal, in words (None: none seen)."""
+        return self._auth.last
 
     @property
     def caught_up(self) -> bool:
@@ -77,7 +89,7 @@ class TopicTail:
                 if err.code() == RdKafkaError._PARTITION_EOF:
                     self._eof.add(msg.partition())
                 else:
-                    log.debug("kafka tail %s: %s", self._topic, err.str())
+                    self._on_error(err)
                 continue
             if msg.value() is None:
                 continue  # a tombstone on the compacted topic

@@ -1,0 +1,165 @@
+"""Sealed values through the real broker: Central seals its commands, and an attacker's
+``supply_ended`` (no key, or a made-up key) produced to evc.cp.events is dead-lettered with
+the reason and audited while the real ticket is unaffected."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central_app.db import open_database
+from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.store import Store
+from tests.central.conftest import Recorder, status_of
+from tests.central.scripted import Monitor
+from tests.waiting import wait_for
+from wire.kafka.consumer import EventConsumer
+from wire.kafka.messages import (
+    CP_COMMANDS,
+    DEAD_LETTER,
+    Authorize,
+    ChargeRequest,
+    Event,
+    SupplyEnded,
+    SupplyStarted,
+)
+from wire.kafka.producer import EventProducer
+from wire.kafka.raw import RawCodec
+from wire.kafka.sealed import key_bytes, new_key, open_value, seal
+from wire.kafka.topics import Topics
+from wire.timefmt import now_ts
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def central(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> Iterator[CentralRuntime]:
+    runtime = CentralRuntime(
+        CentralConfig(
+            port=0,
+            host="127.0.0.1",
+            kafka=kafka_bootstrap,
+            db_url=f"sqlite:///{tmp_path / 'central.db'}",
+            topic_prefix=topics.prefix,
+            insecure=True,  # plain TCP and PLAINTEXT Kafka ...
+            seal_kafka=True,  # ... but sealed values (what this file tests)
+        )
+    )
+    runtime.add_listener(recorder)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def test_forged_supply_ended_is_dead_lettered_and_the_real_ticket_stands(
+    central: CentralRuntime, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> None:
+    store = Store(open_database(central.config.db_url))
+    monitor = Monitor(central.port, "CP-07")
+    monitor.start()
+    producer = EventProducer(kafka_bootstrap, client_id="test-sealed")
+    commands = EventConsumer(
+        kafka_bootstrap,
+        group_id=f"{topics.prefix}engine-CP-07",
+        codecs={topics.cp_commands: RawCodec()},
+        dead_letter_topic=None,
+    )
+    commands.assign_key(topics.cp_commands, "CP-07", topics.partitions_of(topics.cp_commands))
+    letters = EventConsumer(
+        kafka_bootstrap,
+        group_id=f"{topics.prefix}letters",
+        codecs={topics.dead_letter: DEAD_LETTER},
+        dead_letter_topic=None,
+    )
+    letters.subscribe()
+    received: list[bytes] = []
+    dead: list[Event] = []
+    try:
+        wait_for(lambda: status_of(central, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
+        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
+        cp_key = key_bytes(store.get_cp("CP-07").seal_key)  # type: ignore[arg-type,union-attr]
+        d_key = key_bytes(store.driver_keys()["D-001"])  # type: ignore[arg-type]
+
+        def send(topic: str, key: str, value: bytes) -> None:
+            producer.send_raw(topic, key.encode(), value)
+            producer.flush(10)
+
+        request = ChargeRequest(request_id="req-sec", driver_id="D-001", cp_id="CP-07")
+        send(
+            topics.requests,
+            "CP-07",
+            seal(request, key=d_key, kid="driver:D-001", topic="evc.requests"),
+        )
+
+        def authorize() -> Authorize | None:
+            commands.poll(lambda r: received.append(r.event.value), timeout=0.2)  # type: ignore[attr-defined]
+            for value in received:
+                _, event = open_value(
+                    value, keys=lambda kid: cp_key, topic="evc.cp.commands", codec=CP_COMMANDS
+                )
+                if isinstance(event, Authorize):
+                    return event
+            return None
+
+        auth = wait_for(authorize, 30, "a sealed authorize")
+        assert auth.seq is not None and json.loads(received[0])["kid"] == "cp:CP-07"
+
+        def event_value(event: Event, key: bytes, kid: str = "cp:CP-07") -> bytes:
+            return seal(event, key=key, kid=kid, topic="evc.cp.events")
+
+        started_at = now_ts()
+        started = SupplyStarted(
+            session_id=auth.session_id, cp_id="CP-07", driver_id="D-001", started_at=started_at
+        )
+        send(topics.cp_events, "CP-07", event_value(started, cp_key))
+        wait_for(lambda: status_of(central, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+
+        def end(kwh: float) -> SupplyEnded:
+            return SupplyEnded(
+                session_id=auth.session_id,
+                cp_id="CP-07",
+                driver_id="D-001",
+                kwh=kwh,
+                eur=round(kwh * auth.price, 2),
+                started_at=started_at,
+                ended_at=now_ts(),
+                reason="unplugged",
+            )
+
+        send(topics.cp_events, "CP-07", end(9999).to_json())  # no key at all
+        send(topics.cp_events, "CP-07", event_value(end(9999), key_bytes(new_key())))  # made up
+
+        def refused() -> bool:
+            letters.poll(lambda r: dead.append(r.event), timeout=0.2)
+            return len([d for d in dead if d.topic == topics.cp_events]) >= 2  # type: ignore[attr-defined]
+
+        wait_for(refused, 30, "two dead letters")
+        reasons = [d.reason for d in dead if d.topic == topics.cp_events]  # type: ignore[attr-defined]
+        assert "not a sealed value" in reasons[0]
+        assert "does not open with the key of 'cp:CP-07'" in reasons[1]
+        assert status_of(central, "CP-07") == "SUPPLYING"  # the forgeries changed nothing
+        assert store.tickets(auth.session_id) == []
+
+        send(topics.cp_events, "CP-07", event_value(end(1.25), cp_key))
+        wait_for(lambda: store.tickets(auth.session_id), 20, "the real ticket")
+        (ticket,) = store.tickets(auth.session_id)
+        assert ticket.kwh == 1.25
+        actions = [(who, action) for _, who, action, _ in store.audit_entries(50)]
+        assert ("unknown", "unsealed_event") in actions and ("cp:CP-07", "forged_event") in actions
+        wait_for(
+            lambda: any("refused a value on evc.cp.events" in e.text for e in recorder.logs),
+            5,
+            "shown in the control center's messages",
+        )
+    finally:
+        monitor.stop()
+        commands.close()
+        letters.close()
+        producer.close()
