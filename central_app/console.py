@@ -43,16 +43,23 @@ class ConsoleView:
 
     def status_line(self) -> str:
         try:
-            views = self.controls.snapshot()
+            counts = self._counts()
         except TimeoutError:
             return "status: Central's core is busy (no answer within 10 s); still running"
-        counts = Counter(view.status for view in views)
         parts = [f"{status.value} {counts.get(status, 0)}" for status in CpStatus]
         links = self._links
         kafka = "?" if links is None else ("up" if links.kafka_up else "DOWN")
         db = "?" if links is None else ("ok" if links.database_ok else "ERROR")
         monitors = 0 if links is None else links.monitors_connected
         return f"status: {', '.join(parts)} | monitors {monitors} | Kafka {kafka} | database {db}"
+
+    def _counts(self) -> Counter[CpStatus]:
+        # Counting on the owner costs microseconds per CP; a snapshot builds and sorts a view
+        # of every CP (tens of ms at 10,000, a pause in the heartbeats every status line).
+        counter = getattr(self.controls, "status_counts", None)
+        if counter is not None:
+            return counter()
+        return Counter(view.status for view in self.controls.snapshot())
 
     def print_status(self) -> None:
         self.print_line(self.status_line())

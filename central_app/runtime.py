@@ -25,6 +25,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,7 +45,14 @@ from central_app.monitors import MonitorDesk, machine_from
 from central_app.sealing import Refusal
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
-from central_app.views import CentralListener, CpView, LinkStatus, LogLevel, RequestView
+from central_app.views import (
+    CentralListener,
+    CpStatus,
+    CpView,
+    LinkStatus,
+    LogLevel,
+    RequestView,
+)
 from wire.aio import new_event_loop
 from wire.errors import KafkaError, TlsConfigError
 from wire.kafka.consumer import Received
@@ -553,6 +561,13 @@ class CentralRuntime:
 
     def snapshot(self) -> list[CpView]:
         return self.call(self.hub.snapshot) if self.hub else []
+
+    def status_counts(self) -> Counter[CpStatus]:
+        """How many CPs are in each status (the console's status line)."""
+        if self.hub is None:
+            return Counter()
+        hub = self.hub
+        return self.call(lambda: Counter(cp.status for cp in hub.cps.values()))
 
     def recent_requests(self) -> list[RequestView]:
         return self.call(self.hub.recent_requests) if self.hub else []

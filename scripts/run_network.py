@@ -241,11 +241,37 @@ class Network:
                     "--data-dir",
                     str(args.run_dir / driver_id),
                     *self.kafka_args("driver"),
+                    *self.driver_key(driver_id),
                 ],
             )
         mode = "with windows" if self.gui else "headless"
         print(f"run: network up {mode}: 1 central, {args.cps} CPs, {args.drivers} drivers.")
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
+
+    def driver_key(self, driver_id: str) -> list[str]:
+        """The driver's key, exported from Central's database as the operator would hand it
+        over (``evc-admin driver key ID --current``); Central seeded it with a key."""
+        if self.args.insecure:
+            return []
+        from driver_app.driver_key import default_key_file
+
+        path = default_key_file(driver_id)  # the secrets directory, outside the repository
+        subprocess.run(
+            [
+                str(BIN / "evc-admin"),
+                "--data-dir",
+                str(self.args.run_dir / "central"),
+                "driver",
+                "key",
+                driver_id,
+                "--current",
+                "--key-file",
+                str(path),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return ["--driver-key", str(path)]
 
     def kafka_args(self, role: str) -> list[str]:
         """``--kafka-credentials`` with the role's file of the secrets directory (which

@@ -68,7 +68,14 @@ def link_for(hub, topics, *, sealed: bool = True) -> tuple[KafkaLink, list, list
 
 
 def deliver(link: KafkaLink, topic: str, key: str, value: bytes | None, handler) -> None:  # type: ignore[no-untyped-def]
-    link._open(handler)(Received(topic, 0, 42, key, RawValue(value=value)))
+    """One value through the link's opening step, as a batch of one (how Central reads)."""
+
+    def batch(received: list[Received]) -> list:  # type: ignore[type-arg]
+        for one in received:
+            handler(one)
+        return []
+
+    link._open(batch)([Received(topic, 0, 42, key, RawValue(value=value))])
 
 
 def ended(

@@ -47,7 +47,8 @@ def own_network(
         grant(broker.bootstrap, topics.prefix, broker.security("admin"))
     ensure_topics(broker.bootstrap, topics, security=broker.security("central"))
     broker.warm_up(topics.cp_commands)
-    observer = Observer(broker.bootstrap, topics, broker.security("admin"))
+    central_db = tmp_path / "net" / "central" / "evcentral.db" if SECURE else None
+    observer = Observer(broker.bootstrap, topics, broker.security("admin"), central_db)
     try:
         for network in make_network(
             request, broker.bootstrap, topics, tmp_path / "net", kafka_secure=SECURE

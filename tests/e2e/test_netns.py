@@ -231,6 +231,24 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
 
         services = tmp_path / "services.txt"
         services.write_text(f"# two supplies at the far host's CP\n{CP_ID}\n{CP_ID}\n")
+        # the operator hands the driver its key (Central seeded it with one)
+        key_file = tmp_path / "driver.key"
+        subprocess.run(
+            [
+                str(BIN / "evc-admin"),
+                "--data-dir",
+                str(tmp_path / "central"),
+                "driver",
+                "key",
+                DRIVER_ID,
+                "--current",
+                "--key-file",
+                str(key_file),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         driver = launcher.start(
             "driver",
             "drivers",
@@ -246,6 +264,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "1",
                 "--data-dir",
                 str(tmp_path / "driver"),
+                "--driver-key",
+                str(key_file),
                 "--no-gui",
             ],
         )
