@@ -25,7 +25,7 @@ from dataclasses import replace
 from central_app.sealing import MissingKey, Refusal, SealedCodec, Sealer, classify
 from wire.errors import InvalidEvent, KafkaAuthError, KafkaError, TopicSetupError
 from wire.kafka.admin import ensure_topics
-from wire.kafka.consumer import BatchHandler, EventConsumer, Received
+from wire.kafka.consumer import BatchHandler, EventConsumer, Handled, Received
 from wire.kafka.messages import CP_EVENTS, REQUESTS, CentralAlive, DeadLetter, Event, EventCodec
 from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
@@ -212,7 +212,7 @@ class KafkaLink:
         if not self._opened:
             return handler
 
-        def handle(batch: list[Received]) -> list[tuple[Received, Exception]]:
+        def handle(batch: list[Received]) -> list[tuple[Received, Exception]] | Handled:
             opened: list[Received] = []
             for received in batch:
                 raw = received.event

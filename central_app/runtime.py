@@ -55,7 +55,7 @@ from central_app.views import (
 )
 from wire.aio import new_event_loop
 from wire.errors import KafkaError, TlsConfigError
-from wire.kafka.consumer import Received
+from wire.kafka.consumer import Handled, Received
 from wire.kafka.messages import CentralAlive, ChargeRequest, Event, Resume, Stop
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
@@ -68,6 +68,7 @@ from wire.tls import server_context
 log = logging.getLogger(__name__)
 
 TICK = 0.25
+OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
 REFRESH_SECONDS = 5.0
 CALL_TIMEOUT = 10.0
 
@@ -354,26 +355,24 @@ class CentralRuntime:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def _on_kafka(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
-        """Handle a batch of events on the owner (one hand-over per batch, not per event);
-        return once their database writes are durable, with the events that failed.
+    def _on_kafka(self, batch: list[Received]) -> Handled:
+        """Handle a batch of events on the owner (one hand-over per batch, not per event).
 
-        While the database is down the writer retries and this waits, so the consumer stops
-        reading (and stores no offset) until the database is back: nothing is dead-lettered
-        or lost because of an outage. Heartbeats are served by the owner meanwhile.
+        Its offsets are stored only once the database writes it caused are durable (the
+        writer's barrier), while the consumer goes on with the next batches; while the
+        database is down those barriers never complete, and after ``MAX_UNDURABLE`` batches
+        the consumer stops reading until it is back: nothing is dead-lettered or lost
+        because of an outage. Heartbeats are served by the owner meanwhile.
         """
-        failures = self.call(self._handle_events, batch)
+        failures: list[tuple[Received, Exception]] = []
+        for start in range(0, len(batch), OWNER_CHUNK):
+            # in chunks, so the owner answers heartbeats between them instead of after
+            # hundreds of events (a 500-event batch held the loop for tens of ms)
+            failures += self.call(self._handle_events, batch[start : start + OWNER_CHUNK])
         writer = self.writer
         if writer is None or writer.backlog == 0:
-            return failures
-        durable = writer.barrier()
-        while not self._stop.is_set():
-            try:
-                durable.result(timeout=1.0)
-                break
-            except TimeoutError:
-                continue
-        return failures
+            return Handled(failures)
+        return Handled(failures, writer.barrier())
 
     def _handle_events(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
         failures: list[tuple[Received, Exception]] = []
@@ -516,17 +515,20 @@ class CentralRuntime:
         )
 
     def _apply_registry(
-        self, done: Future[tuple[list[CpRecord], dict[str, str | None]]], generation: int
+        self,
+        done: Future[tuple[int, list[CpRecord], dict[str, str | None]] | None],
+        generation: int,
     ) -> None:
         hub = self.hub
         assert hub is not None
-        if done.exception() is not None:
-            return  # the writer said so already
-        records, drivers = done.result()
+        if done.exception() is not None or done.result() is None:
+            return  # the writer said so already / nothing changed
+        mark, records, drivers = done.result()  # type: ignore[misc]
         ledger = hub.ledger
         keys_before = {cp_id: ledger.cp_key(cp_id) for cp_id in hub.connections}
         if not ledger.apply_registry(records, drivers, generation):
             return  # read before a change made here; the next refresh is current
+        ledger.registry_mark = mark
         for cp_id, before in keys_before.items():
             # evc-admin revoked (or reset) the credential, or rotated the key: the live
             # connection goes; the monitor must REGISTER again, or AUTH for the new key.

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from central_app.billing import TicketData
 from central_app.db import OPEN_STATUSES, Database, SessionRow
 from wire.timefmt import now_ts
+
+SESSIONS = SessionRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,11 @@ class SessionStore:
                 is not None
             )
 
+    # The writes Central makes for every supply (create, start, ticket, close) go through
+    # SQLAlchemy Core on a connection rather than the ORM session: the same SQL, a fraction
+    # of the Python, and the writer thread holds the interpreter lock that much less while
+    # the core answers 10,000 heartbeats a second.
+
     def create_session(
         self,
         *,
@@ -64,9 +71,9 @@ class SessionStore:
         authorized_at: str,
         expires_at: str,
     ) -> None:
-        with self.db.Session.begin() as s:
-            s.add(
-                SessionRow(
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                insert(SESSIONS).values(
                     session_id=session_id,
                     request_id=request_id,
                     driver_id=driver_id,
@@ -80,28 +87,28 @@ class SessionStore:
             )
 
     def mark_started(self, session_id: str, started_at: str) -> None:
-        with self.db.Session.begin() as s:
-            s.execute(
-                update(SessionRow)
-                .where(SessionRow.session_id == session_id, SessionRow.status.in_(OPEN_STATUSES))
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(SESSIONS)
+                .where(SESSIONS.c.session_id == session_id, SESSIONS.c.status.in_(OPEN_STATUSES))
                 .values(status="supplying", started_at=started_at)
             )
 
     def reopen_session(self, session_id: str, started_at: str) -> None:
         """A session Central had let go turned out to be supplying after all."""
-        with self.db.Session.begin() as s:
-            s.execute(
-                update(SessionRow)
-                .where(SessionRow.session_id == session_id, SessionRow.status != "ticketed")
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(SESSIONS)
+                .where(SESSIONS.c.session_id == session_id, SESSIONS.c.status != "ticketed")
                 .values(status="supplying", started_at=started_at, reason=None, ended_at=None)
             )
 
     def close_session(self, session_id: str, status: str, reason: str) -> bool:
         """End an authorization that never became a supply (expired, rejected, cancelled)."""
-        with self.db.Session.begin() as s:
-            result = s.execute(
-                update(SessionRow)
-                .where(SessionRow.session_id == session_id, SessionRow.status == "authorized")
+        with self.db.engine.begin() as conn:
+            result = conn.execute(
+                update(SESSIONS)
+                .where(SESSIONS.c.session_id == session_id, SESSIONS.c.status == "authorized")
                 .values(status=status, reason=reason, ended_at=now_ts())
             )
             return result.rowcount == 1
@@ -174,26 +181,28 @@ class SessionStore:
             "ticketed_at": now_ts(),
         }
         try:
-            with self.db.Session.begin() as s:
-                result = s.execute(
-                    update(SessionRow)
+            with self.db.engine.begin() as conn:
+                result = conn.execute(
+                    update(SESSIONS)
                     .where(
-                        SessionRow.session_id == ticket.session_id, SessionRow.status != "ticketed"
+                        SESSIONS.c.session_id == ticket.session_id,
+                        SESSIONS.c.status != "ticketed",
                     )
                     .values(**values)
                 )
                 if result.rowcount == 1:
                     return True
-                if s.scalar(
-                    select(SessionRow.id).where(SessionRow.session_id == ticket.session_id)
+                if conn.scalar(
+                    select(SESSIONS.c.id).where(SESSIONS.c.session_id == ticket.session_id)
                 ):
                     return False
-                s.add(
-                    SessionRow(
+                conn.execute(
+                    insert(SESSIONS).values(
                         session_id=ticket.session_id,
                         request_id=ticket.request_id,
                         driver_id=ticket.driver_id,
                         cp_id=ticket.cp_id,
+                        origin="app",
                         **values,
                     )
                 )

@@ -480,6 +480,11 @@ class Store(SessionStore):
         except SQLAlchemyError:
             log.exception("audit write failed: %s %s %s", who, action, detail)
 
+    def audit_mark(self) -> int:
+        """The newest audit row's id (0 when none): changes whenever the registry does."""
+        with self.db.engine.connect() as conn:
+            return conn.scalar(select(func.max(AuditRow.id))) or 0
+
     def audit_entries(self, limit: int = 50) -> list[tuple[str, str, str, str]]:
         with self.db.Session.begin() as s:
             rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))

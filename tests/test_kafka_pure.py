@@ -181,3 +181,42 @@ def test_poll_batch_hands_one_batch_and_stores_offsets_only_after_it(
     assert stored_during == [[]]  # no offset stored before the handler returned
     assert fake.stored == list(range(7))
     assert dead == ["handler failed: RuntimeError: boom"]
+
+
+def test_poll_batch_stores_offsets_only_once_the_batch_is_durable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import Future
+
+    fake = _BatchWaitingConsumer(3)
+    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
+    consumer = consumer_module.EventConsumer(
+        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+    durable: Future[None] = Future()
+    assert consumer.poll_batch(lambda batch: consumer_module.Handled([], durable), 5.0, 2) == 2
+    assert fake.stored == []  # handled, not durable yet: nothing stored
+    assert consumer.poll_batch(lambda batch: consumer_module.Handled([]), 5.0, 2) == 1
+    assert fake.stored == []  # a later batch never overtakes an earlier one
+    durable.set_result(None)
+    consumer.poll_batch(lambda batch: consumer_module.Handled([]), 0.0, 2)
+    assert fake.stored == [0, 1, 2]
+
+
+def test_poll_batch_stops_reading_while_too_many_batches_are_not_durable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import Future
+
+    fake = _BatchWaitingConsumer(consumer_module.MAX_UNDURABLE + 5)
+    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
+    consumer = consumer_module.EventConsumer(
+        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+    never: Future[None] = Future()  # a database that does not come back
+    read = [
+        consumer.poll_batch(lambda batch: consumer_module.Handled([], never), 0.0, 1)
+        for _ in range(consumer_module.MAX_UNDURABLE + 2)
+    ]
+    assert read == [1] * consumer_module.MAX_UNDURABLE + [0, 0]  # consumption paused
+    assert fake.stored == [] and len(fake.queued) == 5

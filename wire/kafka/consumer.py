@@ -16,9 +16,13 @@ history is worthless to them (``central_alive``) should pass ``auto_offset_reset
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +66,21 @@ class Received:
 
 
 Handler = Callable[[Received], None]
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a batch handler may return: its failures, and a future that is done once the
+    batch's effects are durable (its offsets are stored only then)."""
+
+    failures: list[tuple[Received, Exception]]
+    durable: Future[Any] | None = None
+
+
 # Takes a batch; returns the events it could not handle, with the error (dead-lettered).
-BatchHandler = Callable[[list[Received]], list[tuple[Received, Exception]]]
+BatchHandler = Callable[[list[Received]], "list[tuple[Received, Exception]] | Handled"]
+# Batches read while the effects of older ones are not durable yet (see poll_batch).
+MAX_UNDURABLE = 20
 
 
 def _text(raw: bytes | str | None) -> str | None:
@@ -100,6 +117,7 @@ class EventConsumer:
             if self._own_producer
             else producer
         )
+        self._undurable: deque[tuple[Future[Any] | None, list[Any]]] = deque()
         self._keys: dict[str, set[str]] = {}  # topic -> keys wanted, after assign_key
         self._assigned: set[tuple[str, int]] = set()
         self._at_end: set[tuple[str, int]] = set()
@@ -253,16 +271,27 @@ class EventConsumer:
     ) -> int:
         """``poll`` for a handler that takes the whole batch in one call (one hand-over to
         another thread per batch instead of per event). ``handler`` returns the events it
-        failed to handle, with the error, which are dead-lettered; offsets of the batch are
-        stored only after it returned."""
+        failed to handle, with the error (dead-lettered), and may return a ``Handled`` with a
+        ``durable`` future instead: the batch's offsets are then stored once that future is
+        done (its effects written), while the next batches are read and handled meanwhile.
+        At most ``MAX_UNDURABLE`` batches wait so; past that this waits for the oldest, so a
+        database outage pauses consumption instead of racing ahead of what is written."""
+        self._store_durable(wait=len(self._undurable) >= MAX_UNDURABLE)
+        if len(self._undurable) >= MAX_UNDURABLE:
+            return 0  # still not durable (a database outage): read nothing more for now
         batch: list[Received] = []
         raw: dict[tuple[str, int, int], Any] = {}
         fetched = self._fetch(timeout, max_messages)
         for msg in fetched:
             if self._handle(msg, batch.append):
                 raw[(msg.topic(), msg.partition(), msg.offset())] = msg
+        durable = None
         if batch:
-            for received, exc in handler(batch):
+            result = handler(batch)
+            failures, durable = (
+                (result.failures, result.durable) if isinstance(result, Handled) else (result, None)
+            )
+            for received, exc in failures:
                 msg = raw[(received.topic, received.partition, received.offset)]
                 log.error(
                     "handler failed for %s[%d]@%d: %s",
@@ -272,10 +301,27 @@ class EventConsumer:
                     exc,
                 )
                 self._dead_letter(msg, received.key, f"handler failed: {type(exc).__name__}: {exc}")
-        for msg in fetched:
-            self._store(msg)
+        if durable is not None and not durable.done() or self._undurable:
+            self._undurable.append((durable, fetched))  # offsets in order, after their effects
+        else:
+            for msg in fetched:
+                self._store(msg)
+        self._store_durable(wait=False)
         self._after_poll()
         return len(batch)
+
+    def _store_durable(self, *, wait: bool) -> None:
+        """Store the offsets of waiting batches whose effects are durable, oldest first;
+        with ``wait``, first wait (up to a second) for the oldest."""
+        if wait and self._undurable:
+            durable = self._undurable[0][0]
+            if durable is not None:
+                with contextlib.suppress(FutureTimeout):
+                    durable.result(timeout=1.0)
+        while self._undurable and (self._undurable[0][0] is None or self._undurable[0][0].done()):
+            _, messages = self._undurable.popleft()
+            for msg in messages:
+                self._store(msg)
 
     def _fetch(self, timeout: float, max_messages: int) -> list[Any]:
         """The messages of one poll (errors and partition EOF dealt with here)."""

@@ -8,6 +8,7 @@ Every event carries ``v`` = 1 and ``ts``; ``ts`` defaults to now when an event i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -27,11 +28,18 @@ class Event:
     ts: str = field(default_factory=now_ts)
 
     def to_dict(self) -> dict[str, Any]:
-        body = dataclasses.asdict(self)
+        # Every field is a str, number or None: a shallow read is all ``asdict``'s deep copy
+        # would give, at a fifth of the cost (Central writes thousands of events a second).
+        body = {name: getattr(self, name) for name in _field_names(type(self))}
         return {"type": self.TYPE, "v": VERSION, **body}
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _check(cls: type[Event], name: str, kind: Any, value: Any) -> Any:
