@@ -10,10 +10,12 @@ the same Kafka topics a dashboard would use.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -345,19 +347,34 @@ class Network:
         print("run: stopped.", flush=True)
 
 
+def tickets_written(db: Path) -> int:
+    """Tickets in Central's database (driver notices are sealed for their drivers; the
+    operator's view of billing is the database)."""
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as c:
+            return c.execute("SELECT count(*) FROM sessions WHERE status = 'ticketed'").fetchone()[
+                0
+            ]
+    except sqlite3.Error:
+        return 0
+
+
 def summarize(network: Network, duration: float) -> None:
-    """Print one line per second from the network-state and driver-notice topics."""
+    """Print one line per second: CP states from the network-state topic, tickets from
+    Central's database."""
     from wire.kafka.consumer import EventConsumer
-    from wire.kafka.messages import DRIVER_NOTICES, NETWORK_STATE, Ticket
+    from wire.kafka.messages import NETWORK_STATE
     from wire.kafka.topics import Topics
 
     topics = Topics()
     statuses: dict[str, str] = {}
-    tickets: set[str] = set()
+    database = network.args.run_dir / "central" / "evcentral.db"
     consumer = EventConsumer(
         network.bootstrap,
         group_id=f"run-summary-{os.getpid()}",
-        codecs={topics.network_state: NETWORK_STATE, topics.driver_notices: DRIVER_NOTICES},
+        codecs={topics.network_state: NETWORK_STATE},
         dead_letter_topic=None,
         from_beginning=False,
         security=network.kafka_security(),
@@ -366,9 +383,7 @@ def summarize(network: Network, duration: float) -> None:
 
     def handle(received) -> None:
         event = received.event
-        if isinstance(event, Ticket):
-            tickets.add(event.session_id)
-        elif getattr(event, "TYPE", "") == "cp_state":
+        if getattr(event, "TYPE", "") == "cp_state":
             statuses[event.cp_id] = event.status
 
     started = time.monotonic()
@@ -385,7 +400,8 @@ def summarize(network: Network, duration: float) -> None:
                 parts = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "waiting for CPs"
                 extra = f" exited: {', '.join(dead)}" if dead else ""
                 print(
-                    f"run: t={int(time.monotonic() - started)}s {parts} tickets={len(tickets)}{extra}",
+                    f"run: t={int(time.monotonic() - started)}s {parts} "
+                    f"tickets={tickets_written(database)}{extra}",
                     flush=True,
                 )
     finally:
