@@ -7,12 +7,14 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from central_app.runtime import CentralConfig, CentralRuntime
 from central_app.views import CpView, LinkStatus, LogEntry, RequestView
 from wire.framing import lrc
+from wire.kafka.topics import Topics
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import Auth, Authorized, Register, Registered
 
@@ -69,6 +71,39 @@ def central(tmp_path: Path, recorder: Recorder) -> Iterator[CentralRuntime]:
         )
     )
     runtime.add_listener(recorder)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def make_runtime(
+    tmp_path: Path, kafka: str, topics: Topics, recorder: Recorder, **config: Any
+) -> CentralRuntime:
+    """Central in-process on ``kafka`` with its own SQLite file (plain TCP and PLAINTEXT
+    Kafka unless ``config`` says otherwise)."""
+    settings: dict[str, Any] = {"ticket_grace": 5.0, "insecure": True, **config}
+    runtime = CentralRuntime(
+        CentralConfig(
+            port=0,
+            host="127.0.0.1",
+            kafka=kafka,
+            db_url=f"sqlite:///{tmp_path / 'central.db'}",
+            topic_prefix=topics.prefix,
+            **settings,
+        )
+    )
+    runtime.add_listener(recorder)
+    return runtime
+
+
+@pytest.fixture
+def running(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> Iterator[CentralRuntime]:
+    """A started Central on the session's broker (see ``make_runtime``)."""
+    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
     runtime.start()
     try:
         yield runtime

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import pytest
 from central_app.runtime import CentralRuntime
 from tests.central.conftest import Recorder, status_of
 from tests.central.scripted import Driver, FakeEngine, Monitor
-from tests.central.test_runtime_kafka import make_runtime
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer
 from wire.kafka.messages import DEAD_LETTER, Authorize, Ticket
@@ -30,18 +28,6 @@ from wire.kafka.topics import Topics
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 OUTAGE_S = float(os.environ.get("EVC_DB_OUTAGE_S", "90"))
-
-
-@pytest.fixture
-def running(
-    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
-) -> Iterator[CentralRuntime]:
-    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
-    runtime.start()
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
 
 
 def dead_letters(kafka: str, topics: Topics) -> list[object]:

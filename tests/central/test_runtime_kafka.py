@@ -5,47 +5,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from central_app.runtime import CentralConfig, CentralRuntime
-from tests.central.conftest import Recorder, status_of, unused_port
+from central_app.runtime import CentralRuntime
+from tests.central.conftest import Recorder, make_runtime, status_of, unused_port
 from tests.central.scripted import REPO, Driver, FakeEngine, Monitor, read_network_state
 from tests.waiting import wait_for
 from wire.kafka.messages import Authorize, Resume, Stop, Ticket
 from wire.kafka.topics import Topics
 
 pytestmark = pytest.mark.kafka
-
-
-def make_runtime(tmp_path: Path, kafka: str, topics: Topics, recorder: Recorder) -> CentralRuntime:
-    runtime = CentralRuntime(
-        CentralConfig(
-            port=0,
-            host="127.0.0.1",
-            kafka=kafka,
-            db_url=f"sqlite:///{tmp_path / 'central.db'}",
-            topic_prefix=topics.prefix,
-            ticket_grace=5.0,
-            insecure=True,
-        )
-    )
-    runtime.add_listener(recorder)
-    return runtime
-
-
-@pytest.fixture
-def running(
-    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
-) -> Iterator[CentralRuntime]:
-    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
-    runtime.start()
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
 
 
 def test_operator_stop_ends_the_supply_on_both_paths_and_resume(

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from central_app.db import open_database
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.runtime import CentralRuntime
 from central_app.store import Store
-from tests.central.conftest import Recorder, status_of
+from tests.central.conftest import Recorder, make_runtime, status_of
 from tests.central.scripted import Monitor
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer
@@ -39,18 +39,8 @@ pytestmark = pytest.mark.kafka
 def central(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
 ) -> Iterator[CentralRuntime]:
-    runtime = CentralRuntime(
-        CentralConfig(
-            port=0,
-            host="127.0.0.1",
-            kafka=kafka_bootstrap,
-            db_url=f"sqlite:///{tmp_path / 'central.db'}",
-            topic_prefix=topics.prefix,
-            insecure=True,  # plain TCP and PLAINTEXT Kafka ...
-            seal_kafka=True,  # ... but sealed values (what this file tests)
-        )
-    )
-    runtime.add_listener(recorder)
+    # plain TCP and PLAINTEXT Kafka, but sealed values (what this file tests)
+    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder, seal_kafka=True)
     runtime.start()
     try:
         yield runtime
