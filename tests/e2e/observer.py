@@ -29,6 +29,7 @@ from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
 
 RDLOG = logging.getLogger("tests.e2e.observer.rdkafka")
+UNOPENED_PATIENCE_S = 30.0
 RDLOG.setLevel(logging.CRITICAL)
 
 
@@ -85,6 +86,7 @@ class Observer:
         # Secured networks seal commands, CP events and driver notices: the observer opens
         # them with the keys in Central's database, as an auditor with the database could.
         self._keys = KeysFromDatabase(central_db) if central_db is not None else None
+        self._unopened: list[tuple[float, str, str | None, bytes]] = []
         self.seen: list[Seen] = []
         self._codecs: dict[str, EventCodec] = {
             topics.driver_notices: DRIVER_NOTICES,
@@ -129,14 +131,34 @@ class Observer:
                 for msg in messages:
                     if msg.error() is not None or msg.value() is None:
                         continue  # partition EOF, a transient error, a tombstone
-                    try:
-                        event = self._parse(msg.topic(), msg.value())
-                    except InvalidEvent:
-                        continue
                     key = msg.key().decode() if msg.key() is not None else None
-                    self.seen.append(Seen(time.monotonic(), msg.topic(), key, event))
+                    self._take(time.monotonic(), msg.topic(), key, msg.value())
+                self._retry_unopened()
         finally:
             self._consumer.close()
+
+    def _take(self, at: float, topic: str, key: str | None, value: bytes) -> None:
+        try:
+            event = self._parse(topic, value)
+        except ForgedEvent:
+            # sealed with a key the observer could not read yet (the database was busy, or
+            # the row not visible yet): try again for a while rather than lose the event
+            self._unopened.append((at, topic, key, value))
+            return
+        except InvalidEvent:
+            return
+        self.seen.append(Seen(at, topic, key, event))
+
+    def _retry_unopened(self) -> None:
+        if not self._unopened or self._keys is None:
+            return
+        pending, self._unopened = self._unopened, []
+        self._keys.reload()
+        now = time.monotonic()
+        for at, topic, key, value in pending:
+            if now - at > UNOPENED_PATIENCE_S:
+                continue  # really not ours to open (a forged value a test produced)
+            self._take(at, topic, key, value)  # keeps its read time for `since` filters
 
     def _parse(self, topic: str, value: bytes) -> Event:
         codec = self._codecs[topic]
