@@ -21,6 +21,8 @@ import re
 import secrets
 from pathlib import Path
 
+from cp_node.journal import fsync_dir
+
 log = logging.getLogger(__name__)
 
 CLAIM_BYTES = 32  # secrets.token_urlsafe(32): 43 characters of [A-Za-z0-9_-]
@@ -125,14 +127,4 @@ class CredentialStore:
         return final
 
     def _fsync_dir(self) -> None:
-        """Make the rename/unlink itself durable (best effort: not every file system can)."""
-        try:
-            fd = os.open(self.directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_dir(self.directory)
