@@ -474,6 +474,7 @@ class CentralRuntime:
     def _every_second(self) -> None:
         assert self.hub is not None and self.kafka is not None
         self.hub.flush_tally()
+        self.hub.flush_live()
         up = self.kafka.up
         if up:
             self.kafka.send(
