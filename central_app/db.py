@@ -128,10 +128,17 @@ class CpStateChangeRow(Base):
 
 # The history queries (central_app.history) filter tickets by end time, alone or per CP or
 # driver, and sort by it: without these a filter over 100,000 sessions scans the table.
+# Two equality columns before ``ended_at`` make the planner prefer the CP or driver index to
+# the status one even without statistics (SQLite has none unless ANALYZE ran).
 HISTORY_INDEXES = (
     Index("ix_sessions_status_ended", SessionRow.status, SessionRow.ended_at),
-    Index("ix_sessions_cp_ended", SessionRow.cp_id, SessionRow.ended_at),
-    Index("ix_sessions_driver_ended", SessionRow.driver_id, SessionRow.ended_at),
+    Index("ix_sessions_cp_status_ended", SessionRow.cp_id, SessionRow.status, SessionRow.ended_at),
+    Index(
+        "ix_sessions_driver_status_ended",
+        SessionRow.driver_id,
+        SessionRow.status,
+        SessionRow.ended_at,
+    ),
 )
 
 OPEN_STATUSES = ("authorized", "supplying")

@@ -120,10 +120,6 @@ class History:
                 return
             offset += size
 
-    def reasons(self) -> list[str]:
-        rows = self._rows(select(S.reason).where(S.status == "ticketed").distinct())
-        return sorted(r[0] for r in rows if r[0])
-
     def cp_ids(self) -> list[str]:
         return [r[0] for r in self._rows(select(ChargingPointRow.id).order_by(ChargingPointRow.id))]
 
