@@ -46,10 +46,15 @@ def seed_history(
         for i in range(sessions):
             cp = cps[i % len(cps)] if i < len(cps) else rng.choice(cps)
             # busier in the day (UTC 07-21) than at night
-            t = start + timedelta(seconds=rng.random() * span)
-            if not 7 <= t.hour <= 21 and rng.random() < 0.6:
-                t = t.replace(hour=rng.randint(7, 21))
             minutes = rng.uniform(5, 90)
+            t = start + timedelta(seconds=rng.random() * (span - minutes * 60))
+            busy = t.replace(hour=rng.randint(7, 21))
+            if (
+                not 7 <= t.hour <= 21
+                and rng.random() < 0.6
+                and busy + timedelta(minutes=minutes) < end
+            ):
+                t = busy
             kwh = round(
                 minutes / 60 * rng.choice((7.4, 11.0, 22.0, 50.0)) * rng.uniform(0.6, 1.0), 3
             )
@@ -77,21 +82,18 @@ def seed_history(
             conn.execute(insert(SessionRow.__table__), rows)
         changes = []
         for n, cp in enumerate(cps):
-            t = start
-            status = "ACTIVE"
-            changes.append((t, cp, status, ""))
-            # a few faults and outages per CP, more on some (CP index multiple of 3)
-            for _ in range(rng.randint(1, 3) + (4 if n % 3 == 2 else 0)):
-                t = t + timedelta(seconds=rng.random() * span / 6)
-                if t >= end:
-                    break
-                kind = rng.choice(("BROKEN", "BROKEN", "DISCONNECTED", "STOPPED"))
-                reason = "engine KO" if kind == "BROKEN" else ""
+            changes.append((start, cp, "ACTIVE", ""))
+            # a few incidents per CP over the period, more on every third (CP-03, CP-06, ...)
+            count = rng.randint(1, 3) * days // 7 + (2 * days // 7 if n % 3 == 2 else 0)
+            moments = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(count))
+            for i, t in enumerate(moments):
+                limit = moments[i + 1] if i + 1 < len(moments) else end
+                back = min(t + timedelta(minutes=rng.uniform(10, 300)), limit)
+                kind = rng.choice(("BROKEN", "BROKEN", "BROKEN", "DISCONNECTED", "STOPPED"))
+                reason = rng.choice(("engine KO", "engine unreachable")) if kind == "BROKEN" else ""
                 changes.append((t, cp, kind, reason))
-                t = t + timedelta(minutes=rng.uniform(10, 300))
-                if t >= end:
-                    break
-                changes.append((t, cp, "ACTIVE", ""))
+                if back < end:
+                    changes.append((back, cp, "ACTIVE", ""))
         changes.sort()
         conn.execute(
             insert(CpStateChangeRow.__table__),

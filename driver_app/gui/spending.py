@@ -1,7 +1,7 @@
 """The driver's "Monthly spending" tab: a table and a bar chart of € per month, CSV export.
 
-The chart is Qt Charts like the control center's; it shows the last 12 months with
-tickets. Export writes the selected month's tickets (or all of them with no selection).
+The chart is Qt Charts like the control center's; it shows the last 6 months with
+tickets (the table has them all). Export writes the selected month's tickets (or all of them with no selection).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QMargins, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,7 +28,7 @@ from driver_app.spending import MonthTotal, monthly_totals, tickets_of_month, wr
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-CHART_MONTHS = 12
+CHART_MONTHS = 6
 
 
 class MonthsModel(QAbstractTableModel):
@@ -59,7 +59,11 @@ class MonthsModel(QAbstractTableModel):
             return None
         m, column = self.months[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (m.label, str(m.charges), f"{m.kwh:.1f}", f"{m.eur:.2f}")[column]
+            return (m.label[:3] + m.label[-5:], str(m.charges), f"{m.kwh:.1f}", f"{m.eur:.2f}")[
+                column
+            ]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{m.label}: {m.charges} charges, {m.kwh:.1f} kWh, {m.eur:.2f} €"
         if role == Qt.ItemDataRole.TextAlignmentRole and column:
             return _RIGHT
         return None
@@ -76,7 +80,10 @@ class SpendingPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.chart_view = QChartView(self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(170)
@@ -84,6 +91,7 @@ class SpendingPanel(QWidget):
         chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
         chart.legend().hide()
         chart.setTitle("€ per month")
+        chart.setMargins(QMargins(2, 2, 2, 2))
         self.chart_view.setChart(chart)
         self.bars = 0  # months in the chart (tests)
         self.export_button = QPushButton("Export CSV…", self)
@@ -129,14 +137,12 @@ class SpendingPanel(QWidget):
             bars.append(m.eur)
         series = QBarSeries()
         series.append(bars)
-        series.setLabelsVisible(True)
-        series.setLabelsFormat("@value €")
-        series.setLabelsPosition(QBarSeries.LabelsPosition.LabelsInsideEnd)
         chart.addSeries(series)
         x = QBarCategoryAxis()
-        x.append([m.label[:3] + " " + m.month[2:4] for m in months])
+        x.append([m.label[:3] for m in months])
         y = QValueAxis()
-        y.setRange(0, max(m.eur for m in months) * 1.15 or 1.0)
+        y.setRange(0, max(m.eur for m in months) or 1.0)
+        y.applyNiceNumbers()
         y.setLabelFormat("%.0f")
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)

@@ -160,7 +160,7 @@ class DriverWindow(QMainWindow):
         right.addWidget(self.charge)
         right.addWidget(self.run_panel)
         right.addWidget(history_card)
-        right.setSizes([340, 190, 290])
+        right.setSizes([320, 170, 330])
 
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)

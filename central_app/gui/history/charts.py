@@ -38,6 +38,10 @@ def _ms(moment: datetime) -> float:
     return moment.astimezone(UTC).replace(tzinfo=None).timestamp() * 1000.0
 
 
+def _minute(moment: datetime) -> datetime:
+    return (moment + timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
 def _tick_count(span_h: float) -> int:
     """Ticks on whole days (or 3 hours for a day or less) when the span allows it."""
     if span_h <= 36:
@@ -81,13 +85,15 @@ class HistoryChart(QChartView):
     def _time_axes(
         self, chart: QChart, first: datetime, last: datetime, y_title: str
     ) -> tuple[QDateTimeAxis, QValueAxis]:
+        # slices are float seconds: 23:59:59.999 must not become the label of a day's tick
+        first, last = _minute(first), _minute(last)
         x = QDateTimeAxis()
         span_h = (last - first).total_seconds() / 3600
         x.setFormat("HH:mm" if span_h <= 36 else "dd MMM")
         x.setTickCount(_tick_count(span_h))
         x.setRange(
-            QDateTime.fromMSecsSinceEpoch(int(_ms(first))),
-            QDateTime.fromMSecsSinceEpoch(int(_ms(last))),
+            QDateTime.fromMSecsSinceEpoch(round(_ms(first))),
+            QDateTime.fromMSecsSinceEpoch(round(_ms(last))),
         )
         x.setTitleText("UTC")
         y = QValueAxis()
@@ -98,13 +104,11 @@ class HistoryChart(QChartView):
         return x, y
 
     @staticmethod
-    def _nice_max(value: float) -> float:
-        if value <= 0:
-            return 1.0
-        for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-            if value <= step:
-                return float(step)
-        return float(value * 1.1)
+    def _nice_range(y: QValueAxis, top: float) -> None:
+        """From 0 to ``top`` rounded up to round ticks (250 in 5 steps read 0, 63, 125...)."""
+        y.setRange(0, top if top > 0 else 1.0)
+        y.applyNiceNumbers()
+        y.setMin(0)
 
 
 class EnergyChart(HistoryChart):
@@ -118,7 +122,7 @@ class EnergyChart(HistoryChart):
         upper = QLineSeries()
         for moment, kwh in hours:  # a step per hour: each hour's energy is flat across it
             upper.append(_ms(moment), kwh)
-            upper.append(_ms(moment) + 3_599_000, kwh)
+            upper.append(_ms(moment) + 3_600_000, kwh)
         area = QAreaSeries(upper)
         self._lines.append(upper)
         area.setName("kWh in the hour")
@@ -126,7 +130,7 @@ class EnergyChart(HistoryChart):
         area.setBorderColor(QColor("#1f6fb8"))
         chart.addSeries(area)
         x, y = self._time_axes(chart, hours[0][0], hours[-1][0] + timedelta(hours=1), "kWh")
-        y.setRange(0, self._nice_max(max(k for _, k in hours)))
+        self._nice_range(y, max(k for _, k in hours))
         area.attachAxis(x)
         area.attachAxis(y)
         chart.legend().hide()
@@ -146,12 +150,12 @@ class SimultaneousChart(HistoryChart):
         width = (peaks[1][0] - peaks[0][0]).total_seconds() * 1000 if len(peaks) > 1 else 3_600_000
         for moment, n in peaks:
             line.append(_ms(moment), n)
-            line.append(_ms(moment) + width - 1, n)
+            line.append(_ms(moment) + width, n)
         line.setPen(QPen(QColor(theme.STATUS_COLOURS[CpStatus.SUPPLYING]), 2))
         chart.addSeries(line)
         last = peaks[-1][0] + timedelta(milliseconds=width)
         x, y = self._time_axes(chart, peaks[0][0], last, "supplies")
-        y.setRange(0, self._nice_max(max(n for _, n in peaks)))
+        self._nice_range(y, max(n for _, n in peaks))
         line.attachAxis(x)
         line.attachAxis(y)
         chart.legend().hide()
@@ -164,7 +168,14 @@ class StatesChart(HistoryChart):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Charging points per state", parent)
 
-    def show_states(self, slices: Sequence[datetime], series: dict[str, list[float]]) -> None:
+    def show_states(
+        self,
+        slices: Sequence[datetime],
+        series: dict[str, list[float]],
+        end: datetime | None = None,
+    ) -> None:
+        """``end``: where the axis stops (the period's end, past the last slice known now),
+        so this chart lines up with the others."""
         chart = self._reset()
         if not slices or not series:
             return
@@ -181,7 +192,7 @@ class StatesChart(HistoryChart):
             lower, upper = QLineSeries(), QLineSeries()
             for i, moment in enumerate(slices):
                 top = below[i] + values[i]
-                for t in (_ms(moment), _ms(moment) + width - 1):
+                for t in (_ms(moment), _ms(moment) + width):
                     lower.append(t, below[i])
                     upper.append(t, top)
                 below[i] = top
@@ -199,9 +210,9 @@ class StatesChart(HistoryChart):
             chart.addSeries(area)
             added.append(area)
             self.points += len(slices)
-        last = slices[-1] + timedelta(milliseconds=width)
+        last = max(slices[-1] + timedelta(milliseconds=width), end or slices[0])
         x, y = self._time_axes(chart, slices[0], last, "charging points")
-        y.setRange(0, self._nice_max(max(below)))
+        self._nice_range(y, max(below))
         for area in added:
             area.attachAxis(x)
             area.attachAxis(y)
@@ -226,7 +237,7 @@ class DailyRevenueChart(HistoryChart):
         x = QBarCategoryAxis()
         x.append([d.day[5:] for d in days])
         y = QValueAxis()
-        y.setRange(0, self._nice_max(max(d.eur for d in days)))
+        self._nice_range(y, max(d.eur for d in days))
         y.setLabelFormat("%.0f")
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)

@@ -8,6 +8,7 @@ from central_app.db import DatabaseError
 from central_app.gui.history.charts import EnergyChart, SimultaneousChart, StatesChart
 from central_app.gui.history.period import WEEK, PeriodPicker
 from central_app.history import History
+from wire.timefmt import parse_ts
 
 SLICES = 96  # per period: a week in 105-minute slices, a day in 15-minute ones
 
@@ -51,7 +52,8 @@ class ChartsPanel(QWidget):
         try:
             self.energy.show_hours(self.history.energy_per_hour(since, until))
             self.simultaneous.show_peaks(self.history.simultaneous(since, until, SLICES))
-            self.states.show_states(*self.history.network_states(since, until, SLICES))
+            slices, series = self.history.network_states(since, until, SLICES)
+            self.states.show_states(slices, series, parse_ts(until))
         except DatabaseError as exc:
             self.note.setText(str(exc))
             return
