@@ -2,7 +2,8 @@
 
 ``rowCount`` is the filter's total (one aggregate query that also gives the totals), so the
 scroll bar is true from the start; ``data`` asks the database for the page of ``PAGE`` rows
-a view reaches (``ORDER BY … LIMIT … OFFSET``) and keeps the last ``KEEP_PAGES`` of them.
+a view reaches (``ORDER BY … LIMIT … OFFSET``, from whichever end is nearer) and keeps the
+last ``KEEP_PAGES`` of them.
 Opening or filtering 100,000 tickets is therefore one count and one page, whatever the size.
 Sorting is done by the database too (``sort`` resets the pages).
 """
@@ -101,13 +102,7 @@ class SessionsModel(QAbstractTableModel):
         number, offset = divmod(row, self.PAGE)
         page = self._pages.get(number)
         if page is None:
-            page = self._history.page(
-                self._filter,
-                sort=self._sort,
-                descending=self._descending,
-                offset=number * self.PAGE,
-                limit=self.PAGE,
-            )
+            page = self._read_page(number)
             self.queries += 1
             self._pages[number] = page
             while len(self._pages) > self.KEEP_PAGES:
@@ -115,6 +110,25 @@ class SessionsModel(QAbstractTableModel):
         else:
             self._pages.move_to_end(number)
         return page[offset] if offset < len(page) else None
+
+    def _read_page(self, number: int) -> list[SessionRecord]:
+        """A page from the nearer end: OFFSET walks the index, so a page in the second half
+        is read in the reverse order from the end (the last row costs what the first does)."""
+        assert self._history is not None
+        total = self._totals.sessions
+        start = number * self.PAGE
+        end = min(start + self.PAGE, total)
+        if start <= total // 2:
+            return self._history.page(
+                self._filter, sort=self._sort, descending=self._descending, offset=start,
+                limit=self.PAGE,
+            )  # fmt: skip
+        rows = self._history.page(
+            self._filter, sort=self._sort, descending=not self._descending, offset=total - end,
+            limit=end - start,
+        )  # fmt: skip
+        rows.reverse()
+        return rows
 
     # --- QAbstractTableModel -------------------------------------------------------------
 
