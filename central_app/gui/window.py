@@ -89,11 +89,8 @@ class ControlCenterWindow(QMainWindow):
         self.links = LinksIndicator(self)
         self.state_counts = StateCounts(self)
         self._syncing = False
-        self.history = HistoryLauncher(
-            self,
-            self._history_source(),
-            live_view=self.model.cp,
-            set_price=getattr(controls, "set_price", None),
+        self.history = HistoryLauncher.for_controls(
+            self, controls, live_view=self.model.cp, on_error=self.log_panel.log
         )
 
         self._build_docks()
@@ -108,18 +105,6 @@ class ControlCenterWindow(QMainWindow):
         )
 
     # --- construction -------------------------------------------------------------------------
-
-    def _history_source(self):  # type: ignore[no-untyped-def]
-        """The core's read-only history queries, if it has a database (fakes may not)."""
-        source = getattr(self.controls, "history", None)
-        if not callable(source):
-            return None
-        try:
-            return source()
-        except Exception as exc:
-            log.warning("the history is unavailable", exc_info=True)
-            self.log_panel.log(f"History unavailable: {exc}", LogLevel.WARNING)
-            return None
 
     def _build_map(self, city: City | None, city_path: str | None) -> CityMapView | None:
         try:

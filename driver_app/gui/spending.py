@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
-from PySide6.QtCore import QAbstractTableModel, QMargins, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QMargins, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from driver_app.gui.models import _RowsModel
 from driver_app.session import TicketInfo
 from driver_app.spending import MonthTotal, monthly_totals, tickets_of_month, write_tickets_csv
 
@@ -31,28 +32,21 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 CHART_MONTHS = 6
 
 
-class MonthsModel(QAbstractTableModel):
+class MonthsModel(_RowsModel):
     HEADERS = ("Month", "Charges", "kWh", "€")
 
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        self.months: list[MonthTotal] = []  # newest first
+        self._rows: list[MonthTotal] = []  # newest first
+
+    @property
+    def months(self) -> list[MonthTotal]:
+        return self._rows
 
     def set_months(self, months: list[MonthTotal]) -> None:
         self.beginResetModel()
-        self.months = list(reversed(months))
+        self._rows = list(reversed(months))
         self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.months)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 from central_app.gui.history.cp_detail import CpDetailDialog
 from central_app.gui.history.window import HistoryWindow
 from central_app.history import History
-from central_app.views import CpView
+from central_app.views import CpView, LogLevel
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,33 @@ class HistoryLauncher(QObject):
         self._set_price = set_price
         self.window: HistoryWindow | None = None
         self.details: dict[str, CpDetailDialog] = {}
+
+    @classmethod
+    def for_controls(
+        cls,
+        parent: QWidget,
+        controls: object,
+        *,
+        live_view: Callable[[str], CpView | None],
+        on_error: Callable[[str, LogLevel], None],
+    ) -> HistoryLauncher:
+        """From Central's controls: their ``history()`` and ``set_price`` when they have them
+        (the core does; test fakes and the demo may not), a failure said in the log."""
+        history = None
+        source = getattr(controls, "history", None)
+        if callable(source):
+            try:
+                history = source()
+            except Exception as exc:
+                log.warning("the history is unavailable", exc_info=True)
+                on_error(f"History unavailable: {exc}", LogLevel.WARNING)
+        set_price = getattr(controls, "set_price", None)
+        return cls(
+            parent,
+            history,
+            live_view=live_view,
+            set_price=set_price if callable(set_price) else None,
+        )
 
     @property
     def available(self) -> bool:
