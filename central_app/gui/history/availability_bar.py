@@ -33,8 +33,13 @@ def ordered(shares: dict[str, float]) -> list[tuple[str, float]]:
     return [(s, shares[s]) for s in order + rest if shares.get(s, 0) > 0]
 
 
+def percent(share: float) -> str:
+    """``12.3 %``; a sliver (a CP that connected minutes ago, in a week) reads ``< 0.1 %``."""
+    return "< 0.1 %" if share < 0.0005 else f"{share * 100:.1f} %"
+
+
 def describe(shares: dict[str, float]) -> str:
-    return " · ".join(f"{label(s)} {share * 100:.1f} %" for s, share in ordered(shares))
+    return " · ".join(f"{label(s)} {percent(share)}" for s, share in ordered(shares))
 
 
 class AvailabilityBar(QWidget):
