@@ -7,9 +7,12 @@
     evc-admin ... cp revoke ID | cp rotate-key ID
     evc-admin ... list [--audit N]
     evc-admin ... audit [--limit N]
+    evc-admin ... sessions [--cp ID] [--driver ID] [--since DATE] [--until DATE] [--format csv|json]
+    evc-admin ... report [--since DATE] [--until DATE] [--format table|csv|json]
 
 Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
-few seconds while it runs. A driver's key (docs/security.md) goes to ``--key-file`` (written
+few seconds while it runs. ``sessions`` and ``report`` read the history (see
+:mod:`central_app.admin_history`). A driver's key (docs/security.md) goes to ``--key-file`` (written
 mode 0600) or, without it, to standard output.
 """
 
@@ -21,6 +24,7 @@ import os
 import sys
 from pathlib import Path
 
+from central_app import admin_history
 from central_app.db import DEFAULT_DATA_DIR, DatabaseError, default_url, open_database
 from central_app.store import RegistryError, Store
 from wire.pki import write_private
@@ -89,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--audit", type=int, default=10, metavar="N")
     audit = sub.add_parser("audit", help="the audit log, newest first")
     audit.add_argument("--limit", type=int, default=50, metavar="N")
+    admin_history.add_parsers(sub)
     return p
 
 
@@ -175,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         who = "admin"
     try:
-        print(run(args, Store(db), who))
+        if args.area in ("sessions", "report"):
+            admin_history.run(args, db, sys.stdout)
+        else:
+            print(run(args, Store(db), who))
         return 0
     except RegistryError as exc:
         print(f"evc-admin: error: {exc}", file=sys.stderr)

@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 from central_app.cp_state import CpMachine
 from central_app.ledger import Ledger
-from central_app.views import CentralListener, CpView, LogEntry, LogLevel, RequestPhase, RequestView
+from central_app.views import (
+    CentralListener,
+    CpStatus,
+    CpView,
+    LogEntry,
+    LogLevel,
+    RequestPhase,
+    RequestView,
+)
 from wire.kafka.messages import CpState, Event
 from wire.kafka.topics import Topics
 from wire.timefmt import now_ts
@@ -141,6 +149,10 @@ class Hub:
 
     def cp_changed(self, cp: CpMachine) -> None:
         view = cp.view()
+        # the history's state log keeps real changes only (a dict lookup for the rest)
+        self.ledger.states.note(
+            cp.cp_id, view.status, cp.fault_reason if view.status is CpStatus.BROKEN else ""
+        )
         self._each("cp_changed", view)
         self.publish_state(view, live=True)
 

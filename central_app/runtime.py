@@ -37,6 +37,7 @@ from central_app.billing import Billing
 from central_app.cp_state import CpMachine
 from central_app.db import Database, DatabaseError, open_database
 from central_app.db_writer import DbWriter
+from central_app.history import History
 from central_app.hub import Hub
 from central_app.kafka_loop import KafkaLink
 from central_app.ledger import Ledger
@@ -303,6 +304,11 @@ class CentralRuntime:
             except Exception:
                 log.exception("closing the TCP server")
         self._close_tcp_socket()
+        if self.hub is not None and loop is not None and loop.is_running():
+            try:  # before the writer drains: the state history must not show CPs up meanwhile
+                self.call(self.hub.ledger.states.all_disconnected, "Central stopped", timeout=3)
+            except Exception:
+                log.warning("recording the CPs as disconnected failed", exc_info=True)
         if self.kafka is not None:
             self.kafka.stop()
         if self.writer is not None:
@@ -603,6 +609,31 @@ class CentralRuntime:
 
     def resume_all(self) -> None:
         self.call(self._set_admin, None, AdminState.ACTIVE)
+
+    def set_price(self, cp_id: str, price: float) -> None:
+        """The operator's new price for a CP (audited): on the owner at once, the row behind;
+        new authorizations use it, a running supply keeps the price it started with."""
+        if not 0 < price < 100:
+            raise ValueError(f"price must be between 0 and 100 EUR/kWh, got {price}")
+        self.call(self._set_price, cp_id, price)
+
+    def _set_price(self, cp_id: str, price: float) -> None:
+        hub = self.hub
+        assert hub is not None
+        cp = hub.cps.get(cp_id)
+        if cp is None:
+            raise RegistryError(f"no charging point {cp_id}")
+        if cp.price == price:
+            return
+        hub.ledger.set_price(cp_id, price, "operator")
+        cp.price = price
+        hub.say(f"price set to {price:.2f} EUR/kWh by the operator", source=cp_id)
+        hub.cp_changed(cp)
+
+    def history(self) -> History | None:
+        """Read-only queries on this Central's database for the control center (they run on
+        the caller's thread, never on the owner)."""
+        return History(self.db) if self.db is not None else None
 
     def revoke_cp(self, cp_id: str) -> None:
         """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""

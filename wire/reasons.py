@@ -15,6 +15,9 @@ _END_REASONS = {
     "engine_restart": "charging point restarted",
 }
 
+#: The ``supply_ended`` reasons PROTOCOL.md fixes (how a ticket can end).
+END_REASONS: tuple[str, ...] = tuple(_END_REASONS)
+
 _DENY_REASONS = {
     "expired": "request expired before Central could answer",
     "not_active": "charging point is not available",
