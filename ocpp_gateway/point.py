@@ -70,7 +70,8 @@ class Point:
         self.authenticated = authenticated
         if old is not None:
             self._spawn(old._connection.close(code=1000, reason="replaced by a new connection"))
-        if self.link is None and (authenticated or self.gateway.auto_register):
+        known = self.gateway.credentials.load(self.cp_id) is not None
+        if self.link is None and known and (authenticated or self.gateway.auto_register):
             self._start_link()
 
     async def detach(self, cp: GatewayChargePoint, why: str) -> None:
@@ -113,16 +114,18 @@ class Point:
         if not (self.authenticated or self.gateway.auto_register):
             self.say("BootNotification refused: unknown charge point (no password provisioned)")
             return "Rejected"
-        if self.link is not None and self.link.up:
+        link = self.link
+        if link is not None and link.up:
             return "Accepted"
-        if self.link is not None:
-            await self.link.close()
-        location = "" if self.authenticated else f"OCPP {self.vendor}"
-        self._start_link(location)
-        assert self.link is not None
+        if link is None or link.outcome.done():  # none yet, or one that was refused or lost
+            if link is not None:
+                await link.close()
+            self._start_link("" if self.authenticated else f"OCPP {self.vendor}")
+            link = self.link
+        assert link is not None
         try:
             async with asyncio.timeout(BOOT_WAIT):
-                result = await asyncio.shield(self.link.outcome)
+                result = await asyncio.shield(link.outcome)
         except TimeoutError:
             return "Pending"
         if result == "accepted":

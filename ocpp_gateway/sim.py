@@ -138,6 +138,11 @@ class SimCharger(ChargePoint):
             await asyncio.sleep(self.interval)
             await self.call(call.Heartbeat())
 
+    async def authorize(self, id_tag: str) -> str:
+        """An idTag presented at the charger (a driver's card)."""
+        answer = await self.call(call.Authorize(id_tag=id_tag))
+        return answer.id_tag_info["status"]
+
     async def start_transaction(self, id_tag: str) -> bool:
         answer = await self.call(
             call.StartTransaction(

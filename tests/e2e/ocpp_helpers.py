@@ -104,7 +104,9 @@ class Charger:
         self.ws: ClientConnection | None = None
         self.cp: SimCharger | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
         self.meter_wh = 0.0
+        self.interval = 30  # until a BootNotification.conf says otherwise
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 20.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -121,7 +123,28 @@ class Charger:
             additional_headers=headers,
         )
         self.cp = SimCharger(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
+        self.cp.interval = self.interval
         self._reader = self.loop.create_task(self.cp.start())
+        self.beating(True)
+
+    def boot(self) -> str:
+        """BootNotification; once Accepted the charger beats at the interval it was given."""
+        status = self.call("boot")
+        assert self.cp is not None
+        self.interval = self.cp.interval
+        return status
+
+    def beating(self, on: bool) -> None:
+        """Start or stop the charger's Heartbeat.req (a real one never stops by itself)."""
+
+        def switch() -> None:
+            if self._beat is not None:
+                self._beat.cancel()
+                self._beat = None
+            if on and self.cp is not None:
+                self._beat = self.loop.create_task(self.cp.beat())
+
+        self.loop.call_soon_threadsafe(switch)
 
     def call(self, name: str, *args: Any, **kw: Any) -> Any:
         """Run one of ``SimCharger``'s coroutines (boot, status, start_transaction…)."""
@@ -136,8 +159,9 @@ class Charger:
         async def abort() -> None:
             assert self.ws is not None
             self.ws.transport.abort()
-            if self._reader is not None:
-                self._reader.cancel()
+            for task in (self._reader, self._beat):
+                if task is not None:
+                    task.cancel()
             charging = self.cp._charging if self.cp is not None else None
             if charging is not None:
                 charging.cancel()
@@ -145,11 +169,15 @@ class Charger:
         self.run(abort())
 
     def close(self) -> None:
+        """Close the WebSocket, end every task of the charger, stop its loop."""
+
         async def shut() -> None:
             if self.ws is not None:
                 await self.ws.close()
-            if self._reader is not None:
-                self._reader.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             self.run(shut(), timeout=5)

@@ -44,7 +44,7 @@ def booted(gateway: Gateway, chargers: list[Charger], observer: Observer, **sim:
     charger = Charger(gateway.url, CP, password, **sim)
     chargers.append(charger)
     charger.connect()
-    assert charger.call("boot") == "Accepted"
+    assert charger.boot() == "Accepted"
     charger.call("status", "Available")
     observer.wait_status(CP, "ACTIVE", 20)
     return charger
@@ -60,7 +60,7 @@ def supplying(network: Network, observer: Observer, driver_id: str) -> str:
 
 
 def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_active(
-    gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
 ) -> None:
     charger = booted(gateway, chargers, observer)
     assert charger.cp is not None and charger.cp.interval == HEARTBEAT
@@ -68,7 +68,7 @@ def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_act
     stranger = Charger(gateway.url, "OCPP-99")
     chargers.append(stranger)
     stranger.connect()  # no password on file: the WebSocket opens, the boot does not
-    assert stranger.call("boot") == "Rejected"
+    assert stranger.boot() == "Rejected"
     assert observer.status("OCPP-99") is None
 
     impostor = Charger(gateway.url, CP, "not-the-password-at-all")
@@ -79,6 +79,14 @@ def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_act
     with pytest.raises(InvalidStatus):
         impostor.connect(password="")  # no credentials at all
     assert observer.status(CP) == "ACTIVE"  # the real charger is untouched
+
+    # a driver's card at the charger: Authorize asks Central (charge_request, origin cp)
+    assert charger.call("authorize", "D-004") == "Accepted"
+    assert charger.call("start_transaction", "D-004")
+    charger.cp.meter_wh += 1500
+    charger.call("stop_transaction")
+    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
+    assert (ticket["kwh"], ticket["reason"]) == (1.5, "unplugged")
 
 
 def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the_charger(
@@ -168,3 +176,9 @@ def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
     observer.wait_status(CP, "ACTIVE", 10)
     assert len(network.tickets(session_id=session)) == 1
     assert len(observer.cp_events("supply_ended", session_id=session)) == 1
+
+    # a charger that stays connected but falls silent (hung firmware, half-open TCP)
+    charger.beating(False)
+    silent = time.monotonic()
+    observer.wait_status(CP, "DISCONNECTED", 1.5 * HEARTBEAT + 3 + 1)
+    assert time.monotonic() - silent <= 1.5 * HEARTBEAT + 3 + 1
