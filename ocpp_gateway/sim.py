@@ -2,7 +2,7 @@
 code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests.
 
     python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
-        [--password PW] [--power-kw 22] [--speed 10] [--charge-seconds 8]
+        [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
 
 It boots, reports Available, beats at the interval the gateway gives, accepts
 RemoteStartTransaction (StartTransaction, then MeterValues every second with the energy
@@ -21,6 +21,7 @@ import contextlib
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import websockets
@@ -239,12 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP 1.6J charger")
     p.add_argument("--url", required=True, help="the gateway's ws://HOST:PORT/ocpp")
     p.add_argument("--id", required=True)
-    p.add_argument("--password", default="")
+    p.add_argument("--password", default="", help="basic-auth password (visible in ps)")
+    p.add_argument("--password-file", type=Path, default=None, help="read it from this file")
     p.add_argument("--power-kw", type=float, default=22.0)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--charge-seconds", type=float, default=8.0)
     p.add_argument("--no-gui", action="store_true")
     args = p.parse_args(argv)
+    if args.password_file is not None:
+        args.password = args.password_file.read_text(encoding="utf-8").strip()
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(args))
