@@ -11,7 +11,7 @@ docs/ocpp.md as code, so the unit tests check it without a broker or a WebSocket
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,27 +107,27 @@ def _kw(sample: dict[str, Any]) -> float | None:
     return value if sample.get("unit") == "kW" else value / 1000.0
 
 
-def register_wh(meter_values: Iterable[dict[str, Any]]) -> float | None:
-    """The last energy-register reading (Wh) in a MeterValues ``meterValue`` list (snake_case
-    keys, as the ``ocpp`` library hands them over); None when there is none."""
+def _last(
+    meter_values: Iterable[dict[str, Any]], read: Callable[[dict[str, Any]], float | None]
+) -> float | None:
     found = None
     for meter_value in meter_values:
         for sample in meter_value.get("sampled_value", []):
-            wh = _wh(sample)
-            if wh is not None:
-                found = wh
+            value = read(sample)
+            if value is not None:
+                found = value
     return found
+
+
+def register_wh(meter_values: Iterable[dict[str, Any]]) -> float | None:
+    """The last energy-register reading (Wh) in a MeterValues ``meterValue`` list (snake_case
+    keys, as the ``ocpp`` library hands them over); None when there is none."""
+    return _last(meter_values, _wh)
 
 
 def power_kw(meter_values: Iterable[dict[str, Any]]) -> float | None:
     """The last Power.Active.Import reading (kW), when the charger reports one."""
-    found = None
-    for meter_value in meter_values:
-        for sample in meter_value.get("sampled_value", []):
-            kw = _kw(sample)
-            if kw is not None:
-                found = kw
-    return found
+    return _last(meter_values, _kw)
 
 
 # StopTransaction.reason (OCPP 1.6 §7.35) → supply_ended.reason (PROTOCOL.md §3).
