@@ -44,7 +44,7 @@ class GatewayChargePoint(ChargePoint):
         status = await self.point.boot(charge_point_vendor, charge_point_model)
         return call_result.BootNotification(
             current_time=now_ts(),
-            interval=int(self.point.gateway.heartbeat_interval),
+            interval=max(1, round(self.point.gateway.heartbeat_interval)),
             status=RegistrationStatus(status),
         )
 

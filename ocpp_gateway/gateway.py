@@ -192,6 +192,8 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await connection.close()
             await point.detach(cp, why)
+            if point.cp is None and self.credentials.load(cp_id) is None:
+                self.points.pop(cp_id, None)  # never admitted: keep nothing of a stranger
 
     async def _watch(self, cp: GatewayChargePoint) -> None:
         while time.monotonic() - cp.last_message < self.silence_limit:

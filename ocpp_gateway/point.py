@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +154,7 @@ class Point:
         if self.link is None or not self.link.up:
             return False
         request = ChargeRequest(
-            request_id=f"ocpp-{self.cp_id}-{int(time.time() * 1000)}",
+            request_id=f"cp-{uuid.uuid4().hex[:12]}",  # as EV_CP_E's manual requests
             driver_id=id_tag,
             cp_id=self.cp_id,
             origin="cp",

@@ -106,10 +106,7 @@ class Station:
     def remote_start_refused(self, session_id: str, why: str) -> Outcome:
         if self.pending is None or self.pending.command.session_id != session_id:
             return Outcome()
-        self.pending = None
-        return Outcome(
-            events=[AuthorizationRejected(session_id=session_id, cp_id=self.cp_id, reason=why)]
-        )
+        return self._cancel_pending(why)
 
     def on_admin(self, state: AdminState) -> Outcome:
         """Stop → RemoteStopTransaction (if one runs) + ChangeAvailability Inoperative;
@@ -123,13 +120,7 @@ class Station:
             tx = self.book.running()
             if tx is not None:
                 out.calls.append(RemoteStop(tx.transaction_id))
-            if self.pending is not None:
-                command, self.pending = self.pending.command, None
-                out.events.append(
-                    AuthorizationRejected(
-                        session_id=command.session_id, cp_id=self.cp_id, reason="stopped"
-                    )
-                )
+            out += self._cancel_pending("stopped")
             out.calls.append(ChangeAvailability(operative=False))
         else:
             out.calls.append(ChangeAvailability(operative=True))
@@ -156,11 +147,25 @@ class Station:
             status, error_code, info, stopped=self.admin_state == AdminState.STOPPED
         )
         out = Outcome()
-        if status == mapping.FAULTED:
+        if self.health.health != mapping.EngineHealth.OK:
             tx = self.book.running()
-            if tx is not None:
+            if tx is not None and status == mapping.FAULTED:
                 out.events.append(self._end(tx, tx.meter_last, None, "fault"))
+            out += self._cancel_pending("engine fault")
         return out
+
+    def _cancel_pending(self, reason: str) -> Outcome:
+        """An authorization waiting for its StartTransaction ends (as EV_CP_E's does)."""
+        if self.pending is None:
+            return Outcome()
+        command, self.pending = self.pending.command, None
+        return Outcome(
+            events=[
+                AuthorizationRejected(
+                    session_id=command.session_id, cp_id=self.cp_id, reason=reason
+                )
+            ]
+        )
 
     def check_id_tag(self, id_tag: str) -> bool | None:
         """Authorize.req: True when Central already authorized this driver here, None when

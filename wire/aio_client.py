@@ -2,9 +2,10 @@
 
 ``wire.tcp_client.CentralClient`` blocks a thread per session; a process that is the monitor
 of many CPs at once (the OCPP gateway) holds one session per CP on one event loop instead.
-Same rules as the blocking client, same byte layer (``wire.framing``) and messages
-(``wire.tcp_messages``): ENQ → ACK opens the session; a request frame is resent only after a
-NACK (3 attempts in all); a response is ACKed, a bad one NACKed; every wait has a deadline;
+Same rules as the blocking client, in the same code (``wire.tcp_exchange``), on the same byte
+layer (``wire.framing``) and messages (``wire.tcp_messages``): ENQ → ACK opens the session; a
+request frame is resent only after a NACK (3 attempts in all); a response is ACKed, a bad one
+NACKed; every wait has a deadline;
 every socket or TLS error becomes a ``SessionError`` and closes the client, because the
 session state is then unknown. TLS session resumption is not done here (each reconnection
 is a full handshake; a gateway reconnects rarely).
@@ -19,22 +20,15 @@ from collections import deque
 
 from wire.errors import (
     ConnectionLost,
-    FrameTooLarge,
-    HandshakeRefused,
     ResponseTimeout,
     SessionError,
-    TooManyAttempts,
     UntrustedCertificate,
 )
-from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
-from wire.tcp_client import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_SIZE, RESPONSE_TIMEOUT
+from wire.framing import Event, FrameDecoder, encode_frame
+from wire.tcp_client import CONNECT_TIMEOUT, READ_SIZE, RESPONSE_TIMEOUT
+from wire.tcp_exchange import ENQ, EOT, RequestExchange, handshake
 from wire.tcp_messages import RESPONSES, Request, Response
 from wire.tls import describe_verify_error
-
-_ACK = bytes([Control.ACK])
-_NACK = bytes([Control.NACK])
-_ENQ = bytes([Control.ENQ])
-_EOT = bytes([Control.EOT])
 
 
 class AsyncCentralClient:
@@ -91,29 +85,33 @@ class AsyncCentralClient:
         self._decoder = FrameDecoder()
         self._events.clear()
         try:
-            await self._send(_ENQ)
+            await self._send(ENQ)
             deadline = self._deadline()
-            while True:
-                event = await self._next_event(deadline, "the answer to ENQ")
-                if isinstance(event, ControlByte) and event.code == Control.ACK:
-                    return
-                if isinstance(event, ControlByte) and event.code == Control.NACK:
-                    raise HandshakeRefused("Central answered ENQ with NACK")
-                if isinstance(event, ControlByte) and event.code == Control.EOT:
-                    raise ConnectionLost("Central ended the session during the handshake")
+            while not handshake(await self._next_event(deadline, "the answer to ENQ")):
+                pass
         except SessionError:
             self._drop()
             raise
 
     async def request(self, message: Request) -> Response:
         """Send one request, return Central's response (see ``CentralClient.request``)."""
-        frame = encode_frame(message.to_bytes())
+        exchange = RequestExchange(encode_frame(message.to_bytes()))
         async with self._lock:
             if self._writer is None:
                 raise ConnectionLost("not connected")
             try:
-                deadline = await self._send_until_acked(frame)
-                return await self._receive_response(deadline)
+                await self._send(exchange.frame)
+                deadline = self._deadline()
+                while True:
+                    step = exchange.feed(await self._next_event(deadline, exchange.waiting_for))
+                    if step.send:
+                        await self._send(step.send)
+                    if step.error is not None:
+                        raise step.error
+                    if step.resent:
+                        deadline = self._deadline()
+                    if step.response is not None:
+                        return RESPONSES.parse(step.response)  # type: ignore[return-value]
             except SessionError:
                 self._drop()
                 raise
@@ -123,57 +121,19 @@ class AsyncCentralClient:
         writer = self._writer
         if writer is None:
             return
-        with contextlib.suppress(OSError, RuntimeError):
-            writer.write(_EOT)
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            writer.write(EOT)
             async with asyncio.timeout(0.5):
                 await writer.drain()
+        self._drop()
         with contextlib.suppress(OSError, RuntimeError, TimeoutError):
             async with asyncio.timeout(0.5):
-                self._drop()
                 await writer.wait_closed()
-        self._drop()
 
     # -- internals --------------------------------------------------------------------
 
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.response_timeout
-
-    async def _send_until_acked(self, frame: bytes) -> float:
-        for _attempt in range(MAX_ATTEMPTS):
-            await self._send(frame)
-            deadline = self._deadline()
-            while True:
-                event = await self._next_event(deadline, "the ACK of the request")
-                if isinstance(event, ControlByte):
-                    if event.code == Control.ACK:
-                        return deadline
-                    if event.code == Control.NACK:
-                        break
-                    if event.code == Control.EOT:
-                        raise ConnectionLost("Central ended the session")
-                    continue
-                if isinstance(event, Frame):  # the response before the ACK
-                    self._events.appendleft(event)
-                    return deadline
-        raise TooManyAttempts(f"request NACKed {MAX_ATTEMPTS} times")
-
-    async def _receive_response(self, deadline: float) -> Response:
-        bad = 0
-        while True:
-            event = await self._next_event(deadline, "the response")
-            if isinstance(event, Frame):
-                await self._send(_ACK)
-                return RESPONSES.parse(event.data)  # type: ignore[return-value]
-            if isinstance(event, BadFrame):
-                if isinstance(event.error, FrameTooLarge):
-                    raise ConnectionLost(f"Central sent an oversized frame: {event.error}")
-                bad += 1
-                await self._send(_NACK)
-                if bad >= MAX_ATTEMPTS:
-                    raise TooManyAttempts(f"response was bad {bad} times: {event.error}")
-                continue
-            if event.code == Control.EOT:
-                raise ConnectionLost("Central ended the session")
 
     async def _next_event(self, deadline: float, what: str) -> Event:
         reader = self._reader

@@ -114,3 +114,16 @@ def test_an_unused_authorization_expires(tmp_path: Path) -> None:
     (expired,) = st.tick().events
     assert isinstance(expired, AuthorizationExpired) and expired.session_id == "s1"
     assert st.pending is None and st.tick().events == []
+
+
+def test_a_fault_or_a_stop_cancels_a_waiting_authorization(tmp_path: Path) -> None:
+    st = station(tmp_path)
+    st.on_authorize(authorize("s1"))
+    (cancelled,) = st.on_status("Faulted", "GroundFailure").events
+    assert isinstance(cancelled, AuthorizationRejected) and cancelled.reason == "engine fault"
+    st.on_status("Available")
+    st.on_authorize(authorize("s2"))
+    out = st.on_admin(AdminState.STOPPED)
+    assert [e.reason for e in out.events] == ["stopped"]
+    assert out.calls == [ChangeAvailability(operative=False)]
+    assert st.pending is None
