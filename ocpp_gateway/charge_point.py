@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from ocpp_gateway.point import Point
 
 
+CALL_TIMEOUT = 15  # s a charger has to answer the gateway's calls (RemoteStart…)
+
+
 def _id_tag_info(accepted: bool) -> dict[str, str]:
     status = AuthorizationStatus.accepted if accepted else AuthorizationStatus.invalid
     return {"status": status.value}
@@ -29,9 +32,13 @@ def _id_tag_info(accepted: bool) -> dict[str, str]:
 
 class GatewayChargePoint(ChargePoint):
     def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
-        super().__init__(cp_id, connection)
+        super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT)
         self.point = point
         self.last_message = time.monotonic()
+
+    async def close(self, reason: str) -> None:
+        """End this connection (a newer one of the same charge point took over)."""
+        await self._connection.close(code=1000, reason=reason)
 
     async def route_message(self, raw_msg: str) -> None:
         self.last_message = time.monotonic()  # any message, answers included, is a sign of life

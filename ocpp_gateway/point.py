@@ -70,7 +70,7 @@ class Point:
         old, self.cp = self.cp, cp
         self.authenticated = authenticated
         if old is not None:
-            self._spawn(old._connection.close(code=1000, reason="replaced by a new connection"))
+            self._spawn(old.close("replaced by a new connection"))
         known = self.gateway.credentials.load(self.cp_id) is not None
         if self.link is None and known and (authenticated or self.gateway.auto_register):
             self._start_link()
@@ -132,6 +132,9 @@ class Point:
         if result == "accepted":
             return "Accepted"
         self.say(f"BootNotification refused: {result}")
+        if self.link is link:  # no retrying behind the charger's back: it boots again
+            self.link = None
+            await link.close()
         return "Rejected"
 
     def status(self, connector_id: int, status: str, error_code: str, info: str | None) -> None:

@@ -172,12 +172,12 @@ class Charger:
         """Close the WebSocket, end every task of the charger, stop its loop."""
 
         async def shut() -> None:
-            if self.ws is not None:
-                await self.ws.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)  # their errors are read
+            if self.ws is not None:
+                await self.ws.close()
 
         with contextlib.suppress(Exception):
             self.run(shut(), timeout=5)
