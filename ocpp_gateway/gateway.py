@@ -40,6 +40,7 @@ from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.passwords import PasswordFile
 from ocpp_gateway.point import Point
+from ocpp_gateway.transactions import TransactionIds
 from wire.kafka.messages import Event
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
@@ -74,6 +75,7 @@ class Gateway:
         self.kafka_bootstrap = kafka
         self.topics = topics
         self.state_dir = state_dir
+        self.ids = TransactionIds(state_dir)
         self.credentials = CredentialStore(credentials_dir)
         self.passwords = passwords
         self.gateway_id = gateway_id

@@ -50,7 +50,7 @@ class Point:
     def __init__(self, gateway: Gateway, cp_id: str) -> None:
         self.gateway = gateway
         self.cp_id = cp_id
-        self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id))
+        self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id, gateway.ids))
         self.link: CentralLink | None = None
         self.cp: GatewayChargePoint | None = None
         self.authenticated = False  # this connection presented the CP's password

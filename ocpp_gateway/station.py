@@ -181,8 +181,7 @@ class Station:
         Central authorized; anything else gets an id (OCPP requires one) and Invalid."""
         pending = self.pending
         if pending is None or pending.command.driver_id != id_tag:
-            self.book.next_id += 1
-            return self.book.next_id, False, Outcome()
+            return self.book.ids.next(), False, Outcome()
         self.pending = None
         command = pending.command
         started_at = _ts(timestamp)

@@ -37,18 +37,38 @@ class Transaction:
     seq: int = 0  # supply_progress sequence
 
 
+class TransactionIds:
+    """The gateway's transactionIds: one counter for all its charge points (a central system
+    hands out ids unique across its chargers), on disk in ``<dir>/transaction-id``. It starts
+    from the clock, so even a lost file never hands out an id again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / "transaction-id"
+        self.last = int(time.time()) % 1_000_000_000
+        try:
+            self.last = max(self.last, int(self.path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read %s (%s): counting from the clock", self.path, exc)
+
+    def next(self) -> int:
+        self.last += 1
+        write_private(self.path, str(self.last).encode())
+        return self.last
+
+
 class TransactionBook:
-    def __init__(self, directory: Path, cp_id: str) -> None:
+    def __init__(self, directory: Path, cp_id: str, ids: TransactionIds | None = None) -> None:
         self.path = Path(directory) / f"{cp_id}.ocpp.json"
+        self.ids = ids or TransactionIds(directory)
         self.open: dict[int, Transaction] = {}
         self.ended: deque[int] = deque(maxlen=ENDED_KEPT)
-        self.next_id = int(time.time()) % 1_000_000_000  # unique even if the file is lost
         self._load()
 
     def _load(self) -> None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.next_id = max(self.next_id, int(data["next_id"]))
             self.open = {int(k): Transaction(**v) for k, v in data["open"].items()}
             self.ended.extend(int(t) for t in data["ended"])
         except FileNotFoundError:
@@ -58,7 +78,6 @@ class TransactionBook:
 
     def save(self) -> None:
         data = {
-            "next_id": self.next_id,
             "open": {str(k): asdict(v) for k, v in self.open.items()},
             "ended": list(self.ended),
         }
@@ -68,9 +87,8 @@ class TransactionBook:
         self, *, session_id: str, driver_id: str, price: float, meter_start: float, started_at: str
     ) -> Transaction:
         """A new transaction, on disk before its id is given to the charger."""
-        self.next_id += 1
         tx = Transaction(
-            self.next_id, session_id, driver_id, price, meter_start, started_at, meter_start
+            self.ids.next(), session_id, driver_id, price, meter_start, started_at, meter_start
         )
         self.open[tx.transaction_id] = tx
         self.save()

@@ -118,13 +118,15 @@ def service_files(count: int, cp_ids: list[str], out_dir: Path) -> list[Path]:
     if not samples:
         raise SystemExit("run: no request files in resources/services/")
     running = set(cp_ids)
-    extra = [cp for cp in cp_ids if cp.startswith("OCPP-")]  # not in the sample files
+    # the OCPP chargers are not in the sample files: each driver starts with them, in turn
+    extra = [cp for cp in cp_ids if cp.startswith("OCPP-")]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for i in range(count):
         sample = samples[i % len(samples)]
         wanted = [line.split("#", 1)[0].strip() for line in sample.read_text().splitlines()]
-        wanted = [cp for cp in wanted if cp in running] + extra or list(cp_ids)
+        turn = extra[i % len(extra) :] + extra[: i % len(extra)] if extra else []
+        wanted = turn + [cp for cp in wanted if cp in running] or list(cp_ids)
         lines = (wanted * (10 // len(wanted) + 1))[: max(10, len(wanted))]
         path = out_dir / f"driver-{i + 1}.txt"
         path.write_text(
