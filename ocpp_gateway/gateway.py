@@ -178,19 +178,20 @@ class Gateway:
         )
         point.attach(cp, authenticated)
         why = "closed"
-        watchdog = asyncio.get_running_loop().create_task(self._watch(cp))
+        loop = asyncio.get_running_loop()
+        reader, watchdog = loop.create_task(cp.start()), loop.create_task(self._watch(cp))
         try:
-            reader = asyncio.get_running_loop().create_task(cp.start())
             done, _ = await asyncio.wait({reader, watchdog}, return_when=asyncio.FIRST_COMPLETED)
             if watchdog in done:
                 why = f"silent for more than {self.silence_limit:g} s"
-                reader.cancel()
-            else:
-                exc = reader.exception()
-                if exc is not None and not isinstance(exc, ConnectionClosed):
-                    why = f"error: {exc}"
+            elif (error := reader.exception()) is not None and not isinstance(
+                error, ConnectionClosed
+            ):
+                why = f"error: {error}"
         finally:
-            watchdog.cancel()
+            for task in (reader, watchdog):
+                task.cancel()
+            await asyncio.gather(reader, watchdog, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await connection.close()
             await point.detach(cp, why)

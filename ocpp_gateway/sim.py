@@ -78,6 +78,7 @@ class SimCharger(ChargePoint):
         self.received: list[str] = []  # actions the gateway called, in order
         self.operative = True
         self._charging: asyncio.Task[None] | None = None
+        self._remote_stop = asyncio.Event()  # RemoteStopTransaction for the running one
 
     # --- the gateway's calls -----------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class SimCharger(ChargePoint):
         self.received.append("RemoteStopTransaction")
         if self.transaction_id != transaction_id or self._charging is None:
             return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.rejected)
-        self._charging.cancel()
+        self._remote_stop.set()
         return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
 
     @on(Action.change_availability)
@@ -188,13 +189,17 @@ class SimCharger(ChargePoint):
             return
         await self.status(ChargePointStatus.charging)
         reason = Reason.ev_disconnected
-        try:
-            for _ in range(int(self.charge_seconds)):
-                await asyncio.sleep(1.0)
-                self.meter_wh += self.power_kw * 1000 * self.speed / 3600
-                await self.send_meter()
-        except asyncio.CancelledError:
-            reason = Reason.remote
+        self._remote_stop.clear()
+        for _ in range(int(self.charge_seconds)):
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._remote_stop.wait()
+                reason = Reason.remote
+                break
+            except TimeoutError:
+                pass
+            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
+            await self.send_meter()
         await self.status(ChargePointStatus.finishing)
         await self.stop_transaction(reason)
         await self.status(self.idle_status)
