@@ -182,3 +182,27 @@ def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
     silent = time.monotonic()
     observer.wait_status(CP, "DISCONNECTED", 1.5 * HEARTBEAT + 3 + 1)
     assert time.monotonic() - silent <= 1.5 * HEARTBEAT + 3 + 1
+
+
+def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    session = supplying(network, observer, "D-005")
+    observer.wait("supply_progress", 10, session_id=session)
+    assert charger.cp is not None and gateway.proc is not None
+    transaction_id = charger.cp.transaction_id
+    gateway.proc.kill()  # SIGKILL: what the gateway knows of the transaction is on disk
+    charger.kill()
+    observer.wait_status(CP, "DISCONNECTED", 5)
+
+    gateway.start()
+    charger.meter_wh += 1000
+    charger.connect()
+    assert charger.cp is not None
+    charger.cp.transaction_id = transaction_id
+    charger.call("stop_transaction")
+    charger.call("status", "Available")
+    ticket = network.wait_ticket(session, 15)
+    assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
+    observer.wait_status(CP, "ACTIVE", 10)
