@@ -39,6 +39,13 @@ class MonitorState:
         self.checks += 1
         return changed
 
+    @property
+    def engine_known(self) -> bool:
+        """True once a health check has finished. Before that ``engine`` is only a
+        placeholder: HEARTBEAT has no word for "not checked yet", and the UNREACHABLE it would
+        carry turns the CP BROKEN at Central until the next heartbeat."""
+        return self.checks > 0
+
     def fault_reason(self) -> str:
         if self.engine == EngineHealth.UNREACHABLE:
             return "engine unreachable"
