@@ -48,7 +48,7 @@ from wire.kafka.messages import (
     SupplyInterrupted as SupplyInterruptedNotice,
 )
 from wire.kafka.sealed import driver_kid
-from wire.reasons import describe_reason
+from wire.reasons import describe_reason, is_interruption
 from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
@@ -265,18 +265,9 @@ class SupplyDesk(EngineEvents):
                 cp, session, "cancelled", f"authorization_cancelled: {effect.reason.value}"
             )
         elif isinstance(effect, SupplyInterrupted):
+            # the driver hears of it with the engine's final reading, or from ``tick`` after
+            # ``billing.final_wait`` with the last known one (Billing's ``Interrupted``)
             self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
-            self.hub.notify_driver(
-                session.driver_id,
-                SupplyInterruptedNotice(
-                    session_id=session.session_id,
-                    cp_id=cp.cp_id,
-                    driver_id=session.driver_id,
-                    reason=effect.reason.value,
-                    kwh=session.kwh,
-                    eur=session.eur,
-                ),
-            )
             self.hub.request_update(
                 session.request_id,
                 phase=RequestPhase.INTERRUPTED,
@@ -316,16 +307,53 @@ class SupplyDesk(EngineEvents):
 
     # --- tickets --------------------------------------------------------------------------
 
-    def _issue(self, ticket: TicketData) -> None:
-        self.hub.after(self.billing.issue(ticket), lambda new: self._ticketed(ticket, new))
+    def _tell_interrupted(
+        self, driver_id: str, session_id: str, cp_id: str, reason: str, kwh: float, eur: float
+    ) -> None:
+        self.hub.notify_driver(
+            driver_id,
+            SupplyInterruptedNotice(
+                session_id=session_id,
+                cp_id=cp_id,
+                driver_id=driver_id,
+                reason=reason,
+                kwh=kwh,
+                eur=eur,
+            ),
+        )
 
-    def _ticketed(self, ticket: TicketData, new: Future[bool]) -> None:
-        """The database said whether this is the session's first ticket: only then send it."""
+    def _issue(self, ticket: TicketData) -> None:
+        waiting = self.billing.waiting(ticket.session_id)
+        told = waiting is not None and waiting.told
+        reason = waiting.reason.value if waiting is not None else ticket.reason
+        self.hub.after(
+            self.billing.issue(ticket), lambda new: self._ticketed(ticket, new, told, reason)
+        )
+
+    def _ticketed(
+        self, ticket: TicketData, new: Future[bool], told: bool = False, reason: str = ""
+    ) -> None:
+        """The database said whether this is the session's first ticket: only then send it.
+
+        A supply that did not end by unplugging reaches the driver as ``supply_interrupted``
+        then the ticket, whichever came first at Central: the engine's ``supply_ended`` on
+        Kafka or the monitor's FAULT on TCP. Unless it was told already (the final reading
+        was late), the notice carries the ticket's own figures.
+        """
         if new.exception() is not None or not new.result():
             log.info(
                 "ticket for session %s already issued; duplicate end ignored", ticket.session_id
             )
             return
+        if not told and is_interruption(ticket.reason):
+            self._tell_interrupted(
+                ticket.driver_id,
+                ticket.session_id,
+                ticket.cp_id,
+                reason or ticket.reason,
+                ticket.kwh,
+                ticket.eur,
+            )
         self.hub.notify_driver(
             ticket.driver_id,
             Ticket(
@@ -383,6 +411,11 @@ class SupplyDesk(EngineEvents):
                     )
                 )
                 self.hub.cp_changed(cp)
+        for entry in self.billing.notices_due(now):
+            s = entry.session
+            self._tell_interrupted(
+                s.driver_id, s.session_id, entry.cp_id, entry.reason.value, s.kwh, s.eur
+            )
         for entry in self.billing.due(now):
             self._issue(
                 ticket_from_session(

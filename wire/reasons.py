@@ -30,6 +30,11 @@ _DENY_REASONS = {
 }
 
 
+def is_interruption(reason: str) -> bool:
+    """Every end of a supply but the vehicle unplugged is an interruption for the driver."""
+    return reason.partition(":")[0].strip().lower() != "unplugged"
+
+
 def describe_reason(reason: str) -> str:
     """Turn a wire reason (``code`` or ``code: detail``) into words a person understands;
     unknown codes pass through with underscores as spaces."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from driver_app.central_watch import CentralLink, CentralWatch
 from driver_app.core import DriverCore
@@ -24,6 +25,7 @@ from wire.kafka.messages import (
     Denied,
     RequestReceived,
     SupplyInterrupted,
+    SupplyStartedNotice,
     Ticket,
 )
 
@@ -80,6 +82,17 @@ def test_denied_and_interrupted_then_ticket():
     step = cut.apply(_ticket("s2", None), 3.0)
     assert cut.phase == Phase.INTERRUPTED and cut.ticket.kwh == 1.5 and "ticket" in step.text
     assert cut.apply(_ticket("s2", None), 4.0) is None  # one ticket per session
+
+
+def test_a_fault_ticket_without_its_interrupted_notice_is_not_shown_as_finished():
+    session = ChargeSession("r3", "CP-01", "D-001", created=0.0)
+    session.apply(SupplyStartedNotice(session_id="s3", started_at="t0", request_id="r3", **BASE), 1)
+    faulted = replace(_ticket("s3", "r3"), reason="fault")
+    step = session.apply(faulted, 2.0)
+    assert step.phase == Phase.INTERRUPTED and session.phase == Phase.INTERRUPTED
+    assert step.text.startswith("interrupted — charging point fault, ticket — 1.500 kWh")
+    unplugged = ChargeSession("r4", "CP-01", "D-001", created=0.0)
+    assert unplugged.apply(_ticket("s4", "r4"), 1.0).phase == Phase.FINISHED
 
 
 def test_parse_services_ignores_blanks_and_comments():
