@@ -2,7 +2,9 @@
 
 Pure: the caller passes monotonic seconds. Central is *online* while an alive arrived within
 the last ``silence_s`` seconds; before the first one it is *unknown* for ``silence_s`` seconds
-after start (the app just launched), then *unreachable*.
+after start (the app just launched), then *unreachable*. When the Kafka broker comes back
+after an outage Central is *unknown* again for ``silence_s``: its next alive is on its way,
+and "Cannot reach CENTRAL" would be wrong the moment the broker is back.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class CentralWatch:
         self._central_id: str | None = None
         self._central_started: str | None = None
         self._broker_up = True
+        self._waiting_since = started  # since when an alive is awaited (start, broker back)
         self._status = self._compute(started)
 
     @property
@@ -62,6 +65,8 @@ class CentralWatch:
         return self._update(now)
 
     def broker(self, up: bool, now: float) -> CentralStatus | None:
+        if up and not self._broker_up:
+            self._waiting_since = now
         self._broker_up = up
         return self._update(now)
 
@@ -79,7 +84,11 @@ class CentralWatch:
     def _compute(self, now: float) -> CentralStatus:
         if self._last_alive is not None and now - self._last_alive < self._silence_s:
             link = CentralLink.ONLINE
-        elif self._last_alive is None and now - self._started < self._silence_s:
+        elif (
+            self._broker_up
+            and (self._last_alive is None or self._last_alive < self._waiting_since)
+            and now - self._waiting_since < self._silence_s
+        ):
             link = CentralLink.UNKNOWN
         else:
             link = CentralLink.UNREACHABLE

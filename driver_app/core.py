@@ -60,6 +60,9 @@ class DriverListener:
     def run_changed(self, view: RunView) -> None:
         """A services run moved on (started, request i of n, paused, finished)."""
 
+    def network_ready(self, count: int) -> None:
+        """The replay of ``evc.network.state`` is over: ``count`` CPs are known (once)."""
+
     def report(self, text: str) -> None:
         """Something the driver should read that is not part of a session (e.g. skipped id)."""
 
@@ -94,6 +97,7 @@ class DriverCore:
         self._changed_cps: dict[str, CpInfo] = {}
         self._last_run_view: RunView | None = None
         self.network_loaded = False  # set by the runtime once evc.network.state is replayed
+        self._network_ready_told = False
 
     # --- questions -------------------------------------------------------------------------
 
@@ -201,6 +205,9 @@ class DriverCore:
             batch = list(self._changed_cps.values())
             self._changed_cps.clear()
             self.listener.network_changed(batch)
+        if self.network_loaded and not self._network_ready_told:
+            self._network_ready_told = True
+            self.listener.network_ready(len(self.network))
         self._drive_run(now)
 
     # --- internals -------------------------------------------------------------------------
@@ -300,7 +307,8 @@ class DriverCore:
             else:
                 self.listener.report(f"line {entry.line}: {why_not}")
                 run.request_not_sent(why_not, now)
-        self._emit_run(force=bool(skipped))
+        # after skipped lines, once: "request i of n" was just shown if one was sent
+        self._emit_run(force=bool(skipped) and entry is None)
 
     def _report_skip(self, result: EntryResult) -> None:
         self.listener.report(

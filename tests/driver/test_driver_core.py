@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 
 from driver_app.central_watch import CentralLink, CentralWatch
+from driver_app.console import ConsoleListener
 from driver_app.core import DriverCore
 from driver_app.history import TicketHistory
 from driver_app.services import (
@@ -175,3 +177,75 @@ def test_core_reports_unknown_cp_when_idle():
     core = DriverCore("D-001", lambda r: None, Recorder(), clock=Clock())
     core.on_cp_state(CpState(cp_id="CP-01", location="H", x=1, y=2, price=0.3, status="ACTIVE"))
     assert core.request("CP-42") == "Unknown charging point 'CP-42'"
+
+
+def _console_core() -> tuple[DriverCore, io.StringIO, Clock]:
+    out, clock = io.StringIO(), Clock()
+    core = DriverCore("D-001", lambda r: None, ConsoleListener("D-001", out), clock=clock)
+    return core, out, clock
+
+
+def _state(cp_id: str) -> CpState:
+    return CpState(cp_id=cp_id, location="H", x=1, y=2, price=0.3, status="ACTIVE")
+
+
+def test_console_announces_the_whole_network_once_then_each_new_cp():
+    core, out, _ = _console_core()
+    for batch in (["CP-01", "CP-02"], ["CP-03"]):  # the replay arrives in several batches
+        for cp_id in batch:
+            core.on_cp_state(_state(cp_id))
+        core.tick()
+    assert "network" not in out.getvalue()
+    core.network_loaded = True
+    core.tick()
+    core.tick()
+    core.on_cp_state(_state("CP-04"))
+    core.on_cp_state(_state("CP-01"))  # a known CP that changed: no line
+    core.tick()
+    lines = [line for line in out.getvalue().splitlines() if "network" in line]
+    assert lines == [
+        "[D-001] network: 3 charging points known",
+        "[D-001] network: CP-04 added — 4 charging points known",
+    ]
+
+
+def test_console_says_central_online_once_and_not_unreachable_once_the_broker_is_back():
+    core, out, clock = _console_core()
+    alive = CentralAlive(central_id="c", started_at="2026-11-21T22:00:00.000Z")
+    core.on_central_alive(alive)
+    core.on_broker(False)  # the broker flaps while Central's alive is fresh
+    core.on_broker(True)
+    core.on_central_alive(alive)
+    clock.now += 1
+    core.on_broker(False)
+    clock.now += 3
+    core.tick()  # no alive for 3 s: unreachable, because of the broker
+    clock.now += 5
+    core.on_broker(True)
+    core.tick()
+    clock.now += 1
+    core.tick()
+    core.on_central_alive(alive)
+    assert out.getvalue().splitlines() == [
+        "[D-001] Central online",
+        "[D-001] Cannot reach CENTRAL (Kafka broker unreachable)",
+        "[D-001] Connecting to CENTRAL…",
+        "[D-001] Central online",
+    ]
+    clock.now += 3
+    core.tick()  # the broker is up and Central silent for 3 s: now it is true
+    assert out.getvalue().splitlines()[-1] == "[D-001] Cannot reach CENTRAL"
+
+
+def test_console_shows_request_i_of_n_once_after_skipped_lines():
+    core, out, _ = _console_core()
+    for cp_id in ("CP-01", "CP-02"):
+        core.on_cp_state(_state(cp_id))
+    core.network_loaded = True
+    entries = [ServiceEntry(1, "CP-98"), ServiceEntry(2, "CP-99"), ServiceEntry(3, "CP-02")]
+    core.run_file("services.txt", entries)  # two unknown ids, then CP-02
+    core.tick()
+    core.tick()
+    text = out.getvalue()
+    assert text.count("unknown CP id") == 2
+    assert text.count("request 3 of 3: CP-02") == 1, text
