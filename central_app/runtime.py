@@ -137,9 +137,13 @@ class CentralRuntime:
         cfg = self.config
         self._tls = self._tls_context()
         self.open_files = raise_open_files_limit()
+        # the port first, before the database is opened, seeded or loaded: a second Central
+        # on a busy port fails at once and says nothing else
+        self._open_tcp_socket()
         try:
             self.db = open_database(cfg.db_url)
         except DatabaseError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
         store = Store(self.db)
         try:
@@ -147,8 +151,8 @@ class CentralRuntime:
                 cps, drivers = store.seed(cfg.seed)
                 log.info("seeded %d CPs and %d drivers from %s", cps, drivers, cfg.seed)
         except RegistryError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
-        self._open_tcp_socket()  # before anything is announced: a busy port fails fast
         self.writer = DbWriter(on_health=self._db_health)
         ledger = Ledger(store, self.writer)
         records, sessions = ledger.load()
@@ -202,7 +206,7 @@ class CentralRuntime:
         self.call(
             self.hub.say,
             f"EV_Central listening on {cfg.host}:{self.port}"
-            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
+            f"{' (all interfaces; --host ADDR restricts it)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
             f"{' with TLS' if self._tls is not None else ' WITHOUT TLS (--insecure)'}; "
             f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
             f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
@@ -252,7 +256,12 @@ class CentralRuntime:
                 reuse_port=False,
             )
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            if exc.errno == errno.EADDRINUSE:
+                raise StartError(
+                    f"cannot listen on port {cfg.port}: {exc.strerror} — another program "
+                    "(another EV_Central?) listens there; stop it or choose another --port"
+                ) from exc
+            if exc.errno == errno.EACCES:
                 raise StartError(f"cannot listen on port {cfg.port}: {exc.strerror}") from exc
             raise StartError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
         sock.setblocking(False)

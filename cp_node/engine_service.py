@@ -114,12 +114,15 @@ class EngineService:
         self._consumer: EventConsumer | None = None
         self.security = security  # Kafka SASL_SSL (docs/security.md, layer 1); None: PLAINTEXT
         self.producer = EventProducer(bootstrap, client_id=f"engine-{port}", security=security)
+        self.bind = bind
         self.responder = HealthResponder(port, self._answer, host=bind)  # HealthError if busy
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.say(f"Engine listening for its monitor on port {self.responder.port}")
+        self.say(
+            f"Engine listening for its monitor on {listening_on(self.bind, self.responder.port)}"
+        )
         for name, target in (
             ("health", self._serve_health),
             ("ticker", self._tick_loop),
@@ -551,3 +554,11 @@ class EngineService:
             last_health_age=None if last is None else now - last,
             key_waiting=key_waiting,
         )
+
+
+def listening_on(bind: str, port: int) -> str:
+    """Where the HEALTH socket listens, in words; all interfaces is said as such (with how to
+    restrict it), since a monitor anywhere on the network could then reach the engine."""
+    if bind in ("*", "0.0.0.0", "::", ""):
+        return f"port {port} (all interfaces; --bind ADDR restricts it)"
+    return f"{bind}:{port}"
