@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from central_app.pricing import DEFAULT_PRICE
 from central_app.views import CpStatus, CpView
 from wire.tcp_messages import AdminState, EngineHealth
 
@@ -101,7 +102,7 @@ class CpMachine:
     location: str = ""
     x: float | None = None
     y: float | None = None
-    price: float = 0.35
+    price: float = DEFAULT_PRICE
     admin: AdminState = AdminState.ACTIVE
     monitor_up: bool = False
     engine: EngineHealth | None = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from central_app.cp_state import CpMachine, Transition
 from central_app.hub import Hub
+from central_app.pricing import DEFAULT_PRICE
 from central_app.store import CpRecord, RegistryError
 from central_app.supplies import SupplyDesk
 from central_app.views import LogLevel
@@ -64,7 +65,7 @@ class MonitorDesk:
         hub: Hub,
         desk: SupplyDesk,
         *,
-        default_price: float = 0.35,
+        default_price: float = DEFAULT_PRICE,
         heartbeat_timeout: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

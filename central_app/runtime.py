@@ -42,6 +42,7 @@ from central_app.kafka_loop import KafkaLink
 from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.pricing import DEFAULT_PRICE
 from central_app.sealing import Refusal
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
@@ -87,7 +88,7 @@ class CentralConfig:
     host: str = "0.0.0.0"
     topic_prefix: str = ""
     seed: Path | None = DEFAULT_SEED
-    default_price: float = 0.35
+    default_price: float = DEFAULT_PRICE
     heartbeat_timeout: float = 3.0
     authorization_ttl: float = 30.0
     ticket_grace: float = 15.0

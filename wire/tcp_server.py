@@ -61,7 +61,7 @@ from typing import Any
 
 from wire.aio import Accepted, Listener, bind
 from wire.errors import FrameTooLarge, MessageError
-from wire.fields import Message
+from wire.fields import Message, error_reason
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
 from wire.tcp_messages import REQUESTS, Error, Request, Response
 
@@ -90,12 +90,6 @@ _INTERNAL_ERROR_FRAME = encode_frame(Error(INTERNAL_ERROR).to_bytes())
 
 # Connection states.
 _HANDSHAKE, _READY, _HANDLING, _AWAIT_ACK, _CLOSED = range(5)
-
-
-def error_reason(text: str, limit: int = 200) -> str:
-    """Make ``text`` safe as the one field of ``ERROR#reason`` (no '#', no control bytes)."""
-    cleaned = "".join(ch if ch >= " " and ch != "#" else " " for ch in text).strip()
-    return cleaned[:limit] or "error"
 
 
 class Connection(asyncio.Protocol):
