@@ -16,8 +16,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
-from central_app.cp_state import CpSession, EndReason
+from central_app.cp_state import CpSession
 from wire.kafka.messages import SupplyEnded
+from wire.reasons import EndReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def ticket_from_ended(
 
 
 def ticket_from_session(
-    cp_id: str, session: CpSession, *, reason: str, ended_at: str
+    cp_id: str, session: CpSession, *, reason: EndReason, ended_at: str
 ) -> TicketData:
     """Central's fallback when the engine never reported the end: the last known values."""
     kwh = round(max(session.kwh, 0.0), 3)

@@ -32,20 +32,13 @@ from enum import StrEnum
 
 from central_app.pricing import DEFAULT_PRICE
 from central_app.views import CpStatus, CpView
+from wire.reasons import EndReason
 from wire.tcp_messages import AdminState, EngineHealth
 
 
 class SessionPhase(StrEnum):
     AUTHORIZED = "authorized"
     SUPPLYING = "supplying"
-
-
-class EndReason(StrEnum):
-    """Why Central ended a session on its own (a subset of ``supply_ended.reason``)."""
-
-    STOPPED = "stopped"
-    FAULT = "fault"
-    MONITOR_LOST = "monitor_lost"
 
 
 @dataclass

@@ -23,6 +23,7 @@ from wire.kafka.messages import (
     SupplyStarted,
     SupplyStartedNotice,
 )
+from wire.reasons import DenyReason, deny_text
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,11 @@ class EngineEvents:
         cp = hub.cps.get(ev.cp_id)
         expired = isinstance(ev, AuthorizationExpired)
         status = "expired" if expired else "rejected"
-        reason = "authorization_expired" if expired else f"authorization_rejected: {ev.reason}"
+        reason = (
+            deny_text(DenyReason.AUTHORIZATION_EXPIRED)
+            if expired
+            else deny_text(DenyReason.AUTHORIZATION_REJECTED, ev.reason)
+        )
         if cp is None:
             return
         transition, session = cp.end_session(ev.session_id)

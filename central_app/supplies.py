@@ -17,7 +17,6 @@ from concurrent.futures import Future
 from central_app.authorization import (
     AuthorizationPolicy,
     Decision,
-    DenyReason,
     authorization_overdue,
     decide,
 )
@@ -27,7 +26,6 @@ from central_app.cp_state import (
     CpMachine,
     CpSession,
     Effect,
-    EndReason,
     SessionPhase,
     SupplyInterrupted,
     Transition,
@@ -48,7 +46,14 @@ from wire.kafka.messages import (
     SupplyInterrupted as SupplyInterruptedNotice,
 )
 from wire.kafka.sealed import driver_kid
-from wire.reasons import describe_reason, is_interruption
+from wire.reasons import (
+    DenyReason,
+    EndReason,
+    deny_text,
+    describe_reason,
+    is_interruption,
+    reason_code,
+)
 from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
@@ -159,7 +164,7 @@ class SupplyDesk(EngineEvents):
                     reason=reason,
                 ),
             )
-            expired = reason.startswith("expired")
+            expired = reason_code(reason) == DenyReason.EXPIRED
             hub.request_update(
                 req.request_id,
                 phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
@@ -213,7 +218,7 @@ class SupplyDesk(EngineEvents):
                     request_id=req.request_id,
                     cp_id=req.cp_id,
                     driver_id=req.driver_id,
-                    reason="internal_error",
+                    reason=DenyReason.INTERNAL_ERROR,
                 ),
             )
             hub.request_update(req.request_id, phase=RequestPhase.DENIED, detail="internal error")
@@ -262,7 +267,10 @@ class SupplyDesk(EngineEvents):
         session = effect.session
         if isinstance(effect, AuthorizationCancelled):
             self._cancelled(
-                cp, session, "cancelled", f"authorization_cancelled: {effect.reason.value}"
+                cp,
+                session,
+                "cancelled",
+                deny_text(DenyReason.AUTHORIZATION_CANCELLED, effect.reason),
             )
         elif isinstance(effect, SupplyInterrupted):
             # the driver hears of it with the engine's final reading, or from ``tick`` after
@@ -325,7 +333,7 @@ class SupplyDesk(EngineEvents):
     def _issue(self, ticket: TicketData) -> None:
         waiting = self.billing.waiting(ticket.session_id)
         told = waiting is not None and waiting.told
-        reason = waiting.reason.value if waiting is not None else ticket.reason
+        reason = waiting.reason if waiting is not None else ticket.reason
         self.hub.after(
             self.billing.issue(ticket), lambda new: self._ticketed(ticket, new, told, reason)
         )
@@ -368,7 +376,9 @@ class SupplyDesk(EngineEvents):
                 request_id=ticket.request_id,
             ),
         )
-        phase = RequestPhase.FINISHED if ticket.reason == "unplugged" else RequestPhase.INTERRUPTED
+        phase = (
+            RequestPhase.INTERRUPTED if is_interruption(ticket.reason) else RequestPhase.FINISHED
+        )
         self.hub.request_update(
             ticket.request_id,
             phase=phase,
@@ -396,7 +406,7 @@ class SupplyDesk(EngineEvents):
                 if s.restored and now - s.last_event < self.billing.grace:
                     continue  # let the Kafka backlog say whether it started
                 cp.end_session(s.session_id)
-                self._cancelled(cp, s, "expired", "authorization_expired")
+                self._cancelled(cp, s, "expired", DenyReason.AUTHORIZATION_EXPIRED)
                 self.hub.cp_changed(cp)
             elif (
                 s.phase is SessionPhase.SUPPLYING
@@ -407,18 +417,18 @@ class SupplyDesk(EngineEvents):
                 cp.end_session(s.session_id)
                 self._issue(
                     ticket_from_session(
-                        cp.cp_id, s, reason=EndReason.MONITOR_LOST.value, ended_at=now_ts()
+                        cp.cp_id, s, reason=EndReason.MONITOR_LOST, ended_at=now_ts()
                     )
                 )
                 self.hub.cp_changed(cp)
         for entry in self.billing.notices_due(now):
             s = entry.session
             self._tell_interrupted(
-                s.driver_id, s.session_id, entry.cp_id, entry.reason.value, s.kwh, s.eur
+                s.driver_id, s.session_id, entry.cp_id, entry.reason, s.kwh, s.eur
             )
         for entry in self.billing.due(now):
             self._issue(
                 ticket_from_session(
-                    entry.cp_id, entry.session, reason=entry.reason.value, ended_at=now_ts()
+                    entry.cp_id, entry.session, reason=entry.reason, ended_at=now_ts()
                 )
             )

@@ -56,6 +56,7 @@ from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import cp_kid, key_bytes, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
+from wire.states import Origin
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
@@ -523,7 +524,7 @@ class EngineService:
                 request_id=f"cp-{uuid.uuid4().hex[:12]}",
                 driver_id=driver,
                 cp_id=cp_id,
-                origin="cp",
+                origin=Origin.CP,
                 ts=now_ts(),
             )
             try:

@@ -382,13 +382,14 @@ class MonitorService:
             with self._lock:
                 report = self.state.next_report()
             if report is not None:
-                answer = client.request(report)
+                message = report.message
+                answer = client.request(message)
                 if not isinstance(answer, Noted):
-                    raise SessionError(f"Central answered {answer.to_text()} to {report.OPCODE}")
+                    raise SessionError(f"Central answered {answer.to_text()} to {message.OPCODE}")
                 with self._lock:
                     self.state.mark_reported(report)
-                if isinstance(report, Fault):
-                    self.say(f"Told Central: FAULT ({report.reason})")
+                if isinstance(message, Fault):
+                    self.say(f"Told Central: FAULT ({message.reason})")
                 else:
                     self.say("Told Central: RECOVERED")
             now = time.monotonic()

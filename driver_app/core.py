@@ -32,6 +32,7 @@ from driver_app.session import (
 )
 from wire.errors import WireError
 from wire.kafka.messages import CentralAlive, ChargeRequest, CpState, Ticket
+from wire.states import Origin
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class DriverCore:
             return f"Unknown charging point {cp_id!r}"
         info = self.network.get(cp_id)
         request = ChargeRequest(
-            request_id=uuid.uuid4().hex, driver_id=self.driver_id, cp_id=cp_id, origin="app"
+            request_id=uuid.uuid4().hex, driver_id=self.driver_id, cp_id=cp_id, origin=Origin.APP
         )
         self._retire_session()
         session = ChargeSession(

@@ -6,7 +6,7 @@ import io
 import json
 from dataclasses import replace
 
-from driver_app.central_watch import CentralLink, CentralWatch
+from driver_app.central_watch import CentralWatch
 from driver_app.console import ConsoleListener
 from driver_app.core import DriverCore
 from driver_app.history import TicketHistory
@@ -19,6 +19,7 @@ from driver_app.services import (
 )
 from driver_app.session import ChargeSession, Phase, TicketInfo
 from tests.driver.conftest import Recorder
+from wire.health_messages import CentralLink
 from wire.kafka.messages import (
     AuthorizedNotice,
     CentralAlive,
@@ -67,7 +68,7 @@ def test_session_times_out_then_accepts_a_late_answer():
 
 def test_denied_and_interrupted_then_ticket():
     denied = ChargeSession("r1", "CP-01", "D-001", created=0.0)
-    step = denied.apply(Denied(request_id="r1", reason="not_active", **BASE), 1.0)
+    step = denied.apply(Denied(request_id="r1", reason="cp_not_available", **BASE), 1.0)
     assert step.text == "denied — charging point is not available" and denied.ended
 
     cut = ChargeSession("r2", "CP-01", "D-001", created=0.0)
@@ -113,7 +114,7 @@ def test_service_run_stop_after_current():
     run.started_request("r1")
     run.stop_after_current()
     session = ChargeSession("r1", "CP-01", "D-001", created=0.0)
-    session.apply(Denied(request_id="r1", reason="busy", **BASE), 1.0)
+    session.apply(Denied(request_id="r1", reason="cp_busy", **BASE), 1.0)
     result = run.request_ended(session.view(), 1.0)
     assert result.outcome is Outcome.DENIED
     assert run.state is RunState.STOPPED
@@ -131,13 +132,13 @@ def test_service_run_waits_for_the_network_then_skips_unknown_ids():
 
 def test_central_watch_three_seconds_of_silence():
     watch = CentralWatch(started=0.0, silence_s=3.0)
-    assert watch.status.link is CentralLink.UNKNOWN
-    assert watch.tick(3.0).link is CentralLink.UNREACHABLE
+    assert watch.status.link is None and watch.status.key == "unknown"
+    assert watch.tick(3.0).link is CentralLink.DOWN
     alive = CentralAlive(central_id="c", started_at="2026-11-21T22:00:00.000Z")
-    assert watch.alive(alive, 4.0).link is CentralLink.ONLINE
+    assert watch.alive(alive, 4.0).link is CentralLink.UP
     assert watch.tick(6.9) is None
     status = watch.tick(7.0)
-    assert status.link is CentralLink.UNREACHABLE and status.text == "Cannot reach CENTRAL"
+    assert status.link is CentralLink.DOWN and status.text == "Cannot reach CENTRAL"
     assert "Kafka" in watch.broker(False, 7.1).text
 
 
