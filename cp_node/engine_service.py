@@ -39,6 +39,7 @@ from wire.health import HealthResponder
 from wire.health_messages import Health, HealthKo, HealthOk, Key
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
+from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import (
     CP_COMMANDS,
     CP_EVENTS,
@@ -369,31 +370,25 @@ class EngineService:
             self.say(str(exc))
         except WireError as exc:
             log.warning("topics not verified: %s", exc)
-        try:
-            while not self._stop.is_set():
-                # no wait here: a command arriving meanwhile would wait for it too; the
-                # consumer's poll below is the loop's only wait and ends when one arrives
-                self.producer.poll(0)
-                if self._consumer is None:
-                    cp_id = self.machine.cp_id
-                    if cp_id is None or (self.secure and self._key is None):
-                        # secure: a command read before the key would be refused as forged
-                        self._stop.wait(0.1)
-                        continue
-                    self._consumer = self._open_consumer(cp_id)
-                    if self._consumer is None:
-                        self._stop.wait(1.0)
-                        continue
-                try:
-                    self._consumer.poll(self._on_command, timeout=0.2)
-                except KafkaError as exc:
-                    log.warning("command consumer: %s", exc)
-                    self._stop.wait(0.5)
-        finally:
-            if self._consumer is not None:
-                self._consumer.close()
+        ConsumeLoop(
+            open=self._open_consumer,
+            # the consumer's poll is the loop's only wait and ends when a command arrives
+            poll=lambda consumer: consumer.poll(self._on_command, timeout=0.2),
+            stop=self._stop,
+            between=lambda: self.producer.poll(0),
+            on_ready=self._consumer_ready,
+            on_closed=self._consumer_closed,
+            on_problem=lambda stage, exc: log.warning("command consumer (%s): %s", stage, exc),
+            reopen=False,  # librdkafka reconnects an assigned consumer by itself
+            retry_s=1.0,
+        ).run()
 
-    def _open_consumer(self, cp_id: str) -> EventConsumer | None:
+    def _open_consumer(self) -> EventConsumer | None:
+        """The consumer of this CP's partition of commands; None until the CP id (and, secure,
+        the key: a command read before it would be refused as forged) is known."""
+        cp_id = self.machine.cp_id
+        if cp_id is None or (self.secure and self._key is None):
+            return None
         try:
             consumer = EventConsumer(
                 self.bootstrap,
@@ -405,14 +400,23 @@ class EngineService:
                 client_id=f"engine-{cp_id}",
                 security=self.security,
             )
+        except ValueError as exc:
+            raise KafkaError(f"cannot open the command consumer: {exc}") from exc
+        try:
             consumer.assign_key(
                 self.topics.cp_commands, cp_id, self.topics.partitions_of(self.topics.cp_commands)
             )
         except (KafkaError, ValueError) as exc:
-            log.warning("cannot open the command consumer: %s", exc)
-            return None
-        self.say(f"Listening for Central's commands for {cp_id}")
+            consumer.close()
+            raise KafkaError(f"cannot read the commands of {cp_id}: {exc}") from exc
         return consumer
+
+    def _consumer_ready(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+        self.say(f"Listening for Central's commands for {self.machine.cp_id}")
+
+    def _consumer_closed(self) -> None:
+        self._consumer = None
 
     def _on_command(self, received: Received) -> None:
         event = received.event
