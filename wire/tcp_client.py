@@ -9,7 +9,7 @@ again. A response frame whose LRC is fine but whose text is not a valid response
 session stays usable.
 
 A request frame is sent once, and again only after Central NACKed it (at most 3 attempts in
-all). It is never resent because an answer is slow: a request whose ACK and response have
+all; the rules are ``wire.session.FramedSession``'s, the server's too). It is never resent because an answer is slow: a request whose ACK and response have
 not both arrived within ``response_timeout`` of sending it raises ``ResponseTimeout`` and the
 session is closed; whatever is retried is retried by the caller on a new connection.
 
@@ -45,7 +45,6 @@ from collections import deque
 
 from wire.errors import (
     ConnectionLost,
-    FrameTooLarge,
     HandshakeRefused,
     ResponseTimeout,
     SessionError,
@@ -53,20 +52,14 @@ from wire.errors import (
     UntrustedCertificate,
 )
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
+from wire.session import ENQ, EOT, READ_SIZE, FramedSession
 from wire.tcp_messages import RESPONSES, Request, Response
 from wire.tls import describe_verify_error
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-READ_SIZE = 4096
 CONNECT_TIMEOUT = 5.0
 RESPONSE_TIMEOUT = 10.0
-
-_ACK = bytes([Control.ACK])
-_NACK = bytes([Control.NACK])
-_ENQ = bytes([Control.ENQ])
-_EOT = bytes([Control.EOT])
 
 
 class CentralClient:
@@ -93,6 +86,7 @@ class CentralClient:
         self.tls_resumed = False  # whether the last handshake resumed ``tls_session``
         self._sock: socket.socket | None = None
         self._decoder = FrameDecoder()
+        self._session = FramedSession()  # ACK/NACK, attempts, resends (wire.session)
         self._events: deque[Event] = deque()
         self._lock = threading.RLock()
 
@@ -118,19 +112,25 @@ class CentralClient:
                 sock = self._handshake(sock)
             self._sock = sock
             self._decoder = FrameDecoder()
+            self._session = FramedSession()
             self._events.clear()
             try:
-                self._send(_ENQ)
+                self._send(ENQ)
                 deadline = time.monotonic() + self.response_timeout
                 while True:
                     event = self._next_event(deadline, "the answer to ENQ")
-                    if isinstance(event, ControlByte) and event.code == Control.ACK:
+                    opened = (
+                        self._session.open_result(event.code)
+                        if isinstance(event, ControlByte)
+                        else None
+                    )
+                    if opened:
                         self._keep_tls_session()
                         return
-                    if isinstance(event, ControlByte) and event.code == Control.NACK:
-                        raise HandshakeRefused("Central answered ENQ with NACK")
-                    if isinstance(event, ControlByte) and event.code == Control.EOT:
-                        raise ConnectionLost("Central ended the session during the handshake")
+                    if opened is False:
+                        if event.code == Control.NACK:  # type: ignore[union-attr]
+                            raise HandshakeRefused(self._session.problem)
+                        raise ConnectionLost(self._session.problem)
                     log.debug("ignoring %r while waiting for the handshake", event)
             except SessionError:
                 self._drop()
@@ -164,7 +164,7 @@ class CentralClient:
                 return
             try:
                 sock.settimeout(0.5)
-                sock.sendall(_EOT)
+                sock.sendall(EOT)
             except OSError:
                 pass
             finally:
@@ -218,42 +218,50 @@ class CentralClient:
 
         Returns the deadline of the response: ``response_timeout`` after the accepted send.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            self._send(frame)
-            deadline = time.monotonic() + self.response_timeout
-            while True:
-                event = self._next_event(deadline, "the ACK of the request")
-                if isinstance(event, ControlByte):
-                    if event.code == Control.ACK:
-                        return deadline
-                    if event.code == Control.NACK:
-                        log.debug("request NACKed (attempt %d)", attempt)
-                        break
-                    if event.code == Control.EOT:
-                        raise ConnectionLost("Central ended the session")
-                    continue  # a stray ENQ
-                if isinstance(event, Frame):
-                    # A response before the ACK: Central evidently got the request.
-                    self._events.appendleft(event)
+        session = self._session
+        self._send(frame)
+        session.sent(frame, time.monotonic())
+        deadline = session.since + self.response_timeout
+        while True:
+            event = self._next_event(deadline, "the ACK of the request")
+            if isinstance(event, ControlByte):
+                if event.code == Control.ACK:
+                    session.acked()
                     return deadline
-                log.debug("ignoring %r while waiting for ACK", event)
-        raise TooManyAttempts(f"request NACKed {MAX_ATTEMPTS} times")
+                if event.code == Control.NACK:
+                    log.debug("request NACKed (attempt %d)", session.attempts)
+                    again = session.nacked(time.monotonic())
+                    if again is None:
+                        raise TooManyAttempts(f"request {session.problem}")
+                    self._send(again)
+                    deadline = session.since + self.response_timeout
+                    continue
+                if event.code == Control.EOT:
+                    raise ConnectionLost("Central ended the session")
+                continue  # a stray ENQ
+            if isinstance(event, Frame):
+                # A response before the ACK: Central evidently got the request.
+                session.acked()
+                self._events.appendleft(event)
+                return deadline
+            log.debug("ignoring %r while waiting for ACK", event)
 
     def _receive_response(self, deadline: float) -> Response:
-        bad = 0
+        session = self._session
+        session.bad_in_a_row = 0  # a new response: its own series of bad frames
         while True:
             event = self._next_event(deadline, "the response")
             if isinstance(event, Frame):
-                self._send(_ACK)
+                self._send(session.good_frame())
                 # A MessageError from here leaves the session usable: the frame was ACKed.
                 return RESPONSES.parse(event.data)  # type: ignore[return-value]
             if isinstance(event, BadFrame):
-                if isinstance(event.error, FrameTooLarge):
-                    raise ConnectionLost(f"Central sent an oversized frame: {event.error}")
-                bad += 1
-                self._send(_NACK)
-                if bad >= MAX_ATTEMPTS:
-                    raise TooManyAttempts(f"response was bad {bad} times: {event.error}")
+                answer = session.bad_frame(event.error)
+                if answer is None:
+                    raise ConnectionLost(f"Central sent an {session.problem}")
+                self._send(answer)
+                if session.too_many_bad:
+                    raise TooManyAttempts(f"response was bad: {session.problem}")
                 continue
             if event.code == Control.EOT:
                 raise ConnectionLost("Central ended the session")
