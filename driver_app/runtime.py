@@ -27,6 +27,7 @@ here raises to the user; unexpected errors are logged and the loop goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -203,6 +204,10 @@ class DriverRuntime:
 
     def _main(self) -> None:
         threading.Thread(target=self._ensure_topics, name="driver-topics", daemon=True).start()
+        # the producer before the loop's first turn runs a command (a charge request queued
+        # at start); should it fail, _open_clients tries again and says why
+        with contextlib.suppress(KafkaError):
+            self._producer = self._new_producer()
         ConsumeLoop(
             open=self._open_clients,
             poll=self._poll,
@@ -224,9 +229,7 @@ class DriverRuntime:
         cfg = self.config
         topics = cfg.topics
         if self._producer is None:
-            self._producer = EventProducer(
-                cfg.bootstrap, client_id=cfg.group_id, security=cfg.security
-            )
+            self._producer = self._new_producer()
         clients: list[EventConsumer | TopicTail] = []
         try:
             notices = EventConsumer(
@@ -267,6 +270,10 @@ class DriverRuntime:
                 client.close()
             raise KafkaError(str(exc)) from exc
         return _Clients(notices, network, central)
+
+    def _new_producer(self) -> EventProducer:
+        cfg = self.config
+        return EventProducer(cfg.bootstrap, client_id=cfg.group_id, security=cfg.security)
 
     def _clients_ready(self, clients: _Clients) -> None:
         self._clients = clients

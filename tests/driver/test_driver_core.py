@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from dataclasses import replace
 
 from driver_app.central_watch import CentralWatch
@@ -250,3 +251,21 @@ def test_console_shows_request_i_of_n_once_after_skipped_lines():
     text = out.getvalue()
     assert text.count("unknown CP id") == 2
     assert text.count("request 3 of 3: CP-02") == 1, text
+
+
+def test_a_request_made_as_the_runtime_starts_is_queued_for_kafka_not_refused():
+    """The runtime's loop runs the UI's commands from its first turn: the producer exists by
+    then (a broker that does not answer only delays the request in the producer's queue)."""
+    from driver_app.runtime import DriverConfig, DriverRuntime
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{sock.getsockname()[1]}"
+    rec = Recorder()
+    runtime = DriverRuntime(DriverConfig(bootstrap=dead, driver_id="D-001"), rec)
+    answer = runtime.request("CP-01")  # queued before the thread even started
+    runtime.start()
+    try:
+        assert answer.result(10) is None, answer.result()
+    finally:
+        runtime.stop()
