@@ -1,4 +1,8 @@
-"""The supply desk: charge requests in, authorizations out, engine events, tickets.
+"""The supply desk: charge requests in, authorizations out, CP transitions, time.
+
+Engine events go to its :class:`~central_app.engine_events.EngineEvents`; how a session ends
+(denied, interrupted, ticketed) is :class:`~central_app.session_ends.SessionEnds`, shared by
+both.
 
 Runs on the core's owner thread. Order of work for every input: decide (in memory), hand the
 write to the ledger, and send what must follow a durable row (``authorize``, a ticket) only
@@ -20,7 +24,7 @@ from central_app.authorization import (
     authorization_overdue,
     decide,
 )
-from central_app.billing import Billing, TicketData, ticket_from_session
+from central_app.billing import Billing, ticket_from_session
 from central_app.cp_state import (
     AuthorizationCancelled,
     CpMachine,
@@ -32,6 +36,7 @@ from central_app.cp_state import (
 )
 from central_app.engine_events import EngineEvents
 from central_app.hub import Hub
+from central_app.session_ends import SessionEnds
 from central_app.store import OpenSession
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
@@ -39,11 +44,8 @@ from wire.kafka.messages import (
     AuthorizedNotice,
     ChargeRequest,
     Denied,
+    Event,
     RequestReceived,
-    Ticket,
-)
-from wire.kafka.messages import (
-    SupplyInterrupted as SupplyInterruptedNotice,
 )
 from wire.kafka.sealed import driver_kid
 from wire.reasons import (
@@ -51,7 +53,6 @@ from wire.reasons import (
     EndReason,
     deny_text,
     describe_reason,
-    is_interruption,
     reason_code,
 )
 from wire.timefmt import format_ts, now_ts, utc_now
@@ -59,7 +60,7 @@ from wire.timefmt import format_ts, now_ts, utc_now
 log = logging.getLogger(__name__)
 
 
-class SupplyDesk(EngineEvents):
+class SupplyDesk:
     def __init__(
         self,
         hub: Hub,
@@ -74,6 +75,12 @@ class SupplyDesk(EngineEvents):
         self.billing = billing
         self.expiry_grace = expiry_grace
         self.clock = clock
+        self.ends = SessionEnds(hub, billing)
+        self.engine_events = EngineEvents(hub, billing, self.ends, clock)
+
+    def cp_event(self, event: Event) -> None:
+        """What an engine reported on ``evc.cp.events`` (see ``central_app.engine_events``)."""
+        self.engine_events.cp_event(event)
 
     # --- restart --------------------------------------------------------------------------
 
@@ -264,132 +271,31 @@ class SupplyDesk(EngineEvents):
             self._effect(cp, effect)
 
     def _effect(self, cp: CpMachine, effect: Effect) -> None:
-        session = effect.session
         if isinstance(effect, AuthorizationCancelled):
-            self._cancelled(
+            self.ends.cancelled(
                 cp,
-                session,
+                effect.session,
                 "cancelled",
                 deny_text(DenyReason.AUTHORIZATION_CANCELLED, effect.reason),
             )
-        elif isinstance(effect, SupplyInterrupted):
-            # the driver hears of it with the engine's final reading, or from ``tick`` after
-            # ``billing.final_wait`` with the last known one (Billing's ``Interrupted``)
-            self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
-            self.hub.request_update(
-                session.request_id,
-                phase=RequestPhase.INTERRUPTED,
-                detail=f"{effect.reason.value}; waiting for the CP's final reading",
-                session_id=session.session_id,
-            )
-            self.hub.say(
-                f"supply of {session.driver_id} interrupted: {effect.reason.value}",
-                LogLevel.WARNING,
-                cp.cp_id,
-            )
+        else:
+            self._interrupted(cp, effect)
 
-    def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
-        self.hub.ledger.close_session(session.session_id, status, reason)
-        self.hub.notify_driver(
-            session.driver_id,
-            Denied(
-                request_id=session.request_id or "",
-                cp_id=cp.cp_id,
-                driver_id=session.driver_id,
-                reason=reason,
-                session_id=session.session_id,
-            ),
-        )
-        phase = RequestPhase.EXPIRED if status == "expired" else RequestPhase.DENIED
+    def _interrupted(self, cp: CpMachine, effect: SupplyInterrupted) -> None:
+        # the driver hears of it with the engine's final reading, or from ``tick`` after
+        # ``billing.final_wait`` with the last known one (Billing's ``Interrupted``)
+        session = effect.session
+        self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
         self.hub.request_update(
             session.request_id,
-            phase=phase,
-            detail=describe_reason(reason),
+            phase=RequestPhase.INTERRUPTED,
+            detail=f"{effect.reason.value}; waiting for the CP's final reading",
             session_id=session.session_id,
         )
         self.hub.say(
-            f"authorization of {session.driver_id} ended: {describe_reason(reason)}",
+            f"supply of {session.driver_id} interrupted: {effect.reason.value}",
             LogLevel.WARNING,
             cp.cp_id,
-        )
-
-    # --- tickets --------------------------------------------------------------------------
-
-    def _tell_interrupted(
-        self, driver_id: str, session_id: str, cp_id: str, reason: str, kwh: float, eur: float
-    ) -> None:
-        self.hub.notify_driver(
-            driver_id,
-            SupplyInterruptedNotice(
-                session_id=session_id,
-                cp_id=cp_id,
-                driver_id=driver_id,
-                reason=reason,
-                kwh=kwh,
-                eur=eur,
-            ),
-        )
-
-    def _issue(self, ticket: TicketData) -> None:
-        waiting = self.billing.waiting(ticket.session_id)
-        told = waiting is not None and waiting.told
-        reason = waiting.reason if waiting is not None else ticket.reason
-        self.hub.after(
-            self.billing.issue(ticket), lambda new: self._ticketed(ticket, new, told, reason)
-        )
-
-    def _ticketed(
-        self, ticket: TicketData, new: Future[bool], told: bool = False, reason: str = ""
-    ) -> None:
-        """The database said whether this is the session's first ticket: only then send it.
-
-        A supply that did not end by unplugging reaches the driver as ``supply_interrupted``
-        then the ticket, whichever came first at Central: the engine's ``supply_ended`` on
-        Kafka or the monitor's FAULT on TCP. Unless it was told already (the final reading
-        was late), the notice carries the ticket's own figures.
-        """
-        if new.exception() is not None or not new.result():
-            log.info(
-                "ticket for session %s already issued; duplicate end ignored", ticket.session_id
-            )
-            return
-        if not told and is_interruption(ticket.reason):
-            self._tell_interrupted(
-                ticket.driver_id,
-                ticket.session_id,
-                ticket.cp_id,
-                reason or ticket.reason,
-                ticket.kwh,
-                ticket.eur,
-            )
-        self.hub.notify_driver(
-            ticket.driver_id,
-            Ticket(
-                session_id=ticket.session_id,
-                cp_id=ticket.cp_id,
-                driver_id=ticket.driver_id,
-                kwh=ticket.kwh,
-                eur=ticket.eur,
-                started_at=ticket.started_at,
-                ended_at=ticket.ended_at,
-                reason=ticket.reason,
-                request_id=ticket.request_id,
-            ),
-        )
-        phase = (
-            RequestPhase.INTERRUPTED if is_interruption(ticket.reason) else RequestPhase.FINISHED
-        )
-        self.hub.request_update(
-            ticket.request_id,
-            phase=phase,
-            detail=f"ticket: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
-            session_id=ticket.session_id,
-            driver_id=ticket.driver_id,
-            cp_id=ticket.cp_id,
-        )
-        self.hub.say(
-            f"ticket for {ticket.driver_id}: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
-            source=ticket.cp_id,
         )
 
     # --- time -----------------------------------------------------------------------------
@@ -406,7 +312,7 @@ class SupplyDesk(EngineEvents):
                 if s.restored and now - s.last_event < self.billing.grace:
                     continue  # let the Kafka backlog say whether it started
                 cp.end_session(s.session_id)
-                self._cancelled(cp, s, "expired", DenyReason.AUTHORIZATION_EXPIRED)
+                self.ends.cancelled(cp, s, "expired", DenyReason.AUTHORIZATION_EXPIRED)
                 self.hub.cp_changed(cp)
             elif (
                 s.phase is SessionPhase.SUPPLYING
@@ -415,7 +321,7 @@ class SupplyDesk(EngineEvents):
                 and now - s.last_event > self.billing.grace
             ):
                 cp.end_session(s.session_id)
-                self._issue(
+                self.ends.issue(
                     ticket_from_session(
                         cp.cp_id, s, reason=EndReason.MONITOR_LOST, ended_at=now_ts()
                     )
@@ -423,11 +329,11 @@ class SupplyDesk(EngineEvents):
                 self.hub.cp_changed(cp)
         for entry in self.billing.notices_due(now):
             s = entry.session
-            self._tell_interrupted(
+            self.ends.tell_interrupted(
                 s.driver_id, s.session_id, entry.cp_id, entry.reason, s.kwh, s.eur
             )
         for entry in self.billing.due(now):
-            self._issue(
+            self.ends.issue(
                 ticket_from_session(
                     entry.cp_id, entry.session, reason=entry.reason, ended_at=now_ts()
                 )
