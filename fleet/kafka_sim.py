@@ -458,7 +458,7 @@ class KafkaSim:
         if not isinstance(event, CpState):
             return
         self.cp_states += 1
-        if event.status is CpStatus.DISCONNECTED:
+        if event.status == CpStatus.DISCONNECTED:
             with contextlib.suppress(ValueError):
                 when = parse_ts(event.ts).timestamp()
                 with self.lock:
