@@ -43,6 +43,7 @@ from central_app.kafka_loop import KafkaLink
 from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.pricing import DEFAULT_PRICE
 from central_app.sealing import Refusal
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
@@ -88,7 +89,7 @@ class CentralConfig:
     host: str = "0.0.0.0"
     topic_prefix: str = ""
     seed: Path | None = DEFAULT_SEED
-    default_price: float = 0.35
+    default_price: float = DEFAULT_PRICE
     heartbeat_timeout: float = 3.0
     authorization_ttl: float = 30.0
     ticket_grace: float = 15.0
@@ -138,9 +139,13 @@ class CentralRuntime:
         cfg = self.config
         self._tls = self._tls_context()
         self.open_files = raise_open_files_limit()
+        # the port first, before the database is opened, seeded or loaded: a second Central
+        # on a busy port fails at once and says nothing else
+        self._open_tcp_socket()
         try:
             self.db = open_database(cfg.db_url)
         except DatabaseError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
         store = Store(self.db)
         try:
@@ -148,8 +153,8 @@ class CentralRuntime:
                 cps, drivers = store.seed(cfg.seed)
                 log.info("seeded %d CPs and %d drivers from %s", cps, drivers, cfg.seed)
         except RegistryError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
-        self._open_tcp_socket()  # before anything is announced: a busy port fails fast
         self.writer = DbWriter(on_health=self._db_health)
         ledger = Ledger(store, self.writer)
         records, sessions = ledger.load()
@@ -203,7 +208,7 @@ class CentralRuntime:
         self.call(
             self.hub.say,
             f"EV_Central listening on {cfg.host}:{self.port}"
-            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
+            f"{' (all interfaces; --host ADDR restricts it)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
             f"{' with TLS' if self._tls is not None else ' WITHOUT TLS (--insecure)'}; "
             f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
             f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
@@ -253,7 +258,12 @@ class CentralRuntime:
                 reuse_port=False,
             )
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            if exc.errno == errno.EADDRINUSE:
+                raise StartError(
+                    f"cannot listen on port {cfg.port}: {exc.strerror} — another program "
+                    "(another EV_Central?) listens there; stop it or choose another --port"
+                ) from exc
+            if exc.errno == errno.EACCES:
                 raise StartError(f"cannot listen on port {cfg.port}: {exc.strerror}") from exc
             raise StartError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
         sock.setblocking(False)

@@ -30,7 +30,7 @@ from wire.kafka.messages import (
     SupplyStartedNotice,
     Ticket,
 )
-from wire.reasons import describe_reason
+from wire.reasons import describe_reason, is_interruption
 from wire.timefmt import format_elapsed as format_elapsed
 from wire.timefmt import format_ts, parse_ts, utc_now
 
@@ -299,6 +299,12 @@ class ChargeSession:
         if self.phase == Phase.INTERRUPTED:
             return self._step(Phase.INTERRUPTED, text)
         self.reason = notice.reason
+        if is_interruption(notice.reason):
+            # Central sends supply_interrupted before such a ticket; should that notice be
+            # missing (a Central of an older version), the driver is still not told "finished"
+            return self._step(
+                Phase.INTERRUPTED, f"interrupted — {describe_reason(notice.reason)}, {text}"
+            )
         return self._step(Phase.FINISHED, f"finished, {text}")
 
     def _step(self, phase: Phase, text: str) -> Step:

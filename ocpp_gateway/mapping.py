@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cp_node.metering import amount_eur, round_kwh
+from wire.reasons import EndReason
 from wire.tcp_messages import EngineHealth
 
 # StatusNotification.status (OCPP 1.6 §7.7 ChargePointStatus)
@@ -131,21 +132,21 @@ def power_kw(meter_values: Iterable[dict[str, Any]]) -> float | None:
 
 
 # StopTransaction.reason (OCPP 1.6 §7.35) → supply_ended.reason (PROTOCOL.md §3).
-END_REASONS = {
-    None: "unplugged",  # absent means Local
-    "Local": "unplugged",
-    "EVDisconnected": "unplugged",
-    "Remote": "stopped",
-    "DeAuthorized": "stopped",
-    "UnlockCommand": "stopped",
-    "EmergencyStop": "fault",
-    "Other": "fault",
-    "PowerLoss": "engine_restart",
-    "Reboot": "engine_restart",
-    "HardReset": "engine_restart",
-    "SoftReset": "engine_restart",
+END_REASONS: dict[str | None, EndReason] = {
+    None: EndReason.UNPLUGGED,  # absent means Local
+    "Local": EndReason.UNPLUGGED,
+    "EVDisconnected": EndReason.UNPLUGGED,
+    "Remote": EndReason.STOPPED,
+    "DeAuthorized": EndReason.STOPPED,
+    "UnlockCommand": EndReason.STOPPED,
+    "EmergencyStop": EndReason.FAULT,
+    "Other": EndReason.FAULT,
+    "PowerLoss": EndReason.ENGINE_RESTART,
+    "Reboot": EndReason.ENGINE_RESTART,
+    "HardReset": EndReason.ENGINE_RESTART,
+    "SoftReset": EndReason.ENGINE_RESTART,
 }
 
 
-def end_reason(reason: str | None) -> str:
-    return END_REASONS.get(reason, "fault")
+def end_reason(reason: str | None) -> EndReason:
+    return END_REASONS.get(reason, EndReason.FAULT)

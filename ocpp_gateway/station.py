@@ -24,6 +24,7 @@ from wire.kafka.messages import (
     SupplyProgress,
     SupplyStarted,
 )
+from wire.reasons import EndReason
 from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, parse_ts, utc_now
 
@@ -150,7 +151,7 @@ class Station:
         if self.health.health != mapping.EngineHealth.OK:
             tx = self.book.running()
             if tx is not None and status == mapping.FAULTED:
-                out.events.append(self._end(tx, tx.meter_last, None, "fault"))
+                out.events.append(self._end(tx, tx.meter_last, None, EndReason.FAULT))
             out += self._cancel_pending("engine fault")
         return out
 
@@ -238,7 +239,9 @@ class Station:
             return Outcome()
         return Outcome(events=[self._end(tx, meter_stop, timestamp, mapping.end_reason(reason))])
 
-    def _end(self, tx: Transaction, meter_wh: float, timestamp: str | None, reason: str) -> Event:
+    def _end(
+        self, tx: Transaction, meter_wh: float, timestamp: str | None, reason: EndReason
+    ) -> Event:
         self.book.finish(tx.transaction_id)
         return SupplyEnded(
             session_id=tx.session_id,

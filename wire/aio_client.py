@@ -25,8 +25,9 @@ from wire.errors import (
     UntrustedCertificate,
 )
 from wire.framing import Event, FrameDecoder, encode_frame
-from wire.tcp_client import CONNECT_TIMEOUT, READ_SIZE, RESPONSE_TIMEOUT
-from wire.tcp_exchange import ENQ, EOT, RequestExchange, handshake
+from wire.session import ENQ, EOT, READ_SIZE
+from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT
+from wire.tcp_exchange import RequestExchange, handshake
 from wire.tcp_messages import RESPONSES, Request, Response
 from wire.tls import describe_verify_error
 

@@ -50,13 +50,13 @@ from wire.errors import (
     UntrustedCertificate,
 )
 from wire.framing import Event, FrameDecoder, encode_frame
-from wire.tcp_exchange import ENQ, EOT, RequestExchange, handshake
+from wire.session import ENQ, EOT, READ_SIZE
+from wire.tcp_exchange import RequestExchange, handshake
 from wire.tcp_messages import RESPONSES, Request, Response
 from wire.tls import describe_verify_error
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 4096
 CONNECT_TIMEOUT = 5.0
 RESPONSE_TIMEOUT = 10.0
 

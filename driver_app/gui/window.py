@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from citymap import AvailabilityStyle, CityMapView, TileData
+from citymap import AvailabilityStyle, CityMapView, CpStatus, TileData
 from driver_app.central_watch import CentralStatus
 from driver_app.gui.bridge import QtBridge
 from driver_app.gui.models import CP_ID_ROLE, SORT_ROLE, CpTableModel, TicketTableModel
@@ -322,7 +322,7 @@ class DriverWindow(QMainWindow):
                 cp.cp_id,
                 cp.x or 0.0,
                 cp.y or 0.0,
-                "SUPPLYING",
+                CpStatus.SUPPLYING,
                 cp.location,
                 cp.price,
                 kw=view.kw,
