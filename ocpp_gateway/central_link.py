@@ -174,11 +174,12 @@ class CentralLink:
         while True:
             report = self.state.next_report()
             if report is not None:
-                answer = await client.request(report)
+                message = report.message
+                answer = await client.request(message)
                 if not isinstance(answer, Noted):
-                    raise SessionError(f"Central answered {answer.to_text()} to {report.OPCODE}")
+                    raise SessionError(f"Central answered {answer.to_text()} to {message.OPCODE}")
                 self.state.mark_reported(report)
-                what = f"FAULT ({report.reason})" if isinstance(report, Fault) else "RECOVERED"
+                what = f"FAULT ({message.reason})" if isinstance(message, Fault) else "RECOVERED"
                 self._say(f"Told Central: {what}")
             now = loop.time()
             if now >= next_beat:
