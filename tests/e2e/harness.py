@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from tests.e2e.observer import RDLOG, Observer
 from tests.e2e.procs import REPO, Proc, free_port, port_open
@@ -68,6 +71,8 @@ class Network:
     # With ``secrets``: the broker is secured too (``secure_kafka``); each program gets its
     # role's file from ``secrets`` (else EVC_KAFKA_CREDENTIALS: the PLAINTEXT session broker).
     kafka_secure: bool = False
+    # Central's database URL (PostgreSQL); None: its SQLite file in the data directory.
+    db_url: str | None = None
 
     @property
     def logs(self) -> Path:
@@ -94,8 +99,7 @@ class Network:
             self.kafka,
             "--host",
             "127.0.0.1",
-            "--data-dir",
-            str(self.tmp / "central"),
+            *self.db_args(),
             "--topic-prefix",
             self.topics.prefix,
             "--no-gui",
@@ -117,6 +121,11 @@ class Network:
 
         wait_for(listening, 30, f"EV_Central listening on {self.central_port}")
         return proc
+
+    def db_args(self) -> list[str]:
+        """Where EV_Central and evc-admin find the database."""
+        given = ["--db", self.db_url] if self.db_url else []
+        return ["--data-dir", str(self.tmp / "central"), *given]
 
     def central_security(self) -> list[str]:
         if self.secrets is None:
@@ -143,8 +152,7 @@ class Network:
                     sys.executable,
                     "-m",
                     "central_app.admin",
-                    "--data-dir",
-                    str(self.tmp / "central"),
+                    *self.db_args(),
                     "driver",
                     "key",
                     driver_id,
@@ -293,12 +301,27 @@ class Network:
     # Central's database ----------------------------------------------------------------------
 
     def sessions(self, where: str = "1=1", params: tuple = ()) -> list[dict]:
+        if self.db_url:
+            return self._sessions_at_url(where, params)
         if not self.db_path.exists():
             return []
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5) as conn:
             conn.row_factory = sqlite3.Row
             rows = conn.execute(f"SELECT * FROM sessions WHERE {where}", params).fetchall()
         return [dict(row) for row in rows]
+
+    def _sessions_at_url(self, where: str, params: tuple) -> list[dict]:
+        assert self.db_url is not None
+        engine = create_engine(self.db_url, poolclass=NullPool)
+        query = text(f"SELECT * FROM sessions WHERE {where.replace('?', ':p')}")
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(query, {"p": params[0]} if params else {}).mappings()
+                return [dict(row) for row in rows]
+        except ProgrammingError:  # Central has not created its tables yet
+            return []
+        finally:
+            engine.dispose()
 
     def tickets(self, **match: object) -> list[dict]:
         rows = self.sessions("status = 'ticketed'")
