@@ -1,6 +1,7 @@
 """Is Central reachable? Decided from ``central_alive`` (sent every second) and the clock.
 
-Pure: the caller passes monotonic seconds. Central is *online* while an alive arrived within
+Pure: the caller passes monotonic seconds. Central is *online* while an alive from a serving
+Central (a lone one, or the active one of a pair; a standby's are ignored) arrived within
 the last ``silence_s`` seconds; before the first one it is *unknown* for ``silence_s`` seconds
 after start (the app just launched), then *unreachable*.
 """
@@ -29,7 +30,8 @@ class CentralStatus:
     @property
     def text(self) -> str:
         if self.link is CentralLink.ONLINE:
-            return "Central online"
+            # which Central serves (the active one of a pair changes on a failover)
+            return f"Central online ({self.central_id})" if self.central_id else "Central online"
         if self.link is CentralLink.UNKNOWN:
             return "Connecting to CENTRAL…"
         if not self.broker_up:
@@ -56,6 +58,8 @@ class CentralWatch:
         return self._status.link is CentralLink.ONLINE
 
     def alive(self, event: CentralAlive, now: float) -> CentralStatus | None:
+        if not event.serving:
+            return None  # a standby Central is there, but serves nobody
         self._last_alive = now
         self._central_id = event.central_id
         self._central_started = event.started_at

@@ -16,7 +16,8 @@ awaitable of one; everything the protocol says about bytes is done here:
 * Handshake: the first thing a peer sends must be ``ENQ``; it is answered ``ACK``. Anything
   else first (a frame, garbage, ACK/NACK/EOT) is answered ``NACK`` and the connection is
   closed, as for a refused ENQ. (A later ``ENQ`` inside an open session is answered ``ACK``
-  again and changes nothing.) With ``max_connections`` set, an ENQ beyond it is refused.
+  again and changes nothing.) With ``max_connections`` set, an ENQ beyond it is refused; with
+  ``refusing`` set (a standby Central), every ENQ is.
 * Each valid frame is answered ``ACK`` and parsed; an unknown opcode or bad field becomes an
   ``ERROR#reason`` response without calling the handler. The response frame is then
   resent on ``NACK`` (at most 3 attempts in all, then the connection is closed); the peer's
@@ -238,6 +239,10 @@ class Connection(asyncio.Protocol):
     def _on_handshake_event(self, event: Event) -> None:
         if type(event) is ControlByte and event.code == Control.ENQ:
             server = self._server
+            if server.refusing is not None:
+                self._write(_NACK)
+                self._end(f"refused: {server.refusing}")
+                return
             if server.max_connections is not None and server._sessions >= server.max_connections:
                 self._write(_NACK)
                 self._end("refused: too many connections")
@@ -487,6 +492,8 @@ class FramedServer:
         self.handler_timeout = handler_timeout if handler_timeout is not None else response_timeout
         self.write_timeout = write_timeout
         self.max_connections = max_connections
+        # A reason to answer every ENQ with NACK (a standby Central); None: sessions welcome.
+        self.refusing: str | None = None
         self.sweep_period = min(
             MAX_SWEEP_PERIOD,
             max(0.01, min(stall_timeout, idle_timeout, response_timeout, write_timeout) / 10),

@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from tests.e2e.observer import RDLOG, Observer
-from tests.e2e.procs import REPO, Proc, free_port, port_open
+from tests.e2e.procs import REPO, Proc, free_port, port_free, port_open
 from tests.waiting import wait_for
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
@@ -250,6 +251,61 @@ class Network:
             f"{cp_id} ACTIVE with its engine OK (now {observer.status(cp_id)})",
         )
 
+    def start_supplies(
+        self, observer: Observer, plans: dict[str, list[str]], cp_args: list[str]
+    ) -> dict[str, Proc]:
+        """Central, the plans' CPs (``cp_args``) and one driver per plan running its file;
+        returns once every driver's first supply is under way."""
+        self.start_central()
+        cp_ids = sorted({cp_id for cps in plans.values() for cp_id in cps})
+        for cp_id in cp_ids:
+            self.start_cp(cp_id, *cp_args)
+        for cp_id in cp_ids:
+            self.wait_cp_ready(observer, cp_id)
+        drivers = {d: self.start_driver(d, cps, pause=0.5) for d, cps in plans.items()}
+        for driver in plans:
+            wait_for(
+                lambda d=driver: observer.notices("supply_progress", driver_id=d),
+                30,
+                f"{driver} supplying",
+            )
+        return drivers
+
+    def assert_ticketed_once(self, observer: Observer, plans: dict[str, list[str]]) -> list[dict]:
+        """Every plan's supplies finished, each with one ticket in the database, one
+        ``supply_ended`` and gap-free ``supply_progress`` on the wire, one ticket notice;
+        returns the tickets."""
+        for driver, cps in plans.items():
+            proc = self.drivers[driver]
+            summary = f"ran all {len(cps)} entries — {len(cps)} finished;"
+            assert summary in proc.output(), proc.output()
+            db = self.tickets(driver_id=driver)
+            history = self.driver_history(driver)
+            assert len(db) == len(cps) == len(history), (db, history)
+            assert {t["session_id"] for t in db} == {h["session_id"] for h in history}
+        tickets = self.tickets()
+        for ticket in tickets:
+            session = ticket["session_id"]
+            ended = wait_for(
+                lambda s=session: observer.cp_events("supply_ended", session_id=s),
+                15,
+                f"the observer reading supply_ended of {session}",
+            )
+            assert len(ended) == 1, ended  # not lost, not duplicated on the wire
+            assert (ticket["kwh"], ticket["reason"]) == (ended[0].kwh, "unplugged")
+            seqs = [p.seq for p in observer.cp_events("supply_progress", session_id=session)]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+        ticketed = {t["session_id"] for t in tickets}
+        assert len(ticketed) == len(tickets) == sum(len(cps) for cps in plans.values())
+        wait_for(
+            lambda: {n.session_id for n in observer.notices("ticket")} >= ticketed,
+            15,
+            "the observer reading every ticket notice",
+        )
+        counts = Counter(n.session_id for n in observer.notices("ticket"))
+        assert set(counts) == ticketed and set(counts.values()) == {1}, counts
+        return tickets
+
     # drivers ---------------------------------------------------------------------------------
 
     def start_driver(
@@ -352,14 +408,32 @@ class Network:
         return [p.name for p in self.procs if "Traceback" in p.output()]
 
 
-class LocalBroker:
-    """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart."""
+def free_ports(count: int) -> int:
+    """A port P such that P .. P+count-1 are all free (a cluster's brokers)."""
+    for _ in range(50):
+        first = free_port()
+        if all(port_free(first + i) for i in range(1, count)):
+            return first
+    raise AssertionError(f"no {count} consecutive free ports")
 
-    def __init__(self, run_dir: Path, secrets: Secrets | None = None) -> None:
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+class LocalBroker:
+    """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart;
+    with ``brokers=3`` a cluster on three consecutive ports, whose nodes it may kill."""
+
+    def __init__(self, run_dir: Path, secrets: Secrets | None = None, brokers: int = 1) -> None:
         self.run_dir = run_dir
         self.secrets = secrets  # secured (SASL_SSL, users, ACLs) with these, or PLAINTEXT
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.brokers = brokers
+        self.port = free_ports(brokers)
+        self.bootstrap = ",".join(f"127.0.0.1:{self.port + i}" for i in range(brokers))
 
     def security(self, role: str) -> KafkaSecurity | None:
         return (
@@ -377,8 +451,15 @@ class LocalBroker:
             raise AssertionError(f"kafka-local {args[0]} failed:\n{done.stdout}{done.stderr}")
 
     def start(self) -> None:
+        """Start the broker, or the cluster's nodes that are not running."""
         mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
-        self._run("start", "--port", str(self.port), *mode)
+        self._run("start", "--port", str(self.port), "--brokers", str(self.brokers), *mode)
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node of the cluster (no controlled shutdown: a crashed host)."""
+        pid = int((self.run_dir / f"node-{node_id}" / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 10, f"node {node_id}")
 
     def warm_up(self, topic: str, timeout: float = 30.0) -> None:
         """Wait until consumer groups work (``__consumer_offsets`` created and loaded).
