@@ -223,6 +223,9 @@ class CentralRuntime:
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         self._start_tcp()
+        if self.leadership is not None:
+            leadership = self.leadership
+            self.kafka.gate = lambda: leadership.holds(time.monotonic())
         self.kafka.start(self._on_kafka)
         self._timers = asyncio.run_coroutine_threadsafe(self._run_timers(), loop)  # type: ignore[assignment]
         self.call(

@@ -74,6 +74,8 @@ class Network:
     kafka_secure: bool = False
     # Central's database URL (PostgreSQL); None: its SQLite file in the data directory.
     db_url: str | None = None
+    # An active/standby pair: the two Centrals' ports (monitors get both); empty: one Central.
+    pair_ports: list[int] = field(default_factory=list)
 
     @property
     def logs(self) -> Path:
@@ -90,12 +92,21 @@ class Network:
 
     # Central ---------------------------------------------------------------------------------
 
-    def start_central(self, *extra: str, stdin_pipe: bool = False) -> Proc:
+    def start_central(
+        self,
+        *extra: str,
+        stdin_pipe: bool = False,
+        port: int | None = None,
+        name: str = "central",
+    ) -> Proc:
+        """EV_Central on ``central_port`` (or ``port``: a pair's second one, see
+        ``pair_ports``), once it listens (a standby listens too, refusing monitors)."""
         if extra:
             self.central_args = list(extra)
+        port = self.central_port if port is None else port
         args = [
             "--port",
-            str(self.central_port),
+            str(port),
             "--kafka",
             self.kafka,
             "--host",
@@ -112,16 +123,21 @@ class Network:
             *self.kafka_args("central"),
             *self.central_args,
         ]
-        proc = self._spawn("central", self.central_module, args, stdin_pipe=stdin_pipe)
+        proc = self._spawn(name, self.central_module, args, stdin_pipe=stdin_pipe)
         self.central = proc
 
         def listening() -> bool:
             if not proc.alive:
                 raise AssertionError(f"EV_Central exited {proc.popen.returncode}:\n{proc.output()}")
-            return port_open(self.central_port)
+            return port_open(port)
 
-        wait_for(listening, 30, f"EV_Central listening on {self.central_port}")
+        wait_for(listening, 30, f"EV_Central listening on {port}")
         return proc
+
+    def central_addresses(self) -> str:
+        """What monitors get as ``--central``: Central, or both of a pair."""
+        ports = self.pair_ports or [self.central_port]
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
 
     def db_args(self) -> list[str]:
         """Where EV_Central and evc-admin find the database."""
@@ -209,7 +225,7 @@ class Network:
             "--engine",
             f"127.0.0.1:{cp.engine_port}",
             "--central",
-            f"127.0.0.1:{self.central_port}",
+            self.central_addresses(),
             "--cp-id",
             cp_id,
             "--location",
@@ -270,6 +286,18 @@ class Network:
                 f"{driver} supplying",
             )
         return drivers
+
+    def supplying(self, observer: Observer, driver: str, cp_id: str) -> str:
+        """``driver`` (started without a file) asks for ``cp_id``; returns the session id
+        once the supply reports progress."""
+        self.drivers[driver].send_line(cp_id)
+        auth = observer.wait("authorized", 20, driver_id=driver, cp_id=cp_id)
+        wait_for(
+            lambda: observer.notices("supply_progress", session_id=auth.session_id),
+            20,
+            f"progress of {driver} at {cp_id}",
+        )
+        return auth.session_id
 
     def assert_ticketed_once(self, observer: Observer, plans: dict[str, list[str]]) -> list[dict]:
         """Every plan's supplies finished, each with one ticket in the database, one

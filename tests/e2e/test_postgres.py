@@ -4,36 +4,10 @@ exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.e2e.conftest import SECURE, make_network
 from tests.e2e.harness import Network, Observer
 from tests.waiting import wait_for
-from wire.kafka.topics import Topics
 
 FAST_CP = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", "1.5", "--speed", "20"]
-
-
-@pytest.fixture
-def pg_network(
-    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path, pg_url: str
-) -> Iterator[Network]:
-    for network in make_network(request, e2e_kafka, topics, tmp_path):
-        network.db_url = pg_url
-        yield network
-
-
-@pytest.fixture
-def pg_observer(
-    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, pg_url: str
-) -> Iterator[Observer]:
-    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
-    watching = Observer(e2e_kafka, topics, security, pg_url if SECURE else None)
-    yield watching
-    watching.close()
 
 
 def test_a_supply_is_ticketed_once_in_postgresql(
