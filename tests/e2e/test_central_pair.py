@@ -1,7 +1,8 @@
 """Two Centrals on one PostgreSQL database: one active, one standby (central_app.leadership).
 
 - The active is SIGKILLed mid-supply: the standby takes over, the monitor moves to it, the
-  supply finishes with exactly one ticket, and the driver sees which Central serves it.
+  supply finishes with exactly one ticket, a request sent in the gap is answered, and the
+  driver sees which Central serves it.
 - The active is frozen (SIGSTOP) mid-supply: the standby takes over once the lease runs out;
   thawed (SIGCONT), the old active finds itself deposed, steps down without writing or
   sending anything (the supply is ticketed once, as unplugged, by the new active; the epoch
@@ -83,8 +84,12 @@ def test_active_killed_mid_supply_the_standby_takes_over(
     central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-01", "D-001")
     driver = network.drivers["D-001"]
 
+    other = network.start_driver("D-009", None, "--request-timeout", "5")
+    other.wait_line("Central online (central-a)", 15)
+
     killed = time.monotonic()
     central_a.kill()
+    other.send_line("CP-01")  # asked in the gap: queued in Kafka, answered by central-b
     central_b.wait_line(ACTIVE, 10, since=killed)
     moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
     monitor.wait_line(moved, 10, since=killed)
@@ -93,6 +98,8 @@ def test_active_killed_mid_supply_the_standby_takes_over(
     print(f"failover: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
 
     one_ticket(network, observer, session)
+    denied = observer.wait("denied", 15, since=killed, driver_id="D-009")
+    assert denied.reason == "cp_busy", denied
     driver.wait_line("Central online (central-b)", 10, since=killed)
     assert leader(network) == (2, "central-b")
     again = time.monotonic()
