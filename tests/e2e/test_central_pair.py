@@ -117,6 +117,9 @@ def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer
         central_b.wait_line(ACTIVE, LEASE_S + 10, since=frozen)
         moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
         monitor.wait_line(moved, 15, since=frozen)
+        active_s = first_at(central_b, ACTIVE, frozen) - frozen
+        reauth_s = first_at(monitor, moved, frozen) - frozen
+        print(f"frozen active: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
         # frozen well past the heartbeat timeout: a thawed Central without fencing would now
         # declare the monitor lost and end the supply
         wait_for(lambda: time.monotonic() - frozen > LEASE_S + 3, LEASE_S + 4, "a long freeze")
