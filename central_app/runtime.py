@@ -258,7 +258,7 @@ class CentralRuntime:
         except OSError as exc:
             raise StartError(f"cannot listen on {cfg.host}:{cfg.port} as standby: {exc}") from exc
         self.role = "active"
-        print_line(f"{cfg.central_id}: took over as the active Central")
+        print_line(f"{cfg.central_id}: took over as the active Central at {now_ts()}")
         threading.Thread(target=self._renew_lease, name="central-lease", daemon=True).start()
 
     def _renew_lease(self) -> None:

@@ -29,6 +29,7 @@ from wire.tcp_server import FramedServer
 log = logging.getLogger(__name__)
 
 REFUSAL = "standby Central: the active one serves monitors"
+CLOSE_S = 0.2  # what the end of the standby phase may wait for sockets and the producer
 
 
 def _refuse(*_args: object) -> None:  # never called: every ENQ is refused
@@ -82,13 +83,16 @@ class Standby:
                 abandon.wait(POLL_S)
             return False
         finally:
+            # quickly: the refused monitors only had NACKs, and a standby's alive can be lost
             try:
-                asyncio.run_coroutine_threadsafe(server.close(timeout=2), loop).result(timeout=5)
+                asyncio.run_coroutine_threadsafe(server.close(timeout=CLOSE_S), loop).result(
+                    timeout=5
+                )
             except Exception:
                 log.exception("closing the standby's TCP server")
             loop.call_soon_threadsafe(loop.stop)
             core.join(timeout=5)
-            producer.close(1.0)
+            producer.close(CLOSE_S)
 
     def _topics(self) -> bool:
         try:
