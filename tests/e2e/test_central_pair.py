@@ -1,4 +1,5 @@
 """Two Centrals on one PostgreSQL database: one active, one standby (central_app.leadership).
+These are also the end-to-end supplies against PostgreSQL (``scripts/pg-local``).
 
 - The active is SIGKILLed mid-supply: the standby takes over, the monitor moves to it, the
   supply finishes with exactly one ticket, a request sent in the gap is answered, and the
@@ -102,6 +103,7 @@ def test_active_killed_mid_supply_the_standby_takes_over(
     assert denied.reason == "cp_busy", denied
     driver.wait_line("Central online (central-b)", 10, since=killed)
     assert leader(network) == (2, "central-b")
+    assert not network.db_path.exists(), "a Central wrote to SQLite instead of PostgreSQL"
     again = time.monotonic()
     driver.send_line("CP-01")  # the new active serves
     observer.wait("supply_started", 20, since=again, driver_id="D-001", cp_id="CP-01")
@@ -115,18 +117,19 @@ def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer
     central_a.popen.send_signal(signal.SIGSTOP)
     try:
         central_b.wait_line(ACTIVE, LEASE_S + 10, since=frozen)
-        moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
-        monitor.wait_line(moved, 15, since=frozen)
         active_s = first_at(central_b, ACTIVE, frozen) - frozen
-        reauth_s = first_at(monitor, moved, frozen) - frozen
-        print(f"frozen active: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
-        # frozen well past the heartbeat timeout: a thawed Central without fencing would now
+        # frozen past the heartbeat timeout (3 s): a thawed Central without fencing would now
         # declare the monitor lost and end the supply
-        wait_for(lambda: time.monotonic() - frozen > LEASE_S + 3, LEASE_S + 4, "a long freeze")
+        wait_for(lambda: time.monotonic() - frozen > 4.5, 5, "a freeze past the heartbeat timeout")
     finally:
         central_a.popen.send_signal(signal.SIGCONT)
     thawed = time.monotonic()
     central_a.wait_line("stepped down", 10, since=thawed)
+    # stepping down closed the monitor's session: it moves to the new active at once
+    moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
+    monitor.wait_line(moved, 10, since=frozen)
+    reauth_s = first_at(monitor, moved, frozen) - frozen
+    print(f"frozen active: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
     central_a.wait_line(STANDBY, 20, since=thawed)
     assert central_a.alive
 

@@ -24,7 +24,7 @@ from wire.kafka.admin import ensure_topics, topic_config
 from wire.kafka.security import with_security
 from wire.kafka.topics import Topics
 
-SUPPLY_S = 4.0
+SUPPLY_S = 3.0
 CP_ARGS = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", str(SUPPLY_S), "--speed", "20"]
 
 
