@@ -592,6 +592,8 @@ class CentralRuntime:
             database_url=self.db.safe_url(),
             tcp_port=self.port,
             monitors_connected=sum(1 for cp in self.hub.cps.values() if cp.monitor_up),
+            central_id=self.config.central_id if self.leadership is not None else "",
+            role=self.role if self.leadership is not None else "",
         )
         if links != self._links:
             self._links = links

@@ -104,6 +104,7 @@ def test_active_killed_mid_supply_the_standby_takes_over(
     driver.wait_line("Central online (central-b)", 10, since=killed)
     assert leader(network) == (2, "central-b")
     assert not network.db_path.exists(), "a Central wrote to SQLite instead of PostgreSQL"
+    central_b.wait_line("| central-b ACTIVE", 10, since=killed)  # its operator's status line
     again = time.monotonic()
     driver.send_line("CP-01")  # the new active serves
     observer.wait("supply_started", 20, since=again, driver_id="D-001", cp_id="CP-01")
