@@ -41,6 +41,16 @@ POLL_S = 0.3  # a standby asks for the lock this often
 RENEW_S = 0.5  # the active proves it is alive this often
 LEASE_S = 3.0  # silent this long, the server ends the active's session (and frees the lock)
 STEP_DOWN_S = 2.0  # the active gives up this long after its last renewal, before LEASE_S
+# The lock session over a network that drops packets (a partition) must fail in seconds, not
+# after TCP's retransmission timeout (minutes): libpq's connect, keepalive and user timeouts.
+LIBPQ_TIMEOUTS = {
+    "connect_timeout": 3,
+    "keepalives": 1,
+    "keepalives_idle": 2,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "tcp_user_timeout": int(LEASE_S * 1000),
+}
 
 
 def pair_capable(url: str) -> bool:
@@ -59,7 +69,7 @@ class Leadership:
         self.central_id = central_id
         self.epoch: int | None = None
         self.renewed_at = 0.0
-        self._engine: Engine = create_engine(url, poolclass=NullPool)
+        self._engine: Engine = create_engine(url, poolclass=NullPool, connect_args=LIBPQ_TIMEOUTS)
         self._conn: Any = None
         self._lock = threading.Lock()
 
@@ -159,7 +169,12 @@ class Leadership:
                 log.debug("leadership: closing a dead lock session", exc_info=True)
 
     def close(self) -> None:
-        """End the lock session (the lock is free for the other Central at once)."""
-        with self._lock:
-            self._drop()
+        """End the lock session (the lock is free for the other Central at once). A renewal
+        stuck on a cut network holds the session's lock for at most ``tcp_user_timeout``; the
+        session is then left to the process's end rather than waited for longer."""
+        if self._lock.acquire(timeout=LEASE_S + 1):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
         self._engine.dispose()
