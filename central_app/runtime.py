@@ -278,17 +278,20 @@ class CentralRuntime:
         leadership = self.leadership
         if leadership is None or self.deposed.is_set() or leadership.holds(now):
             return
-        self.deposed.set()
+        hub = self.hub
+        assert hub is not None
+        self.deposed.set()  # from now on nothing is sent (the Kafka gate) or committed (fence)
         self.role = "standby"
-        if self._server is not None:
-            self._server.refusing = "this Central stepped down"
-        for cp_id in list(self.hub.connections if self.hub else ()):
-            self.monitors.drop(cp_id, "Central stepped down")
-        assert self.hub is not None
-        self.hub.say(
-            "lost the leadership of the pair (no lease renewal): stepped down, writing nothing",
+        hub.say(
+            "lost the leadership of the pair (no lease renewal): stepped down; what follows "
+            "here is neither written nor sent",
             LogLevel.ERROR,
         )
+        if self._server is not None:
+            self._server.refusing = "this Central stepped down"
+        # the monitors go to the new active now, not after their response timeout
+        for cp_id in list(hub.connections):
+            self.monitors.drop(cp_id, "Central stepped down")
 
     def _build(self, records: list[CpRecord], sessions: list[OpenSession]) -> None:
         hub = self.hub

@@ -70,6 +70,7 @@ def tickets(hosts: PairHosts, url: str) -> list[tuple[str, str]]:
 
 def test_the_active_centrals_host_is_cut_off_and_comes_back(tmp_path: Path) -> None:
     hosts = PairHosts()
+    pg_pass = os.environ.get("PGPASSFILE")
     launcher = Launcher(hosts, tmp_path)  # type: ignore[arg-type]
     infra = hosts.ip("infra")
     kafka = f"{infra}:{KAFKA_PORT}"
@@ -113,7 +114,8 @@ def test_the_active_centrals_host_is_cut_off_and_comes_back(tmp_path: Path) -> N
             str(pg_run),
         )
         url = in_host(hosts, "infra", python, str(PG_LOCAL), "url", "--run-dir", str(pg_run))
-        os.environ["PGPASSFILE"] = str(pg_run / "pgpass")  # the programs inherit it
+        # the programs inherit it; the session's own (tests.postgres) is put back at the end
+        os.environ["PGPASSFILE"] = str(pg_run / "pgpass")
 
         centrals = {}
         for role in ("central-a", "central-b"):
@@ -267,5 +269,8 @@ def test_the_active_centrals_host_is_cut_off_and_comes_back(tmp_path: Path) -> N
             timeout=60,
         )
         hosts.destroy()
-        os.environ.pop("PGPASSFILE", None)
+        if pg_pass is None:
+            os.environ.pop("PGPASSFILE", None)
+        else:
+            os.environ["PGPASSFILE"] = pg_pass
         shutil.rmtree(pg_base, ignore_errors=True)
