@@ -7,10 +7,20 @@
     evc-admin ... cp revoke ID | cp rotate-key ID
     evc-admin ... list [--audit N]
     evc-admin ... audit [--limit N]
+    evc-admin ... sessions [--cp ID] [--driver ID] [--since DATE] [--until DATE] [--format csv|json]
+    evc-admin ... report [--since DATE] [--until DATE] [--format table|csv|json]
+    evc-admin ocpp password ID [--stdin] [--file F] | ocpp remove ID [--file F]
 
 Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
-few seconds while it runs. A driver's key (docs/security.md) goes to ``--key-file`` (written
+few seconds while it runs. ``sessions`` and ``report`` read the history (see
+:mod:`central_app.admin_history`). A driver's key (docs/security.md) goes to ``--key-file`` (written
 mode 0600) or, without it, to standard output.
+
+``ocpp password`` sets an OCPP charge point's basic-auth password (security profile 1,
+docs/ocpp.md): a new random one, printed once, or the one read from standard input with
+``--stdin``. Only its hash is stored, in the OCPP gateway's password file (not Central's
+database: Central knows nothing of OCPP), which the running gateway rereads at each
+connection.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import os
 import sys
 from pathlib import Path
 
+from central_app import admin_history
 from central_app.db import DEFAULT_DATA_DIR, DatabaseError, default_url, open_database
 from central_app.store import RegistryError, Store
 from wire.pki import write_private
@@ -83,12 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-key", help="a new key, handed to the monitor at its next AUTH"
     ).add_argument("id")
 
+    ocpp = sub.add_parser(
+        "ocpp", help="OCPP charge points' basic-auth passwords (the gateway's file)"
+    ).add_subparsers(dest="action", required=True)
+    password = ocpp.add_parser("password", help="set a password (printed once) for a charger")
+    password.add_argument("id")
+    password.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    password.add_argument("--file", type=Path, default=None, help="the gateway's password file")
+    remove_pw = ocpp.add_parser("remove", help="forget a charger's password (it is refused)")
+    remove_pw.add_argument("id")
+    remove_pw.add_argument("--file", type=Path, default=None, help="the gateway's password file")
+
     listing = sub.add_parser(
         "list", help="show drivers, charging points and the latest audit entries"
     )
     listing.add_argument("--audit", type=int, default=10, metavar="N")
     audit = sub.add_parser("audit", help="the audit log, newest first")
     audit.add_argument("--limit", type=int, default=50, metavar="N")
+    admin_history.add_parsers(sub)
     return p
 
 
@@ -162,8 +185,31 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
     return "\n".join(lines)
 
 
+def run_ocpp(args: argparse.Namespace) -> int:
+    """``evc-admin ocpp …``: the gateway's password file, no database."""
+    from ocpp_gateway.passwords import PasswordFile, new_password
+
+    passwords = PasswordFile(args.file)
+    if args.action == "remove":
+        found = passwords.remove(args.id)
+        print(f"OCPP charge point {args.id}: password {'removed' if found else 'was not set'}")
+        return 0
+    password = sys.stdin.readline().strip() if args.stdin else new_password()
+    try:
+        passwords.set(args.id, password)
+    except ValueError as exc:
+        print(f"evc-admin: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"OCPP charge point {args.id}: password set in {passwords.path}", file=sys.stderr)
+    if not args.stdin:
+        print(password)  # alone on stdout: PW=$(evc-admin ocpp password CP-1)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.area == "ocpp":
+        return run_ocpp(args)
     url = args.db or default_url(args.data_dir)
     try:
         db = open_database(url)
@@ -175,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         who = "admin"
     try:
-        print(run(args, Store(db), who))
+        if args.area in ("sessions", "report"):
+            admin_history.run(args, db, sys.stdout)
+        else:
+            print(run(args, Store(db), who))
         return 0
     except RegistryError as exc:
         print(f"evc-admin: error: {exc}", file=sys.stderr)

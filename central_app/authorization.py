@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from central_app.cp_state import CpMachine
 from wire.kafka.messages import ChargeRequest
+from wire.reasons import DenyReason, deny_text
 from wire.timefmt import format_ts, parse_ts
-
-
-class DenyReason(StrEnum):
-    EXPIRED = "expired"
-    UNKNOWN_DRIVER = "unknown_driver"
-    UNKNOWN_CP = "unknown_cp"
-    CP_BUSY = "cp_busy"
-    CP_NOT_AVAILABLE = "cp_not_available"
-    DRIVER_BUSY = "driver_busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +35,7 @@ class Decision:
 
     @property
     def wire_reason(self) -> str:
-        if self.reason is None:
-            return ""
-        return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
+        return "" if self.reason is None else deny_text(self.reason, self.detail)
 
 
 ALLOW = Decision(True)

@@ -16,8 +16,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
-from central_app.cp_state import CpSession, EndReason
+from central_app.cp_state import CpSession
 from wire.kafka.messages import SupplyEnded
+from wire.reasons import EndReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def ticket_from_ended(
 
 
 def ticket_from_session(
-    cp_id: str, session: CpSession, *, reason: str, ended_at: str
+    cp_id: str, session: CpSession, *, reason: EndReason, ended_at: str
 ) -> TicketData:
     """Central's fallback when the engine never reported the end: the last known values."""
     kwh = round(max(session.kwh, 0.0), 3)
@@ -81,20 +82,35 @@ def ticket_from_session(
     )
 
 
+#: s Central holds a driver's ``supply_interrupted`` for the engine's final reading
+FINAL_READING_WAIT = 2.0
+
+
 @dataclass
 class Interrupted:
-    """A supply Central saw break off, waiting for the engine's ``supply_ended``."""
+    """A supply Central saw break off, waiting for the engine's ``supply_ended``.
+
+    The driver's ``supply_interrupted`` waits too, until ``notice_at``: the engine that saw
+    the fault (a technician's KO) has usually sent its final reading already, on Kafka, while
+    the monitor's FAULT came over TCP; with that reading the notice carries the energy the
+    ticket will show instead of a stale one. ``told`` once the notice left.
+    """
 
     cp_id: str
     session: CpSession
     reason: EndReason
     deadline: float  # monotonic: ticket from the last known values after this
+    notice_at: float = 0.0  # monotonic: tell the driver with the last known values after this
+    told: bool = False
 
 
 class Billing:
-    def __init__(self, store: TicketStore, *, grace: float = 15.0) -> None:
+    def __init__(
+        self, store: TicketStore, *, grace: float = 15.0, final_wait: float = FINAL_READING_WAIT
+    ) -> None:
         self._store = store
         self.grace = grace
+        self.final_wait = min(final_wait, grace)
         self._waiting: dict[str, Interrupted] = {}
 
     def issue(self, ticket: TicketData) -> Future[bool]:
@@ -111,7 +127,17 @@ class Billing:
     # --- interrupted supplies -------------------------------------------------------------
 
     def interrupted(self, cp_id: str, session: CpSession, reason: EndReason, now: float) -> None:
-        self._waiting[session.session_id] = Interrupted(cp_id, session, reason, now + self.grace)
+        self._waiting[session.session_id] = Interrupted(
+            cp_id, session, reason, now + self.grace, now + self.final_wait
+        )
+
+    def notices_due(self, now: float) -> list[Interrupted]:
+        """Interrupted supplies whose final reading did not come in time: the driver is told
+        now with the last known values (and marked told, so only once)."""
+        out = [e for e in self._waiting.values() if not e.told and e.notice_at <= now]
+        for entry in out:
+            entry.told = True
+        return out
 
     def waiting(self, session_id: str) -> Interrupted | None:
         return self._waiting.get(session_id)

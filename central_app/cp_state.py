@@ -30,21 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from central_app.pricing import DEFAULT_PRICE
 from central_app.views import CpStatus, CpView
+from wire.reasons import EndReason
 from wire.tcp_messages import AdminState, EngineHealth
 
 
 class SessionPhase(StrEnum):
     AUTHORIZED = "authorized"
     SUPPLYING = "supplying"
-
-
-class EndReason(StrEnum):
-    """Why Central ended a session on its own (a subset of ``supply_ended.reason``)."""
-
-    STOPPED = "stopped"
-    FAULT = "fault"
-    MONITOR_LOST = "monitor_lost"
 
 
 @dataclass
@@ -101,7 +95,7 @@ class CpMachine:
     location: str = ""
     x: float | None = None
     y: float | None = None
-    price: float = 0.35
+    price: float = DEFAULT_PRICE
     admin: AdminState = AdminState.ACTIVE
     monitor_up: bool = False
     engine: EngineHealth | None = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import (
     Engine,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -126,6 +127,38 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class CpStateChangeRow(Base):
+    """One actual change of a CP's status as Central derived it (not one per heartbeat):
+    the history behind availability, fault counts and the network's states over time.
+    Written in batches by the writer thread; a CP's status at time t is its newest row
+    at or before t."""
+
+    __tablename__ = "cp_state_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[str] = mapped_column(String(32), index=True)
+    cp_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (Index("ix_cp_state_changes_cp_ts", "cp_id", "ts"),)
+
+
+# The history queries (central_app.history) filter tickets by end time, alone or per CP or
+# driver, and sort by it: without these a filter over 100,000 sessions scans the table.
+# Two equality columns before ``ended_at`` make the planner prefer the CP or driver index to
+# the status one even without statistics (SQLite has none unless ANALYZE ran).
+HISTORY_INDEXES = (
+    Index("ix_sessions_status_ended", SessionRow.status, SessionRow.ended_at),
+    Index("ix_sessions_cp_status_ended", SessionRow.cp_id, SessionRow.status, SessionRow.ended_at),
+    Index(
+        "ix_sessions_driver_status_ended",
+        SessionRow.driver_id,
+        SessionRow.status,
+        SessionRow.ended_at,
+    ),
+)
+
 OPEN_STATUSES = ("authorized", "supplying")
 
 
@@ -194,6 +227,15 @@ def _add_missing_columns(engine: Engine) -> None:
             log.info("database upgraded: %s.%s added", table, column)
 
 
+def _add_missing_indexes(engine: Engine) -> None:
+    """``create_all`` adds indexes only with a new table: an older database gets them here."""
+    present = {i["name"] for i in inspect(engine).get_indexes("sessions")}
+    for index in HISTORY_INDEXES:
+        if index.name not in present:
+            index.create(engine, checkfirst=True)
+            log.info("database upgraded: index %s added", index.name)
+
+
 def open_database(url: str, *, create: bool = True) -> Database:
     """Build the engine, check the connection and create missing tables.
 
@@ -201,7 +243,9 @@ def open_database(url: str, *, create: bool = True) -> Database:
     driver or an unreachable server.
     """
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        # A server connection may have died since it was pooled; a SQLite file's cannot, and
+        # pinging it costs Central's writer a query per write (hundreds a second at 10,000 CPs).
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except NoSuchModuleError as exc:
         raise DatabaseError(
             f"database URL {mask_url(url)!r} names an unknown dialect/driver: {exc}"
@@ -224,6 +268,7 @@ def open_database(url: str, *, create: bool = True) -> Database:
         if create:
             Base.metadata.create_all(engine)
             _add_missing_columns(engine)
+            _add_missing_indexes(engine)
         else:
             inspect(engine).get_table_names()
     except SQLAlchemyError as exc:

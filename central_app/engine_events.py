@@ -1,16 +1,20 @@
 """What the engines report on ``evc.cp.events``: supply started / progress / ended and the end
-of unused authorizations. A part of :class:`central_app.supplies.SupplyDesk` (mixed in), kept
-apart because it is the half that deals with redelivered, late and out-of-order events.
+of unused authorizations, one handler per event type. The supply desk owns one and hands it
+every engine event (``SupplyDesk.cp_event``); it is the half that deals with redelivered, late
+and out-of-order events. Sessions end through :class:`~central_app.session_ends.SessionEnds`,
+as the desk's do.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from central_app.billing import Billing, TicketData, ticket_from_ended
+from central_app.billing import Billing, ticket_from_ended
 from central_app.cp_state import CpMachine, CpSession, SessionPhase
 from central_app.hub import Hub
+from central_app.session_ends import SessionEnds
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
     AuthorizationExpired,
@@ -23,36 +27,34 @@ from wire.kafka.messages import (
     SupplyStarted,
     SupplyStartedNotice,
 )
+from wire.reasons import DenyReason, deny_text
 
 log = logging.getLogger(__name__)
 
 
 class EngineEvents:
-    hub: Hub
-    billing: Billing
-    clock: Callable[[], float]
-
-    def _issue(self, ticket: TicketData) -> None:  # provided by SupplyDesk
-        raise NotImplementedError
-
-    def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
-        raise NotImplementedError
-
-    # --- engine events --------------------------------------------------------------------
+    def __init__(
+        self, hub: Hub, billing: Billing, ends: SessionEnds, clock: Callable[[], float]
+    ) -> None:
+        self.hub = hub
+        self.billing = billing
+        self.ends = ends
+        self.clock = clock
+        self._handlers: dict[type[Event], Callable[[Any], None]] = {
+            SupplyProgress: self._progress,
+            SupplyStarted: self._started,
+            SupplyEnded: self._ended,
+            AuthorizationExpired: self._authorization_over,
+            AuthorizationRejected: self._authorization_over,
+            CommandRefused: self._command_refused,
+        }
 
     def cp_event(self, event: Event) -> None:
-        if isinstance(event, SupplyProgress):
-            self._progress(event)
-        elif isinstance(event, SupplyStarted):
-            self._started(event)
-        elif isinstance(event, SupplyEnded):
-            self._ended(event)
-        elif isinstance(event, AuthorizationExpired | AuthorizationRejected):
-            self._authorization_over(event)
-        elif isinstance(event, CommandRefused):
-            self._command_refused(event)
-        else:
+        handler = self._handlers.get(type(event))
+        if handler is None:
             log.warning("unexpected cp event %r", event)
+            return
+        handler(event)
 
     def _started(self, ev: SupplyStarted) -> None:
         hub = self.hub
@@ -154,7 +156,7 @@ class EngineEvents:
         else:
             info = hub.ledger.session_info(ev.session_id)
             price, request_id = (info.price, info.request_id) if info else (None, None)
-        self._issue(ticket_from_ended(ev, price=price, request_id=request_id))
+        self.ends.issue(ticket_from_ended(ev, price=price, request_id=request_id))
         if (
             cp is not None
             and transition is not None
@@ -182,7 +184,11 @@ class EngineEvents:
         cp = hub.cps.get(ev.cp_id)
         expired = isinstance(ev, AuthorizationExpired)
         status = "expired" if expired else "rejected"
-        reason = "authorization_expired" if expired else f"authorization_rejected: {ev.reason}"
+        reason = (
+            deny_text(DenyReason.AUTHORIZATION_EXPIRED)
+            if expired
+            else deny_text(DenyReason.AUTHORIZATION_REJECTED, ev.reason)
+        )
         if cp is None:
             return
         transition, session = cp.end_session(ev.session_id)
@@ -192,5 +198,5 @@ class EngineEvents:
                 hub.note_session(cp)
             hub.ledger.close_session(ev.session_id, status, reason)
             return
-        self._cancelled(cp, session, status, reason)
+        self.ends.cancelled(cp, session, status, reason)
         hub.cp_changed(cp)

@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 from central_app.cp_state import CpMachine
 from central_app.ledger import Ledger
-from central_app.views import CentralListener, CpView, LogEntry, LogLevel, RequestPhase, RequestView
+from central_app.views import (
+    CentralListener,
+    CpStatus,
+    CpView,
+    LogEntry,
+    LogLevel,
+    RequestPhase,
+    RequestView,
+)
 from wire.kafka.messages import CpState, Event
 from wire.kafka.topics import Topics
 from wire.timefmt import now_ts
@@ -33,6 +41,10 @@ log = logging.getLogger(__name__)
 
 MAX_REQUESTS = 500
 TALLY_FREE = 20  # lines of one kind per second told one by one before they are folded
+# A supplying CP's kW and € change every second; on the network topic (maps, dashboards)
+# they are published at most this often per CP. Status, price and place go out at once, and
+# the driver being served gets every figure in its own notices.
+LIVE_STATE_EVERY = 5.0
 
 T = TypeVar("T")
 
@@ -73,9 +85,12 @@ class Hub:
         self.requests: OrderedDict[str, RequestView] = OrderedDict()
         self._request_of_session: dict[str, str] = {}
         self._with_session: dict[str, CpMachine] = {}
-        self._driver_cp: dict[str, CpMachine] = {}
+        self._driver_cps: dict[str, dict[str, CpMachine]] = {}  # driver -> CPs noted for it
         self._tally: dict[str, int] = {}
         self._tally_second = 0
+        # cp_id -> (what the last cp_state showed, when); kW/€-only changes waiting their turn
+        self._published: dict[str, tuple[tuple[object, ...], float]] = {}
+        self._held: dict[str, CpView] = {}
 
     # --- continuing after a database write ------------------------------------------------
 
@@ -134,10 +149,33 @@ class Hub:
 
     def cp_changed(self, cp: CpMachine) -> None:
         view = cp.view()
+        # the history's state log keeps real changes only (a dict lookup for the rest)
+        self.ledger.states.note(
+            cp.cp_id, view.status, cp.fault_reason if view.status is CpStatus.BROKEN else ""
+        )
         self._each("cp_changed", view)
-        self.publish_state(view)
+        self.publish_state(view, live=True)
 
-    def publish_state(self, view: CpView) -> None:
+    def publish_state(self, view: CpView, *, live: bool = False) -> None:
+        """Send ``view`` on the network topic. With ``live`` a change of kW/€ alone waits
+        until ``LIVE_STATE_EVERY`` has passed since this CP's last state (``flush_live``
+        sends it then): at 2,000 supplies that halves what Central produces."""
+        shown = (view.location, view.x, view.y, view.price, view.status, view.kw, view.eur)
+        now = self.clock()
+        last = self._published.get(view.cp_id)
+        if live and last is not None and now - last[1] < LIVE_STATE_EVERY:
+            sent = last[0]
+            if shown == sent:
+                self._held.pop(view.cp_id, None)
+                return
+            if shown[:5] == sent[:5]:
+                self._held[view.cp_id] = view
+                return
+        self._send_state(view, shown, now)
+
+    def _send_state(self, view: CpView, shown: tuple[object, ...], now: float) -> None:
+        self._held.pop(view.cp_id, None)
+        self._published[view.cp_id] = (shown, now)
         self.outbox.send(
             self.topics.network_state,
             view.cp_id,
@@ -152,6 +190,21 @@ class Hub:
                 eur=view.eur,
             ),
         )
+
+    def flush_live(self) -> None:
+        """Send the held kW/€ states whose turn has come (the owner calls it every second)."""
+        if not self._held:
+            return
+        now = self.clock()
+        published = self._published
+        due = [
+            view
+            for cp_id, view in self._held.items()
+            if now - published[cp_id][1] >= LIVE_STATE_EVERY
+        ]
+        for view in due:
+            shown = (view.location, view.x, view.y, view.price, view.status, view.kw, view.eur)
+            self._send_state(view, shown, now)
 
     def republish_all(self) -> None:
         """Every CP's state again (after Kafka came back: the compacted topic catches up)."""
@@ -221,7 +274,7 @@ class Hub:
         the driver check look at the CPs with sessions instead of all 10,000."""
         self._with_session[cp.cp_id] = cp
         if cp.session is not None:
-            self._driver_cp[cp.session.driver_id] = cp
+            self._driver_cps.setdefault(cp.session.driver_id, {})[cp.cp_id] = cp
 
     def sessions(self) -> list[CpMachine]:
         """The CPs that hold a session (entries whose session ended are dropped here)."""
@@ -231,14 +284,14 @@ class Hub:
         return live
 
     def driver_busy(self, driver_id: str) -> bool:
-        cp = self._driver_cp.get(driver_id)
-        if cp is not None and cp.session is not None and cp.session.driver_id == driver_id:
-            return True
-        self._driver_cp.pop(driver_id, None)
-        # a driver holds one session at a time; the index may miss one only if a session
-        # was attached without note_session, so check those CPs with sessions too
-        for other in self.sessions():
-            if other.session is not None and other.session.driver_id == driver_id:
-                self._driver_cp[driver_id] = other
+        """Whether ``driver_id`` holds a session: looks only at the CPs noted for that
+        driver (one, rarely two), not at every CP with a session."""
+        noted = self._driver_cps.get(driver_id)
+        if not noted:
+            return False
+        for cp_id, cp in list(noted.items()):
+            if cp.session is not None and cp.session.driver_id == driver_id:
                 return True
+            del noted[cp_id]
+        del self._driver_cps[driver_id]
         return False

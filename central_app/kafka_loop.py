@@ -1,8 +1,9 @@
 """Central's Kafka side: one producer (the hub's outbox) and one consumer thread.
 
 Central must start and serve monitors with the broker down: the producer queues (librdkafka
-keeps retrying), and the consumer thread keeps trying to set the topics up every couple of
-seconds, then subscribes as group ``central`` and hands every event to the core. Offsets are
+keeps retrying), and the consumer thread (``wire.kafka.loop.ConsumeLoop``) keeps trying to
+set the topics up every couple of seconds, then subscribes as group ``central`` and hands
+every event to the core; a failed poll closes the consumer and subscribes anew. Offsets are
 stored only after the handler returned (``EventConsumer``), so a crash replays the unfinished
 tail, which the core handles idempotently.
 
@@ -26,6 +27,7 @@ from central_app.sealing import MissingKey, Refusal, SealedCodec, Sealer, classi
 from wire.errors import InvalidEvent, KafkaAuthError, KafkaError, TopicSetupError
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import BatchHandler, EventConsumer, Handled, Received
+from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import CP_EVENTS, REQUESTS, CentralAlive, DeadLetter, Event, EventCodec
 from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
@@ -152,57 +154,64 @@ class KafkaLink:
         self._thread.start()
 
     def _run(self, handler: BatchHandler) -> None:
-        said_down = False
-        while not self._stop.is_set():
-            if self._consumer is None:
-                try:
-                    if not self._topics_ok:
-                        ensure_topics(
-                            self.bootstrap,
-                            self.topics,
-                            timeout=RETRY_SECONDS + 1,
-                            security=self.security,
-                        )
-                        self._release_held()
-                    consumer = EventConsumer(
-                        self.bootstrap,
-                        group_id=self.group_id,
-                        codecs=self._codecs(),
-                        dead_letter_topic=self.topics.dead_letter,
-                        producer=self.producer,
-                        client_id=self.client_id,
-                        # Static membership: Central is one process per topic namespace, so a
-                        # restart after SIGKILL takes its partitions back at once instead of
-                        # waiting out the dead member's 45 s session.
-                        group_instance_id=self.group_id,
-                        security=self.security,
-                    )
-                    consumer.subscribe()
-                except KafkaError as exc:
-                    if not said_down:
-                        what = (
-                            "unusable topics"
-                            if isinstance(exc, TopicSetupError)
-                            else "not reachable"
-                        )
-                        text = str(exc) if isinstance(exc, KafkaAuthError) else f"{what} ({exc})"
-                        self.on_problem(f"Kafka at {self.bootstrap}: {text}; retrying")
-                        said_down = True
-                    self.producer.poll(0)
-                    self._stop.wait(RETRY_SECONDS)
-                    continue
-                self._consumer = consumer
-                self._ready.set()
-                said_down = False
-                log.info("kafka consumer subscribed as group %s", self.group_id)
-            try:
-                self._consumer.poll_batch(self._open(handler), timeout=0.5)
-                self.producer.poll(0)
-            except KafkaError as exc:
-                self.on_problem(f"Kafka consumer failed ({exc}); reconnecting")
-                self._drop_consumer()
-                self._stop.wait(RETRY_SECONDS)
-        self._drop_consumer()
+        opened = self._open(handler)
+
+        def poll(consumer: EventConsumer) -> None:
+            consumer.poll_batch(opened, timeout=0.5)
+            self.producer.poll(0)
+
+        ConsumeLoop(
+            open=self._open_consumer,
+            poll=poll,
+            stop=self._stop,
+            on_ready=self._consumer_ready,
+            on_closed=self._consumer_closed,
+            on_problem=self._problem,
+            retry_s=RETRY_SECONDS,
+        ).run()
+
+    def _open_consumer(self) -> EventConsumer:
+        """Verify the topics (once; then the held events leave), subscribe as the group."""
+        try:
+            if not self._topics_ok:
+                ensure_topics(
+                    self.bootstrap, self.topics, timeout=RETRY_SECONDS + 1, security=self.security
+                )
+                self._release_held()
+            consumer = EventConsumer(
+                self.bootstrap,
+                group_id=self.group_id,
+                codecs=self._codecs(),
+                dead_letter_topic=self.topics.dead_letter,
+                producer=self.producer,
+                client_id=self.client_id,
+                # Static membership: Central is one process per topic namespace, so a restart
+                # after SIGKILL takes its partitions back at once instead of waiting out the
+                # dead member's 45 s session.
+                group_instance_id=self.group_id,
+                security=self.security,
+            )
+            consumer.subscribe()
+        finally:
+            self.producer.poll(0)
+        return consumer
+
+    def _consumer_ready(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+        self._ready.set()
+        log.info("kafka consumer subscribed as group %s", self.group_id)
+
+    def _consumer_closed(self) -> None:
+        self._consumer = None
+        self._ready.clear()
+
+    def _problem(self, stage: str, exc: KafkaError) -> None:
+        if stage == "poll":
+            self.on_problem(f"Kafka consumer failed ({exc}); reconnecting")
+            return
+        what = "unusable topics" if isinstance(exc, TopicSetupError) else "not reachable"
+        text = str(exc) if isinstance(exc, KafkaAuthError) else f"{what} ({exc})"
+        self.on_problem(f"Kafka at {self.bootstrap}: {text}; retrying")
 
     # --- opening sealed values (consumer thread) -------------------------------------------
 
@@ -274,12 +283,6 @@ class KafkaLink:
             )
         except Exception:
             log.exception("reporting a refused value failed")
-
-    def _drop_consumer(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        self._ready.clear()
-        if consumer is not None:
-            consumer.close()
 
     def stop(self, flush_timeout: float = 3.0) -> None:
         self._stop.set()

@@ -35,6 +35,7 @@ from typing import Any, Generic, TypeVar
 from central_app.billing import TicketData
 from central_app.credentials import hash_credential, needs_rehash, verify_credential
 from central_app.db_writer import Writer, transient
+from central_app.state_log import Change, StateLog, write_changes
 from central_app.store import CpRecord, OpenSession, RegistryError, Store
 from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, new_key
 from wire.timefmt import format_ts, utc_now
@@ -136,6 +137,11 @@ class Ledger:
             writer, lambda ids: self.store.settle_claims(ids) or [None] * len(ids)
         )
         self._revoked: set[str] = set()
+        # The history's state changes (central_app.state_log): batched like registrations.
+        self._state_changes: Batch[Change, None] = Batch(
+            writer, lambda changes: write_changes(self.store.db, changes)
+        )
+        self.states = StateLog(self._state_changes.add)
         # kid -> key text (owner only) and kid -> raw key (replaced, never mutated: see above)
         self._key_text: dict[str, str] = {}
         self._keys: dict[str, bytes] = {}
@@ -324,6 +330,13 @@ class Ledger:
 
     def set_admin_state(self, cp_ids: list[str], state: str, who: str) -> Future[None]:
         return self.writer.submit(self.store.set_admin_state, cp_ids, state, who)
+
+    def set_price(self, cp_id: str, price: float, who: str) -> Future[None]:
+        """The operator's price change: the row and its audit entry behind. A registry
+        refresh read before it is written would bring the old price back, so it counts as a
+        registry change (``generation``)."""
+        self.generation += 1
+        return self.writer.submit(self.store.set_price, cp_id, price, who)
 
     def audit(self, who: str, action: str, detail: str = "") -> None:
         self.writer.submit(self.store.audit, who, action, detail)

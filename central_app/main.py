@@ -26,6 +26,7 @@ from pathlib import Path
 
 from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, default_url
+from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
 from wire import cli
@@ -55,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kafka topic namespace",
     )
     p.add_argument(
-        "--default-price", type=cli.positive, default=0.35, help="EUR/kWh for CPs registered anew"
+        "--default-price",
+        type=cli.positive,
+        default=DEFAULT_PRICE,
+        help=f"EUR/kWh for CPs registered anew (default {DEFAULT_PRICE})",
     )
     p.add_argument(
         "--authorization-ttl",
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     run_control_center = None
     if use_gui:
         try:
-            from central_app.gui import run_control_center  # type: ignore[attr-defined]
+            from central_app.gui.app import run_control_center
         except Exception as exc:  # the GUI is optional; headless still serves the network
             say(f"EV_Central: control center unavailable ({exc}); running headless.")
             use_gui = False

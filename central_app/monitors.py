@@ -20,6 +20,7 @@ from typing import Any
 
 from central_app.cp_state import CpMachine, Transition
 from central_app.hub import Hub
+from central_app.pricing import DEFAULT_PRICE
 from central_app.store import CpRecord, RegistryError
 from central_app.supplies import SupplyDesk
 from central_app.views import LogLevel
@@ -64,7 +65,7 @@ class MonitorDesk:
         hub: Hub,
         desk: SupplyDesk,
         *,
-        default_price: float = 0.35,
+        default_price: float = DEFAULT_PRICE,
         heartbeat_timeout: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,25 +74,32 @@ class MonitorDesk:
         self.default_price = default_price
         self.heartbeat_timeout = heartbeat_timeout
         self.clock = clock
+        # one handler per request type: those anyone may send, and those of an AUTHed CP
+        self._anyone: dict[type, Callable[[Any, Any], Response | Awaitable[Response]]] = {
+            Register: self.register,
+            Auth: self.authenticate,
+        }
+        self._authenticated: dict[type, Callable[[Any, Any], Response]] = {
+            Heartbeat: self.heartbeat,
+            Fault: self.fault,
+            Recovered: self.recovered,
+        }
 
     # --- requests -------------------------------------------------------------------------
 
     def handle(self, conn: Any, request: Any) -> Response | Awaitable[Response]:
-        if isinstance(request, Register):
-            return self.register(conn, request)
-        if isinstance(request, Auth):
-            return self.authenticate(conn, request)
+        kind = type(request)
+        handler = self._anyone.get(kind)
+        if handler is not None:
+            return handler(conn, request)
         if conn.cp_id is None:
             return Error("authenticate first (AUTH)")
         if getattr(request, "cp_id", None) != conn.cp_id:
             return Error(f"this connection is authenticated as {conn.cp_id}")
-        if isinstance(request, Heartbeat):
-            return self.heartbeat(conn, request)
-        if isinstance(request, Fault):
-            return self.fault(conn, request)
-        if isinstance(request, Recovered):
-            return self.recovered(conn, request)
-        return Error("unsupported request")
+        handler = self._authenticated.get(kind)
+        if handler is None:
+            return Error("unsupported request")
+        return handler(conn, request)
 
     def register(self, conn: Any, msg: Register) -> Response | Awaitable[Response]:
         if not CP_ID.match(msg.cp_id):

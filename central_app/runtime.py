@@ -37,12 +37,14 @@ from central_app.billing import Billing
 from central_app.cp_state import CpMachine
 from central_app.db import Database, DatabaseError, open_database
 from central_app.db_writer import DbWriter
+from central_app.history import History
 from central_app.hub import Hub
 from central_app.kafka_loop import KafkaLink
 from central_app.leadership import RENEW_S, Leadership, pair_capable
 from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.pricing import DEFAULT_PRICE
 from central_app.sealing import Refusal
 from central_app.standby import Standby
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
@@ -95,7 +97,7 @@ class CentralConfig:
     host: str = "0.0.0.0"
     topic_prefix: str = ""
     seed: Path | None = DEFAULT_SEED
-    default_price: float = 0.35
+    default_price: float = DEFAULT_PRICE
     heartbeat_timeout: float = 3.0
     authorization_ttl: float = 30.0
     ticket_grace: float = 15.0
@@ -158,10 +160,14 @@ class CentralRuntime:
         self._tls = self._tls_context()
         self.open_files = raise_open_files_limit()
         if cfg.paired:
-            self._stand_by()  # returns once this Central holds the pair's lock
+            self._stand_by()  # returns once this Central holds the pair's lock (port freed)
+        # the port first, before the database is opened, seeded or loaded: a second Central
+        # on a busy port fails at once and says nothing else
+        self._open_tcp_socket()
         try:
             self.db = open_database(cfg.db_url)
         except DatabaseError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
         if self.leadership is not None:
             epoch = self.leadership.take_office(self.db)
@@ -173,8 +179,8 @@ class CentralRuntime:
                 cps, drivers = store.seed(cfg.seed)
                 log.info("seeded %d CPs and %d drivers from %s", cps, drivers, cfg.seed)
         except RegistryError as exc:
+            self._close_tcp_socket()
             raise StartError(str(exc)) from exc
-        self._open_tcp_socket()  # before anything is announced: a busy port fails fast
         self.writer = DbWriter(on_health=self._db_health)
         ledger = Ledger(store, self.writer)
         records, sessions = ledger.load()
@@ -231,7 +237,7 @@ class CentralRuntime:
         self.call(
             self.hub.say,
             f"EV_Central listening on {cfg.host}:{self.port}"
-            f"{' (all interfaces)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
+            f"{' (all interfaces; --host ADDR restricts it)' if cfg.host in ('0.0.0.0', '::', '') else ''}"
             f"{' with TLS' if self._tls is not None else ' WITHOUT TLS (--insecure)'}; "
             f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
             f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
@@ -337,7 +343,12 @@ class CentralRuntime:
                 reuse_port=False,
             )
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            if exc.errno == errno.EADDRINUSE:
+                raise StartError(
+                    f"cannot listen on port {cfg.port}: {exc.strerror} — another program "
+                    "(another EV_Central?) listens there; stop it or choose another --port"
+                ) from exc
+            if exc.errno == errno.EACCES:
                 raise StartError(f"cannot listen on port {cfg.port}: {exc.strerror}") from exc
             raise StartError(f"cannot listen on {cfg.host}:{cfg.port}: {exc}") from exc
         sock.setblocking(False)
@@ -388,6 +399,11 @@ class CentralRuntime:
             except Exception:
                 log.exception("closing the TCP server")
         self._close_tcp_socket()
+        if self.hub is not None and loop is not None and loop.is_running():
+            try:  # before the writer drains: the state history must not show CPs up meanwhile
+                self.call(self.hub.ledger.states.all_disconnected, "Central stopped", timeout=3)
+            except Exception:
+                log.warning("recording the CPs as disconnected failed", exc_info=True)
         if self.kafka is not None:
             self.kafka.stop()
         if self.writer is not None:
@@ -564,6 +580,7 @@ class CentralRuntime:
     def _every_second(self) -> None:
         assert self.hub is not None and self.kafka is not None
         self.hub.flush_tally()
+        self.hub.flush_live()
         up = self.kafka.up
         if up:
             self.kafka.send(
@@ -698,6 +715,31 @@ class CentralRuntime:
 
     def resume_all(self) -> None:
         self.call(self._set_admin, None, AdminState.ACTIVE)
+
+    def set_price(self, cp_id: str, price: float) -> None:
+        """The operator's new price for a CP (audited): on the owner at once, the row behind;
+        new authorizations use it, a running supply keeps the price it started with."""
+        if not 0 < price < 100:
+            raise ValueError(f"price must be between 0 and 100 EUR/kWh, got {price}")
+        self.call(self._set_price, cp_id, price)
+
+    def _set_price(self, cp_id: str, price: float) -> None:
+        hub = self.hub
+        assert hub is not None
+        cp = hub.cps.get(cp_id)
+        if cp is None:
+            raise RegistryError(f"no charging point {cp_id}")
+        if cp.price == price:
+            return
+        hub.ledger.set_price(cp_id, price, "operator")
+        cp.price = price
+        hub.say(f"price set to {price:.2f} EUR/kWh by the operator", source=cp_id)
+        hub.cp_changed(cp)
+
+    def history(self) -> History | None:
+        """Read-only queries on this Central's database for the control center (they run on
+        the caller's thread, never on the owner)."""
+        return History(self.db) if self.db is not None else None
 
     def revoke_cp(self, cp_id: str) -> None:
         """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""

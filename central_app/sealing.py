@@ -36,6 +36,7 @@ from wire.kafka.sealed import (
     open_value,
     seal,
 )
+from wire.states import Origin
 
 UNKNOWN = "unknown"
 
@@ -76,14 +77,14 @@ def sender_problem(kid: str, event: Event) -> str | None:
         if kid.startswith("driver:"):
             if kid != driver_kid(event.driver_id):
                 return f"sealed by {kid} but speaks for driver {event.driver_id}"
-            if event.origin != "app":
-                return f"sealed by {kid} but origin is {event.origin!r} (a driver's is 'app')"
+            if event.origin != Origin.APP:
+                return f"sealed by {kid} but origin is {str(event.origin)!r} (a driver's is 'app')"
             return None
         if kid.startswith("cp:"):
             if kid != cp_kid(event.cp_id):
                 return f"sealed by {kid} but asks for {event.cp_id}"
-            if event.origin != "cp":
-                return f"sealed by {kid} but origin is {event.origin!r} (a CP's is 'cp')"
+            if event.origin != Origin.CP:
+                return f"sealed by {kid} but origin is {str(event.origin)!r} (a CP's is 'cp')"
             return None
         return f"a charge_request sealed by {kid!r} (neither a driver nor a CP)"
     cp_id = getattr(event, "cp_id", None)

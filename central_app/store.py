@@ -28,6 +28,7 @@ from central_app.db import (
     DriverRow,
 )
 from central_app.db import DatabaseError as DatabaseError
+from central_app.pricing import DEFAULT_PRICE
 from central_app.session_store import OpenSession as OpenSession
 from central_app.session_store import SessionInfo as SessionInfo
 from central_app.session_store import SessionStore
@@ -134,7 +135,7 @@ class Store(SessionStore):
                             location=cp.get("location", ""),
                             x=cp.get("x"),
                             y=cp.get("y"),
-                            price=float(cp.get("price", 0.35)),
+                            price=float(cp.get("price", DEFAULT_PRICE)),
                             admin_state="ACTIVE",
                         )
                     )

@@ -1,4 +1,8 @@
-"""The supply desk: charge requests in, authorizations out, engine events, tickets.
+"""The supply desk: charge requests in, authorizations out, CP transitions, time.
+
+Engine events go to its :class:`~central_app.engine_events.EngineEvents`; how a session ends
+(denied, interrupted, ticketed) is :class:`~central_app.session_ends.SessionEnds`, shared by
+both.
 
 Runs on the core's owner thread. Order of work for every input: decide (in memory), hand the
 write to the ledger, and send what must follow a durable row (``authorize``, a ticket) only
@@ -17,23 +21,22 @@ from concurrent.futures import Future
 from central_app.authorization import (
     AuthorizationPolicy,
     Decision,
-    DenyReason,
     authorization_overdue,
     decide,
 )
-from central_app.billing import Billing, TicketData, ticket_from_session
+from central_app.billing import Billing, ticket_from_session
 from central_app.cp_state import (
     AuthorizationCancelled,
     CpMachine,
     CpSession,
     Effect,
-    EndReason,
     SessionPhase,
     SupplyInterrupted,
     Transition,
 )
 from central_app.engine_events import EngineEvents
 from central_app.hub import Hub
+from central_app.session_ends import SessionEnds
 from central_app.store import OpenSession
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
@@ -41,20 +44,23 @@ from wire.kafka.messages import (
     AuthorizedNotice,
     ChargeRequest,
     Denied,
+    Event,
     RequestReceived,
-    Ticket,
-)
-from wire.kafka.messages import (
-    SupplyInterrupted as SupplyInterruptedNotice,
 )
 from wire.kafka.sealed import driver_kid
-from wire.reasons import describe_reason
+from wire.reasons import (
+    DenyReason,
+    EndReason,
+    deny_text,
+    describe_reason,
+    reason_code,
+)
 from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
 
 
-class SupplyDesk(EngineEvents):
+class SupplyDesk:
     def __init__(
         self,
         hub: Hub,
@@ -69,6 +75,12 @@ class SupplyDesk(EngineEvents):
         self.billing = billing
         self.expiry_grace = expiry_grace
         self.clock = clock
+        self.ends = SessionEnds(hub, billing)
+        self.engine_events = EngineEvents(hub, billing, self.ends, clock)
+
+    def cp_event(self, event: Event) -> None:
+        """What an engine reported on ``evc.cp.events`` (see ``central_app.engine_events``)."""
+        self.engine_events.cp_event(event)
 
     # --- restart --------------------------------------------------------------------------
 
@@ -159,7 +171,7 @@ class SupplyDesk(EngineEvents):
                     reason=reason,
                 ),
             )
-            expired = reason.startswith("expired")
+            expired = reason_code(reason) == DenyReason.EXPIRED
             hub.request_update(
                 req.request_id,
                 phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
@@ -213,7 +225,7 @@ class SupplyDesk(EngineEvents):
                     request_id=req.request_id,
                     cp_id=req.cp_id,
                     driver_id=req.driver_id,
-                    reason="internal_error",
+                    reason=DenyReason.INTERNAL_ERROR,
                 ),
             )
             hub.request_update(req.request_id, phase=RequestPhase.DENIED, detail="internal error")
@@ -259,99 +271,31 @@ class SupplyDesk(EngineEvents):
             self._effect(cp, effect)
 
     def _effect(self, cp: CpMachine, effect: Effect) -> None:
-        session = effect.session
         if isinstance(effect, AuthorizationCancelled):
-            self._cancelled(
-                cp, session, "cancelled", f"authorization_cancelled: {effect.reason.value}"
+            self.ends.cancelled(
+                cp,
+                effect.session,
+                "cancelled",
+                deny_text(DenyReason.AUTHORIZATION_CANCELLED, effect.reason),
             )
-        elif isinstance(effect, SupplyInterrupted):
-            self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
-            self.hub.notify_driver(
-                session.driver_id,
-                SupplyInterruptedNotice(
-                    session_id=session.session_id,
-                    cp_id=cp.cp_id,
-                    driver_id=session.driver_id,
-                    reason=effect.reason.value,
-                    kwh=session.kwh,
-                    eur=session.eur,
-                ),
-            )
-            self.hub.request_update(
-                session.request_id,
-                phase=RequestPhase.INTERRUPTED,
-                detail=f"{effect.reason.value}; waiting for the CP's final reading",
-                session_id=session.session_id,
-            )
-            self.hub.say(
-                f"supply of {session.driver_id} interrupted: {effect.reason.value}",
-                LogLevel.WARNING,
-                cp.cp_id,
-            )
+        else:
+            self._interrupted(cp, effect)
 
-    def _cancelled(self, cp: CpMachine, session: CpSession, status: str, reason: str) -> None:
-        self.hub.ledger.close_session(session.session_id, status, reason)
-        self.hub.notify_driver(
-            session.driver_id,
-            Denied(
-                request_id=session.request_id or "",
-                cp_id=cp.cp_id,
-                driver_id=session.driver_id,
-                reason=reason,
-                session_id=session.session_id,
-            ),
-        )
-        phase = RequestPhase.EXPIRED if status == "expired" else RequestPhase.DENIED
+    def _interrupted(self, cp: CpMachine, effect: SupplyInterrupted) -> None:
+        # the driver hears of it with the engine's final reading, or from ``tick`` after
+        # ``billing.final_wait`` with the last known one (Billing's ``Interrupted``)
+        session = effect.session
+        self.billing.interrupted(cp.cp_id, session, effect.reason, self.clock())
         self.hub.request_update(
             session.request_id,
-            phase=phase,
-            detail=describe_reason(reason),
+            phase=RequestPhase.INTERRUPTED,
+            detail=f"{effect.reason.value}; waiting for the CP's final reading",
             session_id=session.session_id,
         )
         self.hub.say(
-            f"authorization of {session.driver_id} ended: {describe_reason(reason)}",
+            f"supply of {session.driver_id} interrupted: {effect.reason.value}",
             LogLevel.WARNING,
             cp.cp_id,
-        )
-
-    # --- tickets --------------------------------------------------------------------------
-
-    def _issue(self, ticket: TicketData) -> None:
-        self.hub.after(self.billing.issue(ticket), lambda new: self._ticketed(ticket, new))
-
-    def _ticketed(self, ticket: TicketData, new: Future[bool]) -> None:
-        """The database said whether this is the session's first ticket: only then send it."""
-        if new.exception() is not None or not new.result():
-            log.info(
-                "ticket for session %s already issued; duplicate end ignored", ticket.session_id
-            )
-            return
-        self.hub.notify_driver(
-            ticket.driver_id,
-            Ticket(
-                session_id=ticket.session_id,
-                cp_id=ticket.cp_id,
-                driver_id=ticket.driver_id,
-                kwh=ticket.kwh,
-                eur=ticket.eur,
-                started_at=ticket.started_at,
-                ended_at=ticket.ended_at,
-                reason=ticket.reason,
-                request_id=ticket.request_id,
-            ),
-        )
-        phase = RequestPhase.FINISHED if ticket.reason == "unplugged" else RequestPhase.INTERRUPTED
-        self.hub.request_update(
-            ticket.request_id,
-            phase=phase,
-            detail=f"ticket: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
-            session_id=ticket.session_id,
-            driver_id=ticket.driver_id,
-            cp_id=ticket.cp_id,
-        )
-        self.hub.say(
-            f"ticket for {ticket.driver_id}: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
-            source=ticket.cp_id,
         )
 
     # --- time -----------------------------------------------------------------------------
@@ -368,7 +312,7 @@ class SupplyDesk(EngineEvents):
                 if s.restored and now - s.last_event < self.billing.grace:
                     continue  # let the Kafka backlog say whether it started
                 cp.end_session(s.session_id)
-                self._cancelled(cp, s, "expired", "authorization_expired")
+                self.ends.cancelled(cp, s, "expired", DenyReason.AUTHORIZATION_EXPIRED)
                 self.hub.cp_changed(cp)
             elif (
                 s.phase is SessionPhase.SUPPLYING
@@ -377,15 +321,20 @@ class SupplyDesk(EngineEvents):
                 and now - s.last_event > self.billing.grace
             ):
                 cp.end_session(s.session_id)
-                self._issue(
+                self.ends.issue(
                     ticket_from_session(
-                        cp.cp_id, s, reason=EndReason.MONITOR_LOST.value, ended_at=now_ts()
+                        cp.cp_id, s, reason=EndReason.MONITOR_LOST, ended_at=now_ts()
                     )
                 )
                 self.hub.cp_changed(cp)
+        for entry in self.billing.notices_due(now):
+            s = entry.session
+            self.ends.tell_interrupted(
+                s.driver_id, s.session_id, entry.cp_id, entry.reason, s.kwh, s.eur
+            )
         for entry in self.billing.due(now):
-            self._issue(
+            self.ends.issue(
                 ticket_from_session(
-                    entry.cp_id, entry.session, reason=entry.reason.value, ended_at=now_ts()
+                    entry.cp_id, entry.session, reason=entry.reason, ended_at=now_ts()
                 )
             )

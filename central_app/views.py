@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from wire.states import CpStatus
 from wire.timefmt import now_ts
 
-
-class CpStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    STOPPED = "STOPPED"
-    SUPPLYING = "SUPPLYING"
-    BROKEN = "BROKEN"
-    DISCONNECTED = "DISCONNECTED"
+__all__ = [
+    "CentralControls",
+    "CentralListener",
+    "CpStatus",  # wire.states' (re-exported: the views' vocabulary)
+    "CpView",
+    "LinkStatus",
+    "LogEntry",
+    "LogLevel",
+    "RequestPhase",
+    "RequestView",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +121,5 @@ class CentralControls(Protocol):
     def resume_all(self) -> None: ...
 
     def revoke_cp(self, cp_id: str) -> None: ...
+
+    def set_price(self, cp_id: str, price: float) -> None: ...

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from enum import StrEnum
 
 from PySide6.QtGui import QColor
+
+# CP states as SPEC names them (wire.states, re-exported here for map users);
+# ``TileData.status`` also accepts the plain strings.
+from wire.states import CpStatus
 
 __all__ = [
     "AvailabilityStyle",
@@ -26,16 +29,6 @@ __all__ = [
     "TileLook",
     "TileStyle",
 ]
-
-
-class CpStatus(StrEnum):
-    """CP states as SPEC names them; ``TileData.status`` also accepts the plain strings."""
-
-    ACTIVE = "ACTIVE"
-    STOPPED = "STOPPED"
-    SUPPLYING = "SUPPLYING"
-    BROKEN = "BROKEN"
-    DISCONNECTED = "DISCONNECTED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,10 +97,12 @@ class CityMapView(QGraphicsView):
     Signals:
         tileClicked(str): a tile was clicked (press and release without dragging).
         tileHovered(str): the cursor entered a tile; ``""`` when it leaves all tiles.
+        tileDoubleClicked(str): a tile was double-clicked (the control center opens its detail).
     """
 
     tileClicked = Signal(str)  # noqa: N815 (Qt naming)
     tileHovered = Signal(str)  # noqa: N815
+    tileDoubleClicked = Signal(str)  # noqa: N815
 
     MAX_ZOOM = 12.0  # scene scale; beyond this tiles are bigger than a screen
     MIN_ZOOM_OF_FIT = 0.6  # may zoom out to 60 % of the "whole city" scale
@@ -315,6 +317,15 @@ class CityMapView(QGraphicsView):
                 self.tileClicked.emit(tile.cp_id)
         self._press_pos = None
         self._press_tile = None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            tile = self.tile_at(event.position().toPoint())
+            if tile is not None:
+                self.tileDoubleClicked.emit(tile.cp_id)
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)
 
     def zoom_into_cell(self, pos: QPoint) -> None:
         """Zoom in on the summary cell under ``pos`` until its CPs show as tiles."""

@@ -39,6 +39,7 @@ from wire.health import HealthResponder
 from wire.health_messages import Health, HealthKo, HealthOk, Key
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
+from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import (
     CP_COMMANDS,
     CP_EVENTS,
@@ -56,6 +57,7 @@ from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import cp_kid, key_bytes, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
+from wire.states import Origin
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
@@ -114,12 +116,15 @@ class EngineService:
         self._consumer: EventConsumer | None = None
         self.security = security  # Kafka SASL_SSL (docs/security.md, layer 1); None: PLAINTEXT
         self.producer = EventProducer(bootstrap, client_id=f"engine-{port}", security=security)
+        self.bind = bind
         self.responder = HealthResponder(port, self._answer, host=bind)  # HealthError if busy
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.say(f"Engine listening for its monitor on port {self.responder.port}")
+        self.say(
+            f"Engine listening for its monitor on {listening_on(self.bind, self.responder.port)}"
+        )
         for name, target in (
             ("health", self._serve_health),
             ("ticker", self._tick_loop),
@@ -365,31 +370,25 @@ class EngineService:
             self.say(str(exc))
         except WireError as exc:
             log.warning("topics not verified: %s", exc)
-        try:
-            while not self._stop.is_set():
-                # no wait here: a command arriving meanwhile would wait for it too; the
-                # consumer's poll below is the loop's only wait and ends when one arrives
-                self.producer.poll(0)
-                if self._consumer is None:
-                    cp_id = self.machine.cp_id
-                    if cp_id is None or (self.secure and self._key is None):
-                        # secure: a command read before the key would be refused as forged
-                        self._stop.wait(0.1)
-                        continue
-                    self._consumer = self._open_consumer(cp_id)
-                    if self._consumer is None:
-                        self._stop.wait(1.0)
-                        continue
-                try:
-                    self._consumer.poll(self._on_command, timeout=0.2)
-                except KafkaError as exc:
-                    log.warning("command consumer: %s", exc)
-                    self._stop.wait(0.5)
-        finally:
-            if self._consumer is not None:
-                self._consumer.close()
+        ConsumeLoop(
+            open=self._open_consumer,
+            # the consumer's poll is the loop's only wait and ends when a command arrives
+            poll=lambda consumer: consumer.poll(self._on_command, timeout=0.2),
+            stop=self._stop,
+            between=lambda: self.producer.poll(0),
+            on_ready=self._consumer_ready,
+            on_closed=self._consumer_closed,
+            on_problem=lambda stage, exc: log.warning("command consumer (%s): %s", stage, exc),
+            reopen=False,  # librdkafka reconnects an assigned consumer by itself
+            retry_s=1.0,
+        ).run()
 
-    def _open_consumer(self, cp_id: str) -> EventConsumer | None:
+    def _open_consumer(self) -> EventConsumer | None:
+        """The consumer of this CP's partition of commands; None until the CP id (and, secure,
+        the key: a command read before it would be refused as forged) is known."""
+        cp_id = self.machine.cp_id
+        if cp_id is None or (self.secure and self._key is None):
+            return None
         try:
             consumer = EventConsumer(
                 self.bootstrap,
@@ -401,14 +400,23 @@ class EngineService:
                 client_id=f"engine-{cp_id}",
                 security=self.security,
             )
+        except ValueError as exc:
+            raise KafkaError(f"cannot open the command consumer: {exc}") from exc
+        try:
             consumer.assign_key(
                 self.topics.cp_commands, cp_id, self.topics.partitions_of(self.topics.cp_commands)
             )
         except (KafkaError, ValueError) as exc:
-            log.warning("cannot open the command consumer: %s", exc)
-            return None
-        self.say(f"Listening for Central's commands for {cp_id}")
+            consumer.close()
+            raise KafkaError(f"cannot read the commands of {cp_id}: {exc}") from exc
         return consumer
+
+    def _consumer_ready(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+        self.say(f"Listening for Central's commands for {self.machine.cp_id}")
+
+    def _consumer_closed(self) -> None:
+        self._consumer = None
 
     def _on_command(self, received: Received) -> None:
         event = received.event
@@ -520,7 +528,7 @@ class EngineService:
                 request_id=f"cp-{uuid.uuid4().hex[:12]}",
                 driver_id=driver,
                 cp_id=cp_id,
-                origin="cp",
+                origin=Origin.CP,
                 ts=now_ts(),
             )
             try:
@@ -551,3 +559,11 @@ class EngineService:
             last_health_age=None if last is None else now - last,
             key_waiting=key_waiting,
         )
+
+
+def listening_on(bind: str, port: int) -> str:
+    """Where the HEALTH socket listens, in words; all interfaces is said as such (with how to
+    restrict it), since a monitor anywhere on the network could then reach the engine."""
+    if bind in ("*", "0.0.0.0", "::", ""):
+        return f"port {port} (all interfaces; --bind ADDR restricts it)"
+    return f"{bind}:{port}"

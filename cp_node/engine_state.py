@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from cp_node.metering import amount_eur, energy_kwh, round_kwh
@@ -36,6 +35,7 @@ from wire.kafka.messages import (
     SupplyProgress,
     SupplyStarted,
 )
+from wire.reasons import EndReason
 from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, parse_ts, utc_now
 
@@ -50,14 +50,6 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.STOPPED: frozenset({State.IDLE, State.ISOLATED}),
     State.ISOLATED: frozenset({State.IDLE, State.STOPPED}),
 }
-
-
-class EndReason(StrEnum):
-    UNPLUGGED = "unplugged"
-    STOPPED = "stopped"
-    FAULT = "fault"
-    MONITOR_LOST = "monitor_lost"
-    ENGINE_RESTART = "engine_restart"
 
 
 class Refused(Exception):
@@ -523,5 +515,5 @@ def ended_from_record(record: dict[str, Any]) -> SupplyEnded:
         eur=amount_eur(kwh_exact, price),
         started_at=str(record["started_at"]),
         ended_at=str(record["metered_at"]),
-        reason=str(EndReason.ENGINE_RESTART),
+        reason=EndReason.ENGINE_RESTART,
     )

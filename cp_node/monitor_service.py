@@ -63,6 +63,8 @@ from wire.tcp_messages import (
 log = logging.getLogger(__name__)
 
 NEXT_CENTRAL_S = 0.05  # pause before trying the other Central of a pair
+# s beyond one health check's own time-out that the first HEARTBEAT waits for that check
+FIRST_CHECK_SLACK = 0.5
 
 
 class AuthProblem(Exception):
@@ -375,19 +377,39 @@ class MonitorService:
             f"Connected to CENTRAL at {host}:{port}, {how} ({admin_state}, {price:.2f} EUR/kWh)"
         )
 
+    def _await_first_check(self) -> None:
+        """Hold the session's first HEARTBEAT until the engine was checked once.
+
+        A monitor that just started knows nothing of its engine yet; a heartbeat sent then
+        would say UNREACHABLE and flash a healthy CP ACTIVE -> BROKEN -> ACTIVE at Central.
+        One check ends within ``health_timeout_ms`` (an engine that does not answer is then
+        UNREACHABLE for real), so the wait is bounded well inside Central's 3 s watchdog.
+        """
+        deadline = time.monotonic() + self.health_timeout_ms / 1000 + FIRST_CHECK_SLACK
+        while not self._stop.is_set():
+            with self._lock:
+                known = self.state.engine_known
+            remaining = deadline - time.monotonic()
+            if known or remaining <= 0:
+                return
+            self._wake.wait(remaining)
+            self._wake.clear()
+
     def _session(self, client: CentralClient) -> None:
+        self._await_first_check()
         next_beat = time.monotonic()
         while not self._stop.is_set():
             with self._lock:
                 report = self.state.next_report()
             if report is not None:
-                answer = client.request(report)
+                message = report.message
+                answer = client.request(message)
                 if not isinstance(answer, Noted):
-                    raise SessionError(f"Central answered {answer.to_text()} to {report.OPCODE}")
+                    raise SessionError(f"Central answered {answer.to_text()} to {message.OPCODE}")
                 with self._lock:
                     self.state.mark_reported(report)
-                if isinstance(report, Fault):
-                    self.say(f"Told Central: FAULT ({report.reason})")
+                if isinstance(message, Fault):
+                    self.say(f"Told Central: FAULT ({message.reason})")
                 else:
                     self.say("Told Central: RECOVERED")
             now = time.monotonic()

@@ -1,8 +1,9 @@
 """What the monitor knows and what it still owes Central (no I/O).
 
 The health loop records each HEALTH outcome with ``on_check``; the Central loop asks
-``next_report`` for the FAULT or RECOVERED a transition calls for, and ``mark_reported`` once
-Central answered NOTED. After a (re)connection ``on_session`` forgets what was reported, so a
+``next_report`` for the FAULT or RECOVERED a transition calls for (a :class:`Report`: the
+message and the engine health it stands for), and ``mark_reported`` once Central answered
+NOTED. After a (re)connection ``on_session`` forgets what was reported, so a
 fault that began while Central was away is reported on the new session.
 
 ``Backoff`` decides how long the Central loop waits before the next connection attempt.
@@ -16,6 +17,15 @@ from dataclasses import dataclass, field
 
 from wire.health_messages import CentralLink, EngineState
 from wire.tcp_messages import AdminState, EngineHealth, Fault, Recovered
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A FAULT or RECOVERED to send, and the engine health it tells Central about (what is
+    remembered as reported: never read back from the message's wording)."""
+
+    message: Fault | Recovered
+    health: EngineHealth
 
 
 @dataclass
@@ -39,29 +49,31 @@ class MonitorState:
         self.checks += 1
         return changed
 
+    @property
+    def engine_known(self) -> bool:
+        """True once a health check has finished. Before that ``engine`` is only a
+        placeholder: HEARTBEAT has no word for "not checked yet", and the UNREACHABLE it would
+        carry turns the CP BROKEN at Central until the next heartbeat."""
+        return self.checks > 0
+
     def fault_reason(self) -> str:
         if self.engine == EngineHealth.UNREACHABLE:
             return "engine unreachable"
         return f"engine KO: {self.engine_reason}" if self.engine_reason else "engine KO"
 
-    def next_report(self) -> Fault | Recovered | None:
+    def next_report(self) -> Report | None:
         if self.engine == EngineHealth.OK:
             if self.reported in (EngineHealth.KO, EngineHealth.UNREACHABLE):
-                return Recovered(cp_id=self.cp_id)
+                return Report(Recovered(cp_id=self.cp_id), EngineHealth.OK)
             return None
-        if self.checks == 0:
-            return None  # nothing known yet; the heartbeat says UNREACHABLE meanwhile
+        if not self.engine_known:
+            return None  # nothing known yet: the first heartbeat waits for the first check
         if self.reported != self.engine:
-            return Fault(cp_id=self.cp_id, reason=self.fault_reason())
+            return Report(Fault(cp_id=self.cp_id, reason=self.fault_reason()), self.engine)
         return None
 
-    def mark_reported(self, report: Fault | Recovered) -> None:
-        if isinstance(report, Recovered):
-            self.reported = EngineHealth.OK
-        elif report.reason == "engine unreachable":
-            self.reported = EngineHealth.UNREACHABLE
-        else:
-            self.reported = EngineHealth.KO
+    def mark_reported(self, report: Report) -> None:
+        self.reported = report.health
 
     def on_session(self) -> None:
         self.reported = None

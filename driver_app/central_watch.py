@@ -1,38 +1,42 @@
 """Is Central reachable? Decided from ``central_alive`` (sent every second) and the clock.
 
-Pure: the caller passes monotonic seconds. Central is *online* while an alive from a serving
-Central (a lone one, or the active one of a pair; a standby's are ignored) arrived within
-the last ``silence_s`` seconds; before the first one it is *unknown* for ``silence_s`` seconds
-after start (the app just launched), then *unreachable*.
+Pure: the caller passes monotonic seconds. Central is *online* (``CentralLink.UP``, the same
+type the monitor tells its engine in HEALTH) while an alive from a serving Central (a lone one,
+or the active one of a pair; a standby's are ignored) arrived within the last ``silence_s``
+seconds; before the first one it is *unknown* (``None``) for ``silence_s`` seconds after start
+(the app just launched), then *unreachable* (``CentralLink.DOWN``). When the Kafka broker comes
+back after an outage Central is *unknown* again for ``silence_s``: its next alive is on its
+way, and "Cannot reach CENTRAL" would be wrong the moment the broker is back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from wire.health_messages import CentralLink
 from wire.kafka.messages import CentralAlive
 
-
-class CentralLink(StrEnum):
-    UNKNOWN = "unknown"
-    ONLINE = "online"
-    UNREACHABLE = "unreachable"
+__all__ = ["CentralLink", "CentralStatus", "CentralWatch"]
 
 
 @dataclass(frozen=True, slots=True)
 class CentralStatus:
-    link: CentralLink
+    link: CentralLink | None  # None: not known yet (just started, or the broker just came back)
     central_id: str | None
     started_at: str | None  # when that Central instance started (changes after a restart)
     broker_up: bool = True
 
     @property
+    def key(self) -> str:
+        """A one-word name of the state, for style sheets: online, unknown, unreachable."""
+        return {CentralLink.UP: "online", None: "unknown"}.get(self.link, "unreachable")
+
+    @property
     def text(self) -> str:
-        if self.link is CentralLink.ONLINE:
+        if self.link is CentralLink.UP:
             # which Central serves (the active one of a pair changes on a failover)
             return f"Central online ({self.central_id})" if self.central_id else "Central online"
-        if self.link is CentralLink.UNKNOWN:
+        if self.link is None:
             return "Connecting to CENTRAL…"
         if not self.broker_up:
             return "Cannot reach CENTRAL (Kafka broker unreachable)"
@@ -47,6 +51,7 @@ class CentralWatch:
         self._central_id: str | None = None
         self._central_started: str | None = None
         self._broker_up = True
+        self._waiting_since = started  # since when an alive is awaited (start, broker back)
         self._status = self._compute(started)
 
     @property
@@ -55,7 +60,7 @@ class CentralWatch:
 
     @property
     def online(self) -> bool:
-        return self._status.link is CentralLink.ONLINE
+        return self._status.link is CentralLink.UP
 
     def alive(self, event: CentralAlive, now: float) -> CentralStatus | None:
         if not event.serving:
@@ -66,6 +71,8 @@ class CentralWatch:
         return self._update(now)
 
     def broker(self, up: bool, now: float) -> CentralStatus | None:
+        if up and not self._broker_up:
+            self._waiting_since = now
         self._broker_up = up
         return self._update(now)
 
@@ -82,9 +89,13 @@ class CentralWatch:
 
     def _compute(self, now: float) -> CentralStatus:
         if self._last_alive is not None and now - self._last_alive < self._silence_s:
-            link = CentralLink.ONLINE
-        elif self._last_alive is None and now - self._started < self._silence_s:
-            link = CentralLink.UNKNOWN
+            link: CentralLink | None = CentralLink.UP
+        elif (
+            self._broker_up
+            and (self._last_alive is None or self._last_alive < self._waiting_since)
+            and now - self._waiting_since < self._silence_s
+        ):
+            link = None
         else:
-            link = CentralLink.UNREACHABLE
+            link = CentralLink.DOWN
         return CentralStatus(link, self._central_id, self._central_started, self._broker_up)

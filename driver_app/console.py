@@ -25,7 +25,10 @@ class ConsoleListener(DriverListener):
         self._tag = f"[{driver_id}]"
         self._out = out or sys.stdout
         self._lock = threading.Lock()
-        self._network_announced = False
+        self._known: set[str] = set()
+        self._network_ready = False
+        self._central_text = ""
+        self._request_line = ""
         self._stop_announced = False
         self.run_view: RunView | None = None
         self.session: SessionView | None = None
@@ -37,12 +40,25 @@ class ConsoleListener(DriverListener):
             self._out.flush()
 
     def network_changed(self, cps: list[CpInfo]) -> None:
-        if not self._network_announced:
-            self._network_announced = True
-            self.line(f"network: {len(cps)} charging points known")
+        """The replay of the network state comes in several batches: counted silently until
+        ``network_ready``; after it, a CP new to this driver gets its own line."""
+        added = sorted(cp.cp_id for cp in cps if cp.cp_id not in self._known)
+        self._known.update(added)
+        if self._network_ready and added:
+            self.line(
+                f"network: {', '.join(added)} added — {len(self._known)} charging points known"
+            )
+
+    def network_ready(self, count: int) -> None:
+        self._network_ready = True
+        self.line(f"network: {count} charging points known")
 
     def central_changed(self, status: CentralStatus) -> None:
-        self.line(status.text)
+        # the status also changes when only the broker's state or Central's instance did:
+        # one line per change of what the driver reads
+        if status.text != self._central_text:
+            self._central_text = status.text
+            self.line(status.text)
 
     def session_step(self, view: SessionView, step: Step) -> None:
         self.session = view
@@ -63,7 +79,10 @@ class ConsoleListener(DriverListener):
     def run_changed(self, view: RunView) -> None:
         self.run_view = view
         if view.state is RunState.REQUESTING and view.current is not None:
-            self.line(f"request {view.index} of {view.total}: {view.current.cp_id}")
+            text = f"request {view.index} of {view.total}: {view.current.cp_id}"
+            if text != self._request_line:  # once per request, however often the run is shown
+                self._request_line = text
+                self.line(text)
         elif view.finished:
             self.line(view.summary())
             self.run_finished.set()

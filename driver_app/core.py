@@ -32,6 +32,7 @@ from driver_app.session import (
 )
 from wire.errors import WireError
 from wire.kafka.messages import CentralAlive, ChargeRequest, CpState, Ticket
+from wire.states import Origin
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class DriverListener:
 
     def run_changed(self, view: RunView) -> None:
         """A services run moved on (started, request i of n, paused, finished)."""
+
+    def network_ready(self, count: int) -> None:
+        """The replay of ``evc.network.state`` is over: ``count`` CPs are known (once)."""
 
     def report(self, text: str) -> None:
         """Something the driver should read that is not part of a session (e.g. skipped id)."""
@@ -94,6 +98,7 @@ class DriverCore:
         self._changed_cps: dict[str, CpInfo] = {}
         self._last_run_view: RunView | None = None
         self.network_loaded = False  # set by the runtime once evc.network.state is replayed
+        self._network_ready_told = False
 
     # --- questions -------------------------------------------------------------------------
 
@@ -201,6 +206,9 @@ class DriverCore:
             batch = list(self._changed_cps.values())
             self._changed_cps.clear()
             self.listener.network_changed(batch)
+        if self.network_loaded and not self._network_ready_told:
+            self._network_ready_told = True
+            self.listener.network_ready(len(self.network))
         self._drive_run(now)
 
     # --- internals -------------------------------------------------------------------------
@@ -213,7 +221,7 @@ class DriverCore:
             return f"Unknown charging point {cp_id!r}"
         info = self.network.get(cp_id)
         request = ChargeRequest(
-            request_id=uuid.uuid4().hex, driver_id=self.driver_id, cp_id=cp_id, origin="app"
+            request_id=uuid.uuid4().hex, driver_id=self.driver_id, cp_id=cp_id, origin=Origin.APP
         )
         self._retire_session()
         session = ChargeSession(
@@ -300,7 +308,8 @@ class DriverCore:
             else:
                 self.listener.report(f"line {entry.line}: {why_not}")
                 run.request_not_sent(why_not, now)
-        self._emit_run(force=bool(skipped))
+        # after skipped lines, once: "request i of n" was just shown if one was sent
+        self._emit_run(force=bool(skipped) and entry is None)
 
     def _report_skip(self, result: EntryResult) -> None:
         self.listener.report(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from wire.kafka.messages import CpState
+from wire.states import CpStatus
 
 
 class Availability(StrEnum):
@@ -36,16 +37,20 @@ _LABELS = {
 }
 
 _BY_STATUS = {
-    "ACTIVE": Availability.AVAILABLE,
-    "SUPPLYING": Availability.BUSY,
-    "STOPPED": Availability.OUT_OF_ORDER,
-    "BROKEN": Availability.BROKEN,
-    "DISCONNECTED": Availability.OFFLINE,
+    CpStatus.ACTIVE: Availability.AVAILABLE,
+    CpStatus.SUPPLYING: Availability.BUSY,
+    CpStatus.STOPPED: Availability.OUT_OF_ORDER,
+    CpStatus.BROKEN: Availability.BROKEN,
+    CpStatus.DISCONNECTED: Availability.OFFLINE,
 }
 
 
 def availability_of(status: str) -> Availability:
-    return _BY_STATUS.get(status.upper(), Availability.OFFLINE)
+    """What a status means for a driver (a status this version does not know: offline)."""
+    try:
+        return _BY_STATUS[CpStatus(status.upper())]
+    except ValueError:
+        return Availability.OFFLINE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,10 @@ Secure mode (``DriverConfig.key`` set; docs/security.md): charge requests leave 
 the driver's key (kid ``driver:<id>``) and notices reach the core only when they open with it
 (``driver_app.driver_key.open_notice``). Without a key: plain values (``--insecure``).
 
+The loop is ``wire.kafka.loop.ConsumeLoop`` (the one Central and the engines use too): it
+creates the clients (retried every 5 s should that fail: a bad address), polls them, and
+while it waits the UI's commands and the core still run.
+
 Kafka down: clients are created without a broker, requests are queued by the producer,
 and the Central indicator says "Cannot reach CENTRAL (Kafka broker unreachable)". Nothing
 here raises to the user; unexpected errors are logged and the loop goes on.
@@ -23,22 +27,25 @@ here raises to the user; unexpected errors are logged and the loop goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from driver_app.core import DriverCore, DriverListener
 from driver_app.driver_key import open_notice
 from driver_app.history import TicketHistory
 from driver_app.services import ServiceEntry
-from wire.errors import WireError
+from wire.errors import KafkaError, WireError
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
+from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import (
     CENTRAL_STATUS,
     DRIVER_NOTICES,
@@ -59,7 +66,25 @@ log = logging.getLogger(__name__)
 #: the loop's longest wait for a notice, and so the longest a queued command waits
 NOTICE_WAIT_S = 0.02
 
+#: the wait between two attempts to create the Kafka clients (only a bad address fails)
+CLIENT_RETRY_S = 5.0
+#: how often the UI's commands and the core run while the loop waits
+IDLE_TICK_S = 0.1
+
 T = TypeVar("T")
+
+
+class _Clients(NamedTuple):
+    notices: EventConsumer
+    network: TopicTail
+    central: TopicTail
+
+    def close(self) -> None:
+        for client in self:
+            try:
+                client.close()
+            except Exception:  # closing must not hide the reason we stopped
+                log.exception("closing a Kafka client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +118,9 @@ class DriverRuntime:
             target=self._main, name=f"driver-{config.driver_id}-kafka", daemon=True
         )
         self._producer: EventProducer | None = None
+        self._clients: _Clients | None = None
+        self._broker_up = True
+        self._refused: set[str] = set()
         #: keys of the notices that reached the core (diagnostics; tests check isolation)
         self.notice_keys: list[str | None] = []
         self.core = DriverCore(
@@ -175,14 +203,35 @@ class DriverRuntime:
         self._producer.send_raw(topic, request.cp_id.encode(), value)
 
     def _main(self) -> None:
+        threading.Thread(target=self._ensure_topics, name="driver-topics", daemon=True).start()
+        # the producer before the loop's first turn runs a command (a charge request queued
+        # at start); should it fail, _open_clients tries again and says why
+        with contextlib.suppress(KafkaError):
+            self._producer = self._new_producer()
+        ConsumeLoop(
+            open=self._open_clients,
+            poll=self._poll,
+            stop=self._stop,
+            between=self._turn,
+            on_ready=self._clients_ready,
+            on_problem=self._kafka_problem,
+            reopen=False,  # librdkafka reconnects the clients by itself
+            retry_s=CLIENT_RETRY_S,
+            poll_retry_s=0.2,
+            wait=self._idle,
+        ).run()
+        if self._producer is not None:
+            self._producer.close(timeout=3.0)
+
+    def _open_clients(self) -> _Clients:
+        """The producer, the notices consumer and the two tails (creating them needs no
+        broker; a KafkaError here is a bad address or configuration, retried anyway)."""
         cfg = self.config
         topics = cfg.topics
-        notices = network = central = None
-        threading.Thread(target=self._ensure_topics, name="driver-topics", daemon=True).start()
+        if self._producer is None:
+            self._producer = self._new_producer()
+        clients: list[EventConsumer | TopicTail] = []
         try:
-            self._producer = EventProducer(
-                cfg.bootstrap, client_id=cfg.group_id, security=cfg.security
-            )
             notices = EventConsumer(
                 cfg.bootstrap,
                 group_id=cfg.group_id,
@@ -193,6 +242,7 @@ class DriverRuntime:
                 client_id=cfg.group_id,
                 security=cfg.security,
             )
+            clients.append(notices)
             notices.assign_key(
                 topics.driver_notices, cfg.driver_id, topics.partitions_of(topics.driver_notices)
             )
@@ -205,6 +255,7 @@ class DriverRuntime:
                 client_id=cfg.group_id,
                 security=cfg.security,
             )
+            clients.append(network)
             central = TopicTail(
                 cfg.bootstrap,
                 topics.central_status,
@@ -214,63 +265,64 @@ class DriverRuntime:
                 client_id=cfg.group_id,
                 security=cfg.security,
             )
-        except WireError as exc:
+        except (KafkaError, ValueError) as exc:
+            for client in clients:
+                client.close()
+            raise KafkaError(str(exc)) from exc
+        return _Clients(notices, network, central)
+
+    def _new_producer(self) -> EventProducer:
+        cfg = self.config
+        return EventProducer(cfg.bootstrap, client_id=cfg.group_id, security=cfg.security)
+
+    def _clients_ready(self, clients: _Clients) -> None:
+        self._clients = clients
+
+    def _kafka_problem(self, stage: str, exc: KafkaError) -> None:
+        if stage == "open":
             log.error("cannot set up Kafka clients: %s", exc)
-            self.core.listener.report(f"Cannot use Kafka at {cfg.bootstrap}: {exc}")
-            self._ready.set()
-            self._idle_loop()
-            return
-        try:
-            self._loop(notices, network, central)
-        finally:
-            for client in (notices, network, central):
-                try:
-                    client.close()
-                except Exception:  # closing must not hide the reason we stopped
-                    log.exception("closing a Kafka client")
-            self._producer.close(timeout=3.0)
+            self.core.listener.report(f"Cannot use Kafka at {self.config.bootstrap}: {exc}")
+        else:
+            log.warning("kafka poll failed: %s", exc)
+        self._ready.set()
 
-    def _loop(self, notices: EventConsumer, network: TopicTail, central: TopicTail) -> None:
-        core = self.core
-        broker_up = True
-        failing = False
-        refused: set[str] = set()
-        while not self._stop.is_set():
-            self._run_commands()
-            try:
-                notices.poll(self._on_notice, timeout=NOTICE_WAIT_S)
-                network.poll(self._on_network, timeout=0)
-                central.poll(self._on_central, timeout=0)
-                assert self._producer is not None
-                self._producer.poll(0)
-                failing = False
-            except WireError as exc:
-                if not failing:
-                    log.warning("kafka poll failed: %s", exc)
-                failing = True
-                self._stop.wait(0.2)
-            if not core.network_loaded and network.caught_up:
+    def _poll(self, clients: _Clients) -> None:
+        clients.notices.poll(self._on_notice, timeout=NOTICE_WAIT_S)
+        clients.network.poll(self._on_network, timeout=0)
+        clients.central.poll(self._on_central, timeout=0)
+
+    def _turn(self) -> None:
+        """Every turn of the loop, Kafka or not: commands from the UI, the broker's state,
+        refusals said once, the core's clock."""
+        self._run_commands()
+        core, clients, producer = self.core, self._clients, self._producer
+        if producer is not None:
+            producer.poll(0)
+            if producer.broker_up != self._broker_up:
+                self._broker_up = producer.broker_up
+                core.on_broker(self._broker_up)
+        if clients is not None:
+            if not core.network_loaded and clients.network.caught_up:
                 core.network_loaded = True
-            up = self._producer.broker_up if self._producer is not None else False
-            if up != broker_up:
-                broker_up = up
-                core.on_broker(up)
-            for client in (self._producer, notices, network, central):
+            for client in (producer, *clients):
                 problem = getattr(client, "auth_problem", None)
-                if problem and problem not in refused:  # credentials or ACLs: say it once
-                    refused.add(problem)
+                if problem and problem not in self._refused:  # credentials, ACLs: say it once
+                    self._refused.add(problem)
                     core.listener.report(problem)
-            try:
-                core.tick()
-            except Exception:
-                log.exception("driver core tick failed")
+        try:
+            core.tick()
+        except Exception:
+            log.exception("driver core tick failed")
+        if clients is not None:
             self._ready.set()
 
-    def _idle_loop(self) -> None:
-        while not self._stop.is_set():
-            self._run_commands()
-            self.core.tick()
-            self._stop.wait(0.1)
+    def _idle(self, seconds: float) -> None:
+        """A wait of the loop (Kafka failing): the UI's commands and the core still run."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.wait(min(IDLE_TICK_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return
+            self._turn()
 
     def _run_commands(self) -> None:
         while True:

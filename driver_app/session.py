@@ -30,7 +30,8 @@ from wire.kafka.messages import (
     SupplyStartedNotice,
     Ticket,
 )
-from wire.reasons import describe_reason
+from wire.reasons import describe_reason, is_interruption
+from wire.timefmt import format_elapsed as format_elapsed
 from wire.timefmt import format_ts, parse_ts, utc_now
 
 CANNOT_REACH_CENTRAL = "Cannot reach CENTRAL"
@@ -59,13 +60,6 @@ class Phase(StrEnum):
 
 #: Phases after which nothing more is expected (a late ticket may still be attached).
 ENDED = frozenset({Phase.FINISHED, Phase.DENIED, Phase.INTERRUPTED, Phase.TIMED_OUT})
-
-
-def format_elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +299,12 @@ class ChargeSession:
         if self.phase == Phase.INTERRUPTED:
             return self._step(Phase.INTERRUPTED, text)
         self.reason = notice.reason
+        if is_interruption(notice.reason):
+            # Central sends supply_interrupted before such a ticket; should that notice be
+            # missing (a Central of an older version), the driver is still not told "finished"
+            return self._step(
+                Phase.INTERRUPTED, f"interrupted — {describe_reason(notice.reason)}, {text}"
+            )
         return self._step(Phase.FINISHED, f"finished, {text}")
 
     def _step(self, phase: Phase, text: str) -> Step:

@@ -61,6 +61,7 @@ from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, open_value, seal
 from wire.kafka.topics import Topics
+from wire.states import CpStatus
 from wire.timefmt import now_ts, parse_ts
 
 log = logging.getLogger("fleet.kafka_sim")
@@ -457,7 +458,7 @@ class KafkaSim:
         if not isinstance(event, CpState):
             return
         self.cp_states += 1
-        if event.status == "DISCONNECTED":
+        if event.status == CpStatus.DISCONNECTED:
             with contextlib.suppress(ValueError):
                 when = parse_ts(event.ts).timestamp()
                 with self.lock:

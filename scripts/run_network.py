@@ -44,6 +44,13 @@ class Child:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run an EVCharging demo network.")
     parser.add_argument("--cps", type=int, default=5, help="charging points (default 5)")
+    parser.add_argument(
+        "--ocpp-cps",
+        type=int,
+        default=0,
+        help="simulated OCPP 1.6J chargers behind an EV_OCPP gateway (default 0)",
+    )
+    parser.add_argument("--ocpp-port", type=int, default=9000, help="EV_OCPP's WebSocket port")
     parser.add_argument("--drivers", type=int, default=2, help="drivers (default 2)")
     parser.add_argument("--speed", type=float, default=10.0, help="CP speed factor (default 10)")
     parser.add_argument("--kafka", default="", help="use this broker instead of starting one")
@@ -99,6 +106,20 @@ def cp_specs(count: int) -> list[dict]:
     return specs
 
 
+def ocpp_specs(count: int) -> list[dict]:
+    """The simulated OCPP chargers: ids OCPP-01…, placed on the map between the seeded CPs."""
+    return [
+        {
+            "id": f"OCPP-{i + 1:02d}",
+            "location": "OCPP Plaza",
+            "x": 300 + (i * 113) % 500,
+            "y": 460 + (i * 71) % 180,
+            "price": 0.4,
+        }
+        for i in range(count)
+    ]
+
+
 def service_files(count: int, cp_ids: list[str], out_dir: Path) -> list[Path]:
     """Each driver's request file, limited to the CPs this run starts.
 
@@ -110,12 +131,15 @@ def service_files(count: int, cp_ids: list[str], out_dir: Path) -> list[Path]:
     if not samples:
         raise SystemExit("run: no request files in resources/services/")
     running = set(cp_ids)
+    # the OCPP chargers are not in the sample files: each driver starts with them, in turn
+    extra = [cp for cp in cp_ids if cp.startswith("OCPP-")]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for i in range(count):
         sample = samples[i % len(samples)]
         wanted = [line.split("#", 1)[0].strip() for line in sample.read_text().splitlines()]
-        wanted = [cp for cp in wanted if cp in running] or list(cp_ids)
+        turn = extra[i % len(extra) :] + extra[: i % len(extra)] if extra else []
+        wanted = turn + [cp for cp in wanted if cp in running] or list(cp_ids)
         lines = (wanted * (10 // len(wanted) + 1))[: max(10, len(wanted))]
         path = out_dir / f"driver-{i + 1}.txt"
         path.write_text(
@@ -260,7 +284,11 @@ class Network:
                     *monitor_tls,
                 ],
             )
-        files = service_files(args.drivers, [cp["id"] for cp in cps], args.run_dir / "services")
+        ocpp = ocpp_specs(args.ocpp_cps)
+        if ocpp:
+            self.start_ocpp(ocpp, kafka, monitor_tls)
+        cp_ids = [cp["id"] for cp in cps + ocpp]
+        files = service_files(args.drivers, cp_ids, args.run_dir / "services")
         for i, services in enumerate(files):
             driver_id = f"D-{i + 1:03d}"
             self.spawn(
@@ -279,9 +307,82 @@ class Network:
                 ],
             )
         mode = "with windows" if self.gui else "headless"
+        ocpp_part = f" (+{args.ocpp_cps} OCPP)" if args.ocpp_cps else ""
         central = "an active/standby pair of centrals" if args.ha else "1 central"
-        print(f"run: network up {mode}: {central}, {args.cps} CPs, {args.drivers} drivers.")
+        print(
+            f"run: network up {mode}: {central}, {args.cps} CPs{ocpp_part}, {args.drivers} drivers."
+        )
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
+
+    def start_ocpp(self, chargers: list[dict], kafka: list[str], monitor_tls: list[str]) -> None:
+        """EV_OCPP and simulated OCPP chargers (``ocpp_gateway.sim``). Each charger is added
+        to Central's registry with its map position (``evc-admin cp add``; it stays if it is
+        there already) and gets a fresh basic-auth password (``evc-admin ocpp password``)."""
+        from wire.pki import write_private
+
+        args = self.args
+        admin = [str(BIN / "evc-admin"), "--data-dir", str(args.run_dir / "central")]
+        passwords = args.run_dir / "ocpp" / "passwords.json"
+        password_dir = args.run_dir / "ocpp" / "charger-passwords"
+        password_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for cp in chargers:
+            subprocess.run(
+                [*admin, "cp", "add", cp["id"], "--location", cp["location"]]
+                + ["--x", str(cp["x"]), "--y", str(cp["y"]), "--price", str(cp["price"])],
+                check=False,
+                capture_output=True,
+            )
+            made = subprocess.run(
+                [*admin, "ocpp", "password", cp["id"], "--file", str(passwords)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            write_private(password_dir / cp["id"], made.stdout.strip().encode())
+        print(f"run: starting EV_OCPP on port {args.ocpp_port} …", flush=True)
+        self.spawn(
+            "ocpp-gateway",
+            [
+                str(BIN / "EV_OCPP"),
+                "--port",
+                str(args.ocpp_port),
+                "--host",
+                "127.0.0.1",
+                "--central",
+                f"127.0.0.1:{args.central_port}",
+                *kafka,
+                "--passwords",
+                str(passwords),
+                "--credentials-dir",
+                str(args.run_dir / "ocpp" / "credentials"),
+                "--state-dir",
+                str(args.run_dir / "ocpp" / "state"),
+                "--heartbeat-interval",
+                "10",
+                *monitor_tls,
+                *self.kafka_args("engine"),
+            ],
+        )
+        self.wait_for_port(args.ocpp_port, "EV_OCPP")
+        for cp in chargers:
+            self.spawn(
+                f"ocpp-{cp['id']}",
+                [
+                    sys.executable,
+                    "-m",
+                    "ocpp_gateway.sim",
+                    "--url",
+                    f"ws://127.0.0.1:{args.ocpp_port}/ocpp",
+                    "--id",
+                    cp["id"],
+                    "--password-file",
+                    str(password_dir / cp["id"]),
+                    "--speed",
+                    str(args.speed),
+                    "--charge-seconds",
+                    "10",
+                ],
+            )
 
     def driver_key(self, driver_id: str) -> list[str]:
         """The driver's key, exported from Central's database as the operator would hand it
@@ -466,6 +567,11 @@ def summarize(network: Network, duration: float) -> None:
                 dead = [c.name for c in network.children if c.process.poll() is not None]
                 parts = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "waiting for CPs"
                 extra = f" exited: {', '.join(dead)}" if dead else ""
+                ocpp = [
+                    f"{cp}={st}" for cp, st in sorted(statuses.items()) if cp.startswith("OCPP-")
+                ]
+                if ocpp:
+                    extra = f" ocpp: {' '.join(ocpp)}{extra}"
                 print(
                     f"run: t={int(time.monotonic() - started)}s {parts} "
                     f"tickets={tickets_written(database, network.db_url)}{extra}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from enum import StrEnum
 from typing import get_type_hints
 
 from wire.kafka import messages as m
@@ -57,6 +58,9 @@ def sample(cls: type[m.Event], n: int = 1) -> m.Event:
             values[f.name] = 1.25 * n
         elif kind in (int, int | None):
             values[f.name] = 7 * n
+        elif isinstance(kind, type) and issubclass(kind, StrEnum):
+            members = list(kind)
+            values[f.name] = members[n % len(members)]
     return cls(**values)
 
 

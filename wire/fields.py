@@ -33,6 +33,13 @@ def check_field(name: str, value: str) -> str:
     return value
 
 
+def error_reason(text: str, limit: int = 200) -> str:
+    """Make ``text`` safe as the one reason field of an error reply (``ERROR#reason`` on TCP,
+    ``KO#cp_id#reason`` on ZeroMQ): no '#', no control bytes, at most ``limit`` characters."""
+    cleaned = "".join(ch if ch >= " " and ch != SEPARATOR else " " for ch in text).strip()
+    return cleaned[:limit] or "error"
+
+
 def _convert(name: str, kind: Any, raw: str) -> Any:
     if kind is str:
         return raw

@@ -18,9 +18,8 @@ from collections.abc import Callable
 import zmq
 
 from wire.errors import EngineUnreachable, HealthError, MessageError, WireError
-from wire.fields import Message
+from wire.fields import Message, error_reason
 from wire.health_messages import HEALTH_REPLIES, HEALTH_REQUESTS, Health, HealthKo, HealthOk, Key
-from wire.tcp_server import error_reason
 
 log = logging.getLogger(__name__)
 

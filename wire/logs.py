@@ -17,5 +17,6 @@ def setup_logging(level: str = "WARNING", *, stream=None) -> None:
         force=True,
     )
     # librdkafka logs every failed reconnect (many a second while a broker is down); our own
-    # adapters report broker state once, in words, so its records stay hidden.
+    # adapters report broker state once, in words. Our clients route its lines to DEBUG
+    # (wire.kafka.quiet.LibrdkafkaLog); this keeps any other confluent_kafka logger quiet too.
     logging.getLogger("confluent_kafka").setLevel(logging.CRITICAL)

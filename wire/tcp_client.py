@@ -45,28 +45,20 @@ from collections import deque
 
 from wire.errors import (
     ConnectionLost,
-    FrameTooLarge,
-    HandshakeRefused,
     ResponseTimeout,
     SessionError,
-    TooManyAttempts,
     UntrustedCertificate,
 )
-from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
+from wire.framing import Event, FrameDecoder, encode_frame
+from wire.session import ENQ, EOT, READ_SIZE
+from wire.tcp_exchange import RequestExchange, handshake
 from wire.tcp_messages import RESPONSES, Request, Response
 from wire.tls import describe_verify_error
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-READ_SIZE = 4096
 CONNECT_TIMEOUT = 5.0
 RESPONSE_TIMEOUT = 10.0
-
-_ACK = bytes([Control.ACK])
-_NACK = bytes([Control.NACK])
-_ENQ = bytes([Control.ENQ])
-_EOT = bytes([Control.EOT])
 
 
 class CentralClient:
@@ -120,18 +112,11 @@ class CentralClient:
             self._decoder = FrameDecoder()
             self._events.clear()
             try:
-                self._send(_ENQ)
+                self._send(ENQ)
                 deadline = time.monotonic() + self.response_timeout
-                while True:
-                    event = self._next_event(deadline, "the answer to ENQ")
-                    if isinstance(event, ControlByte) and event.code == Control.ACK:
-                        self._keep_tls_session()
-                        return
-                    if isinstance(event, ControlByte) and event.code == Control.NACK:
-                        raise HandshakeRefused("Central answered ENQ with NACK")
-                    if isinstance(event, ControlByte) and event.code == Control.EOT:
-                        raise ConnectionLost("Central ended the session during the handshake")
-                    log.debug("ignoring %r while waiting for the handshake", event)
+                while not handshake(self._next_event(deadline, "the answer to ENQ")):
+                    pass
+                self._keep_tls_session()
             except SessionError:
                 self._drop()
                 raise
@@ -145,13 +130,24 @@ class CentralClient:
         ``MessageError`` for a response that does not parse (the client stays connected). A message that cannot be encoded raises
         ``BadField``/``FrameTooLarge`` before anything is sent.
         """
-        frame = encode_frame(message.to_bytes())
+        exchange = RequestExchange(encode_frame(message.to_bytes()))
         with self._lock:
             if self._sock is None:
                 raise ConnectionLost("not connected")
             try:
-                deadline = self._send_until_acked(frame)
-                return self._receive_response(deadline)
+                self._send(exchange.frame)
+                deadline = time.monotonic() + self.response_timeout
+                while True:
+                    step = exchange.feed(self._next_event(deadline, exchange.waiting_for))
+                    if step.send:
+                        self._send(step.send)
+                    if step.error is not None:
+                        raise step.error
+                    if step.resent:
+                        deadline = time.monotonic() + self.response_timeout
+                    if step.response is not None:
+                        # A MessageError from here leaves the session usable: it was ACKed.
+                        return RESPONSES.parse(step.response)  # type: ignore[return-value]
             except SessionError:
                 self._drop()
                 raise
@@ -164,7 +160,7 @@ class CentralClient:
                 return
             try:
                 sock.settimeout(0.5)
-                sock.sendall(_EOT)
+                sock.sendall(EOT)
             except OSError:
                 pass
             finally:
@@ -212,52 +208,6 @@ class CentralClient:
                 session = sock.session
                 if session is not None:
                     self.tls_session = session
-
-    def _send_until_acked(self, frame: bytes) -> float:
-        """Send ``frame`` until ACKed (a NACK, and only a NACK, asks for it again).
-
-        Returns the deadline of the response: ``response_timeout`` after the accepted send.
-        """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            self._send(frame)
-            deadline = time.monotonic() + self.response_timeout
-            while True:
-                event = self._next_event(deadline, "the ACK of the request")
-                if isinstance(event, ControlByte):
-                    if event.code == Control.ACK:
-                        return deadline
-                    if event.code == Control.NACK:
-                        log.debug("request NACKed (attempt %d)", attempt)
-                        break
-                    if event.code == Control.EOT:
-                        raise ConnectionLost("Central ended the session")
-                    continue  # a stray ENQ
-                if isinstance(event, Frame):
-                    # A response before the ACK: Central evidently got the request.
-                    self._events.appendleft(event)
-                    return deadline
-                log.debug("ignoring %r while waiting for ACK", event)
-        raise TooManyAttempts(f"request NACKed {MAX_ATTEMPTS} times")
-
-    def _receive_response(self, deadline: float) -> Response:
-        bad = 0
-        while True:
-            event = self._next_event(deadline, "the response")
-            if isinstance(event, Frame):
-                self._send(_ACK)
-                # A MessageError from here leaves the session usable: the frame was ACKed.
-                return RESPONSES.parse(event.data)  # type: ignore[return-value]
-            if isinstance(event, BadFrame):
-                if isinstance(event.error, FrameTooLarge):
-                    raise ConnectionLost(f"Central sent an oversized frame: {event.error}")
-                bad += 1
-                self._send(_NACK)
-                if bad >= MAX_ATTEMPTS:
-                    raise TooManyAttempts(f"response was bad {bad} times: {event.error}")
-                continue
-            if event.code == Control.EOT:
-                raise ConnectionLost("Central ended the session")
-            # stray ACK/NACK/ENQ: ignore
 
     def _next_event(self, deadline: float, what: str) -> Event:
         sock = self._sock

@@ -11,7 +11,8 @@ writing a database) gets a task. No timer exists per connection: one sweep task 
 connection a few times a second and ends those past a deadline.
 
 The request handler only sees parsed ``Request`` objects and returns a ``Response``, or an
-awaitable of one; everything the protocol says about bytes is done here:
+awaitable of one; everything the protocol says about bytes is done here, with the rules the
+client follows too (ACK/NACK, attempts, resends) in ``wire.session.FramedSession``:
 
 * Handshake: the first thing a peer sends must be ``ENQ``; it is answered ``ACK``. Anything
   else first (a frame, garbage, ACK/NACK/EOT) is answered ``NACK`` and the connection is
@@ -61,14 +62,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from wire.aio import Accepted, Listener, bind
-from wire.errors import FrameTooLarge, MessageError
-from wire.fields import Message
+from wire.errors import MessageError
+from wire.fields import Message, error_reason
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
+from wire.session import ACK, NACK, FramedSession
 from wire.tcp_messages import REQUESTS, Error, Request, Response
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 BACKLOG = 4096
 INTERNAL_ERROR = "internal error"
 MAX_SWEEP_PERIOD = 0.25
@@ -85,18 +86,10 @@ WRITE_HIGH_WATER = 8192
 _MEMO_PREFIX = b"HEARTBEAT#"
 MEMO_SIZE = 65536  # entries per memo; cleared when full (a few MiB at most)
 
-_ACK = bytes([Control.ACK])
-_NACK = bytes([Control.NACK])
 _INTERNAL_ERROR_FRAME = encode_frame(Error(INTERNAL_ERROR).to_bytes())
 
 # Connection states.
 _HANDSHAKE, _READY, _HANDLING, _AWAIT_ACK, _CLOSED = range(5)
-
-
-def error_reason(text: str, limit: int = 200) -> str:
-    """Make ``text`` safe as the one field of ``ERROR#reason`` (no '#', no control bytes)."""
-    cleaned = "".join(ch if ch >= " " and ch != "#" else " " for ch in text).strip()
-    return cleaned[:limit] or "error"
 
 
 class Connection(asyncio.Protocol):
@@ -117,10 +110,7 @@ class Connection(asyncio.Protocol):
         self._state = _HANDSHAKE
         self._last_byte = now
         self._frame_started: float | None = None
-        self._bad_in_a_row = 0
-        self._response = b""  # the frame awaiting the peer's ACK
-        self._attempts = 0
-        self._ack_since = 0.0
+        self._session = FramedSession()  # ACK/NACK, attempts, resends (wire.session)
         self._write_paused_at: float | None = None
         self._reading_paused = False
         self._close_requested = False
@@ -175,7 +165,7 @@ class Connection(asyncio.Protocol):
         self._last_byte = now
         decoder = self._decoder
         was_in_frame = decoder.in_frame
-        if data == _ACK and self._state == _AWAIT_ACK and not was_in_frame and not self._events:
+        if data == ACK and self._state == _AWAIT_ACK and not was_in_frame and not self._events:
             self._acked()  # the monitor's ACK of our response, alone in its segment: the
             return  # decoder would only turn it into ControlByte(ACK)
         events = decoder.feed(data)
@@ -237,45 +227,41 @@ class Connection(asyncio.Protocol):
             self._update_reading()
 
     def _on_handshake_event(self, event: Event) -> None:
-        if type(event) is ControlByte and event.code == Control.ENQ:
-            server = self._server
-            if server.refusing is not None:
-                self._write(_NACK)
-                self._end(f"refused: {server.refusing}")
-                return
-            if server.max_connections is not None and server._sessions >= server.max_connections:
-                self._write(_NACK)
-                self._end("refused: too many connections")
-                return
-            self._write(_ACK)
-            self.session_open = True
-            server._sessions += 1
-            self._state = _READY
+        server = self._server
+        full = server.max_connections is not None and server._sessions >= server.max_connections
+        refused = full or server.refusing is not None  # a standby refuses every session
+        code = event.code if type(event) is ControlByte else None  # type: ignore[union-attr]
+        answer, opened = self._session.open_answer(code, refuse=refused)
+        self._write(answer)
+        if not opened:
+            why = server.refusing or ("too many connections" if full else f"got {event!r}")
+            self._end(f"{self._session.problem}: {why}")
             return
-        self._write(_NACK)
-        self._end(f"expected ENQ first, got {event!r}")
+        self.session_open = True
+        server._sessions += 1
+        self._state = _READY
 
     def _on_session_event(self, event: Event) -> None:
         kind = type(event)
         if kind is Frame:
-            self._bad_in_a_row = 0
+            self._session.good_frame()  # its ACK leaves with the response, in one write
             self.last_valid_frame = time.monotonic()
             self._dispatch(event.data)  # type: ignore[union-attr]
         elif kind is BadFrame:
-            error = event.error  # type: ignore[union-attr]
-            if isinstance(error, FrameTooLarge):
-                self._end(f"oversized frame: {error}")
+            session = self._session
+            answer = session.bad_frame(event.error)  # type: ignore[union-attr]
+            if answer is None:
+                self._end(session.problem)
                 return
-            self._bad_in_a_row += 1
-            self._write(_NACK)
-            if self._bad_in_a_row >= MAX_ATTEMPTS:
-                self._end(f"{self._bad_in_a_row} bad frames in a row: {error}")
+            self._write(answer)
+            if session.too_many_bad:
+                self._end(session.problem)
         else:
             code = event.code  # type: ignore[union-attr]
             if code == Control.EOT:
                 self._end("EOT")
             elif code == Control.ENQ:
-                self._write(_ACK)
+                self._write(ACK)
             # a stray ACK/NACK outside an exchange is ignored
 
     def _on_ack_wait_event(self, event: Event) -> None:
@@ -284,13 +270,13 @@ class Connection(asyncio.Protocol):
             if code == Control.ACK:
                 self._acked()
             elif code == Control.NACK:
-                if self._attempts >= MAX_ATTEMPTS:
-                    self._end(f"response NACKed {MAX_ATTEMPTS} times")
+                session = self._session
+                again = session.nacked(time.monotonic())
+                if again is None:
+                    self._end(f"response {session.problem}")
                     return
-                log.debug("response to %s NACKed (attempt %d)", self.peer, self._attempts)
-                self._attempts += 1
-                self._ack_since = time.monotonic()
-                self._write(self._response)
+                log.debug("response to %s NACKed (attempt %d)", self.peer, session.attempts)
+                self._write(again)
             elif code == Control.EOT:
                 self._end("EOT")
             # ENQ while waiting: ignored
@@ -302,7 +288,7 @@ class Connection(asyncio.Protocol):
             self._on_session_event(event)
 
     def _acked(self) -> None:
-        self._response = b""
+        self._session.acked()
         self._state = _READY
         if self._close_requested:
             self._end("closed by the server")
@@ -342,14 +328,12 @@ class Connection(asyncio.Protocol):
         self._respond(frame, with_ack=True)
 
     def _respond(self, frame: bytes, *, with_ack: bool) -> None:
-        self._response = frame
-        self._attempts = 1
-        self._ack_since = time.monotonic()
+        self._session.sent(frame, time.monotonic())
         self._state = _AWAIT_ACK
-        self._write(_ACK + frame if with_ack else frame)
+        self._write(ACK + frame if with_ack else frame)
 
     def _start_slow(self, request: Request, awaitable: Awaitable[Any]) -> None:
-        self._write(_ACK)  # the request is good; the response follows when the handler ends
+        self._write(ACK)  # the request is good; the response follows when the handler ends
         self._state = _HANDLING
         self._awaitable = awaitable
         self._task_started = False
@@ -403,7 +387,7 @@ class Connection(asyncio.Protocol):
         if self._write_paused_at is not None and now - self._write_paused_at > server.write_timeout:
             return "peer does not read (write timed out)"
         state = self._state
-        if state == _AWAIT_ACK and now - self._ack_since > server.response_timeout:
+        if state == _AWAIT_ACK and self._session.overdue(now, server.response_timeout):
             return "no ACK for the response"
         if state == _HANDLING or self._reading_paused:
             return None  # bytes are not being read: handler_timeout / write_timeout govern
@@ -528,7 +512,7 @@ class FramedServer:
         self.port = sockets[0].getsockname()[1]
         # Out of descriptors, a plaintext peer is refused with NACK; a TLS peer could not
         # read a NACK, so it just sees the connection closed.
-        refusal = _NACK if self._ssl is None else b""
+        refusal = NACK if self._ssl is None else b""
         self._listener = Listener(self._loop, sockets, self._accepted, refusal=refusal)
         self._listener.start()
         self._sweeper = self._loop.create_task(self._sweep(), name="evc-tcp-sweep")

@@ -26,3 +26,11 @@ def parse_ts(text: str) -> datetime:
     if not isinstance(text, str) or not text.endswith("Z"):
         raise ValueError(f"not a UTC timestamp: {text!r}")
     return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(UTC)
+
+
+def format_elapsed(seconds: float) -> str:
+    """A duration as ``mm:ss`` or ``h:mm:ss`` (what a charge's clock shows)."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -1,106 +1,30 @@
 """EV_Central's Qt control center.
 
-Public surface: :func:`run_control_center` (what ``central_app.main`` calls) and
-:class:`ControlCenterWindow` (tests, scripts). Everything else is internal: the bridge from
-the core's threads to Qt, the CP model shared by table and map, the panels.
+Public surface: :func:`run_control_center` (what ``central_app.main`` calls),
+:func:`freeze_startup_objects` and :class:`ControlCenterWindow` (tests, scripts). Everything
+else is internal: the bridge from the core's threads to Qt, the CP model shared by table and
+map, the panels.
+
+The exports are loaded lazily (PEP 562): importing ``central_app.gui.theme`` or a model does
+not import the window, and ``central_app.gui`` itself imports no Qt at all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import logging
-import signal
-import sys
-from types import TracebackType
+import importlib
 from typing import Any
-
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-
-from central_app.gui.window import ControlCenterWindow
-from central_app.views import CentralControls
 
 __all__ = ["ControlCenterWindow", "freeze_startup_objects", "run_control_center"]
 
-log = logging.getLogger(__name__)
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def freeze_startup_objects() -> None:
-    """Keep what start-up built (modules, Qt wrappers, the window) out of Python's cycle
-    collector from now on.
-
-    Under the design load (1,000 CPs reporting every second) a full collection runs every
-    few seconds and, scanning every object of the process, stopped the GUI thread for
-    25 ms or more; frozen objects are skipped, so it then scans only what changed since.
-    Frozen objects are still freed by reference counting.
-    """
-    gc.collect()
-    gc.freeze()
+_HOMES = {
+    "ControlCenterWindow": "central_app.gui.window",
+    "freeze_startup_objects": "central_app.gui.app",
+    "run_control_center": "central_app.gui.app",
+}
 
 
-def run_control_center(runtime: CentralControls, args: Any = None) -> int:
-    """Show the control center for ``runtime`` and run the Qt event loop; returns its exit code.
-
-    ``main`` has already started the runtime and stops it after this returns. ``args`` is
-    main's parsed namespace; the optional ``city`` (path of a city file), ``port`` and
-    ``kafka`` attributes are used when present.
-    """
-    app = QApplication.instance()
-    created = app is None
-    if app is None:
-        app = QApplication(sys.argv[:1])
-        app.setApplicationName("EV_Central")
-        app.setApplicationDisplayName("EV_Central")
-        app.setStyle("Fusion")
-        app.setPalette(app.style().standardPalette())
-    assert isinstance(app, QApplication)
-
-    parts = []
-    if (port := getattr(args, "port", None)) is not None:
-        parts.append(f"TCP :{port}")
-    if kafka := getattr(args, "kafka", None):
-        parts.append(f"Kafka {kafka}")
-    window = ControlCenterWindow(
-        runtime, city_path=getattr(args, "city", None), subtitle=" · ".join(parts)
-    )
-
-    def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        # An exception escaping a slot must not print a traceback at the operator.
-        log.error("unexpected error in the control center", exc_info=(kind, exc, tb))
-        with contextlib.suppress(RuntimeError):  # the window may already be gone
-            window.report_unexpected(exc)
-
-    previous_hook = sys.excepthook
-    sys.excepthook = excepthook
-    # Ctrl+C / SIGTERM close the window cleanly (main then stops the runtime); the timer lets
-    # Python run signal handlers while Qt's event loop is in C++.
-    previous = {sig: _install(sig, lambda *_: window.close()) for sig in _SIGNALS}
-    wake = QTimer()
-    wake.start(250)
-    wake.timeout.connect(lambda: None)
-    try:
-        window.show()
-        freeze_startup_objects()
-        code = int(app.exec())
-    finally:
-        wake.stop()
-        for sig, handler in previous.items():
-            if handler is not None:
-                _install(sig, handler)
-        sys.excepthook = previous_hook
-        window.close()
-        window.deleteLater()
-        if created:
-            app.processEvents()
-    return code
-
-
-def _install(sig: signal.Signals, handler: Any) -> Any:
-    """Set a signal handler; returns the previous one (None off the main thread)."""
-    try:
-        return signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals to whoever owns them
-        return None
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -167,6 +167,13 @@ class DemoCentral:
         for cp_id in list(self._cps):
             self._set_admin(cp_id, "ACTIVE")
 
+    def set_price(self, cp_id: str, price: float) -> None:
+        self.calls.append(("set_price", cp_id))
+        cp = self._cps.get(cp_id)
+        if cp is None:
+            raise KeyError(f"unknown CP {cp_id}")
+        self.publish(replace(cp, price=price, updated_at=now_ts()))
+
     def _set_admin(self, cp_id: str, admin: str) -> None:
         cp = self._cps.get(cp_id)
         if cp is None:

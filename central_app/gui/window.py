@@ -29,6 +29,7 @@ from central_app.gui import theme
 from central_app.gui.bridge import CentralBridge
 from central_app.gui.cp_model import CpTableModel
 from central_app.gui.cp_panel import CpPanel
+from central_app.gui.history.launcher import HistoryLauncher
 from central_app.gui.log_panel import LogPanel
 from central_app.gui.map_feed import MapFeed, tile_for
 from central_app.gui.requests_model import RequestColumn, RequestsModel
@@ -88,6 +89,9 @@ class ControlCenterWindow(QMainWindow):
         self.links = LinksIndicator(self)
         self.state_counts = StateCounts(self)
         self._syncing = False
+        self.history = HistoryLauncher.for_controls(
+            self, controls, live_view=self.model.cp, on_error=self.log_panel.log
+        )
 
         self._build_docks()
         self._build_actions()
@@ -190,6 +194,20 @@ class ControlCenterWindow(QMainWindow):
         self.resume_all_action = QAction("Resume all…", self)
         self.resume_all_action.setToolTip("Resume every charging point (asks for confirmation)")
         self.resume_all_action.triggered.connect(self.resume_all)
+        self.details_action = QAction("Details…", self)
+        self.details_action.setToolTip(
+            "The selected charging point's sessions, revenue, availability, faults and price "
+            "(or double-click it on the map or in the table)"
+        )
+        self.details_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.details_action.triggered.connect(self.open_selected_detail)
+        self.history_action = QAction("History…", self)
+        self.history_action.setToolTip(
+            "Every session with filters, totals and CSV export; per-CP report; charts"
+        )
+        self.history_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.history_action.triggered.connect(self.history.open_history)
+        self.history_action.setEnabled(self.history.available)
         self.fit_action = QAction("Whole city", self)
         self.fit_action.setToolTip("Zoom the map out to the whole city")
         self.fit_action.triggered.connect(self._fit_map)
@@ -204,10 +222,13 @@ class ControlCenterWindow(QMainWindow):
         toolbar.addAction(self.stop_action)
         toolbar.addAction(self.resume_action)
         toolbar.addAction(self.revoke_action)
+        toolbar.addAction(self.details_action)
         toolbar.addSeparator()
         toolbar.addWidget(_toolbar_caption("Network:"))
         toolbar.addAction(self.stop_all_action)
         toolbar.addAction(self.resume_all_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.history_action)
         toolbar.addSeparator()
         toolbar.addAction(self.fit_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
@@ -230,8 +251,11 @@ class ControlCenterWindow(QMainWindow):
         self.model.countsChanged.connect(self.state_counts.set_counts)
         self.cp_panel.selectionChangedIds.connect(self._on_table_selection)
         self.cp_panel.table.doubleClicked.connect(self._center_on_current)
+        self.cp_panel.table.doubleClicked.connect(self.open_selected_detail)
+        self.model.cpsUpdated.connect(self.history.cps_changed)
         if self.map is not None:
             self.map.city_scene.selectionChanged.connect(self._on_map_selection)
+            self.map.tileDoubleClicked.connect(self.history.open_cp)
 
     def _attach(self) -> None:
         """Listen first, then take the snapshot: nothing can fall between the two."""
@@ -306,6 +330,7 @@ class ControlCenterWindow(QMainWindow):
             any(cp.admin_state == "STOPPED" or cp.status is CpStatus.STOPPED for cp in cps)
         )
         self.revoke_action.setEnabled(len(cps) == 1)
+        self.details_action.setEnabled(len(cps) == 1 and self.history.available)
         has_cps = self.model.rowCount() > 0
         self.stop_all_action.setEnabled(has_cps)
         self.resume_all_action.setEnabled(has_cps)
@@ -323,6 +348,11 @@ class ControlCenterWindow(QMainWindow):
         ]
         if done:
             self.statusBar().showMessage(f"Resume sent to {', '.join(done)}", 5000)
+
+    def open_selected_detail(self, *_args) -> None:  # type: ignore[no-untyped-def]
+        ids = self.selected_ids()
+        if ids:
+            self.history.open_cp(ids[-1])
 
     def revoke_selected(self) -> None:
         ids = self.selected_ids()

@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from driver_app.central_watch import CentralLink, CentralStatus
+from driver_app.central_watch import CentralStatus
 from driver_app.services import RunState, RunView
 from driver_app.session import Phase, SessionView, Step, TicketInfo, describe_reason, format_elapsed
+from wire.health_messages import CentralLink
 from wire.timefmt import parse_ts
 
 GREEN, RED, GREY, BLUE, ORANGE = "#2f9e44", "#e03131", "#868e96", "#1971c2", "#e67700"
@@ -66,16 +67,16 @@ class CentralIndicator(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("centralIndicator")
-        self.set_status(CentralStatus(CentralLink.UNKNOWN, None, None))
+        self.set_status(CentralStatus(None, None, None))
 
     def set_status(self, status: CentralStatus) -> None:
         colour = {
-            CentralLink.ONLINE: GREEN,
-            CentralLink.UNREACHABLE: RED,
-            CentralLink.UNKNOWN: GREY,
+            CentralLink.UP: GREEN,
+            CentralLink.DOWN: RED,
+            None: GREY,
         }[status.link]
         self.setText(f"●  {status.text}")
-        self.setProperty("link", status.link.value)
+        self.setProperty("link", status.key)
         self.setStyleSheet(
             f"QLabel {{ background: {colour}; color: white; border-radius: 12px;"
             " padding: 4px 14px; font-weight: 600; }"

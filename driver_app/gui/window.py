@@ -1,4 +1,5 @@
-"""The driver's main window: map and list of CPs, current charge, services run, history.
+"""The driver's main window: map and list of CPs, current charge, services run, history
+(tickets and monthly spending with CSV export).
 
 Data flow: the runtime thread → ``QtBridge`` signals (queued) → this window. Network updates
 are batched: they collect in ``_pending`` and a 250 ms ``QTimer`` flushes them into the table
@@ -32,11 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from citymap import AvailabilityStyle, CityMapView, TileData
+from citymap import AvailabilityStyle, CityMapView, CpStatus, TileData
 from driver_app.central_watch import CentralStatus
 from driver_app.gui.bridge import QtBridge
 from driver_app.gui.models import CP_ID_ROLE, SORT_ROLE, CpTableModel, TicketTableModel
 from driver_app.gui.panels import CentralIndicator, ChargePanel, RunPanel
+from driver_app.gui.spending import SpendingPanel
 from driver_app.network import CpInfo
 from driver_app.services import RunView, ServicesFileError, load_services
 from driver_app.session import Phase, SessionView, Step, TicketInfo
@@ -148,12 +150,17 @@ class DriverWindow(QMainWindow):
         self.history_title = QLabel()
         self.history_title.setObjectName("cardTitle")
         history_layout.addWidget(self.history_title)
-        history_layout.addWidget(self.history)
+        self.spending = SpendingPanel()
+        self.spending.set_tickets(self.ticket_model.tickets())
+        self.history_tabs = QTabWidget()
+        self.history_tabs.addTab(self.history, "Tickets")
+        self.history_tabs.addTab(self.spending, "Monthly spending")
+        history_layout.addWidget(self.history_tabs)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.charge)
         right.addWidget(self.run_panel)
         right.addWidget(history_card)
-        right.setSizes([340, 190, 290])
+        right.setSizes([320, 170, 330])
 
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
@@ -230,6 +237,7 @@ class DriverWindow(QMainWindow):
 
     def on_ticket(self, ticket: TicketInfo, current: bool) -> None:
         self.ticket_model.add(ticket)
+        self.spending.set_tickets(self.ticket_model.tickets())
         self._update_history_title()
         if not current:
             self.statusBar().showMessage(
@@ -314,7 +322,7 @@ class DriverWindow(QMainWindow):
                 cp.cp_id,
                 cp.x or 0.0,
                 cp.y or 0.0,
-                "SUPPLYING",
+                CpStatus.SUPPLYING,
                 cp.location,
                 cp.price,
                 kw=view.kw,

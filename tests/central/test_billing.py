@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from central_app.billing import Billing, TicketData, ticket_from_ended, ticket_from_session
-from central_app.cp_state import CpSession, EndReason
+from central_app.cp_state import CpSession
 from central_app.db import open_database
 from central_app.store import Store
 from wire.kafka.messages import SupplyEnded
+from wire.reasons import EndReason
 
 
 class MemoryStore:

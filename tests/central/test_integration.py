@@ -180,6 +180,7 @@ def test_bad_arguments_and_port_in_use_are_clear(
         assert second.returncode == 2, second
         assert "Traceback" not in second.stderr + second.stdout
         assert f"cannot listen on port {port}" in second.stderr
+        assert "loaded" not in second.stdout + second.stderr  # bound first, then loaded
         assert first.terminate() == 0  # SIGTERM stops cleanly
         assert "Traceback" not in first.log()
     finally:

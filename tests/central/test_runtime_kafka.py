@@ -13,7 +13,7 @@ from central_app.runtime import CentralRuntime
 from tests.central.conftest import Recorder, make_runtime, status_of, unused_port
 from tests.central.scripted import REPO, Driver, FakeEngine, Monitor, read_network_state
 from tests.waiting import wait_for
-from wire.kafka.messages import Authorize, Resume, Stop, Ticket
+from wire.kafka.messages import Authorize, Resume, Stop, SupplyInterrupted, Ticket
 from wire.kafka.topics import Topics
 
 pytestmark = pytest.mark.kafka
@@ -41,17 +41,18 @@ def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
 
         running.stop_cp("CP-07")
         assert status_of(running, "CP-07") == "STOPPED"
+        # the engine's final reading, sent as it ends the supply (Central holds the driver's
+        # supply_interrupted up to 2 s for it)
+        engine.ended(auth.session_id, "D-001", 0.5, auth.price, started_at, "stopped")
         wait_for(lambda: any(isinstance(c, Stop) for c in engine.poll()), 20, "stop at the engine")
         wait_for(lambda: monitor.alive[-1:] == ["STOPPED"], 5, "ALIVE with STOPPED")
-        wait_for(
-            lambda: "supply_interrupted" in (driver.poll() and driver.types()),
-            20,
-            "interrupted notice",
-        )
-        engine.ended(auth.session_id, "D-001", 0.5, auth.price, started_at, "stopped")
         wait_for(lambda: "ticket" in (driver.poll() and driver.types()), 20, "the ticket")
-        ticket = next(n for n in driver.notices if isinstance(n, Ticket))
-        assert (ticket.kwh, ticket.reason) == (0.5, "stopped")  # the engine's reading wins
+        # interrupted first, then the ticket, both with the engine's final reading
+        ends = [n for n in driver.notices if isinstance(n, SupplyInterrupted | Ticket)]
+        assert [(n.TYPE, n.kwh, n.reason) for n in ends] == [
+            ("supply_interrupted", 0.5, "stopped"),
+            ("ticket", 0.5, "stopped"),
+        ]
 
         running.resume_all()
         assert status_of(running, "CP-07") == "ACTIVE"

@@ -311,6 +311,7 @@ def test_revocation_closes_refuses_auth_and_allows_a_new_registration(world) -> 
     monitors.revoke("CP-01")
     assert conn.closed and "CP-01" not in hub.connections
     assert hub.cps["CP-01"].status.value == "DISCONNECTED"
+    desk.tick(clock.now + desk.billing.final_wait)  # no final reading came: told anyway
     assert "supply_interrupted" in outbox.types(topics.driver_notices, "D-001")
     assert hub.ledger.key_for(cp_kid("CP-01")) is None
     record = store.get_cp("CP-01")

@@ -30,7 +30,7 @@ from wire.kafka.messages import (
     SupplyStarted,
 )
 from wire.kafka.topics import Topics
-from wire.tcp_messages import Auth, EngineHealth, Heartbeat, Register
+from wire.tcp_messages import Auth, EngineHealth, Fault, Heartbeat, Register
 from wire.timefmt import format_ts, utc_now
 
 
@@ -71,7 +71,7 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
     outbox, topics, clock = Outbox(), Topics("x."), Clock()
     ledger = Ledger(store, InlineWriter())
     records, _ = ledger.load()
-    hub = Hub(ledger, outbox, topics)
+    hub = Hub(ledger, outbox, topics, clock=clock)
     recorder = Recorder()
     hub.add_listener(recorder)
     for record in records:
@@ -169,8 +169,50 @@ def test_supply_ticketed_once_and_cp_state_never_names_the_driver(world) -> None
     (ticket,) = store.tickets(auth.session_id)
     assert ticket.eur == round(2.5 * 0.42, 2)  # Central's price, not the engine's 99
     states = [e for t, _, e in outbox.sent if t == topics.network_state and e.cp_id == "CP-01"]
-    assert [s.status for s in states][-3:] == ["SUPPLYING", "SUPPLYING", "ACTIVE"]
+    assert [s.status for s in states][-2:] == ["SUPPLYING", "ACTIVE"]
     assert all("D-001" not in s.to_json().decode() for s in states)
+
+
+def test_live_kw_and_eur_reach_the_network_topic_at_most_every_few_seconds(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    started = SupplyStarted(
+        session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0"
+    )
+    desk.cp_event(started)
+
+    def states() -> list[tuple[str, float, float]]:
+        sent = [e for t, k, e in outbox.sent if t == topics.network_state and k == "CP-01"]
+        return [(e.status, e.kw, e.eur) for e in sent]  # type: ignore[attr-defined]
+
+    assert states()[-1] == ("SUPPLYING", 0.0, 0.0)  # a status change goes out at once
+    before = len(states())
+    for seq in range(1, 5):
+        clock.now += 1.0
+        progress = SupplyProgress(
+            session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", seq=seq, kw=7.0,
+            kwh=seq * 0.5, eur=round(seq * 0.5 * 0.42, 2),
+        )  # fmt: skip
+        desk.cp_event(progress)
+        hub.flush_live()
+    assert len(states()) == before  # 4 s of kW/€ alone: held
+    assert outbox.types(topics.driver_notices, "D-001").count("supply_progress") == 4
+    clock.now += 1.0
+    hub.flush_live()
+    assert states()[before:] == [("SUPPLYING", 7.0, 0.84)]  # the latest figures, once
+    hub.flush_live()
+    assert len(states()) == before + 1
+    clock.now += 1.0
+    ended = SupplyEnded(
+        session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", kwh=2.5, eur=1.05,
+        started_at="t0", ended_at="t1", reason="unplugged",
+    )  # fmt: skip
+    desk.cp_event(ended)
+    assert states()[-1] == ("ACTIVE", 0.0, 0.0)  # the end is not held behind the turn
+    clock.now += 10.0
+    hub.flush_live()
+    assert states()[-1] == ("ACTIVE", 0.0, 0.0)  # no stale SUPPLYING figure after it
 
 
 def test_engine_expiry_rejection_and_centrals_own_expiry(world) -> None:  # type: ignore[no-untyped-def]
@@ -213,13 +255,64 @@ def test_fault_mid_supply_waits_for_the_engine_then_falls_back(world) -> None:  
     )
     monitors.handle(conn, Heartbeat("CP-01", EngineHealth.KO))
     assert hub.cps["CP-01"].status.value == "BROKEN"
-    assert "supply_interrupted" in outbox.types(topics.driver_notices)
+    desk.tick(clock.now + 1.9)
+    assert "supply_interrupted" not in outbox.types(topics.driver_notices)  # final reading?
+    desk.tick(clock.now + 2.0)  # none came (a dead engine): the last known one
+    interrupted = [e for _, _, e in outbox.sent if e.TYPE == "supply_interrupted"]
+    assert [(e.reason, e.kwh) for e in interrupted] == [("fault", 1.2)]
     desk.tick(clock.now + 5)
     assert "ticket" not in outbox.types(topics.driver_notices)
     clock.now += 11
     desk.tick(clock.now)
     (ticket,) = store.tickets(auth.session_id)
     assert (ticket.kwh, ticket.reason) == (1.2, "fault")
+    assert outbox.types(topics.driver_notices)[-2:] == ["supply_interrupted", "ticket"]
+
+
+@pytest.mark.parametrize("first", ["monitor FAULT", "engine supply_ended"])
+def test_a_technicians_ko_reaches_the_driver_as_interrupted_with_the_final_energy(
+    world,  # type: ignore[no-untyped-def]
+    first: str,
+) -> None:
+    """The engine's supply_ended(fault) on Kafka and the monitor's FAULT on TCP race: in
+    either order the driver gets supply_interrupted (fault), then the ticket, both with the
+    engine's final reading (not 0 or the last progress)."""
+    hub, desk, monitors, outbox, topics, clock, store = world
+    conn = online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    sid = auth.session_id
+    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
+    desk.cp_event(
+        SupplyProgress(session_id=sid, cp_id="CP-01", driver_id="D-001", seq=3, kw=7, kwh=1, eur=0)
+    )
+    told = len(outbox.sent)
+    ended = SupplyEnded(
+        session_id=sid,
+        cp_id="CP-01",
+        driver_id="D-001",
+        kwh=1.3,
+        eur=0.55,
+        started_at="t0",
+        ended_at="t1",
+        reason="fault",
+    )
+    fault = Fault("CP-01", "engine KO: technician")
+    if first == "monitor FAULT":
+        monitors.handle(conn, fault)
+        clock.now += 0.5  # the engine's reading is a moment behind
+        desk.tick(clock.now)
+        desk.cp_event(ended)
+    else:
+        desk.cp_event(ended)
+        monitors.handle(conn, fault)
+    clock.now += 20
+    desk.tick(clock.now)  # nothing more is due: no second notice, no fallback ticket
+    notices = [e for t, _, e in outbox.sent[told:] if t == topics.driver_notices]
+    assert [n.TYPE for n in notices] == ["supply_interrupted", "ticket"]
+    interrupted, ticket = notices
+    assert interrupted.reason == ticket.reason == "fault"
+    assert (interrupted.kwh, interrupted.eur) == (ticket.kwh, ticket.eur) == (1.3, 0.55)
+    assert hub.cps["CP-01"].status.value == "BROKEN"
 
 
 def test_watchdog_and_close(world) -> None:  # type: ignore[no-untyped-def]

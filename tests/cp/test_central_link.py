@@ -27,6 +27,8 @@ from tests.cp.fake_central import FakeCentral, Seen
 from tests.waiting import wait_for
 from wire.errors import ResponseTimeout
 from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
+from wire.health import HealthResponder
+from wire.health_messages import EngineState, Health, HealthOk
 from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
 from wire.tcp_messages import AdminState, Alive, Auth, EngineHealth, Heartbeat, Register
 
@@ -61,9 +63,10 @@ def run_monitor(central: FakeCentral, tmp_path: Path) -> Iterator[Callable[..., 
         lines: list[str] = []
         store = CredentialStore(tmp_path / "creds")
         options = {"interval": 0.2, "health_timeout_ms": 100, "rng": lambda: 0.5, **options}
+        engine_port = options.pop("engine_port", None) or free_port()  # default: nobody there
         service = MonitorService(
             cp_id=CP,
-            engine=("127.0.0.1", free_port()),  # nobody there
+            engine=("127.0.0.1", engine_port),
             central=("127.0.0.1", central.port),
             credentials=store,
             location="Test street 1",
@@ -81,6 +84,37 @@ def run_monitor(central: FakeCentral, tmp_path: Path) -> Iterator[Callable[..., 
 
 def requests_after(central: FakeCentral, seen: Seen) -> list[Seen]:
     return [s for s in list(central.seen) if s.at > seen.at]
+
+
+# --- the first heartbeat -------------------------------------------------------------------------
+
+
+def test_a_healthy_cp_does_not_flash_broken_when_its_monitor_starts(
+    central: FakeCentral, run_monitor
+) -> None:
+    """The first HEARTBEAT waits for the first health check instead of saying UNREACHABLE
+    (Central turned every starting CP BROKEN for a second). The engine answers its first check
+    slowly on purpose, so the session is open before the monitor knows the engine's health."""
+    first_answered = threading.Event()
+
+    def answer(request: Health) -> HealthOk:
+        if not first_answered.is_set():
+            time.sleep(0.3)  # an engine still busy starting: slow, but within the time-out
+            first_answered.set()
+        return HealthOk(request.cp_id, EngineState.IDLE)
+
+    stop = threading.Event()
+    with HealthResponder(0, answer, host="127.0.0.1") as engine:
+        serving = threading.Thread(target=engine.serve, args=(stop,), daemon=True)
+        serving.start()
+        try:
+            run_monitor(engine_port=engine.port, health_timeout_ms=1000)
+            wait_for(lambda: central.requests(Heartbeat, CP)[2:], 10, "three heartbeats")
+            engines = [s.request.engine for s in central.requests(Heartbeat, CP)]
+            assert engines[:3] == [EngineHealth.OK] * 3, engines
+        finally:
+            stop.set()
+            serving.join(5)
 
 
 # --- timeouts and back-off ---------------------------------------------------------------------

@@ -6,8 +6,10 @@ import random
 
 import pytest
 
-from cp_node.monitor_state import Backoff, MonitorState, spread
+from cp_node.monitor_state import Backoff, MonitorState, Report, spread
 from wire.tcp_messages import EngineHealth, Fault, Recovered
+
+UNREACHABLE = EngineHealth.UNREACHABLE
 
 
 def test_fault_and_recovered_on_transitions_only() -> None:
@@ -17,16 +19,17 @@ def test_fault_and_recovered_on_transitions_only() -> None:
     assert s.next_report() is None
     s.on_check(EngineHealth.UNREACHABLE)
     report = s.next_report()
-    assert report == Fault(cp_id="CP1", reason="engine unreachable")
+    assert report == Report(Fault(cp_id="CP1", reason="engine unreachable"), UNREACHABLE)
     s.mark_reported(report)
     assert s.next_report() is None
-    s.on_check(EngineHealth.KO, reason="fault injected by technician")
+    s.on_check(EngineHealth.KO, reason="engine unreachable")  # a KO worded like the other
     report = s.next_report()
-    assert isinstance(report, Fault) and "fault injected" in report.reason
+    assert report.health is EngineHealth.KO and "engine unreachable" in report.message.reason
     s.mark_reported(report)
+    assert s.next_report() is None  # what was reported is the health, not the wording
     s.on_check(EngineHealth.OK)
     report = s.next_report()
-    assert report == Recovered(cp_id="CP1")
+    assert report == Report(Recovered(cp_id="CP1"), EngineHealth.OK)
     s.mark_reported(report)
     assert s.next_report() is None
 
@@ -36,7 +39,7 @@ def test_a_new_session_reports_a_standing_fault_again() -> None:
     s.on_check(EngineHealth.KO, reason="x")
     s.mark_reported(s.next_report())
     s.on_session()
-    assert isinstance(s.next_report(), Fault)
+    assert isinstance(s.next_report().message, Fault)
 
 
 def test_backoff_doubles_from_0_2_s_to_a_5_s_ceiling_with_full_jitter() -> None:

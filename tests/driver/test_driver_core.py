@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import socket
+from dataclasses import replace
 
-from driver_app.central_watch import CentralLink, CentralWatch
+from driver_app.central_watch import CentralWatch
+from driver_app.console import ConsoleListener
 from driver_app.core import DriverCore
 from driver_app.history import TicketHistory
 from driver_app.services import (
@@ -16,6 +20,7 @@ from driver_app.services import (
 )
 from driver_app.session import ChargeSession, Phase, TicketInfo
 from tests.driver.conftest import Recorder
+from wire.health_messages import CentralLink
 from wire.kafka.messages import (
     AuthorizedNotice,
     CentralAlive,
@@ -24,6 +29,7 @@ from wire.kafka.messages import (
     Denied,
     RequestReceived,
     SupplyInterrupted,
+    SupplyStartedNotice,
     Ticket,
 )
 
@@ -63,7 +69,7 @@ def test_session_times_out_then_accepts_a_late_answer():
 
 def test_denied_and_interrupted_then_ticket():
     denied = ChargeSession("r1", "CP-01", "D-001", created=0.0)
-    step = denied.apply(Denied(request_id="r1", reason="not_active", **BASE), 1.0)
+    step = denied.apply(Denied(request_id="r1", reason="cp_not_available", **BASE), 1.0)
     assert step.text == "denied — charging point is not available" and denied.ended
 
     cut = ChargeSession("r2", "CP-01", "D-001", created=0.0)
@@ -82,6 +88,17 @@ def test_denied_and_interrupted_then_ticket():
     assert cut.apply(_ticket("s2", None), 4.0) is None  # one ticket per session
 
 
+def test_a_fault_ticket_without_its_interrupted_notice_is_not_shown_as_finished():
+    session = ChargeSession("r3", "CP-01", "D-001", created=0.0)
+    session.apply(SupplyStartedNotice(session_id="s3", started_at="t0", request_id="r3", **BASE), 1)
+    faulted = replace(_ticket("s3", "r3"), reason="fault")
+    step = session.apply(faulted, 2.0)
+    assert step.phase == Phase.INTERRUPTED and session.phase == Phase.INTERRUPTED
+    assert step.text.startswith("interrupted — charging point fault, ticket — 1.500 kWh")
+    unplugged = ChargeSession("r4", "CP-01", "D-001", created=0.0)
+    assert unplugged.apply(_ticket("s4", "r4"), 1.0).phase == Phase.FINISHED
+
+
 def test_parse_services_ignores_blanks_and_comments():
     text = "# header\n\nCP-01\n  CP-02   # trailing\n#CP-03\nCP-04 extra words\n"
     assert parse_services(text) == [
@@ -98,7 +115,7 @@ def test_service_run_stop_after_current():
     run.started_request("r1")
     run.stop_after_current()
     session = ChargeSession("r1", "CP-01", "D-001", created=0.0)
-    session.apply(Denied(request_id="r1", reason="busy", **BASE), 1.0)
+    session.apply(Denied(request_id="r1", reason="cp_busy", **BASE), 1.0)
     result = run.request_ended(session.view(), 1.0)
     assert result.outcome is Outcome.DENIED
     assert run.state is RunState.STOPPED
@@ -116,13 +133,13 @@ def test_service_run_waits_for_the_network_then_skips_unknown_ids():
 
 def test_central_watch_three_seconds_of_silence():
     watch = CentralWatch(started=0.0, silence_s=3.0)
-    assert watch.status.link is CentralLink.UNKNOWN
-    assert watch.tick(3.0).link is CentralLink.UNREACHABLE
+    assert watch.status.link is None and watch.status.key == "unknown"
+    assert watch.tick(3.0).link is CentralLink.DOWN
     alive = CentralAlive(central_id="c", started_at="2026-11-21T22:00:00.000Z")
-    assert watch.alive(alive, 4.0).link is CentralLink.ONLINE
+    assert watch.alive(alive, 4.0).link is CentralLink.UP
     assert watch.tick(6.9) is None
     status = watch.tick(7.0)
-    assert status.link is CentralLink.UNREACHABLE and status.text == "Cannot reach CENTRAL"
+    assert status.link is CentralLink.DOWN and status.text == "Cannot reach CENTRAL"
     assert "Kafka" in watch.broker(False, 7.1).text
 
 
@@ -162,3 +179,93 @@ def test_core_reports_unknown_cp_when_idle():
     core = DriverCore("D-001", lambda r: None, Recorder(), clock=Clock())
     core.on_cp_state(CpState(cp_id="CP-01", location="H", x=1, y=2, price=0.3, status="ACTIVE"))
     assert core.request("CP-42") == "Unknown charging point 'CP-42'"
+
+
+def _console_core() -> tuple[DriverCore, io.StringIO, Clock]:
+    out, clock = io.StringIO(), Clock()
+    core = DriverCore("D-001", lambda r: None, ConsoleListener("D-001", out), clock=clock)
+    return core, out, clock
+
+
+def _state(cp_id: str) -> CpState:
+    return CpState(cp_id=cp_id, location="H", x=1, y=2, price=0.3, status="ACTIVE")
+
+
+def test_console_announces_the_whole_network_once_then_each_new_cp():
+    core, out, _ = _console_core()
+    for batch in (["CP-01", "CP-02"], ["CP-03"]):  # the replay arrives in several batches
+        for cp_id in batch:
+            core.on_cp_state(_state(cp_id))
+        core.tick()
+    assert "network" not in out.getvalue()
+    core.network_loaded = True
+    core.tick()
+    core.tick()
+    core.on_cp_state(_state("CP-04"))
+    core.on_cp_state(_state("CP-01"))  # a known CP that changed: no line
+    core.tick()
+    lines = [line for line in out.getvalue().splitlines() if "network" in line]
+    assert lines == [
+        "[D-001] network: 3 charging points known",
+        "[D-001] network: CP-04 added — 4 charging points known",
+    ]
+
+
+def test_console_says_central_online_once_and_not_unreachable_once_the_broker_is_back():
+    core, out, clock = _console_core()
+    alive = CentralAlive(central_id="c", started_at="2026-11-21T22:00:00.000Z")
+    core.on_central_alive(alive)
+    core.on_broker(False)  # the broker flaps while Central's alive is fresh
+    core.on_broker(True)
+    core.on_central_alive(alive)
+    clock.now += 1
+    core.on_broker(False)
+    clock.now += 3
+    core.tick()  # no alive for 3 s: unreachable, because of the broker
+    clock.now += 5
+    core.on_broker(True)
+    core.tick()
+    clock.now += 1
+    core.tick()
+    core.on_central_alive(alive)
+    assert out.getvalue().splitlines() == [
+        "[D-001] Central online",
+        "[D-001] Cannot reach CENTRAL (Kafka broker unreachable)",
+        "[D-001] Connecting to CENTRAL…",
+        "[D-001] Central online",
+    ]
+    clock.now += 3
+    core.tick()  # the broker is up and Central silent for 3 s: now it is true
+    assert out.getvalue().splitlines()[-1] == "[D-001] Cannot reach CENTRAL"
+
+
+def test_console_shows_request_i_of_n_once_after_skipped_lines():
+    core, out, _ = _console_core()
+    for cp_id in ("CP-01", "CP-02"):
+        core.on_cp_state(_state(cp_id))
+    core.network_loaded = True
+    entries = [ServiceEntry(1, "CP-98"), ServiceEntry(2, "CP-99"), ServiceEntry(3, "CP-02")]
+    core.run_file("services.txt", entries)  # two unknown ids, then CP-02
+    core.tick()
+    core.tick()
+    text = out.getvalue()
+    assert text.count("unknown CP id") == 2
+    assert text.count("request 3 of 3: CP-02") == 1, text
+
+
+def test_a_request_made_as_the_runtime_starts_is_queued_for_kafka_not_refused():
+    """The runtime's loop runs the UI's commands from its first turn: the producer exists by
+    then (a broker that does not answer only delays the request in the producer's queue)."""
+    from driver_app.runtime import DriverConfig, DriverRuntime
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{sock.getsockname()[1]}"
+    rec = Recorder()
+    runtime = DriverRuntime(DriverConfig(bootstrap=dead, driver_id="D-001"), rec)
+    answer = runtime.request("CP-01")  # queued before the thread even started
+    runtime.start()
+    try:
+        assert answer.result(10) is None, answer.result()
+    finally:
+        runtime.stop()

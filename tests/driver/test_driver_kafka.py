@@ -32,7 +32,7 @@ def test_request_received_authorized_supplying_ticket(central, start_driver):
     central.on_request = central.full_supply
     runtime, rec = start_driver("D-001")
     wait_for(lambda: len(rec.cps) == 4, 15, "4 CPs in the network view")
-    wait_for(lambda: rec.central and rec.central[-1].link == "online", 10, "Central online")
+    wait_for(lambda: rec.central and rec.central[-1].key == "online", 10, "Central online")
 
     assert runtime.request("CP-01").result(5) is None
     wait_for(lambda: "finished" in rec.phases(), 15, "the ticket")
@@ -121,7 +121,7 @@ def test_unanswered_request_times_out_with_cannot_reach_central(central, start_d
     view, step = rec.steps[-1]
     assert CANNOT_REACH_CENTRAL in step.text and view.reason == CANNOT_REACH_CENTRAL
     # With no central_alive at all, the indicator says so too.
-    wait_for(lambda: rec.central and rec.central[-1].link == "unreachable", 10, "indicator")
+    wait_for(lambda: rec.central and rec.central[-1].key == "unreachable", 10, "indicator")
     assert rec.central[-1].text.startswith("Cannot reach CENTRAL")
 
 

@@ -95,3 +95,14 @@ def test_two_drivers_run_ten_requests_each_and_every_supply_is_ticketed_once(
     assert set(notices) == ticketed and set(notices.values()) == {1}, notices
     for cp_id in CPS:
         observer.wait_status(cp_id, "ACTIVE", 10)
+    # Healthy CPs never turned BROKEN, not even for the second after their monitors started
+    # (a first heartbeat sent before the first health check said UNREACHABLE).
+    for cp_id in CPS:
+        monitor = network.cps[cp_id].monitor
+        assert monitor is not None
+        if monitor.has("Engine UNREACHABLE") or monitor.has("Engine KO"):
+            continue  # the engine really was slow to answer once: BROKEN was the truth
+        assert "BROKEN" not in observer.statuses_since(cp_id, 0), (
+            cp_id,
+            observer.statuses_since(cp_id, 0),
+        )

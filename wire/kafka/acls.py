@@ -33,11 +33,12 @@ from confluent_kafka.admin import (
 )
 
 from wire.errors import BrokerUnavailable, KafkaAuthError, KafkaError
+from wire.kafka.quiet import LibrdkafkaLog
 from wire.kafka.security import KafkaSecurity, explain, with_security
 from wire.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
-rdlog = logging.getLogger("confluent_kafka.admin")
+rdlog = LibrdkafkaLog("admin")
 
 ROLES = ("central", "engine", "driver")
 CLUSTER = "kafka-cluster"

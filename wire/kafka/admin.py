@@ -16,11 +16,12 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from wire.errors import BrokerUnavailable, KafkaAuthError, TopicSetupError
+from wire.kafka.quiet import LibrdkafkaLog
 from wire.kafka.security import KafkaSecurity, explain, with_security
 from wire.kafka.topics import Topics, TopicSpec
 
 log = logging.getLogger(__name__)
-rdlog = logging.getLogger("confluent_kafka.admin")
+rdlog = LibrdkafkaLog("admin")
 
 
 class _Admin:

@@ -39,7 +39,7 @@ from wire.errors import InvalidEvent, KafkaError
 from wire.kafka.messages import DeadLetter, Event, EventCodec
 from wire.kafka.partitioner import partition_for
 from wire.kafka.producer import EventProducer
-from wire.kafka.quiet import RepeatFilter
+from wire.kafka.quiet import LibrdkafkaLog, RepeatFilter, log_client_error
 from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 COMMITTED_FETCH_TIMEOUT_S = 10.0
@@ -53,7 +53,7 @@ _COORDINATOR_LOADING = frozenset(
 )
 
 log = logging.getLogger(__name__)
-rdlog = logging.getLogger("confluent_kafka.consumer")
+rdlog = LibrdkafkaLog("consumer")
 
 
 @dataclass(frozen=True)
@@ -164,10 +164,7 @@ class EventConsumer:
     def _on_error(self, err: RdKafkaError) -> None:
         if self._auth.report(err, self._reading()):
             return
-        if not err.fatal() and not self._repeats.allow(err.code()):
-            return  # the same trouble again within a short while: said already
-        level = logging.ERROR if err.fatal() else logging.WARNING
-        log.log(level, "kafka consumer (%s): %s", ",".join(self._codecs), err.str())
+        log_client_error(log, f"kafka consumer ({','.join(self._codecs)})", err, self._repeats)
 
     def _reading(self) -> str:
         return "read " + ", ".join(self._codecs)

@@ -12,9 +12,12 @@ import functools
 import json
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, get_type_hints
 
 from wire.errors import InvalidEvent
+from wire.reasons import EndReason
+from wire.states import CpStatus, Origin
 from wire.timefmt import now_ts
 
 VERSION = 1
@@ -44,6 +47,13 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def _check(cls: type[Event], name: str, kind: Any, value: Any) -> Any:
     where = f"{cls.TYPE}.{name}"
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        # an enum field, as the ``#`` codec reads one: the wire spelling of a member
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise InvalidEvent(f"{where} must be one of {allowed}, got {value!r}") from None
     optional = kind in (str | None, float | None, int | None)
     if value is None:
         if optional:
@@ -109,7 +119,7 @@ class ChargeRequest(Event):
     request_id: str
     driver_id: str
     cp_id: str
-    origin: str = "app"  # "app" or "cp"
+    origin: Origin = Origin.APP
 
 
 # --- evc.cp.commands ----------------------------------------------------------------------
@@ -207,7 +217,7 @@ class SupplyEnded(Event):
     eur: float
     started_at: str
     ended_at: str
-    reason: str  # unplugged, stopped, fault, monitor_lost, engine_restart
+    reason: EndReason
 
 
 # --- evc.driver.notices -------------------------------------------------------------------
@@ -268,7 +278,7 @@ class SupplyInterrupted(Event):
     session_id: str
     cp_id: str
     driver_id: str
-    reason: str
+    reason: EndReason
     kwh: float
     eur: float
 
@@ -283,7 +293,7 @@ class Ticket(Event):
     eur: float
     started_at: str
     ended_at: str
-    reason: str
+    reason: EndReason
     request_id: str | None = None
 
 
@@ -298,7 +308,7 @@ class CpState(Event):
     x: float | None
     y: float | None
     price: float
-    status: str  # ACTIVE, STOPPED, SUPPLYING, BROKEN, DISCONNECTED
+    status: CpStatus
     kw: float = 0.0
     eur: float = 0.0
 

@@ -25,15 +25,13 @@ from confluent_kafka import KafkaException, Producer
 
 from wire.errors import BrokerUnavailable, KafkaError
 from wire.kafka.messages import Event
-from wire.kafka.quiet import RepeatFilter
+from wire.kafka.quiet import LibrdkafkaLog, RepeatFilter, log_client_error
 from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 STARTUP_GRACE_S = 5.0
 
 log = logging.getLogger(__name__)
-rdlog = logging.getLogger("confluent_kafka.producer")
-
-_DOWN = {RdKafkaError._ALL_BROKERS_DOWN, RdKafkaError._TRANSPORT, RdKafkaError._RESOLVE}
+rdlog = LibrdkafkaLog("producer")
 
 
 class EventProducer:
@@ -87,12 +85,7 @@ class EventProducer:
             return
         if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
             self._broker_up = False
-        if not err.fatal() and not self._repeats.allow(err.code()):
-            return  # the same trouble again within a short while: said already
-        if err.code() in _DOWN:
-            log.warning("kafka producer: %s", err.str())
-        else:
-            log.error("kafka producer error: %s", err.str())
+        log_client_error(log, "kafka producer", err, self._repeats)
 
     def _on_stats(self, stats_json: str) -> None:
         try:

@@ -20,10 +20,11 @@ from confluent_kafka import KafkaError as RdKafkaError
 
 from wire.errors import InvalidEvent, KafkaError
 from wire.kafka.messages import Event, EventCodec
+from wire.kafka.quiet import LibrdkafkaLog, RepeatFilter, log_client_error
 from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
 
 log = logging.getLogger(__name__)
-rdlog = logging.getLogger("confluent_kafka.tail")
+rdlog = LibrdkafkaLog("tail")
 
 
 class TopicTail:
@@ -43,6 +44,7 @@ class TopicTail:
         self._eof: set[int] = set()
         self._partitions = partitions
         self._auth = AuthProblems(security, log)
+        self._repeats = RepeatFilter()
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             # librdkafka wants a group id even for manual assignment; nothing is committed.
@@ -65,7 +67,7 @@ class TopicTail:
 
     def _on_error(self, err: RdKafkaError) -> None:
         if not self._auth.report(err, f"read {self._topic}"):
-            log.debug("kafka tail %s: %s", self._topic, err.str())
+            log_client_error(log, f"kafka tail {self._topic}", err, self._repeats)
 
     @property
     def auth_problem(self) -> str | None:

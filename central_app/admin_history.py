@@ -1,0 +1,86 @@
+"""``evc-admin sessions`` and ``evc-admin report``: the history from a shell.
+
+    evc-admin ... sessions [--cp ID] [--driver ID] [--since DATE] [--until DATE]
+                           [--reason R] [--format csv|json]
+    evc-admin ... report [--since DATE] [--until DATE] [--format table|csv|json]
+
+Dates are UTC, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]``; a bare ``--until`` date includes
+that whole day. A ticket belongs to the period in which it ended. ``sessions`` writes the
+same columns as the control center's CSV export (oldest first); ``report`` gives per CP the
+tickets, kWh, € and how many times it turned BROKEN, with a total line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from dataclasses import asdict
+from functools import partial
+from typing import TextIO
+
+from central_app.db import Database
+from central_app.history import (
+    History,
+    PeriodError,
+    SessionFilter,
+    parse_when,
+    write_csv,
+    write_json,
+)
+from central_app.history.periods import FORMATS_HELP
+
+
+def _when(text: str, *, end_of_day: bool = False) -> str:
+    try:
+        return parse_when(text, end_of_day=end_of_day)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_when, default=None, help=f"from this time: {FORMATS_HELP}")
+    parser.add_argument(
+        "--until",
+        type=partial(_when, end_of_day=True),
+        default=None,
+        help="up to this time (a bare date includes the whole day)",
+    )
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sessions = sub.add_parser("sessions", help="the tickets, filtered, as CSV or JSON")
+    sessions.add_argument("--cp", default=None, metavar="ID")
+    sessions.add_argument("--driver", default=None, metavar="ID")
+    sessions.add_argument("--reason", default=None, help="how it ended (unplugged, fault, ...)")
+    _period(sessions)
+    sessions.add_argument("--format", choices=("csv", "json"), default="csv")
+    report = sub.add_parser("report", help="per charging point: tickets, kWh, EUR, faults")
+    _period(report)
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+
+def run(args: argparse.Namespace, db: Database, out: TextIO) -> None:
+    history = History(db)
+    if args.area == "sessions":
+        f = SessionFilter(args.cp, args.driver, args.since, args.until, args.reason)
+        rows = history.sessions(f)
+        (write_json if args.format == "json" else write_csv)(rows, out)
+        return
+    report = history.cp_report(args.since, args.until)
+    if args.format == "json":
+        json.dump([asdict(r) for r in report], out, indent=1)
+        out.write("\n")
+        return
+    if args.format == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("cp_id", "sessions", "kwh", "eur", "faults"))
+        writer.writerows((r.cp_id, r.sessions, repr(r.kwh), repr(r.eur), r.faults) for r in report)
+        return
+    out.write(f"{'cp':12} {'sessions':>9} {'kWh':>12} {'EUR':>11} {'faults':>7}\n")
+    for r in report:
+        out.write(f"{r.cp_id:12} {r.sessions:9d} {r.kwh:12.3f} {r.eur:11.2f} {r.faults:7d}\n")
+    out.write(
+        f"{'total':12} {sum(r.sessions for r in report):9d} {sum(r.kwh for r in report):12.3f} "
+        f"{sum(r.eur for r in report):11.2f} {sum(r.faults for r in report):7d}\n"
+    )

@@ -1,0 +1,206 @@
+"""One CP's history: sessions, energy and revenue per day, availability, faults, price.
+
+Opened by a double-click on the CP (map, table, the Per CP report, a session row). The
+answer to "what did CP-03 earn last week and how often was it broken" is its first line.
+The price change goes through Central's command path (``set_price`` on the controls: the
+owner applies it at once, the row and its audit entry follow), like Stop and Resume.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from central_app.db import DatabaseError
+from central_app.gui.history.availability_bar import AvailabilityBar, describe
+from central_app.gui.history.charts import DailyRevenueChart
+from central_app.gui.history.period import WEEK, PeriodPicker
+from central_app.gui.history.sessions_model import SessionsModel, short_ts
+from central_app.gui.history.sessions_panel import describe_totals, sessions_table
+from central_app.history import DayTotal, Fault, History, SessionFilter
+from central_app.views import CpView
+from wire.timefmt import format_elapsed
+
+log = logging.getLogger(__name__)
+
+
+def _table(headers: list[str], parent: QWidget) -> tuple[QTableView, QStandardItemModel]:
+    model = QStandardItemModel(0, len(headers), parent)
+    model.setHorizontalHeaderLabels(headers)
+    view = QTableView(parent)
+    view.setModel(model)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(22)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    return view, model
+
+
+def _cells(*texts: str) -> list[QStandardItem]:
+    items = []
+    for i, text in enumerate(texts):
+        item = QStandardItem(text)
+        if i:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        items.append(item)
+    return items
+
+
+class CpDetailDialog(QDialog):
+    def __init__(
+        self,
+        history: History,
+        cp_id: str,
+        *,
+        view: CpView | None = None,
+        set_price: Callable[[str, float], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.cp_id = cp_id
+        self._set_price = set_price
+        self.setWindowTitle(f"{cp_id} — history")
+        self.setObjectName("cpDetail")
+        self.resize(860, 640)
+
+        self.title = QLabel(self)
+        self.title.setStyleSheet("font-size: 13pt; font-weight: 700;")
+        self.price = QDoubleSpinBox(self)
+        self.price.setRange(0.01, 99.99)
+        self.price.setDecimals(2)
+        self.price.setSingleStep(0.01)
+        self.price.setSuffix(" €/kWh")
+        self.price_button = QPushButton("Change price", self)
+        self.price_button.setToolTip("Applies to new supplies at once; recorded in the audit log")
+        self.price_button.setEnabled(set_price is not None)
+        self.price_note = QLabel(self)
+        self.price_note.setStyleSheet("color: #5f6b7a;")
+        self.period = PeriodPicker(allow_all=False, initial=WEEK, parent=self)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("cpSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet("font-size: 10.5pt; font-weight: 600; padding: 4px 0;")
+        self.availability = AvailabilityBar(self)
+        self.availability_text = QLabel(self)
+        self.availability_text.setStyleSheet("color: #3d4752;")
+
+        self.daily_chart = DailyRevenueChart(self)
+        self.days_view, self.days = _table(["Day (UTC)", "Sessions", "kWh", "€"], self)
+        per_day = QWidget(self)
+        per_day_layout = QHBoxLayout(per_day)
+        per_day_layout.addWidget(self.daily_chart, 3)
+        per_day_layout.addWidget(self.days_view, 2)
+        self.faults_view, self.faults = _table(["Broken at (UTC)", "Reason", "For"], self)
+        self.sessions = SessionsModel(history, self)
+        self.sessions_view = sessions_table(self.sessions, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(per_day, "Per day")
+        self.tabs.addTab(self.faults_view, "Faults")
+        self.tabs.addTab(self.sessions_view, "Sessions")
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.price)
+        top.addWidget(self.price_button)
+        period_row = QHBoxLayout()
+        period_row.addWidget(QLabel("Period", self))
+        period_row.addWidget(self.period)
+        period_row.addStretch(1)
+        period_row.addWidget(self.price_note)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(period_row)
+        layout.addWidget(self.summary)
+        layout.addWidget(QLabel("Availability (share of the period in each state):", self))
+        layout.addWidget(self.availability)
+        layout.addWidget(self.availability_text)
+        layout.addWidget(self.tabs, 1)
+
+        self.period.changed.connect(self.reload)
+        self.price_button.clicked.connect(self.change_price)
+        self.show_view(view)
+        self.reload()
+
+    # --- live part ----------------------------------------------------------------------
+
+    def show_view(self, view: CpView | None) -> None:
+        """The CP as Central sees it now (None: not known to this Central)."""
+        try:
+            price = view.price if view is not None else self.history.price(self.cp_id)
+        except DatabaseError:
+            price = None
+        where = f" · {view.location}" if view is not None and view.location else ""
+        state = f" · {view.status.value}" if view is not None else ""
+        self.title.setText(f"{self.cp_id}{where}{state}")
+        if price is not None and not self.price.hasFocus():
+            self.price.setValue(price)
+
+    def change_price(self) -> bool:
+        if self._set_price is None:
+            return False
+        price = round(self.price.value(), 2)
+        try:
+            self._set_price(self.cp_id, price)
+        except Exception as exc:  # a refused price or a stopped core: say it here
+            log.warning("price change of %s failed", self.cp_id, exc_info=True)
+            self.price_note.setText(f"Price not changed: {exc}")
+            return False
+        self.price_note.setText(f"Price set to {price:.2f} €/kWh (audited)")
+        return True
+
+    # --- history ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        since, until = self.period.closed_bounds()
+        f = SessionFilter(cp_id=self.cp_id, since=since, until=until)
+        try:
+            totals = self.history.totals(f)
+            days = self.history.per_day(self.cp_id, since, until)
+            faults = self.history.faults(self.cp_id, since, until)
+            shares = self.history.availability(self.cp_id, since, until)
+            self.sessions.set_filter(f)
+        except DatabaseError as exc:
+            self.summary.setText(str(exc))
+            return
+        down = sum(f.duration_s or 0.0 for f in faults)
+        self.summary.setText(
+            f"{self.period.describe()}: {describe_totals(totals)} · broken {len(faults)} "
+            f"time{'s' if len(faults) != 1 else ''}"
+            + (f" ({format_elapsed(down)} in all)" if faults else "")
+        )
+        self.availability.set_shares(shares)
+        self.availability_text.setText(describe(shares) or "No state recorded in this period")
+        self._fill_days(days)
+        self._fill_faults(faults)
+
+    def _fill_days(self, days: list[DayTotal]) -> None:
+        self.daily_chart.show_days(days)
+        self.days.removeRows(0, self.days.rowCount())
+        for d in days:
+            self.days.appendRow(_cells(d.day, str(d.sessions), f"{d.kwh:.1f}", f"{d.eur:.2f}"))
+
+    def _fill_faults(self, faults: list[Fault]) -> None:
+        self.faults.removeRows(0, self.faults.rowCount())
+        for f in reversed(faults):  # newest first
+            lasted = format_elapsed(f.duration_s) if f.duration_s is not None else "still broken"
+            self.faults.appendRow(_cells(short_ts(f.started_at), f.reason or "fault", lasted))

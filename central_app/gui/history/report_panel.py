@@ -1,0 +1,128 @@
+"""The Per CP tab: tickets, kWh, € and faults of every CP over a period (sortable)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from central_app.db import DatabaseError
+from central_app.gui.history.period import WEEK, PeriodPicker
+from central_app.history import CpReport, History
+
+_Index = QModelIndex | QPersistentModelIndex
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+
+
+class CpReportModel(QAbstractTableModel):
+    HEADERS = ("CP", "Sessions", "kWh", "€", "Times broken")
+
+    def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.rows: list[CpReport] = []
+
+    def set_rows(self, rows: list[CpReport]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r, column = self.rows[index.row()], index.column()
+        if role == SORT_ROLE:
+            return (r.cp_id, r.sessions, r.kwh, r.eur, r.faults)[column]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (r.cp_id, f"{r.sessions:,}", f"{r.kwh:,.1f}", f"{r.eur:,.2f}", str(r.faults))[
+                column
+            ]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column:
+            return _RIGHT
+        return None
+
+
+class ReportPanel(QWidget):
+    cpActivated = Signal(str)  # noqa: N815 (Qt naming)
+
+    def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.model = CpReportModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.period = PeriodPicker(allow_all=True, initial=WEEK, parent=self)
+        refresh = QPushButton("Refresh", self)
+        self.summary = QLabel(self)
+        self.summary.setStyleSheet("font-weight: 600; padding: 2px 4px;")
+        self.table = QTableView(self)
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        hint = QLabel("Double-click a charging point for its detail.", self)
+        hint.setStyleSheet("color: #5f6b7a;")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Period", self))
+        bar.addWidget(self.period)
+        bar.addStretch(1)
+        bar.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(hint)
+        self.period.changed.connect(self.reload)
+        refresh.clicked.connect(self.reload)
+        self.table.doubleClicked.connect(
+            lambda index: self.cpActivated.emit(index.siblingAtColumn(0).data())
+        )
+        self.reload()
+
+    def reload(self) -> None:
+        if self.history is None:
+            return
+        try:
+            rows = self.history.cp_report(*self.period.bounds())
+        except DatabaseError as exc:
+            self.summary.setText(str(exc))
+            return
+        self.model.set_rows(rows)
+        self.summary.setText(
+            f"{len(rows)} charging points, {self.period.describe()}: "
+            f"{sum(r.sessions for r in rows):,} sessions · {sum(r.kwh for r in rows):,.1f} kWh · "
+            f"{sum(r.eur for r in rows):,.2f} € · broken {sum(r.faults for r in rows)} times"
+        )

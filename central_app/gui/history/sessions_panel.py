@@ -1,0 +1,195 @@
+"""The Sessions tab: every ticket, filtered by CP, driver, period and ending; totals; CSV."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from central_app.db import DatabaseError
+from central_app.gui.history.period import PeriodPicker
+from central_app.gui.history.sessions_model import SessionColumn, SessionsModel
+from central_app.history import History, SessionFilter, Totals, write_csv
+from wire.reasons import END_REASONS, describe_reason
+
+log = logging.getLogger(__name__)
+
+ANY_CP, ANY_REASON = "All charging points", "Any ending"
+
+
+def describe_totals(t: Totals) -> str:
+    return f"{t.sessions:,} sessions · {t.kwh:,.1f} kWh · {t.eur:,.2f} €"
+
+
+def sessions_table(model: SessionsModel, parent: QWidget) -> QTableView:
+    """A table of tickets sized for them (shared with the CP detail)."""
+    table = QTableView(parent)
+    table.setModel(model)
+    table.setSortingEnabled(True)
+    table.horizontalHeader().setSortIndicator(SessionColumn.ENDED, Qt.SortOrder.DescendingOrder)
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(22)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    for column, width in (
+        (SessionColumn.ENDED, 140),
+        (SessionColumn.STARTED, 140),
+        (SessionColumn.CP, 70),
+        (SessionColumn.DRIVER, 70),
+        (SessionColumn.KWH, 70),
+        (SessionColumn.EUR, 64),
+        (SessionColumn.DURATION, 70),
+    ):
+        header.resizeSection(column, width)
+    header.setSectionResizeMode(SessionColumn.REASON, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+class SessionsPanel(QWidget):
+    """Filters change the model's query; the table shows only the pages it scrolls to."""
+
+    cpActivated = Signal(str)  # noqa: N815 (Qt naming): double-click on a row
+
+    def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.model = SessionsModel(history, self)
+        self._applied = False
+        self.cp = QComboBox(self)
+        self.cp.setEditable(True)
+        self.cp.setMinimumContentsLength(12)
+        self.cp.setToolTip("Type a CP id or pick one")
+        self.driver = QLineEdit(self)
+        self.driver.setPlaceholderText("Driver id")
+        self.driver.setClearButtonEnabled(True)
+        self.driver.setMaximumWidth(120)
+        self.period = PeriodPicker(allow_all=True, initial="All time", parent=self)
+        self.reason = QComboBox(self)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.setToolTip("Read new tickets")
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.setToolTip("Save the filtered sessions as a CSV file")
+        self.totals = QLabel(self)
+        self.totals.setObjectName("historyTotals")
+        self.totals.setStyleSheet("font-weight: 600; padding: 2px 4px;")
+        self.table = sessions_table(self.model, self)
+
+        bar = QHBoxLayout()
+        for widget in (QLabel("CP", self), self.cp, QLabel("Driver", self), self.driver):
+            bar.addWidget(widget)
+        bar.addWidget(self.period)
+        bar.addWidget(self.reason)
+        bar.addStretch(1)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.totals)
+        layout.addWidget(self.table, 1)
+
+        self._load_choices()
+        self.cp.currentTextChanged.connect(self.apply_filters)
+        self.driver.editingFinished.connect(self.apply_filters)
+        self.period.changed.connect(self.apply_filters)
+        self.reason.currentIndexChanged.connect(self.apply_filters)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.export_button.clicked.connect(self._ask_export)
+        self.model.totalsChanged.connect(lambda t: self.totals.setText(describe_totals(t)))
+        self.table.doubleClicked.connect(self._activated)
+        self.apply_filters()
+
+    def _load_choices(self) -> None:
+        cps: list[str] = []
+        if self.history is not None:
+            try:
+                cps = self.history.cp_ids()
+            except DatabaseError as exc:
+                self.totals.setText(str(exc))
+        # the reasons PROTOCOL.md fixes (a DISTINCT over 100,000 tickets cost 0.2 s per open)
+        choices = ((self.cp, ANY_CP, cps), (self.reason, ANY_REASON, list(END_REASONS)))
+        for combo, first, items in choices:
+            combo.blockSignals(True)
+            current = combo.currentData()
+            combo.clear()
+            combo.addItem(first, None)
+            for item in items:
+                combo.addItem(item if combo is self.cp else describe_reason(item), item)
+            if current is not None and (i := combo.findData(current)) >= 0:
+                combo.setCurrentIndex(i)
+            combo.blockSignals(False)
+
+    def current_filter(self) -> SessionFilter:
+        text = self.cp.currentText().strip()
+        since, until = self.period.bounds()
+        return SessionFilter(
+            cp_id=None if text in ("", ANY_CP) else text,
+            driver_id=self.driver.text().strip() or None,
+            since=since,
+            until=until,
+            reason=self.reason.currentData(),
+        )
+
+    def apply_filters(self, *_args) -> None:  # type: ignore[no-untyped-def]
+        f = self.current_filter()
+        if self._applied and f == self.model.filter:
+            return  # e.g. editingFinished without an edit
+        self._applied = True
+        try:
+            self.model.set_filter(f)
+        except DatabaseError as exc:
+            self.totals.setText(str(exc))
+
+    def show_cp(self, cp_id: str | None) -> None:
+        self.cp.setCurrentText(cp_id or ANY_CP)
+
+    def refresh(self) -> None:
+        self._load_choices()
+        try:
+            self.model.refresh()
+        except DatabaseError as exc:
+            self.totals.setText(str(exc))
+
+    def export_csv(self, path: Path) -> Totals:
+        """Write the filtered sessions (oldest first) to ``path``."""
+        assert self.history is not None
+        with path.open("w", encoding="utf-8", newline="") as out:
+            return write_csv(self.history.sessions(self.model.filter), out)
+
+    def _ask_export(self) -> None:
+        if self.history is None:
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Export sessions", str(Path.cwd() / "sessions.csv"), "CSV (*.csv)"
+        )
+        if not name:
+            return
+        try:
+            written = self.export_csv(Path(name))
+        except (OSError, DatabaseError) as exc:
+            self.totals.setText(f"Export failed: {exc}")
+            return
+        self.totals.setText(f"Exported {describe_totals(written)} to {name}")
+
+    def _activated(self, index) -> None:  # type: ignore[no-untyped-def]
+        record = self.model.record(index.row())
+        if record is not None:
+            self.cpActivated.emit(record.cp_id)

@@ -1,0 +1,104 @@
+"""The OCPP 1.6J messages a charge point sends, routed by the ``ocpp`` library.
+
+``GatewayChargePoint`` is the library's central-system ``ChargePoint`` with one ``@on``
+handler per action: the library parses, validates against the 1.6 JSON schemas, converts
+camelCase, answers a handler's exception with a CALLERROR and never ends the connection for
+one bad message. Each handler hands the message to its ``Point`` (``ocpp_gateway.point``),
+which decides; here is only the translation to and from the library's payload classes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+
+from wire.timefmt import now_ts
+
+if TYPE_CHECKING:
+    from ocpp_gateway.point import Point
+
+
+CALL_TIMEOUT = 15  # s a charger has to answer the gateway's calls (RemoteStart…)
+
+
+def _id_tag_info(accepted: bool) -> dict[str, str]:
+    status = AuthorizationStatus.accepted if accepted else AuthorizationStatus.invalid
+    return {"status": status.value}
+
+
+class GatewayChargePoint(ChargePoint):
+    def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
+        super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT)
+        self.point = point
+        self.last_message = time.monotonic()
+
+    async def close(self, reason: str) -> None:
+        """End this connection (a newer one of the same charge point took over)."""
+        await self._connection.close(code=1000, reason=reason)
+
+    async def route_message(self, raw_msg: str) -> None:
+        self.last_message = time.monotonic()  # any message, answers included, is a sign of life
+        await super().route_message(raw_msg)
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charge_point_vendor: str, charge_point_model: str, **_: Any
+    ) -> call_result.BootNotification:
+        status = await self.point.boot(charge_point_vendor, charge_point_model)
+        return call_result.BootNotification(
+            current_time=now_ts(),
+            interval=max(1, round(self.point.gateway.heartbeat_interval)),
+            status=RegistrationStatus(status),
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=now_ts())
+
+    @on(Action.status_notification)
+    def on_status_notification(
+        self, connector_id: int, error_code: str, status: str, info: str | None = None, **_: Any
+    ) -> call_result.StatusNotification:
+        self.point.status(connector_id, status, error_code, info)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str) -> call_result.Authorize:
+        accepted = await self.point.authorize(id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(accepted))
+
+    @on(Action.start_transaction)
+    def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
+    ) -> call_result.StartTransaction:
+        transaction_id, accepted = self.point.start(id_tag, meter_start, timestamp)
+        return call_result.StartTransaction(
+            transaction_id=transaction_id, id_tag_info=_id_tag_info(accepted)
+        )
+
+    @on(Action.meter_values)
+    def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+    ) -> call_result.MeterValues:
+        self.point.meter(transaction_id, meter_value)
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        **_: Any,
+    ) -> call_result.StopTransaction:
+        # meterStop is the reading that counts; transactionData only repeats MeterValues
+        self.point.stop(transaction_id, meter_stop, timestamp, reason)
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(True))

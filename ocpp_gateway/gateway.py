@@ -1,0 +1,218 @@
+"""The gateway: an OCPP 1.6J central system at ``ws://HOST:PORT/ocpp/<charge_point_id>``
+(subprotocol ``ocpp1.6``) that is, for Central, the monitor and the engine of every charge
+point connected to it (PROTOCOL.md §4, docs/ocpp.md).
+
+Upgrade rules (``_check_upgrade``, before any OCPP message):
+
+- the path must be ``/ocpp/<id>`` with an id that is a valid EVCharging field (no ``#``, no
+  spaces or control characters, at most 64 characters) — else 404;
+- the client must offer the ``ocpp1.6`` subprotocol — else 400;
+- security profile 1: when ``evc-admin ocpp password`` set a password for the id, the
+  request must carry HTTP basic auth with the id as user name and that password — else 401.
+  A charge point without a password may open the WebSocket, but its BootNotification is
+  Rejected unless the gateway runs with ``--auto-register``.
+
+A connection silent (no OCPP message, no pong) for ``silence_limit`` is closed; the gateway
+then stops heartbeating that charge point and Central turns it DISCONNECTED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from cp_node.credentials import CredentialStore
+from ocpp_gateway.charge_point import GatewayChargePoint
+from ocpp_gateway.kafka_side import KafkaSide
+from ocpp_gateway.passwords import PasswordFile
+from ocpp_gateway.point import Point
+from ocpp_gateway.transactions import TransactionIds
+from wire.kafka.messages import Event
+from wire.kafka.security import KafkaSecurity
+from wire.kafka.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+PATH = re.compile(r"^/ocpp/([A-Za-z0-9._:@+-]{1,64})/?$")
+TICK = 0.5
+SILENCE_FACTOR = 1.5  # × the heartbeat interval: a charger's own beat may drift a little
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        central: tuple[str, int],
+        kafka: str,
+        topics: Topics,
+        state_dir: Path,
+        credentials_dir: Path,
+        passwords: PasswordFile,
+        gateway_id: str = "gw",
+        heartbeat_interval: float = 30.0,
+        auto_register: bool = False,
+        tls: ssl.SSLContext | None = None,
+        security: KafkaSecurity | None = None,
+        insecure: bool = False,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.central = central
+        self.kafka_bootstrap = kafka
+        self.topics = topics
+        self.state_dir = state_dir
+        self.ids = TransactionIds(state_dir)
+        self.credentials = CredentialStore(credentials_dir)
+        self.passwords = passwords
+        self.gateway_id = gateway_id
+        self.heartbeat_interval = heartbeat_interval
+        self.silence_limit = heartbeat_interval * SILENCE_FACTOR
+        self.auto_register = auto_register
+        self.tls = tls
+        self.security = security
+        self.insecure = insecure
+        self._say = say
+        self.points: dict[str, Point] = {}
+        self.kafka: KafkaSide = None  # type: ignore[assignment]  # set in serve()
+        self._server: Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+
+    def say(self, text: str) -> None:
+        self._say(f"{time.strftime('%H:%M:%S')} {text}")
+
+    def point(self, cp_id: str) -> Point:
+        point = self.points.get(cp_id)
+        if point is None:
+            point = self.points[cp_id] = Point(self, cp_id)
+        return point
+
+    # --- serving -----------------------------------------------------------------------------
+
+    async def serve(self, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+        """Serve until cancelled; then close every connection (Central sees EOT for each)."""
+        loop = asyncio.get_running_loop()
+        self.kafka = KafkaSide(
+            bootstrap=self.kafka_bootstrap,
+            topics=self.topics,
+            gateway_id=self.gateway_id,
+            state_dir=self.state_dir,
+            loop=loop,
+            on_command=self._command,
+            security=self.security,
+            insecure=self.insecure,
+        )
+        self.kafka.start()
+        try:
+            async with serve(
+                self._connection,
+                host,
+                port,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                process_request=self._check_upgrade,
+                ping_interval=self.heartbeat_interval,
+                ping_timeout=self.heartbeat_interval,
+            ) as server:
+                self._server = server
+                self.say(f"OCPP 1.6J gateway listening on ws://{host}:{port}/ocpp/<id>")
+                if ready is not None:
+                    ready.set()
+                while True:
+                    await asyncio.sleep(TICK)
+                    for point in list(self.points.values()):
+                        point.tick()
+        finally:
+            for point in list(self.points.values()):
+                if point.cp is not None:
+                    await point.detach(point.cp, "gateway shutting down")
+            await asyncio.to_thread(self.kafka.close)
+
+    def _command(self, cp_id: str, event: Event) -> None:
+        point = self.points.get(cp_id)
+        if point is not None:
+            point.command(event)
+
+    def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
+        match = PATH.match(request.path)
+        if match is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/<charge_point_id>\n")
+        cp_id = match.group(1)
+        offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+        if SUBPROTOCOL not in [p.strip() for p in offered.split(",")]:
+            return connection.respond(HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 required\n")
+        if not self.passwords.has(cp_id):
+            return None
+        user, password = _basic_auth(request.headers.get("Authorization"))
+        if user != cp_id or not self.passwords.verify(cp_id, password):
+            self.say(f"[{cp_id}] refused: wrong or missing basic-auth password")
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "basic auth required\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="EVCharging OCPP"'
+            return response
+        connection.username = cp_id  # type: ignore[attr-defined]
+        return None
+
+    async def _connection(self, connection: ServerConnection) -> None:
+        match = PATH.match(connection.request.path if connection.request else "")
+        if match is None:  # (refused by _check_upgrade already)
+            return
+        cp_id = match.group(1)
+        point = self.point(cp_id)
+        cp = GatewayChargePoint(cp_id, connection, point)
+        authenticated = getattr(connection, "username", None) == cp_id
+        self.say(
+            f"[{cp_id}] WebSocket connected from {connection.remote_address[0]}"
+            f"{' (password checked)' if authenticated else ''}"
+        )
+        point.attach(cp, authenticated)
+        why = "closed"
+        loop = asyncio.get_running_loop()
+        reader, watchdog = loop.create_task(cp.start()), loop.create_task(self._watch(cp))
+        try:
+            done, _ = await asyncio.wait({reader, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if watchdog in done:
+                why = f"silent for more than {self.silence_limit:g} s"
+            elif (error := reader.exception()) is not None and not isinstance(
+                error, ConnectionClosed
+            ):
+                why = f"error: {error}"
+        finally:
+            for task in (reader, watchdog):
+                task.cancel()
+            await asyncio.gather(reader, watchdog, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await connection.close()
+            await point.detach(cp, why)
+            if point.cp is None and self.credentials.load(cp_id) is None:
+                self.points.pop(cp_id, None)  # never admitted: keep nothing of a stranger
+
+    async def _watch(self, cp: GatewayChargePoint) -> None:
+        while time.monotonic() - cp.last_message < self.silence_limit:
+            await asyncio.sleep(min(1.0, self.silence_limit / 4))
+
+
+def _basic_auth(header: str | None) -> tuple[str, str]:
+    """(user, password) of a ``Basic`` Authorization header; ("", "") when absent or bad."""
+    if not header:
+        return "", ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        text = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    user, sep, password = text.partition(":")
+    return (user, password) if sep else ("", "")

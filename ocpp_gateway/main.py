@@ -1,0 +1,144 @@
+"""``EV_OCPP``: the OCPP 1.6J gateway (docs/ocpp.md).
+
+    EV_OCPP --port P --central HOST:PORT --kafka HOST:PORT [--host H] [--auto-register]
+            [--heartbeat-interval S] [--passwords FILE] [--credentials-dir DIR]
+            [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
+            [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
+
+Security as EV_CP_M and EV_CP_E: Central's TLS certificate checked against ``--central-ca``
+(the secrets directory's ``ca.pem`` by default); Kafka with the engine role's credentials
+(``kafka-engine.properties``), commands opened and events sealed with each CP's key.
+``--insecure``: plain TCP, PLAINTEXT Kafka, plain values (development only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ocpp_gateway.gateway import Gateway
+from ocpp_gateway.passwords import PasswordFile, default_path
+from wire import cli
+from wire.aio import new_event_loop
+from wire.errors import TlsConfigError
+from wire.kafka.topics import Topics
+from wire.logs import setup_logging
+from wire.pki import Secrets, default_dir
+from wire.tls import client_context
+
+DEFAULT_HOME = Path.home() / ".evcharging" / "ocpp"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="EV_OCPP", description="EVCharging OCPP 1.6J gateway")
+    p.add_argument("--port", required=True, type=cli.port, help="WebSocket port for chargers")
+    p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default all)")
+    p.add_argument(
+        "--central",
+        required=True,
+        type=cli.host_and_port,
+        metavar="HOST:PORT",
+        help="EV_Central's TCP port (the monitors' link)",
+    )
+    p.add_argument(
+        "--kafka",
+        required=True,
+        type=cli.host_port,
+        metavar="HOST:PORT",
+        help="Kafka bootstrap server",
+    )
+    p.add_argument(
+        "--auto-register",
+        action="store_true",
+        help="accept charge points without a provisioned password and register them at Central",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=cli.positive,
+        default=30.0,
+        help="OCPP heartbeat interval given in BootNotification.conf, s (default 30); a "
+        "connection silent for 1.5 × this is closed and the CP turns DISCONNECTED",
+    )
+    p.add_argument(
+        "--passwords",
+        type=Path,
+        default=None,
+        help=f"basic-auth password file written by evc-admin (default {default_path()})",
+    )
+    p.add_argument(
+        "--credentials-dir",
+        type=Path,
+        default=Path(os.environ.get("EVC_CREDENTIALS_DIR", DEFAULT_HOME / "credentials")),
+        help="where each CP's Central credential is kept",
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_HOME / "state",
+        help="open transactions and replay windows, one file per CP",
+    )
+    p.add_argument("--gateway-id", default="gw", help="names the Kafka consumer group")
+    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
+    p.add_argument(
+        "--central-ca",
+        type=Path,
+        default=None,
+        help="CA certificate that signs Central's (default ca.pem in the secrets directory)",
+    )
+    cli.add_kafka_security(p, "engine")
+    p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
+    p.add_argument("--log-level", default="WARNING")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    tls = None
+    if args.insecure:
+        cli.warn_insecure("EV_OCPP")
+    else:
+        try:
+            tls = client_context(args.central_ca or Secrets(default_dir()).ca_cert)
+        except TlsConfigError as exc:
+            print(f"EV_OCPP: error: {exc} (pass --central-ca FILE or --insecure)", file=sys.stderr)
+            return 2
+    security = cli.kafka_security(args, "engine", "EV_OCPP")  # may exit 2
+    gateway = Gateway(
+        central=args.central,
+        kafka=args.kafka,
+        topics=Topics(args.topic_prefix),
+        state_dir=args.state_dir,
+        credentials_dir=args.credentials_dir,
+        passwords=PasswordFile(args.passwords),
+        gateway_id=args.gateway_id,
+        heartbeat_interval=args.heartbeat_interval,
+        auto_register=args.auto_register,
+        tls=tls,
+        security=security,
+        insecure=args.insecure,
+        say=lambda line: print(line, flush=True),
+    )
+    loop = new_event_loop()
+    task = loop.create_task(gateway.serve(args.host, args.port))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    except OSError as exc:
+        print(f"EV_OCPP: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        loop.close()
+    print("EV_OCPP stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

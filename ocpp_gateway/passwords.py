@@ -1,0 +1,81 @@
+"""The charge points' basic-auth passwords (OCPP 1.6 security profile 1), stored hashed.
+
+``evc-admin ocpp password CP-ID`` sets one; the gateway checks the ``Authorization`` header
+of every WebSocket upgrade against it. The file is JSON ``{"cp_id": "sha256$salt$hash"}``,
+mode 0600, replaced atomically, by default ``ocpp-passwords.json`` in the secrets directory
+($EVC_SECRETS or ~/.config/evcharging/secrets) — the gateway's host, not Central's database:
+Central knows nothing of OCPP, and the gateway may run on the CPs' side of the network.
+
+The hash is the salted SHA-256 of ``central_app.credentials``. That is right for what
+``evc-admin`` generates (20 random bytes, hex: the OCPP AuthorizationKey form); a password
+the operator types instead must be at least 16 characters (the security whitepaper's
+minimum) so it is not guessable from a leaked file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from central_app.credentials import hash_credential, verify_credential
+from wire.pki import default_dir, write_private
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "ocpp-passwords.json"
+MIN_LENGTH = 16
+MAX_LENGTH = 40  # OCPP 1.6 security whitepaper: basic-auth password of 16..40 characters
+
+
+def default_path() -> Path:
+    return Path(default_dir()) / FILE_NAME
+
+
+def new_password() -> str:
+    """20 random bytes as 40 hex digits (what a charger's AuthorizationKey holds)."""
+    return secrets.token_hex(20)
+
+
+class PasswordFile:
+    """Read on every check (cheap, a few hundred bytes), so a password set while the
+    gateway runs takes effect at the charger's next connection without a restart."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read the OCPP password file %s: %s", self.path, exc)
+            return {}
+        return (
+            {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+        )
+
+    def has(self, cp_id: str) -> bool:
+        return cp_id in self._load()
+
+    def verify(self, cp_id: str, password: str) -> bool:
+        return verify_credential(password, self._load().get(cp_id))
+
+    def set(self, cp_id: str, password: str) -> None:
+        if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+            raise ValueError(
+                f"an OCPP password must be {MIN_LENGTH} to {MAX_LENGTH} characters long"
+            )
+        data = self._load()
+        data[cp_id] = hash_credential(password)
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+    def remove(self, cp_id: str) -> bool:
+        data = self._load()
+        if data.pop(cp_id, None) is None:
+            return False
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
+        return True

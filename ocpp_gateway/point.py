@@ -1,0 +1,281 @@
+"""One charge point known to the gateway, across its WebSocket connections: the glue between
+its ``Station`` (decisions), its ``CentralLink`` (the monitor's session), the gateway's
+``KafkaSide`` (the engine's events and commands) and its current ``GatewayChargePoint``.
+
+Everything here runs on the event loop. OCPP calls towards the charger (RemoteStart…,
+ChangeAvailability) run as tasks of their own: an ``@on`` handler that awaited one would wait
+for an answer its own connection cannot route until the handler returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ocpp.v16 import call
+from ocpp.v16.enums import AvailabilityType, RemoteStartStopStatus
+
+from ocpp_gateway import mapping
+from ocpp_gateway.central_link import CentralLink
+from ocpp_gateway.station import (
+    CONNECTOR,
+    ChangeAvailability,
+    Outcome,
+    RemoteStart,
+    RemoteStop,
+    Station,
+)
+from ocpp_gateway.transactions import TransactionBook
+from wire.kafka.messages import Authorize, ChargeRequest, Event, Resume, Stop
+from wire.kafka.sealed import key_bytes
+from wire.tcp_messages import AdminState
+from wire.timefmt import parse_ts, utc_now
+
+if TYPE_CHECKING:
+    from ocpp_gateway.charge_point import GatewayChargePoint
+    from ocpp_gateway.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+BOOT_WAIT = 5.0  # s BootNotification waits for Central's answer before saying Pending
+AUTHORIZE_WAIT = 8.0  # s an Authorize.req waits for Central to authorize the idTag here
+STALE_COMMAND = timedelta(seconds=10)  # older stop/resume: the heartbeat's admin state rules
+
+
+class Point:
+    def __init__(self, gateway: Gateway, cp_id: str) -> None:
+        self.gateway = gateway
+        self.cp_id = cp_id
+        self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id, gateway.ids))
+        self.link: CentralLink | None = None
+        self.cp: GatewayChargePoint | None = None
+        self.authenticated = False  # this connection presented the CP's password
+        self.vendor = ""
+        self._waiting: dict[str, asyncio.Future[bool]] = {}  # Authorize.req by idTag
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def say(self, text: str) -> None:
+        self.gateway.say(f"[{self.cp_id}] {text}")
+
+    # --- the WebSocket -----------------------------------------------------------------------
+
+    def attach(self, cp: GatewayChargePoint, authenticated: bool) -> None:
+        """A new connection: it replaces an older one. A provisioned charge point (password
+        checked) is the monitor's again at once: a charger that reconnects after an outage
+        sends no BootNotification, only its queued messages (OCPP 1.6 §3.7)."""
+        old, self.cp = self.cp, cp
+        self.authenticated = authenticated
+        if old is not None:
+            self._spawn(old.close("replaced by a new connection"))
+        known = self.gateway.credentials.load(self.cp_id) is not None
+        if self.link is None and known and (authenticated or self.gateway.auto_register):
+            self._start_link()
+
+    async def detach(self, cp: GatewayChargePoint, why: str) -> None:
+        """The connection ended (closed, killed, or silent too long): stop heartbeating, so
+        Central turns the CP DISCONNECTED. A running transaction stays open: the charger
+        goes on charging and replays StopTransaction when it is back."""
+        if cp is not self.cp:
+            return
+        self.cp = None
+        self.say(f"WebSocket gone ({why}); stopped heartbeating to Central")
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_result(False)
+        if self.link is not None:
+            link, self.link = self.link, None
+            await link.close()
+
+    def _start_link(self, location: str = "") -> None:
+        self.link = CentralLink(
+            self.cp_id,
+            central=self.gateway.central,
+            credentials=self.gateway.credentials,
+            may_register=self.authenticated or self.gateway.auto_register,
+            location=location,
+            tls=self.gateway.tls,
+            on_authorized=self._authorized,
+            on_admin=self._admin,
+            say=self.say,
+        )
+        self.link.report(self.station.health.health, self.station.health.reason)
+        self.link.start()
+
+    # --- what the charger says ---------------------------------------------------------------
+
+    async def boot(self, vendor: str, model: str) -> str:
+        """BootNotification: Accepted once Central authenticated the CP (registering it first
+        if needed), Rejected for an unknown id (unless --auto-register) or a refusal,
+        Pending while Central does not answer (the charger boots again after the interval)."""
+        self.vendor = f"{vendor} {model}".strip()
+        if not (self.authenticated or self.gateway.auto_register):
+            self.say("BootNotification refused: unknown charge point (no password provisioned)")
+            return "Rejected"
+        link = self.link
+        if link is not None and link.up:
+            return "Accepted"
+        if link is None or link.outcome.done():  # none yet, or one that was refused or lost
+            if link is not None:
+                await link.close()
+            self._start_link("" if self.authenticated else f"OCPP {self.vendor}")
+            link = self.link
+        assert link is not None
+        try:
+            async with asyncio.timeout(BOOT_WAIT):
+                result = await asyncio.shield(link.outcome)
+        except TimeoutError:
+            return "Pending"
+        if result == "accepted":
+            return "Accepted"
+        self.say(f"BootNotification refused: {result}")
+        if self.link is link:  # no retrying behind the charger's back: it boots again
+            self.link = None
+            await link.close()
+        return "Rejected"
+
+    def status(self, connector_id: int, status: str, error_code: str, info: str | None) -> None:
+        if connector_id not in (0, CONNECTOR):
+            return
+        before = self.station.health
+        self._apply(self.station.on_status(status, error_code, info))
+        health = self.station.health
+        if health != before:
+            self.say(f"status {status}: {health.health} {health.reason}".rstrip())
+        if self.link is not None:
+            self.link.report(health.health, health.reason)
+
+    async def authorize(self, id_tag: str) -> bool:
+        """Authorize.req: the idTag is a driver id. Accepted when Central authorized that
+        driver here; else ask Central (charge_request, origin ``cp``) and wait for it."""
+        known = self.station.check_id_tag(id_tag)
+        if known is not None:
+            return known
+        if self.link is None or not self.link.up:
+            return False
+        request = ChargeRequest(
+            request_id=f"cp-{uuid.uuid4().hex[:12]}",  # as EV_CP_E's manual requests
+            driver_id=id_tag,
+            cp_id=self.cp_id,
+            origin="cp",
+        )
+        waiter = self._waiting[id_tag] = asyncio.get_running_loop().create_future()
+        self.gateway.kafka.publish(self.cp_id, request, topic=self.gateway.topics.requests)
+        try:
+            async with asyncio.timeout(AUTHORIZE_WAIT):
+                return await waiter
+        except TimeoutError:
+            return False  # denied (Central tells only the driver why) or no answer
+        finally:
+            self._waiting.pop(id_tag, None)
+
+    def start(self, id_tag: str, meter_start: int, timestamp: str) -> tuple[int, bool]:
+        transaction_id, accepted, out = self.station.on_start(id_tag, meter_start, timestamp)
+        self._apply(out)
+        if accepted:
+            self.say(f"transaction {transaction_id} started for {id_tag} at {meter_start} Wh")
+        else:
+            self.say(f"StartTransaction for {id_tag} refused: not authorized by Central")
+        return transaction_id, accepted
+
+    def meter(self, transaction_id: int | None, meter_value: list[dict[str, Any]]) -> None:
+        wh, kw = mapping.register_wh(meter_value), mapping.power_kw(meter_value)
+        self._apply(self.station.on_meter(transaction_id, wh, kw, time.monotonic()))
+
+    def stop(
+        self, transaction_id: int, meter_stop: int, timestamp: str, reason: str | None
+    ) -> None:
+        out = self.station.on_stop(transaction_id, meter_stop, timestamp, reason)
+        if out.events:
+            self.say(
+                f"transaction {transaction_id} stopped at {meter_stop} Wh ({reason or 'Local'})"
+            )
+        self._apply(out)
+
+    # --- what Central says -------------------------------------------------------------------
+
+    def _authorized(self, price: float, admin_state: AdminState, key: str) -> None:
+        self.gateway.kafka.watch(self.cp_id, key_bytes(key) if key else None)
+        self._admin(admin_state)
+
+    def _admin(self, state: AdminState) -> None:
+        self._apply(self.station.on_admin(state))
+
+    def command(self, event: Event) -> None:
+        """A command from Central (already opened and checked by the Kafka side)."""
+        if isinstance(event, Authorize):
+            if parse_ts(event.expires_at) <= utc_now():
+                return  # read late (e.g. history at first start): Central expired it already
+            waiter = self._waiting.get(event.driver_id)
+            out = self.station.on_authorize(event)
+            if waiter is not None and not waiter.done():
+                out.calls = [c for c in out.calls if not isinstance(c, RemoteStart)]
+                waiter.set_result(self.station.check_id_tag(event.driver_id) is True)
+            self._apply(out)
+        elif isinstance(event, Stop | Resume):
+            if utc_now() - parse_ts(event.ts) > STALE_COMMAND:
+                return
+            self._admin(AdminState.STOPPED if isinstance(event, Stop) else AdminState.ACTIVE)
+
+    def tick(self) -> None:
+        self._apply(self.station.tick())
+
+    # --- doing it ----------------------------------------------------------------------------
+
+    def _apply(self, out: Outcome) -> None:
+        for event in out.events:
+            self.gateway.kafka.publish(self.cp_id, event)
+        for request in out.calls:
+            self._spawn(self._call(request))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, request: RemoteStart | RemoteStop | ChangeAvailability) -> None:
+        cp = self.cp
+        if cp is None:
+            if isinstance(request, RemoteStart):
+                self._refused_start("charging point not connected")
+            return
+        try:
+            if isinstance(request, RemoteStart):
+                answer = await cp.call(
+                    call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
+                )
+                ok = answer is not None and answer.status == RemoteStartStopStatus.accepted
+                self.say(
+                    f"RemoteStartTransaction for {request.id_tag}: {'Accepted' if ok else 'Rejected'}"
+                )
+                if not ok:
+                    self._refused_start("charging point refused the remote start")
+            elif isinstance(request, RemoteStop):
+                answer = await cp.call(
+                    call.RemoteStopTransaction(transaction_id=request.transaction_id)
+                )
+                self.say(
+                    f"RemoteStopTransaction {request.transaction_id}: {getattr(answer, 'status', 'no answer')}"
+                )
+            else:
+                kind = (
+                    AvailabilityType.operative
+                    if request.operative
+                    else AvailabilityType.inoperative
+                )
+                answer = await cp.call(call.ChangeAvailability(connector_id=0, type=kind))
+                self.say(
+                    f"ChangeAvailability {kind.value}: {getattr(answer, 'status', 'no answer')}"
+                )
+        except Exception as exc:  # a timeout or a closed connection: the charger is gone
+            log.warning("%s: %s failed: %s", self.cp_id, type(request).__name__, exc)
+            if isinstance(request, RemoteStart):
+                self._refused_start("charging point did not answer the remote start")
+
+    def _refused_start(self, why: str) -> None:
+        pending = self.station.pending
+        if pending is not None:
+            self._apply(self.station.remote_start_refused(pending.command.session_id, why))

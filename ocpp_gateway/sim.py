@@ -1,0 +1,264 @@
+"""A simulated OCPP 1.6J charger, built on the ``ocpp`` library's ``ChargePoint`` (the same
+code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests.
+
+    python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
+        [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
+
+It boots, reports Available, beats at the interval the gateway gives, accepts
+RemoteStartTransaction (StartTransaction, then MeterValues every second with the energy
+register in Wh and the power in W, then StopTransaction EVDisconnected after
+``charge_seconds``), RemoteStopTransaction (StopTransaction Remote) and ChangeAvailability
+(StatusNotification Unavailable/Available). It reconnects when the WebSocket drops; it
+does not queue messages while offline (the tests do that themselves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import (
+    Action,
+    AvailabilityStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    Reason,
+    RegistrationStatus,
+    RemoteStartStopStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def meter_value(wh: float, watts: float | None = None) -> list[dict[str, Any]]:
+    """One MeterValues ``meterValue`` entry: the energy register (Wh) and the power (W)."""
+    samples: list[dict[str, Any]] = [
+        {"value": f"{wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+    ]
+    if watts is not None:
+        samples.append({"value": f"{watts:.0f}", "measurand": "Power.Active.Import", "unit": "W"})
+    return [{"timestamp": iso_now(), "sampledValue": samples}]
+
+
+def basic_auth_header(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class SimCharger(ChargePoint):
+    def __init__(
+        self,
+        cp_id: str,
+        connection: Any,
+        *,
+        power_kw: float = 22.0,
+        speed: float = 1.0,
+        charge_seconds: float = 8.0,
+        meter_wh: float = 0.0,
+    ) -> None:
+        super().__init__(cp_id, connection, response_timeout=15)
+        self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
+        self.meter_wh = meter_wh
+        self.interval = 30
+        self.transaction_id: int | None = None
+        self.received: list[str] = []  # actions the gateway called, in order
+        self.operative = True
+        self._charging: asyncio.Task[None] | None = None
+        self._remote_stop = asyncio.Event()  # RemoteStopTransaction for the running one
+
+    # --- the gateway's calls -----------------------------------------------------------------
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start(self, id_tag: str, **_: Any) -> call_result.RemoteStartTransaction:
+        self.received.append("RemoteStartTransaction")
+        if self._charging is not None and not self._charging.done():
+            return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
+        self._charging = asyncio.get_running_loop().create_task(self.charge(id_tag))
+        return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id: int) -> call_result.RemoteStopTransaction:
+        self.received.append("RemoteStopTransaction")
+        if self.transaction_id != transaction_id or self._charging is None:
+            return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.rejected)
+        self._remote_stop.set()
+        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, connector_id: int, type: str
+    ) -> call_result.ChangeAvailability:
+        self.received.append(f"ChangeAvailability {type}")
+        self.operative = type == "Operative"
+        if self._charging is not None and not self._charging.done():
+            # OCPP 1.6 §5.2: during a transaction the change waits for its end
+            return call_result.ChangeAvailability(status=AvailabilityStatus.scheduled)
+        asyncio.get_running_loop().create_task(self.status(self.idle_status))
+        return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+
+    @property
+    def idle_status(self) -> ChargePointStatus:
+        if self.operative:
+            return ChargePointStatus.available
+        return ChargePointStatus.unavailable
+
+    # --- what a charger does -----------------------------------------------------------------
+
+    async def boot(self) -> str:
+        answer = await self.call(
+            call.BootNotification(charge_point_model="Sim-1", charge_point_vendor="EVCharging")
+        )
+        if answer.status == RegistrationStatus.accepted:
+            self.interval = answer.interval
+        return answer.status
+
+    async def status(
+        self,
+        status: ChargePointStatus,
+        error_code: ChargePointErrorCode = ChargePointErrorCode.no_error,
+    ) -> None:
+        await self.call(
+            call.StatusNotification(connector_id=1, error_code=error_code, status=status)
+        )
+
+    async def beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.call(call.Heartbeat())
+
+    async def authorize(self, id_tag: str) -> str:
+        """An idTag presented at the charger (a driver's card)."""
+        answer = await self.call(call.Authorize(id_tag=id_tag))
+        return answer.id_tag_info["status"]
+
+    async def start_transaction(self, id_tag: str) -> bool:
+        answer = await self.call(
+            call.StartTransaction(
+                connector_id=1, id_tag=id_tag, meter_start=int(self.meter_wh), timestamp=iso_now()
+            )
+        )
+        self.transaction_id = answer.transaction_id
+        return answer.id_tag_info["status"] == "Accepted"
+
+    async def send_meter(self) -> None:
+        await self.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=self.transaction_id,
+                meter_value=meter_value(self.meter_wh, self.power_kw * 1000),
+            )
+        )
+
+    async def stop_transaction(self, reason: Reason = Reason.ev_disconnected) -> None:
+        assert self.transaction_id is not None
+        await self.call(
+            call.StopTransaction(
+                meter_stop=int(self.meter_wh),
+                timestamp=iso_now(),
+                transaction_id=self.transaction_id,
+                reason=reason,
+            )
+        )
+        self.transaction_id = None
+
+    async def charge(self, id_tag: str) -> None:
+        """Plug in, charge ``charge_seconds`` (energy × ``speed``), unplug. A connection lost
+        meanwhile ends the simulation of this transaction (this charger queues nothing)."""
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            await self._charge(id_tag)
+
+    async def _charge(self, id_tag: str) -> None:
+        await self.status(ChargePointStatus.preparing)
+        if not await self.start_transaction(id_tag):
+            await self.stop_transaction(Reason.de_authorized)
+            await self.status(self.idle_status)
+            return
+        await self.status(ChargePointStatus.charging)
+        reason = Reason.ev_disconnected
+        self._remote_stop.clear()
+        for _ in range(int(self.charge_seconds)):
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._remote_stop.wait()
+                reason = Reason.remote
+                break
+            except TimeoutError:
+                pass
+            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
+            await self.send_meter()
+        await self.status(ChargePointStatus.finishing)
+        await self.stop_transaction(reason)
+        await self.status(self.idle_status)
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = f"{args.url.rstrip('/')}/{args.id}"
+    headers = basic_auth_header(args.id, args.password) if args.password else None
+    meter = 0.0
+    while True:
+        try:
+            async with websockets.connect(
+                url,
+                subprotocols=["ocpp1.6"],
+                additional_headers=headers,  # type: ignore[list-item]
+            ) as ws:
+                charger = SimCharger(
+                    args.id,
+                    ws,
+                    power_kw=args.power_kw,
+                    speed=args.speed,
+                    charge_seconds=args.charge_seconds,
+                    meter_wh=meter,
+                )
+                reader = asyncio.get_running_loop().create_task(charger.start())
+                while (status := await charger.boot()) != RegistrationStatus.accepted:
+                    print(f"{args.id}: BootNotification {status}; retrying", flush=True)
+                    await asyncio.sleep(5)
+                print(f"{args.id}: booted, heartbeat every {charger.interval} s", flush=True)
+                await charger.status(ChargePointStatus.available)
+                beat = asyncio.get_running_loop().create_task(charger.beat())
+                try:
+                    await reader
+                finally:
+                    beat.cancel()
+                    meter = charger.meter_wh
+        except (OSError, websockets.exceptions.WebSocketException) as exc:
+            print(f"{args.id}: connection failed ({exc}); retrying", flush=True)
+        await asyncio.sleep(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP 1.6J charger")
+    p.add_argument("--url", required=True, help="the gateway's ws://HOST:PORT/ocpp")
+    p.add_argument("--id", required=True)
+    p.add_argument("--password", default="", help="basic-auth password (visible in ps)")
+    p.add_argument("--password-file", type=Path, default=None, help="read it from this file")
+    p.add_argument("--power-kw", type=float, default=22.0)
+    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--charge-seconds", type=float, default=8.0)
+    p.add_argument("--no-gui", action="store_true")
+    args = p.parse_args(argv)
+    if args.password_file is not None:
+        args.password = args.password_file.read_text(encoding="utf-8").strip()
+    logging.basicConfig(level=logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""One OCPP charge point as an EVCharging engine: what each OCPP message and each Central
+command means, in plain Python (no sockets, no Kafka, no WebSocket).
+
+Every input is a method that returns an ``Outcome``: the Kafka events to publish (sealed and
+sent by the gateway) and the OCPP calls to make towards the charger. The gateway's adapters
+do the I/O; the unit tests drive this with a fake clock.
+
+One connector per charge point (connector 1): EVCharging's CPs have one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ocpp_gateway import mapping
+from ocpp_gateway.transactions import Transaction, TransactionBook
+from wire.kafka.messages import (
+    AuthorizationExpired,
+    AuthorizationRejected,
+    Authorize,
+    Event,
+    SupplyEnded,
+    SupplyProgress,
+    SupplyStarted,
+)
+from wire.reasons import EndReason
+from wire.tcp_messages import AdminState
+from wire.timefmt import format_ts, parse_ts, utc_now
+
+CONNECTOR = 1
+
+
+@dataclass(frozen=True)
+class RemoteStart:
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class RemoteStop:
+    transaction_id: int
+
+
+@dataclass(frozen=True)
+class ChangeAvailability:
+    operative: bool
+
+
+Call = RemoteStart | RemoteStop | ChangeAvailability
+
+
+@dataclass
+class Outcome:
+    events: list[Event] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+
+    def __iadd__(self, other: Outcome) -> Outcome:
+        self.events += other.events
+        self.calls += other.calls
+        return self
+
+
+@dataclass
+class Pending:
+    """An authorization from Central waiting for the charger's StartTransaction."""
+
+    command: Authorize
+    deadline: datetime
+
+
+def _ts(text: str | None) -> str:
+    """An OCPP timestamp (any ISO-8601) in PROTOCOL.md's form; now when unreadable."""
+    if text:
+        try:
+            return format_ts(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    return format_ts(utc_now())
+
+
+class Station:
+    def __init__(self, cp_id: str, book: TransactionBook) -> None:
+        self.cp_id = cp_id
+        self.book = book
+        self.status = mapping.AVAILABLE
+        self.health = mapping.Health(mapping.EngineHealth.OK)
+        self.admin_state = AdminState.ACTIVE
+        self.pending: Pending | None = None
+        self._last_progress: tuple[float, float] | None = None  # (monotonic, Wh)
+
+    # --- Central's commands ------------------------------------------------------------------
+
+    def on_authorize(self, command: Authorize) -> Outcome:
+        """Central authorized a driver here: RemoteStartTransaction with the driver id."""
+        reason = self._busy()
+        if reason:
+            return Outcome(
+                events=[
+                    AuthorizationRejected(
+                        session_id=command.session_id, cp_id=self.cp_id, reason=reason
+                    )
+                ]
+            )
+        self.pending = Pending(command, parse_ts(command.expires_at))
+        return Outcome(calls=[RemoteStart(command.driver_id)])
+
+    def remote_start_refused(self, session_id: str, why: str) -> Outcome:
+        if self.pending is None or self.pending.command.session_id != session_id:
+            return Outcome()
+        return self._cancel_pending(why)
+
+    def on_admin(self, state: AdminState) -> Outcome:
+        """Stop → RemoteStopTransaction (if one runs) + ChangeAvailability Inoperative;
+        Resume → ChangeAvailability Operative. Only a change acts (Kafka's command and the
+        heartbeat's admin state both bring it; the second is a no-op)."""
+        if state == self.admin_state:
+            return Outcome()
+        self.admin_state = state
+        out = Outcome()
+        if state == AdminState.STOPPED:
+            tx = self.book.running()
+            if tx is not None:
+                out.calls.append(RemoteStop(tx.transaction_id))
+            out += self._cancel_pending("stopped")
+            out.calls.append(ChangeAvailability(operative=False))
+        else:
+            out.calls.append(ChangeAvailability(operative=True))
+        return out
+
+    def _busy(self) -> str:
+        if self.admin_state == AdminState.STOPPED:
+            return "charging point stopped"
+        if self.health.health != mapping.EngineHealth.OK:
+            return "charging point broken"
+        if self.book.running() is not None or self.pending is not None:
+            return "charging point is busy"
+        return ""
+
+    # --- the charger's messages --------------------------------------------------------------
+
+    def on_status(
+        self, status: str, error_code: str = "NoError", info: str | None = None
+    ) -> Outcome:
+        """StatusNotification: the health the monitor reports; Faulted ends a running supply
+        (reason fault) with the last reading, as a broken engine does."""
+        self.status = status
+        self.health = mapping.health_of(
+            status, error_code, info, stopped=self.admin_state == AdminState.STOPPED
+        )
+        out = Outcome()
+        if self.health.health != mapping.EngineHealth.OK:
+            tx = self.book.running()
+            if tx is not None and status == mapping.FAULTED:
+                out.events.append(self._end(tx, tx.meter_last, None, EndReason.FAULT))
+            out += self._cancel_pending("engine fault")
+        return out
+
+    def _cancel_pending(self, reason: str) -> Outcome:
+        """An authorization waiting for its StartTransaction ends (as EV_CP_E's does)."""
+        if self.pending is None:
+            return Outcome()
+        command, self.pending = self.pending.command, None
+        return Outcome(
+            events=[
+                AuthorizationRejected(
+                    session_id=command.session_id, cp_id=self.cp_id, reason=reason
+                )
+            ]
+        )
+
+    def check_id_tag(self, id_tag: str) -> bool | None:
+        """Authorize.req: True when Central already authorized this driver here, None when
+        Central must be asked (a charge request with origin ``cp``)."""
+        if self.pending is not None and self.pending.command.driver_id == id_tag:
+            return True
+        return None
+
+    def on_start(
+        self, id_tag: str, meter_start: float, timestamp: str | None
+    ) -> tuple[int, bool, Outcome]:
+        """StartTransaction: (transactionId, accepted, events). Accepted only for the driver
+        Central authorized; anything else gets an id (OCPP requires one) and Invalid."""
+        pending = self.pending
+        if pending is None or pending.command.driver_id != id_tag:
+            return self.book.ids.next(), False, Outcome()
+        self.pending = None
+        command = pending.command
+        started_at = _ts(timestamp)
+        tx = self.book.begin(
+            session_id=command.session_id,
+            driver_id=command.driver_id,
+            price=command.price,
+            meter_start=meter_start,
+            started_at=started_at,
+        )
+        self._last_progress = None
+        event = SupplyStarted(
+            session_id=command.session_id,
+            cp_id=self.cp_id,
+            driver_id=command.driver_id,
+            started_at=started_at,
+        )
+        return tx.transaction_id, True, Outcome(events=[event])
+
+    def on_meter(
+        self, transaction_id: int | None, meter_wh: float | None, kw: float | None, now: float
+    ) -> Outcome:
+        """MeterValues of a running transaction → supply_progress (kW reported or derived)."""
+        tx = self.book.open.get(transaction_id) if transaction_id is not None else None
+        if tx is None or meter_wh is None:
+            return Outcome()
+        if kw is None:
+            kw = 0.0
+            if self._last_progress is not None:
+                then, wh = self._last_progress
+                if now > then:
+                    kw = max(0.0, (meter_wh - wh) / 1000.0 / ((now - then) / 3600.0))
+        self._last_progress = (now, meter_wh)
+        tx.meter_last = max(tx.meter_last, meter_wh)
+        tx.seq += 1
+        event = SupplyProgress(
+            session_id=tx.session_id,
+            cp_id=self.cp_id,
+            driver_id=tx.driver_id,
+            seq=tx.seq,
+            kw=round(kw, 2),
+            kwh=mapping.kwh_between(tx.meter_start, tx.meter_last),
+            eur=mapping.eur_between(tx.meter_start, tx.meter_last, tx.price),
+        )
+        return Outcome(events=[event])
+
+    def on_stop(
+        self, transaction_id: int, meter_stop: float, timestamp: str | None, reason: str | None
+    ) -> Outcome:
+        """StopTransaction (live or replayed after an outage) → supply_ended with the meter's
+        energy; a transaction already ended (replayed twice, or ended by a fault) → nothing."""
+        tx = self.book.open.get(transaction_id)
+        if tx is None:
+            return Outcome()
+        return Outcome(events=[self._end(tx, meter_stop, timestamp, mapping.end_reason(reason))])
+
+    def _end(
+        self, tx: Transaction, meter_wh: float, timestamp: str | None, reason: EndReason
+    ) -> Event:
+        self.book.finish(tx.transaction_id)
+        return SupplyEnded(
+            session_id=tx.session_id,
+            cp_id=self.cp_id,
+            driver_id=tx.driver_id,
+            kwh=mapping.kwh_between(tx.meter_start, meter_wh),
+            eur=mapping.eur_between(tx.meter_start, meter_wh, tx.price),
+            started_at=tx.started_at,
+            ended_at=_ts(timestamp),
+            reason=reason,
+        )
+
+    # --- time --------------------------------------------------------------------------------
+
+    def tick(self) -> Outcome:
+        """An authorization not used before its ``expires_at`` ends (the CP is free again)."""
+        if self.pending is None or utc_now() < self.pending.deadline:
+            return Outcome()
+        command, self.pending = self.pending.command, None
+        return Outcome(
+            events=[AuthorizationExpired(session_id=command.session_id, cp_id=self.cp_id)]
+        )

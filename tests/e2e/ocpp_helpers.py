@@ -1,0 +1,185 @@
+"""The OCPP side of the e2e tests: EV_OCPP as a process, and a charger driven from a test.
+
+``Charger`` is ``ocpp_gateway.sim.SimCharger`` — the ``ocpp`` library's own ``ChargePoint``
+— over a real WebSocket (``websockets``), on an event loop in a thread of its own, so the
+test's blocking waits (``wait_for``) never stall the charger's answers. Every method runs a
+coroutine on that loop and waits for it with a deadline. ``kill()`` aborts the TCP
+connection without a close frame, as a cut cable or a crashed charger would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from ocpp_gateway.sim import SimCharger, basic_auth_header
+from tests.e2e.harness import Network, Proc
+from tests.e2e.procs import REPO, free_port, port_open
+from tests.waiting import wait_for
+
+
+class Gateway:
+    """EV_OCPP for a test network, with its own password file and state."""
+
+    def __init__(self, network: Network, *extra: str, heartbeat: int = 2) -> None:
+        self.network = network
+        self.port = free_port()
+        self.heartbeat = heartbeat
+        self.passwords = network.tmp / "ocpp-passwords.json"
+        self.extra = list(extra)
+        self.proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    def set_password(self, cp_id: str) -> str:
+        """``evc-admin ocpp password`` as the operator runs it; returns the password."""
+        done = subprocess.run(
+            [sys.executable, "-m", "central_app.admin", "ocpp", "password", cp_id]
+            + ["--file", str(self.passwords)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            cwd=REPO,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def start(self) -> Proc:
+        net = self.network
+        security = (
+            ["--insecure"]
+            if net.secrets is None
+            else ["--central-ca", str(net.secrets.ca_cert), *net.kafka_args("engine")]
+        )
+        args = [
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--central",
+            f"127.0.0.1:{net.central_port}",
+            "--kafka",
+            net.kafka,
+            "--topic-prefix",
+            net.topics.prefix,
+            "--heartbeat-interval",
+            str(self.heartbeat),
+            "--passwords",
+            str(self.passwords),
+            "--credentials-dir",
+            str(net.tmp / "ocpp-credentials"),
+            "--state-dir",
+            str(net.tmp / "ocpp-state"),
+            "--log-level",
+            "WARNING",
+            *security,
+            *self.extra,
+        ]
+        self.proc = net._spawn("ocpp-gateway", "ocpp_gateway.main", args)
+        wait_for(lambda: port_open(self.port), 30, "EV_OCPP listening")
+        return self.proc
+
+
+class Charger:
+    """One OCPP charge point under the test's control."""
+
+    def __init__(self, url: str, cp_id: str, password: str = "", **sim: Any) -> None:
+        self.url, self.cp_id, self.password = url, cp_id, password
+        self.sim = sim
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.ws: ClientConnection | None = None
+        self.cp: SimCharger | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self.meter_wh = 0.0
+        self.interval = 30  # until a BootNotification.conf says otherwise
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 20.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def connect(self, password: str | None = None) -> None:
+        """Open the WebSocket (raises websockets' InvalidStatus when refused)."""
+        self.run(self._connect(self.password if password is None else password))
+
+    async def _connect(self, password: str) -> None:
+        headers = basic_auth_header(self.cp_id, password) if password else None
+        self.ws = await websockets.connect(
+            f"{self.url}/{self.cp_id}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        )
+        self.cp = SimCharger(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
+        self.cp.interval = self.interval
+        self._reader = self.loop.create_task(self.cp.start())
+        self.beating(True)
+
+    def boot(self) -> str:
+        """BootNotification; once Accepted the charger beats at the interval it was given."""
+        status = self.call("boot")
+        assert self.cp is not None
+        self.interval = self.cp.interval
+        return status
+
+    def beating(self, on: bool) -> None:
+        """Start or stop the charger's Heartbeat.req (a real one never stops by itself)."""
+
+        def switch() -> None:
+            if self._beat is not None:
+                self._beat.cancel()
+                self._beat = None
+            if on and self.cp is not None:
+                self._beat = self.loop.create_task(self.cp.beat())
+
+        self.loop.call_soon_threadsafe(switch)
+
+    def call(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Run one of ``SimCharger``'s coroutines (boot, status, start_transaction…)."""
+        assert self.cp is not None
+        return self.run(getattr(self.cp, name)(*args, **kw))
+
+    def kill(self) -> None:
+        """Abort the TCP connection: no close frame, no goodbye."""
+        assert self.ws is not None and self.cp is not None
+        self.meter_wh = self.cp.meter_wh
+
+        async def abort() -> None:
+            assert self.ws is not None
+            self.ws.transport.abort()
+            for task in (self._reader, self._beat):
+                if task is not None:
+                    task.cancel()
+            charging = self.cp._charging if self.cp is not None else None
+            if charging is not None:
+                charging.cancel()
+
+        self.run(abort())
+
+    def close(self) -> None:
+        """Close the WebSocket, end every task of the charger, stop its loop."""
+
+        async def shut() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # their errors are read
+            if self.ws is not None:
+                await self.ws.close()
+
+        with contextlib.suppress(Exception):
+            self.run(shut(), timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -1,0 +1,208 @@
+"""OCPP 1.6J charge points join the network (issue 13, docs/ocpp.md), end to end: the
+``ocpp`` library's own ChargePoint over a real WebSocket, EV_OCPP, the real broker and a
+real EV_Central, secured as the rest of the e2e suite (TLS, SASL, sealed values)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.e2e.harness import Network, Observer, Proc
+from tests.e2e.ocpp_helpers import Charger, Gateway
+from tests.waiting import wait_for
+
+CP = "OCPP-01"
+HEARTBEAT = 2
+
+
+@pytest.fixture
+def central(network: Network) -> Proc:
+    return network.start_central(stdin_pipe=True)  # the operator's Stop/Resume on stdin
+
+
+@pytest.fixture
+def gateway(network: Network, central: Proc) -> Gateway:
+    return Gateway(network, heartbeat=HEARTBEAT)
+
+
+@pytest.fixture
+def chargers() -> Iterator[list[Charger]]:
+    made: list[Charger] = []
+    yield made
+    for charger in made:
+        charger.close()
+
+
+def booted(gateway: Gateway, chargers: list[Charger], observer: Observer, **sim: float) -> Charger:
+    """A provisioned charger (password from evc-admin) that booted and is ACTIVE."""
+    password = gateway.set_password(CP)
+    if gateway.proc is None:
+        gateway.start()
+    charger = Charger(gateway.url, CP, password, **sim)
+    chargers.append(charger)
+    charger.connect()
+    assert charger.boot() == "Accepted"
+    charger.call("status", "Available")
+    observer.wait_status(CP, "ACTIVE", 20)
+    return charger
+
+
+def supplying(network: Network, observer: Observer, driver_id: str) -> str:
+    """A request from the driver's app; returns the session once the supply started."""
+    asked = time.monotonic()
+    driver = network.drivers.get(driver_id) or network.start_driver(driver_id)
+    driver.send_line(CP)
+    started = observer.wait("supply_started", 30, since=asked, cp_id=CP, driver_id=driver_id)
+    return started.session_id
+
+
+def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_active(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    charger = booted(gateway, chargers, observer)
+    assert charger.cp is not None and charger.cp.interval == HEARTBEAT
+
+    stranger = Charger(gateway.url, "OCPP-99")
+    chargers.append(stranger)
+    stranger.connect()  # no password on file: the WebSocket opens, the boot does not
+    assert stranger.boot() == "Rejected"
+    assert observer.status("OCPP-99") is None
+
+    impostor = Charger(gateway.url, CP, "not-the-password-at-all")
+    chargers.append(impostor)
+    with pytest.raises(InvalidStatus) as refused:
+        impostor.connect()
+    assert refused.value.response.status_code == 401
+    with pytest.raises(InvalidStatus):
+        impostor.connect(password="")  # no credentials at all
+    assert observer.status(CP) == "ACTIVE"  # the real charger is untouched
+
+    # a driver's card at the charger: Authorize asks Central (charge_request, origin cp)
+    assert charger.call("authorize", "D-004") == "Accepted"
+    assert charger.call("start_transaction", "D-004")
+    charger.cp.meter_wh += 1500
+    charger.call("stop_transaction")
+    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
+    assert (ticket["kwh"], ticket["reason"]) == (1.5, "unplugged")
+
+
+def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the_charger(
+    network: Network,
+    central: Proc,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+) -> None:
+    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=3)
+    session = supplying(network, observer, "D-001")
+    ticket = network.wait_ticket(session, 30)
+    assert charger.cp is not None
+    assert charger.cp.received[0] == "RemoteStartTransaction"
+    meter_stop = int(charger.cp.meter_wh)  # the meter started at 0 Wh
+    assert ticket["kwh"] == round(meter_stop / 1000, 3) and ticket["kwh"] > 0
+    assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
+    assert ticket["reason"] == "unplugged"
+    progress = observer.cp_events("supply_progress", session_id=session)
+    assert progress and 0 < progress[-1].kwh <= ticket["kwh"]
+    wait_for(lambda: network.driver_history("D-001"), 20, "the driver's ticket")
+    assert network.driver_history("D-001")[0]["kwh"] == ticket["kwh"]
+    observer.wait_status(CP, "ACTIVE", 10)
+
+    charger.cp.charge_seconds = 120
+    session = supplying(network, observer, "D-001")
+    observer.wait("supply_progress", 10, session_id=session)
+    central.send_line(f"stop {CP}")
+    observer.wait_status(CP, "STOPPED", 10)
+    stopped = network.wait_ticket(session, 15)
+    assert stopped["reason"] == "stopped" and stopped["kwh"] > 0
+    wait_for(lambda: "ChangeAvailability Inoperative" in charger.cp.received, 10, "Inoperative")
+    assert charger.cp.received[-2:] == ["RemoteStopTransaction", "ChangeAvailability Inoperative"]
+    assert observer.status(CP) == "STOPPED"
+
+    central.send_line(f"resume {CP}")
+    observer.wait_status(CP, "ACTIVE", 10)
+    wait_for(lambda: charger.cp.received[-1] == "ChangeAvailability Operative", 10, "Operative")
+
+
+def test_a_faulted_charger_turns_broken_ends_the_supply_and_tells_the_driver(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    session = supplying(network, observer, "D-002")
+    observer.wait("supply_progress", 10, session_id=session)
+    charger.call("status", "Faulted", "GroundFailure")
+    observer.wait_status(CP, "BROKEN", 10)
+    interrupted = observer.wait("supply_interrupted", 10, session_id=session)
+    assert interrupted.reason == "fault"
+    network.drivers["D-002"].wait_line("interrupted", 10)
+    ticket = network.wait_ticket(session, 15)
+    assert ticket["reason"] == "fault" and ticket["kwh"] > 0
+    charger.call("status", "Available")
+    observer.wait_status(CP, "ACTIVE", 10)
+
+
+def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    session = supplying(network, observer, "D-003")
+    observer.wait("supply_progress", 10, session_id=session)
+    assert charger.cp is not None
+    transaction_id = charger.cp.transaction_id
+    killed = time.monotonic()
+    charger.kill()
+    observer.wait_status(CP, "DISCONNECTED", HEARTBEAT + 3)
+    assert time.monotonic() - killed <= HEARTBEAT + 3
+    assert not network.tickets(session_id=session)  # the meter's final reading is awaited
+
+    # back online: no BootNotification (it did not reboot), the queued messages first
+    charger.meter_wh += 2500  # it went on charging while offline
+    charger.connect()
+    cp = charger.cp
+    assert cp is not None
+    cp.transaction_id = transaction_id
+    cp.meter_wh = charger.meter_wh
+    charger.call("send_meter")
+    charger.call("stop_transaction")
+    cp.transaction_id = transaction_id
+    charger.call("stop_transaction")  # replayed twice (its answer was lost): still one end
+    charger.call("status", "Available")
+    ticket = network.wait_ticket(session, 15)
+    assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
+    assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
+    observer.wait_status(CP, "ACTIVE", 10)
+    assert len(network.tickets(session_id=session)) == 1
+    assert len(observer.cp_events("supply_ended", session_id=session)) == 1
+
+    # a charger that stays connected but falls silent (hung firmware, half-open TCP)
+    charger.beating(False)
+    silent = time.monotonic()
+    observer.wait_status(CP, "DISCONNECTED", 1.5 * HEARTBEAT + 3 + 1)
+    assert time.monotonic() - silent <= 1.5 * HEARTBEAT + 3 + 1
+
+
+def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    session = supplying(network, observer, "D-005")
+    observer.wait("supply_progress", 10, session_id=session)
+    assert charger.cp is not None and gateway.proc is not None
+    transaction_id = charger.cp.transaction_id
+    gateway.proc.kill()  # SIGKILL: what the gateway knows of the transaction is on disk
+    charger.kill()
+    observer.wait_status(CP, "DISCONNECTED", 5)
+
+    gateway.start()
+    charger.meter_wh += 1000
+    charger.connect()
+    assert charger.cp is not None
+    charger.cp.transaction_id = transaction_id
+    charger.call("stop_transaction")
+    charger.call("status", "Available")
+    ticket = network.wait_ticket(session, 15)
+    assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
+    observer.wait_status(CP, "ACTIVE", 10)

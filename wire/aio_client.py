@@ -1,0 +1,181 @@
+"""The monitor's side of the framed-TCP session (PROTOCOL.md §1) on asyncio.
+
+``wire.tcp_client.CentralClient`` blocks a thread per session; a process that is the monitor
+of many CPs at once (the OCPP gateway) holds one session per CP on one event loop instead.
+Same rules as the blocking client, in the same code (``wire.tcp_exchange``), on the same byte
+layer (``wire.framing``) and messages (``wire.tcp_messages``): ENQ → ACK opens the session; a
+request frame is resent only after a NACK (3 attempts in all); a response is ACKed, a bad one
+NACKed; every wait has a deadline;
+every socket or TLS error becomes a ``SessionError`` and closes the client, because the
+session state is then unknown. TLS session resumption is not done here (each reconnection
+is a full handshake; a gateway reconnects rarely).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections import deque
+
+from wire.errors import (
+    ConnectionLost,
+    ResponseTimeout,
+    SessionError,
+    UntrustedCertificate,
+)
+from wire.framing import Event, FrameDecoder, encode_frame
+from wire.session import ENQ, EOT, READ_SIZE
+from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT
+from wire.tcp_exchange import RequestExchange, handshake
+from wire.tcp_messages import RESPONSES, Request, Response
+from wire.tls import describe_verify_error
+
+
+class AsyncCentralClient:
+    """One framed-TCP session with Central; requests are serialised by a lock."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        response_timeout: float = RESPONSE_TIMEOUT,
+        ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self.ssl = ssl
+        self.server_hostname = server_hostname or host
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._decoder = FrameDecoder()
+        self._events: deque[Event] = deque()
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    async def connect(self) -> None:
+        """Open TCP (and TLS), then ENQ → ACK."""
+        await self.close()
+        where = f"{self.host}:{self.port}"
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                self._reader, self._writer = await asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.server_hostname if self.ssl else None,
+                )
+        except ssl.SSLCertVerificationError as exc:
+            raise UntrustedCertificate(
+                f"Central's certificate is not trusted: {describe_verify_error(exc)}"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise ConnectionLost(
+                f"TLS handshake with Central at {where} failed: {exc.reason or exc} "
+                "(is Central running without TLS?)"
+            ) from exc
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot connect to Central at {where}: {exc}") from exc
+        self._decoder = FrameDecoder()
+        self._events.clear()
+        try:
+            await self._send(ENQ)
+            deadline = self._deadline()
+            while not handshake(await self._next_event(deadline, "the answer to ENQ")):
+                pass
+        except SessionError:
+            self._drop()
+            raise
+
+    async def request(self, message: Request) -> Response:
+        """Send one request, return Central's response (see ``CentralClient.request``)."""
+        exchange = RequestExchange(encode_frame(message.to_bytes()))
+        async with self._lock:
+            if self._writer is None:
+                raise ConnectionLost("not connected")
+            try:
+                await self._send(exchange.frame)
+                deadline = self._deadline()
+                while True:
+                    step = exchange.feed(await self._next_event(deadline, exchange.waiting_for))
+                    if step.send:
+                        await self._send(step.send)
+                    if step.error is not None:
+                        raise step.error
+                    if step.resent:
+                        deadline = self._deadline()
+                    if step.response is not None:
+                        return RESPONSES.parse(step.response)  # type: ignore[return-value]
+            except SessionError:
+                self._drop()
+                raise
+
+    async def close(self) -> None:
+        """Send EOT and close; never raises."""
+        writer = self._writer
+        if writer is None:
+            return
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            writer.write(EOT)
+            async with asyncio.timeout(0.5):
+                await writer.drain()
+        self._drop()
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+            async with asyncio.timeout(0.5):
+                await writer.wait_closed()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.response_timeout
+
+    async def _next_event(self, deadline: float, what: str) -> Event:
+        reader = self._reader
+        if reader is None:
+            raise ConnectionLost("not connected")
+        loop = asyncio.get_running_loop()
+        while not self._events:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ResponseTimeout(f"{what} did not come within {self.response_timeout:g} s")
+            try:
+                async with asyncio.timeout(remaining):
+                    chunk = await reader.read(READ_SIZE)
+            except TimeoutError as exc:
+                raise ResponseTimeout(
+                    f"{what} did not come within {self.response_timeout:g} s"
+                ) from exc
+            except OSError as exc:
+                raise ConnectionLost(f"connection to Central failed: {exc}") from exc
+            if not chunk:
+                raise ConnectionLost("Central closed the connection")
+            self._events.extend(self._decoder.feed(chunk))
+        return self._events.popleft()
+
+    async def _send(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is None:
+            raise ConnectionLost("not connected")
+        try:
+            writer.write(data)
+            async with asyncio.timeout(self.response_timeout):
+                await writer.drain()
+        except TimeoutError as exc:
+            raise ResponseTimeout("Central does not read (send timed out)") from exc
+        except (OSError, RuntimeError) as exc:
+            raise ConnectionLost(f"connection to Central failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        self._events.clear()
+        self._decoder = FrameDecoder()
+        if writer is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.close()

@@ -1,0 +1,108 @@
+"""The monitor's side of one framed-TCP exchange (PROTOCOL.md §1), without I/O.
+
+The blocking client (``wire.tcp_client``) and the asyncio one (``wire.aio_client``) differ
+only in how they wait for bytes; what a request's way through ACK/NACK and its response is,
+is here, once, on top of ``wire.session.FramedSession`` (whose counting and answers Central's
+server uses too) —
+
+- the request frame is sent, and sent again only after a NACK (``MAX_ATTEMPTS`` in all);
+  each send starts a new deadline;
+- a response frame (even one that arrives before the ACK: Central evidently got the request)
+  is ACKed and is the answer; a bad one is NACKed, ``MAX_ATTEMPTS`` times at the most; an
+  oversized one ends the session;
+- EOT ends the session; stray control bytes are ignored.
+
+The clients feed events from ``wire.framing.FrameDecoder`` and do what each ``Step`` says.
+Errors are the ``SessionError`` family, after which a client closes its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from wire.errors import ConnectionLost, HandshakeRefused, SessionError, TooManyAttempts
+from wire.framing import BadFrame, Control, ControlByte, Event, Frame
+from wire.session import ACK, ENQ, EOT, MAX_ATTEMPTS, NACK, FramedSession
+
+__all__ = ["ACK", "ENQ", "EOT", "MAX_ATTEMPTS", "NACK", "RequestExchange", "Step", "handshake"]
+
+log = logging.getLogger(__name__)
+
+
+def handshake(event: Event) -> bool:
+    """One event while waiting for the answer to ENQ: True once ACKed (session open), False
+    to keep waiting; ``HandshakeRefused`` for NACK, ``ConnectionLost`` for EOT."""
+    if isinstance(event, ControlByte):
+        session = FramedSession()
+        opened = session.open_result(event.code)
+        if opened:
+            return True
+        if opened is False:
+            if event.code == Control.NACK:
+                raise HandshakeRefused(session.problem)
+            raise ConnectionLost(session.problem)
+    log.debug("ignoring %r while waiting for the handshake", event)
+    return False
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do after one event: write ``send`` (if any); ``resent`` means the request
+    frame went again and its deadline starts over; ``response`` is the DATA of the answer,
+    to be parsed once ``send`` (its ACK) is written; ``error`` ends the session after
+    ``send`` (the third NACK of a bad response)."""
+
+    send: bytes = b""
+    resent: bool = False
+    response: bytes | None = None
+    error: SessionError | None = None  # raise it once ``send`` is written
+
+
+class RequestExchange:
+    """One request's way through ACK/NACK to its response; the counting is the
+    session's (``wire.session.FramedSession``, the rules Central's server follows too)."""
+
+    def __init__(self, frame: bytes) -> None:
+        self.frame = frame
+        self.session = FramedSession()
+        self.session.sent(frame, 0.0)  # the caller sends ``frame`` once before the first event
+
+    @property
+    def acked(self) -> bool:
+        return not self.session.awaiting
+
+    @property
+    def attempts(self) -> int:
+        return self.session.attempts
+
+    @property
+    def waiting_for(self) -> str:
+        return "the response" if self.acked else "the ACK of the request"
+
+    def feed(self, event: Event) -> Step:
+        session = self.session
+        if isinstance(event, Frame):
+            session.acked()  # a response before the ACK: Central evidently got the request
+            return Step(send=session.good_frame(), response=event.data)
+        if isinstance(event, BadFrame):
+            if not self.acked:
+                log.debug("ignoring %r while waiting for ACK", event)
+                return Step()
+            answer = session.bad_frame(event.error)
+            if answer is None:
+                raise ConnectionLost(f"Central sent an {session.problem}")
+            if session.too_many_bad:
+                return Step(send=answer, error=TooManyAttempts(f"response was {session.problem}"))
+            return Step(send=answer)
+        if event.code == Control.EOT:
+            raise ConnectionLost("Central ended the session")
+        if not self.acked and event.code == Control.ACK:
+            session.acked()
+        elif not self.acked and event.code == Control.NACK:
+            log.debug("request NACKed (attempt %d)", session.attempts)
+            again = session.nacked(0.0)
+            if again is None:
+                raise TooManyAttempts(f"request {session.problem}")
+            return Step(send=again, resent=True)
+        return Step()  # a stray ACK/NACK/ENQ
