@@ -321,7 +321,7 @@ class Network:
         from wire.pki import write_private
 
         args = self.args
-        admin = [str(BIN / "evc-admin"), "--data-dir", str(args.run_dir / "central")]
+        admin = [str(BIN / "evc-admin"), *self.db_args()]
         passwords = args.run_dir / "ocpp" / "passwords.json"
         password_dir = args.run_dir / "ocpp" / "charger-passwords"
         password_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -2,8 +2,9 @@
 
 The cluster is this test's own (``scripts/kafka-local start --brokers 3``): topics with
 replication factor 3 and ``min.insync.replicas=2``, producers with ``acks=all`` and
-idempotence. The broker killed is the one leading most of the test's partitions, so the
-leaders move while the engines report and Central tickets.
+idempotence. The broker killed is the coordinator of Central's consumer group (and leads a
+third of the test's partitions), so the group and the leaders move while the engines report
+and Central tickets.
 """
 
 from __future__ import annotations
@@ -59,15 +60,18 @@ def cluster_network(
         observer.close()
 
 
-def leaders(cluster: LocalBroker, topics: Topics) -> Counter[int]:
-    """How many of the test's partitions each broker leads."""
-    admin = AdminClient(
+def admin_client(cluster: LocalBroker) -> AdminClient:
+    return AdminClient(
         with_security(
             {"bootstrap.servers": cluster.bootstrap, "logger": RDLOG},
             cluster.security("admin"),
         )
     )
-    metadata = admin.list_topics(timeout=10)
+
+
+def leaders(cluster: LocalBroker, topics: Topics) -> Counter[int]:
+    """How many of the test's partitions each broker leads."""
+    metadata = admin_client(cluster).list_topics(timeout=10)
     names = {spec.name for spec in topics.specs()}
     return Counter(
         p.leader
@@ -87,10 +91,19 @@ def test_one_broker_killed_mid_supply_loses_and_doubles_nothing(
     drivers = network.start_supplies(observer, plans, CP_ARGS)
 
     before = leaders(cluster, topics)
-    victim = before.most_common(1)[0][0]
+    group = f"{topics.prefix}central"  # Central's consumer group (runtime.py)
+    admin = admin_client(cluster)  # (kept referenced until its future is done)
+    asked = admin.describe_consumer_groups([group], request_timeout=10)[group]
+    described = asked.result(timeout=15)
+    # the worst broker to lose: the coordinator of Central's group (its consumption waits
+    # for a new one) and a leader of the test's partitions
+    victim = described.coordinator.id
     killed_at = time.monotonic()
     cluster.kill_node(victim)
-    print(f"killed broker {victim}, leader of {before[victim]} of {before.total()} partitions")
+    print(
+        f"killed broker {victim}, coordinator of Central's group and leader of "
+        f"{before[victim]} of {before.total()} partitions"
+    )
 
     for driver, proc in drivers.items():
         assert proc.wait_exit(90) == 0, f"{driver}:\n{proc.output()}"
