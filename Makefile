@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test e2e lint format run bench kafka-start kafka-stop clean
+.PHONY: setup test e2e lint format run bench kafka-start kafka-stop pg-start pg-stop clean
 
 setup: $(STAMP)
 	@scripts/setup-system
@@ -44,6 +44,13 @@ kafka-start: setup
 
 kafka-stop:
 	scripts/kafka-local stop
+
+# A local PostgreSQL (docs/deploy.md, "The database"): data in .run/postgres.
+pg-start: setup
+	scripts/pg-local start
+
+pg-stop:
+	scripts/pg-local stop
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache

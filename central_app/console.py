@@ -51,7 +51,11 @@ class ConsoleView:
         kafka = "?" if links is None else ("up" if links.kafka_up else "DOWN")
         db = "?" if links is None else ("ok" if links.database_ok else "ERROR")
         monitors = 0 if links is None else links.monitors_connected
-        return f"status: {', '.join(parts)} | monitors {monitors} | Kafka {kafka} | database {db}"
+        role = f" | {links.central_id} {links.role.upper()}" if links and links.role else ""
+        return (
+            f"status: {', '.join(parts)} | monitors {monitors} | Kafka {kafka} | database {db}"
+            + role
+        )
 
     def _counts(self) -> Counter[CpStatus]:
         # Counting on the owner costs microseconds per CP; a snapshot builds and sorts a view

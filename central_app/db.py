@@ -41,6 +41,11 @@ class DatabaseError(Exception):
     """The database URL is unusable or the database cannot be reached (message is for users)."""
 
 
+class Fenced(DatabaseError):
+    """A write by a Central that is no longer the active one (its epoch was superseded):
+    refused, never retried; that Central steps down."""
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -97,6 +102,19 @@ class SessionRow(Base):
     # authorized, supplying, ticketed, expired, rejected, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
     ticketed_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class LeaderRow(Base):
+    """The fencing token of an active/standby pair (``central_app.leadership``): one row,
+    whose ``epoch`` grows each time a Central becomes active. Every transaction of the active
+    checks it, so a deposed active (frozen, partitioned) cannot write after its successor."""
+
+    __tablename__ = "central_leader"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    since: Mapped[str] = mapped_column(String(32), default=now_ts)
 
 
 class AuditRow(Base):

@@ -27,6 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from central_app.db import Fenced
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -145,7 +147,9 @@ class DbWriter:
                         return
                     delay = min(delay * 2, MAX_RETRY_S)
                     continue
-                if not transient(exc):
+                if isinstance(exc, Fenced):  # a deposed active: said once by the runtime
+                    log.info("database job %s fenced: %s", getattr(job, "__name__", job), exc)
+                elif not transient(exc):
                     log.exception("database job %s failed", getattr(job, "__name__", job))
                 future.set_exception(exc)
                 return

@@ -72,6 +72,9 @@ class KafkaLink:
         self._held: deque[tuple[str, str, bytes]] = deque()
         self._held_lock = threading.Lock()
         self.on_refused = on_refused
+        # The pair's leadership (runtime): while it returns False, ``send`` drops everything,
+        # so a thawed active that was deposed commands no engine and notifies no driver.
+        self.gate: Callable[[], bool] | None = None
         self.on_unsealable = on_unsealable  # (topic, key, event, why): called on the sender
         self.sealer = Sealer(
             prefix=topics.prefix,
@@ -100,6 +103,8 @@ class KafkaLink:
         auto-create make topics with the wrong partition count."""
         if not self._topics_ok and isinstance(event, CentralAlive):
             return
+        if self.gate is not None and not self.gate():
+            return  # a deposed active of a pair: nothing more goes out
         try:
             value = self.sealer.encode(topic, key, event)
         except MissingKey as exc:

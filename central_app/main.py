@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from central_app.console import ConsoleView, read_operator_commands
@@ -78,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="seconds of silence before DISCONNECTED",
     )
+    p.add_argument(
+        "--central-id",
+        default=None,
+        help="this Central's name in central_alive and the pair's leader row "
+        "(default central@HOSTNAME; give the two of a pair different ones)",
+    )
+    p.add_argument(
+        "--no-pair",
+        action="store_true",
+        help="on PostgreSQL, serve without the active/standby lock (one Central only)",
+    )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
     p.add_argument(
         "--tls-cert",
@@ -120,6 +132,8 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
         tls_key=args.tls_key,
         insecure=args.insecure,
         kafka_security=args.kafka_security,
+        pair=False if args.no_pair else None,
+        **({"central_id": args.central_id} if args.central_id else {}),
     )
 
 
@@ -159,27 +173,43 @@ def say(text: str, *, err: bool = False) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
-def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float) -> int:
-    stop = threading.Event()
+# One reader of the operator's stdin per process (not one per runtime of a pair's restarts).
+_operator_reading: list[ConsoleView] = []
 
-    def on_signal(signum: int, _frame: object) -> None:
-        stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if sys.stdin is not None and not sys.stdin.closed:
+def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float, stop) -> int:  # type: ignore[no-untyped-def]
+    """Print the status line every ``every`` s until ``stop`` or the runtime is deposed."""
+    if sys.stdin is not None and not sys.stdin.closed and not _operator_reading:
+        _operator_reading.append(console)
         threading.Thread(
             target=read_operator_commands,
             args=(console, sys.stdin),
             name="central-operator-stdin",
             daemon=True,
         ).start()
+    next_status = time.monotonic() + every
     try:
-        while not stop.wait(every):
-            console.print_status()
+        while not stop.wait(0.25) and not runtime.deposed.is_set():
+            if time.monotonic() >= next_status:
+                next_status += every
+                console.print_status()
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def stop_on_signals(current: list[CentralRuntime]) -> threading.Event:
+    """SIGTERM/SIGINT set the returned event (and end a standby's wait)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+        for runtime in current:
+            runtime.abandon()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,25 +235,34 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # the GUI is optional; headless still serves the network
             say(f"EV_Central: control center unavailable ({exc}); running headless.")
             use_gui = False
-    runtime = CentralRuntime(config_from(args))
-    console = ConsoleView(runtime)
-    if not use_gui:
-        runtime.add_listener(console)
-    try:
-        runtime.start()
-    except StartError as exc:
-        say(f"EV_Central: error: {exc}", err=True)
-        runtime.stop()
-        return 2
-    try:
-        if use_gui and run_control_center is not None:
-            return int(run_control_center(runtime, args) or 0)
-        say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop; type 'help').")
-        return run_headless(runtime, console, args.status_every)
-    finally:
-        say("EV_Central: stopping…")
-        runtime.stop()
-        say("EV_Central: stopped.")
+    current: list[CentralRuntime] = []
+    stop = stop_on_signals(current) if not use_gui else threading.Event()
+    while True:  # a deposed active of a pair starts again, as the standby
+        runtime = CentralRuntime(config_from(args))
+        current[:] = [runtime]
+        console = ConsoleView(runtime)
+        if not use_gui:
+            runtime.add_listener(console)
+        try:
+            runtime.start()
+        except StartError as exc:
+            runtime.stop()
+            if stop.is_set():
+                return 0
+            say(f"EV_Central: error: {exc}", err=True)
+            return 2
+        try:
+            if use_gui and run_control_center is not None:
+                return int(run_control_center(runtime, args) or 0)
+            say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop; type 'help').")
+            code = run_headless(runtime, console, args.status_every, stop)
+        finally:
+            say("EV_Central: stopping…")
+            runtime.stop()
+            say("EV_Central: stopped.")
+        if stop.is_set() or not runtime.deposed.is_set():
+            return code
+        say("EV_Central: stepped down; starting again as the standby of the pair")
 
 
 if __name__ == "__main__":

@@ -40,11 +40,13 @@ from central_app.db_writer import DbWriter
 from central_app.history import History
 from central_app.hub import Hub
 from central_app.kafka_loop import KafkaLink
+from central_app.leadership import RENEW_S, Leadership, pair_capable
 from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
 from central_app.pricing import DEFAULT_PRICE
 from central_app.sealing import Refusal
+from central_app.standby import Standby
 from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
 from central_app.views import (
@@ -68,6 +70,12 @@ from wire.timefmt import now_ts
 from wire.tls import server_context
 
 log = logging.getLogger(__name__)
+
+
+def print_line(text: str) -> None:
+    """A line for the operator on stdout (the pair's role changes, before the hub exists)."""
+    print(f"EV_Central: {text}", flush=True)
+
 
 TICK = 0.25
 OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
@@ -105,6 +113,13 @@ class CentralConfig:
     seal_kafka: bool | None = None
     # Kafka SASL_SSL credentials (docs/security.md, layer 1); None: PLAINTEXT (--insecure).
     kafka_security: KafkaSecurity | None = None
+    # Active/standby pair (central_app.leadership); None: whenever the database can decide
+    # leadership (PostgreSQL), so two Centrals on one database never both serve.
+    pair: bool | None = None
+
+    @property
+    def paired(self) -> bool:
+        return pair_capable(self.db_url) if self.pair is None else self.pair
 
     @property
     def sealed(self) -> bool:
@@ -132,6 +147,11 @@ class CentralRuntime:
         self._was_up = False
         self.open_files = 0
         self.port = 0
+        # the pair (central_app.leadership): None for a lone Central on SQLite
+        self.leadership: Leadership | None = None
+        self.role = "active"
+        self.deposed = threading.Event()  # lost the lock: the owner stopped serving
+        self._abandon = threading.Event()  # stop waiting as standby
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -139,6 +159,8 @@ class CentralRuntime:
         cfg = self.config
         self._tls = self._tls_context()
         self.open_files = raise_open_files_limit()
+        if cfg.paired:
+            self._stand_by()  # returns once this Central holds the pair's lock (port freed)
         # the port first, before the database is opened, seeded or loaded: a second Central
         # on a busy port fails at once and says nothing else
         self._open_tcp_socket()
@@ -147,6 +169,10 @@ class CentralRuntime:
         except DatabaseError as exc:
             self._close_tcp_socket()
             raise StartError(str(exc)) from exc
+        if self.leadership is not None:
+            epoch = self.leadership.take_office(self.db)
+            self.leadership.fence(self.db)
+            log.warning("%s is the active Central (epoch %d)", cfg.central_id, epoch)
         store = Store(self.db)
         try:
             if cfg.seed is not None and store.is_empty():
@@ -203,6 +229,9 @@ class CentralRuntime:
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         self._start_tcp()
+        if self.leadership is not None:
+            leadership = self.leadership
+            self.kafka.gate = lambda: leadership.holds(time.monotonic())
         self.kafka.start(self._on_kafka)
         self._timers = asyncio.run_coroutine_threadsafe(self._run_timers(), loop)  # type: ignore[assignment]
         self.call(
@@ -213,6 +242,62 @@ class CentralRuntime:
             f"Kafka {cfg.kafka}; database {self.db.safe_url()}; "
             f"up to {self._max_sessions()} monitor sessions (open-files limit {self.open_files})",
         )
+
+    def _stand_by(self) -> None:
+        """Wait as the standby of the pair until this Central holds its lock."""
+        cfg = self.config
+        self.leadership = Leadership(cfg.db_url, cfg.central_id)
+        self.role = "standby"
+        standby = Standby(
+            host=cfg.host,
+            port=cfg.port,
+            tls=self._tls,
+            kafka=cfg.kafka,
+            topics=self.topics,
+            security=cfg.kafka_security,
+            central_id=cfg.central_id,
+            started_at=self.started_at,
+        )
+        try:
+            if not standby.wait(self.leadership, self._abandon, say=print_line):
+                raise StartError("stopped while standby")
+        except OSError as exc:
+            raise StartError(f"cannot listen on {cfg.host}:{cfg.port} as standby: {exc}") from exc
+        self.role = "active"
+        print_line(f"{cfg.central_id}: took over as the active Central at {now_ts()}")
+        threading.Thread(target=self._renew_lease, name="central-lease", daemon=True).start()
+
+    def _renew_lease(self) -> None:
+        """Keep the lock session alive (``leadership.RENEW_S``) until it is lost or we stop."""
+        leadership = self.leadership
+        assert leadership is not None
+        while not self._stop.wait(RENEW_S) and not self.deposed.is_set():
+            if not leadership.renew():
+                return  # the owner's next tick steps down (``_check_leadership``)
+
+    def abandon(self) -> None:
+        """Stop waiting as standby (from a signal handler: only sets an event)."""
+        self._abandon.set()
+
+    def _check_leadership(self, now: float) -> None:
+        """On the owner, every tick: without a fresh renewal, stop serving at once."""
+        leadership = self.leadership
+        if leadership is None or self.deposed.is_set() or leadership.holds(now):
+            return
+        hub = self.hub
+        assert hub is not None
+        self.deposed.set()  # from now on nothing is sent (the Kafka gate) or committed (fence)
+        self.role = "standby"
+        hub.say(
+            "lost the leadership of the pair (no lease renewal): stepped down; what follows "
+            "here is neither written nor sent",
+            LogLevel.ERROR,
+        )
+        if self._server is not None:
+            self._server.refusing = "this Central stepped down"
+        # the monitors go to the new active now, not after their response timeout
+        for cp_id in list(hub.connections):
+            self.monitors.drop(cp_id, "Central stepped down")
 
     def _build(self, records: list[CpRecord], sessions: list[OpenSession]) -> None:
         hub = self.hub
@@ -329,6 +414,8 @@ class CentralRuntime:
             self._core.join(timeout=5)
         if self.db is not None:
             self.db.dispose()
+        if self.leadership is not None:
+            self.leadership.close()
 
     # --- the owner ------------------------------------------------------------------------
 
@@ -476,6 +563,9 @@ class CentralRuntime:
             await asyncio.sleep(TICK)
             now = time.monotonic()
             try:
+                self._check_leadership(now)
+                if self.deposed.is_set():
+                    continue  # a deposed Central serves nothing and writes nothing
                 self.monitors.watchdog(now)
                 self.supplies.tick(now)
                 if now - last_second >= 1.0:
@@ -496,7 +586,11 @@ class CentralRuntime:
             self.kafka.send(
                 self.topics.central_status,
                 "central",
-                CentralAlive(central_id=self.config.central_id, started_at=self.started_at),
+                CentralAlive(
+                    central_id=self.config.central_id,
+                    started_at=self.started_at,
+                    role="active" if self.leadership is not None else None,
+                ),
             )
         if up and not self._was_up:
             self.hub.say(f"Kafka at {self.config.kafka} is up", source="kafka")
@@ -518,6 +612,8 @@ class CentralRuntime:
             database_url=self.db.safe_url(),
             tcp_port=self.port,
             monitors_connected=sum(1 for cp in self.hub.cps.values() if cp.monitor_up),
+            central_id=self.config.central_id if self.leadership is not None else "",
+            role=self.role if self.leadership is not None else "",
         )
         if links != self._links:
             self._links = links

@@ -88,6 +88,9 @@ class LinkStatus:
     database_url: str = ""
     tcp_port: int = 0
     monitors_connected: int = 0
+    # In an active/standby pair: this Central's id and role ("active"); "" when alone.
+    central_id: str = ""
+    role: str = ""
 
 
 class CentralListener(Protocol):

@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine_port", "--engine-port", dest="engine_port", type=cli.port, help=argparse.SUPPRESS
     )
     p.add_argument(
-        "--central", type=cli.host_and_port, metavar="HOST:PORT", help="EV_Central's TCP port"
+        "--central",
+        type=cli.host_and_ports,
+        metavar="HOST:PORT[,HOST:PORT]",
+        help="EV_Central's TCP port; an active/standby pair as two, the active one is used",
     )
     p.add_argument("--central_ip", "--central-ip", dest="central_ip", help=argparse.SUPPRESS)
     p.add_argument(
@@ -93,7 +96,7 @@ def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             host, port = getattr(args, f"{name}_ip"), getattr(args, f"{name}_port")
             if host is None or port is None:
                 parser.error(f"--{name} HOST:PORT (or --{name}_ip and --{name}_port) is required")
-            setattr(args, name, (host, port))
+            setattr(args, name, (host, port) if name == "engine" else [(host, port)])
     if not args.cp_id or "#" in args.cp_id or any(ord(c) < 0x21 for c in args.cp_id):
         parser.error("--cp-id must be non-empty, without '#', spaces or control characters")
 
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     service.say(
         f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}, "
-        f"Central {args.central[0]}:{args.central[1]}"
+        f"Central {', '.join(f'{h}:{p}' for h, p in args.central)}"
         f"{' (TLS)' if tls is not None else ' (plain TCP, --insecure)'}"
     )
     service.start()

@@ -62,6 +62,7 @@ from wire.tcp_messages import (
 
 log = logging.getLogger(__name__)
 
+NEXT_CENTRAL_S = 0.05  # pause before trying the other Central of a pair
 # s beyond one health check's own time-out that the first HEARTBEAT waits for that check
 FIRST_CHECK_SLACK = 0.5
 
@@ -76,7 +77,7 @@ class MonitorService:
         *,
         cp_id: str,
         engine: tuple[str, int],
-        central: tuple[str, int],
+        central: tuple[str, int] | list[tuple[str, int]],
         credentials: CredentialStore,
         location: str = "",
         x: float | None = None,
@@ -93,9 +94,13 @@ class MonitorService:
     ) -> None:
         self.cp_id = cp_id
         self.tls = tls
-        self._tls_session: ssl.SSLSession | None = None
+        self._tls_sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
         self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
-        self.central = central
+        # Central's addresses: one, or the two of an active/standby pair (the standby answers
+        # ENQ with NACK): on a failure the next one is tried at once, the back-off waits only
+        # after a whole round failed.
+        self.centrals: list[tuple[str, int]] = [central] if isinstance(central, tuple) else central
+        self._at = 0
         self.credentials = credentials
         self.location, self.x, self.y = location, x, y
         self.interval = interval
@@ -236,21 +241,34 @@ class MonitorService:
 
     # --- central loop -------------------------------------------------------------------------
 
+    @property
+    def central(self) -> tuple[str, int]:
+        """The address of Central now tried or served by."""
+        return self.centrals[self._at]
+
+    def _next_central(self, round_start: int) -> bool:
+        """Move on to the next address; True when that closes a round of failures begun at
+        ``round_start``, so it is time to back off."""
+        self._at = (self._at + 1) % len(self.centrals)
+        return self._at == round_start
+
     def _central_loop(self) -> None:
-        host, port = self.central
+        round_start = self._at
         while not self._stop.is_set():
+            host, port = self.central
             client = CentralClient(
                 host,
                 port,
                 connect_timeout=self.connect_timeout,
                 response_timeout=self.response_timeout,
                 ssl=self.tls,
-                tls_session=self._tls_session,
+                tls_session=self._tls_sessions.get((host, port)),
             )
             try:
                 client.connect()
-                self._tls_session = client.tls_session
+                self._tls_sessions[(host, port)] = client.tls_session
                 self._authenticate(client)
+                round_start = self._at  # served here: after a loss, the others first
                 self._session(client)
                 wait = 0.0  # only when stopping
             except AuthProblem as exc:
@@ -266,6 +284,8 @@ class MonitorService:
             except WireError as exc:
                 self._link_down(f"Cannot reach CENTRAL at {host}:{port} ({_why(exc)}); retrying")
                 wait = self.backoff.next_delay()
+                if len(self.centrals) > 1 and not self._next_central(round_start):
+                    wait = NEXT_CENTRAL_S  # the next address of the pair is untried
             except OSError as exc:  # the credential folder, not the network
                 self._link_down(f"Cannot use the credential folder: {exc}; retrying")
                 wait = spread(self.auth_retry, self._random())

@@ -1,11 +1,12 @@
 """Is Central reachable? Decided from ``central_alive`` (sent every second) and the clock.
 
 Pure: the caller passes monotonic seconds. Central is *online* (``CentralLink.UP``, the same
-type the monitor tells its engine in HEALTH) while an alive arrived within the last
-``silence_s`` seconds; before the first one it is *unknown* (``None``) for ``silence_s``
-seconds after start (the app just launched), then *unreachable* (``CentralLink.DOWN``). When the Kafka broker comes back
-after an outage Central is *unknown* again for ``silence_s``: its next alive is on its way,
-and "Cannot reach CENTRAL" would be wrong the moment the broker is back.
+type the monitor tells its engine in HEALTH) while an alive from a serving Central (a lone one,
+or the active one of a pair; a standby's are ignored) arrived within the last ``silence_s``
+seconds; before the first one it is *unknown* (``None``) for ``silence_s`` seconds after start
+(the app just launched), then *unreachable* (``CentralLink.DOWN``). When the Kafka broker comes
+back after an outage Central is *unknown* again for ``silence_s``: its next alive is on its
+way, and "Cannot reach CENTRAL" would be wrong the moment the broker is back.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class CentralStatus:
     @property
     def text(self) -> str:
         if self.link is CentralLink.UP:
-            return "Central online"
+            # which Central serves (the active one of a pair changes on a failover)
+            return f"Central online ({self.central_id})" if self.central_id else "Central online"
         if self.link is None:
             return "Connecting to CENTRAL…"
         if not self.broker_up:
@@ -61,6 +63,8 @@ class CentralWatch:
         return self._status.link is CentralLink.UP
 
     def alive(self, event: CentralAlive, now: float) -> CentralStatus | None:
+        if not event.serving:
+            return None  # a standby Central is there, but serves nobody
         self._last_alive = now
         self._central_id = event.central_id
         self._central_started = event.started_at

@@ -2,6 +2,7 @@
 
     evc-fleet run --cps 1000 --duration 60 [--storm]   register N CPs, steady phase (+ storm)
     evc-fleet storm --cps 10000                        register, a short steady phase, restart storm
+    evc-fleet failover --cps 1000 [--db URL]           the same with an active/standby pair
     evc-fleet register --cps 10000                     only the registration from an empty database
     evc-fleet bench                                    the standard set (make bench)
     evc-fleet table results.json [--markdown]          print a results file's table again
@@ -102,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=cli.positive, default=60.0, help="steady seconds (60)")
     run.add_argument("--storm", action="store_true", help="end with a restart storm")
     _common(run)
+    failover = sub.add_parser(
+        "failover", help="register N CPs with an active/standby pair, SIGKILL the active"
+    )
+    failover.add_argument("--cps", type=_cps, required=True)
+    failover.add_argument("--duration", type=cli.positive, default=10.0, help="steady s (10)")
+    failover.add_argument(
+        "--db", default=None, help="the pair's PostgreSQL URL (default: scripts/pg-local)"
+    )
+    _common(failover)
     storm = sub.add_parser("storm", help="register N CPs, short steady phase, restart storm")
     storm.add_argument("--cps", type=_cps, required=True)
     storm.add_argument("--duration", type=cli.positive, default=20.0, help="steady seconds (20)")
@@ -155,6 +165,12 @@ def _plan(args: argparse.Namespace) -> list[ScenarioOptions]:
         return [_options(args, args.cps, duration=args.duration, storm=args.storm)]
     if args.command == "storm":
         return [_options(args, args.cps, duration=args.duration, storm=True)]
+    if args.command == "failover":
+        return [
+            _options(
+                args, args.cps, duration=args.duration, storm=True, failover=True, db_url=args.db
+            )
+        ]
     if args.command == "register":
         return [_options(args, args.cps, steady=False, silence=0)]
     largest = max(args.sizes)

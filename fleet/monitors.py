@@ -55,6 +55,7 @@ from wire.tls import client_context
 log = logging.getLogger(__name__)
 
 ANSWER_LIMIT = 2.0
+NEXT_CENTRAL_S = 0.05  # as EV_CP_M: the other Central of a pair is tried at once
 RESPONSE_TIMEOUT = 10.0  # as EV_CP_M (wire.tcp_client): tolerates a loaded Central
 BACKOFF_BASE = 0.2
 MAX_ATTEMPTS = 3
@@ -132,6 +133,8 @@ class Cp:
         "hb_frame",
         "tls_session",
         "key",
+        "at",
+        "round_start",
     )
 
     def __init__(self, cp_id: str, claim: str, x: float, y: float, slot: int) -> None:
@@ -152,6 +155,8 @@ class Cp:
         self.hb_frame = encode_frame(Heartbeat(cp_id, EngineHealth.OK).to_bytes())
         self.tls_session: ssl.SSLSession | None = None
         self.key = ""  # the CP's Kafka key, from REGISTERED / AUTHORIZED
+        self.at = 0  # which of the fleet's Central ports (a pair has two)
+        self.round_start = 0  # where this round of failed addresses began
 
 
 class SessionContext:
@@ -441,7 +446,7 @@ class MonitorFleet:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        port: int,
+        port: int | list[int],
         cps: list[tuple[str, str, float, float]],
         *,
         response_timeout: float = RESPONSE_TIMEOUT,
@@ -452,7 +457,8 @@ class MonitorFleet:
         report_keys: bool = False,
     ) -> None:
         self.loop = loop
-        self.port = port
+        # one Central, or an active/standby pair (EV_CP_M's --central H:P,H:P)
+        self.ports = [port] if isinstance(port, int) else list(port)
         self.response_timeout = response_timeout
         self.connect_timeout = connect_timeout
         self.backoff_cap = backoff_cap
@@ -515,7 +521,14 @@ class MonitorFleet:
 
     def schedule_reconnect(self, cp: Cp) -> None:
         # EV_CP_M's back-off: full jitter, ceilings 0.2, 0.4, 0.8 … 5 s; reset by a good AUTH.
+        # With a pair, like EV_CP_M, the other address is tried at once; the back-off only
+        # after a round of both failed.
         cp.connecting = True
+        if len(self.ports) > 1:
+            cp.at = (cp.at + 1) % len(self.ports)
+            if cp.at != cp.round_start:
+                self.loop.call_later(NEXT_CENTRAL_S, self._connect, cp)
+                return
         ceiling = min(self.backoff_cap, BACKOFF_BASE * 2 ** min(cp.failures, 10))
         cp.failures += 1
         self.loop.call_later(self.random.uniform(0.0, ceiling), self._connect, cp)
@@ -537,7 +550,7 @@ class MonitorFleet:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 await self.loop.create_connection(
-                    lambda: MonitorSession(cp, self), "127.0.0.1", self.port, **tls
+                    lambda: MonitorSession(cp, self), "127.0.0.1", self.ports[cp.at], **tls
                 )
         except ssl.SSLCertVerificationError as exc:  # an OSError: counted, retried
             self.current.connect_failures += 1
@@ -557,6 +570,7 @@ class MonitorFleet:
         self.authenticated += 1
         cp.up_since = now
         cp.failures = 0
+        cp.round_start = cp.at
         self.current.auth_ok += 1
         if cp.auth_phase != self.phase:
             cp.auth_phase = self.phase

@@ -58,6 +58,11 @@ def row(r: dict[str, Any]) -> list[str]:
         storm_cell = "-"
     elif not storm["authenticated_before"]:
         storm_cell = "n/a (no CP authenticated)"
+    elif storm["all_back"] and storm.get("kind") == "failover":
+        storm_cell = (
+            f"failover: standby active {storm['standby_active_s']:.2f} s, "
+            f"all back {storm['time_to_all_from_kill_s']:.1f} s"
+        )
     elif storm["all_back"]:
         storm_cell = f"{storm['time_to_all_s']:.1f} s"
         if storm["authenticated_before"] < r["cps"]:

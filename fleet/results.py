@@ -166,6 +166,12 @@ def summarize(
         firsts = sorted(st.auth_times)
         ok, worst = _monotonic([c["samples"] for c in monitors])
         result["storm"] = {
+            "kind": storm.get("kind", "restart"),  # restarted, or a pair's standby took over
+            "standby_active_s": (
+                round(storm["restarted"] - storm["killed"], 2)
+                if storm.get("kind") == "failover"
+                else None
+            ),
             "authenticated_before": storm["before"],
             "reauthorized": len(firsts),
             "all_back": back is not None,

@@ -33,6 +33,7 @@ from fleet.central import CentralProcess, FleetError, Sampler, Security, make_se
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
+from fleet.pair import Pair
 from fleet.stats import mean_max
 from fleet.worker import worker_main
 from wire.errors import WireError
@@ -66,6 +67,10 @@ class ScenarioOptions:
     label: str = ""
     tls: bool = False  # monitors ⇄ Central over TLS (Central with --tls-cert/--tls-key)
     sealed: bool = False  # Kafka values sealed with the CPs' and drivers' keys
+    # An active/standby pair on PostgreSQL (``db_url``, else scripts/pg-local in the run dir);
+    # the storm then SIGKILLs the active one and the standby takes over (fleet/pair.py).
+    failover: bool = False
+    db_url: str | None = None
 
 
 class Scenario:
@@ -93,6 +98,7 @@ class Scenario:
         self.security = Security()
         self.error: str | None = None
         self.central: CentralProcess | None = None
+        self.pair: Pair | None = None
         self.n_workers = opts.workers or min(
             max(1, math.ceil(opts.cps / MONITORS_PER_WORKER)), os.cpu_count() or 1
         )
@@ -251,6 +257,10 @@ class Scenario:
         seed = self.run_dir / "seed.json"
         seed.write_text(json.dumps({"charging_points": [], "drivers": drivers}))
         self.security = make_security(self.o.tls, self.o.sealed, self.run_dir / "secrets")
+        extra = list(self.o.central_args)
+        if self.o.failover:
+            self.pair = Pair(self.run_dir, self.o.db_url, self.say)
+            extra += self.pair.central_args("central-a")
         self.central = CentralProcess(
             self.o.central_cmd,
             port=free_port(),
@@ -260,12 +270,14 @@ class Scenario:
             seed=seed,
             log_path=self.run_dir / "central.log",
             pythonpath=self.o.pythonpath,
-            extra=self.o.central_args,
+            extra=extra,
             security=self.security,
         )
         self.central.spawn()
         self.central.wait_listening(120.0)
         self.sampler.track("central", [self.central.pid or 0], tree=True)
+        if self.pair is not None:
+            self.pair.start_standby(self.central, self.o.central_args)
 
     def _start_processes(
         self, topics: Topics, cps: list[tuple[str, str, float, float]], drivers: list[str]
@@ -307,7 +319,7 @@ class Scenario:
             log = self.run_dir / f"worker-{index + 1}.log"
             proc = self.ctx.Process(
                 target=worker_main,
-                args=(child, self.central.port, share, options, str(log), f"worker-{index + 1}"),
+                args=(child, self.ports(), share, options, str(log), f"worker-{index + 1}"),
                 name=f"fleet-monitors-{index + 1}",
                 daemon=True,
             )
@@ -386,24 +398,41 @@ class Scenario:
             self._progress(snap)
         self._progress(self._snapshot(), force=True)
 
+    def ports(self) -> list[int]:
+        """The monitors' Central ports: one, or the pair's two (active first)."""
+        assert self.central is not None
+        standby = self.pair.standby if self.pair is not None else None
+        return [self.central.port] + ([standby.port] if standby is not None else [])
+
     def _storm(self) -> dict[str, Any]:
+        """SIGKILL Central with everybody authenticated; it is restarted, or, with a pair, its
+        standby takes over. Measured until as many CPs are authenticated again."""
         assert self.central is not None
         self._set_phase("pre-kill")
         time.sleep(PRE_KILL_S)
         before = self._snapshot()["authenticated"]
+        if self.pair is not None:
+            self.pair.arm()
         killed = time.time()
         self.central.kill()
         self._set_phase("storm", stale=True, sample=True)
-        self.central.spawn()
-        restarted = self.central.started_at
+        if self.pair is not None:
+            self.central = self.pair.promoted()
+            restarted: float | None = None
+        else:
+            self.central.spawn()
+            restarted = self.central.started_at
         self.sampler.track("central", [self.central.pid or 0], tree=True)
-        self.say(
-            f"[{self.o.cps} storm] Central SIGKILLed with {before} CPs authenticated; restarted"
-        )
+        what = "its standby takes over" if self.pair is not None else "restarted"
+        self.say(f"[{self.o.cps} storm] Central SIGKILLed with {before} CPs authenticated; {what}")
         deadline = time.monotonic() + self.o.storm_timeout
         all_back = None
         while time.monotonic() < deadline:
-            time.sleep(0.25)
+            time.sleep(0.05 if restarted is None else 0.25)
+            if restarted is None and self.pair is not None:
+                restarted = self.pair.took_over()
+                if restarted is None:
+                    continue
             snap = self._snapshot()
             self._progress(snap)
             if snap["authenticated"] >= before and all_back is None:
@@ -411,7 +440,13 @@ class Scenario:
                 break
         self._progress(self._snapshot(), force=True)
         time.sleep(5.0)  # heartbeats of the re-authorized CPs, with everybody back
-        return {"before": before, "killed": killed, "restarted": restarted, "all_back": all_back}
+        return {
+            "before": before,
+            "killed": killed,
+            "restarted": restarted if restarted is not None else killed,
+            "all_back": all_back,
+            "kind": "failover" if self.pair is not None else "restart",
+        }
 
     # --- the run -------------------------------------------------------------------------
 
@@ -503,6 +538,8 @@ class Scenario:
                 proc.kill()
         if self.central is not None:
             self.central.terminate()
+        if self.pair is not None:
+            self.pair.stop()
 
     # --- helpers for results -------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def watch_pipe(
 
 def worker_main(
     conn: Connection,
-    port: int,
+    port: int | list[int],
     cps: list[tuple[str, str, float, float]],
     options: dict[str, Any],
     log_path: str | None = None,

@@ -5,6 +5,12 @@
 ``.run/network/logs``; Ctrl+C (or SIGTERM) stops them all, the broker last. Without a display
 every program runs headless and this script prints one summary line per second, read from
 the same Kafka topics a dashboard would use.
+
+``--ha`` runs the highly available layout (docs/deploy.md): a three-broker Kafka cluster
+(``kafka-local --brokers 3``), PostgreSQL (``scripts/pg-local``, data in the run folder) and an
+active/standby pair of Centrals on it (``central-a`` on ``--central-port``, ``central-b`` on the
+next port); the monitors get both addresses. Kill ``central-a`` (its pid is printed at start)
+and watch ``central-b`` take over.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
+PG_LOCAL = ROOT / "scripts" / "pg-local"
 
 
 @dataclass
@@ -61,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--insecure", action="store_true", help="development mode: no TLS, no Kafka credentials"
     )
+    parser.add_argument(
+        "--ha",
+        action="store_true",
+        help="three brokers, PostgreSQL and an active/standby pair of Centrals",
+    )
+    parser.add_argument("--pg-port", type=int, default=5433, help="PostgreSQL's port with --ha")
     return parser.parse_args(argv)
 
 
@@ -142,13 +155,23 @@ class Network:
         self.children: list[Child] = []
         self.started_broker = False
         self.logs = args.run_dir / "logs"
-        self.bootstrap = args.kafka or f"127.0.0.1:{args.kafka_port}"
+        brokers = 3 if args.ha else 1
+        self.bootstrap = args.kafka or ",".join(
+            f"127.0.0.1:{args.kafka_port + i}" for i in range(brokers)
+        )
+        self.pg_dir = args.run_dir / "postgres"
+        self.started_pg = False
+        self.db_url = ""  # PostgreSQL with --ha; else Central's SQLite file in the run folder
+        self.central_ports = [args.central_port + i for i in range(2 if args.ha else 1)]
         self.gui = display_available() if args.gui is None else args.gui
         # The demo's broker keeps its data inside the run folder: --fresh forgets it too, and
         # stopping the demo never stops a broker that someone else started elsewhere.
         # (a run dir keeps the mode its broker was formatted with: one per mode)
-        broker_run = args.run_dir / ("kafka-insecure" if args.insecure else "kafka")
+        broker_run = args.run_dir / (
+            ("kafka-insecure" if args.insecure else "kafka") + ("-3" if args.ha else "")
+        )
         self.broker_dir = ["--run-dir", str(broker_run)]
+        self.brokers = ["--brokers", str(brokers)]
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = self.logs / f"{name}.log"
@@ -181,11 +204,14 @@ class Network:
                     "--port",
                     str(args.kafka_port),
                     *self.broker_dir,
+                    *self.brokers,
                     *mode,
                 ],
                 check=True,
             )
             self.started_broker = True
+        if args.ha:
+            self.start_postgres()
         if args.insecure:
             print(
                 "run: --insecure: Kafka is PLAINTEXT, without TLS, credentials or ACLs "
@@ -194,21 +220,27 @@ class Network:
             )
         kafka = ["--kafka", self.bootstrap]
         central_tls, monitor_tls = self.tls_args()
-        print(f"run: starting EV_Central on port {args.central_port} …", flush=True)
-        self.spawn(
-            "central",
-            [
-                str(BIN / "EV_Central"),
-                "--port",
-                str(args.central_port),
-                *kafka,
-                "--data-dir",
-                str(args.run_dir / "central"),
-                *central_tls,
-                *self.kafka_args("central"),
-            ],
-        )
-        self.wait_for_port(args.central_port, "EV_Central")
+        for index, port in enumerate(self.central_ports):
+            name = f"central-{'ab'[index]}" if args.ha else "central"
+            print(f"run: starting EV_Central {name} on port {port} …", flush=True)
+            pair = ["--central-id", name] if args.ha else []
+            self.spawn(
+                name,
+                [
+                    str(BIN / "EV_Central"),
+                    "--port",
+                    str(port),
+                    *kafka,
+                    *self.db_args(),
+                    *pair,
+                    *central_tls,
+                    *self.kafka_args("central"),
+                ],
+            )
+            self.wait_for_port(port, f"EV_Central {name}")
+            if args.ha:
+                print(f"run: {name} is pid {self.children[-1].process.pid}", flush=True)
+        centrals = ",".join(f"127.0.0.1:{port}" for port in self.central_ports)
         cps = cp_specs(args.cps)
         for i, cp in enumerate(cps):
             port = args.engine_base_port + i
@@ -238,7 +270,7 @@ class Network:
                     "--engine",
                     f"127.0.0.1:{port}",
                     "--central",
-                    f"127.0.0.1:{args.central_port}",
+                    centrals,
                     "--cp-id",
                     cp["id"],
                     "--location",
@@ -276,8 +308,9 @@ class Network:
             )
         mode = "with windows" if self.gui else "headless"
         ocpp_part = f" (+{args.ocpp_cps} OCPP)" if args.ocpp_cps else ""
+        central = "an active/standby pair of centrals" if args.ha else "1 central"
         print(
-            f"run: network up {mode}: 1 central, {args.cps} CPs{ocpp_part}, {args.drivers} drivers."
+            f"run: network up {mode}: {central}, {args.cps} CPs{ocpp_part}, {args.drivers} drivers."
         )
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
 
@@ -288,7 +321,7 @@ class Network:
         from wire.pki import write_private
 
         args = self.args
-        admin = [str(BIN / "evc-admin"), "--data-dir", str(args.run_dir / "central")]
+        admin = [str(BIN / "evc-admin"), *self.db_args()]
         passwords = args.run_dir / "ocpp" / "passwords.json"
         password_dir = args.run_dir / "ocpp" / "charger-passwords"
         password_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -362,8 +395,7 @@ class Network:
         subprocess.run(
             [
                 str(BIN / "evc-admin"),
-                "--data-dir",
-                str(self.args.run_dir / "central"),
+                *self.db_args(),
                 "driver",
                 "key",
                 driver_id,
@@ -375,6 +407,21 @@ class Network:
             stdout=subprocess.DEVNULL,
         )
         return ["--driver-key", str(path)]
+
+    def db_args(self) -> list[str]:
+        given = ["--db", self.db_url] if self.db_url else []
+        return ["--data-dir", str(self.args.run_dir / "central"), *given]
+
+    def start_postgres(self) -> None:
+        """PostgreSQL for the pair; the programs read its password from PGPASSFILE."""
+        print(f"run: starting PostgreSQL on 127.0.0.1:{self.args.pg_port} …", flush=True)
+        where = ["--run-dir", str(self.pg_dir)]
+        pg = [sys.executable, str(PG_LOCAL)]
+        subprocess.run([*pg, "start", "--port", str(self.args.pg_port), *where], check=True)
+        self.started_pg = True
+        os.environ["PGPASSFILE"] = str(self.pg_dir / "pgpass")
+        url = subprocess.run([*pg, "url", *where], check=True, capture_output=True, text=True)
+        self.db_url = url.stdout.strip()
 
     def kafka_args(self, role: str) -> list[str]:
         """``--kafka-credentials`` with the role's file of the secrets directory (which
@@ -445,12 +492,16 @@ class Network:
                 child.process.wait()
         if self.started_broker:
             subprocess.run([str(KAFKA_LOCAL), "stop", *self.broker_dir], check=False)
+        if self.started_pg:
+            subprocess.run([str(PG_LOCAL), "stop", "--run-dir", str(self.pg_dir)], check=False)
         print("run: stopped.", flush=True)
 
 
-def tickets_written(db: Path) -> int:
+def tickets_written(db: Path, url: str = "") -> int:
     """Tickets in Central's database (driver notices are sealed for their drivers; the
-    operator's view of billing is the database)."""
+    operator's view of billing is the database): its SQLite file, or ``url``."""
+    if url:
+        return tickets_at(url)
     if not db.exists():
         return 0
     try:
@@ -460,6 +511,22 @@ def tickets_written(db: Path) -> int:
             ]
     except sqlite3.Error:
         return 0
+
+
+def tickets_at(url: str) -> int:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM sessions WHERE status = 'ticketed'"
+            return int(conn.execute(text(query)).scalar() or 0)
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()
 
 
 def summarize(network: Network, duration: float) -> None:
@@ -507,7 +574,7 @@ def summarize(network: Network, duration: float) -> None:
                     extra = f" ocpp: {' '.join(ocpp)}{extra}"
                 print(
                     f"run: t={int(time.monotonic() - started)}s {parts} "
-                    f"tickets={tickets_written(database)}{extra}",
+                    f"tickets={tickets_written(database, network.db_url)}{extra}",
                     flush=True,
                 )
     finally:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Kafka broker for the session and a fresh topic prefix per test.
+"""Shared fixtures: a real Kafka broker for the session and a fresh topic prefix per test;
+a real PostgreSQL server for the session and a fresh database per test (``tests.postgres``).
 
 ``EVC_KAFKA=host:port`` reuses a running broker; otherwise ``scripts/kafka-local`` starts one
 on a free port in a temporary run dir, and the session stops it at the end. Area-specific
@@ -98,6 +99,35 @@ def secure_kafka(tls_secrets: Secrets, tmp_path_factory: pytest.TempPathFactory)
         yield SecureKafka(f"127.0.0.1:{port}", tls_secrets, run_dir, port)
     finally:
         subprocess.run([*args, "stop", "--run-dir", str(run_dir)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator:
+    """A real PostgreSQL server for the session (``scripts/pg-local``; ``EVC_PG_URL`` reuses
+    one): ``pg_server.database()`` gives a fresh database, dropped afterwards."""
+    from tests.postgres import session_server
+
+    try:
+        with session_server() as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a fresh, empty PostgreSQL database for this test."""
+    with pg_server.database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Central's database, once as the embedded SQLite file and once on PostgreSQL: the
+    store's tests run against both (Central issues no dialect-specific SQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'c.db'}"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

@@ -33,9 +33,16 @@ def host_and_port(text: str) -> tuple[str, int]:
     return host, port(number)
 
 
+def host_and_ports(text: str) -> list[tuple[str, int]]:
+    """``HOST:PORT[,HOST:PORT...]`` (the two Centrals of an active/standby pair)."""
+    return [host_and_port(item) for item in text.split(",")]
+
+
 def host_port(text: str) -> str:
-    """``HOST:PORT`` checked, kept as text (a Kafka bootstrap address)."""
-    host_and_port(text)
+    """``HOST:PORT`` checked, kept as text (a Kafka bootstrap address); a cluster's brokers
+    as ``HOST:PORT,HOST:PORT,...`` (any one that answers is enough to start)."""
+    for item in text.split(","):
+        host_and_port(item)
     return text
 
 

@@ -17,7 +17,8 @@ client follows too (ACK/NACK, attempts, resends) in ``wire.session.FramedSession
 * Handshake: the first thing a peer sends must be ``ENQ``; it is answered ``ACK``. Anything
   else first (a frame, garbage, ACK/NACK/EOT) is answered ``NACK`` and the connection is
   closed, as for a refused ENQ. (A later ``ENQ`` inside an open session is answered ``ACK``
-  again and changes nothing.) With ``max_connections`` set, an ENQ beyond it is refused.
+  again and changes nothing.) With ``max_connections`` set, an ENQ beyond it is refused; with
+  ``refusing`` set (a standby Central), every ENQ is.
 * Each valid frame is answered ``ACK`` and parsed; an unknown opcode or bad field becomes an
   ``ERROR#reason`` response without calling the handler. The response frame is then
   resent on ``NACK`` (at most 3 attempts in all, then the connection is closed); the peer's
@@ -228,11 +229,12 @@ class Connection(asyncio.Protocol):
     def _on_handshake_event(self, event: Event) -> None:
         server = self._server
         full = server.max_connections is not None and server._sessions >= server.max_connections
+        refused = full or server.refusing is not None  # a standby refuses every session
         code = event.code if type(event) is ControlByte else None  # type: ignore[union-attr]
-        answer, opened = self._session.open_answer(code, refuse=full)
+        answer, opened = self._session.open_answer(code, refuse=refused)
         self._write(answer)
         if not opened:
-            why = "too many connections" if full else f"got {event!r}"
+            why = server.refusing or ("too many connections" if full else f"got {event!r}")
             self._end(f"{self._session.problem}: {why}")
             return
         self.session_open = True
@@ -474,6 +476,8 @@ class FramedServer:
         self.handler_timeout = handler_timeout if handler_timeout is not None else response_timeout
         self.write_timeout = write_timeout
         self.max_connections = max_connections
+        # A reason to answer every ENQ with NACK (a standby Central); None: sessions welcome.
+        self.refusing: str | None = None
         self.sweep_period = min(
             MAX_SWEEP_PERIOD,
             max(0.01, min(stall_timeout, idle_timeout, response_timeout, write_timeout) / 10),

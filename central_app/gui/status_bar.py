@@ -65,7 +65,9 @@ class LinksIndicator(QWidget):
         else:
             _pill(self.database, "Database ERROR", _BAD, f"{db_tip}: not reachable")
         port = f" · TCP :{links.tcp_port}" if links.tcp_port else ""
-        self.monitors.setText(f"Monitors: {links.monitors_connected}{port}")
+        # a Central of an active/standby pair says which one it is and its role
+        role = f" · {links.central_id} {links.role.upper()}" if links.role else ""
+        self.monitors.setText(f"Monitors: {links.monitors_connected}{port}{role}")
         self.monitors.setToolTip("Monitors connected to Central (authenticated, heartbeating)")
 
 

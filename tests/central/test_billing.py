@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from central_app.billing import Billing, TicketData, ticket_from_ended, ticket_from_session
@@ -80,8 +78,8 @@ def test_engine_report_during_grace_wins() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+def store(db_url: str) -> Store:
+    return Store(open_database(db_url))
 
 
 def test_database_ticket_idempotence(store: Store) -> None:

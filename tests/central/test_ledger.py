@@ -8,7 +8,6 @@ import base64
 import hashlib
 import secrets
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -28,13 +27,13 @@ from wire.tcp_messages import Auth, Authorized, Register, Registered, Rejected
 
 
 @pytest.fixture
-def desk(tmp_path: Path):  # type: ignore[no-untyped-def]
+def desk(db_url: str):  # type: ignore[no-untyped-def]
     from central_app.authorization import AuthorizationPolicy
     from central_app.billing import Billing
     from central_app.monitors import MonitorDesk, machine_from
     from central_app.supplies import SupplyDesk
 
-    store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+    store = Store(open_database(db_url))
     store.seed(DEFAULT_SEED)
     ledger = Ledger(store, InlineWriter())
     records, _ = ledger.load()
@@ -69,8 +68,8 @@ def test_a_lost_register_response_is_retried_with_the_claim(desk) -> None:  # ty
         assert row.claim_hash is None and claim not in (row.credential_hash or "")
 
 
-def test_claim_state_survives_a_restart(tmp_path: Path) -> None:
-    store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+def test_claim_state_survives_a_restart(db_url: str) -> None:
+    store = Store(open_database(db_url))
     credential, _ = store.register_cp(
         "CP-9", "", None, None, default_price=0.3, who="t", claim="c-1"
     )
@@ -94,8 +93,8 @@ def _old_scrypt_hash(secret: str) -> str:
     return f"scrypt$4096$8$1${b64(salt)}${b64(digest)}"
 
 
-def test_old_scrypt_hashes_verify_and_are_upgraded_at_auth(tmp_path: Path) -> None:
-    store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+def test_old_scrypt_hashes_verify_and_are_upgraded_at_auth(db_url: str) -> None:
+    store = Store(open_database(db_url))
     store.seed(DEFAULT_SEED)
     secret = "an-old-credential"
     store.set_credential_hash("CP-01", _old_scrypt_hash(secret))

@@ -25,8 +25,8 @@ def test_hash_verifies_and_never_contains_the_secret() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+def store(db_url: str) -> Store:
+    s = Store(open_database(db_url))
     s.seed(DEFAULT_SEED)
     return s
 

@@ -30,8 +30,10 @@ def test_monitor_accepts_both_spellings() -> None:
     monitor_main._resolve(legacy, parser)
     for args in (modern, legacy):
         assert args.engine == ("10.0.0.5", 5555)
-        assert args.central == ("central", 7000)
+        assert args.central == [("central", 7000)]
         assert args.cp_id == "CP-1"
+    pair = parser.parse_args(["--engine", "e:1", "--central", "a:7000,b:7001", "--cp-id", "C"])
+    assert pair.central == [("a", 7000), ("b", 7001)]
 
 
 def test_monitor_needs_engine_and_central(capsys) -> None:

@@ -229,10 +229,10 @@ def test_console_says_central_online_once_and_not_unreachable_once_the_broker_is
     core.tick()
     core.on_central_alive(alive)
     assert out.getvalue().splitlines() == [
-        "[D-001] Central online",
+        "[D-001] Central online (c)",
         "[D-001] Cannot reach CENTRAL (Kafka broker unreachable)",
         "[D-001] Connecting to CENTRAL…",
-        "[D-001] Central online",
+        "[D-001] Central online (c)",
     ]
     clock.now += 3
     core.tick()  # the broker is up and Central silent for 3 s: now it is true

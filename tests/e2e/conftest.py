@@ -114,3 +114,24 @@ def observer(
     watching = Observer(e2e_kafka, topics, security, central_db)
     yield watching
     watching.close()
+
+
+@pytest.fixture
+def pg_network(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path, pg_url: str
+) -> Iterator[Network]:
+    """A network whose Central keeps its database on PostgreSQL (a fresh database)."""
+    for network in make_network(request, e2e_kafka, topics, tmp_path):
+        network.db_url = pg_url
+        yield network
+
+
+@pytest.fixture
+def pg_observer(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, pg_url: str
+) -> Iterator[Observer]:
+    """The observer of ``pg_network``: keys read from the PostgreSQL database."""
+    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
+    watching = Observer(e2e_kafka, topics, security, pg_url if SECURE else None)
+    yield watching
+    watching.close()

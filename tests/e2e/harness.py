@@ -22,14 +22,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from tests.e2e.observer import RDLOG, Observer
-from tests.e2e.procs import REPO, Proc, free_port, port_open
+from tests.e2e.procs import REPO, Proc, free_port, port_free, port_open
 from tests.waiting import wait_for
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
@@ -68,6 +72,10 @@ class Network:
     # With ``secrets``: the broker is secured too (``secure_kafka``); each program gets its
     # role's file from ``secrets`` (else EVC_KAFKA_CREDENTIALS: the PLAINTEXT session broker).
     kafka_secure: bool = False
+    # Central's database URL (PostgreSQL); None: its SQLite file in the data directory.
+    db_url: str | None = None
+    # An active/standby pair: the two Centrals' ports (monitors get both); empty: one Central.
+    pair_ports: list[int] = field(default_factory=list)
 
     @property
     def logs(self) -> Path:
@@ -84,18 +92,26 @@ class Network:
 
     # Central ---------------------------------------------------------------------------------
 
-    def start_central(self, *extra: str, stdin_pipe: bool = False) -> Proc:
+    def start_central(
+        self,
+        *extra: str,
+        stdin_pipe: bool = False,
+        port: int | None = None,
+        name: str = "central",
+    ) -> Proc:
+        """EV_Central on ``central_port`` (or ``port``: a pair's second one, see
+        ``pair_ports``), once it listens (a standby listens too, refusing monitors)."""
         if extra:
             self.central_args = list(extra)
+        port = self.central_port if port is None else port
         args = [
             "--port",
-            str(self.central_port),
+            str(port),
             "--kafka",
             self.kafka,
             "--host",
             "127.0.0.1",
-            "--data-dir",
-            str(self.tmp / "central"),
+            *self.db_args(),
             "--topic-prefix",
             self.topics.prefix,
             "--no-gui",
@@ -107,16 +123,26 @@ class Network:
             *self.kafka_args("central"),
             *self.central_args,
         ]
-        proc = self._spawn("central", self.central_module, args, stdin_pipe=stdin_pipe)
+        proc = self._spawn(name, self.central_module, args, stdin_pipe=stdin_pipe)
         self.central = proc
 
         def listening() -> bool:
             if not proc.alive:
                 raise AssertionError(f"EV_Central exited {proc.popen.returncode}:\n{proc.output()}")
-            return port_open(self.central_port)
+            return port_open(port)
 
-        wait_for(listening, 30, f"EV_Central listening on {self.central_port}")
+        wait_for(listening, 30, f"EV_Central listening on {port}")
         return proc
+
+    def central_addresses(self) -> str:
+        """What monitors get as ``--central``: Central, or both of a pair."""
+        ports = self.pair_ports or [self.central_port]
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    def db_args(self) -> list[str]:
+        """Where EV_Central and evc-admin find the database."""
+        given = ["--db", self.db_url] if self.db_url else []
+        return ["--data-dir", str(self.tmp / "central"), *given]
 
     def central_security(self) -> list[str]:
         if self.secrets is None:
@@ -143,8 +169,7 @@ class Network:
                     sys.executable,
                     "-m",
                     "central_app.admin",
-                    "--data-dir",
-                    str(self.tmp / "central"),
+                    *self.db_args(),
                     "driver",
                     "key",
                     driver_id,
@@ -200,7 +225,7 @@ class Network:
             "--engine",
             f"127.0.0.1:{cp.engine_port}",
             "--central",
-            f"127.0.0.1:{self.central_port}",
+            self.central_addresses(),
             "--cp-id",
             cp_id,
             "--location",
@@ -241,6 +266,73 @@ class Network:
             timeout,
             f"{cp_id} ACTIVE with its engine OK (now {observer.status(cp_id)})",
         )
+
+    def start_supplies(
+        self, observer: Observer, plans: dict[str, list[str]], cp_args: list[str]
+    ) -> dict[str, Proc]:
+        """Central, the plans' CPs (``cp_args``) and one driver per plan running its file;
+        returns once every driver's first supply is under way."""
+        self.start_central()
+        cp_ids = sorted({cp_id for cps in plans.values() for cp_id in cps})
+        for cp_id in cp_ids:
+            self.start_cp(cp_id, *cp_args)
+        for cp_id in cp_ids:
+            self.wait_cp_ready(observer, cp_id)
+        drivers = {d: self.start_driver(d, cps, pause=0.5) for d, cps in plans.items()}
+        for driver in plans:
+            wait_for(
+                lambda d=driver: observer.notices("supply_progress", driver_id=d),
+                30,
+                f"{driver} supplying",
+            )
+        return drivers
+
+    def supplying(self, observer: Observer, driver: str, cp_id: str) -> str:
+        """``driver`` (started without a file) asks for ``cp_id``; returns the session id
+        once the supply reports progress."""
+        self.drivers[driver].send_line(cp_id)
+        auth = observer.wait("authorized", 20, driver_id=driver, cp_id=cp_id)
+        wait_for(
+            lambda: observer.notices("supply_progress", session_id=auth.session_id),
+            20,
+            f"progress of {driver} at {cp_id}",
+        )
+        return auth.session_id
+
+    def assert_ticketed_once(self, observer: Observer, plans: dict[str, list[str]]) -> list[dict]:
+        """Every plan's supplies finished, each with one ticket in the database, one
+        ``supply_ended`` and gap-free ``supply_progress`` on the wire, one ticket notice;
+        returns the tickets."""
+        for driver, cps in plans.items():
+            proc = self.drivers[driver]
+            summary = f"ran all {len(cps)} entries — {len(cps)} finished;"
+            assert summary in proc.output(), proc.output()
+            db = self.tickets(driver_id=driver)
+            history = self.driver_history(driver)
+            assert len(db) == len(cps) == len(history), (db, history)
+            assert {t["session_id"] for t in db} == {h["session_id"] for h in history}
+        tickets = self.tickets()
+        for ticket in tickets:
+            session = ticket["session_id"]
+            ended = wait_for(
+                lambda s=session: observer.cp_events("supply_ended", session_id=s),
+                15,
+                f"the observer reading supply_ended of {session}",
+            )
+            assert len(ended) == 1, ended  # not lost, not duplicated on the wire
+            assert (ticket["kwh"], ticket["reason"]) == (ended[0].kwh, "unplugged")
+            seqs = [p.seq for p in observer.cp_events("supply_progress", session_id=session)]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+        ticketed = {t["session_id"] for t in tickets}
+        assert len(ticketed) == len(tickets) == sum(len(cps) for cps in plans.values())
+        wait_for(
+            lambda: {n.session_id for n in observer.notices("ticket")} >= ticketed,
+            15,
+            "the observer reading every ticket notice",
+        )
+        counts = Counter(n.session_id for n in observer.notices("ticket"))
+        assert set(counts) == ticketed and set(counts.values()) == {1}, counts
+        return tickets
 
     # drivers ---------------------------------------------------------------------------------
 
@@ -293,12 +385,27 @@ class Network:
     # Central's database ----------------------------------------------------------------------
 
     def sessions(self, where: str = "1=1", params: tuple = ()) -> list[dict]:
+        if self.db_url:
+            return self._sessions_at_url(where, params)
         if not self.db_path.exists():
             return []
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5) as conn:
             conn.row_factory = sqlite3.Row
             rows = conn.execute(f"SELECT * FROM sessions WHERE {where}", params).fetchall()
         return [dict(row) for row in rows]
+
+    def _sessions_at_url(self, where: str, params: tuple) -> list[dict]:
+        assert self.db_url is not None
+        engine = create_engine(self.db_url, poolclass=NullPool)
+        query = text(f"SELECT * FROM sessions WHERE {where.replace('?', ':p')}")
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(query, {"p": params[0]} if params else {}).mappings()
+                return [dict(row) for row in rows]
+        except ProgrammingError:  # Central has not created its tables yet
+            return []
+        finally:
+            engine.dispose()
 
     def tickets(self, **match: object) -> list[dict]:
         rows = self.sessions("status = 'ticketed'")
@@ -329,14 +436,32 @@ class Network:
         return [p.name for p in self.procs if "Traceback" in p.output()]
 
 
-class LocalBroker:
-    """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart."""
+def free_ports(count: int) -> int:
+    """A port P such that P .. P+count-1 are all free (a cluster's brokers)."""
+    for _ in range(50):
+        first = free_port()
+        if all(port_free(first + i) for i in range(1, count)):
+            return first
+    raise AssertionError(f"no {count} consecutive free ports")
 
-    def __init__(self, run_dir: Path, secrets: Secrets | None = None) -> None:
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+class LocalBroker:
+    """A broker of this test's own (``scripts/kafka-local``), which it may stop and restart;
+    with ``brokers=3`` a cluster on three consecutive ports, whose nodes it may kill."""
+
+    def __init__(self, run_dir: Path, secrets: Secrets | None = None, brokers: int = 1) -> None:
         self.run_dir = run_dir
         self.secrets = secrets  # secured (SASL_SSL, users, ACLs) with these, or PLAINTEXT
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.brokers = brokers
+        self.port = free_ports(brokers)
+        self.bootstrap = ",".join(f"127.0.0.1:{self.port + i}" for i in range(brokers))
 
     def security(self, role: str) -> KafkaSecurity | None:
         return (
@@ -354,8 +479,15 @@ class LocalBroker:
             raise AssertionError(f"kafka-local {args[0]} failed:\n{done.stdout}{done.stderr}")
 
     def start(self) -> None:
+        """Start the broker, or the cluster's nodes that are not running."""
         mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
-        self._run("start", "--port", str(self.port), *mode)
+        self._run("start", "--port", str(self.port), "--brokers", str(self.brokers), *mode)
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node of the cluster (no controlled shutdown: a crashed host)."""
+        pid = int((self.run_dir / f"node-{node_id}" / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 10, f"node {node_id}")
 
     def warm_up(self, topic: str, timeout: float = 30.0) -> None:
         """Wait until consumer groups work (``__consumer_offsets`` created and loaded).

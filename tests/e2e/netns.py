@@ -79,3 +79,59 @@ class ThreeHosts:
     def prefix(self, role: str) -> list[str]:
         """argv prefix that runs a command inside one host."""
         return ["ip", "netns", "exec", self.names[role]]
+
+
+@dataclass
+class PairHosts:
+    """Four hosts around a router: ``infra`` (Kafka, PostgreSQL; it routes), ``central-a``,
+    ``central-b`` and ``edge`` (CPs, drivers), each on a veth link of its own to ``infra``
+    (10.232.N.1 on infra's side, 10.232.N.2 on the host's). Cutting one link isolates one
+    host, as a pulled cable would."""
+
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:5])
+    roles: tuple[str, ...] = ("central-a", "central-b", "edge")
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {role: f"evc-{role[:9]}-{self.tag}" for role in ("infra", *self.roles)}
+
+    def ip(self, role: str) -> str:
+        """The host's address (infra: its address on the edge link, which all can route to)."""
+        if role == "infra":
+            return f"10.232.{len(self.roles)}.1"
+        return f"10.232.{self.roles.index(role) + 1}.2"
+
+    def _veth(self, role: str) -> str:
+        return f"vi{self.roles.index(role)}{self.tag}"
+
+    def create(self) -> None:
+        names = self.names
+        for ns in names.values():
+            _ip("netns", "add", ns)
+            _ip("link", "set", "lo", "up", netns=ns)
+        subprocess.run(
+            ["ip", "netns", "exec", names["infra"], "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            check=True,
+            capture_output=True,
+        )
+        for n, role in enumerate(self.roles, start=1):
+            inner, outer = self._veth(role), f"vh{n - 1}{self.tag}"
+            _ip("link", "add", inner, "type", "veth", "peer", "name", outer)
+            _ip("link", "set", inner, "netns", names["infra"])
+            _ip("link", "set", outer, "netns", names[role])
+            _ip("addr", "add", f"10.232.{n}.1/24", "dev", inner, netns=names["infra"])
+            _ip("addr", "add", f"10.232.{n}.2/24", "dev", outer, netns=names[role])
+            _ip("link", "set", inner, "up", netns=names["infra"])
+            _ip("link", "set", outer, "up", netns=names[role])
+            _ip("route", "add", "default", "via", f"10.232.{n}.1", netns=names[role])
+
+    def cut(self, role: str, down: bool = True) -> None:
+        """Pull (or put back) the cable of ``role``'s host."""
+        _ip("link", "set", self._veth(role), "down" if down else "up", netns=self.names["infra"])
+
+    def destroy(self) -> None:
+        for ns in self.names.values():
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+    def prefix(self, role: str) -> list[str]:
+        return ["ip", "netns", "exec", self.names[role]]

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from tests.waiting import wait_for
 from wire.errors import InvalidEvent
@@ -42,11 +45,12 @@ class Seen:
 
 
 class KeysFromDatabase:
-    """kid -> key, read from Central's SQLite database (re-read when a value does not open:
-    a CP that registered again has a new key)."""
+    """kid -> key, read from Central's database: its SQLite file, or a database URL
+    (PostgreSQL); re-read when a value does not open: a CP that registered again has a new
+    key."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, where: Path | str) -> None:
+        self.where = where
         self._keys: dict[str, bytes] = {}
 
     def get(self, kid: str) -> bytes | None:
@@ -54,17 +58,28 @@ class KeysFromDatabase:
             self.reload()
         return self._keys.get(kid)
 
+    def _rows(self, table: str) -> list[tuple[str, str | None]]:
+        query = f"SELECT id, seal_key FROM {table}"
+        if isinstance(self.where, Path):
+            with contextlib.closing(sqlite3.connect(self.where, timeout=5)) as db:
+                return list(db.execute(query))
+        engine = create_engine(self.where, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                return [(r[0], r[1]) for r in conn.execute(text(query))]
+        finally:
+            engine.dispose()
+
     def reload(self) -> bool:
-        if not self.path.exists():
+        if isinstance(self.where, Path) and not self.where.exists():
             return False
         keys: dict[str, bytes] = {}
         try:
-            with contextlib.closing(sqlite3.connect(self.path, timeout=5)) as db:
-                for table, kind in (("charging_points", "cp"), ("drivers", "driver")):
-                    for ident, text in db.execute(f"SELECT id, seal_key FROM {table}"):
-                        if text:
-                            keys[f"{kind}:{ident}"] = key_bytes(text)
-        except sqlite3.Error:
+            for table, kind in (("charging_points", "cp"), ("drivers", "driver")):
+                for ident, key in self._rows(table):
+                    if key:
+                        keys[f"{kind}:{ident}"] = key_bytes(key)
+        except (sqlite3.Error, SQLAlchemyError):
             return False
         changed = keys != self._keys
         self._keys = keys
@@ -80,7 +95,7 @@ class Observer:
         bootstrap: str,
         topics: Topics,
         security: KafkaSecurity | None = None,
-        central_db: Path | None = None,
+        central_db: Path | str | None = None,
     ) -> None:
         self.topics = topics
         # Secured networks seal commands, CP events and driver notices: the observer opens

@@ -13,17 +13,6 @@ SIX_SECONDS = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", "6", "--s
 LONG_SUPPLY = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", "60", "--speed", "20"]
 
 
-def supplying(network: Network, observer: Observer, driver: str, cp_id: str) -> str:
-    network.drivers[driver].send_line(cp_id)
-    auth = observer.wait("authorized", 20, driver_id=driver, cp_id=cp_id)
-    wait_for(
-        lambda: observer.notices("supply_progress", session_id=auth.session_id),
-        20,
-        f"progress of {driver} at {cp_id}",
-    )
-    return auth.session_id
-
-
 def test_central_killed_mid_supply(network: Network, observer: Observer) -> None:
     cps = {"CP-07": "D-007", "CP-08": "D-008"}
     network.start_central()
@@ -34,7 +23,7 @@ def test_central_killed_mid_supply(network: Network, observer: Observer) -> None
     for driver in cps.values():
         network.start_driver(driver, None, "--request-timeout", "5")
     network.start_driver("D-009", None, "--request-timeout", "5")
-    sessions = {cp_id: supplying(network, observer, d, cp_id) for cp_id, d in cps.items()}
+    sessions = {cp_id: network.supplying(observer, d, cp_id) for cp_id, d in cps.items()}
 
     killed = time.monotonic()
     network.central.kill()
@@ -109,7 +98,7 @@ def test_stop_all_and_resume_all_mid_supply(network: Network, observer: Observer
         network.wait_cp_ready(observer, cp_id)
     for driver in cps.values():
         network.start_driver(driver)
-    sessions = {cp_id: supplying(network, observer, d, cp_id) for cp_id, d in cps.items()}
+    sessions = {cp_id: network.supplying(observer, d, cp_id) for cp_id, d in cps.items()}
 
     stopped = time.monotonic()
     central.send_line("stop-all")

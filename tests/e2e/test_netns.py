@@ -109,6 +109,14 @@ class Launcher:
                 os.killpg(proc.process.pid, signal.SIGKILL)
                 proc.process.wait()
 
+    def wait_exit(self, proc: Proc, timeout: float, what: str) -> str:
+        """Wait for ``proc`` to end; its output (the test fails with every log if not)."""
+        try:
+            proc.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{what} within {timeout:.0f} s\n{self.outputs()}")
+        return proc.output()
+
     def outputs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.output()[-3000:]}" for p in self.procs)
 
@@ -269,12 +277,7 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "--no-gui",
             ],
         )
-        try:
-            driver.process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the driver did not finish its file in 45 s\n{launcher.outputs()}")
-
-        out = driver.output()
+        out = launcher.wait_exit(driver, 45, "the driver did not finish its file")
         assert driver.process.returncode == 0, launcher.outputs()
         finished = [ln for ln in out.splitlines() if f"{CP_ID} finished, ticket" in ln]
         assert len(finished) == 2, f"expected two tickets in the driver's output\n{out}"

@@ -120,13 +120,34 @@ def ensure_topics(
     _verify_compaction(admin, [s.name for s in specs if s.compacted], deadline)
 
 
+REPLICAS = 3  # on a cluster of three or more brokers
+MIN_INSYNC = 2  # acks=all: a write is acknowledged once two replicas have it
+
+
+def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """(replication factor, topic config) for a cluster of ``brokers``: on three or more,
+    every partition on three brokers and ``min.insync.replicas=2``, so losing one broker
+    loses no acknowledged event and stops no writer; on fewer, the broker's defaults
+    (-1: ``default.replication.factor``)."""
+    if brokers >= REPLICAS:
+        return REPLICAS, {"min.insync.replicas": str(MIN_INSYNC)}
+    return -1, {}
+
+
 def _create(admin: _Admin, missing: list[TopicSpec], deadline: float) -> None:
+    try:
+        brokers = len(
+            admin.client.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).brokers
+        )
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"no Kafka broker answered: {exc}") from exc
+    factor, replicated = replication_for(brokers)
     new = [
         NewTopic(
             spec.name,
             num_partitions=spec.partitions,
-            replication_factor=-1,  # the broker's default.replication.factor
-            config={"cleanup.policy": "compact"} if spec.compacted else {},
+            replication_factor=factor,
+            config={**replicated, **({"cleanup.policy": "compact"} if spec.compacted else {})},
         )
         for spec in missing
     ]

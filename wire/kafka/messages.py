@@ -318,6 +318,12 @@ class CentralAlive(Event):
     TYPE = "central_alive"
     central_id: str
     started_at: str
+    # "active" or "standby" when Centrals run as a pair (None: a lone Central, which serves)
+    role: str | None = None
+
+    @property
+    def serving(self) -> bool:
+        return self.role in (None, "active")
 
 
 @dataclass(frozen=True, kw_only=True)

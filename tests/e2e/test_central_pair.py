@@ -1,0 +1,139 @@
+"""Two Centrals on one PostgreSQL database: one active, one standby (central_app.leadership).
+These are also the end-to-end supplies against PostgreSQL (``scripts/pg-local``).
+
+- The active is SIGKILLed mid-supply: the standby takes over, the monitor moves to it, the
+  supply finishes with exactly one ticket, a request sent in the gap is answered, and the
+  driver sees which Central serves it.
+- The active is frozen (SIGSTOP) mid-supply: the standby takes over once the lease runs out;
+  thawed (SIGCONT), the old active finds itself deposed, steps down without writing or
+  sending anything (the supply is ticketed once, as unplugged, by the new active; the epoch
+  in the database is the new one's) and waits as the standby.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from central_app.leadership import LEASE_S
+from tests.e2e.harness import Network, Observer, Proc, free_port
+from tests.waiting import wait_for
+
+SUPPLY = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", "8", "--speed", "20"]
+ACTIVE = "took over as the active Central"
+STANDBY = "standby: monitors refused"
+
+
+def start_pair(network: Network) -> tuple[Proc, Proc]:
+    """central-a (active, it starts first) and central-b (standby)."""
+    network.pair_ports = [free_port(), free_port()]
+    procs = []
+    for name, port in zip(("central-a", "central-b"), network.pair_ports, strict=True):
+        procs.append(network.start_central("--central-id", name, port=port, name=name))
+        procs[-1].wait_line(ACTIVE if name == "central-a" else STANDBY, 30)
+    return procs[0], procs[1]
+
+
+def pair_supplying(
+    network: Network, observer: Observer, cp_id: str, driver: str
+) -> tuple[Proc, Proc, Proc, str]:
+    """The pair, ``cp_id`` connected to central-a, and ``driver`` supplying there: (central-a,
+    central-b, the CP's monitor, the session)."""
+    central_a, central_b = start_pair(network)
+    network.start_cp(cp_id, *SUPPLY)
+    network.wait_cp_ready(observer, cp_id)
+    monitor = network.cps[cp_id].monitor
+    assert monitor is not None
+    network.start_driver(driver, None, "--request-timeout", "5")
+    network.drivers[driver].wait_line("Central online (central-a)", 15)
+    return central_a, central_b, monitor, network.supplying(observer, driver, cp_id)
+
+
+def first_at(proc: Proc, text: str, since: float) -> float:
+    return min(at for at, line in proc.lines if text in line and at >= since)
+
+
+def one_ticket(network: Network, observer: Observer, session: str) -> dict:
+    """The session's ticket: once in the database, once to the driver, as unplugged."""
+    ticket = network.wait_ticket(session, 30)
+    ended = observer.wait("supply_ended", 10, session_id=session)
+    assert (ticket["kwh"], ticket["reason"]) == (ended.kwh, "unplugged"), ticket
+    assert [r["session_id"] for r in network.sessions()].count(session) == 1
+    wait_for(lambda: observer.notices("ticket", session_id=session), 10, "the ticket notice")
+    assert len(observer.notices("ticket", session_id=session)) == 1
+    return ticket
+
+
+def leader(network: Network) -> tuple[int, str]:
+    assert network.db_url is not None
+    engine = create_engine(network.db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT epoch, holder FROM central_leader")).one()
+    finally:
+        engine.dispose()
+    return row[0], row[1]
+
+
+def test_active_killed_mid_supply_the_standby_takes_over(
+    pg_network: Network, pg_observer: Observer
+) -> None:
+    network, observer = pg_network, pg_observer
+    central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-01", "D-001")
+    driver = network.drivers["D-001"]
+
+    other = network.start_driver("D-009", None, "--request-timeout", "5")
+    other.wait_line("Central online (central-a)", 15)
+
+    killed = time.monotonic()
+    central_a.kill()
+    other.send_line("CP-01")  # asked in the gap: queued in Kafka, answered by central-b
+    central_b.wait_line(ACTIVE, 10, since=killed)
+    moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
+    monitor.wait_line(moved, 10, since=killed)
+    active_s = first_at(central_b, ACTIVE, killed) - killed
+    reauth_s = first_at(monitor, moved, killed) - killed
+    print(f"failover: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
+
+    one_ticket(network, observer, session)
+    denied = observer.wait("denied", 15, since=killed, driver_id="D-009")
+    assert denied.reason == "cp_busy", denied
+    driver.wait_line("Central online (central-b)", 10, since=killed)
+    assert leader(network) == (2, "central-b")
+    assert not network.db_path.exists(), "a Central wrote to SQLite instead of PostgreSQL"
+    central_b.wait_line("| central-b ACTIVE", 10, since=killed)  # its operator's status line
+    again = time.monotonic()
+    driver.send_line("CP-01")  # the new active serves
+    observer.wait("supply_started", 20, since=again, driver_id="D-001", cp_id="CP-01")
+
+
+def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer: Observer) -> None:
+    network, observer = pg_network, pg_observer
+    central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-02", "D-002")
+
+    frozen = time.monotonic()
+    central_a.popen.send_signal(signal.SIGSTOP)
+    try:
+        central_b.wait_line(ACTIVE, LEASE_S + 10, since=frozen)
+        active_s = first_at(central_b, ACTIVE, frozen) - frozen
+        # frozen past the heartbeat timeout (3 s): a thawed Central without fencing would now
+        # declare the monitor lost and end the supply
+        wait_for(lambda: time.monotonic() - frozen > 4.5, 5, "a freeze past the heartbeat timeout")
+    finally:
+        central_a.popen.send_signal(signal.SIGCONT)
+    thawed = time.monotonic()
+    central_a.wait_line("stepped down", 10, since=thawed)
+    # stepping down closed the monitor's session: it moves to the new active at once
+    moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
+    monitor.wait_line(moved, 10, since=frozen)
+    reauth_s = first_at(monitor, moved, frozen) - frozen
+    print(f"frozen active: standby active {active_s:.2f}s, CP re-authenticated {reauth_s:.2f}s")
+    central_a.wait_line(STANDBY, 20, since=thawed)
+    assert central_a.alive
+
+    one_ticket(network, observer, session)
+    assert not observer.events("supply_interrupted", since=frozen, session_id=session)
+    assert leader(network) == (2, "central-b")
