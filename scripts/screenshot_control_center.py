@@ -8,8 +8,10 @@ the 12 seed CPs in all five states, driver requests in every phase and a few log
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,8 +21,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from central_app.db import open_database  # noqa: E402
 from central_app.gui import ControlCenterWindow  # noqa: E402
 from central_app.gui.demo import DemoCentral, demo_log, demo_requests  # noqa: E402
+from central_app.history import History  # noqa: E402
+from central_app.history.demo import seed_history  # noqa: E402
 
 
 def settle(ms: int) -> None:
@@ -41,6 +46,14 @@ def main() -> int:
     app.setStyle("Fusion")
     app.setPalette(app.style().standardPalette())
     central = DemoCentral()
+    # a seeded history, so the toolbar shows History… and Details… as a real Central has them
+    seed = json.loads((REPO / "resources" / "seed.json").read_text())["charging_points"]
+    prices = {cp["id"]: float(cp["price"]) for cp in seed}
+    tmp = tempfile.TemporaryDirectory()
+    db = open_database(f"sqlite:///{Path(tmp.name) / 'history.db'}")
+    drivers = [f"D-{i:03d}" for i in range(1, 41)]
+    seed_history(db, cps=list(prices), drivers=drivers, sessions=500, days=7, prices=prices)
+    central.history = lambda: History(db)  # type: ignore[attr-defined]
     window = ControlCenterWindow(central, subtitle="TCP :7000 · Kafka 127.0.0.1:9092")
     for request in demo_requests():
         window.bridge.request_changed(request)
