@@ -46,10 +46,13 @@ class StandbyFeed:
             self._thread.join(timeout)
 
     def _tails(self) -> tuple[TopicTail, TopicTail]:
-        return network_tails(self.kafka, self.topics, "central-standby-view", self.security)
+        # the group ``<prefix>central-view-tail-…`` (wire.kafka.acls lets Central use it)
+        client_id = f"{self.topics.prefix}central-view"
+        return network_tails(self.kafka, self.topics, client_id, self.security)
 
     def _run(self) -> None:
         tails: tuple[TopicTail, TopicTail] | None = None
+        loaded = False
         try:
             while not self._stop.is_set():
                 if tails is None:
@@ -63,6 +66,10 @@ class StandbyFeed:
                     for tail in tails:
                         tail.poll(self.view.on_event, timeout=POLL_S)
                     if tails[0].caught_up:  # the broker answered: the replay reached the end
+                        if not loaded:
+                            loaded = True
+                            n = len(self.view.snapshot())
+                            log.info("standby view: %d charging points from the network state", n)
                         self.view.set_kafka_up(True)
                 except KafkaError as exc:
                     log.warning("standby view: %s", exc)

@@ -98,9 +98,11 @@ class Network:
         stdin_pipe: bool = False,
         port: int | None = None,
         name: str = "central",
+        gui: bool = False,
     ) -> Proc:
         """EV_Central on ``central_port`` (or ``port``: a pair's second one, see
-        ``pair_ports``), once it listens (a standby listens too, refusing monitors)."""
+        ``pair_ports``), once it listens (a standby listens too, refusing monitors); ``gui``:
+        with its control center (offscreen)."""
         if extra:
             self.central_args = list(extra)
         port = self.central_port if port is None else port
@@ -114,7 +116,7 @@ class Network:
             *self.db_args(),
             "--topic-prefix",
             self.topics.prefix,
-            "--no-gui",
+            *([] if gui else ["--no-gui"]),
             "--status-every",
             "2",
             "--log-level",
