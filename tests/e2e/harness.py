@@ -485,6 +485,12 @@ class LocalBroker:
         mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
         self._run("start", "--port", str(self.port), "--brokers", str(self.brokers), *mode)
 
+    def start_node(self, node_id: int) -> None:
+        """Bring back one node of the cluster (the others as they are)."""
+        mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
+        port = ["--port", str(self.port), "--brokers", str(self.brokers)]
+        self._run("start", *port, "--node", str(node_id), *mode)
+
     def kill_node(self, node_id: int) -> None:
         """SIGKILL one node of the cluster (no controlled shutdown: a crashed host)."""
         pid = int((self.run_dir / f"node-{node_id}" / "kafka.pid").read_text())
