@@ -243,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         console = ConsoleView(runtime)
         if not use_gui:
             runtime.add_listener(console)
+        # a paired Central's window opens at once, read-only while standby (gui.pair starts it)
+        gui_starts = use_gui and run_control_center is not None and runtime.config.paired
         try:
-            runtime.start()
+            if not gui_starts:
+                runtime.start()
         except StartError as exc:
             runtime.stop()
             if stop.is_set():
@@ -253,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             if use_gui and run_control_center is not None:
-                return int(run_control_center(runtime, args) or 0)
+                start = runtime.start if gui_starts else None
+                return int(run_control_center(runtime, args, start) or 0)
             say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop; type 'help').")
             code = run_headless(runtime, console, args.status_every, stop)
         finally:

@@ -91,6 +91,7 @@ class LinkStatus:
     # In an active/standby pair: this Central's id and role ("active"); "" when alone.
     central_id: str = ""
     role: str = ""
+    active_id: str = ""  # a standby's: the Central of the pair that is active now
 
 
 class CentralListener(Protocol):

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
-from cp_node.monitor_state import AUTH_RETRY, Backoff, MonitorState, spread
+from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
 from wire.errors import (
     EngineUnreachable,
     MessageError,
@@ -62,7 +62,6 @@ from wire.tcp_messages import (
 
 log = logging.getLogger(__name__)
 
-NEXT_CENTRAL_S = 0.05  # pause before trying the other Central of a pair
 # s beyond one health check's own time-out that the first HEARTBEAT waits for that check
 FIRST_CHECK_SLACK = 0.5
 
@@ -99,8 +98,7 @@ class MonitorService:
         # Central's addresses: one, or the two of an active/standby pair (the standby answers
         # ENQ with NACK): on a failure the next one is tried at once, the back-off waits only
         # after a whole round failed.
-        self.centrals: list[tuple[str, int]] = [central] if isinstance(central, tuple) else central
-        self._at = 0
+        self.centrals = CentralAddresses.of(central)
         self.credentials = credentials
         self.location, self.x, self.y = location, x, y
         self.interval = interval
@@ -244,16 +242,9 @@ class MonitorService:
     @property
     def central(self) -> tuple[str, int]:
         """The address of Central now tried or served by."""
-        return self.centrals[self._at]
-
-    def _next_central(self, round_start: int) -> bool:
-        """Move on to the next address; True when that closes a round of failures begun at
-        ``round_start``, so it is time to back off."""
-        self._at = (self._at + 1) % len(self.centrals)
-        return self._at == round_start
+        return self.centrals.current
 
     def _central_loop(self) -> None:
-        round_start = self._at
         while not self._stop.is_set():
             host, port = self.central
             client = CentralClient(
@@ -268,7 +259,7 @@ class MonitorService:
                 client.connect()
                 self._tls_sessions[(host, port)] = client.tls_session
                 self._authenticate(client)
-                round_start = self._at  # served here: after a loss, the others first
+                self.centrals.served()  # after a loss here, the others first
                 self._session(client)
                 wait = 0.0  # only when stopping
             except AuthProblem as exc:
@@ -283,9 +274,7 @@ class MonitorService:
                 wait = self.backoff.next_delay()
             except WireError as exc:
                 self._link_down(f"Cannot reach CENTRAL at {host}:{port} ({_why(exc)}); retrying")
-                wait = self.backoff.next_delay()
-                if len(self.centrals) > 1 and not self._next_central(round_start):
-                    wait = NEXT_CENTRAL_S  # the next address of the pair is untried
+                wait = self.centrals.failed(self.backoff)
             except OSError as exc:  # the credential folder, not the network
                 self._link_down(f"Cannot use the credential folder: {exc}; retrying")
                 wait = spread(self.auth_retry, self._random())

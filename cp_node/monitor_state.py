@@ -6,7 +6,8 @@ message and the engine health it stands for), and ``mark_reported`` once Central
 NOTED. After a (re)connection ``on_session`` forgets what was reported, so a
 fault that began while Central was away is reported on the new session.
 
-``Backoff`` decides how long the Central loop waits before the next connection attempt.
+``Backoff`` decides how long the Central loop waits before the next connection attempt;
+``CentralAddresses`` which of Central's addresses it tries (the two of a pair).
 """
 
 from __future__ import annotations
@@ -120,3 +121,40 @@ def spread(seconds: float, random_value: float) -> float:
     """``seconds`` jittered to ``[0.5, 1.5) * seconds`` (mean ``seconds``), so that monitors
     refused at the same moment (a Central that lost its database) do not retry together."""
     return seconds * (0.5 + random_value)
+
+
+NEXT_CENTRAL_S = 0.05  # pause before trying the other Central of a pair
+
+
+@dataclass
+class CentralAddresses:
+    """Central's addresses: one, or the two of an active/standby pair (the standby answers
+    ENQ with NACK). On a failure the next one is tried at once; the back-off waits only
+    after a whole round failed. Shared by EV_CP_M and EV_OCPP's per-charger links."""
+
+    addresses: list[tuple[str, int]]
+    at: int = 0
+    round_start: int = 0
+
+    @classmethod
+    def of(cls, central: tuple[str, int] | list[tuple[str, int]]) -> CentralAddresses:
+        return cls([central] if isinstance(central, tuple) else list(central))
+
+    @property
+    def current(self) -> tuple[str, int]:
+        """The address of Central now tried or served by."""
+        return self.addresses[self.at]
+
+    def served(self) -> None:
+        """A session began here: after losing it, the other addresses are tried first."""
+        self.round_start = self.at
+
+    def failed(self, backoff: Backoff) -> float:
+        """The current address failed: move on, and return the wait before the next try
+        (short while this round has untried addresses, else the back-off's)."""
+        wait = backoff.next_delay()
+        if len(self.addresses) > 1:
+            self.at = (self.at + 1) % len(self.addresses)
+            if self.at != self.round_start:
+                return NEXT_CENTRAL_S
+        return wait

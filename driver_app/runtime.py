@@ -47,9 +47,7 @@ from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import (
-    CENTRAL_STATUS,
     DRIVER_NOTICES,
-    NETWORK_STATE,
     CentralAlive,
     ChargeRequest,
     CpState,
@@ -58,7 +56,7 @@ from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import driver_kid, seal
 from wire.kafka.security import KafkaSecurity
-from wire.kafka.tail import TopicTail
+from wire.kafka.tail import TopicTail, network_tails
 from wire.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -246,24 +244,8 @@ class DriverRuntime:
             notices.assign_key(
                 topics.driver_notices, cfg.driver_id, topics.partitions_of(topics.driver_notices)
             )
-            network = TopicTail(
-                cfg.bootstrap,
-                topics.network_state,
-                topics.partitions_of(topics.network_state),
-                NETWORK_STATE,
-                from_beginning=True,
-                client_id=cfg.group_id,
-                security=cfg.security,
-            )
-            clients.append(network)
-            central = TopicTail(
-                cfg.bootstrap,
-                topics.central_status,
-                topics.partitions_of(topics.central_status),
-                CENTRAL_STATUS,
-                from_beginning=False,
-                client_id=cfg.group_id,
-                security=cfg.security,
+            network, central = network_tails(
+                cfg.bootstrap, topics, cfg.group_id, security=cfg.security
             )
         except (KafkaError, ValueError) as exc:
             for client in clients:

@@ -4,7 +4,8 @@ The same session EV_CP_M keeps (``cp_node.monitor_service``), on ``wire.aio_clie
 with the credential stored for the id (REGISTER with a saved claim first when there is
 none and registering is allowed), then a HEARTBEAT every second carrying the charge point's
 health, and FAULT/RECOVERED on a change (``cp_node.monitor_state.MonitorState`` decides which
-is owed). A session error reconnects after EV_CP_M's back-off. ``close()`` ends the session
+is owed). A session error reconnects after EV_CP_M's back-off; with the two addresses of an
+active/standby pair it tries the other one first (``CentralAddresses``, as EV_CP_M does). ``close()`` ends the session
 with EOT: Central then hears no heartbeat and turns the CP DISCONNECTED — which is what the
 gateway does when the charger's WebSocket dies or goes silent.
 
@@ -22,7 +23,7 @@ import ssl
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
-from cp_node.monitor_state import AUTH_RETRY, Backoff, MonitorState, spread
+from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
 from wire.aio_client import AsyncCentralClient
 from wire.errors import SessionError, WireError
 from wire.tcp_messages import (
@@ -50,7 +51,7 @@ class CentralLink:
         self,
         cp_id: str,
         *,
-        central: tuple[str, int],
+        central: tuple[str, int] | list[tuple[str, int]],
         credentials: CredentialStore,
         may_register: bool,
         location: str = "",
@@ -61,7 +62,7 @@ class CentralLink:
         say: Callable[[str], None],
     ) -> None:
         self.cp_id = cp_id
-        self.central = central
+        self.centrals = CentralAddresses.of(central)
         self.credentials = credentials
         self.may_register = may_register
         self.location = location
@@ -101,13 +102,19 @@ class CentralLink:
 
     # --- the session -------------------------------------------------------------------------
 
+    @property
+    def central(self) -> tuple[str, int]:
+        """The address of Central now tried or served by."""
+        return self.centrals.current
+
     async def _run(self) -> None:
-        host, port = self.central
         while True:
+            host, port = self.central
             client = self._client = AsyncCentralClient(host, port, ssl=self.tls)
             try:
                 await client.connect()
                 await self._authenticate(client)
+                self.centrals.served()  # after a loss here, the others first
                 await self._session(client)
             except Refused as exc:
                 self._down(str(exc))
@@ -115,7 +122,7 @@ class CentralLink:
                 wait = spread(AUTH_RETRY, random.random())
             except WireError as exc:
                 self._down(f"Cannot reach CENTRAL at {host}:{port} ({exc}); retrying")
-                wait = self.backoff.next_delay()
+                wait = self.centrals.failed(self.backoff)
             except OSError as exc:  # the credential folder
                 self._down(f"Cannot use the credential folder: {exc}")
                 wait = spread(AUTH_RETRY, random.random())

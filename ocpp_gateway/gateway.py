@@ -57,7 +57,7 @@ class Gateway:
     def __init__(
         self,
         *,
-        central: tuple[str, int],
+        central: tuple[str, int] | list[tuple[str, int]],
         kafka: str,
         topics: Topics,
         state_dir: Path,

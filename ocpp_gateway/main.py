@@ -1,6 +1,6 @@
 """``EV_OCPP``: the OCPP 1.6J gateway (docs/ocpp.md).
 
-    EV_OCPP --port P --central HOST:PORT --kafka HOST:PORT [--host H] [--auto-register]
+    EV_OCPP --port P --central HOST:PORT[,HOST:PORT] --kafka HOST:PORT [--host H] [--auto-register]
             [--heartbeat-interval S] [--passwords FILE] [--credentials-dir DIR]
             [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
             [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--central",
         required=True,
-        type=cli.host_and_port,
-        metavar="HOST:PORT",
-        help="EV_Central's TCP port (the monitors' link)",
+        type=cli.host_and_ports,
+        metavar="HOST:PORT[,HOST:PORT]",
+        help="EV_Central's TCP port (the monitors' link); an active/standby pair as two, "
+        "each charger's link uses the active one",
     )
     p.add_argument(
         "--kafka",

@@ -163,6 +163,8 @@ class Network:
         self.started_pg = False
         self.db_url = ""  # PostgreSQL with --ha; else Central's SQLite file in the run folder
         self.central_ports = [args.central_port + i for i in range(2 if args.ha else 1)]
+        # what the monitors and EV_OCPP get as --central (with --ha: both Centrals of the pair)
+        self.centrals = ",".join(f"127.0.0.1:{port}" for port in self.central_ports)
         self.gui = display_available() if args.gui is None else args.gui
         # The demo's broker keeps its data inside the run folder: --fresh forgets it too, and
         # stopping the demo never stops a broker that someone else started elsewhere.
@@ -240,7 +242,6 @@ class Network:
             self.wait_for_port(port, f"EV_Central {name}")
             if args.ha:
                 print(f"run: {name} is pid {self.children[-1].process.pid}", flush=True)
-        centrals = ",".join(f"127.0.0.1:{port}" for port in self.central_ports)
         cps = cp_specs(args.cps)
         for i, cp in enumerate(cps):
             port = args.engine_base_port + i
@@ -270,7 +271,7 @@ class Network:
                     "--engine",
                     f"127.0.0.1:{port}",
                     "--central",
-                    centrals,
+                    self.centrals,
                     "--cp-id",
                     cp["id"],
                     "--location",
@@ -349,7 +350,7 @@ class Network:
                 "--host",
                 "127.0.0.1",
                 "--central",
-                f"127.0.0.1:{args.central_port}",
+                self.centrals,
                 *kafka,
                 "--passwords",
                 str(passwords),

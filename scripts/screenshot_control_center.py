@@ -3,6 +3,8 @@
 
 Runs headless (``QT_QPA_PLATFORM=offscreen`` is set if nothing else is): a fake Central with
 the 12 seed CPs in all five states, driver requests in every phase and a few log lines.
+``--standby`` renders a standby's read-only window instead (``docs/img/control-center-
+standby.png``): the same CPs reach a ``StandbyView`` as ``cp_state`` events, as from Kafka.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from central_app.db import open_database  # noqa: E402
 from central_app.gui import ControlCenterWindow  # noqa: E402
-from central_app.gui.demo import DemoCentral, demo_log, demo_requests  # noqa: E402
+from central_app.gui.demo import DemoCentral, demo_log, demo_requests, seeded_cps  # noqa: E402
 from central_app.history import History  # noqa: E402
 from central_app.history.demo import seed_history  # noqa: E402
+from central_app.standby_view import StandbyView  # noqa: E402
+from wire.kafka.messages import CentralAlive, CpState  # noqa: E402
 
 
 def settle(ms: int) -> None:
@@ -34,32 +38,58 @@ def settle(ms: int) -> None:
     loop.exec()
 
 
+def standby_window() -> ControlCenterWindow:
+    """central-b, standby of central-a: the seed CPs as the active one published them."""
+    view = StandbyView("central-b")
+    window = ControlCenterWindow(view, subtitle="TCP :7071 · Kafka 127.0.0.1:9092")
+    for cp in seeded_cps():
+        state = CpState(
+            cp_id=cp.cp_id,
+            location=cp.location,
+            x=cp.x,
+            y=cp.y,
+            price=cp.price,
+            status=cp.status,
+            kw=cp.kw,
+            eur=cp.eur,
+        )
+        view.on_event(state)
+    view.on_event(CentralAlive(central_id="central-a", started_at="", role="active"))
+    return window
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(REPO / "docs" / "img" / "control-center.png"))
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--select", default="CP-01", help='CP to select ("" for none)')
+    parser.add_argument("--standby", action="store_true", help="a standby's read-only window")
     args = parser.parse_args()
+    if args.standby and args.out == parser.get_default("out"):
+        args.out = str(REPO / "docs" / "img" / "control-center-standby.png")
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
     app.setPalette(app.style().standardPalette())
-    central = DemoCentral()
-    # a seeded history, so the toolbar shows History… and Details… as a real Central has them
-    seed = json.loads((REPO / "resources" / "seed.json").read_text())["charging_points"]
-    prices = {cp["id"]: float(cp["price"]) for cp in seed}
-    tmp = tempfile.TemporaryDirectory()
-    db = open_database(f"sqlite:///{Path(tmp.name) / 'history.db'}")
-    drivers = [f"D-{i:03d}" for i in range(1, 41)]
-    seed_history(db, cps=list(prices), drivers=drivers, sessions=500, days=7, prices=prices)
-    central.history = lambda: History(db)  # type: ignore[attr-defined]
-    window = ControlCenterWindow(central, subtitle="TCP :7000 · Kafka 127.0.0.1:9092")
-    for request in demo_requests():
-        window.bridge.request_changed(request)
-    for entry in demo_log():
-        window.bridge.logged(entry)
-    window.bridge.links_changed(central.links())
+    if args.standby:
+        window = standby_window()
+    else:
+        central = DemoCentral()
+        # a seeded history, so the toolbar shows History… and Details… as a real Central's
+        seed = json.loads((REPO / "resources" / "seed.json").read_text())["charging_points"]
+        prices = {cp["id"]: float(cp["price"]) for cp in seed}
+        tmp = tempfile.TemporaryDirectory()
+        db = open_database(f"sqlite:///{Path(tmp.name) / 'history.db'}")
+        drivers = [f"D-{i:03d}" for i in range(1, 41)]
+        seed_history(db, cps=list(prices), drivers=drivers, sessions=500, days=7, prices=prices)
+        central.history = lambda: History(db)  # type: ignore[attr-defined]
+        window = ControlCenterWindow(central, subtitle="TCP :7000 · Kafka 127.0.0.1:9092")
+        for request in demo_requests():
+            window.bridge.request_changed(request)
+        for entry in demo_log():
+            window.bridge.logged(entry)
+        window.bridge.links_changed(central.links())
     window.resize(args.width, args.height)
     window.show()
     settle(600)

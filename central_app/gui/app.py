@@ -11,13 +11,17 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from central_app.gui.pair import PairWindows
 from central_app.gui.window import ControlCenterWindow
+from central_app.standby_feed import StandbyFeed
+from central_app.standby_view import StandbyView
 from central_app.views import CentralControls
 
 __all__ = ["freeze_startup_objects", "run_control_center"]
@@ -40,10 +44,14 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def run_control_center(runtime: CentralControls, args: Any = None) -> int:
+def run_control_center(
+    runtime: CentralControls, args: Any = None, start: Callable[[], None] | None = None
+) -> int:
     """Show the control center for ``runtime`` and run the Qt event loop; returns its exit code.
 
-    ``main`` has already started the runtime and stops it after this returns. ``args`` is
+    ``main`` has already started the runtime and stops it after this returns, except for a
+    Central of a pair: then ``start`` is given (it blocks while this Central is the standby)
+    and ``central_app.gui.pair`` shows the read-only standby window until it returns. ``args`` is
     main's parsed namespace; the optional ``city`` (path of a city file), ``port`` and
     ``kafka`` attributes are used when present.
     """
@@ -62,39 +70,62 @@ def run_control_center(runtime: CentralControls, args: Any = None) -> int:
         parts.append(f"TCP :{port}")
     if kafka := getattr(args, "kafka", None):
         parts.append(f"Kafka {kafka}")
-    window = ControlCenterWindow(
-        runtime, city_path=getattr(args, "city", None), subtitle=" · ".join(parts)
-    )
+
+    def make_window(controls: CentralControls) -> ControlCenterWindow:
+        return ControlCenterWindow(
+            controls, city_path=getattr(args, "city", None), subtitle=" · ".join(parts)
+        )
+
+    pair = None if start is None else _pair(runtime, start, make_window)
+    window = make_window(runtime) if pair is None else pair.window
+
+    def current() -> ControlCenterWindow:
+        return window if pair is None else pair.window
 
     def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         # An exception escaping a slot must not print a traceback at the operator.
         log.error("unexpected error in the control center", exc_info=(kind, exc, tb))
         with contextlib.suppress(RuntimeError):  # the window may already be gone
-            window.report_unexpected(exc)
+            current().report_unexpected(exc)
 
     previous_hook = sys.excepthook
     sys.excepthook = excepthook
     # Ctrl+C / SIGTERM close the window cleanly (main then stops the runtime); the timer lets
     # Python run signal handlers while Qt's event loop is in C++.
-    previous = {sig: _install(sig, lambda *_: window.close()) for sig in _SIGNALS}
+    previous = {sig: _install(sig, lambda *_: current().close()) for sig in _SIGNALS}
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)
     try:
-        window.show()
+        if pair is None:
+            window.show()
+        else:
+            pair.begin()
         freeze_startup_objects()
         code = int(app.exec())
     finally:
+        if pair is not None:
+            pair.finish()
         wake.stop()
         for sig, handler in previous.items():
             if handler is not None:
                 _install(sig, handler)
         sys.excepthook = previous_hook
-        window.close()
-        window.deleteLater()
+        current().close()
+        current().deleteLater()
         if created:
             app.processEvents()
     return code
+
+
+def _pair(
+    runtime: Any, start: Callable[[], None], make_window: Callable[..., ControlCenterWindow]
+) -> PairWindows:
+    """The standby's view and its Kafka feed, from the runtime's configuration."""
+    cfg = runtime.config
+    view = StandbyView(cfg.central_id)
+    feed = StandbyFeed(view, cfg.kafka, runtime.topics, cfg.kafka_security)
+    return PairWindows(runtime, start, runtime.abandon, make_window, feed, view)
 
 
 def _install(sig: signal.Signals, handler: Any) -> Any:

@@ -34,6 +34,7 @@ from central_app.gui.log_panel import LogPanel
 from central_app.gui.map_feed import MapFeed, tile_for
 from central_app.gui.requests_model import RequestColumn, RequestsModel
 from central_app.gui.status_bar import LinksIndicator, StateCounts
+from central_app.standby_view import banner_of
 from central_app.views import CentralControls, CpStatus, CpView, LinkStatus, LogLevel
 from citymap import City, CityMapError, load_city
 from citymap.view import CityMapView
@@ -89,6 +90,14 @@ class ControlCenterWindow(QMainWindow):
         self.links = LinksIndicator(self)
         self.state_counts = StateCounts(self)
         self._syncing = False
+        self.read_only: str | None = None  # a standby's banner text: commands disabled
+        self.banner = QLabel(self)
+        self.banner.setObjectName("readOnlyBanner")
+        self.banner.setStyleSheet(
+            "background: #fff3cd; color: #664d03; font-weight: bold; padding: 2px 10px;"
+            "border: 1px solid #e0c36a; border-radius: 3px;"
+        )
+        self.banner.hide()
         self.history = HistoryLauncher.for_controls(
             self, controls, live_view=self.model.cp, on_error=self.log_panel.log
         )
@@ -231,6 +240,9 @@ class ControlCenterWindow(QMainWindow):
         toolbar.addAction(self.history_action)
         toolbar.addSeparator()
         toolbar.addAction(self.fit_action)
+        toolbar.addSeparator()
+        self.banner_action = toolbar.addWidget(self.banner)
+        self.banner_action.setVisible(False)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
         self._update_actions()
@@ -247,6 +259,7 @@ class ControlCenterWindow(QMainWindow):
         self.bridge.requestsChanged.connect(self.requests.update_requests)
         self.bridge.logBatch.connect(self.log_panel.add_batch)
         self.bridge.linksChanged.connect(self.links.set_links)
+        self.bridge.linksChanged.connect(self._on_links)
         self.model.cpsUpdated.connect(self._on_cps_updated)
         self.model.countsChanged.connect(self.state_counts.set_counts)
         self.cp_panel.selectionChangedIds.connect(self._on_table_selection)
@@ -269,9 +282,17 @@ class ControlCenterWindow(QMainWindow):
             current = links() if callable(links) else None
             if isinstance(current, LinkStatus):
                 self.links.set_links(current)
+                self._on_links(current)
         except Exception as exc:  # the window must still open and say what went wrong
             log.exception("attaching the control center to Central failed")
             self._report_failure("Connecting the control center to Central", exc)
+
+    def _on_links(self, links: LinkStatus) -> None:
+        """A standby's window is a read-only view: a banner says whose, commands are off."""
+        self.read_only = banner_of(links)
+        self.banner.setText(self.read_only or "")
+        self.banner_action.setVisible(self.read_only is not None)
+        self._update_actions()
 
     # --- model -> map -------------------------------------------------------------------------
 
@@ -334,6 +355,19 @@ class ControlCenterWindow(QMainWindow):
         has_cps = self.model.rowCount() > 0
         self.stop_all_action.setEnabled(has_cps)
         self.resume_all_action.setEnabled(has_cps)
+        if self.read_only is not None:  # only the active Central may change the network
+            for action in self.command_actions:
+                action.setEnabled(False)
+
+    @property
+    def command_actions(self) -> tuple[QAction, ...]:
+        return (
+            self.stop_action,
+            self.resume_action,
+            self.revoke_action,
+            self.stop_all_action,
+            self.resume_all_action,
+        )
 
     def stop_selected(self) -> None:
         ids = self.selected_ids()

@@ -98,9 +98,11 @@ class Network:
         stdin_pipe: bool = False,
         port: int | None = None,
         name: str = "central",
+        gui: bool = False,
     ) -> Proc:
         """EV_Central on ``central_port`` (or ``port``: a pair's second one, see
-        ``pair_ports``), once it listens (a standby listens too, refusing monitors)."""
+        ``pair_ports``), once it listens (a standby listens too, refusing monitors); ``gui``:
+        with its control center (offscreen)."""
         if extra:
             self.central_args = list(extra)
         port = self.central_port if port is None else port
@@ -114,7 +116,7 @@ class Network:
             *self.db_args(),
             "--topic-prefix",
             self.topics.prefix,
-            "--no-gui",
+            *([] if gui else ["--no-gui"]),
             "--status-every",
             "2",
             "--log-level",
@@ -482,6 +484,12 @@ class LocalBroker:
         """Start the broker, or the cluster's nodes that are not running."""
         mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
         self._run("start", "--port", str(self.port), "--brokers", str(self.brokers), *mode)
+
+    def start_node(self, node_id: int) -> None:
+        """Bring back one node of the cluster (the others as they are)."""
+        mode = ["--insecure"] if self.secrets is None else ["--secrets", str(self.secrets.root)]
+        port = ["--port", str(self.port), "--brokers", str(self.brokers)]
+        self._run("start", *port, "--node", str(node_id), *mode)
 
     def kill_node(self, node_id: int) -> None:
         """SIGKILL one node of the cluster (no controlled shutdown: a crashed host)."""

@@ -130,8 +130,16 @@ class PairHosts:
         _ip("link", "set", self._veth(role), "down" if down else "up", netns=self.names["infra"])
 
     def destroy(self) -> None:
+        """Kill what still runs inside the namespaces (a daemon a failed test did not stop),
+        delete them, and any veth a half-done ``create`` left here. Safe to call twice."""
         for ns in self.names.values():
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                subprocess.run(["kill", "-9", pid], check=False, capture_output=True)
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        for n, role in enumerate(self.roles):
+            for link in (self._veth(role), f"vh{n}{self.tag}"):
+                subprocess.run(["ip", "link", "del", link], check=False, capture_output=True)
 
     def prefix(self, role: str) -> list[str]:
         return ["ip", "netns", "exec", self.names[role]]

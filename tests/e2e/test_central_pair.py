@@ -137,3 +137,30 @@ def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer
     one_ticket(network, observer, session)
     assert not observer.events("supply_interrupted", since=frozen, session_id=session)
     assert leader(network) == (2, "central-b")
+
+
+def test_a_standby_with_its_window_shows_the_network_then_takes_over(
+    pg_network: Network, pg_observer: Observer
+) -> None:
+    """The control center of a standby opens at once, fed from Kafka (the secured broker's
+    ACLs let it read), and becomes the live one when the active Central is killed."""
+    network, observer = pg_network, pg_observer
+    network.pair_ports = [free_port(), free_port()]
+    central_a = network.start_central("--central-id", "central-a", port=network.pair_ports[0])
+    central_a.wait_line(ACTIVE, 30)
+    network.start_cp("CP-01")
+    network.wait_cp_ready(observer, "CP-01")
+    central_b = network.start_central(
+        "--central-id", "central-b", "--log-level", "INFO", port=network.pair_ports[1], gui=True
+    )
+    central_b.wait_line(STANDBY, 30)
+    central_b.wait_line("standby view: ", 20)  # the window's rows: the network state read
+    killed = time.monotonic()
+    central_a.popen.kill()
+    central_b.wait_line(ACTIVE, 15, since=killed)
+    monitor = network.cps["CP-01"].monitor
+    assert monitor is not None
+    monitor.wait_line(f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}", 15)
+    assert central_b.alive
+    assert "not authorized" not in central_b.output()
+    assert "Traceback" not in central_b.output()

@@ -1,4 +1,6 @@
-"""Three brokers: one is SIGKILLed in the middle of supplies and nothing is lost or doubled.
+"""Three brokers: one is SIGKILLed in the middle of supplies and nothing is lost or doubled;
+then a second one: writes stall (too few in-sync replicas), said clearly, and resume when one
+comes back.
 
 The cluster is this test's own (``scripts/kafka-local start --brokers 3``): topics with
 replication factor 3 and ``min.insync.replicas=2``, producers with ``acks=all`` and
@@ -112,3 +114,16 @@ def test_one_broker_killed_mid_supply_loses_and_doubles_nothing(
     assert not dead, dead
     network.assert_ticketed_once(observer, plans)
     print(f"all supplies ticketed {time.monotonic() - killed_at:.1f}s after the kill")
+
+    # Two of three down: Central still reaches a broker but nothing it writes (central_alive,
+    # every second) is acknowledged; it says so, and catches up when one broker is back.
+    central = network.central
+    assert central is not None
+    second = next(n for n in range(1, 4) if n != victim)
+    stalled_at = time.monotonic()
+    cluster.kill_node(second)
+    central.wait_line("Kafka writes stalled", 15, since=stalled_at)
+    cluster.start_node(victim)
+    central.wait_line("Kafka writes resumed", 30, since=stalled_at)
+    assert central.alive
+    print(f"two brokers down: stalled and resumed in {time.monotonic() - stalled_at:.1f}s")

@@ -11,7 +11,8 @@ Resources, per prefix ``P`` (topics are ``P`` + ``evc.*``, see ``wire.kafka.topi
   ``ensure_topics`` can verify partition counts and compaction without creating anything,
   and has ``IdempotentWrite`` on the cluster (idempotent producers);
 - writes and reads are granted per topic name (LITERAL);
-- groups: Central ``Pcentral`` (LITERAL); engines ``Pengine-`` and drivers ``Pdriver-``
+- groups: Central ``Pcentral`` (LITERAL) and ``Pcentral-view-`` (PREFIXED: the tails of a
+  standby's read-only window, ``central_app.standby_feed``); engines ``Pengine-`` and drivers ``Pdriver-``
   (PREFIXED: ``Pengine-<cp_id>``, ``Pdriver-<driver_id>`` and the driver's tails
   ``Pdriver-<driver_id>-tail-…``). Engines assign their partition but commit their offsets
   under their group, so they need it too.
@@ -66,6 +67,8 @@ def role_rules(role: str, prefix: str = "") -> list[_Rule]:
         ):
             rules.append((topic, every_topic, pre, op))
         rules.append((group, prefix + "central", lit, AclOperation.READ))
+        # a standby's window reads two topics with TopicTail, whose group commits nothing
+        rules.append((group, prefix + "central-view-", pre, AclOperation.READ))
     elif role == "engine":
         for name in (t.cp_events, t.requests, t.dead_letter):
             rules.append((topic, name, lit, AclOperation.WRITE))

@@ -10,7 +10,8 @@ per producer session, when the broker comes back. Nothing in PROTOCOL.md tolerat
 loss (a ``supply_ended`` lost during a broker restart would lose a ticket), and stale events
 are the consumer's business (Central denies ``charge_request`` older than 10 s). The local
 queue is bounded (``queue.buffering.max.messages``), so a long outage ends in
-``BrokerUnavailable`` from ``send`` rather than in unbounded memory.
+``BrokerUnavailable`` from ``send`` rather than in unbounded memory. Writes that a reachable
+cluster does not acknowledge (two brokers of three down) are said by ``WriteStall``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from wire.errors import BrokerUnavailable, KafkaError
 from wire.kafka.messages import Event
 from wire.kafka.quiet import LibrdkafkaLog, RepeatFilter, log_client_error
 from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
+from wire.kafka.stall import WriteStall
 
 STARTUP_GRACE_S = 5.0
 
@@ -50,6 +52,7 @@ class EventProducer:
         self._broker_up = True
         self._failures = 0
         self._repeats = RepeatFilter()
+        self._stall = WriteStall()
         # Until this moment a broker that is not UP yet is still being connected to, not down:
         # without the grace a fresh program would flash "Kafka down" at every start.
         self._connect_grace_until = time.monotonic() + STARTUP_GRACE_S
@@ -92,10 +95,14 @@ class EventProducer:
             brokers = json.loads(stats_json).get("brokers", {})
         except ValueError:
             return
-        if brokers:
-            up = any(b.get("state") == "UP" for b in brokers.values())
-            if up or time.monotonic() > self._connect_grace_until:
-                self._broker_up = up
+        if not brokers:
+            return
+        up = any(b.get("state") == "UP" for b in brokers.values())
+        if up or time.monotonic() > self._connect_grace_until:
+            self._broker_up = up
+        # a stall only while a broker answers (an unreachable one is "Kafka down", said above)
+        if up and (said := self._stall.check(time.monotonic(), len(self._producer))):
+            log.warning(said)
 
     def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:
         if err is not None:
@@ -107,6 +114,8 @@ class EventProducer:
             )
         else:
             self._broker_up = True
+            if said := self._stall.delivered(time.monotonic(), len(self._producer)):
+                log.warning(said)
 
     # --- API ----------------------------------------------------------------------------------
 
@@ -133,6 +142,7 @@ class EventProducer:
                 self._producer.poll(0.5)  # let deliveries drain a little, then retry once
             except KafkaException as exc:
                 raise KafkaError(f"cannot produce to {topic}: {exc}") from exc
+        self._stall.queued(time.monotonic())
         self._producer.poll(0)
 
     def poll(self, timeout: float = 0.0) -> None:
@@ -166,3 +176,8 @@ class EventProducer:
     @property
     def broker_up(self) -> bool:
         return self._broker_up
+
+    @property
+    def stalled(self) -> bool:
+        """Events wait and none was acknowledged for ``stall.STALL_S`` (see ``WriteStall``)."""
+        return self._stall.stalled

@@ -19,9 +19,10 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 from confluent_kafka import KafkaError as RdKafkaError
 
 from wire.errors import InvalidEvent, KafkaError
-from wire.kafka.messages import Event, EventCodec
+from wire.kafka.messages import CENTRAL_STATUS, NETWORK_STATE, Event, EventCodec
 from wire.kafka.quiet import LibrdkafkaLog, RepeatFilter, log_client_error
 from wire.kafka.security import AuthProblems, KafkaSecurity, with_security
+from wire.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 rdlog = LibrdkafkaLog("tail")
@@ -109,3 +110,34 @@ class TopicTail:
             self._consumer.close()
         except (KafkaException, RuntimeError) as exc:
             log.debug("kafka tail close: %s", exc)
+
+
+def network_tails(
+    bootstrap: str, topics: Topics, client_id: str, security: KafkaSecurity | None = None
+) -> tuple[TopicTail, TopicTail]:
+    """The two tails of a view of the network (the driver's, a standby Central's window):
+    ``evc.network.state`` from the beginning (every CP's last state, then its changes) and
+    ``central_alive`` from the end (which Central serves now)."""
+    network = TopicTail(
+        bootstrap,
+        topics.network_state,
+        topics.partitions_of(topics.network_state),
+        NETWORK_STATE,
+        from_beginning=True,
+        client_id=client_id,
+        security=security,
+    )
+    try:
+        central = TopicTail(
+            bootstrap,
+            topics.central_status,
+            topics.partitions_of(topics.central_status),
+            CENTRAL_STATUS,
+            from_beginning=False,
+            client_id=client_id,
+            security=security,
+        )
+    except KafkaError:
+        network.close()
+        raise
+    return network, central
