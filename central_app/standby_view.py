@@ -43,6 +43,9 @@ def _view_of(event: CpState) -> CpView:
         price=event.price,
         status=status,
         kw=event.kw,
+        # cp_state carries € but not kWh; € = kWh × price, so the meter is that to ~0.01 kWh
+        # (better than a 0.00 beside a running amount)
+        kwh=round(event.eur / event.price, 2) if event.price > 0 else 0.0,
         eur=event.eur,
         updated_at=event.ts,
     )
