@@ -22,14 +22,12 @@ from wire.errors import (
     ConnectionLost,
     ResponseTimeout,
     SessionError,
-    UntrustedCertificate,
 )
 from wire.framing import Event, FrameDecoder, encode_frame
 from wire.session import ENQ, EOT, READ_SIZE
 from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT
-from wire.tcp_exchange import RequestExchange, handshake
+from wire.tcp_exchange import RequestExchange, handshake, tls_failure
 from wire.tcp_messages import RESPONSES, Request, Response
-from wire.tls import describe_verify_error
 
 
 class AsyncCentralClient:
@@ -72,15 +70,8 @@ class AsyncCentralClient:
                     ssl=self.ssl,
                     server_hostname=self.server_hostname if self.ssl else None,
                 )
-        except ssl.SSLCertVerificationError as exc:
-            raise UntrustedCertificate(
-                f"Central's certificate is not trusted: {describe_verify_error(exc)}"
-            ) from exc
         except ssl.SSLError as exc:
-            raise ConnectionLost(
-                f"TLS handshake with Central at {where} failed: {exc.reason or exc} "
-                "(is Central running without TLS?)"
-            ) from exc
+            raise tls_failure(exc, where) from exc
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot connect to Central at {where}: {exc}") from exc
         self._decoder = FrameDecoder()

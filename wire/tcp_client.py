@@ -47,13 +47,11 @@ from wire.errors import (
     ConnectionLost,
     ResponseTimeout,
     SessionError,
-    UntrustedCertificate,
 )
 from wire.framing import Event, FrameDecoder, encode_frame
 from wire.session import ENQ, EOT, READ_SIZE
-from wire.tcp_exchange import RequestExchange, handshake
+from wire.tcp_exchange import RequestExchange, handshake, tls_failure
 from wire.tcp_messages import RESPONSES, Request, Response
-from wire.tls import describe_verify_error
 
 log = logging.getLogger(__name__)
 
@@ -183,17 +181,9 @@ class CentralClient:
             sock.settimeout(self.connect_timeout)
             session = self.tls_session
             tls = self.ssl.wrap_socket(sock, server_hostname=self.server_hostname, session=session)
-        except ssl.SSLCertVerificationError as exc:
-            sock.close()
-            raise UntrustedCertificate(
-                f"Central's certificate is not trusted: {describe_verify_error(exc)}"
-            ) from exc
         except ssl.SSLError as exc:
             sock.close()
-            raise ConnectionLost(
-                f"TLS handshake with Central at {where} failed: {exc.reason or exc} "
-                "(is Central running without TLS?)"
-            ) from exc
+            raise tls_failure(exc, where) from exc
         except OSError as exc:  # timeout, reset
             sock.close()
             raise ConnectionLost(f"TLS handshake with Central at {where} failed: {exc}") from exc

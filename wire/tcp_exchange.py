@@ -19,13 +19,31 @@ Errors are the ``SessionError`` family, after which a client closes its connecti
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 
-from wire.errors import ConnectionLost, HandshakeRefused, SessionError, TooManyAttempts
+from wire.errors import (
+    ConnectionLost,
+    HandshakeRefused,
+    SessionError,
+    TooManyAttempts,
+    UntrustedCertificate,
+)
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame
 from wire.session import ACK, ENQ, EOT, MAX_ATTEMPTS, NACK, FramedSession
+from wire.tls import describe_verify_error
 
-__all__ = ["ACK", "ENQ", "EOT", "MAX_ATTEMPTS", "NACK", "RequestExchange", "Step", "handshake"]
+__all__ = [
+    "ACK",
+    "ENQ",
+    "EOT",
+    "MAX_ATTEMPTS",
+    "NACK",
+    "RequestExchange",
+    "Step",
+    "handshake",
+    "tls_failure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +62,18 @@ def handshake(event: Event) -> bool:
             raise ConnectionLost(session.problem)
     log.debug("ignoring %r while waiting for the handshake", event)
     return False
+
+
+def tls_failure(exc: ssl.SSLError, where: str) -> SessionError:
+    """What a failed TLS handshake with Central means to the user, for both clients."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return UntrustedCertificate(
+            f"Central's certificate is not trusted: {describe_verify_error(exc)}"
+        )
+    return ConnectionLost(
+        f"TLS handshake with Central at {where} failed: {exc.reason or exc} "
+        "(is Central running without TLS?)"
+    )
 
 
 @dataclass(frozen=True)
