@@ -85,6 +85,42 @@ CALL_TIMEOUT = 10.0
 T = TypeVar("T")
 
 
+class _ChunkedRun:
+    """One Kafka batch handled on the owner a chunk at a time, each chunk scheduling the next
+    (``call_soon``: after the loop has served the sockets that are ready).
+
+    The owner chains the chunks itself: a hand-over per chunk waited each time for the
+    consumer thread to get the GIL back (up to the 5 ms switch interval while the owner is
+    busy); at 10,000 CPs chaining took the heartbeats' p99 from 151 to 109 ms. A class, not a
+    closure that schedules itself: such a closure is a reference cycle that kept every batch
+    (thousands of events a second) alive until the cyclic collector ran, and its collections
+    of ~20,000 objects stopped every thread for 10-70 ms (docs/performance.md).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[Received],
+        handle: Callable[[list[Received]], list[tuple[Received, Exception]]],
+    ) -> None:
+        self._loop = loop
+        self._batch = batch
+        self._handle = handle
+        self._failures: list[tuple[Received, Exception]] = []
+        self.done: Future[list[tuple[Received, Exception]]] = Future()
+
+    def step(self, start: int) -> None:
+        try:
+            self._failures.extend(self._handle(self._batch[start : start + OWNER_CHUNK]))
+        except BaseException as exc:  # the handler catches per event; never hang here
+            self.done.set_exception(exc)
+            return
+        if start + OWNER_CHUNK < len(self._batch):
+            self._loop.call_soon(self.step, start + OWNER_CHUNK)
+        else:
+            self.done.set_result(self._failures)
+
+
 class StartError(Exception):
     """Central cannot start (message is for users): port in use, bad database, ..."""
 
@@ -474,32 +510,15 @@ class CentralRuntime:
         return Handled(failures, writer.barrier())
 
     def _in_chunks(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
-        """Handle ``batch`` on the owner in chunks of ``OWNER_CHUNK``, each chunk scheduling
-        the next (``call_soon``: after the loop has served the sockets that are ready), so
-        heartbeats are answered between chunks instead of after hundreds of events. The
-        owner chains the chunks itself: a hand-over per chunk waited each time for this thread
-        to get the GIL back (up to the 5 ms switch interval while the owner is busy); at
-        10,000 CPs chaining took the heartbeats' p99 from 151 to 109 ms (docs/performance.md)."""
+        """Handle ``batch`` on the owner in chunks of ``OWNER_CHUNK`` (:class:`_ChunkedRun`),
+        so heartbeats are answered between chunks instead of after hundreds of events."""
         loop = self._loop
         if loop is None or loop.is_closed():
             raise RuntimeError("Central's core is not running")
-        done: Future[list[tuple[Received, Exception]]] = Future()
-        failures: list[tuple[Received, Exception]] = []
-
-        def step(start: int) -> None:
-            try:
-                failures.extend(self._handle_events(batch[start : start + OWNER_CHUNK]))
-            except BaseException as exc:  # _handle_events catches per event; never hang here
-                done.set_exception(exc)
-                return
-            if start + OWNER_CHUNK < len(batch):
-                loop.call_soon(step, start + OWNER_CHUNK)
-            else:
-                done.set_result(failures)
-
-        loop.call_soon_threadsafe(step, 0)
+        run = _ChunkedRun(loop, batch, self._handle_events)
+        loop.call_soon_threadsafe(run.step, 0)
         chunks = -(-len(batch) // OWNER_CHUNK)
-        return done.result(CALL_TIMEOUT * max(1, chunks))
+        return run.done.result(CALL_TIMEOUT * max(1, chunks))
 
     def _handle_events(self, batch: list[Received]) -> list[tuple[Received, Exception]]:
         failures: list[tuple[Received, Exception]] = []
