@@ -5,7 +5,7 @@ done twice when the writer runs the same batch again after an outage."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from central_app.billing import TicketData
 from central_app.db import SessionRow, open_database
@@ -86,3 +86,53 @@ def test_a_batch_run_again_does_not_repeat_what_was_committed(store: Store) -> N
     store.write_sessions([SessionOp("create", (row("s0"),))])
     assert store.write_sessions([done, SessionOp("ticket", (ticket("s0"),))]) == [None, True]
     assert sessions(store) == 1  # s1 was not inserted by this call
+
+
+def rows_of(store: Store) -> list[tuple[object, ...]]:
+    columns = ("session_id", "status", "started_at", "reason", "kwh")  # not now_ts() stamps
+    with store.db.engine.connect() as conn:
+        query = select(*(getattr(SessionRow, c) for c in columns)).order_by(SessionRow.session_id)
+        return [tuple(r) for r in conn.execute(query)]
+
+
+def test_grouped_writes_leave_the_rows_of_one_op_at_a_time(db_url: str) -> None:
+    """Creates and starts of many sessions run as one statement per kind and round; the
+    rows must be those the ops give run one by one, including a session that is created,
+    started, ticketed, reopened and ticketed again in one batch."""
+    ops: list[SessionOp] = []
+    for i in range(40):
+        ops.append(SessionOp("create", (row(f"s{i:02}", f"CP-0{1 + i % 3}"),)))
+    for i in range(0, 40, 2):
+        ops.append(SessionOp("start", (f"s{i:02}", f"2026-11-26T08:01:{i:02}.000Z")))
+    ops += [
+        SessionOp("ticket", (ticket("s00"),)),
+        SessionOp("reopen", ("s02", "2026-11-26T08:02:00.000Z")),
+        SessionOp("close", ("s01", "expired", "authorization_expired")),
+        SessionOp("close", ("s02", "expired", "authorization_expired")),  # supplying: no
+        SessionOp("start", ("s00", "2026-11-26T08:03:00.000Z")),  # ticketed: no change
+        SessionOp("ticket", (ticket("s02", kwh=3.0),)),
+        SessionOp("reopen", ("s04", "2026-11-26T08:04:00.000Z")),
+        SessionOp("start", ("s05", "2026-11-26T08:05:00.000Z")),
+        SessionOp("close", ("s39", "expired", "authorization_expired")),
+        SessionOp("start", ("s39", "2026-11-26T08:06:00.000Z")),  # expired: no
+    ]
+
+    def fresh() -> Store:
+        s = Store(open_database(db_url))
+        with s.db.engine.begin() as conn:
+            conn.execute(SessionRow.__table__.delete())
+        return s
+
+    one_by_one = fresh()
+    singly = [one_by_one.write_sessions([SessionOp(op.kind, op.args)])[0] for op in ops]
+    expected = rows_of(one_by_one)
+
+    grouped = fresh()
+    statements: list[str] = []
+    event.listen(grouped.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert grouped.write_sessions([SessionOp(op.kind, op.args) for op in ops]) == singly
+    # one transaction, not the one-by-one fallback: 40 creates and 20 starts in 2 statements
+    assert len(statements) < 20, statements
+    assert rows_of(grouped) == expected
+    assert len(expected) == 40 and expected[0][1] == "ticketed" and expected[2][1] == "ticketed"
+    assert expected[39][1] == "expired"
