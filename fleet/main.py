@@ -79,6 +79,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="seconds over which the N monitors first connect (1: a registration burst)",
     )
     p.add_argument("--silence", type=int, default=3, help="CPs silenced in the steady phase (3)")
+    p.add_argument(
+        "--monitor-nice",
+        type=int,
+        default=-5,
+        help="scheduling priority of the monitor workers (-5: ahead of the rest of the machine, "
+        "so their clocks measure Central, not their own wait for a CPU; 0: as everything else)",
+    )
     p.add_argument("--label", default="", help="name of this run in the results")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default in the run dir)")
     p.add_argument("--run-dir", type=Path, default=None, help="default .run/fleet/<time>")
@@ -148,6 +155,7 @@ def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions
         register_timeout=args.register_timeout,
         storm_timeout=args.storm_timeout,
         response_timeout=args.response_timeout,
+        monitor_nice=args.monitor_nice,
         spread=args.spread,
         central_cmd=command,
         pythonpath=str(Path(args.pythonpath).resolve()) if args.pythonpath else None,

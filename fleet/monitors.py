@@ -79,6 +79,9 @@ class PhaseStats:
     hb_lost: int = 0  # never answered: the connection dropped, or an error response
     hb_overdue: int = 0  # still outstanding and older than ANSWER_LIMIT (at the snapshot)
     latency: Histogram = field(default_factory=Histogram)
+    # how late this worker's own heartbeat wheel ran: a latency above it may be the
+    # generator's (starved of CPU on a shared machine), not Central's
+    tick_lag: Histogram = field(default_factory=Histogram)
     connects: int = 0
     connect_failures: int = 0
     refused: int = 0
@@ -100,6 +103,7 @@ class PhaseStats:
             if isinstance(mine, int):
                 setattr(self, name, mine + getattr(other, name))
         self.latency.merge(other.latency)
+        self.tick_lag.merge(other.tick_lag)
         self.auth_times.extend(other.auth_times)
 
     @property
@@ -202,6 +206,7 @@ class MonitorSession(asyncio.Protocol):
         self.frame = b""
         self.attempts = 0
         self.hb_due: float | None = None
+        self.received_at = 0.0  # when data_received last began
         self.hb_stats: PhaseStats | None = None
         self.queued_due: float | None = None
         self.queued_stats: PhaseStats | None = None
@@ -233,6 +238,9 @@ class MonitorSession(asyncio.Protocol):
         transport.write(_ENQ)
 
     def data_received(self, data: bytes) -> None:
+        # when the bytes reached this process: a response's latency must not include the
+        # ACK this worker sends first, nor its work on the responses read just before
+        self.received_at = time.monotonic()
         for event in self.decoder.feed(data):
             if self.closed or self.cp.silenced_at is not None:
                 return
@@ -327,7 +335,7 @@ class MonitorSession(asyncio.Protocol):
         self.hb_due = self.hb_stats = None
         if due is not None and stats is not None:
             if isinstance(message, Alive):
-                latency = time.monotonic() - due
+                latency = self.received_at - due
                 stats.latency.add(latency)
                 if latency <= ANSWER_LIMIT:
                     stats.hb_ok += 1
@@ -597,6 +605,8 @@ class MonitorFleet:
             return
         now = self.loop.time()
         while self._tick_origin + self._tick_index * 0.01 <= now:
+            # one sample per 10 ms slot: a stall of the loop counts for the time it lasted
+            self.current.tick_lag.add(now - (self._tick_origin + self._tick_index * 0.01))
             mono = time.monotonic()
             for cp in self.wheel[self._tick_index % SLOTS]:
                 if cp.session is not None:

@@ -104,6 +104,8 @@ def row(r: dict[str, Any]) -> list[str]:
         storm_cell,
         reg_cell,
         "-" if not steady else _num(steady.get("generator_cpu_mean"), " %"),
+        _pair(hb.get("generator_tick_lag"))
+        + (f" (nice {r['monitor_nice']})" if r.get("monitor_nice") else ""),
     ]
 
 
@@ -120,6 +122,7 @@ HEADERS = [
     "storm: all re-authorized",
     "registration",
     "generator CPU",
+    "generator's own lag p50 / p99",
 ]
 
 

@@ -61,6 +61,7 @@ def _heartbeats(stats: Any) -> dict[str, Any]:
         "overdue": stats.hb_overdue,
         "answered_pct": None if stats.answered_pct is None else round(stats.answered_pct, 3),
         "latency": stats.latency.to_dict(),
+        "generator_tick_lag": stats.tick_lag.to_dict(),
     }
 
 
@@ -123,6 +124,7 @@ def summarize(
         "label": o.label,
         "cps": o.cps,
         "workers": sc.n_workers,
+        "monitor_nice": sc.monitor_nice,
         "central_cmd": " ".join(o.central_cmd),
         "pythonpath": o.pythonpath,
         "security": {"tls": o.tls, "sealed": o.sealed},

@@ -59,6 +59,10 @@ class ScenarioOptions:
     storm_timeout: float = 60.0
     silence: int = 3
     response_timeout: float = 10.0
+    # The monitor workers' nice value: each stands for thousands of monitors that would have
+    # their own hardware, so on a shared machine they go ahead of Central, the broker and
+    # the Kafka simulation (docs/performance.md, "The generator's own lag").
+    monitor_nice: int = -5
     spread: float = 1.0
     central_cmd: list[str] = field(default_factory=list)
     pythonpath: str | None = None
@@ -89,6 +93,8 @@ class Scenario:
         self.say = say
         self.ctx = multiprocessing.get_context("spawn")
         self.workers: list[tuple[Any, Connection]] = []
+        self.monitor_nice = 0  # what the monitor workers run at (_prioritize)
+        self.priority_refused: str | None = None
         self.kafka: tuple[Any, Connection] | None = None
         self.names: dict[int, tuple[str, Path]] = {}  # id(conn) -> (name, log file)
         self.procs: dict[int, Any] = {}  # id(conn) -> process
@@ -218,6 +224,7 @@ class Scenario:
         rate = (stats.hb_due - self._last_due) / max(now - self._last_due_t, 1e-3)
         self._last_due, self._last_due_t = stats.hb_due, now
         p99 = stats.latency.percentile(99)
+        lag = stats.tick_lag.percentile(99)
         answered = stats.answered_pct
         sample = self.sampler.latest()
         central = sample.cpu.get("central", 0.0) if sample else 0.0
@@ -230,6 +237,7 @@ class Scenario:
             f"  hb/s {rate:6.0f}  p99 {'-' if p99 is None else f'{p99 * 1000:.1f} ms'}"
             f"  answered {'-' if answered is None else f'{answered:.1f}%'}"
             f"  central {central:.0f}% {rss:.0f} MB  generator {gen:.0f}%"
+            f" (lag p99 {'-' if lag is None else f'{lag * 1000:.0f} ms'})"
             f"  supplying {kafka.get('supplies', 0)}"
         )
         if snap["locked_out"]:
@@ -325,6 +333,7 @@ class Scenario:
             )
             proc.start()
             child.close()
+            self._prioritize(proc.pid)
             self.workers.append((proc, parent))
             self._child(parent, proc, name, log)
         pids = [os.getpid(), self.kafka[0].pid] + [p.pid for p, _ in self.workers]
@@ -334,6 +343,18 @@ class Scenario:
             if time.monotonic() > deadline:
                 raise FleetError("the fleet's Kafka consumers got no partitions within 45 s")
             time.sleep(0.2)
+
+    def _prioritize(self, pid: int | None) -> None:
+        """Give a monitor worker ``monitor_nice`` (``self.monitor_nice``: what it got); a
+        negative value needs root or CAP_SYS_NICE, without which it runs at 0."""
+        if not self.o.monitor_nice or pid is None:
+            return
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, self.o.monitor_nice)
+        except OSError as exc:
+            self.priority_refused = exc.strerror or str(exc)
+            return
+        self.monitor_nice = self.o.monitor_nice
 
     def _driver_keys(self) -> dict[str, str]:
         """The seeded drivers' keys, from Central's database (Central issues one to every
@@ -465,6 +486,12 @@ class Scenario:
         try:
             self._start_central(topics, drivers)
             self._start_processes(topics, cps, drivers)
+            if self.priority_refused:
+                self.say(
+                    f"[{self.o.cps}] monitor workers at normal priority: nice "
+                    f"{self.o.monitor_nice} refused ({self.priority_refused}); their own lag "
+                    "may show in the latencies (see the last column)"
+                )
             try:
                 registration = self._register()
                 if self.o.steady:
