@@ -24,9 +24,11 @@ def run_on_loop(batch: list[Any], handle: Any) -> tuple[list[Any], list[int]]:
         run = _ChunkedRun(loop, batch, handle)
         loop.call_soon(run.step, 0)
         loop.call_soon(lambda: interleaved.append(len(seen)))  # a callback ready meanwhile
-        while not run.done.done():
+        for _ in range(10 * len(batch) + 10):  # a bound, not a wait: each pass runs a chunk
+            if run.done.done():
+                return run.done.result(), interleaved
             loop.run_until_complete(asyncio.sleep(0))
-        return run.done.result(), interleaved
+        raise AssertionError("the chunked run did not finish")
     finally:
         loop.close()
 
