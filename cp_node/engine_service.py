@@ -50,6 +50,7 @@ from wire.kafka.messages import (
     Resume,
     Stop,
     SupplyEnded,
+    SupplyProgress,
     SupplyStarted,
 )
 from wire.kafka.producer import EventProducer
@@ -182,7 +183,9 @@ class EngineService:
         """Send events in order, journal supply boundaries; called with the lock held."""
         cp_id = self.machine.cp_id
         for event in events:
-            if isinstance(event, SupplyStarted):
+            if isinstance(event, SupplyStarted | SupplyProgress):
+                # journal first: energy a reading has announced must survive a SIGKILL that
+                # comes before the next periodic write
                 self._write_journal(time.monotonic())
             try:
                 self._send(self.topics.cp_events, cp_id or "", event)
