@@ -23,6 +23,7 @@ from ocpp_gateway import mapping
 from ocpp_gateway.central_link import CentralLink
 from ocpp_gateway.station import (
     CONNECTOR,
+    Call,
     ChangeAvailability,
     Outcome,
     RemoteStart,
@@ -228,13 +229,20 @@ class Point:
     def _apply(self, out: Outcome) -> None:
         for event in out.events:
             self.gateway.kafka.publish(self.cp_id, event)
-        for request in out.calls:
-            self._spawn(self._call(request))
+        if out.calls:
+            self._spawn(self._calls(out.calls))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _calls(self, requests: list[Call]) -> None:
+        """One decision's calls, in its order (a Stop's RemoteStopTransaction before its
+        ChangeAvailability): a task per call raced, since the ``ocpp`` library validates a
+        call's payload off the loop before it takes its send lock."""
+        for request in requests:
+            await self._call(request)
 
     async def _call(self, request: RemoteStart | RemoteStop | ChangeAvailability) -> None:
         cp = self.cp
