@@ -3,6 +3,14 @@ of unused authorizations, one handler per event type. The supply desk owns one a
 every engine event (``SupplyDesk.cp_event``); it is the half that deals with redelivered, late
 and out-of-order events. Sessions end through :class:`~central_app.session_ends.SessionEnds`,
 as the desk's do.
+
+A session belongs to the CP it was authorized at (docs/security.md, layer 2). The sealing
+proves only *which CP* sent an event; an insider holding CP-02's key could still name the
+``session_id`` of a supply running at CP-01 and end or bill it. So before any handler runs,
+every session event must name the session's own CP (and, where it carries one, the
+session's own driver), and the session must be one Central authorized: otherwise the event
+is refused with :class:`ForeignSession` and changes nothing; the runtime dead-letters and
+audits it like a value that did not open.
 """
 
 from __future__ import annotations
@@ -31,6 +39,23 @@ from wire.reasons import DenyReason, deny_text
 
 log = logging.getLogger(__name__)
 
+SESSION_EVENTS = (
+    SupplyStarted,
+    SupplyProgress,
+    SupplyEnded,
+    AuthorizationExpired,
+    AuthorizationRejected,
+)
+
+
+class ForeignSession(Exception):
+    """A session event that does not agree with the session it names: another CP's session,
+    another driver's, or no session Central authorized. Refused before it changes anything."""
+
+    def __init__(self, cp_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.cp_id = cp_id
+
 
 class EngineEvents:
     def __init__(
@@ -50,11 +75,48 @@ class EngineEvents:
         }
 
     def cp_event(self, event: Event) -> None:
+        """Handle one engine event; ``ForeignSession`` when it names a session that is not
+        its CP's (nothing changed then)."""
         handler = self._handlers.get(type(event))
         if handler is None:
             log.warning("unexpected cp event %r", event)
             return
+        if isinstance(event, SESSION_EVENTS):
+            problem = self._ownership_problem(event)
+            if problem is not None:
+                raise ForeignSession(event.cp_id, problem)
         handler(event)
+
+    def _ownership_problem(
+        self,
+        ev: SupplyStarted
+        | SupplyProgress
+        | SupplyEnded
+        | AuthorizationExpired
+        | AuthorizationRejected,
+    ) -> str | None:
+        """Why ``ev`` may not speak of its session (None: the session is its CP's)."""
+        owner: tuple[str, str] | None = None
+        note = self.hub.ledger.session_info(ev.session_id)
+        if note is not None:
+            owner = (note.cp_id, note.driver_id)
+        else:
+            waiting = self.billing.waiting(ev.session_id)
+            cp = self.hub.cps.get(ev.cp_id)
+            if waiting is not None:
+                owner = (waiting.cp_id, waiting.session.driver_id)
+            elif cp is not None and cp.session and cp.session.session_id == ev.session_id:
+                owner = (cp.cp_id, cp.session.driver_id)
+        short = ev.session_id[:8]
+        if owner is None:
+            return f"{ev.TYPE} for session {short}…, which Central never authorized"
+        cp_id, driver_id = owner
+        if cp_id != ev.cp_id:
+            return f"{ev.TYPE} from {ev.cp_id} for session {short}… of {cp_id}"
+        named = getattr(ev, "driver_id", None)
+        if named is not None and named != driver_id:
+            return f"{ev.TYPE} for session {short}… of {driver_id} names driver {named}"
+        return None
 
     def _started(self, ev: SupplyStarted) -> None:
         hub = self.hub

@@ -244,8 +244,11 @@ class KafkaLink:
 
         return handle
 
-    def refuse(self, received: Received, value: bytes | None, reason: str) -> None:
-        """Dead-letter a refused value with the reason and report it to the owner."""
+    def refuse(self, received: Received, value: bytes | None, reason: str | Refusal) -> None:
+        """Dead-letter a refused value with the reason and report it to the owner (a
+        ``Refusal`` says who and what itself; a reason alone is classified from the value)."""
+        refusal = reason if isinstance(reason, Refusal) else None
+        reason = refusal.reason if refusal is not None else reason
         log.warning(
             "refused %s[%d]@%d key=%r: %s",
             received.topic,
@@ -268,19 +271,19 @@ class KafkaLink:
             log.exception(
                 "could not queue a dead letter for %s@%d", received.topic, received.offset
             )
-        kid, action = classify(value, reason)
-        try:
-            self.on_refused(
-                Refusal(
-                    topic=received.topic,
-                    partition=received.partition,
-                    offset=received.offset,
-                    key=received.key,
-                    reason=reason,
-                    kid=kid,
-                    action=action,
-                )
+        if refusal is None:
+            kid, action = classify(value, reason)
+            refusal = Refusal(
+                topic=received.topic,
+                partition=received.partition,
+                offset=received.offset,
+                key=received.key,
+                reason=reason,
+                kid=kid,
+                action=action,
             )
+        try:
+            self.on_refused(refusal)
         except Exception:
             log.exception("reporting a refused value failed")
 

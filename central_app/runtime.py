@@ -37,6 +37,7 @@ from central_app.billing import Billing
 from central_app.cp_state import CpMachine
 from central_app.db import Database, DatabaseError, open_database
 from central_app.db_writer import DbWriter
+from central_app.engine_events import ForeignSession
 from central_app.history import History
 from central_app.hub import Hub
 from central_app.kafka_loop import KafkaLink
@@ -61,6 +62,7 @@ from wire.aio import new_event_loop
 from wire.errors import KafkaError, TlsConfigError
 from wire.kafka.consumer import Handled, Received
 from wire.kafka.messages import CentralAlive, ChargeRequest, Event, Resume, Stop
+from wire.kafka.sealed import cp_kid
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.limits import raise_open_files_limit, safe_max_connections
@@ -528,10 +530,29 @@ class CentralRuntime:
                     self.supplies.charge_request(received.event)
                 else:
                     self.supplies.cp_event(received.event)
+            except ForeignSession as exc:  # an insider's or a broken engine's: refused
+                self._refuse_foreign(received, exc)
             except Exception as exc:  # a bug: this event is dead-lettered, the rest go on
                 log.exception("handling %s failed", type(received.event).__name__)
                 failures.append((received, exc))
         return failures
+
+    def _refuse_foreign(self, received: Received, exc: ForeignSession) -> None:
+        """A session event that named another CP's (or no) session: dead-lettered, audited
+        and shown like a value that did not open (docs/security.md)."""
+        refusal = Refusal(
+            topic=received.topic,
+            partition=received.partition,
+            offset=received.offset,
+            key=received.key,
+            reason=str(exc),
+            kid=cp_kid(exc.cp_id),
+            action="forged_event",
+        )
+        if self.kafka is not None:
+            self.kafka.refuse(received, received.event.to_json(), refusal)
+        else:
+            self._refused(refusal)
 
     def _db_health(self, ok: bool, detail: str) -> None:
         """From the writer thread: the database went down or came back."""

@@ -153,3 +153,138 @@ def test_forged_supply_ended_is_dead_lettered_and_the_real_ticket_stands(
         commands.close()
         letters.close()
         producer.close()
+
+
+def test_one_cp_cannot_end_or_bill_another_cps_session(
+    central: CentralRuntime, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> None:
+    """Issue 19, defect 1: CP-08's own key, its own cp_id, CP-07's session_id: refused,
+    dead-lettered and audited; CP-07's supply goes on and its real end is ticketed."""
+    store = Store(open_database(central.config.db_url))
+    victim, insider = Monitor(central.port, "CP-07"), Monitor(central.port, "CP-08")
+    victim.start()
+    insider.start()
+    producer = EventProducer(kafka_bootstrap, client_id="test-insider")
+    commands = EventConsumer(
+        kafka_bootstrap,
+        group_id=f"{topics.prefix}engine-CP-07",
+        codecs={topics.cp_commands: RawCodec()},
+        dead_letter_topic=None,
+    )
+    commands.assign_key(topics.cp_commands, "CP-07", topics.partitions_of(topics.cp_commands))
+    letters = EventConsumer(
+        kafka_bootstrap,
+        group_id=f"{topics.prefix}letters",
+        codecs={topics.dead_letter: DEAD_LETTER},
+        dead_letter_topic=None,
+    )
+    letters.subscribe()
+    received: list[bytes] = []
+    dead: list[Event] = []
+    try:
+        for cp in ("CP-07", "CP-08"):
+            wait_for(lambda cp=cp: status_of(central, cp) == "ACTIVE", 10, f"{cp} ACTIVE")
+        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
+        keys = {
+            cp: key_bytes(store.get_cp(cp).seal_key)  # type: ignore[arg-type,union-attr]
+            for cp in ("CP-07", "CP-08")
+        }
+        d_key = key_bytes(store.driver_keys()["D-001"])  # type: ignore[arg-type]
+
+        def send(topic: str, key: str, value: bytes) -> None:
+            producer.send_raw(topic, key.encode(), value)
+            producer.flush(10)
+
+        def as_cp(cp: str, event: Event) -> bytes:
+            return seal(event, key=keys[cp], kid=f"cp:{cp}", topic="evc.cp.events")
+
+        request = ChargeRequest(request_id="req-insider", driver_id="D-001", cp_id="CP-07")
+        send(
+            topics.requests,
+            "CP-07",
+            seal(request, key=d_key, kid="driver:D-001", topic="evc.requests"),
+        )
+
+        def authorize() -> Authorize | None:
+            commands.poll(lambda r: received.append(r.event.value), timeout=0.2)  # type: ignore[attr-defined]
+            for value in received:
+                _, event = open_value(
+                    value,
+                    keys=lambda kid: keys["CP-07"],
+                    topic="evc.cp.commands",
+                    codec=CP_COMMANDS,
+                )
+                if isinstance(event, Authorize):
+                    return event
+            return None
+
+        auth = wait_for(authorize, 30, "a sealed authorize")
+        started_at = now_ts()
+        send(
+            topics.cp_events,
+            "CP-07",
+            as_cp(
+                "CP-07",
+                SupplyStarted(
+                    session_id=auth.session_id,
+                    cp_id="CP-07",
+                    driver_id="D-001",
+                    started_at=started_at,
+                ),
+            ),
+        )
+        wait_for(lambda: status_of(central, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+
+        def end(session_id: str, cp_id: str, kwh: float) -> SupplyEnded:
+            return SupplyEnded(
+                session_id=session_id,
+                cp_id=cp_id,
+                driver_id="D-001",
+                kwh=kwh,
+                eur=round(kwh * auth.price, 2),
+                started_at=started_at,
+                ended_at=now_ts(),
+                reason="unplugged",
+            )
+
+        # sealed by CP-08, naming CP-08, with CP-07's session; then a made-up session
+        send(topics.cp_events, "CP-08", as_cp("CP-08", end(auth.session_id, "CP-08", 9999)))
+        send(topics.cp_events, "CP-08", as_cp("CP-08", end("made-up-session", "CP-08", 5)))
+
+        def refused() -> bool:
+            letters.poll(lambda r: dead.append(r.event), timeout=0.2)
+            return len([d for d in dead if d.topic == topics.cp_events]) >= 2  # type: ignore[attr-defined]
+
+        wait_for(refused, 30, "two dead letters")
+        reasons = [d.reason for d in dead if d.topic == topics.cp_events]  # type: ignore[attr-defined]
+        assert f"supply_ended from CP-08 for session {auth.session_id[:8]}… of CP-07" in reasons[0]
+        assert "which Central never authorized" in reasons[1]
+        assert status_of(central, "CP-07") == "SUPPLYING"  # the running supply is untouched
+        assert store.tickets(auth.session_id) == []
+        assert store.tickets("made-up-session") == []
+        wait_for(
+            lambda: (
+                sum(
+                    1
+                    for _, who, action, _ in store.audit_entries(50)
+                    if (who, action) == ("cp:CP-08", "forged_event")
+                )
+                == 2
+            ),
+            10,
+            "both refusals audited as CP-08's",
+        )
+        wait_for(
+            lambda: any("of CP-07" in e.text for e in recorder.logs), 5, "shown to the operator"
+        )
+
+        send(topics.cp_events, "CP-07", as_cp("CP-07", end(auth.session_id, "CP-07", 1.25)))
+        wait_for(lambda: store.tickets(auth.session_id), 20, "the real ticket")
+        (ticket,) = store.tickets(auth.session_id)
+        assert (ticket.cp_id, ticket.kwh) == ("CP-07", 1.25)
+    finally:
+        victim.stop()
+        insider.stop()
+        commands.close()
+        letters.close()
+        producer.close()
