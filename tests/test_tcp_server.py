@@ -5,6 +5,7 @@ file descriptors. The protocol behaviour itself is covered by test_tcp_session.p
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import sys
@@ -310,7 +311,7 @@ SERVER = textwrap.dedent(
     from wire.tcp_messages import AdminState, Alive, Error, Heartbeat
     from wire.tcp_server import FramedServer
 
-    limit, kind, reserve = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    limit, kind, reserve, response = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s %(message)s")
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
@@ -322,7 +323,7 @@ SERVER = textwrap.dedent(
         return Error("unexpected")
 
     cap = None if reserve == "none" else safe_max_connections(limit, int(reserve))
-    server = FramedServer(handle, host="127.0.0.1", max_connections=cap)
+    server = FramedServer(handle, host="127.0.0.1", max_connections=cap, response_timeout=response)
     print(loop.run_until_complete(server.start()), flush=True)
     stop = loop.create_future()
     loop.add_reader(sys.stdin.fileno(), lambda: stop.done() or stop.set_result(None))
@@ -335,9 +336,9 @@ SERVER = textwrap.dedent(
 class LimitedServer:
     """A FramedServer in a subprocess whose RLIMIT_NOFILE is ``limit``."""
 
-    def __init__(self, limit: int, kind: str, reserve: str) -> None:
+    def __init__(self, limit: int, kind: str, reserve: str, response_timeout: float = 5.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(limit), kind, reserve],
+            [sys.executable, "-c", SERVER, str(limit), kind, reserve, str(response_timeout)],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -432,3 +433,40 @@ def _connects(client: CentralClient) -> bool:
     except HandshakeRefused:
         return False
     return True
+
+
+# -- the process standing still -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(LOOPS))
+def test_a_stall_of_the_server_is_not_the_peers_silence(kind) -> None:
+    """Issue 21: the server process stood still (SIGSTOP) while a peer's ACK and next request
+    waited in its socket, and the response's 1 s ACK deadline passed. After SIGCONT both
+    loops run the due timers before they poll the sockets: the sweep must let the loop read
+    what waited before it judges; a peer that really sent nothing is still ended soon after."""
+    server = LimitedServer(1024, kind, reserve="none", response_timeout=1.0)
+    try:
+        talker, mute = Raw(server.port), Raw(server.port)
+        for raw in (talker, mute):
+            raw.handshake()
+            raw.sock.sendall(encode_frame(Heartbeat("CP1", EngineHealth.OK).to_bytes()))
+            assert raw.next() == ControlByte(Control.ACK)
+            assert isinstance(raw.next(), Frame)  # the response, not acknowledged yet
+        stopped = time.monotonic()
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            talker.sock.sendall(ACK + encode_frame(Heartbeat("CP1", EngineHealth.OK).to_bytes()))
+            # the stall is the fault itself, not a wait for a result
+            wait_for(lambda: time.monotonic() - stopped >= 2.5, 5, "the stall")
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        assert talker.next(timeout=5) == ControlByte(Control.ACK)  # served after the thaw
+        assert isinstance(talker.next(), Frame)
+        talker.sock.sendall(ACK)
+        assert mute.closed_after(3) is not None  # its ACK never came: ended after the hold
+        assert talker.closed_after(0.3) is None
+        for raw in (talker, mute):
+            raw.sock.close()
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+        assert server.stop() == []

@@ -10,7 +10,9 @@ in neither zmq nor Kafka:
 * ``wire.tcp_server`` — ``FramedServer``/``Connection``: Central's asyncio session side.
 * ``wire.tcp_client`` — ``CentralClient``: the monitor's blocking session side.
 * ``wire.health`` — ZeroMQ ``HealthResponder`` (engine) and ``LazyPirateClient`` (monitor).
+* ``wire.curve`` — the CURVE keys of that link (``CurveKeys``, ``CurveServer``, ``CurveClient``).
 * ``wire.kafka`` — topics, partitioner, JSON events, producer/consumer helpers.
+* ``wire.pauses`` — ``PauseWatch``: noticing that the process itself stood still (SIGSTOP).
 * ``wire.timefmt``, ``wire.logs`` — timestamps and logging setup.
 
 See ``docs/wire-api.md`` for the signatures.

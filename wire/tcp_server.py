@@ -45,7 +45,9 @@ client follows too (ACK/NACK, attempts, resends) in ``wire.session.FramedSession
   in a short-lived task per connection (the loop API awaits it); the session itself has none.
 
 Deadlines are checked by the sweep every ``min(0.25 s, shortest timeout / 10)``, so a
-connection ends at most one sweep period after its deadline.
+connection ends at most one sweep period after its deadline. A sweep more than a second late
+means the process itself stood still (SIGSTOP, a long GC): for a second after it the sweep
+ends nobody, so what the peers sent meanwhile is read before their silence is judged.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from wire.aio import Accepted, Listener, bind
 from wire.errors import MessageError
 from wire.fields import Message, error_reason
 from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder, encode_frame
+from wire.pauses import PauseWatch
 from wire.session import ACK, NACK, FramedSession
 from wire.tcp_messages import REQUESTS, Error, Request, Response
 
@@ -629,11 +632,20 @@ class FramedServer:
     # -- deadlines -------------------------------------------------------------------------
 
     async def _sweep(self) -> None:
-        """The one timer of the server: end every connection past one of its deadlines."""
+        """The one timer of the server: end every connection past one of its deadlines.
+
+        Right after the process itself stood still (``wire.pauses``) it ends nobody for a
+        moment: the peers' bytes that waited in the sockets are read first."""
         period = self.sweep_period
+        pauses = PauseWatch(period, started=time.monotonic())
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
+            paused = pauses.check(now)
+            if paused:
+                log.debug("the process stood still for %.1f s: reading before judging", paused)
+            if pauses.holding(now):
+                continue
             for conn in tuple(self._connections):
                 try:
                     reason = conn._expired(now)
