@@ -33,7 +33,7 @@ from pathlib import Path
 
 from central_app import admin_history
 from central_app.db import DEFAULT_DATA_DIR, DatabaseError, default_url, open_database
-from central_app.store import RegistryError, Store
+from central_app.store import CP_ID, RegistryError, Store
 from wire.pki import write_private
 
 
@@ -44,6 +44,31 @@ def _price(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a price: {text!r}") from None
     if not 0 < value < 100:
         raise argparse.ArgumentTypeError(f"price must be between 0 and 100 EUR/kWh, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    """``30m``, ``24h``, ``7d`` or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration (30m, 24h, 7d): {text!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive: {text!r}")
+    return seconds
+
+
+def _rated_kw(text: str) -> float | None:
+    if text == "default":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a power in kW: {text!r}") from None
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError(f"rated power must be above 0 kW, got {value}")
     return value
 
 
@@ -86,9 +111,28 @@ def build_parser() -> argparse.ArgumentParser:
     price = cp.add_parser("price")
     price.add_argument("id")
     price.add_argument("price", type=_price)
+    rated = cp.add_parser(
+        "rated-kw", help="the charger's rated power: no energy beyond it is billed"
+    )
+    rated.add_argument("id")
+    rated.add_argument("kw", type=_rated_kw, help="kW, or 'default' for Central's --rated-kw")
+    enroll = cp.add_parser(
+        "enroll",
+        help="a one-time token that lets this id register (a new CP, or a revoked one re-admitted)",
+    )
+    enroll.add_argument("id")
+    enroll.add_argument(
+        "--expires",
+        type=_duration,
+        default="24h",
+        help="valid for (e.g. 30m, 24h, 7d; default 24h)",
+    )
+    enroll.add_argument(
+        "--token-file", type=Path, default=None, help="write the token here (0600) instead"
+    )
     cp.add_parser("reset-credential").add_argument("id")
     cp.add_parser(
-        "revoke", help="delete credential and key: refused until it registers again"
+        "revoke", help="delete credential and key: refused until the operator re-admits it (enroll)"
     ).add_argument("id")
     cp.add_parser(
         "rotate-key", help="a new key, handed to the monitor at its next AUTH"
@@ -157,11 +201,33 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
         if args.action == "price":
             store.set_price(args.id, args.price, who)
             return f"charging point {args.id}: price {args.price:.2f} EUR/kWh"
+        if args.action == "rated-kw":
+            store.set_rated_kw(args.id, args.kw, who)
+            shown = f"{args.kw:g} kW" if args.kw else "Central's default (--rated-kw)"
+            return f"charging point {args.id}: rated power {shown}"
+        if args.action == "enroll":
+            if not CP_ID.match(args.id):
+                raise RegistryError(f"not a CP id: {args.id!r}")
+            token, expires_at = store.issue_enrollment(args.id, who, args.expires)
+            if args.token_file is None:
+                print(
+                    f"charging point {args.id}: enrollment token (one use, until {expires_at}) "
+                    f"follows; give it to the monitor with --enroll-token",
+                    file=sys.stderr,
+                )
+                return token
+            write_private(args.token_file, (token + "\n").encode())
+            return (
+                f"charging point {args.id}: enrollment token (one use, until {expires_at}) "
+                f"written to {args.token_file} (mode 0600); start the monitor with "
+                f"--enroll-token @{args.token_file}"
+            )
         if args.action == "revoke":
             store.revoke_cp(args.id, who)
             return (
-                f"charging point {args.id}: credential and key revoked; it is refused until its "
-                "monitor registers again (a running Central closes its connection within 5 s)"
+                f"charging point {args.id}: credential and key revoked; it is refused until you "
+                f"re-admit it (evc-admin cp enroll {args.id}); a running Central closes its "
+                "connection within 5 s"
             )
         if args.action == "rotate-key":
             store.rotate_cp_key(args.id, who)
@@ -170,7 +236,10 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
                 "within 5 s, which hands the new key to the engine"
             )
         store.reset_credential(args.id, who)
-        return f"charging point {args.id}: credential reset; its monitor must REGISTER again"
+        return (
+            f"charging point {args.id}: credential reset; its monitor must REGISTER again "
+            f"(a secured Central wants an enrollment token: evc-admin cp enroll {args.id})"
+        )
     lines = ["charging points:"]
     for r in store.load_cps():
         where = f"({r.x:g}, {r.y:g})" if r.x is not None and r.y is not None else "(no position)"

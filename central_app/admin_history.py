@@ -53,6 +53,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     sessions.add_argument("--cp", default=None, metavar="ID")
     sessions.add_argument("--driver", default=None, metavar="ID")
     sessions.add_argument("--reason", default=None, help="how it ended (unplugged, fault, ...)")
+    sessions.add_argument(
+        "--flagged",
+        action="store_true",
+        help="only tickets flagged for the operator (an implausible meter reading was refused)",
+    )
     _period(sessions)
     sessions.add_argument("--format", choices=("csv", "json"), default="csv")
     report = sub.add_parser("report", help="per charging point: tickets, kWh, EUR, faults")
@@ -63,7 +68,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def run(args: argparse.Namespace, db: Database, out: TextIO) -> None:
     history = History(db)
     if args.area == "sessions":
-        f = SessionFilter(args.cp, args.driver, args.since, args.until, args.reason)
+        f = SessionFilter(
+            args.cp, args.driver, args.since, args.until, args.reason, flagged=args.flagged
+        )
         rows = history.sessions(f)
         (write_json if args.format == "json" else write_csv)(rows, out)
         return

@@ -12,6 +12,7 @@ session at; the engine's own € is used only when Central knows no price for th
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +20,7 @@ from typing import Protocol
 from central_app.cp_state import CpSession
 from wire.kafka.messages import SupplyEnded
 from wire.reasons import EndReason
+from wire.timefmt import now_ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,9 @@ class TicketData:
     ended_at: str
     reason: str
     request_id: str | None = None
+    flag: str | None = None  # why this is not the engine's final reading (energy_check)
+    # Central's inference (the engine's end never came in time): its final reading amends it
+    provisional: bool = False
 
 
 class TicketStore(Protocol):
@@ -65,9 +70,15 @@ def ticket_from_ended(
 
 
 def ticket_from_session(
-    cp_id: str, session: CpSession, *, reason: EndReason, ended_at: str
+    cp_id: str,
+    session: CpSession,
+    *,
+    reason: EndReason | str,
+    ended_at: str,
+    flag: str | None = None,
 ) -> TicketData:
-    """Central's fallback when the engine never reported the end: the last known values."""
+    """Central's fallback when the engine never reported the end, or reported an impossible
+    energy (``flag``): the last known (plausible) values."""
     kwh = round(max(session.kwh, 0.0), 3)
     return TicketData(
         session_id=session.session_id,
@@ -79,11 +90,15 @@ def ticket_from_session(
         ended_at=ended_at,
         reason=reason,
         request_id=session.request_id,
+        flag=flag or session.flag,
+        provisional=not (flag or session.flag),
     )
 
 
 #: s Central holds a driver's ``supply_interrupted`` for the engine's final reading
 FINAL_READING_WAIT = 2.0
+#: inferred sessions kept for an amendment (a few hours of a busy network's interruptions)
+MAX_INFERRED = 20_000
 
 
 @dataclass
@@ -112,6 +127,9 @@ class Billing:
         self.grace = grace
         self.final_wait = min(final_wait, grace)
         self._waiting: dict[str, Interrupted] = {}
+        # Sessions ticketed by inference, kept a while for the engine's late final reading
+        # (its plausibility is judged against them); oldest dropped first.
+        self._inferred: OrderedDict[str, CpSession] = OrderedDict()
 
     def issue(self, ticket: TicketData) -> Future[bool]:
         """Resolves to True when this call created the session's ticket (then, and only
@@ -123,6 +141,17 @@ class Billing:
         future: Future[bool] = Future()
         future.set_result(result)
         return future
+
+    def issue_inferred(self, cp_id: str, session: CpSession, reason: EndReason) -> TicketData:
+        """The ticket Central infers from its last reading of a supply whose end the engine
+        never reported in time; provisional: the engine's own reading, if it comes, amends it."""
+        self._inferred[session.session_id] = session
+        while len(self._inferred) > MAX_INFERRED:
+            self._inferred.popitem(last=False)
+        return ticket_from_session(cp_id, session, reason=reason, ended_at=now_ts())
+
+    def inferred(self, session_id: str) -> CpSession | None:
+        return self._inferred.get(session_id)
 
     # --- interrupted supplies -------------------------------------------------------------
 
@@ -150,6 +179,13 @@ class Billing:
         if seq > entry.session.seq:
             entry.session.seq, entry.session.kwh, entry.session.eur = seq, kwh, eur
         return True
+
+    def excuse(self, seconds: float) -> None:
+        """Central stood still for ``seconds``: the engines' reports waited in Kafka, so every
+        wait is that much longer."""
+        for entry in self._waiting.values():
+            entry.deadline += seconds
+            entry.notice_at += seconds
 
     def due(self, now: float) -> list[Interrupted]:
         """Interrupted supplies whose grace ran out: ticket them from the last known values."""

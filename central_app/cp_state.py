@@ -60,6 +60,8 @@ class CpSession:
     eur: float = 0.0
     last_event: float = 0.0  # monotonic seconds of the last event about this session
     restored: bool = False
+    flag: str | None = None  # an implausible reading was refused (central_app.energy_check)
+    excused: float = 0.0  # s Central stood still meanwhile: added to its own expiry's grace
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class CpMachine:
     engine: EngineHealth | None = None
     fault_reason: str = ""
     session: CpSession | None = None
+    rated_kw: float | None = None  # None: Central's default (central_app.energy_check)
 
     # --- derived ------------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ SQLite gets WAL and a busy timeout so ``evc-admin`` can write while Central runs
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Engine,
     Float,
     Index,
@@ -69,6 +71,9 @@ class ChargingPointRow(Base):
     seal_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # When the operator revoked the CP's credential and key; cleared by the next REGISTER.
     revoked_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The charger's rated power: Central bills no energy beyond it (central_app.energy_check);
+    # None: Central's --rated-kw.
+    rated_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class DriverRow(Base):
@@ -102,6 +107,25 @@ class SessionRow(Base):
     # authorized, supplying, ticketed, expired, rejected, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
     ticketed_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Why the ticket is not the engine's final reading (an implausible reading was refused
+    # and the last plausible one billed): for the operator (evc-admin sessions --flagged).
+    flag: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # True while the ticket is Central's inference (the last known reading of a supply whose
+    # end the engine never reported in time): the engine's own final reading amends it.
+    provisional: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # What an amended ticket said before the engine's reading replaced it ("0.123 kWh, ...").
+    amended_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+#: 2020-01-01T00:00:00Z: epochs count seconds from here, so they fit PostgreSQL's INTEGER.
+EPOCH_ORIGIN = 1_577_836_800
+
+
+def first_epoch() -> int:
+    """The epoch of a database's first term of office: the seconds since 2020 at that moment,
+    the one time a clock is read, so a *new* database still numbers commands above an old
+    one's (central_app.sealing); every later term adds one, whatever the clocks say."""
+    return max(1, int(time.time()) - EPOCH_ORIGIN)
 
 
 class LeaderRow(Base):
@@ -115,6 +139,22 @@ class LeaderRow(Base):
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     holder: Mapped[str] = mapped_column(String(200), default="")
     since: Mapped[str] = mapped_column(String(32), default=now_ts)
+
+
+class EnrollmentTokenRow(Base):
+    """A one-time token the operator issued for one CP id (``evc-admin cp enroll``): the only
+    way a new id, a seeded one without a credential, or a revoked one obtains a credential
+    from a secured Central. Stored hashed like a credential; used once; expires."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cp_id: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(32), default=now_ts)
+    expires_at: Mapped[str] = mapped_column(String(32))
+    used_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(100), default="operator")
 
 
 class AuditRow(Base):
@@ -214,6 +254,10 @@ ADDED_COLUMNS = (
     ("charging_points", "seal_key", "VARCHAR(64)"),
     ("charging_points", "revoked_at", "VARCHAR(32)"),
     ("drivers", "seal_key", "VARCHAR(64)"),
+    ("charging_points", "rated_kw", "FLOAT"),
+    ("sessions", "flag", "VARCHAR(200)"),
+    ("sessions", "provisional", "BOOLEAN"),
+    ("sessions", "amended_from", "VARCHAR(200)"),
 )
 
 

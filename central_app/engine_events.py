@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from central_app.billing import Billing, ticket_from_ended
+from central_app.billing import Billing, ticket_from_ended, ticket_from_session
 from central_app.cp_state import CpMachine, CpSession, SessionPhase
+from central_app.energy_check import EnergyCheck
 from central_app.hub import Hub
 from central_app.session_ends import SessionEnds
 from central_app.views import LogLevel, RequestPhase
@@ -36,6 +38,7 @@ from wire.kafka.messages import (
     SupplyStartedNotice,
 )
 from wire.reasons import DenyReason, deny_text
+from wire.timefmt import now_ts, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +62,18 @@ class ForeignSession(Exception):
 
 class EngineEvents:
     def __init__(
-        self, hub: Hub, billing: Billing, ends: SessionEnds, clock: Callable[[], float]
+        self,
+        hub: Hub,
+        billing: Billing,
+        ends: SessionEnds,
+        clock: Callable[[], float],
+        energy: EnergyCheck | None = None,
     ) -> None:
         self.hub = hub
         self.billing = billing
         self.ends = ends
         self.clock = clock
+        self.energy = energy or EnergyCheck(default_rated_kw=None)
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SupplyProgress: self._progress,
             SupplyStarted: self._started,
@@ -179,9 +188,55 @@ class EngineEvents:
         )
         return True
 
+    def _implausible(self, cp_id: str, session: CpSession | None, kwh: float) -> str | None:
+        """Why the reading ``kwh`` of ``session`` cannot be billed (None: it can). The first
+        refusal flags the session, is audited and shown; later ones of it only logged."""
+        if session is None:
+            return self.energy.problem(
+                kwh, last_kwh=0.0, authorized_at=None, now=utc_now(), rated_kw=None
+            )
+        cp = self.hub.cps.get(cp_id)
+        problem = self.energy.problem(
+            kwh,
+            last_kwh=session.kwh,
+            authorized_at=session.authorized_at or None,
+            now=utc_now(),
+            rated_kw=cp.rated_kw if cp is not None else None,
+        )
+        if problem is None:
+            return None
+        if session.flag is None:
+            session.flag = f"implausible reading refused: {problem}"
+            self.hub.ledger.audit(
+                f"cp:{cp_id}",
+                "implausible_energy",
+                f"session {session.session_id}: {problem}; billed at most {session.kwh:.3f} kWh",
+            )
+            self.hub.tell(
+                "implausible meter readings",
+                f"refused an implausible reading for session {session.session_id[:8]}… "
+                f"({problem}); it is billed with its last plausible reading "
+                f"({session.kwh:.3f} kWh) and flagged",
+                LogLevel.ERROR,
+                cp_id,
+            )
+        else:
+            log.info("implausible reading for %s again: %s", session.session_id, problem)
+        return problem
+
     def _progress(self, ev: SupplyProgress) -> None:
         hub = self.hub
         cp = hub.cps.get(ev.cp_id)
+        current = cp.session if cp is not None else None
+        if current is None or current.session_id != ev.session_id:
+            waiting = self.billing.waiting(ev.session_id)
+            current = waiting.session if waiting is not None else None
+        if (
+            current is not None
+            and ev.seq > current.seq
+            and self._implausible(ev.cp_id, current, ev.kwh) is not None
+        ):
+            return  # not billed: the session keeps its last plausible reading
         if cp is not None:
             before_phase = (
                 cp.session.phase if cp.session and cp.session.session_id == ev.session_id else None
@@ -218,7 +273,24 @@ class EngineEvents:
         else:
             info = hub.ledger.session_info(ev.session_id)
             price, request_id = (info.price, info.request_id) if info else (None, None)
-        self.ends.issue(ticket_from_ended(ev, price=price, request_id=request_id))
+        inferred = self.billing.inferred(ev.session_id) if known is None else None
+        if known is None and (inferred is not None or hub.ledger.amendable(ev.session_id)):
+            # Central ticketed it from its last reading (the end came late: Kafka down, Central
+            # frozen): the meter's final reading is the one to bill, if it is plausible.
+            if self._implausible(ev.cp_id, inferred, ev.kwh) is None:
+                self.ends.amend(ticket_from_ended(ev, price=price, request_id=request_id))
+            return
+        problem = self._implausible(ev.cp_id, known, ev.kwh)
+        if problem is not None and known is not None:  # billed with the last plausible one
+            ticket = ticket_from_session(
+                ev.cp_id, known, reason=ev.reason, ended_at=ev.ended_at or now_ts()
+            )
+        else:
+            ticket = ticket_from_ended(ev, price=price, request_id=request_id)
+            flag = known.flag if known is not None else problem
+            if flag:
+                ticket = replace(ticket, flag=flag)
+        self.ends.issue(ticket)
         if (
             cp is not None
             and transition is not None

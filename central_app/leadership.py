@@ -31,7 +31,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from central_app.db import Database, Fenced
+from central_app.db import Database, Fenced, first_epoch
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,9 @@ class Leadership:
             conn.execute(
                 text(
                     "INSERT INTO central_leader (id, epoch, holder, since) "
-                    "VALUES (1, 0, '', :now) ON CONFLICT (id) DO NOTHING"
+                    "VALUES (1, :first, '', :now) ON CONFLICT (id) DO NOTHING"
                 ),
-                {"now": now_ts()},
+                {"now": now_ts(), "first": first_epoch() - 1},
             )
             epoch = conn.execute(
                 text(

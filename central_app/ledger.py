@@ -37,7 +37,7 @@ from central_app.credentials import hash_credential, needs_rehash, verify_creden
 from central_app.db_writer import Writer, transient
 from central_app.session_store import SessionOp
 from central_app.state_log import Change, StateLog, write_changes
-from central_app.store import CpRecord, OpenSession, RegistryError, Store
+from central_app.store import CpRecord, OpenSession, RegistryError, Store, revoked_text
 from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, new_key
 from wire.timefmt import format_ts, utc_now
 
@@ -59,6 +59,7 @@ class SessionNote:
     request_id: str | None
     price: float | None
     status: str
+    provisional: bool = False  # its ticket is Central's inference (billing.ticket_from_session)
 
 
 class Batch(Generic[I, R]):
@@ -120,9 +121,11 @@ def _done(value: object) -> Future:
 
 
 class Ledger:
-    def __init__(self, store: Store, writer: Writer) -> None:
+    def __init__(self, store: Store, writer: Writer, *, require_enrollment: bool = False) -> None:
         self.store = store
         self.writer = writer
+        # A secured Central registers an id only with the operator's one-time token.
+        self.require_enrollment = require_enrollment
         self._credentials: dict[str, str | None] = {}
         self._claims: set[str] = set()
         self._drivers: set[str] = set()
@@ -132,7 +135,8 @@ class Ledger:
         # instead of one per CP: under load the writer thread gets the interpreter only in
         # slices, and per-CP commits made 10,000 new CPs register at ~100/s.
         self._registrations: Batch[tuple[Any, ...], tuple[str, CpRecord]] = Batch(
-            writer, lambda items: self.store.register_many(items)
+            writer,
+            lambda items: self.store.register_many(items, require_token=self.require_enrollment),
         )
         self._settled: Batch[str, None] = Batch(
             writer, lambda ids: self.store.settle_claims(ids) or [None] * len(ids)
@@ -300,10 +304,11 @@ class Ledger:
         claim: str,
         default_price: float,
         who: str,
+        token: str = "",
     ) -> Future[tuple[str, CpRecord]]:
         """REGISTER: decided by the database in one transaction (see ``Store.register_cp``);
         the caller applies the result with :meth:`registered`."""
-        return self._registrations.add((cp_id, location, x, y, default_price, who, claim))
+        return self._registrations.add((cp_id, location, x, y, default_price, who, claim, token))
 
     def registered(self, record: CpRecord) -> None:
         self.generation += 1
@@ -324,7 +329,7 @@ class Ledger:
         stored = self._credentials[cp_id]
         if not stored:
             if cp_id in self._revoked:
-                raise RegistryError("credential revoked: register again")
+                raise RegistryError(revoked_text(cp_id))
             raise RegistryError("not registered yet")
         if not verify_credential(credential, stored):
             raise RegistryError("bad credential")
@@ -426,4 +431,18 @@ class Ledger:
             self._remember(ticket.session_id, note)
         else:
             note.status = "ticketed"
+        note.provisional = ticket.provisional
         return self._session_writes.add(SessionOp("ticket", (replace(ticket),)))
+
+    def amendable(self, session_id: str) -> bool:
+        """The session's ticket is Central's inference, which the engine's reading replaces."""
+        note = self._sessions.get(session_id)
+        return note is not None and note.status == "ticketed" and note.provisional
+
+    def amend_ticket(self, ticket: TicketData) -> Future[tuple[float, float, str] | None]:
+        """Replace a provisional ticket's figures with the engine's final reading: resolves to
+        the (kWh, EUR, reason) it had, or None if the database had nothing to amend."""
+        note = self._sessions.get(ticket.session_id)
+        if note is not None:
+            note.provisional = False
+        return self._session_writes.add(SessionOp("amend", (replace(ticket),)))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, default_url
+from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=cli.positive,
         default=DEFAULT_PRICE,
         help=f"EUR/kWh for CPs registered anew (default {DEFAULT_PRICE})",
+    )
+    p.add_argument(
+        "--rated-kw",
+        type=cli.positive,
+        default=DEFAULT_RATED_KW,
+        help="rated power of CPs whose record has none: no energy beyond it is billed "
+        f"(default {DEFAULT_RATED_KW:g}; a simulation at --speed S needs power x S)",
     )
     p.add_argument(
         "--authorization-ttl",
@@ -125,6 +133,7 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
         topic_prefix=args.topic_prefix,
         seed=args.seed,
         default_price=args.default_price,
+        rated_kw=args.rated_kw,
         heartbeat_timeout=args.heartbeat_timeout,
         authorization_ttl=args.authorization_ttl,
         ticket_grace=args.ticket_grace,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -21,7 +20,7 @@ from typing import Any
 from central_app.cp_state import CpMachine, Transition
 from central_app.hub import Hub
 from central_app.pricing import DEFAULT_PRICE
-from central_app.store import CpRecord, RegistryError
+from central_app.store import CP_ID, CpRecord, RegistryError
 from central_app.supplies import SupplyDesk
 from central_app.views import LogLevel
 from wire.tcp_messages import (
@@ -43,8 +42,6 @@ from wire.tcp_messages import (
 
 log = logging.getLogger(__name__)
 
-CP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
 
 def machine_from(record: CpRecord) -> CpMachine:
     return CpMachine(
@@ -53,6 +50,7 @@ def machine_from(record: CpRecord) -> CpMachine:
         x=record.x,
         y=record.y,
         price=record.price,
+        rated_kw=record.rated_kw,
         admin=AdminState(record.admin_state)
         if record.admin_state in AdminState.__members__
         else AdminState.ACTIVE,
@@ -112,6 +110,7 @@ class MonitorDesk:
             claim=msg.claim,
             default_price=self.default_price,
             who=f"monitor {conn.peer}",
+            token=msg.token,
         )
         if written.done():
             return self.registered(conn, msg, written)
@@ -285,6 +284,12 @@ class MonitorDesk:
                     LogLevel.WARNING,
                     cp_id,
                 )
+
+    def excuse(self, seconds: float, now: float) -> None:
+        """Central itself stood still for ``seconds`` (``central_app.watchdog``): that time is
+        not the monitors' silence. Every last-heard moves forward by it, never past ``now``."""
+        for conn in self.hub.connections.values():
+            conn.last_valid_frame = min(conn.last_valid_frame + seconds, now)
 
     def _lost(self, cp_id: str, conn: Any, why: str) -> None:
         if self.hub.connections.get(cp_id) is not conn:

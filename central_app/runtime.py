@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from central_app.billing import Billing
 from central_app.cp_state import CpMachine
 from central_app.db import Database, DatabaseError, open_database
 from central_app.db_writer import DbWriter
+from central_app.energy_check import DEFAULT_RATED_KW, EnergyCheck
 from central_app.engine_events import ForeignSession
 from central_app.history import History
 from central_app.hub import Hub
@@ -48,7 +50,14 @@ from central_app.monitors import MonitorDesk, machine_from
 from central_app.pricing import DEFAULT_PRICE
 from central_app.sealing import Refusal
 from central_app.standby import Standby
-from central_app.store import DEFAULT_SEED, CpRecord, OpenSession, RegistryError, Store
+from central_app.store import (
+    CP_ID,
+    DEFAULT_SEED,
+    CpRecord,
+    OpenSession,
+    RegistryError,
+    Store,
+)
 from central_app.supplies import SupplyDesk
 from central_app.views import (
     CentralListener,
@@ -58,6 +67,7 @@ from central_app.views import (
     LogLevel,
     RequestView,
 )
+from central_app.watchdog import Watchdog
 from wire.aio import new_event_loop
 from wire.errors import KafkaError, TlsConfigError
 from wire.kafka.consumer import Handled, Received
@@ -136,6 +146,8 @@ class CentralConfig:
     topic_prefix: str = ""
     seed: Path | None = DEFAULT_SEED
     default_price: float = DEFAULT_PRICE
+    # kW of a CP whose record has no rated power: no energy beyond it is billed
+    rated_kw: float = DEFAULT_RATED_KW
     heartbeat_timeout: float = 3.0
     authorization_ttl: float = 30.0
     ticket_grace: float = 15.0
@@ -154,6 +166,12 @@ class CentralConfig:
     # Active/standby pair (central_app.leadership); None: whenever the database can decide
     # leadership (PostgreSQL), so two Centrals on one database never both serve.
     pair: bool | None = None
+    # One-time enrollment tokens for REGISTER (docs/security.md); None: unless insecure.
+    require_enrollment: bool | None = None
+
+    @property
+    def enrollment(self) -> bool:
+        return not self.insecure if self.require_enrollment is None else self.require_enrollment
 
     @property
     def paired(self) -> bool:
@@ -207,11 +225,13 @@ class CentralRuntime:
         except DatabaseError as exc:
             self._close_tcp_socket()
             raise StartError(str(exc)) from exc
+        store = Store(self.db)
         if self.leadership is not None:
             epoch = self.leadership.take_office(self.db)
             self.leadership.fence(self.db)
             log.warning("%s is the active Central (epoch %d)", cfg.central_id, epoch)
-        store = Store(self.db)
+        else:
+            epoch = store.take_epoch(cfg.central_id)
         try:
             if cfg.seed is not None and store.is_empty():
                 cps, drivers = store.seed(cfg.seed)
@@ -220,7 +240,7 @@ class CentralRuntime:
             self._close_tcp_socket()
             raise StartError(str(exc)) from exc
         self.writer = DbWriter(on_health=self._db_health)
-        ledger = Ledger(store, self.writer)
+        ledger = Ledger(store, self.writer, require_enrollment=cfg.enrollment)
         records, sessions = ledger.load()
         try:
             # the group is namespaced like the topics, so test networks never rebalance each other
@@ -237,6 +257,7 @@ class CentralRuntime:
         except KafkaError as exc:
             self._close_tcp_socket()
             raise StartError(f"bad Kafka address {cfg.kafka!r}: {exc}") from exc
+        self.kafka.sealer.take_office(epoch)  # command seq: epoch high, counter low
         loop = new_event_loop()
         self._loop = loop
         self._core = threading.Thread(target=loop.run_forever, name="central-core", daemon=True)
@@ -253,6 +274,7 @@ class CentralRuntime:
             self.hub,
             policy=AuthorizationPolicy(authorization_ttl=cfg.authorization_ttl),
             billing=Billing(ledger, grace=cfg.ticket_grace),
+            energy=EnergyCheck(default_rated_kw=cfg.rated_kw),
         )
         self.monitors = MonitorDesk(
             self.hub,
@@ -623,6 +645,10 @@ class CentralRuntime:
         """Watchdog and expiries every ``TICK``; once a second the heartbeat of Central."""
         last_second = 0.0
         last_refresh = time.monotonic()
+        assert self.hub is not None
+        watchdog = Watchdog(
+            self.hub, self.monitors, self.supplies, period=TICK, started=last_refresh
+        )
         while True:
             await asyncio.sleep(TICK)
             now = time.monotonic()
@@ -630,8 +656,7 @@ class CentralRuntime:
                 self._check_leadership(now)
                 if self.deposed.is_set():
                     continue  # a deposed Central serves nothing and writes nothing
-                self.monitors.watchdog(now)
-                self.supplies.tick(now)
+                watchdog.tick(now)  # leaves Central's own pauses out
                 if now - last_second >= 1.0:
                     last_second = now
                     self._every_second()
@@ -724,6 +749,8 @@ class CentralRuntime:
                 )
         for record in records:
             cp = hub.cps.get(record.cp_id)
+            if cp is not None:
+                cp.rated_kw = record.rated_kw
             if cp is None:
                 cp = machine_from(record)
                 hub.cps[cp.cp_id] = cp
@@ -808,6 +835,22 @@ class CentralRuntime:
     def revoke_cp(self, cp_id: str) -> None:
         """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""
         self.call(self.monitors.revoke, cp_id, "operator")
+
+    def enroll_cp(self, cp_id: str, ttl_s: float) -> tuple[str, str]:
+        """The operator's one-time enrollment token for ``cp_id`` (docs/security.md,
+        "Enrollment"), written on the database writer's thread, never the owner's."""
+        if not CP_ID.match(cp_id):
+            raise RegistryError(f"not a charging point id: {cp_id!r}")
+        if self.writer is None or self.db is None:
+            raise RegistryError("Central is not running")
+        store = Store(self.db)
+        issued = self.writer.submit(store.issue_enrollment, cp_id, "operator", ttl_s)
+        try:
+            return issued.result(timeout=CALL_TIMEOUT)
+        except FutureTimeout:
+            raise RegistryError(
+                f"the database did not answer within {CALL_TIMEOUT:.0f} s; try again"
+            ) from None
 
     def _set_admin(self, cp_ids: list[str] | None, state: AdminState) -> None:
         """Stop/Resume on the owner: machines and engines at once, the row behind."""

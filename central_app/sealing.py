@@ -116,12 +116,27 @@ class SealedCodec:
         return event
 
 
+#: Bits of ``seq`` below the epoch: the commands one Central may send in one term of office.
+SEQ_COUNTER_BITS = 32
+
+
+def epoch_seq(epoch: int, counter: int) -> int:
+    """The ``seq`` of the ``counter``-th command of the term that began at ``epoch``."""
+    return (epoch << SEQ_COUNTER_BITS) | counter
+
+
 class Sealer:
     """Encodes Central's outgoing values: sealed for a CP or a driver, plain otherwise, and
     every command to a CP numbered with a ``seq`` that only grows (replay protection).
 
-    ``seq`` is Central's clock in microseconds, made strictly increasing, so it keeps growing
-    across restarts of Central (as long as its clock does not go back by more than the gap).
+    ``seq`` must keep growing across Central restarts and a pair's failovers, whatever the
+    hosts' clocks say (a standby whose clock is behind would otherwise see every command it
+    sends refused as a replay). So it is the *epoch* as the high part, a counter as the low
+    part (:func:`epoch_seq`): the epoch is the database's ``central_leader.epoch``, bumped in
+    a transaction each time a Central takes office (``Store.take_epoch``, or the pair's
+    ``Leadership.take_office``), so each term of office numbers above every earlier one.
+    Without an epoch (a Sealer not attached to a database, in tests) it falls back to the
+    clock in microseconds.
     """
 
     def __init__(
@@ -140,9 +155,21 @@ class Sealer:
         self.clock = clock
         self._seq = 0
         self._lock = threading.Lock()
+        self.epoch: int | None = None  # set before the first command (Central's term of office)
+
+    def take_office(self, epoch: int) -> None:
+        """Number the commands of a new term: above every ``seq`` of earlier epochs."""
+        with self._lock:
+            self.epoch = epoch
+            self._seq = epoch_seq(epoch, 0)
 
     def next_seq(self) -> int:
         with self._lock:
+            if self.epoch is not None:
+                self._seq += 1
+                if self._seq >= epoch_seq(self.epoch + 1, 0):
+                    raise RuntimeError("2**32 commands in one term of office: restart Central")
+                return self._seq
             self._seq = max(self._seq + 1, int(self.clock() * 1_000_000))
             return self._seq
 

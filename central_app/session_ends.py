@@ -76,6 +76,63 @@ class SessionEnds:
             self.billing.issue(ticket), lambda new: self._ticketed(ticket, new, told, reason)
         )
 
+    def amend(self, ticket: TicketData) -> None:
+        """The engine's final reading of a session Central ticketed by inference (the end
+        never came in time): the ticket takes the meter's figures, the driver is sent the
+        corrected ticket, the audit and the operator hear of it."""
+        self.hub.after(
+            self.hub.ledger.amend_ticket(ticket), lambda done: self._amended(ticket, done)
+        )
+
+    def _amended(self, ticket: TicketData, done: Future[tuple[float, float, str] | None]) -> None:
+        before = done.result() if done.exception() is None else None
+        if before is None:
+            log.info("ticket for session %s already final; end ignored", ticket.session_id)
+            return
+        kwh, eur, reason = before
+        if abs(kwh - ticket.kwh) < 0.0005 and abs(eur - ticket.eur) < 0.005:
+            log.info("the engine confirms the ticket of session %s", ticket.session_id)
+            return
+        self.hub.notify_driver(
+            ticket.driver_id,
+            Ticket(
+                session_id=ticket.session_id,
+                cp_id=ticket.cp_id,
+                driver_id=ticket.driver_id,
+                kwh=ticket.kwh,
+                eur=ticket.eur,
+                started_at=ticket.started_at,
+                ended_at=ticket.ended_at,
+                reason=ticket.reason,
+                request_id=ticket.request_id,
+                was_kwh=kwh,
+                was_eur=eur,
+            ),
+        )
+        change = (
+            f"{kwh:.3f} kWh, {eur:.2f} EUR ({reason}, Central's last reading) -> "
+            f"{ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason}, the engine's meter)"
+        )
+        self.hub.ledger.audit(
+            f"cp:{ticket.cp_id}", "ticket_amended", f"session {ticket.session_id}: {change}"
+        )
+        self.hub.request_update(
+            ticket.request_id,
+            phase=RequestPhase.INTERRUPTED
+            if is_interruption(ticket.reason)
+            else RequestPhase.FINISHED,
+            detail=f"ticket amended: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
+            session_id=ticket.session_id,
+            driver_id=ticket.driver_id,
+            cp_id=ticket.cp_id,
+        )
+        self.hub.tell(
+            "tickets amended by the engines' final readings",
+            f"ticket for {ticket.driver_id} amended: {change}",
+            LogLevel.WARNING,
+            ticket.cp_id,
+        )
+
     def _ticketed(
         self, ticket: TicketData, new: Future[bool], told: bool = False, reason: str = ""
     ) -> None:

@@ -123,7 +123,7 @@ class SessionStore:
 
     def recent_sessions(
         self, since: str, limit: int
-    ) -> list[tuple[str, tuple[str, str, str | None, float | None, str]]]:
+    ) -> list[tuple[str, tuple[str, str, str | None, float | None, str, bool]]]:
         """Sessions authorized or ticketed since ``since`` (oldest first, at most ``limit``):
         what the core keeps in memory to answer redeliveries without reading the database."""
         with self.db.Session.begin() as s:
@@ -135,6 +135,7 @@ class SessionStore:
                     SessionRow.request_id,
                     SessionRow.price,
                     SessionRow.status,
+                    SessionRow.provisional,
                 )
                 .where(
                     (SessionRow.authorized_at >= since)
@@ -144,7 +145,7 @@ class SessionStore:
                 .order_by(SessionRow.id.desc())
                 .limit(limit)
             ).all()
-        return [(r[0], (r[1], r[2], r[3], r[4], r[5])) for r in reversed(rows)]
+        return [(r[0], (r[1], r[2], r[3], r[4], r[5], bool(r[6]))) for r in reversed(rows)]
 
     def open_sessions(self) -> list[OpenSession]:
         with self.db.Session.begin() as s:
@@ -196,6 +197,7 @@ class SessionStore:
                     r.ended_at or "",
                     r.reason or "",
                     r.request_id,
+                    r.flag,
                 )
                 for r in s.scalars(query)
             ]
@@ -209,7 +211,8 @@ _PENDING: Any = object()
 @dataclass(slots=True)
 class SessionOp:
     """One session write for :meth:`SessionStore.write_sessions` (``kind``: ``create``,
-    ``start``, ``reopen``, ``close`` or ``ticket``); ``result`` is set once committed."""
+    ``start``, ``reopen``, ``close``, ``ticket`` or ``amend``); ``result`` is set once
+    committed."""
 
     kind: str
     args: tuple[Any, ...]
@@ -257,6 +260,29 @@ _TICKET = (
         ended_at=bindparam("b_ended"),
         reason=bindparam("b_reason"),
         ticketed_at=bindparam("b_at"),
+        flag=bindparam("b_flag"),
+        provisional=bindparam("b_prov"),
+    )
+)
+_PROVISIONAL = select(SESSIONS.c.kwh, SESSIONS.c.eur, SESSIONS.c.reason).where(
+    SESSIONS.c.session_id == bindparam("b_sid"),
+    SESSIONS.c.status == "ticketed",
+    SESSIONS.c.provisional.is_(True),
+)
+_AMEND = (
+    update(SESSIONS)
+    .where(
+        SESSIONS.c.session_id == bindparam("b_sid"),
+        SESSIONS.c.status == "ticketed",
+        SESSIONS.c.provisional.is_(True),
+    )
+    .values(
+        kwh=bindparam("b_kwh"),
+        eur=bindparam("b_eur"),
+        ended_at=bindparam("b_ended"),
+        reason=bindparam("b_reason"),
+        provisional=False,
+        amended_from=bindparam("b_was"),
     )
 )
 _SESSION_ID = select(SESSIONS.c.id).where(SESSIONS.c.session_id == bindparam("b_sid"))
@@ -297,6 +323,8 @@ def _ticket(conn: Connection, ticket: TicketData) -> bool:
         "b_ended": ticket.ended_at,
         "b_reason": ticket.reason,
         "b_at": at,
+        "b_flag": ticket.flag,
+        "b_prov": ticket.provisional or None,
     }
     if conn.execute(_TICKET, guarded).rowcount == 1:
         return True
@@ -317,9 +345,31 @@ def _ticket(conn: Connection, ticket: TicketData) -> bool:
             "ended_at": ticket.ended_at,
             "reason": ticket.reason,
             "ticketed_at": at,
+            "flag": ticket.flag,
+            "provisional": ticket.provisional or None,
         },
     )
     return True
+
+
+def _amend(conn: Connection, ticket: TicketData) -> tuple[float, float, str] | None:
+    """Replace a provisional ticket's figures with the engine's final reading, once: the
+    (kWh, EUR, reason) it had, or None when the session has no provisional ticket (never
+    had one, or already amended)."""
+    before = conn.execute(_PROVISIONAL, {"b_sid": ticket.session_id}).first()
+    if before is None:
+        return None
+    params = {
+        "b_sid": ticket.session_id,
+        "b_kwh": ticket.kwh,
+        "b_eur": ticket.eur,
+        "b_ended": ticket.ended_at,
+        "b_reason": ticket.reason,
+        "b_was": f"{before[0] or 0.0:.3f} kWh, {before[1] or 0.0:.2f} EUR ({before[2] or ''})",
+    }
+    if conn.execute(_AMEND, params).rowcount != 1:
+        return None
+    return float(before[0] or 0.0), float(before[1] or 0.0), str(before[2] or "")
 
 
 _STATEMENTS: dict[str, Callable[..., Any]] = {
@@ -328,6 +378,7 @@ _STATEMENTS: dict[str, Callable[..., Any]] = {
     "reopen": _reopen,
     "close": _close,
     "ticket": _ticket,
+    "amend": _amend,
 }
 
 # Writes whose result nobody reads: a round's ops of one of these kinds are one executemany.
@@ -342,7 +393,7 @@ def _session_of(op: SessionOp) -> str:
     first = op.args[0]
     if op.kind == "create":
         return str(first["session_id"])
-    if op.kind == "ticket":
+    if op.kind in ("ticket", "amend"):
         return str(first.session_id)
     return str(first)
 

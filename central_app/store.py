@@ -6,13 +6,21 @@ Registration rules (see docs/central.md):
   credential is issued; the stored location/position are kept unless REGISTER gives them.
 - REGISTER of an id that has a credential is rejected ("already registered").
 - REGISTER of an unknown id creates the CP at the default price.
+- Enrollment (docs/security.md): a secured Central (``require_token``) issues a credential to
+  an id without one only against a one-time token the operator issued for that id
+  (``issue_enrollment``); the token is used up in the same transaction. A *revoked* id is
+  refused without such a token in every mode: revocation lasts until the operator re-admits
+  the CP by issuing it a token. A claim retry (the lost answer to a REGISTER that already
+  used its token) needs no second token.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +34,9 @@ from central_app.db import (
     ChargingPointRow,
     Database,
     DriverRow,
+    EnrollmentTokenRow,
+    LeaderRow,
+    first_epoch,
 )
 from central_app.db import DatabaseError as DatabaseError
 from central_app.pricing import DEFAULT_PRICE
@@ -33,7 +44,7 @@ from central_app.session_store import OpenSession as OpenSession
 from central_app.session_store import SessionInfo as SessionInfo
 from central_app.session_store import SessionStore
 from wire.kafka.sealed import new_key
-from wire.timefmt import now_ts
+from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,7 @@ class CpRecord:
     claim_pending: bool = False
     seal_key: str | None = None  # the CP's key for its Kafka values (docs/security.md)
     revoked: bool = False  # the operator revoked credential and key; REGISTER again
+    rated_kw: float | None = None  # the charger's rated power (central_app.energy_check)
 
 
 def _record(row: ChargingPointRow) -> CpRecord:
@@ -72,11 +84,57 @@ def _record(row: ChargingPointRow) -> CpRecord:
         bool(row.claim_hash),
         row.seal_key,
         bool(row.revoked_at),
+        row.rated_kw,
     )
 
 
+#: What a CP id may look like (a ``#`` field, a file name, a Kafka key).
+CP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: How long an enrollment token is valid unless the operator says otherwise.
+ENROLLMENT_TTL_S = 24 * 3600.0
+
+
+def revoked_text(cp_id: str) -> str:
+    return (
+        f"revoked by the operator; refused until the operator re-admits it "
+        f"(evc-admin cp enroll {cp_id}, then the monitor's --enroll-token)"
+    )
+
+
+class Tokens:
+    """The unused, unexpired enrollment tokens of some CP ids, read once per registration
+    batch; ``use`` spends the one that matches (in the caller's transaction)."""
+
+    def __init__(self, s: Any, cp_ids: set[str]) -> None:
+        self._rows: dict[str, list[Any]] = {}
+        now = now_ts()
+        query = select(EnrollmentTokenRow).where(
+            EnrollmentTokenRow.cp_id.in_(cp_ids),
+            EnrollmentTokenRow.used_at.is_(None),
+            EnrollmentTokenRow.expires_at > now,
+        )
+        for row in s.scalars(query):
+            self._rows.setdefault(row.cp_id, []).append(row)
+
+    def use(self, cp_id: str, token: str) -> bool:
+        for row in self._rows.get(cp_id, []):
+            if row.used_at is None and verify_credential(token, row.token_hash):
+                row.used_at = now_ts()
+                return True
+        return False
+
+
 def _register_row(
-    row: Any, location: str, x: float | None, y: float | None, claim: str, *, new: bool
+    row: Any,
+    location: str,
+    x: float | None,
+    y: float | None,
+    claim: str,
+    *,
+    new: bool,
+    token: str = "",
+    tokens: Tokens | None = None,
+    require_token: bool = False,
 ) -> tuple[str, str, str]:
     """Apply one REGISTER to a CP row (an ORM row, or the values of a row about to be
     inserted): the rules of the module docstring. Returns (credential, audit action, audit
@@ -88,6 +146,16 @@ def _register_row(
         row.credential_hash = hash_credential(credential)
         row.seal_key = new_key()  # the lost response carried the old one
         return credential, "register_retry", f"{row.id}: claim matched"
+    enrolling = require_token or row.revoked_at
+    if enrolling and not (token and tokens is not None and tokens.use(row.id, token)):
+        if row.revoked_at:
+            raise RegistryError(revoked_text(row.id))
+        if not token:
+            raise RegistryError(
+                "enrollment token required: the operator issues one with "
+                f"`evc-admin cp enroll {row.id}` (pass it with --enroll-token)"
+            )
+        raise RegistryError(f"enrollment token not valid for {row.id} (unknown, used or expired)")
     if new:
         action = "register_new"
     else:
@@ -100,7 +168,8 @@ def _register_row(
     row.claim_hash = hash_credential(claim) if claim else None
     row.seal_key = new_key()
     row.revoked_at = None
-    return credential, action, f"{row.id} at {row.location!r} ({row.x}, {row.y})"
+    enrolled = " with an enrollment token" if enrolling else ""
+    return credential, action, f"{row.id} at {row.location!r} ({row.x}, {row.y}){enrolled}"
 
 
 class Store(SessionStore):
@@ -137,6 +206,7 @@ class Store(SessionStore):
                             y=cp.get("y"),
                             price=float(cp.get("price", DEFAULT_PRICE)),
                             admin_state="ACTIVE",
+                            rated_kw=cp.get("rated_kw"),
                         )
                     )
                     added_cps += 1
@@ -173,6 +243,7 @@ class Store(SessionStore):
                     c.claim_hash,
                     c.seal_key,
                     c.revoked_at,
+                    c.rated_kw,
                 ).order_by(c.id)
             )
             return [
@@ -188,6 +259,7 @@ class Store(SessionStore):
                     bool(r[7]),
                     r[8],
                     bool(r[9]),
+                    r[10],
                 )
                 for r in rows
             ]
@@ -207,6 +279,8 @@ class Store(SessionStore):
         default_price: float,
         who: str,
         claim: str = "",
+        token: str = "",
+        require_token: bool = False,
     ) -> tuple[str, CpRecord]:
         """Issue a credential (see the module docstring); RegistryError when rejected.
 
@@ -216,13 +290,18 @@ class Store(SessionStore):
         nobody can obtain a credential for a registered id.
         """
         with self.db.Session.begin() as s:
-            return self._register_in(s, cp_id, location, x, y, default_price, who, claim)
+            return self._register_in(
+                s, cp_id, location, x, y, default_price, who, claim, token, require_token
+            )
 
     def register_many(
-        self, requests: list[tuple[str, str, float | None, float | None, float, str, str]]
+        self,
+        requests: list[tuple[str, str, float | None, float | None, float, str, str, str]],
+        *,
+        require_token: bool = False,
     ) -> list[tuple[str, CpRecord] | RegistryError]:
         """Several REGISTERs in one transaction (a registration burst costs one commit, not
-        one per CP); each item is (cp_id, location, x, y, default_price, who, claim), each
+        one per CP); each item is (cp_id, location, x, y, default_price, who, claim, token), each
         result a (credential, record) or the RegistryError that refused it.
 
         Rows that exist (seeded, revoked, a claim retry) are read in one query and changed
@@ -236,10 +315,11 @@ class Store(SessionStore):
                 row.id: row
                 for row in s.scalars(select(ChargingPointRow).where(ChargingPointRow.id.in_(ids)))
             }
+            tokens = Tokens(s, ids)
             fresh: list[SimpleNamespace] = []
             fresh_ids: set[str] = set()
             audits: list[dict[str, str]] = []
-            for cp_id, location, x, y, price, who, claim in requests:
+            for cp_id, location, x, y, price, who, claim, token in requests:
                 row = rows.get(cp_id)
                 new = row is None or cp_id in fresh_ids
                 if row is None:
@@ -254,14 +334,33 @@ class Store(SessionStore):
                         claim_hash=None,
                         seal_key=None,
                         revoked_at=None,
+                        rated_kw=None,
                         created=now_ts(),
                     )
                     rows[cp_id] = row
                     fresh.append(row)
                     fresh_ids.add(cp_id)
                 try:
-                    credential, action, detail = _register_row(row, location, x, y, claim, new=new)
+                    credential, action, detail = _register_row(
+                        row,
+                        location,
+                        x,
+                        y,
+                        claim,
+                        new=new,
+                        token=token,
+                        tokens=tokens,
+                        require_token=require_token,
+                    )
                 except RegistryError as exc:  # refused before anything was changed
+                    if row in fresh:  # nothing of a refused new id is kept
+                        fresh.remove(row)
+                        fresh_ids.discard(cp_id)
+                        del rows[cp_id]
+                    audits.append(
+                        {"ts": now_ts(), "who": who, "action": "register_rejected",
+                         "detail": f"{cp_id}: {exc}"}
+                    )  # fmt: skip
                     results.append(exc)
                     continue
                 audits.append({"ts": now_ts(), "who": who, "action": action, "detail": detail})
@@ -282,6 +381,8 @@ class Store(SessionStore):
         default_price: float,
         who: str,
         claim: str,
+        token: str = "",
+        require_token: bool = False,
     ) -> tuple[str, CpRecord]:
         row = s.get(ChargingPointRow, cp_id, with_for_update=True)
         new = row is None
@@ -290,7 +391,17 @@ class Store(SessionStore):
                 id=cp_id, location=location, x=x, y=y, price=default_price, admin_state="ACTIVE"
             )
             s.add(row)
-        credential, action, detail = _register_row(row, location, x, y, claim, new=new)
+        credential, action, detail = _register_row(
+            row,
+            location,
+            x,
+            y,
+            claim,
+            new=new,
+            token=token,
+            tokens=Tokens(s, {cp_id}),
+            require_token=require_token,
+        )
         s.add(AuditRow(who=who, action=action, detail=detail))
         s.flush()
         return credential, _record(row)
@@ -379,6 +490,112 @@ class Store(SessionStore):
                 raise RegistryError(f"no charging point {cp_id}")
             old, row.price = row.price, price
             s.add(AuditRow(who=who, action="cp_price", detail=f"{cp_id} {old} -> {price} EUR/kWh"))
+
+    def set_rated_kw(self, cp_id: str, rated_kw: float | None, who: str) -> None:
+        """The charger's rated power (None: Central's default); audited, and a running
+        Central picks it up at its next registry refresh."""
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            if row is None:
+                raise RegistryError(f"no charging point {cp_id}")
+            old, row.rated_kw = row.rated_kw, rated_kw
+            s.add(AuditRow(who=who, action="cp_rated_kw", detail=f"{cp_id} {old} -> {rated_kw} kW"))
+
+    def take_epoch(self, holder: str) -> int:
+        """A lone Central's term of office: ``central_leader.epoch`` plus one (the pair's
+        ``Leadership.take_office`` bumps the same row), so commands it numbers are above
+        every earlier Central's on this database (central_app.sealing)."""
+        with self.db.Session.begin() as s:
+            row = s.get(LeaderRow, 1, with_for_update=True)
+            if row is None:
+                row = LeaderRow(id=1, epoch=first_epoch(), holder=holder, since=now_ts())
+                s.add(row)
+            else:
+                row.epoch, row.holder, row.since = row.epoch + 1, holder, now_ts()
+            s.flush()
+            return int(row.epoch)
+
+    def issue_enrollment(
+        self, cp_id: str, who: str, ttl_s: float = ENROLLMENT_TTL_S
+    ) -> tuple[str, str]:
+        """A one-time enrollment token for ``cp_id`` (a new id, a seeded one, or a revoked one
+        to re-admit): (token, expires_at). Only its hash is kept; the issue is audited."""
+        if ttl_s <= 0:
+            raise RegistryError("an enrollment token must be valid for some time")
+        token = new_credential()
+        expires_at = format_ts(utc_now() + timedelta(seconds=ttl_s))
+        with self.db.Session.begin() as s:
+            row = s.get(ChargingPointRow, cp_id)
+            if row is not None and row.credential_hash:
+                raise RegistryError(
+                    f"charging point {cp_id} is registered; revoke it first to enroll it again"
+                )
+            s.add(
+                EnrollmentTokenRow(
+                    cp_id=cp_id,
+                    token_hash=hash_credential(token),
+                    expires_at=expires_at,
+                    created_by=who,
+                )
+            )
+            s.add(AuditRow(who=who, action="enroll_issued", detail=f"{cp_id} until {expires_at}"))
+        return token, expires_at
+
+    def issue_enrollments(
+        self, cp_ids: list[str], who: str, ttl_s: float = ENROLLMENT_TTL_S
+    ) -> dict[str, tuple[str, str]]:
+        """``issue_enrollment`` for many ids in one transaction (a launcher or the fleet
+        admitting thousands of CPs before they start): {cp_id: (token, expires_at)}, each
+        issue audited. All or nothing: RegistryError, naming them, when any id is registered.
+        """
+        if ttl_s <= 0:
+            raise RegistryError("an enrollment token must be valid for some time")
+        ids = list(dict.fromkeys(cp_ids))
+        expires_at = format_ts(utc_now() + timedelta(seconds=ttl_s))
+        issued = {cp_id: (new_credential(), expires_at) for cp_id in ids}
+        with self.db.Session.begin() as s:
+            registered: list[str] = []
+            for at in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[at : at + 500]
+                registered += s.scalars(
+                    select(ChargingPointRow.id).where(
+                        ChargingPointRow.id.in_(chunk),
+                        func.coalesce(ChargingPointRow.credential_hash, "") != "",
+                    )
+                )
+            if registered:
+                shown = ", ".join(sorted(registered)[:5]) + (" …" if len(registered) > 5 else "")
+                raise RegistryError(
+                    f"{len(registered)} of these charging points are registered ({shown}); "
+                    "revoke them first to enroll them again"
+                )
+            if not ids:
+                return issued
+            s.execute(
+                insert(EnrollmentTokenRow),
+                [
+                    {
+                        "cp_id": cp_id,
+                        "token_hash": hash_credential(token),
+                        "expires_at": expires_at,
+                        "created_by": who,
+                    }
+                    for cp_id, (token, _) in issued.items()
+                ],
+            )
+            s.execute(
+                insert(AuditRow),
+                [
+                    {
+                        "ts": now_ts(),
+                        "who": who,
+                        "action": "enroll_issued",
+                        "detail": f"{cp_id} until {expires_at}",
+                    }
+                    for cp_id in ids
+                ],
+            )
+        return issued
 
     def reset_credential(self, cp_id: str, who: str) -> None:
         """Forget the credential: the CP's next REGISTER gets a new one."""

@@ -24,7 +24,7 @@ from central_app.authorization import (
     authorization_overdue,
     decide,
 )
-from central_app.billing import Billing, ticket_from_session
+from central_app.billing import Billing
 from central_app.cp_state import (
     AuthorizationCancelled,
     CpMachine,
@@ -34,6 +34,7 @@ from central_app.cp_state import (
     SupplyInterrupted,
     Transition,
 )
+from central_app.energy_check import EnergyCheck
 from central_app.engine_events import EngineEvents
 from central_app.hub import Hub
 from central_app.session_ends import SessionEnds
@@ -69,6 +70,7 @@ class SupplyDesk:
         billing: Billing,
         expiry_grace: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        energy: EnergyCheck | None = None,
     ) -> None:
         self.hub = hub
         self.policy = policy
@@ -76,7 +78,7 @@ class SupplyDesk:
         self.expiry_grace = expiry_grace
         self.clock = clock
         self.ends = SessionEnds(hub, billing)
-        self.engine_events = EngineEvents(hub, billing, self.ends, clock)
+        self.engine_events = EngineEvents(hub, billing, self.ends, clock, energy)
 
     def cp_event(self, event: Event) -> None:
         """What an engine reported on ``evc.cp.events`` (see ``central_app.engine_events``)."""
@@ -300,6 +302,16 @@ class SupplyDesk:
 
     # --- time -----------------------------------------------------------------------------
 
+    def excuse(self, seconds: float, now: float) -> None:
+        """Central itself stood still for ``seconds`` (``central_app.watchdog``): the engines'
+        reports waited in Kafka meanwhile, so no wait for one counts that time."""
+        for cp in self.hub.sessions():
+            s = cp.session
+            if s is not None:
+                s.last_event = min(s.last_event + seconds, now)
+                s.excused += seconds
+        self.billing.excuse(seconds)
+
     def tick(self, now: float) -> None:
         wall = utc_now()
         for cp in self.hub.sessions():
@@ -307,7 +319,7 @@ class SupplyDesk:
             if s is None:
                 continue
             if s.phase is SessionPhase.AUTHORIZED and authorization_overdue(
-                s.expires_at, wall, self.expiry_grace
+                s.expires_at, wall, self.expiry_grace + s.excused
             ):
                 if s.restored and now - s.last_event < self.billing.grace:
                     continue  # let the Kafka backlog say whether it started
@@ -321,11 +333,7 @@ class SupplyDesk:
                 and now - s.last_event > self.billing.grace
             ):
                 cp.end_session(s.session_id)
-                self.ends.issue(
-                    ticket_from_session(
-                        cp.cp_id, s, reason=EndReason.MONITOR_LOST, ended_at=now_ts()
-                    )
-                )
+                self.ends.issue(self.billing.issue_inferred(cp.cp_id, s, EndReason.MONITOR_LOST))
                 self.hub.cp_changed(cp)
         for entry in self.billing.notices_due(now):
             s = entry.session
@@ -333,8 +341,4 @@ class SupplyDesk:
                 s.driver_id, s.session_id, entry.cp_id, entry.reason, s.kwh, s.eur
             )
         for entry in self.billing.due(now):
-            self.ends.issue(
-                ticket_from_session(
-                    entry.cp_id, entry.session, reason=entry.reason, ended_at=now_ts()
-                )
-            )
+            self.ends.issue(self.billing.issue_inferred(entry.cp_id, entry.session, entry.reason))

@@ -76,6 +76,9 @@ class ConsoleListener(DriverListener):
         if not current:
             self.line(f"{ticket.cp_id} {ticket.summary()} (earlier supply)")
 
+    def ticket_amended(self, ticket: TicketInfo, was: TicketInfo | None) -> None:
+        self.line(ticket.amended_summary(was))
+
     def run_changed(self, view: RunView) -> None:
         self.run_view = view
         if view.state is RunState.REQUESTING and view.current is not None:

@@ -58,6 +58,10 @@ class DriverListener:
     def ticket_stored(self, ticket: TicketInfo, current: bool) -> None:
         """A new ticket is in the history; ``current`` if it ends the session on screen."""
 
+    def ticket_amended(self, ticket: TicketInfo, was: TicketInfo | None) -> None:
+        """Central corrected a ticket with the charger's final meter reading (``was``: the
+        ticket it replaces in the history)."""
+
     def run_changed(self, view: RunView) -> None:
         """A services run moved on (started, request i of n, paused, finished)."""
 
@@ -166,7 +170,10 @@ class DriverCore:
             return
         now = self._clock()
         if isinstance(notice, Ticket) and notice.session_id in self.history:
-            log.info("duplicate ticket for session %s ignored", notice.session_id)
+            if notice.amended:
+                self._amend_ticket(TicketInfo.from_notice(notice))
+            else:
+                log.info("duplicate ticket for session %s ignored", notice.session_id)
             return
         session = self.session
         if session is None or not session.owns(notice):
@@ -283,6 +290,16 @@ class DriverCore:
             stored = True
         if stored:
             self.listener.ticket_stored(ticket, current)
+
+    def _amend_ticket(self, ticket: TicketInfo) -> None:
+        try:
+            was = self.history.amend(ticket)
+        except HistoryError as exc:
+            self.listener.report(f"Corrected ticket received but not saved: {exc}")
+            was = None
+        if was == ticket:
+            return  # a redelivered correction
+        self.listener.ticket_amended(ticket, was)
 
     def _session_ended(self, view: SessionView, now: float) -> None:
         if self.run is None:

@@ -48,18 +48,34 @@ class TicketHistory:
         """Store a ticket; False (and nothing stored) if that session already has one."""
         if ticket.session_id in self._sessions:
             return False
-        if self._path is not None:
-            try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                with self._path.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(asdict(ticket), ensure_ascii=False) + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
-            except OSError as exc:
-                raise HistoryError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+        self._append(ticket)
         self._tickets.append(ticket)
         self._sessions.add(ticket.session_id)
         return True
+
+    def amend(self, ticket: TicketInfo) -> TicketInfo | None:
+        """Replace the session's ticket (Central corrected it with the meter's final reading):
+        the one it replaced, or None if there was none (then it is simply stored). The file
+        keeps both lines; the later one wins when it is read again."""
+        old = next((t for t in self._tickets if t.session_id == ticket.session_id), None)
+        if old is None:
+            self.add(ticket)
+            return None
+        self._append(ticket)
+        self._tickets[self._tickets.index(old)] = ticket
+        return old
+
+    def _append(self, ticket: TicketInfo) -> None:
+        if self._path is None:
+            return
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with self._path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(asdict(ticket), ensure_ascii=False) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise HistoryError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
 
     def _load(self) -> None:
         assert self._path is not None
@@ -81,3 +97,8 @@ class TicketHistory:
             if ticket.session_id not in self._sessions:
                 self._tickets.append(ticket)
                 self._sessions.add(ticket.session_id)
+            else:  # an amended ticket: the later line wins
+                at = next(
+                    i for i, t in enumerate(self._tickets) if t.session_id == ticket.session_id
+                )
+                self._tickets[at] = ticket

@@ -100,6 +100,13 @@ class TicketInfo:
         except ValueError:
             return 0.0
 
+    def amended_summary(self, was: TicketInfo | None) -> str:
+        before = f" (was {was.kwh:.3f} kWh, {was.eur:.2f} €)" if was is not None else ""
+        return (
+            f"{self.cp_id} ticket corrected with the charger's final meter reading — "
+            f"{self.kwh:.3f} kWh, {self.eur:.2f} €{before}"
+        )
+
     def summary(self) -> str:
         return (
             f"ticket — {self.kwh:.3f} kWh, {self.eur:.2f} €, "

@@ -36,6 +36,9 @@ class Register(Message):
     # fresh credential instead of "already registered" (a lost response no longer locks the
     # CP out), and nobody without the claim can take the id over.
     claim: str = field(default="", metadata=TRAILING)
+    # Extension (docs/security.md, "Enrollment"): the one-time token the operator issued for
+    # this id; a secured Central registers no id without one (nor a revoked one, ever).
+    token: str = field(default="", metadata=TRAILING)
 
 
 @dataclass(frozen=True, slots=True)

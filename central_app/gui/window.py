@@ -29,6 +29,7 @@ from central_app.gui import theme
 from central_app.gui.bridge import CentralBridge
 from central_app.gui.cp_model import CpTableModel
 from central_app.gui.cp_panel import CpPanel
+from central_app.gui.enroll_dialog import EnrollDialog
 from central_app.gui.history.launcher import HistoryLauncher
 from central_app.gui.log_panel import LogPanel
 from central_app.gui.map_feed import MapFeed, tile_for
@@ -194,9 +195,16 @@ class ControlCenterWindow(QMainWindow):
         self.revoke_action = QAction("Revoke key…", self)
         self.revoke_action.setToolTip(
             "Revoke the selected charging point's credential and key: its connection is "
-            "closed and it is refused until it registers again (asks for confirmation)"
+            "closed and it is refused until you re-admit it with an enrollment token "
+            "(asks for confirmation)"
         )
         self.revoke_action.triggered.connect(self.revoke_selected)
+        self.enroll_action = QAction("Enroll a CP…", self)
+        self.enroll_action.setToolTip(
+            "Issue a one-time enrollment token: a new charging point, or a revoked one you "
+            "re-admit, registers only with one"
+        )
+        self.enroll_action.triggered.connect(self.enroll)
         self.stop_all_action = QAction("Stop all…", self)
         self.stop_all_action.setToolTip("Stop every charging point (asks for confirmation)")
         self.stop_all_action.triggered.connect(self.stop_all)
@@ -236,6 +244,7 @@ class ControlCenterWindow(QMainWindow):
         toolbar.addWidget(_toolbar_caption("Network:"))
         toolbar.addAction(self.stop_all_action)
         toolbar.addAction(self.resume_all_action)
+        toolbar.addAction(self.enroll_action)
         toolbar.addSeparator()
         toolbar.addAction(self.history_action)
         toolbar.addSeparator()
@@ -367,6 +376,7 @@ class ControlCenterWindow(QMainWindow):
             self.revoke_action,
             self.stop_all_action,
             self.resume_all_action,
+            self.enroll_action,
         )
 
     def stop_selected(self) -> None:
@@ -396,10 +406,16 @@ class ControlCenterWindow(QMainWindow):
         if self._confirm(
             f"Revoke the key of {cp_id}",
             f"Revoke the credential and key of {cp_id}?\n\nIts monitor is disconnected now and "
-            "any running supply ends as for a lost monitor. The charging point is refused "
-            "until its monitor registers again, which issues a new credential and key.",
+            "any running supply ends as for a lost monitor. The charging point stays out "
+            "until you re-admit it (Enroll a CP…: a one-time token for its monitor), which "
+            "issues a new credential and key.",
         ) and self._call(f"Revoke {cp_id}", self.controls.revoke_cp, cp_id):
             self.statusBar().showMessage(f"Credential and key of {cp_id} revoked", 5000)
+
+    def enroll(self) -> None:
+        ids = self.selected_ids()
+        dialog = EnrollDialog(self.controls.enroll_cp, ids[0] if len(ids) == 1 else "", self)
+        dialog.exec()
 
     def stop_all(self) -> None:
         n = self.model.rowCount()

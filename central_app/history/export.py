@@ -25,6 +25,8 @@ CSV_FIELDS = (
     "kwh",
     "eur",
     "reason",
+    "flag",
+    "amended_from",
 )
 
 
@@ -36,7 +38,8 @@ def write_csv(records: Iterable[SessionRecord], out: TextIO) -> Totals:
     for r in records:
         writer.writerow(
             (r.session_id, r.cp_id, r.driver_id, r.started_at, r.ended_at,
-             f"{r.duration_s:.3f}", repr(r.kwh), repr(r.eur), r.reason)
+             f"{r.duration_s:.3f}", repr(r.kwh), repr(r.eur), r.reason, r.flag,
+             r.amended_from)
         )  # fmt: skip
         n, kwh, eur = n + 1, kwh + r.kwh, eur + r.eur
     return Totals(n, kwh, eur)
@@ -45,7 +48,7 @@ def write_csv(records: Iterable[SessionRecord], out: TextIO) -> Totals:
 def read_csv(source: TextIO) -> list[SessionRecord]:
     """Tickets from a file written by :func:`write_csv` (raises ValueError if it is not)."""
     reader = csv.DictReader(source)
-    if tuple(reader.fieldnames or ()) != CSV_FIELDS:
+    if tuple(reader.fieldnames or ()) not in (CSV_FIELDS, CSV_FIELDS[:-2]):  # older exports
         raise ValueError(f"not a sessions export: columns {reader.fieldnames}")
     return [
         SessionRecord(
@@ -57,6 +60,8 @@ def read_csv(source: TextIO) -> list[SessionRecord]:
             float(row["kwh"]),
             float(row["eur"]),
             row["reason"],
+            row.get("flag") or "",
+            row.get("amended_from") or "",
         )  # fmt: skip
         for row in reader
     ]

@@ -43,13 +43,16 @@ SORTABLE = {
 
 EVERYTHING = SessionFilter()
 
-_ROW = (S.session_id, S.cp_id, S.driver_id, S.started_at, S.ended_at, S.kwh, S.eur, S.reason)
+_ROW = (
+    S.session_id, S.cp_id, S.driver_id, S.started_at, S.ended_at, S.kwh, S.eur, S.reason, S.flag,
+    S.amended_from,
+)  # fmt: skip
 
 
 def _record(row) -> SessionRecord:  # type: ignore[no-untyped-def]
     return SessionRecord(
         row[0], row[1], row[2], row[3] or "", row[4] or "", row[5] or 0.0, row[6] or 0.0,
-        row[7] or "",
+        row[7] or "", row[8] or "", row[9] or "",
     )  # fmt: skip
 
 
@@ -82,6 +85,8 @@ class History:
             terms.append(S.ended_at < f.until)
         if f.reason:
             terms.append(S.reason == f.reason)
+        if f.flagged:
+            terms.append(S.flag.is_not(None))
         return and_(*terms)
 
     def totals(self, f: SessionFilter = EVERYTHING) -> Totals:

@@ -17,6 +17,7 @@ class SessionFilter:
     since: str | None = None
     until: str | None = None
     reason: str | None = None
+    flagged: bool = False  # only tickets flagged for the operator (central_app.energy_check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class SessionRecord:
     kwh: float
     eur: float
     reason: str
+    flag: str = ""  # why this is not the engine's final reading (empty: it is)
+    amended_from: str = ""  # what the ticket said before the engine's final reading amended it
 
     @property
     def duration_s(self) -> float:

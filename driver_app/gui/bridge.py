@@ -22,6 +22,7 @@ class QtBridge(QObject, DriverListener):
     sessionStep = Signal(object, object)  # noqa: N815 SessionView, Step
     sessionProgress = Signal(object)  # noqa: N815 SessionView
     ticketStored = Signal(object, bool)  # noqa: N815 TicketInfo, current
+    ticketAmended = Signal(object, object)  # noqa: N815 TicketInfo, the one it replaces
     runChanged = Signal(object)  # noqa: N815 RunView
     reported = Signal(str)
 
@@ -39,6 +40,9 @@ class QtBridge(QObject, DriverListener):
 
     def ticket_stored(self, ticket: TicketInfo, current: bool) -> None:
         self.ticketStored.emit(ticket, current)
+
+    def ticket_amended(self, ticket: TicketInfo, was: TicketInfo | None) -> None:
+        self.ticketAmended.emit(ticket, was)
 
     def run_changed(self, view: RunView) -> None:
         self.runChanged.emit(view)

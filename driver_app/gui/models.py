@@ -145,6 +145,15 @@ class TicketTableModel(_RowsModel):
     def tickets(self) -> list[TicketInfo]:
         return list(self._rows)
 
+    def put(self, ticket: TicketInfo) -> None:
+        """Replace the session's ticket (an amended one) in place, or add it."""
+        for row, old in enumerate(self._rows):
+            if old.session_id == ticket.session_id:
+                self._rows[row] = ticket
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+                return
+        self.add(ticket)
+
     def add(self, ticket: TicketInfo) -> None:
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)

@@ -183,6 +183,7 @@ class DriverWindow(QMainWindow):
         bridge.sessionStep.connect(self.on_step)
         bridge.sessionProgress.connect(self.on_progress)
         bridge.ticketStored.connect(self.on_ticket)
+        bridge.ticketAmended.connect(self.on_ticket_amended)
         bridge.runChanged.connect(self.on_run)
         bridge.reported.connect(self.on_report)
         self.map.tileClicked.connect(self.ask_charge)
@@ -245,6 +246,13 @@ class DriverWindow(QMainWindow):
                 f"{ticket.kwh:.3f} kWh, {ticket.eur:.2f} €",
                 15000,
             )
+
+    def on_ticket_amended(self, ticket: TicketInfo, was: TicketInfo | None) -> None:
+        self.ticket_model.put(ticket)
+        self.spending.set_tickets(self.ticket_model.tickets())
+        text = ticket.amended_summary(was)
+        self.statusBar().showMessage(text, 30000)
+        self.run_panel.add_message(text)
 
     def on_run(self, view: RunView) -> None:
         self.run_panel.show_run(view)

@@ -82,8 +82,15 @@ def make_runtime(
     tmp_path: Path, kafka: str, topics: Topics, recorder: Recorder, **config: Any
 ) -> CentralRuntime:
     """Central in-process on ``kafka`` with its own SQLite file (plain TCP and PLAINTEXT
-    Kafka unless ``config`` says otherwise)."""
-    settings: dict[str, Any] = {"ticket_grace": 5.0, "insecure": True, **config}
+    Kafka unless ``config`` says otherwise). The scripted engines of these tests report
+    made-up energies at once, so the CPs' rating is no limit here (tests/central/
+    test_energy_check.py tests it)."""
+    settings: dict[str, Any] = {
+        "ticket_grace": 5.0,
+        "insecure": True,
+        "rated_kw": 1_000_000.0,
+        **config,
+    }
     runtime = CentralRuntime(
         CentralConfig(
             port=0,

@@ -54,6 +54,8 @@ class CentralProcess:
             "--status-every",
             "2",
             "--insecure",
+            "--rated-kw",  # the scripted engines report made-up energies at once
+            "1000000",
             *extra,
         ]
         self.port = port

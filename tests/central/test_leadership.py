@@ -8,8 +8,11 @@ import pytest
 
 from central_app.db import Fenced, open_database
 from central_app.leadership import LEASE_S, Leadership, pair_capable
+from central_app.sealing import Sealer
 from central_app.store import Store
+from cp_node.command_guard import ReplayWindow
 from tests.waiting import wait_for
+from wire.kafka.messages import Stop
 
 
 def test_only_postgresql_decides_leadership() -> None:
@@ -24,14 +27,15 @@ def test_one_holder_and_a_deposed_one_cannot_write(pg_url: str) -> None:
     try:
         assert first.try_acquire()
         assert not second.try_acquire()  # the lock is held
-        assert first.take_office(db_a) == 1
+        epoch = first.take_office(db_a)
+        assert epoch >= 1
         first.fence(db_a)
         store_a = Store(db_a)
         store_a.add_driver("D-100", who="central-a")  # the active writes
 
         first._drop()  # its lock session is gone (killed, or ended by the server)
         wait_for(second.try_acquire, 5, "the second Central to get the lock")
-        assert second.take_office(db_b) == 2
+        assert second.take_office(db_b) == epoch + 1
         second.fence(db_b)
         with pytest.raises(Fenced, match="deposed"):
             store_a.add_driver("D-101", who="central-a")  # the old active's queued write
@@ -57,3 +61,47 @@ def test_a_silent_holder_loses_the_lock_after_the_lease(pg_url: str) -> None:
     finally:
         frozen.close()
         standby.close()
+
+
+def test_command_seq_survives_a_failover_to_a_standby_whose_clock_is_behind(pg_url: str) -> None:
+    """Issue 19, defect 6: ``seq`` was the active's clock in µs; a standby whose clock is an
+    hour behind would have numbered every command below what the engines accepted, and
+    each would have been refused as a replay. Now the epoch of the pair's fencing row is
+    the high part: the successor's commands are above, whatever its clock says."""
+    active, standby = Leadership(pg_url, "central-a"), Leadership(pg_url, "central-b")
+    db_a, db_b = open_database(pg_url), open_database(pg_url)
+    try:
+        assert active.try_acquire()
+        sent_by_active = _sealer(time.time)
+        sent_by_active.take_office(active.take_office(db_a))
+        window = ReplayWindow()
+        for _ in range(3):
+            _obey(window, sent_by_active.next_seq())
+        active._drop()
+        wait_for(standby.try_acquire, 5, "the standby to get the lock")
+        behind = _sealer(lambda: time.time() - 3600)  # its clock an hour in the past
+        behind.take_office(standby.take_office(db_b))
+        for _ in range(3):
+            _obey(window, behind.next_seq())  # none refused as a replay
+        # and a lone Central's restart on the same database numbers above both
+        restarted = _sealer(lambda: 0.0)
+        restarted.take_office(Store(db_b).take_epoch("central-c"))
+        _obey(window, restarted.next_seq())
+    finally:
+        for held in (active, standby):
+            held.close()
+        db_a.dispose()
+        db_b.dispose()
+
+
+def _sealer(clock):  # type: ignore[no-untyped-def]
+    return Sealer(
+        prefix="", keys=None, cp_commands="evc.cp.commands", driver_notices="n", clock=clock
+    )
+
+
+def _obey(window: ReplayWindow, seq: int) -> None:
+    stop = Stop(cp_id="CP-01", seq=seq)
+    refusal = window.check(stop)
+    assert refusal is None, refusal
+    window.accept(stop)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from central_app import admin
-from central_app.db import open_database
+from central_app.db import EnrollmentTokenRow, open_database
 from central_app.kafka_loop import KafkaLink
 from central_app.sealing import Refusal
-from central_app.store import Store
+from central_app.store import Store, revoked_text
 from tests.central.conftest import client, register_and_auth
 from tests.central.test_supplies import FakeConn, authorize, online, request
 from tests.central.test_supplies import world as world  # noqa: F401 (the fixture)
@@ -296,7 +296,10 @@ def test_command_refused_is_audited_and_shown(world) -> None:  # type: ignore[no
     assert any("refused a authorize" in e.text and e.source == "CP-01" for e in recorder.logs)
 
 
-def test_revocation_closes_refuses_auth_and_allows_a_new_registration(world) -> None:  # type: ignore[no-untyped-def]
+def test_revocation_sticks_until_the_operator_re_admits_the_cp(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, defect 3: after a revocation the monitor used to REGISTER again by itself
+    (no secret needed) and be ACTIVE within seconds. Now REGISTER and AUTH are refused until
+    the operator re-admits the CP with a one-time enrollment token."""
     hub, desk, monitors, outbox, topics, clock, store = world
     hub.close_connection = lambda c: c.close()  # as the runtime's
     conn = FakeConn()
@@ -319,14 +322,97 @@ def test_revocation_closes_refuses_auth_and_allows_a_new_registration(world) -> 
     assert not record.has_credential
     _, who, action, _ = store.audit_entries(1)[0]
     assert (who, action) == ("operator", "key_revoked")
-    again = monitors.handle(FakeConn(), Auth("CP-01", registered.credential))  # type: ignore[union-attr]
-    assert again == Rejected("CP-01", "credential revoked: register again")
+    revoked = Rejected("CP-01", revoked_text("CP-01"))
+    assert monitors.handle(FakeConn(), Auth("CP-01", registered.credential)) == revoked  # type: ignore[union-attr]
     assert store.audit_entries(1)[0][2] == "auth_rejected"
-    fresh = monitors.handle(FakeConn(), Register("CP-01", "", None, None))
+    # what the monitor did by itself: REGISTER again, with or without its old claim
+    assert monitors.handle(FakeConn(), Register("CP-01", "", None, None)) == revoked
+    assert monitors.handle(FakeConn(), Register("CP-01", "", None, None, "c" * 43)) == revoked
+    assert store.audit_entries(1)[0][2] == "register_rejected"
+    assert (
+        "revoked by the operator" in revoked.reason
+        and "evc-admin cp enroll CP-01" in revoked.reason
+    )
+    assert hub.ledger.key_for(cp_kid("CP-01")) is None and store.get_cp("CP-01").revoked  # type: ignore[union-attr]
+    # a token for another id does not re-admit it
+    other, _ = store.issue_enrollment("CP-02", "operator")
+    assert monitors.handle(FakeConn(), Register("CP-01", "", None, None, "", other)) == revoked
+    # the operator re-admits it: one token, one registration
+    token, _ = store.issue_enrollment("CP-01", "operator")
+    fresh = monitors.handle(FakeConn(), Register("CP-01", "", None, None, "", token))
     assert isinstance(fresh, Registered) and fresh.key and fresh.key != registered.key  # type: ignore[union-attr]
     assert fresh.credential != registered.credential  # type: ignore[union-attr]
     assert isinstance(monitors.handle(FakeConn(), Auth("CP-01", fresh.credential)), Authorized)
     assert not store.get_cp("CP-01").revoked  # type: ignore[union-attr]
+    (again,) = [d for _, _, a, d in store.audit_entries(10) if a == "register_again"]
+    assert again.endswith("with an enrollment token")
+    monitors.revoke("CP-01")
+    assert monitors.handle(FakeConn(), Register("CP-01", "", None, None, "", token)) == revoked
+
+
+def test_a_secured_central_registers_only_with_the_operators_token(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, defect 4: anyone who reached Central's port could register a new id (or a
+    seeded one) and receive a credential and a CP key."""
+    hub, desk, monitors, outbox, topics, clock, store = world
+    hub.ledger.require_enrollment = True
+    new, seeded = Register("CP-90", "Dock 9", 1.0, 2.0), Register("CP-03", "", None, None)
+    for msg in (new, seeded):
+        refused = monitors.handle(FakeConn(), msg)
+        assert isinstance(refused, Rejected) and "enrollment token required" in refused.reason
+        assert f"evc-admin cp enroll {msg.cp_id}" in refused.reason
+    assert store.get_cp("CP-90") is None  # nothing of a refused new id is kept
+    assert not store.get_cp("CP-03").has_credential  # type: ignore[union-attr]
+    token, _ = store.issue_enrollment("CP-90", "operator")
+    with_token = lambda t: Register("CP-90", "Dock 9", 1.0, 2.0, "", t)  # noqa: E731
+    assert "not valid" in monitors.handle(FakeConn(), with_token("x" * 43)).reason  # type: ignore[union-attr]
+    stale, _ = store.issue_enrollment("CP-90", "operator")
+    with store.db.Session.begin() as s:  # as if issued long ago
+        for row in s.scalars(__import__("sqlalchemy").select(EnrollmentTokenRow)):
+            row.expires_at = "2020-01-01T00:00:00.000Z" if row.id == 2 else row.expires_at
+    assert "not valid" in monitors.handle(FakeConn(), with_token(stale)).reason  # type: ignore[union-attr]
+    registered = monitors.handle(FakeConn(), with_token(token))
+    assert isinstance(registered, Registered) and registered.key
+    assert isinstance(monitors.handle(FakeConn(), Auth("CP-90", registered.credential)), Authorized)
+    store.reset_credential("CP-90", "operator")
+    hub.ledger.apply_registry(store.load_cps(), store.driver_keys())
+    reused = monitors.handle(FakeConn(), with_token(token))  # single use
+    assert isinstance(reused, Rejected) and "not valid" in reused.reason
+    with store.db.Session.begin() as s:  # stored hashed, never as issued
+        hashes = [
+            r.token_hash for r in s.scalars(__import__("sqlalchemy").select(EnrollmentTokenRow))
+        ]
+    assert token not in hashes and all(h.startswith("sha256$") for h in hashes)
+    actions = [a for _, _, a, _ in store.audit_entries(20)]
+    assert actions.count("enroll_issued") == 2 and actions.count("register_rejected") >= 4
+    # a lost REGISTERED answer: the retry with the same claim needs no second token
+    token2, _ = store.issue_enrollment("CP-91", "operator")
+    first = monitors.handle(FakeConn(), Register("CP-91", "", None, None, "k" * 43, token2))
+    retry = monitors.handle(FakeConn(), Register("CP-91", "", None, None, "k" * 43, ""))
+    assert isinstance(first, Registered) and isinstance(retry, Registered)
+
+
+def test_evc_admin_enroll_prints_or_writes_a_token_and_readmits(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = Store(open_database(url))
+    assert admin.main(["--db", url, "cp", "enroll", "CP-50", "--expires", "30m"]) == 0
+    printed = capsys.readouterr()
+    token = printed.out.strip()
+    assert len(token) >= 40 and "one use" in printed.err
+    path = tmp_path / "enroll" / "CP-51.token"
+    assert admin.main(["--db", url, "cp", "enroll", "CP-51", "--token-file", str(path)]) == 0
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and path.read_text().strip()
+    store.register_cp(
+        "CP-50", "", None, None, default_price=0.3, who="t", token=token, require_token=True
+    )
+    capsys.readouterr()
+    assert admin.main(["--db", url, "cp", "enroll", "CP-50"]) == 1  # registered: revoke first
+    assert "revoke it first" in capsys.readouterr().err
+    assert admin.main(["--db", url, "cp", "enroll", "bad id#"]) in (1, 2)
+    assert admin.main(["--db", url, "cp", "revoke", "CP-50"]) == 0
+    assert "evc-admin cp enroll CP-50" in capsys.readouterr().out
+    assert admin.main(["--db", url, "cp", "enroll", "CP-50"]) == 0  # re-admission
+    actions = [a for _, _, a, _ in store.audit_entries(10)]
+    assert actions.count("enroll_issued") == 3
 
 
 def test_revocation_by_evc_admin_reaches_a_running_central(central, recorder) -> None:  # type: ignore[no-untyped-def]
@@ -340,17 +426,19 @@ def test_revocation_by_evc_admin_reaches_a_running_central(central, recorder) ->
         c.close()
     c = client(central)
     try:
-        assert c.request(Auth("CP-77", credential)) == Rejected(
-            "CP-77", "credential revoked: register again"
-        )
-        fresh = c.request(Register("CP-77", "", None, None))
+        revoked = Rejected("CP-77", revoked_text("CP-77"))
+        assert c.request(Auth("CP-77", credential)) == revoked
+        assert c.request(Register("CP-77", "", None, None)) == revoked  # stays out
+        token, _ = store.issue_enrollment("CP-77", "operator")
+        fresh = c.request(Register("CP-77", "", None, None, "", token))
         assert isinstance(fresh, Registered) and fresh.key
         assert c.request(Auth("CP-77", fresh.credential)).key == fresh.key  # type: ignore[union-attr]
     finally:
         c.close()
     actions = [a for _, _, a, _ in store.audit_entries(100)]
     assert "key_revoked" in actions and "auth_rejected" in actions
-    assert any("credential revoked" in e.text for e in recorder.logs)
+    assert "register_rejected" in actions
+    assert any("revoked by the operator" in e.text for e in recorder.logs)
 
 
 def test_a_refused_value_is_audited_and_shown_by_the_runtime(central, recorder) -> None:  # type: ignore[no-untyped-def]
@@ -433,3 +521,27 @@ def _letter(value: bytes) -> dict:
 
     body = json.loads(value)
     return {k: body[k] for k in ("topic", "partition", "offset", "key", "reason", "value")}
+
+
+def test_a_restarted_central_numbers_commands_above_the_last_whatever_its_clock(
+    tmp_path: Path,
+) -> None:
+    """Issue 19, defect 6 for a lone Central (SQLite): each start takes the next epoch of the
+    database, so a restart with the clock set back an hour still numbers above what the
+    engines accepted; only a new database reads a clock once (its first epoch)."""
+    from central_app.sealing import Sealer
+    from cp_node.command_guard import ReplayWindow
+
+    store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
+    window = ReplayWindow()
+    last = 0
+    for clock in (lambda: 2_000_000_000.0, lambda: 2_000_000_000.0 - 3600, lambda: 0.0):
+        sealer = Sealer(prefix="", keys=None, cp_commands="c", driver_notices="n", clock=clock)
+        sealer.take_office(store.take_epoch("central"))
+        for _ in range(2):
+            stop = Stop(cp_id="CP-01", seq=sealer.next_seq())
+            assert window.check(stop) is None
+            window.accept(stop)
+            assert stop.seq > last > -1  # type: ignore[operator]
+            last = stop.seq  # type: ignore[assignment]
+    assert last > 10**15 * 100  # above every seq of the old µs-clock scheme

@@ -3,7 +3,7 @@ whole Kafka-side logic, deterministic, without a broker or threads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +16,10 @@ from central_app.db_writer import InlineWriter
 from central_app.hub import Hub
 from central_app.ledger import Ledger
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.runtime import TICK
 from central_app.store import DEFAULT_SEED, Store
 from central_app.supplies import SupplyDesk
+from central_app.watchdog import Watchdog
 from tests.central.conftest import Recorder
 from wire.kafka.messages import (
     AuthorizationExpired,
@@ -327,3 +329,184 @@ def test_watchdog_and_close(world) -> None:  # type: ignore[no-untyped-def]
     assert hub.cps["CP-01"].status.value == "ACTIVE"
     monitors.connection_closed(conn)
     assert hub.cps["CP-01"].status.value == "DISCONNECTED"
+
+
+# -- Central's own pauses (issue 21) --------------------------------------------------------
+
+
+def heard(monitors: MonitorDesk, clock: Clock, *conns: FakeConn) -> None:
+    """Heartbeats read off the sockets now (``wire`` sets ``last_valid_frame``)."""
+    for conn in conns:
+        conn.last_valid_frame = clock.now
+        monitors.handle(conn, Heartbeat(conn.cp_id, EngineHealth.OK))  # type: ignore[arg-type]
+
+
+def tick(watchdog: Watchdog, clock: Clock, seconds: float = TICK) -> None:
+    """The owner's timer, ``seconds`` after its previous tick."""
+    clock.now += seconds
+    watchdog.tick(clock.now)
+
+
+def test_central_stall_is_not_monitor_silence(world) -> None:  # type: ignore[no-untyped-def]
+    """Central stood still 5 s mid-supply (its timer ticks 5 s late) while the heartbeats
+    waited in the sockets: nobody is judged before they are read, the supply goes on, and a
+    monitor that died during the freeze still turns DISCONNECTED within 3 s of the thaw."""
+    hub, desk, monitors, outbox, topics, clock, store = world
+    said = Recorder()
+    hub.add_listener(said)
+    watchdog = Watchdog(hub, monitors, desk, period=TICK)
+    live, dead = online(monitors, "CP-01"), online(monitors, "CP-02")
+    auth = authorize(desk, outbox, topics)
+    desk.cp_event(
+        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+    )
+    for n in range(8):  # 2 s running normally, a heartbeat a second from each
+        if n % 4 == 0:
+            heard(monitors, clock, live, dead)
+        tick(watchdog, clock)
+    tick(watchdog, clock, TICK + 5.0)  # the first tick after SIGCONT: no socket read yet
+    thawed = clock.now
+    assert hub.cps["CP-01"].status.value == "SUPPLYING"
+    assert hub.cps["CP-02"].status.value == "ACTIVE"
+    lost_after = None
+    for n in range(16):  # 4 s: the live monitor's waiting heartbeat is read, then one a second
+        if n % 4 == 0:
+            heard(monitors, clock, live)
+        tick(watchdog, clock)
+        if lost_after is None and hub.cps["CP-02"].status.value == "DISCONNECTED":
+            lost_after = clock.now - thawed
+    assert hub.cps["CP-01"].status.value == "SUPPLYING"
+    assert "supply_interrupted" not in outbox.types(topics.driver_notices)
+    assert lost_after is not None and lost_after <= 3.0, lost_after
+    paused = [e.text for e in said.logs if "paused" in e.text]
+    assert paused == [
+        "Central was paused for 5.0 s (the process did not run): giving monitors and engines "
+        "time to be heard before judging their silence"
+    ]
+
+
+def test_central_stall_is_not_the_engines_silence(world) -> None:  # type: ignore[no-untyped-def]
+    """The engines' reports wait in Kafka while Central stands still: neither an interrupted
+    supply's grace (10 s here) nor Central's own authorization expiry counts that time."""
+    hub, desk, monitors, outbox, topics, clock, store = world
+    watchdog = Watchdog(hub, monitors, desk, period=TICK)
+    first, second = online(monitors, "CP-01"), online(monitors, "CP-02")
+    heard(monitors, clock, first, second)
+    auth = authorize(desk, outbox, topics)
+    sid = auth.session_id
+    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
+    desk.cp_event(
+        SupplyProgress(session_id=sid, cp_id="CP-01", driver_id="D-001", seq=2, kw=7, kwh=1, eur=0)
+    )
+    monitors.handle(first, Fault("CP-01", "engine KO"))  # waits for the engine's reading
+    desk.charge_request(request("r2", driver="D-002", cp="CP-02"))
+    other = hub.cps["CP-02"].session
+    assert other is not None
+    tick(watchdog, clock)
+    # frozen 12 s: past the grace, and past Central's own expiry (5 s after expires_at)
+    other.expires_at = format_ts(utc_now() - timedelta(seconds=5.5))
+    tick(watchdog, clock, TICK + 12.0)
+    heard(monitors, clock, first, second)
+    tick(watchdog, clock)
+    tick(watchdog, clock)
+    # the backlog read from Kafka after the thaw: the engines' own reports still count
+    desk.cp_event(
+        SupplyEnded(
+            session_id=sid, cp_id="CP-01", driver_id="D-001", kwh=1.4, eur=0.59,
+            started_at="t0", ended_at="t1", reason="fault",
+        )
+    )  # fmt: skip
+    desk.cp_event(
+        SupplyStarted(
+            session_id=other.session_id, cp_id="CP-02", driver_id="D-002", started_at="t2"
+        )
+    )
+    tick(watchdog, clock)
+    (ticket,) = store.tickets(sid)
+    assert (ticket.kwh, ticket.reason) == (1.4, "fault")  # the engine's, not the fallback 1.0
+    told = [e for t, k, e in outbox.sent if t == topics.driver_notices and k == "D-001"]
+    assert [(e.TYPE, getattr(e, "kwh", None)) for e in told][-2:] == [
+        ("supply_interrupted", 1.4),
+        ("ticket", 1.4),
+    ]
+    assert "denied" not in outbox.types(topics.driver_notices, "D-002")
+    assert hub.cps["CP-02"].status.value == "SUPPLYING"
+
+
+def test_a_ticket_inferred_by_central_is_amended_by_the_engines_late_final_reading(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: the broker down, Central frozen, the engine ends the supply (0.369 kWh) and
+    queues its supply_ended; Central's grace runs out and it tickets its last reading
+    (0.123 kWh, monitor_lost); then the engine's reading arrives. It used to be dropped as a
+    duplicate (the driver billed a third of what was delivered); now it amends the ticket,
+    the driver is sent the corrected one, the audit says so, and only once."""
+    hub, desk, monitors, outbox, topics, clock, store = world
+    conn = online(monitors, "CP-01")
+    auth = authorize(desk, outbox, topics)
+    sid = auth.session_id
+    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
+    desk.cp_event(
+        SupplyProgress(
+            session_id=sid, cp_id="CP-01", driver_id="D-001", seq=2, kw=22, kwh=0.123, eur=0
+        )
+    )
+    monitors.connection_closed(conn)  # what Central saw after its freeze
+    clock.now += desk.billing.grace + 1
+    desk.tick(clock.now)
+    (provisional,) = store.tickets(sid)
+    assert (provisional.kwh, provisional.reason) == (0.123, "monitor_lost")
+    final = SupplyEnded(
+        session_id=sid,
+        cp_id="CP-01",
+        driver_id="D-001",
+        kwh=0.369,
+        eur=0.15,
+        started_at="t0",
+        ended_at="t9",
+        reason="unplugged",
+    )
+    desk.cp_event(final)
+    desk.cp_event(final)  # redelivered: nothing more
+    (amended,) = store.tickets(sid)
+    assert (amended.kwh, amended.eur, amended.reason) == (
+        0.369,
+        round(0.369 * auth.price, 2),
+        "unplugged",
+    )
+    tickets = [e for t, _, e in outbox.sent if t == topics.driver_notices and e.TYPE == "ticket"]
+    assert [(t.kwh, t.was_kwh) for t in tickets] == [(0.123, None), (0.369, 0.123)]  # type: ignore[attr-defined]
+    audited = [d for _, _, a, d in store.audit_entries(10) if a == "ticket_amended"]
+    assert len(audited) == 1 and "0.123 kWh" in audited[0] and "0.369 kWh" in audited[0]
+    from central_app.history import History
+
+    (record,) = History(store.db).sessions()  # what evc-admin sessions lists
+    assert record.kwh == 0.369 and record.amended_from == "0.123 kWh, 0.05 EUR (monitor_lost)"
+    # a final ticket (the engine's own) is never amended again
+    desk.cp_event(replace(final, kwh=5.0))
+    assert store.tickets(sid)[0].kwh == 0.369
+
+
+def test_an_implausible_late_reading_does_not_amend_an_inferred_ticket(world) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    conn = online(monitors, "CP-01")
+    hub.cps["CP-01"].rated_kw = 22.0
+    auth = authorize(desk, outbox, topics)
+    sid = auth.session_id
+    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
+    monitors.connection_closed(conn)
+    clock.now += desk.billing.grace + 1
+    desk.tick(clock.now)
+    desk.cp_event(
+        SupplyEnded(
+            session_id=sid,
+            cp_id="CP-01",
+            driver_id="D-001",
+            kwh=9999.0,
+            eur=1.0,
+            started_at="t0",
+            ended_at="t9",
+            reason="unplugged",
+        )
+    )
+    (ticket,) = store.tickets(sid)
+    assert ticket.kwh == 0.0 and ticket.reason == "monitor_lost"
+    assert any(a == "implausible_energy" for _, _, a, _ in store.audit_entries(10))

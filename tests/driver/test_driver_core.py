@@ -269,3 +269,25 @@ def test_a_request_made_as_the_runtime_starts_is_queued_for_kafka_not_refused():
         assert answer.result(10) is None, answer.result()
     finally:
         runtime.stop()
+
+
+def test_an_amended_ticket_replaces_the_provisional_one(tmp_path):
+    """Issue 21: Central's inferred ticket (0.123 kWh) corrected with the meter's reading."""
+    out, clock = io.StringIO(), Clock()
+    core = DriverCore(
+        "D-001",
+        lambda r: None,
+        ConsoleListener("D-001", out),
+        clock=clock,
+        history=TicketHistory(tmp_path),
+    )
+    provisional = replace(_ticket("s9", "r9"), kwh=0.123, eur=0.05, reason="monitor_lost")
+    core.on_notice(provisional)
+    amended = replace(_ticket("s9", "r9"), kwh=0.369, eur=0.15, was_kwh=0.123, was_eur=0.05)
+    core.on_notice(amended)
+    core.on_notice(amended)  # redelivered: said once
+    assert [(t.kwh, t.reason) for t in core.history.tickets()] == [(0.369, "unplugged")]
+    lines = [line for line in out.getvalue().splitlines() if "corrected" in line]
+    assert len(lines) == 1 and "0.369 kWh" in lines[0] and "was 0.123 kWh" in lines[0]
+    reloaded = TicketHistory(tmp_path)  # after a restart the correction stands
+    assert [(t.kwh, t.eur) for t in reloaded.tickets()] == [(0.369, 0.15)]

@@ -80,6 +80,10 @@ class FakeControls:
     def revoke_cp(self, cp_id: str) -> None:
         self._record("revoke_cp", cp_id)
 
+    def enroll_cp(self, cp_id: str, ttl_s: float) -> tuple[str, str]:
+        self._record("enroll_cp", cp_id)
+        return f"token-for-{cp_id}-{ttl_s:.0f}", "2026-12-08T12:00:00.000Z"
+
 
 @pytest.fixture
 def controls() -> FakeControls:

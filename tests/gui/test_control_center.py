@@ -323,3 +323,27 @@ def test_run_control_center_shows_the_window_and_returns(qtbot, qapp, controls, 
     assert code == 0
     assert seen and "TCP :7001" in seen[0]
     assert controls.listeners == []  # detached on close
+
+
+def test_enroll_a_cp_shows_a_one_time_token_and_the_monitors_command(
+    qtbot, window, controls
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, defect 4: the control center offers the enrollment token."""
+    from central_app.gui.enroll_dialog import EnrollDialog
+
+    dialog = EnrollDialog(controls.enroll_cp, "CP-06", window)
+    qtbot.addWidget(dialog)
+    assert dialog.validity.currentText() == "24 hours"
+    assert dialog.issue()
+    assert dialog.token.text() == "token-for-CP-06-86400"
+    assert "--cp-id CP-06 --enroll-token token-for-CP-06-86400" in dialog.command.text()
+    assert "2026-12-08 12:00 UTC" in dialog.command.text()
+    assert not dialog.issue_button.isEnabled() and dialog.copy_button.isEnabled()
+    assert controls.calls == [("enroll_cp", "CP-06")]
+    # a refusal reads as the registry's words, and nothing is shown as a token
+    controls.fail = RuntimeError("charging point CP-01 is registered; revoke it first")
+    refused = EnrollDialog(controls.enroll_cp, "CP-01", window)
+    qtbot.addWidget(refused)
+    assert not refused.issue()
+    assert refused.token.text() == "" and "revoke it first" in refused.error.text()
+    assert window.enroll_action in window.command_actions  # a standby's window offers none

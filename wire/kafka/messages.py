@@ -331,6 +331,14 @@ class Ticket(Event):
     ended_at: str
     reason: EndReason
     request_id: str | None = None
+    # A correction (docs/protocol.md): Central's provisional ticket (inferred from the last
+    # reading it had) replaced by the engine's final reading; these are the figures it had.
+    was_kwh: float | None = None
+    was_eur: float | None = None
+
+    @property
+    def amended(self) -> bool:
+        return self.was_kwh is not None
 
 
 # --- evc.network.state, evc.central.status, evc.dead-letter --------------------------------
