@@ -1,12 +1,15 @@
 """``EV_CP_E``: the charging point's engine (simulated charger hardware).
 
-EV_CP_E --kafka HOST:PORT --port P [--power-kw 22] [--speed 1.0] [--autopilot]
+EV_CP_E --kafka HOST:PORT --port P [--bind ADDR] [--power-kw 22] [--speed 1.0] [--autopilot]
         [--plug-delay S] [--unplug-after S] [--unplug-kwh K] [--auth-timeout S]
         [--journal-dir DIR] [--manual-driver ID] [--topic-prefix P] [--no-gui]
-        [--log-level L] [--insecure]
+        [--curve-dir DIR] [--log-level L] [--insecure]
 
 Secure by default: Central's commands are obeyed only when sealed with this CP's key (handed
-over by the monitor) and not replayed; events are sealed with it (docs/security.md).
+over by the monitor) and not replayed; events are sealed with it (docs/security.md). The
+monitor's link is ZeroMQ with CURVE: only a monitor whose public key is in ``--curve-dir``
+gets a HEALTH or a KEY through. It listens on the loopback interface unless ``--bind`` says
+otherwise (a monitor on another host).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from cp_node.autopilot import AutopilotPolicy
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from wire import cli
-from wire.errors import WireError
+from wire.curve import CurveKeys, CurveServer, default_curve_dir
+from wire.errors import CurveKeyError, WireError
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
 
@@ -41,7 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", required=True, type=cli.port, help="port for the monitor's HEALTH (ZeroMQ)"
     )
-    p.add_argument("--bind", default="*", help="interface for the HEALTH socket (default: all)")
+    p.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="interface for the HEALTH socket (default 127.0.0.1: only a monitor on this host "
+        "reaches it; 0.0.0.0 or this host's address for a monitor on another host, with the "
+        "CURVE keys exchanged, docs/security.md)",
+    )
     p.add_argument("--power-kw", type=float, default=22.0, help="rated power in kW (default 22)")
     p.add_argument(
         "--speed", type=float, default=1.0, help="simulation speed factor for energy (default 1)"
@@ -66,10 +77,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument("--no-gui", action="store_true", help="console keys instead of the panel")
+    cli.add_curve_dir(p)
     cli.add_insecure(p)
     cli.add_kafka_security(p, "engine")
     p.add_argument("--log-level", default="WARNING")
     return p
+
+
+def open_curve(curve_dir: Path | None) -> CurveServer:
+    """The engine's CURVE keys (its keypair created when missing); exits 2 with one line."""
+    keys = CurveKeys(curve_dir or default_curve_dir())
+    try:
+        server, created = CurveServer.open(keys)
+    except CurveKeyError as exc:
+        print(
+            f"EV_CP_E: error: {exc}. Fix it (a deleted keypair is created anew; monitors on "
+            "other hosts then need the new engine.key), pass --curve-dir DIR, or --insecure "
+            "for development (docs/security.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(2) from None
+    if created:
+        print(
+            f"EV_CP_E: created the engines' CURVE keypair in {keys.root} (a monitor on another "
+            f"host needs a copy of {keys.engine_public.name})",
+            flush=True,
+        )
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.autopilot
         else None
     )
+    curve = None if args.insecure else open_curve(args.curve_dir)  # may exit 2
     try:
         service = EngineService(
             bootstrap=args.kafka,
@@ -99,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             manual_driver=args.manual_driver,
             insecure=args.insecure,
             security=security,
+            curve=curve,
         )
     except WireError as exc:
         print(f"EV_CP_E: cannot start: {exc}", file=sys.stderr)

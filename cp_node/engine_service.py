@@ -12,7 +12,9 @@ The technician's actions (``plug``, ``unplug``, ``break_engine``, ``repair``,
 ``manual_request``) are called from the panel or the console and return a line to show.
 
 Secure mode (the default; docs/security.md): the monitor hands over the CP's key with
-``KEY#cp_id#key``. Until then the engine reads no command, accepts no supply and holds its
+``KEY#cp_id#key``, over a CURVE link when ``curve`` is given (EV_CP_E always gives it unless
+``--insecure``): only a monitor whose key the engine holds gets a HEALTH or KEY through, and
+once the CP id is known only that CP's monitor keys are let in. Until then the engine reads no command, accepts no supply and holds its
 outgoing events (never sent unsealed). With the key it opens every command on its partition
 (``cp_node.command_guard``: refused when unsealed, forged, for another CP or replayed; each
 refusal is told to the technician and sent to Central as a sealed ``command_refused``) and
@@ -34,6 +36,7 @@ from cp_node.autopilot import Action, AutopilotPolicy
 from cp_node.command_guard import Refusal, ReplayWindow, open_command
 from cp_node.engine_state import EngineConfig, EngineMachine, Refused, Snapshot, ended_from_record
 from cp_node.journal import Journal
+from wire.curve import CurveServer
 from wire.errors import KafkaAuthError, KafkaError, WireError
 from wire.health import HealthResponder
 from wire.health_messages import Health, HealthKo, HealthOk, Key
@@ -89,10 +92,11 @@ class EngineService:
         config: EngineConfig | None = None,
         autopilot: AutopilotPolicy | None = None,
         journal_dir: str | Path = ".",
-        bind: str = "*",
+        bind: str = "127.0.0.1",
         manual_driver: str = "TECH-1",
         insecure: bool = False,
         security: KafkaSecurity | None = None,
+        curve: CurveServer | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -118,14 +122,19 @@ class EngineService:
         self.security = security  # Kafka SASL_SSL (docs/security.md, layer 1); None: PLAINTEXT
         self.producer = EventProducer(bootstrap, client_id=f"engine-{port}", security=security)
         self.bind = bind
-        self.responder = HealthResponder(port, self._answer, host=bind)  # HealthError if busy
+        self.curve = curve  # the monitor link's CURVE keys; None: plain ZeroMQ
+        # HealthError if the port is busy
+        self.responder = HealthResponder(port, self._answer, host=bind, curve=curve)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.say(
-            f"Engine listening for its monitor on {listening_on(self.bind, self.responder.port)}"
-        )
+        where = listening_on(self.bind, self.responder.port)
+        if self.curve is not None:
+            how = f"CURVE: monitors whose key is in {self.curve.keys.root}/<cp id>/"
+        else:
+            how = "plain ZeroMQ: anyone who reaches the port can talk to it"
+        self.say(f"Engine listening for its monitor on {where}; {how}")
         for name, target in (
             ("health", self._serve_health),
             ("ticker", self._tick_loop),
@@ -241,6 +250,7 @@ class EngineService:
 
     def _on_cp_known(self, cp_id: str) -> None:
         """First HEALTH: open the journal and report a supply a previous run left behind."""
+        self.responder.pin(cp_id)  # CURVE: from now on only this CP's monitor keys get in
         self._journal = Journal(self.journal_dir, cp_id)
         if self.secure:
             self._window = ReplayWindow.from_record(self._journal.read_replay())

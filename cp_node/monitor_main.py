@@ -1,7 +1,8 @@
 """``EV_CP_M``: the charging point's monitor.
 
     EV_CP_M --engine HOST:PORT --central HOST:PORT --cp-id ID [--location TEXT] [--x X --y Y]
-            [--credentials-dir DIR] [--central-ca FILE | --insecure] [--no-gui] [--log-level L]
+            [--credentials-dir DIR] [--central-ca FILE] [--curve-dir DIR] [--insecure]
+            [--no-gui] [--log-level L]
 
 The snake-case aliases of the original brief work too: ``--engine_ip H --engine_port P
 --central_ip H --central_port P --cp_id ID``. The monitor has no window of its own: its view
@@ -10,8 +11,10 @@ HEALTH; here it prints one line per change.
 
 The link to Central is TLS: Central's certificate must be signed by ``--central-ca`` (the
 secrets directory's ``ca.pem`` by default) and name the ``--central`` host; otherwise the
-monitor says so and does not talk to it (docs/security.md, layer 4). ``--insecure`` is plain
-TCP for development.
+monitor says so and does not talk to it (docs/security.md, layer 4). The engine link is
+ZeroMQ with CURVE: the monitor authenticates with its CP's keypair and checks the engine's
+public key, both in ``--curve-dir`` (its own keypair is created there when missing).
+``--insecure`` is plain TCP and plain ZeroMQ, for development.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 from cp_node.credentials import CredentialStore
 from cp_node.monitor_service import MonitorService
 from wire import cli
-from wire.errors import TlsConfigError
+from wire.curve import CurveClient, CurveKeys, default_curve_dir
+from wire.errors import CurveKeyError, TlsConfigError
 from wire.logs import setup_logging
 from wire.pki import Secrets, default_dir
 from wire.tls import client_context
@@ -82,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CA certificate that signs Central's (default ca.pem in the secrets directory, "
         "$EVC_SECRETS or ~/.config/evcharging/secrets)",
     )
+    cli.add_curve_dir(p)
     cli.add_insecure(p)
     p.add_argument(
         "--no-gui", action="store_true", help="accepted; the monitor prints status lines"
@@ -99,6 +104,34 @@ def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             setattr(args, name, (host, port) if name == "engine" else [(host, port)])
     if not args.cp_id or "#" in args.cp_id or any(ord(c) < 0x21 for c in args.cp_id):
         parser.error("--cp-id must be non-empty, without '#', spaces or control characters")
+
+
+def open_curve(curve_dir: Path | None, cp_id: str) -> CurveClient:
+    """The monitor's CURVE keys (its keypair created when missing); exits 2 with one line.
+    The engine's public key may come later (an engine not started yet): said, not fatal."""
+    keys = CurveKeys(curve_dir or default_curve_dir())
+    try:
+        client, created = CurveClient.open(keys, cp_id)
+    except CurveKeyError as exc:
+        print(
+            f"EV_CP_M: error: {exc}. Fix it (a deleted keypair is created anew; an engine on "
+            "another host then needs the new monitor.key), pass --curve-dir DIR, or "
+            "--insecure for development (docs/security.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(2) from None
+    if created:
+        print(
+            f"EV_CP_M: created the CURVE keypair of {cp_id}'s monitor in "
+            f"{keys.cp_dir(cp_id)} (an engine on another host needs a copy of monitor.key)",
+            flush=True,
+        )
+    try:
+        keys.engine_public_key()
+    except CurveKeyError as exc:
+        print(f"EV_CP_M: warning: {exc}; the engine counts as unreachable until then", flush=True)
+    return client
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             return 2
+    curve = None if args.insecure else open_curve(args.curve_dir, args.cp_id)  # may exit 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -134,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         y=args.y,
         say=lambda line: print(line, flush=True),
         tls=tls,
+        curve=curve,
     )
     service.say(
-        f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}, "
+        f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}"
+        f"{' (CURVE)' if curve is not None else ' (plain ZeroMQ, --insecure)'}, "
         f"Central {', '.join(f'{h}:{p}' for h, p in args.central)}"
         f"{' (TLS)' if tls is not None else ' (plain TCP, --insecure)'}"
     )

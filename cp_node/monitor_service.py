@@ -16,6 +16,8 @@
   Central may rotate it) and is stored beside the credential. The health loop hands it to the
   engine (``KEY#cp_id#key``) after every new connection to the engine (a restarted engine has
   none) and whenever it changed. A Central that sends no key (``--insecure``): no KEY.
+  With ``curve`` (a ``wire.curve.CurveClient``) the engine link is CURVE: HEALTH and KEY go
+  only to the engine whose public key we hold, authenticated with this CP's monitor key.
 - TLS (``tls``, a ``wire.tls.client_context``): Central's certificate is verified against the
   CA and the ``central`` host name before anything is sent. An untrusted certificate is said
   once per series of failed attempts, and retried with the usual back-off (the operator may
@@ -36,7 +38,9 @@ from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
 from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
+from wire.curve import CurveClient
 from wire.errors import (
+    EngineHandshakeFailed,
     EngineUnreachable,
     MessageError,
     SessionError,
@@ -90,9 +94,11 @@ class MonitorService:
         rng: Callable[[], float] = random.random,
         say: Callable[[str], None] = print,
         tls: ssl.SSLContext | None = None,
+        curve: CurveClient | None = None,
     ) -> None:
         self.cp_id = cp_id
         self.tls = tls
+        self.curve = curve  # the engine link's CURVE keys (docs/security.md); None: plain
         self._tls_sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
         self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
         # Central's addresses: one, or the two of an active/standby pair (the standby answers
@@ -149,7 +155,9 @@ class MonitorService:
     # --- health loop --------------------------------------------------------------------------
 
     def _health_loop(self) -> None:
-        client = LazyPirateClient(self.engine_endpoint, timeout_ms=self.health_timeout_ms)
+        client = LazyPirateClient(
+            self.engine_endpoint, timeout_ms=self.health_timeout_ms, curve=self.curve
+        )
         next_check = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -175,6 +183,8 @@ class MonitorService:
             )
         try:
             reply = client.check(request)
+        except EngineHandshakeFailed as exc:  # its port answered; our keys did not fit
+            outcome, state, reason = EngineHealth.UNREACHABLE, None, str(exc)
         except EngineUnreachable:
             outcome, state, reason = EngineHealth.UNREACHABLE, None, "no answer"
         except MessageError as exc:
@@ -198,7 +208,8 @@ class MonitorService:
             elif outcome == EngineHealth.KO:
                 self.say(f"Engine KO: {reason}")
             else:
-                self.say(f"Engine UNREACHABLE at {self.engine_endpoint}")
+                why = "" if reason == "no answer" else f": {reason}"
+                self.say(f"Engine UNREACHABLE at {self.engine_endpoint}{why}")
 
     def _hand_key(self, client: LazyPirateClient) -> None:
         """Send KEY when the engine has not had this key on this connection (health thread)."""

@@ -284,6 +284,8 @@ def test_the_monitor_refuses_a_central_it_does_not_trust(
                 str(tmp_path / "creds"),
                 "--central-ca",
                 str(tls_secrets.ca_cert),
+                "--curve-dir",
+                str(tmp_path / "curve"),
             ],
             cwd=REPO,
             stdout=subprocess.PIPE,

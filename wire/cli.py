@@ -67,8 +67,8 @@ def non_negative(text: str) -> float:
 
 
 INSECURE_HELP = (
-    "development mode: no TLS and no Kafka credentials (plain TCP, PLAINTEXT Kafka); "
-    "anyone on the network can read and forge traffic"
+    "development mode: no TLS, no Kafka credentials, no CURVE (plain TCP, PLAINTEXT Kafka, "
+    "plain ZeroMQ); anyone on the network can read and forge traffic"
 )
 
 
@@ -84,10 +84,29 @@ def warn_insecure(program: str) -> None:
     bar = "!" * 78
     print(
         f"{bar}\n{program}: --insecure: DEVELOPMENT MODE, security is OFF (no TLS, no Kafka "
-        f"credentials).\nAnyone who can reach this network can read and forge its traffic. "
+        f"credentials, no CURVE).\nAnyone who can reach this network can read and forge its traffic. "
         f"Never use it in production.\n{bar}",
         file=sys.stderr,
         flush=True,
+    )
+
+
+# --- CURVE keys of the monitor ⇄ engine link ------------------------------------------------
+
+
+def add_curve_dir(parser: argparse.ArgumentParser) -> None:
+    """``--curve-dir DIR``: where EV_CP_E and EV_CP_M keep the engine link's CURVE keys."""
+    parser.add_argument(
+        "--curve-dir",
+        "--curve_dir",
+        dest="curve_dir",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="CURVE keys of the monitor-engine link (default: curve/ in $EVC_SECRETS or "
+        "~/.config/evcharging/secrets); this program creates its own keypair there if missing. "
+        "Engine and monitor on different hosts: each needs the other's public key "
+        "(docs/security.md)",
     )
 
 

@@ -18,8 +18,10 @@ Every failure that crosses a process boundary is translated into one of these at
     │   ├── ConnectionLost         the peer closed or the socket failed
     │   └── UntrustedCertificate   Central's TLS certificate failed verification (CA, host name)
     ├── TlsConfigError             a certificate, key or CA file that cannot be used
+    ├── CurveKeyError              a CURVE key file of the engine link missing or unusable
     ├── HealthError                ZeroMQ health check failures (the lazy-pirate client)
     │   └── EngineUnreachable      no reply within the 500 ms deadline
+    │       └── EngineHandshakeFailed  the engine's port answered, its CURVE handshake failed
     └── KafkaError                 Kafka could not be reached or refused an operation
         ├── BrokerUnavailable      no broker answered in time
         ├── TopicSetupError        topics could not be created or have the wrong shape
@@ -93,12 +95,23 @@ class TlsConfigError(WireError):
     """A TLS certificate, key or CA file is missing or unusable (message is for users)."""
 
 
+class CurveKeyError(WireError):
+    """A CURVE key of the monitor ⇄ engine link is missing or unusable (message is for users:
+    it names the file and what to do)."""
+
+
 class HealthError(WireError):
     """The ZeroMQ health check failed."""
 
 
 class EngineUnreachable(HealthError):
     """The engine did not answer HEALTH within the deadline."""
+
+
+class EngineHandshakeFailed(EngineUnreachable):
+    """No answer, and ZeroMQ saw the security handshake with the engine fail: our CURVE key is
+    not one the engine lets in, the engine's public key is not the one we hold, or one side
+    runs ``--insecure`` (plain ZeroMQ). The message says which, in words."""
 
 
 class KafkaError(WireError):

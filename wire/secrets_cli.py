@@ -2,12 +2,19 @@
 
     evc-secrets init [--dir D] [--host H ...]   create what is missing (keeps what exists)
     evc-secrets show [--dir D]                  list the files, certificates' names and expiry
+    evc-secrets curve [CP_ID ...] [--engine] [--rotate] [--dir D | --curve-dir C]
+                                                the engine link's CURVE keys (wire.curve)
 
 The directory is ``--dir``, else ``$EVC_SECRETS``, else ``~/.config/evcharging/secrets``.
 ``--host`` adds names (or IP addresses) to the certificates issued now: Central's must name
 the host the monitors dial (``--central HOST:PORT``). To re-issue Central's certificate for
 another name, delete ``central.pem``/``central.key`` and run ``init --host NAME`` again; the
 CA stays, so monitors keep trusting it (docs/security.md).
+
+``curve`` creates, when missing, the engines' keypair and the monitor keypair of each CP named
+(in ``curve/`` of the directory, or ``--curve-dir``); EV_CP_E and EV_CP_M do the same for
+their own keys at start. ``--rotate`` replaces the named CPs' monitor keypairs, and with
+``--engine`` the engines' keypair; it prints which public keys to copy to which host.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from wire.curve import CURVE_DIR, CurveKeys
+from wire.errors import CurveKeyError
 from wire.pki import PkiError, Secrets, default_dir
 
 
@@ -37,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = sub.add_parser("show", help="list the directory")
     show.add_argument("--dir", type=Path, default=None)
+    curve = sub.add_parser(
+        "curve",
+        help="CURVE keys of the monitor-engine ZeroMQ link: create (or --rotate) them",
+        description="Create what is missing: the engines' keypair (curve/engine.key*) and, for "
+        "each CP_ID, its monitor's keypair (curve/CP_ID/monitor.key*). --rotate replaces the "
+        "named CPs' keypairs (and the engines' with --engine).",
+    )
+    curve.add_argument("cp_ids", nargs="*", metavar="CP_ID", help="CPs whose monitor keys to make")
+    curve.add_argument("--engine", action="store_true", help="with --rotate: the engines' keys")
+    curve.add_argument("--rotate", action="store_true", help="replace the keys named")
+    curve.add_argument("--dir", type=Path, default=None, help="default $EVC_SECRETS or ~/.config")
+    curve.add_argument(
+        "--curve-dir", type=Path, default=None, help="the CURVE folder itself (default DIR/curve)"
+    )
     return p
 
 
@@ -70,6 +93,45 @@ def show(secrets: Secrets) -> int:
         if path.suffix == ".pem":
             line += f"  {describe_certificate(path)}"
         print(line)
+    keys = CurveKeys(secrets.root / CURVE_DIR)
+    for name, public in keys.listing():
+        print(f"  {CURVE_DIR + '/' + name:<28} public key {public.decode('ascii')}")
+    return 0
+
+
+def curve(keys: CurveKeys, cp_ids: list[str], *, engine: bool, rotate: bool) -> int:
+    """``evc-secrets curve``: create (or rotate) the engine link's CURVE keys."""
+    try:
+        if rotate and not engine and not cp_ids:
+            print(
+                "evc-secrets: error: curve --rotate needs CP ids and/or --engine", file=sys.stderr
+            )
+            return 2
+        if rotate and engine:
+            keys.rotate_engine()
+            print(
+                f"{keys.engine_public}: new engines' keypair. Restart the engines that use "
+                f"{keys.root}; copy engine.key to the hosts of monitors that run elsewhere"
+            )
+        elif keys.ensure_engine():
+            print(f"{keys.engine_public}: created the engines' keypair")
+        for cp_id in cp_ids:
+            if rotate:
+                keys.rotate_monitor(cp_id)
+                print(
+                    f"{keys.monitor_public(cp_id)}: new keypair for {cp_id}'s monitor (used at "
+                    "its next connection to the engine; the old key is refused from then on; "
+                    "an engine on another host needs a copy of this monitor.key)"
+                )
+            elif keys.ensure_monitor(cp_id):
+                print(f"{keys.monitor_public(cp_id)}: created {cp_id}'s monitor keypair")
+            else:
+                print(f"{keys.monitor_public(cp_id)}: {cp_id}'s monitor keypair already there")
+    except CurveKeyError as exc:
+        print(f"evc-secrets: error: {exc}", file=sys.stderr)
+        return 2
+    for name, public in keys.listing():
+        print(f"  {name:<28} public key {public.decode('ascii')}")
     return 0
 
 
@@ -78,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     secrets = Secrets(args.dir or default_dir())
     if args.command == "show":
         return show(secrets)
+    if args.command == "curve":
+        keys = CurveKeys(args.curve_dir or secrets.root / CURVE_DIR)
+        return curve(keys, args.cp_ids, engine=args.engine, rotate=args.rotate)
     try:
         created = secrets.init(tuple(args.host))
     except PkiError as exc:

@@ -110,11 +110,16 @@ class CpLauncher:
         self.kafka, self.topics, self.tmp, self.central = kafka, topics, tmp, central
         self.procs: list[Proc] = []
 
+    @property
+    def curve_dir(self) -> Path:
+        """The engine link's CURVE keys of secure programs (never the user's own folder)."""
+        return self.tmp / "curve"
+
     def engine(
         self, port: int, *extra: str, tty: bool = False, name: str = "engine", secure: bool = False
     ) -> Proc:
-        """``secure``: sealed commands and events (the test Central must issue keys); else
-        ``--insecure`` (plain values, as these tests were written)."""
+        """``secure``: sealed commands and events (the test Central must issue keys) and CURVE
+        on the monitor link; else ``--insecure`` (plain values, as these tests were written)."""
         args = [
             "-m",
             "cp_node.engine_main",
@@ -129,14 +134,19 @@ class CpLauncher:
             "--no-gui",
             "--log-level",
             os.environ.get("EVC_CP_TEST_LOG", "WARNING"),
-            *([] if secure else ["--insecure"]),
+            *(["--curve-dir", str(self.curve_dir)] if secure else ["--insecure"]),
             *extra,
         ]
         proc = Proc(name, args, tty=tty)
         self.procs.append(proc)
         return proc
 
-    def monitor(self, cp_id: str, engine_port: int, *extra: str) -> Proc:
+    def monitor(
+        self, cp_id: str, engine_port: int, *extra: str, central_ca: Path | None = None
+    ) -> Proc:
+        """``central_ca``: secure (TLS to a ``FakeCentral`` with ``tls``, CURVE to the engine);
+        else ``--insecure``."""
+        secure = ["--central-ca", str(central_ca), "--curve-dir", str(self.curve_dir)]
         args = [
             "-m",
             "cp_node.monitor_main",
@@ -150,7 +160,7 @@ class CpLauncher:
             "Test street 1",
             "--credentials-dir",
             str(self.tmp / "creds"),
-            "--insecure",  # FakeCentral speaks plain TCP
+            *(secure if central_ca is not None else ["--insecure"]),  # plain TCP, plain ZeroMQ
             *extra,
         ]
         proc = Proc(f"monitor-{cp_id}", args)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +49,9 @@ class Seen:
 
 
 class FakeCentral:
-    def __init__(self, price: float = 0.35) -> None:
+    def __init__(self, price: float = 0.35, tls: ssl.SSLContext | None = None) -> None:
         self.price = price
+        self.tls = tls  # a server context: TLS like a secure Central (monitors need the CA)
         self.credentials: dict[str, str] = {}
         self.claims: dict[str, str] = {}  # the claim of the REGISTER that issued the credential
         self.used: set[str] = set()  # ids whose credential a successful AUTH used
@@ -75,7 +77,7 @@ class FakeCentral:
 
     def start(self) -> int:
         """Listen (on the same port as before after a stop); returns the port."""
-        self._server = FramedServer(self._handle, host="127.0.0.1", port=self.port)
+        self._server = FramedServer(self._handle, host="127.0.0.1", port=self.port, ssl=self.tls)
         self.port = asyncio.run_coroutine_threadsafe(self._server.start(), self._loop).result(5)
         return self.port
 

@@ -1,6 +1,8 @@
-"""EV_CP_E and EV_CP_M in secure mode as real programs: the test Central issues the CP's key,
-the monitor stores it and hands it to the engine (KEY), again after the engine restarted; the
-engine's events, the journal's report of an interrupted supply included, are sealed."""
+"""EV_CP_E and EV_CP_M in secure mode as real programs: the test Central (over TLS) issues the
+CP's key, the monitor stores it and hands it to the engine (KEY, over CURVE), again after the
+engine restarted; the engine's events, the journal's report of an interrupted supply included,
+are sealed. A monitor whose CURVE key the engine does not hold gets nothing through and says
+why."""
 
 from __future__ import annotations
 
@@ -13,18 +15,33 @@ import pytest
 
 from tests.cp.conftest import CpLauncher, free_port
 from tests.cp.fake_central import FakeCentral
+from tests.cp.test_engine_link import stranger
 from tests.cp.test_sealed_commands import SealedEvents
 from tests.waiting import wait_for
+from wire.curve import CurveKeys
+from wire.health_messages import Key
 from wire.kafka.messages import Authorize
 from wire.kafka.producer import EventProducer
 from wire.kafka.sealed import cp_kid, key_bytes, new_key, seal
 from wire.kafka.topics import Topics
+from wire.pki import Secrets
 from wire.tcp_messages import EngineHealth, Heartbeat
 from wire.timefmt import format_ts, utc_now
+from wire.tls import server_context
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 CP = "CP-SEC"
+
+
+@pytest.fixture
+def central(tls_secrets: Secrets) -> Iterator[FakeCentral]:
+    """A test Central on TLS, as a secure one: the monitor then runs fully secure."""
+    tls = server_context(tls_secrets.cert("central"), tls_secrets.key("central"))
+    fake = FakeCentral(tls=tls)
+    fake.start()
+    yield fake
+    fake.shutdown()
 
 
 @pytest.fixture
@@ -64,12 +81,20 @@ def test_key_reaches_a_restarted_engine_and_the_interrupted_supply_is_reported_s
     producer: EventProducer,
     topics: Topics,
     key: str,
+    tls_secrets: Secrets,
 ) -> None:
     port = free_port()
     args = ("--autopilot", "--plug-delay", "0", "--unplug-after", "600", "--speed", "60")
     engine = launcher.engine(port, *args, secure=True, tty=True)
-    monitor = launcher.monitor(CP, port)
+    monitor = launcher.monitor(CP, port, central_ca=tls_secrets.ca_cert)
     wait_for(lambda: monitor.has("Key handed to the engine"), 10, "KEY to the engine")
+    # on the loopback interface, over CURVE; each program made its own keys in one folder
+    assert engine.has(f"Engine listening for its monitor on 127.0.0.1:{port}; CURVE")
+    assert monitor.has("created the CURVE keypair of CP-SEC's monitor")
+    curve = CurveKeys(launcher.curve_dir)
+    assert curve.engine_secret.exists() and curve.monitor_secret(CP).exists()
+    # a stranger on the same port gets nothing through
+    assert stranger(port, Key(cp_id=CP, key=new_key()).to_bytes()) is None
     key_file = launcher.tmp / "creds" / f"{CP}.key"
     assert key_file.read_text().strip() == key
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -98,3 +123,40 @@ def test_key_reaches_a_restarted_engine_and_the_interrupted_supply_is_reported_s
     wait_for(lambda: restarted.has("Driver D1 authorized"), 10, "the new authorization")
     assert session != second
     assert central.requests(Heartbeat, CP, 0)[-1].request.engine == EngineHealth.OK
+
+
+def test_a_monitor_whose_key_the_engine_lacks_is_unreachable_and_says_why(
+    launcher: CpLauncher, central: FakeCentral, key: str, tls_secrets: Secrets
+) -> None:
+    """Two folders, as on two hosts where only the engine's public key was copied: the
+    engine refuses the monitor at the handshake; the monitor reports UNREACHABLE, in words,
+    and Central hears it. Copying the monitor's public key to the engine's folder is enough."""
+    port = free_port()
+    engine = launcher.engine(port, secure=True, tty=True, name="engine-far")
+    wait_for(lambda: engine.has("Engine listening for its monitor"), 15, "the engine")
+    ours = CurveKeys(launcher.tmp / "monitor-host")
+    ours.root.mkdir()
+    ours.engine_public.write_bytes(CurveKeys(launcher.curve_dir).engine_public.read_bytes())
+    monitor = launcher.monitor(
+        CP, port, "--curve-dir", str(ours.root), central_ca=tls_secrets.ca_cert
+    )
+    wait_for(lambda: monitor.has("the engine refused our CURVE key"), 15, "the reason")
+    said = [line for _, line in monitor.lines if "Engine UNREACHABLE" in line]
+    assert len(said) == 1, said  # once, not every second
+    assert f"{ours.monitor_public(CP)}" in said[0]
+    wait_for(
+        lambda: any(
+            seen.request.engine == EngineHealth.UNREACHABLE
+            for seen in central.requests(Heartbeat, CP, 0)
+        ),
+        10,
+        "Central to hear UNREACHABLE",
+    )
+    assert not monitor.has("Key handed to the engine")
+    assert engine.has("refused a ZeroMQ peer from 127.0.0.1")
+    # the operator copies the monitor's public key to the engine's host: it gets in
+    theirs = CurveKeys(launcher.curve_dir)
+    theirs.cp_dir(CP).mkdir(parents=True)
+    theirs.monitor_public(CP).write_bytes(ours.monitor_public(CP).read_bytes())
+    wait_for(lambda: monitor.has("Key handed to the engine"), 15, "KEY to the engine")
+    assert monitor.has("Engine OK at")

@@ -188,6 +188,11 @@ class Network:
             assert done.returncode == 0, f"evc-admin driver key {driver_id}: {done.stderr}"
         return ["--driver-key", str(path)]
 
+    def curve_args(self) -> list[str]:
+        """Secured: the engine link's CURVE keys, a folder per test (engines and monitors create
+        their own keys there); else nothing (``--insecure`` is plain ZeroMQ)."""
+        return [] if self.secrets is None else ["--curve-dir", str(self.tmp / "curve")]
+
     def monitor_security(self) -> list[str]:
         if self.secrets is None:
             return ["--insecure"]
@@ -215,6 +220,7 @@ class Network:
             str(self.tmp / "journal"),
             "--no-gui",
             *self.kafka_args("engine"),
+            *self.curve_args(),
             *cp.engine_args,
         ]
         # a terminal on stdin: the console then prints its messages and reads technician keys
@@ -236,6 +242,7 @@ class Network:
             str(self.tmp / "credentials"),
             "--no-gui",
             *self.monitor_security(),
+            *self.curve_args(),
         ]
         cp.monitor = self._spawn(f"monitor-{cp_id}", "cp_node.monitor_main", args)
         return cp.monitor

@@ -211,6 +211,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "--journal-dir",
                 str(tmp_path / "journal"),
                 "--no-gui",
+                "--curve-dir",
+                str(tmp_path / "curve"),
             ],
         )
         launcher.start(
@@ -228,6 +230,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 str(tmp_path / "credentials"),
                 "--central-ca",
                 str(secrets.ca_cert),
+                "--curve-dir",
+                str(tmp_path / "curve"),
             ],
         )
 
