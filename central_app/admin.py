@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         who = "admin"
     try:
-        if args.area in ("sessions", "report"):
-            admin_history.run(args, db, sys.stdout)
+        if args.area in ("sessions", "report", "reconcile"):
+            return admin_history.run(args, db, sys.stdout)
         else:
             print(run(args, Store(db), who))
         return 0

@@ -115,6 +115,10 @@ class SessionRow(Base):
     provisional: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # What an amended ticket said before the engine's reading replaced it ("0.123 kWh, ...").
     amended_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The engine's final reading as it reported it (every supply_ended Central accepted, late
+    # or duplicate ones too): what reconciliation (central_app/reconcile.py) checks tickets
+    # against.
+    meter_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 #: 2020-01-01T00:00:00Z: epochs count seconds from here, so they fit PostgreSQL's INTEGER.
@@ -258,6 +262,7 @@ ADDED_COLUMNS = (
     ("sessions", "flag", "VARCHAR(200)"),
     ("sessions", "provisional", "BOOLEAN"),
     ("sessions", "amended_from", "VARCHAR(200)"),
+    ("sessions", "meter_kwh", "FLOAT"),
 )
 
 

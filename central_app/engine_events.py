@@ -95,6 +95,8 @@ class EngineEvents:
             if problem is not None:
                 raise ForeignSession(event.cp_id, problem)
         handler(event)
+        if isinstance(event, SupplyEnded):  # after the ticket's write, in the same batch
+            self.hub.ledger.note_meter(event.session_id, round(event.kwh, 3))
 
     def _ownership_problem(
         self,

@@ -434,6 +434,11 @@ class Ledger:
         note.provisional = ticket.provisional
         return self._session_writes.add(SessionOp("ticket", (replace(ticket),)))
 
+    def note_meter(self, session_id: str, kwh: float) -> None:
+        """The engine's final reading as reported, kept beside the ticket for reconciliation
+        (central_app.reconcile), whatever became of the report."""
+        self._session_writes.add(SessionOp("meter", (session_id, kwh)))
+
     def amendable(self, session_id: str) -> bool:
         """The session's ticket is Central's inference, which the engine's reading replaces."""
         note = self._sessions.get(session_id)

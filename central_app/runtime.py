@@ -48,6 +48,7 @@ from central_app.ledger import Ledger
 from central_app.monitor_handler import MonitorHandler
 from central_app.monitors import MonitorDesk, machine_from
 from central_app.pricing import DEFAULT_PRICE
+from central_app.reconcile import Discrepancy, find_discrepancies, window_start
 from central_app.sealing import Refusal
 from central_app.standby import Standby
 from central_app.store import (
@@ -93,6 +94,7 @@ TICK = 0.25
 OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
 REFRESH_SECONDS = 5.0
 CALL_TIMEOUT = 10.0
+RECONCILE_WINDOW_MIN = 6 * 60  # the last hours of sessions, at each reconciliation
 
 T = TypeVar("T")
 
@@ -166,6 +168,8 @@ class CentralConfig:
     # Active/standby pair (central_app.leadership); None: whenever the database can decide
     # leadership (PostgreSQL), so two Centrals on one database never both serve.
     pair: bool | None = None
+    # s between two reconciliations of the books (central_app.reconcile)
+    reconcile_every: float = 300.0
     # One-time enrollment tokens for REGISTER (docs/security.md); None: unless insecure.
     require_enrollment: bool | None = None
 
@@ -199,6 +203,7 @@ class CentralRuntime:
         self._stop = threading.Event()
         self._pending_listeners: list[CentralListener] = []
         self._unsealable_said: dict[str, float] = {}
+        self._discrepancies: set[tuple[str, str]] = set()  # reported once each
         self._links: LinkStatus | None = None
         self._was_up = False
         self.open_files = 0
@@ -644,7 +649,7 @@ class CentralRuntime:
     async def _run_timers(self) -> None:
         """Watchdog and expiries every ``TICK``; once a second the heartbeat of Central."""
         last_second = 0.0
-        last_refresh = time.monotonic()
+        last_refresh = last_reconcile = time.monotonic()
         assert self.hub is not None
         watchdog = Watchdog(
             self.hub, self.monitors, self.supplies, period=TICK, started=last_refresh
@@ -663,8 +668,33 @@ class CentralRuntime:
                 if now - last_refresh >= REFRESH_SECONDS:
                     last_refresh = now
                     self._refresh_registry()
+                if now - last_reconcile >= self.config.reconcile_every:
+                    last_reconcile = now
+                    self._reconcile()
             except Exception:
                 log.exception("timer step failed")
+
+    def _reconcile(self) -> None:
+        """Do the books balance? (central_app.reconcile) Read on the writer's thread over the
+        last hours; each new discrepancy is audited and shown once."""
+        assert self.writer is not None and self.db is not None and self.hub is not None
+        since = window_start(RECONCILE_WINDOW_MIN)
+        found = self.writer.submit(find_discrepancies, self.db, since)
+
+        def report(done: Future[list[Discrepancy]]) -> None:
+            if done.exception() is not None:
+                log.warning("reconciliation failed: %s", done.exception())
+                return
+            hub = self.hub
+            assert hub is not None
+            for d in done.result():
+                if (d.session_id, d.kind) in self._discrepancies:
+                    continue
+                self._discrepancies.add((d.session_id, d.kind))
+                hub.ledger.audit("central", "books_discrepancy", d.line())
+                hub.tell("books discrepancies", d.line(), LogLevel.ERROR, d.cp_id)
+
+        self.hub.after(found, report)
 
     def _every_second(self) -> None:
         assert self.hub is not None and self.kafka is not None

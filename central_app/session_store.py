@@ -211,8 +211,8 @@ _PENDING: Any = object()
 @dataclass(slots=True)
 class SessionOp:
     """One session write for :meth:`SessionStore.write_sessions` (``kind``: ``create``,
-    ``start``, ``reopen``, ``close``, ``ticket`` or ``amend``); ``result`` is set once
-    committed."""
+    ``start``, ``reopen``, ``close``, ``ticket``, ``amend`` or ``meter``); ``result`` is set
+    once committed."""
 
     kind: str
     args: tuple[Any, ...]
@@ -285,6 +285,11 @@ _AMEND = (
         amended_from=bindparam("b_was"),
     )
 )
+_METER = (
+    update(SESSIONS)
+    .where(SESSIONS.c.session_id == bindparam("b_sid"))
+    .values(meter_kwh=bindparam("b_meter"))
+)
 _SESSION_ID = select(SESSIONS.c.id).where(SESSIONS.c.session_id == bindparam("b_sid"))
 
 
@@ -294,6 +299,14 @@ def _create_params(row: dict[str, Any]) -> dict[str, Any]:
 
 def _start_params(session_id: str, started_at: str) -> dict[str, Any]:
     return {"b_sid": session_id, "b_started": started_at}
+
+
+def _meter_params(session_id: str, kwh: float) -> dict[str, Any]:
+    return {"b_sid": session_id, "b_meter": kwh}
+
+
+def _meter(conn: Connection, session_id: str, kwh: float) -> None:
+    conn.execute(_METER, _meter_params(session_id, kwh))
 
 
 def _create(conn: Connection, row: dict[str, Any]) -> None:
@@ -379,6 +392,7 @@ _STATEMENTS: dict[str, Callable[..., Any]] = {
     "close": _close,
     "ticket": _ticket,
     "amend": _amend,
+    "meter": _meter,
 }
 
 # Writes whose result nobody reads: a round's ops of one of these kinds are one executemany.
@@ -386,6 +400,7 @@ _MANY: dict[str, tuple[Any, Callable[..., dict[str, Any]]]] = {
     "create": (_CREATE, _create_params),
     "start": (_START, _start_params),
     "reopen": (_REOPEN, _start_params),
+    "meter": (_METER, _meter_params),
 }
 
 
