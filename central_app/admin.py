@@ -31,8 +31,19 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from central_app import admin_history
-from central_app.db import DEFAULT_DATA_DIR, DatabaseError, default_url, open_database
+from central_app.db import (
+    DEFAULT_DATA_DIR,
+    DatabaseError,
+    default_url,
+    head_revision,
+    mask_url,
+    migrate,
+    open_database,
+    schema_revision,
+)
 from central_app.store import CP_ID, RegistryError, Store
 from wire.pki import write_private
 
@@ -149,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove_pw.add_argument("id")
     remove_pw.add_argument("--file", type=Path, default=None, help="the gateway's password file")
 
+    db = sub.add_parser("db", help="the database's schema (migrations)").add_subparsers(
+        dest="action", required=True
+    )
+    db.add_parser("current", help="the schema revision of the database and the newest known")
+    db.add_parser("upgrade", help="bring the schema to the newest revision (Central does at start)")
+
     listing = sub.add_parser(
         "list", help="show drivers, charging points and the latest audit entries"
     )
@@ -256,7 +273,7 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
 
 def run_ocpp(args: argparse.Namespace) -> int:
     """``evc-admin ocpp …``: the gateway's password file, no database."""
-    from ocpp_gateway.passwords import PasswordFile, new_password
+    from ocpp_gateway.passwords import PasswordFile, authorization_key, new_password
 
     passwords = PasswordFile(args.file)
     if args.action == "remove":
@@ -270,9 +287,46 @@ def run_ocpp(args: argparse.Namespace) -> int:
         print(f"evc-admin: error: {exc}", file=sys.stderr)
         return 1
     print(f"OCPP charge point {args.id}: password set in {passwords.path}", file=sys.stderr)
+    key = authorization_key(password)
+    print(
+        f"  on the charger (ChangeConfiguration): AuthorizationKey = {key}\n"
+        f"  a compliant charger then sends the {len(key) // 2} bytes it encodes as its "
+        f"basic-auth password (user {args.id}); one that sends the key's text is accepted too",
+        file=sys.stderr,
+    )
     if not args.stdin:
         print(password)  # alone on stdout: PW=$(evc-admin ocpp password CP-1)
     return 0
+
+
+def run_db(args: argparse.Namespace, url: str) -> int:
+    """``evc-admin db current|upgrade``: opened without migrating, so ``current`` says where
+    the database is before anything changes it."""
+    try:
+        db = open_database(url, create=False)
+    except DatabaseError as exc:
+        print(f"evc-admin: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        before = schema_revision(db)
+        if args.action == "current":
+            print(
+                f"{mask_url(url)}: schema {before or 'from before migrations (or empty)'}; "
+                f"this version's newest is {head_revision()}"
+            )
+            return 0
+        started = migrate(db.engine)
+        after = schema_revision(db)
+        print(
+            f"{mask_url(url)}: schema {after}"
+            + (f" (upgraded from {started})" if started else " (already the newest)")
+        )
+        return 0
+    except (DatabaseError, SQLAlchemyError) as exc:
+        print(f"evc-admin: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.area == "ocpp":
         return run_ocpp(args)
     url = args.db or default_url(args.data_dir)
+    if args.area == "db":
+        return run_db(args, url)
     try:
         db = open_database(url)
     except DatabaseError as exc:

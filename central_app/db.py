@@ -9,11 +9,18 @@ SQLite gets WAL and a busy timeout so ``evc-admin`` can write while Central runs
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import (
     Boolean,
     Engine,
@@ -250,39 +257,64 @@ def mask_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-# Columns added after the first release: (table, column, SQL type). ``create_all`` makes new
-# tables whole but never alters an existing one, so a database from an older version gets
-# them here; each is nullable, so old rows stay valid.
-ADDED_COLUMNS = (
-    ("charging_points", "claim_hash", "VARCHAR(200)"),
-    ("charging_points", "seal_key", "VARCHAR(64)"),
-    ("charging_points", "revoked_at", "VARCHAR(32)"),
-    ("drivers", "seal_key", "VARCHAR(64)"),
-    ("charging_points", "rated_kw", "FLOAT"),
-    ("sessions", "flag", "VARCHAR(200)"),
-    ("sessions", "provisional", "BOOLEAN"),
-    ("sessions", "amended_from", "VARCHAR(200)"),
-    ("sessions", "meter_kwh", "FLOAT"),
-)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    inspector = inspect(engine)
-    for table, column, sql_type in ADDED_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table)}
-        if column not in present:
-            with engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
-            log.info("database upgraded: %s.%s added", table, column)
+def _alembic(connection: Any = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
 
 
-def _add_missing_indexes(engine: Engine) -> None:
-    """``create_all`` adds indexes only with a new table: an older database gets them here."""
-    present = {i["name"] for i in inspect(engine).get_indexes("sessions")}
-    for index in HISTORY_INDEXES:
-        if index.name not in present:
-            index.create(engine, checkfirst=True)
-            log.info("database upgraded: index %s added", index.name)
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic())
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of EVCharging knows."""
+    head = _script().get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_revision(db: Database) -> str | None:
+    """The database's schema revision (None: made before migrations existed, or empty)."""
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> str | None:
+    """Bring the schema to :func:`head_revision` (central_app.migrations): an empty database
+    is created whole and stamped; one from before migrations runs every revision (each adds
+    only what is missing); a newer one is refused. Returns where it started from when it
+    changed anything (a revision, "before migrations", "an empty database"), else None."""
+    with engine.begin() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        head = head_revision()
+        if current == head:
+            return None
+        if current is not None:
+            try:
+                known = _script().get_revision(current)
+            except CommandError:
+                known = None
+            if known is None:
+                raise DatabaseError(
+                    f"the database's schema is at revision {current!r}, which this version of "
+                    f"EVCharging does not know (its newest is {head!r}): it was upgraded by a "
+                    "newer EVCharging; run that version, or a database of this one"
+                )
+        if current is None and not inspect(conn).get_table_names():
+            Base.metadata.create_all(conn)
+            MigrationContext.configure(conn).stamp(_script(), head)
+            return "an empty database"
+        # made before migrations (no revision): every revision runs, adding what is missing
+        command.upgrade(_alembic(conn), "head")
+        log.info("database upgraded from %s to %s", current or "before migrations", head)
+        return current or "before migrations"
 
 
 def open_database(url: str, *, create: bool = True) -> Database:
@@ -315,9 +347,7 @@ def open_database(url: str, *, create: bool = True) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         if create:
-            Base.metadata.create_all(engine)
-            _add_missing_columns(engine)
-            _add_missing_indexes(engine)
+            migrate(engine)
         else:
             inspect(engine).get_table_names()
     except SQLAlchemyError as exc:

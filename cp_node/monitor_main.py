@@ -1,8 +1,8 @@
 """``EV_CP_M``: the charging point's monitor.
 
     EV_CP_M --engine HOST:PORT --central HOST:PORT --cp-id ID [--location TEXT] [--x X --y Y]
-            [--credentials-dir DIR] [--central-ca FILE] [--curve-dir DIR] [--insecure]
-            [--no-gui] [--log-level L]
+            [--credentials-dir DIR] [--enroll-token TOKEN|@FILE] [--central-ca FILE]
+            [--curve-dir DIR] [--insecure] [--no-gui] [--log-level L]
 
 The snake-case aliases of the original brief work too: ``--engine_ip H --engine_port P
 --central_ip H --central_port P --cp_id ID``. The monitor has no window of its own: its view
@@ -15,6 +15,11 @@ monitor says so and does not talk to it (docs/security.md, layer 4). The engine 
 ZeroMQ with CURVE: the monitor authenticates with its CP's keypair and checks the engine's
 public key, both in ``--curve-dir`` (its own keypair is created there when missing).
 ``--insecure`` is plain TCP and plain ZeroMQ, for development.
+
+A secured Central registers a CP that has no credential yet only with the one-time
+enrollment token the operator issued for it (``evc-admin cp enroll ID --token-file F``):
+``--enroll-token @F`` (or ``$EVC_ENROLL_TOKEN``). The file is read before each REGISTER, so a
+token dropped there later is used at the next attempt (docs/cp.md, "Enrollment").
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import threading
 from pathlib import Path
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import ENV as ENROLL_ENV
+from cp_node.enrollment import EnrollToken
 from cp_node.monitor_service import MonitorService
 from wire import cli
 from wire.curve import CurveClient, CurveKeys, default_curve_dir
@@ -78,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where <cp_id>.cred is kept (default {DEFAULT_CREDENTIALS})",
     )
     p.add_argument(
+        "--enroll-token",
+        "--enroll_token",
+        dest="enroll_token",
+        metavar="TOKEN|@FILE",
+        type=_enroll_token,
+        default=os.environ.get(ENROLL_ENV, ""),
+        help="the one-time enrollment token the operator issued for this CP "
+        "(evc-admin cp enroll ID --token-file FILE); @FILE is read before each REGISTER, so a "
+        f"file dropped later is used at the next attempt (default ${ENROLL_ENV}); only needed "
+        "while the CP has no credential",
+    )
+    p.add_argument(
         "--central-ca",
         "--central_ca",
         dest="central_ca",
@@ -93,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="WARNING")
     return p
+
+
+def _enroll_token(text: str) -> EnrollToken:
+    try:
+        return EnrollToken.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -169,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         say=lambda line: print(line, flush=True),
         tls=tls,
         curve=curve,
+        enroll_token=args.enroll_token,
     )
     service.say(
         f"Monitor started: engine tcp://{args.engine[0]}:{args.engine[1]}"

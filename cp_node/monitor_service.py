@@ -12,6 +12,11 @@
   ends the session and the next session starts from AUTH.
 - REGISTER carries the claim saved beforehand (``CredentialStore.claim``), so a REGISTER
   whose answer was lost is simply tried again and Central answers it with a new credential.
+- REGISTER also carries the operator's enrollment token (``enroll_token``,
+  ``cp_node.enrollment``), read from its file just before each REGISTER. A refusal for want
+  of a valid token, or because the operator revoked the CP, is said once in words (what the
+  operator must do) and retried after the usual ``auth_retry``: that retry is how a
+  re-admitted CP comes back by itself once its token is there.
 - The CP's key (docs/security.md) comes with REGISTERED and AUTHORIZED (AUTHORIZED's wins:
   Central may rotate it) and is stored beside the credential. The health loop hands it to the
   engine (``KEY#cp_id#key``) after every new connection to the engine (a restarted engine has
@@ -37,6 +42,7 @@ import time
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import EnrollToken, EnrollTokenError, refusal
 from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
 from wire.curve import CurveClient
 from wire.errors import (
@@ -95,8 +101,10 @@ class MonitorService:
         say: Callable[[str], None] = print,
         tls: ssl.SSLContext | None = None,
         curve: CurveClient | None = None,
+        enroll_token: EnrollToken | None = None,
     ) -> None:
         self.cp_id = cp_id
+        self.enroll_token = enroll_token or EnrollToken()  # read again before each REGISTER
         self.tls = tls
         self.curve = curve  # the engine link's CURVE keys (docs/security.md); None: plain
         self._tls_sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
@@ -318,35 +326,53 @@ class MonitorService:
             if isinstance(response, Error):
                 raise AuthProblem(f"Central could not handle AUTH ({response.reason}); retrying")
             reason = getattr(response, "reason", "refused")
-            # Central may have forgotten the credential (reset-credential), or it was issued
-            # to a REGISTER retried since: register again (with the claim, if one is saved).
-            if not self._register(client):
+            # Central may have forgotten the credential (reset-credential, a revocation), or
+            # it was issued to a REGISTER retried since: register again (with the claim, if
+            # one is saved, and the enrollment token, if one is given).
+            if self._register(client) is not None:
                 raise AuthProblem(
                     f"Central rejected the stored credential ({reason}). Ask the operator to "
                     f"run `evc-admin cp reset-credential {self.cp_id}`; this monitor then "
                     "registers again by itself."
                 )
             return
-        if not self._register(client):
+        if self._register(client) is not None:
             raise AuthProblem(
                 f"CP id {self.cp_id} is already registered at Central and there is no "
                 f"credential at {path}. Copy that CP's credential file there, or ask the "
                 f"operator to run `evc-admin cp reset-credential {self.cp_id}`."
             )
 
-    def _register(self, client: CentralClient) -> bool:
-        """REGISTER (with the saved claim), store the credential, AUTH with it.
+    def _register(self, client: CentralClient) -> str | None:
+        """REGISTER (with the saved claim and the enrollment token), store the credential,
+        AUTH with it; None once done.
 
-        False when Central refused the registration. The claim is on disk before REGISTER
-        leaves, and the same claim goes with every retry until an AUTH succeeded.
+        Central's reason when it refused the registration for a reason the caller words
+        (already registered); a refusal about enrollment or revocation raises AuthProblem
+        with the operator's next step instead. The claim is on disk before REGISTER leaves,
+        and the same claim goes with every retry until an AUTH succeeded.
         """
         claim = self.credentials.claim(self.cp_id)
+        try:
+            token = self.enroll_token.read()
+        except EnrollTokenError as exc:
+            raise AuthProblem(f"{exc}; retrying") from None
         response = client.request(
-            Register(cp_id=self.cp_id, location=self.location, x=self.x, y=self.y, claim=claim)
+            Register(
+                cp_id=self.cp_id,
+                location=self.location,
+                x=self.x,
+                y=self.y,
+                claim=claim,
+                token=token,
+            )
         )
         if isinstance(response, Rejected):
             log.info("REGISTER refused: %s", response.reason)
-            return False
+            advice = refusal(self.cp_id, response.reason, self.enroll_token, sent=bool(token))
+            if advice is not None:
+                raise AuthProblem(advice)
+            return response.reason
         if isinstance(response, Error):
             raise AuthProblem(f"Central could not handle REGISTER ({response.reason}); retrying")
         if not isinstance(response, Registered):
@@ -362,7 +388,7 @@ class MonitorService:
         if auth.key:
             self._new_key(auth.key)  # AUTHORIZED's key wins over REGISTERED's
         self._authorized(auth.price, auth.admin_state, "authenticated")
-        return True
+        return None
 
     def _authorized(self, price: float, admin_state: object, how: str) -> None:
         with self._lock:

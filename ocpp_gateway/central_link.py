@@ -11,6 +11,12 @@ gateway does when the charger's WebSocket dies or goes silent.
 
 ``outcome`` is set once the first AUTH succeeded or was refused, so BootNotification.conf
 can say Accepted or Rejected.
+
+REGISTER carries the charger's enrollment token, ``<tokens>/<cp_id>.token``
+(``cp_node.enrollment.TokenFolder``), read just before it leaves: a secured Central registers
+a charger without a credential, or a revoked one, only with the operator's token. A refusal
+for want of one says what the operator must do, once (``problem`` carries the last one said
+over to the charger's next link, so a charger that boots again and again adds no line).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import ssl
 from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
 from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
 from wire.aio_client import AsyncCentralClient
 from wire.errors import SessionError, WireError
@@ -37,6 +44,7 @@ from wire.tcp_messages import (
     Noted,
     Register,
     Registered,
+    Rejected,
 )
 
 log = logging.getLogger(__name__)
@@ -60,12 +68,15 @@ class CentralLink:
         on_authorized: Callable[[float, AdminState, str], None],
         on_admin: Callable[[AdminState], None],
         say: Callable[[str], None],
+        tokens: TokenFolder | None = None,
+        problem: str = "",
     ) -> None:
         self.cp_id = cp_id
         self.centrals = CentralAddresses.of(central)
         self.credentials = credentials
         self.may_register = may_register
         self.location = location
+        self.tokens = tokens  # the operator's enrollment tokens, one file per charger
         self.tls = tls
         self.interval = interval
         self._on_authorized = on_authorized
@@ -79,7 +90,12 @@ class CentralLink:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: AsyncCentralClient | None = None
-        self._problem = ""
+        self._problem = problem  # the last problem said (not said again)
+
+    @property
+    def problem(self) -> str:
+        """The last problem said, "" once authorized."""
+        return self._problem
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"link-{self.cp_id}")
@@ -153,11 +169,19 @@ class CentralLink:
         elif not self.may_register:
             raise Refused("unknown charge point (no credential; not provisioned)")
         claim = self.credentials.claim(self.cp_id)
+        enroll = self.tokens.token(self.cp_id) if self.tokens is not None else EnrollToken()
+        try:
+            token = enroll.read()
+        except EnrollTokenError as exc:
+            raise Refused(str(exc)) from None
         response = await client.request(
-            Register(cp_id=self.cp_id, location=self.location, claim=claim)
+            Register(cp_id=self.cp_id, location=self.location, claim=claim, token=token)
         )
         if not isinstance(response, Registered):
-            raise Refused(f"Central refused REGISTER ({response.to_text()})")
+            advice = None
+            if isinstance(response, Rejected):
+                advice = refusal(self.cp_id, response.reason, enroll, sent=bool(token))
+            raise Refused(advice or f"Central refused REGISTER ({response.to_text()})")
         self.credentials.save(self.cp_id, response.credential)
         auth = await client.request(Auth(cp_id=self.cp_id, credential=response.credential))
         if not isinstance(auth, Authorized):

@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import TokenFolder
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.passwords import PasswordFile
@@ -63,6 +64,7 @@ class Gateway:
         state_dir: Path,
         credentials_dir: Path,
         passwords: PasswordFile,
+        enroll_tokens: Path | None = None,
         gateway_id: str = "gw",
         heartbeat_interval: float = 30.0,
         auto_register: bool = False,
@@ -77,6 +79,8 @@ class Gateway:
         self.state_dir = state_dir
         self.ids = TransactionIds(state_dir)
         self.credentials = CredentialStore(credentials_dir)
+        # the operator's enrollment tokens, <cp_id>.token each (cp_node.enrollment)
+        self.tokens = TokenFolder(enroll_tokens) if enroll_tokens is not None else None
         self.passwords = passwords
         self.gateway_id = gateway_id
         self.heartbeat_interval = heartbeat_interval
@@ -203,16 +207,21 @@ class Gateway:
             await asyncio.sleep(min(1.0, self.silence_limit / 4))
 
 
-def _basic_auth(header: str | None) -> tuple[str, str]:
-    """(user, password) of a ``Basic`` Authorization header; ("", "") when absent or bad."""
+def _basic_auth(header: str | None) -> tuple[str, bytes]:
+    """(user, raw password bytes) of a ``Basic`` Authorization header; ("", b"") when absent
+    or bad. The password stays bytes: a charger following OCPP 1.6's security profile 1
+    sends the bytes its hex AuthorizationKey encodes, which need not be UTF-8."""
     if not header:
-        return "", ""
+        return "", b""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic":
-        return "", ""
+        return "", b""
     try:
-        text = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    user, sep, password = text.partition(":")
-    return (user, password) if sep else ("", "")
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except binascii.Error:
+        return "", b""
+    user, sep, password = decoded.partition(b":")
+    try:
+        return (user.decode("utf-8"), password) if sep else ("", b"")
+    except UnicodeDecodeError:
+        return "", b""

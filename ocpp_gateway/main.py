@@ -2,13 +2,19 @@
 
     EV_OCPP --port P --central HOST:PORT[,HOST:PORT] --kafka HOST:PORT [--host H] [--auto-register]
             [--heartbeat-interval S] [--passwords FILE] [--credentials-dir DIR]
-            [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
+            [--enroll-tokens DIR] [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
             [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
 
 Security as EV_CP_M and EV_CP_E: Central's TLS certificate checked against ``--central-ca``
 (the secrets directory's ``ca.pem`` by default); Kafka with the engine role's credentials
 (``kafka-engine.properties``), commands opened and events sealed with each CP's key.
 ``--insecure``: plain TCP, PLAINTEXT Kafka, plain values (development only).
+
+A secured Central registers a charger that has no credential yet (or a revoked one) only
+with the operator's one-time enrollment token: ``--enroll-tokens DIR`` holds one
+``<charger id>.token`` per charger (``evc-admin cp enroll ID --token-file DIR/ID.token``),
+read when that charger's REGISTER is about to leave, so a token dropped there is used at
+the charger's next boot without a restart (docs/ocpp.md).
 """
 
 from __future__ import annotations
@@ -77,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where each CP's Central credential is kept",
     )
     p.add_argument(
+        "--enroll-tokens",
+        type=Path,
+        metavar="DIR",
+        default=DEFAULT_HOME / "enroll-tokens",
+        help="the operator's one-time enrollment tokens, <charger id>.token each (evc-admin cp "
+        "enroll ID --token-file DIR/ID.token), read before each REGISTER; only needed while a "
+        f"charger has no credential (default {DEFAULT_HOME / 'enroll-tokens'})",
+    )
+    p.add_argument(
         "--state-dir",
         type=Path,
         default=DEFAULT_HOME / "state",
@@ -116,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         credentials_dir=args.credentials_dir,
         passwords=PasswordFile(args.passwords),
+        enroll_tokens=args.enroll_tokens,
         gateway_id=args.gateway_id,
         heartbeat_interval=args.heartbeat_interval,
         auto_register=args.auto_register,

@@ -6,6 +6,15 @@ mode 0600, replaced atomically, by default ``ocpp-passwords.json`` in the secret
 ($EVC_SECRETS or ~/.config/evcharging/secrets) — the gateway's host, not Central's database:
 Central knows nothing of OCPP, and the gateway may run on the CPs' side of the network.
 
+What the charger sends (security profile 1, OCPP 1.6 security whitepaper): the configuration
+key ``AuthorizationKey`` holds the password as the *hex* form of its bytes, and a compliant
+charger hex-decodes it and sends those raw bytes as the basic-auth password. ``evc-admin``'s
+password is 40 hex digits, i.e. exactly such an AuthorizationKey: a compliant charger sends
+the 20 bytes it encodes; many vendors send the 40 hex digits as text instead. Both are
+accepted (:meth:`PasswordFile.verify` takes the raw bytes of the header). An operator's own
+password P is configured as ``AuthorizationKey = hex(P)`` (:func:`authorization_key`), and a
+compliant charger then sends P itself.
+
 The hash is the salted SHA-256 of ``central_app.credentials``. That is right for what
 ``evc-admin`` generates (20 random bytes, hex: the OCPP AuthorizationKey form); a password
 the operator types instead must be at least 16 characters (the security whitepaper's
@@ -39,6 +48,35 @@ def new_password() -> str:
     return secrets.token_hex(20)
 
 
+def _is_hex_key(password: str) -> bool:
+    try:
+        bytes.fromhex(password)
+    except ValueError:
+        return False
+    return len(password) % 2 == 0
+
+
+def authorization_key(password: str) -> str:
+    """What to set as the charger's ``AuthorizationKey`` for ``password``: the hex form of
+    the bytes a compliant charger must send. A password that is hex already (``evc-admin``'s)
+    is its own AuthorizationKey; any other text is hex-encoded."""
+    return password.lower() if _is_hex_key(password) else password.encode().hex()
+
+
+def sent_candidates(raw: bytes) -> list[str]:
+    """The stored password that the raw basic-auth password ``raw`` may stand for: its hex
+    form (a compliant charger sent the bytes its AuthorizationKey encodes) and its text (a
+    charger that sends the key's text, or an operator's own password)."""
+    out = [raw.hex()]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return out
+    if text and text not in out:
+        out.append(text)
+    return out
+
+
 class PasswordFile:
     """Read on every check (cheap, a few hundred bytes), so a password set while the
     gateway runs takes effect at the charger's next connection without a restart."""
@@ -61,8 +99,12 @@ class PasswordFile:
     def has(self, cp_id: str) -> bool:
         return cp_id in self._load()
 
-    def verify(self, cp_id: str, password: str) -> bool:
-        return verify_credential(password, self._load().get(cp_id))
+    def verify(self, cp_id: str, password: bytes | str) -> bool:
+        """``password`` as the charger sent it (raw bytes of the basic-auth header; a str is
+        taken as its UTF-8): the spec's hex-decoded AuthorizationKey or the key's text."""
+        stored = self._load().get(cp_id)
+        raw = password.encode() if isinstance(password, str) else password
+        return any(verify_credential(candidate, stored) for candidate in sent_candidates(raw))
 
     def set(self, cp_id: str, password: str) -> None:
         if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
@@ -70,7 +112,9 @@ class PasswordFile:
                 f"an OCPP password must be {MIN_LENGTH} to {MAX_LENGTH} characters long"
             )
         data = self._load()
-        data[cp_id] = hash_credential(password)
+        # a hex password is an AuthorizationKey: one spelling (a compliant charger's bytes
+        # come back as lowercase hex)
+        data[cp_id] = hash_credential(password.lower() if _is_hex_key(password) else password)
         write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
     def remove(self, cp_id: str) -> bool:

@@ -56,6 +56,9 @@ class Point:
         self.cp: GatewayChargePoint | None = None
         self.authenticated = False  # this connection presented the CP's password
         self.vendor = ""
+        # the last refusal said by a link: a refused charger boots again every interval, and
+        # each boot's new link says it only if it changed
+        self.problem = ""
         self._waiting: dict[str, asyncio.Future[bool]] = {}  # Authorize.req by idTag
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -102,6 +105,8 @@ class Point:
             on_authorized=self._authorized,
             on_admin=self._admin,
             say=self.say,
+            tokens=self.gateway.tokens,
+            problem=self.problem,
         )
         self.link.report(self.station.health.health, self.station.health.reason)
         self.link.start()
@@ -132,7 +137,9 @@ class Point:
             return "Pending"
         if result == "accepted":
             return "Accepted"
-        self.say(f"BootNotification refused: {result}")
+        if link.problem != self.problem:  # the link said why; say the answer once too
+            self.say("BootNotification answered Rejected")
+        self.problem = link.problem
         if self.link is link:  # no retrying behind the charger's back: it boots again
             self.link = None
             await link.close()
@@ -199,6 +206,7 @@ class Point:
     # --- what Central says -------------------------------------------------------------------
 
     def _authorized(self, price: float, admin_state: AdminState, key: str) -> None:
+        self.problem = ""
         self.gateway.kafka.watch(self.cp_id, key_bytes(key) if key else None)
         self._admin(admin_state)
 

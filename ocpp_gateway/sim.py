@@ -54,8 +54,11 @@ def meter_value(wh: float, watts: float | None = None) -> list[dict[str, Any]]:
     return [{"timestamp": iso_now(), "sampledValue": samples}]
 
 
-def basic_auth_header(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+def basic_auth_header(user: str, password: str | bytes) -> dict[str, str]:
+    """``password`` as text (the AuthorizationKey's hex text, as many vendors send it) or as
+    raw bytes (a compliant charger: the bytes its hex AuthorizationKey encodes)."""
+    raw = password if isinstance(password, bytes) else password.encode()
+    token = base64.b64encode(user.encode() + b":" + raw).decode()
     return {"Authorization": f"Basic {token}"}
 
 

@@ -8,7 +8,10 @@ detection times and see which session carried what.
 It follows the registration-claim rule (docs/cp.md): a REGISTER for an id that already has a
 credential is REJECTED, unless that credential was never used by a successful AUTH and the
 REGISTER carries the claim of the registration that issued it; then it gets a fresh
-credential. Faults a test can inject: ``lose_response`` (handle a request, then drop the
+credential. With ``tokens`` set it is a secured Central's enrollment (docs/security.md): an
+id without a credential registers only with the one-time token issued for it
+(``issue_token``), and ``revoke`` refuses an id, AUTH and REGISTER, until a token issued
+after the revocation comes (a claim retry needs none). Faults a test can inject: ``lose_response`` (handle a request, then drop the
 connection without answering, as a Central killed at that moment) and ``delay_response``.
 """
 
@@ -22,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from central_app.store import revoked_text
 from wire.tcp_messages import (
     AdminState,
     Alive,
@@ -56,6 +60,10 @@ class FakeCentral:
         self.claims: dict[str, str] = {}  # the claim of the REGISTER that issued the credential
         self.used: set[str] = set()  # ids whose credential a successful AUTH used
         self.admin: dict[str, AdminState] = {}
+        # Enrollment (docs/security.md): None, an insecure Central (no token needed, only a
+        # revoked id wants one); a dict, a secured one: the unused token issued per id.
+        self.tokens: dict[str, str] | None = None
+        self.revoked: set[str] = set()
         # CP keys a secure Central issues (docs/security.md): REGISTERED and AUTHORIZED carry
         # keys[cp_id] when set; none (an insecure Central) by default
         self.keys: dict[str, str] = {}
@@ -94,6 +102,28 @@ class FakeCentral:
 
     def set_admin(self, cp_id: str, state: AdminState) -> None:
         self.admin[cp_id] = state
+
+    def issue_token(self, cp_id: str) -> str:
+        """The operator's ``evc-admin cp enroll``: a one-time token for ``cp_id``."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            if self.tokens is None:
+                self.tokens = {}
+            self.tokens[cp_id] = token
+        return token
+
+    def revoke(self, cp_id: str) -> None:
+        """The operator's ``evc-admin cp revoke``: credential gone, tokens issued before it
+        void, refused until re-admitted; its connections are closed (a restart of the
+        listener, as the real Central closes the CP's connection)."""
+        with self._lock:
+            self.credentials.pop(cp_id, None)
+            self.used.discard(cp_id)
+            self.revoked.add(cp_id)
+            if self.tokens is not None:
+                self.tokens.pop(cp_id, None)
+        self.stop()
+        self.start()
 
     def lose_response(self, opcode: str, times: int = 1) -> None:
         """The next ``times`` requests ``opcode`` are handled, then the connection is dropped
@@ -147,10 +177,14 @@ class FakeCentral:
     def _answer(self, conn: Connection, request: Request) -> Response:
         if isinstance(request, Register):
             cp_id = request.cp_id
-            if self.credentials.get(cp_id) and not (
+            retry = (
                 cp_id not in self.used and request.claim and request.claim == self.claims.get(cp_id)
-            ):
+            )
+            if self.credentials.get(cp_id) and not retry:
                 return Rejected(cp_id=cp_id, reason="already registered")
+            refused = None if retry else self._enrollment(cp_id, request.token)
+            if refused is not None:
+                return Rejected(cp_id=cp_id, reason=refused)
             credential = secrets.token_urlsafe(24)
             self.credentials[cp_id] = credential
             self.claims[cp_id] = request.claim
@@ -158,6 +192,8 @@ class FakeCentral:
                 cp_id=cp_id, credential=credential, price=self.price, key=self.keys.get(cp_id, "")
             )
         if isinstance(request, Auth):
+            if request.cp_id in self.revoked:
+                return Rejected(cp_id=request.cp_id, reason=revoked_text(request.cp_id))
             if self.credentials.get(request.cp_id) != request.credential:
                 return Rejected(cp_id=request.cp_id, reason="bad credential")
             self.used.add(request.cp_id)
@@ -180,3 +216,23 @@ class FakeCentral:
         if isinstance(request, Recovered):
             return Noted(cp_id=request.cp_id, what="RECOVERED")
         return Error(reason="unexpected request")
+
+    def _enrollment(self, cp_id: str, token: str) -> str | None:
+        """Why a REGISTER without a credential behind it is refused (Central's words), or
+        None when it may register (its token is then used up)."""
+        with self._lock:
+            if self.tokens is None and cp_id not in self.revoked:
+                return None
+            issued = (self.tokens or {}).get(cp_id)
+            if token and token == issued:
+                del self.tokens[cp_id]  # type: ignore[union-attr]
+                self.revoked.discard(cp_id)
+                return None
+        if cp_id in self.revoked:
+            return revoked_text(cp_id)
+        if not token:
+            return (
+                "enrollment token required: the operator issues one with "
+                f"`evc-admin cp enroll {cp_id}` (pass it with --enroll-token)"
+            )
+        return f"enrollment token not valid for {cp_id} (unknown, used or expired)"

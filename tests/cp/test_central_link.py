@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
 from cp_node.monitor_service import MonitorService
 from cp_node.monitor_state import Backoff
 from tests.cp.conftest import free_port
@@ -29,6 +30,7 @@ from wire.errors import ResponseTimeout
 from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
 from wire.health import HealthResponder
 from wire.health_messages import EngineState, Health, HealthOk
+from wire.pki import write_private
 from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
 from wire.tcp_messages import AdminState, Alive, Auth, EngineHealth, Heartbeat, Register
 
@@ -285,6 +287,115 @@ def test_an_unwritable_credential_folder_sends_no_register(
     mon = run_monitor(auth_retry=60)
     wait_for(lambda: mon.said("Cannot use the credential folder"), 10, "the problem shown")
     assert central.requests(Register, CP) == []
+
+
+# --- enrollment tokens and revocation (docs/cp.md, "Enrollment") --------------------------------
+
+
+def refusals(mon: Running) -> list[str]:
+    return [line for line in list(mon.lines) if "Central refuses" in line]
+
+
+def test_a_new_cp_without_a_token_is_refused_once_in_words_then_a_dropped_token_file_lets_it_in(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    """A secured Central wants the operator's token. The monitor says so once (not at every
+    retry), retries at the auth-retry pace (not faster), and reads the token file again before
+    each REGISTER: a file dropped while it runs is used without a restart."""
+    central.tokens = {}
+    token_file = tmp_path / "CP-T.token"
+    mon = run_monitor(auth_retry=0.3, enroll_token=EnrollToken(path=token_file))
+    wait_for(lambda: len(central.requests(Register, CP)) >= 4, 15, "four refused REGISTERs")
+    assert len(refusals(mon)) == 1, mon.lines
+    line = refusals(mon)[0]
+    assert "one-time enrollment token" in line and "evc-admin cp enroll CP-T" in line
+    assert f"put it in {token_file}" in line
+    registers = central.requests(Register, CP)
+    assert all(r.request.token == "" for r in registers)
+    gaps = [b.at - a.at for a, b in zip(registers, registers[1:], strict=False)]
+    assert min(gaps) >= 0.3 * 0.5 * 0.9, gaps  # spread(auth_retry): never a tight loop
+    assert not central.requests(Heartbeat, CP)
+
+    token = central.issue_token(CP)
+    write_private(token_file, f"# evc-admin cp enroll {CP}\n{token}\n".encode())
+    wait_for(lambda: central.requests(Heartbeat, CP), 15, "heartbeats once enrolled")
+    assert central.requests(Register, CP)[-1].request.token == token
+    assert mon.store.load(CP) == central.credentials[CP]
+    assert len(refusals(mon)) == 1
+
+
+def test_a_used_token_is_said_to_be_invalid(central: FakeCentral, run_monitor) -> None:
+    central.tokens = {}
+    central.issue_token(CP)  # the operator issued one, but the monitor got an older one
+    stale = EnrollToken.parse("A" * 43)
+    mon = run_monitor(auth_retry=60, enroll_token=stale)
+    wait_for(lambda: refusals(mon), 10, "the refusal")
+    assert "enrollment token is not valid" in refusals(mon)[0]
+    assert "restart the monitor with --enroll-token @FILE" in refusals(mon)[0]
+    assert central.requests(Register, CP)[0].request.token == "A" * 43
+
+
+def test_a_revoked_cp_stays_out_until_re_admitted_then_comes_back_by_itself(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    """The issue's scenario: revoked, the monitor's AUTH and its REGISTER (with the token it
+    registered with, now used) are refused; it says so once and keeps retrying; once the
+    operator re-admits it (a new token in the file the monitor points to) it is back."""
+    central.tokens = {}
+    token_file = tmp_path / "CP-T.token"
+    write_private(token_file, central.issue_token(CP).encode())
+    mon = run_monitor(auth_retry=0.3, enroll_token=EnrollToken(path=token_file))
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "heartbeats")
+    first = mon.store.load(CP)
+
+    revoked_at = time.monotonic()
+    central.revoke(CP)
+    wait_for(
+        lambda: len(central.requests(Register, CP, since=revoked_at)) >= 4, 15, "refused retries"
+    )
+    assert not central.requests(Heartbeat, CP, since=revoked_at + 0.1)
+    assert len(refusals(mon)) == 1, mon.lines
+    line = refusals(mon)[0]
+    assert "revoked by the operator" in line and "evc-admin cp enroll CP-T" in line
+    auths = central.requests(Auth, CP, since=revoked_at)
+    assert len(auths) >= 4 and all(a.request.credential == first for a in auths)
+
+    readmitted_at = time.monotonic()
+    write_private(token_file, central.issue_token(CP).encode())  # the operator re-admits it
+    wait_for(lambda: central.requests(Heartbeat, CP, since=readmitted_at), 15, "back")
+    assert mon.store.load(CP) == central.credentials[CP] != first
+    assert mon.said("Connected to CENTRAL")
+
+
+def test_an_unreadable_token_file_is_said_and_sends_no_register(
+    central: FakeCentral, run_monitor, tmp_path: Path
+) -> None:
+    central.tokens = {}
+    folder = tmp_path / "token-is-a-folder"
+    folder.mkdir()
+    mon = run_monitor(auth_retry=60, enroll_token=EnrollToken(path=folder))
+    wait_for(lambda: mon.said("Cannot read the enrollment token file"), 10, "the problem")
+    assert central.requests(Register, CP) == []
+
+
+def test_the_enroll_token_option(tmp_path: Path) -> None:
+    assert EnrollToken.parse("") == EnrollToken() and not EnrollToken().given
+    assert EnrollToken.parse(None).read() == ""
+    token = "x" * 43
+    assert EnrollToken.parse(token).read() == token
+    path = tmp_path / "t.token"
+    given = EnrollToken.parse(f"@{path}")
+    assert given.path == path and given.read() == ""  # not there yet: no token
+    path.write_text(f"# comment\n\n  {token}  \n")
+    assert given.read() == token
+    path.write_text("not a token at all\n")
+    with pytest.raises(EnrollTokenError, match="holds no token"):
+        given.read()
+    for bad in ("@", "has#hash", "short"):
+        with pytest.raises(ValueError):
+            EnrollToken.parse(bad)
+    assert TokenFolder(tmp_path).path("OCPP-01") == tmp_path / "OCPP-01.token"
+    assert refusal("CP-1", "already registered", EnrollToken(), sent=False) is None
 
 
 # --- CentralClient: one frame per request ------------------------------------------------------

@@ -35,6 +35,7 @@ class Gateway:
         self.port = free_port()
         self.heartbeat = heartbeat
         self.passwords = network.tmp / "ocpp-passwords.json"
+        self.tokens = network.tmp / "ocpp-enroll"  # --enroll-tokens: <charger id>.token each
         self.extra = list(extra)
         self.proc: Proc | None = None
 
@@ -43,7 +44,16 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}/ocpp"
 
     def set_password(self, cp_id: str) -> str:
-        """``evc-admin ocpp password`` as the operator runs it; returns the password."""
+        """``evc-admin ocpp password`` as the operator runs it; returns the password. Secured,
+        a charger that has no Central credential yet also gets its enrollment token in the
+        gateway's folder (``evc-admin cp enroll ID --token-file DIR/ID.token``), as an
+        operator commissioning it would."""
+        net = self.network
+        if (
+            net.secrets is not None
+            and not (net.tmp / "ocpp-credentials" / f"{cp_id}.cred").exists()
+        ):
+            net.enroll(cp_id, self.tokens / f"{cp_id}.token")
         done = subprocess.run(
             [sys.executable, "-m", "central_app.admin", "ocpp", "password", cp_id]
             + ["--file", str(self.passwords)],
@@ -80,6 +90,8 @@ class Gateway:
             str(self.passwords),
             "--credentials-dir",
             str(net.tmp / "ocpp-credentials"),
+            "--enroll-tokens",
+            str(self.tokens),
             "--state-dir",
             str(net.tmp / "ocpp-state"),
             "--log-level",

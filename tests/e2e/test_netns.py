@@ -182,6 +182,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "--data-dir",
                 str(tmp_path / "central"),
                 "--no-gui",
+                "--rated-kw",
+                "1000",  # its engine runs at --speed 20: 440 kW
                 "--status-every",
                 "0.5",
                 "--tls-cert",
@@ -215,6 +217,25 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 str(tmp_path / "curve"),
             ],
         )
+        # the operator admits the CP (a secured Central registers none without its one-time
+        # token) and the token file travels to the CP host with the CA
+        wait_for(lambda: "status:" in central.output(), timeout=30, what="Central running")
+        token_file = tmp_path / "cp-host" / f"{CP_ID}.token"
+        subprocess.run(
+            [
+                str(BIN / "evc-admin"),
+                "--data-dir",
+                str(tmp_path / "central"),
+                "cp",
+                "enroll",
+                CP_ID,
+                "--token-file",
+                str(token_file),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         launcher.start(
             "monitor",
             "cps",
@@ -232,6 +253,8 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 str(secrets.ca_cert),
                 "--curve-dir",
                 str(tmp_path / "curve"),
+                "--enroll-token",
+                f"@{token_file}",
             ],
         )
 

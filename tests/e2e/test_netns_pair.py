@@ -156,6 +156,8 @@ def test_the_active_centrals_host_is_cut_off_and_comes_back(tmp_path: Path) -> N
                     "--data-dir",
                     str(tmp_path / role),
                     "--no-gui",
+                    "--rated-kw",
+                    "1000",  # its engine runs at --speed 20: 440 kW
                     "--status-every",
                     "1",
                     "--insecure",

@@ -7,11 +7,14 @@ import asyncio
 from pathlib import Path
 
 from cp_node.credentials import CredentialStore
+from cp_node.enrollment import TokenFolder
 from cp_node.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
 from ocpp_gateway.central_link import CentralLink
 from ocpp_gateway.main import build_parser
 from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral
+from wire.pki import write_private
+from wire.tcp_messages import Register
 
 
 def test_central_takes_the_pairs_two_addresses() -> None:
@@ -64,3 +67,48 @@ def test_the_link_moves_to_the_central_that_answers(tmp_path: Path) -> None:
         central.shutdown()
     assert outcome == "accepted" and served_by == ("127.0.0.1", port)
     assert any("Cannot reach CENTRAL" in line for line in said), said
+
+
+def test_a_charger_without_its_token_is_refused_once_in_words_and_its_token_file_lets_it_in(
+    tmp_path: Path,
+) -> None:
+    """A secured Central wants the operator's token (``--enroll-tokens DIR``, one file per
+    charger). Each BootNotification starts a new link; the refusal is said once, not at every
+    boot, and a token dropped in the folder is used at the next one."""
+    central = FakeCentral()
+    port = central.start()
+    central.tokens = {}
+    folder = TokenFolder(tmp_path / "tokens")
+    said: list[str] = []
+
+    async def boot(problem: str) -> tuple[str, str]:
+        link = CentralLink(
+            "OCPP-01",
+            central=("127.0.0.1", port),
+            credentials=CredentialStore(tmp_path / "creds"),
+            may_register=True,
+            on_authorized=lambda *_: None,
+            on_admin=lambda _: None,
+            say=said.append,
+            tokens=folder,
+            problem=problem,
+        )
+        link.start()
+        try:
+            async with asyncio.timeout(10):
+                return await link.outcome, link.problem
+        finally:
+            await link.close()
+
+    try:
+        first, problem = asyncio.run(boot(""))
+        again, same = asyncio.run(boot(problem))  # the charger boots again: no new line
+        write_private(folder.path("OCPP-01"), central.issue_token("OCPP-01").encode())
+        accepted, _ = asyncio.run(boot(same))
+    finally:
+        central.shutdown()
+    assert first == again and first.startswith("refused: Central refuses OCPP-01")
+    assert f"put it in {folder.path('OCPP-01')}" in problem and same == problem
+    assert [line for line in said if "Central refuses" in line] == [problem]
+    assert accepted == "accepted" and central.credentials.get("OCPP-01")
+    assert [r.request.token for r in central.requests(Register, "OCPP-01")][-1]
