@@ -43,9 +43,17 @@ from collections.abc import Callable
 
 from cp_node.credentials import CredentialStore
 from cp_node.enrollment import EnrollToken, EnrollTokenError, refusal
-from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
+from cp_node.monitor_state import (
+    AUTH_RETRY,
+    NEXT_CENTRAL_S,
+    Backoff,
+    CentralAddresses,
+    MonitorState,
+    spread,
+)
 from wire.curve import CurveClient
 from wire.errors import (
+    CentralMoved,
     EngineHandshakeFailed,
     EngineUnreachable,
     MessageError,
@@ -74,6 +82,11 @@ log = logging.getLogger(__name__)
 
 # s beyond one health check's own time-out that the first HEARTBEAT waits for that check
 FIRST_CHECK_SLACK = 0.5
+# A pair's active silent this long mid-exchange: ask the partner whether it took over, then
+# again every PROBE_EVERY_S (the takeover follows the active's lease, 3 s, by a second or so).
+PROBE_AFTER_S = 2.0
+PROBE_EVERY_S = 2.0
+PROBE_TIMEOUT_S = 1.0
 
 
 class AuthProblem(Exception):
@@ -108,6 +121,7 @@ class MonitorService:
         self.tls = tls
         self.curve = curve  # the engine link's CURVE keys (docs/security.md); None: plain
         self._tls_sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
+        self._last_probe = 0.0
         self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
         # Central's addresses: one, or the two of an active/standby pair (the standby answers
         # ENQ with NACK): on a failure the next one is tried at once, the back-off waits only
@@ -284,6 +298,9 @@ class MonitorService:
             except AuthProblem as exc:
                 self._link_down(str(exc))
                 wait = spread(self.auth_retry, self._random())
+            except CentralMoved as exc:  # already pointed at the partner that took over
+                self._link_down(f"CENTRAL at {host}:{port}: {exc}; moving to it")
+                wait = NEXT_CENTRAL_S
             except UntrustedCertificate as exc:
                 reason = str(exc).removeprefix("Central's certificate is not trusted: ")
                 self._link_down(
@@ -301,6 +318,36 @@ class MonitorService:
                 client.close()
             log.debug("next attempt to reach Central in %.2f s", wait)
             self._stop.wait(wait)
+
+    def _partner_took_over(self, silent_s: float) -> bool:
+        """A pair's active gone silent (frozen, partitioned) mid-exchange: has the standby
+        taken over? Asked once silent ``PROBE_AFTER_S``, then every ``PROBE_EVERY_S``: a
+        short session attempt at the partner (the standby answers ENQ with NACK until it is
+        the active). Without this the monitor waits out its 10 s response time-out; a loaded
+        but live active costs only these refused probes, never a reconnection."""
+        if len(self.centrals.addresses) < 2 or silent_s < PROBE_AFTER_S:
+            return False
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_EVERY_S:
+            return False
+        self._last_probe = now
+        for host, port in self.centrals.others():
+            probe = CentralClient(
+                host,
+                port,
+                connect_timeout=PROBE_TIMEOUT_S,
+                response_timeout=PROBE_TIMEOUT_S,
+                ssl=self.tls,
+                tls_session=self._tls_sessions.get((host, port)),
+            )
+            try:
+                probe.connect()
+            except WireError:
+                continue
+            probe.close()
+            self.centrals.move_to((host, port))
+            return True
+        return False
 
     def _link_down(self, problem: str) -> None:
         with self._lock:
@@ -442,7 +489,7 @@ class MonitorService:
             if now >= next_beat:
                 with self._lock:
                     beat = Heartbeat(cp_id=self.cp_id, engine=self.state.engine)
-                answer = client.request(beat)
+                answer = client.request(beat, on_silence=self._partner_took_over)
                 if not isinstance(answer, Alive):
                     raise SessionError(f"Central answered {answer.to_text()} to HEARTBEAT")
                 self.backoff.reset()  # this session worked: the next failure retries quickly

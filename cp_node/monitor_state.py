@@ -149,6 +149,14 @@ class CentralAddresses:
         """A session began here: after losing it, the other addresses are tried first."""
         self.round_start = self.at
 
+    def others(self) -> list[tuple[str, int]]:
+        """The addresses other than the current one (the pair partner)."""
+        return [a for i, a in enumerate(self.addresses) if i != self.at]
+
+    def move_to(self, address: tuple[str, int]) -> None:
+        """The partner took over (it accepted a session while the current one was silent)."""
+        self.at = self.addresses.index(address)
+
     def failed(self, backoff: Backoff) -> float:
         """The current address failed: move on, and return the wait before the next try
         (short while this round has untried addresses, else the back-off's)."""

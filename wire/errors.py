@@ -16,6 +16,7 @@ Every failure that crosses a process boundary is translated into one of these at
     │   ├── TooManyAttempts        three NACKs for the same frame
     │   ├── ResponseTimeout        no answer within the deadline
     │   ├── ConnectionLost         the peer closed or the socket failed
+    │   ├── CentralMoved           a silent Central's pair partner took over meanwhile
     │   └── UntrustedCertificate   Central's TLS certificate failed verification (CA, host name)
     ├── TlsConfigError             a certificate, key or CA file that cannot be used
     ├── CurveKeyError              a CURVE key file of the engine link missing or unusable
@@ -83,6 +84,11 @@ class ResponseTimeout(SessionError):
 
 class ConnectionLost(SessionError):
     """The peer closed the connection or the socket failed."""
+
+
+class CentralMoved(SessionError):
+    """While this Central kept silent, the other Central of the pair took over (it accepted
+    a session): the monitor leaves the silent one for it instead of waiting out its time-out."""
 
 
 class UntrustedCertificate(SessionError):

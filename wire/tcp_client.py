@@ -42,8 +42,10 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from wire.errors import (
+    CentralMoved,
     ConnectionLost,
     ResponseTimeout,
     SessionError,
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 RESPONSE_TIMEOUT = 10.0
+SILENCE_STEP = 1.0  # s between two calls of a request's on_silence while its answer is late
 
 
 class CentralClient:
@@ -119,8 +122,14 @@ class CentralClient:
                 self._drop()
                 raise
 
-    def request(self, message: Request) -> Response:
+    def request(
+        self, message: Request, *, on_silence: Callable[[float], bool] | None = None
+    ) -> Response:
         """Send one request and return Central's response.
+
+        ``on_silence(seconds)`` is called about once a second while the answer is late;
+        when it returns True the exchange is abandoned with ``CentralMoved`` (a monitor of a
+        pair found that the other Central took over from this silent one).
 
         The frame is sent once (resent only after a NACK); ``response_timeout`` counts from
         the last send to the response, the ACK included. Raises ``TooManyAttempts`` (three
@@ -136,7 +145,8 @@ class CentralClient:
                 self._send(exchange.frame)
                 deadline = time.monotonic() + self.response_timeout
                 while True:
-                    step = exchange.feed(self._next_event(deadline, exchange.waiting_for))
+                    event = self._next_event(deadline, exchange.waiting_for, on_silence)
+                    step = exchange.feed(event)
                     if step.send:
                         self._send(step.send)
                     if step.error is not None:
@@ -199,19 +209,32 @@ class CentralClient:
                 if session is not None:
                     self.tls_session = session
 
-    def _next_event(self, deadline: float, what: str) -> Event:
+    def _next_event(
+        self, deadline: float, what: str, on_silence: Callable[[float], bool] | None = None
+    ) -> Event:
         sock = self._sock
         if sock is None:
             raise ConnectionLost("not connected")
         late = f"{what} did not come within {self.response_timeout:g} s"
+        began = deadline - self.response_timeout
         while not self._events:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 raise ResponseTimeout(late)
+            wait = remaining if on_silence is None else min(remaining, SILENCE_STEP)
             try:
-                sock.settimeout(remaining)
+                sock.settimeout(wait)
                 chunk = sock.recv(READ_SIZE)
             except TimeoutError as exc:  # socket.timeout
+                if wait < remaining:
+                    assert on_silence is not None
+                    if on_silence(time.monotonic() - began):
+                        raise CentralMoved(
+                            f"Central was silent for {time.monotonic() - began:.1f} s and the "
+                            "other Central of the pair took over"
+                        ) from None
+                    continue
                 raise ResponseTimeout(late) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection to Central failed: {exc}") from exc

@@ -142,6 +142,29 @@ def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer
     assert leader(network) == (first_epoch + 1, "central-b")
 
 
+def test_monitors_leave_a_frozen_active_within_5_s_of_the_takeover(
+    pg_network: Network, pg_observer: Observer
+) -> None:
+    """Issue 20: an active frozen for good (SIGSTOP, never thawed while it matters): the
+    monitors used to wait out their 10 s response time-out on it; now a monitor silent for
+    2 s asks the partner whether it took over, and moves within 5 s of the takeover."""
+    network, observer = pg_network, pg_observer
+    central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-03", "D-003")
+    frozen = time.monotonic()
+    central_a.popen.send_signal(signal.SIGSTOP)
+    try:
+        central_b.wait_line(ACTIVE, LEASE_S + 10, since=frozen)
+        took_over = first_at(central_b, ACTIVE, frozen)
+        moved = f"Connected to CENTRAL at 127.0.0.1:{network.pair_ports[1]}"
+        monitor.wait_line(moved, 10, since=frozen)
+        after = first_at(monitor, moved, frozen) - took_over
+        print(f"frozen for good: monitor on the new active {after:.2f} s after the takeover")
+        assert after < 5.0
+    finally:
+        central_a.popen.send_signal(signal.SIGCONT)
+    one_ticket(network, observer, session)
+
+
 def test_a_standby_with_its_window_shows_the_network_then_takes_over(
     pg_network: Network, pg_observer: Observer
 ) -> None:
