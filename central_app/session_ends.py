@@ -93,22 +93,7 @@ class SessionEnds:
         if abs(kwh - ticket.kwh) < 0.0005 and abs(eur - ticket.eur) < 0.005:
             log.info("the engine confirms the ticket of session %s", ticket.session_id)
             return
-        self.hub.notify_driver(
-            ticket.driver_id,
-            Ticket(
-                session_id=ticket.session_id,
-                cp_id=ticket.cp_id,
-                driver_id=ticket.driver_id,
-                kwh=ticket.kwh,
-                eur=ticket.eur,
-                started_at=ticket.started_at,
-                ended_at=ticket.ended_at,
-                reason=ticket.reason,
-                request_id=ticket.request_id,
-                was_kwh=kwh,
-                was_eur=eur,
-            ),
-        )
+        self.hub.notify_driver(ticket.driver_id, _notice(ticket, was_kwh=kwh, was_eur=eur))
         change = (
             f"{kwh:.3f} kWh, {eur:.2f} EUR ({reason}, Central's last reading) -> "
             f"{ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason}, the engine's meter)"
@@ -157,20 +142,7 @@ class SessionEnds:
                 ticket.kwh,
                 ticket.eur,
             )
-        self.hub.notify_driver(
-            ticket.driver_id,
-            Ticket(
-                session_id=ticket.session_id,
-                cp_id=ticket.cp_id,
-                driver_id=ticket.driver_id,
-                kwh=ticket.kwh,
-                eur=ticket.eur,
-                started_at=ticket.started_at,
-                ended_at=ticket.ended_at,
-                reason=ticket.reason,
-                request_id=ticket.request_id,
-            ),
-        )
+        self.hub.notify_driver(ticket.driver_id, _notice(ticket))
         phase = (
             RequestPhase.INTERRUPTED if is_interruption(ticket.reason) else RequestPhase.FINISHED
         )
@@ -186,3 +158,22 @@ class SessionEnds:
             f"ticket for {ticket.driver_id}: {ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason})",
             source=ticket.cp_id,
         )
+
+
+def _notice(
+    ticket: TicketData, *, was_kwh: float | None = None, was_eur: float | None = None
+) -> Ticket:
+    """The driver's ``ticket`` notice; with ``was_*`` a correction of an earlier one."""
+    return Ticket(
+        session_id=ticket.session_id,
+        cp_id=ticket.cp_id,
+        driver_id=ticket.driver_id,
+        kwh=ticket.kwh,
+        eur=ticket.eur,
+        started_at=ticket.started_at,
+        ended_at=ticket.ended_at,
+        reason=ticket.reason,
+        request_id=ticket.request_id,
+        was_kwh=was_kwh,
+        was_eur=was_eur,
+    )

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from central_app import admin
 from central_app.energy_check import EnergyCheck
-from tests.central.test_supplies import authorize, online
+from tests.central.test_supplies import online, start_supply, supply_ended
 from tests.central.test_supplies import world as world  # noqa: F401 (the fixture)
-from wire.kafka.messages import SupplyEnded, SupplyProgress, SupplyStarted
+from wire.kafka.messages import SupplyProgress
 from wire.timefmt import format_ts, utc_now
 
 NOW = utc_now()
@@ -48,9 +48,8 @@ def test_an_implausible_reading_is_not_billed_and_the_session_is_flagged(
     recorder = hub._listeners[0]
     online(monitors, "CP-01")
     hub.cps["CP-01"].rated_kw = 22.0
-    auth = authorize(desk, outbox, topics)
+    auth = start_supply(desk, outbox, topics)
     sid = auth.session_id
-    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
 
     def progress(seq: int, kwh: float) -> None:
         desk.cp_event(
@@ -73,18 +72,7 @@ def test_an_implausible_reading_is_not_billed_and_the_session_is_flagged(
     assert "more than a 22 kW charger" in audited[0][3]
     assert any("implausible" in e.text and e.source == "CP-01" for e in recorder.logs)
 
-    desk.cp_event(
-        SupplyEnded(
-            session_id=sid,
-            cp_id="CP-01",
-            driver_id="D-001",
-            kwh=9999.0,
-            eur=4199.58,
-            started_at="t0",
-            ended_at=format_ts(utc_now()),
-            reason="unplugged",
-        )
-    )
+    desk.cp_event(supply_ended(sid, 9999.0, eur=4199.58, ended_at=format_ts(utc_now())))
     (ticket,) = store.tickets(sid)
     assert ticket.kwh == 0.012 and ticket.eur == round(0.012 * auth.price, 2)
     assert ticket.flag and "implausible" in ticket.flag
@@ -100,21 +88,7 @@ def test_a_plausible_final_reading_is_billed_as_sent(world) -> None:  # type: ig
     hub, desk, monitors, outbox, topics, clock, store = world
     online(monitors, "CP-01")
     hub.cps["CP-01"].rated_kw = 22.0
-    auth = authorize(desk, outbox, topics)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
-    desk.cp_event(
-        SupplyEnded(
-            session_id=auth.session_id,
-            cp_id="CP-01",
-            driver_id="D-001",
-            kwh=0.02,
-            eur=0.01,
-            started_at="t0",
-            ended_at="t1",
-            reason="unplugged",
-        )
-    )
+    auth = start_supply(desk, outbox, topics)
+    desk.cp_event(supply_ended(auth.session_id, 0.02, eur=0.01))
     (ticket,) = store.tickets(auth.session_id)
     assert ticket.kwh == 0.02 and ticket.flag is None

@@ -15,29 +15,14 @@ from central_app.reconcile import find_discrepancies
 from central_app.runtime import CentralConfig, CentralRuntime
 from central_app.store import Store
 from tests.central.conftest import Recorder, unused_port
-from tests.central.test_supplies import authorize, online
+from tests.central.test_supplies import authorize, online, start_supply, supply_ended
 from tests.central.test_supplies import world as world  # noqa: F401 (the fixture)
 from tests.waiting import wait_for
-from wire.kafka.messages import SupplyEnded, SupplyStarted
 
 
 def _supply(desk, outbox, topics, rid: str, kwh: float) -> str:  # type: ignore[no-untyped-def]
-    auth = authorize(desk, outbox, topics, rid)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
-    desk.cp_event(
-        SupplyEnded(
-            session_id=auth.session_id,
-            cp_id="CP-01",
-            driver_id="D-001",
-            kwh=kwh,
-            eur=0,
-            started_at="t0",
-            ended_at="t1",
-            reason="unplugged",
-        )
-    )
+    auth = start_supply(desk, outbox, topics, rid)
+    desk.cp_event(supply_ended(auth.session_id, kwh))
     return auth.session_id
 
 

@@ -109,6 +109,31 @@ def authorize(desk: SupplyDesk, outbox: Outbox, topics: Topics, rid: str = "r1")
     ]
 
 
+def start_supply(desk: SupplyDesk, outbox: Outbox, topics: Topics, rid: str = "r1") -> Authorize:
+    """A request authorized at CP-01 for D-001, and the engine's supply_started."""
+    auth = authorize(desk, outbox, topics, rid)
+    desk.cp_event(
+        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+    )
+    return auth
+
+
+def supply_ended(
+    session_id: str, kwh: float, *, eur: float = 0.0, ended_at: str = "t1"
+) -> SupplyEnded:
+    """The engine's end of a supply at CP-01 for D-001 (unplugged)."""
+    return SupplyEnded(
+        session_id=session_id,
+        cp_id="CP-01",
+        driver_id="D-001",
+        kwh=kwh,
+        eur=eur,
+        started_at="t0",
+        ended_at=ended_at,
+        reason="unplugged",
+    )
+
+
 def test_request_flow_and_duplicate_request_ignored(world) -> None:  # type: ignore[no-untyped-def]
     hub, desk, monitors, outbox, topics, clock, store = world
     online(monitors, "CP-01")
@@ -441,9 +466,8 @@ def test_a_ticket_inferred_by_central_is_amended_by_the_engines_late_final_readi
     the driver is sent the corrected one, the audit says so, and only once."""
     hub, desk, monitors, outbox, topics, clock, store = world
     conn = online(monitors, "CP-01")
-    auth = authorize(desk, outbox, topics)
+    auth = start_supply(desk, outbox, topics)
     sid = auth.session_id
-    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
     desk.cp_event(
         SupplyProgress(
             session_id=sid, cp_id="CP-01", driver_id="D-001", seq=2, kw=22, kwh=0.123, eur=0
@@ -454,16 +478,7 @@ def test_a_ticket_inferred_by_central_is_amended_by_the_engines_late_final_readi
     desk.tick(clock.now)
     (provisional,) = store.tickets(sid)
     assert (provisional.kwh, provisional.reason) == (0.123, "monitor_lost")
-    final = SupplyEnded(
-        session_id=sid,
-        cp_id="CP-01",
-        driver_id="D-001",
-        kwh=0.369,
-        eur=0.15,
-        started_at="t0",
-        ended_at="t9",
-        reason="unplugged",
-    )
+    final = supply_ended(sid, 0.369, eur=0.15, ended_at="t9")
     desk.cp_event(final)
     desk.cp_event(final)  # redelivered: nothing more
     (amended,) = store.tickets(sid)
@@ -489,24 +504,11 @@ def test_an_implausible_late_reading_does_not_amend_an_inferred_ticket(world) ->
     hub, desk, monitors, outbox, topics, clock, store = world
     conn = online(monitors, "CP-01")
     hub.cps["CP-01"].rated_kw = 22.0
-    auth = authorize(desk, outbox, topics)
-    sid = auth.session_id
-    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
+    sid = start_supply(desk, outbox, topics).session_id
     monitors.connection_closed(conn)
     clock.now += desk.billing.grace + 1
     desk.tick(clock.now)
-    desk.cp_event(
-        SupplyEnded(
-            session_id=sid,
-            cp_id="CP-01",
-            driver_id="D-001",
-            kwh=9999.0,
-            eur=1.0,
-            started_at="t0",
-            ended_at="t9",
-            reason="unplugged",
-        )
-    )
+    desk.cp_event(supply_ended(sid, 9999.0, eur=1.0, ended_at="t9"))
     (ticket,) = store.tickets(sid)
     assert ticket.kwh == 0.0 and ticket.reason == "monitor_lost"
     assert any(a == "implausible_energy" for _, _, a, _ in store.audit_entries(10))
