@@ -50,7 +50,10 @@ class ConsoleView:
         links = self._links
         kafka = "?" if links is None else ("up" if links.kafka_up else "DOWN")
         db = "?" if links is None else ("ok" if links.database_ok else "ERROR")
-        monitors = 0 if links is None else links.monitors_connected
+        # from the same count as the states: a CP is DISCONNECTED exactly while its monitor
+        # is not connected (the links are refreshed once a second and said "monitors 0"
+        # right after three monitors authenticated, beside "ACTIVE 3")
+        monitors = sum(counts.values()) - counts.get(CpStatus.DISCONNECTED, 0)
         role = f" | {links.central_id} {links.role.upper()}" if links and links.role else ""
         return (
             f"status: {', '.join(parts)} | monitors {monitors} | Kafka {kafka} | database {db}"

@@ -21,13 +21,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from central_app.counts import DB_JOB_BOUNDS
 from central_app.db import Fenced
+from wire.tally import FastHistogram
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,10 @@ class DbWriter:
         self._healthy = True
         self._pending = 0
         self._pending_lock = threading.Lock()
+        # s per job that succeeded (its transaction, commit included), written on this thread
+        # alone and read by the metrics (central_app.metrics); a job retried through an
+        # outage counts its last, successful attempt
+        self.job_seconds = FastHistogram(DB_JOB_BOUNDS)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -137,6 +144,7 @@ class DbWriter:
     def _execute(self, job: Callable[..., Any], args: tuple[Any, ...], future: Future[Any]) -> None:
         delay = FIRST_RETRY_S
         while True:
+            started = time.perf_counter()
             try:
                 result = job(*args)
             except Exception as exc:
@@ -153,6 +161,7 @@ class DbWriter:
                     log.exception("database job %s failed", getattr(job, "__name__", job))
                 future.set_exception(exc)
                 return
+            self.job_seconds.observe(time.perf_counter() - started)
             self._health(True, "")
             future.set_result(result)
             return

@@ -258,6 +258,9 @@ class EngineEvents:
                         kw=ev.kw,
                         kwh=ev.kwh,
                         eur=ev.eur,
+                        # the reading's own time: readings delayed by a broker outage arrive
+                        # together, and each must still show its own elapsed time
+                        ts=ev.ts,
                     ),
                 )
                 hub.cp_changed(cp)

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
+from central_app.counts import CentralCounts
 from central_app.cp_state import CpMachine
 from central_app.ledger import Ledger
 from central_app.views import (
@@ -76,6 +77,7 @@ class Hub:
         self.outbox = outbox
         self.topics = topics
         self.close_connection = close_connection
+        self.counts = CentralCounts()  # the metrics' plain counters (central_app.metrics)
         self.cps: dict[str, CpMachine] = {}
         self.connections: dict[str, Any] = {}  # cp_id -> the monitor's live Connection
         # Kafka values to and from CPs and drivers are sealed (docs/security.md): a driver

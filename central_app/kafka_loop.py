@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -72,6 +73,10 @@ class KafkaLink:
         self._held: deque[tuple[str, str, bytes]] = deque()
         self._held_lock = threading.Lock()
         self.on_refused = on_refused
+        # events on Central's partitions not fetched yet (EventConsumer.lag), measured on the
+        # consumer thread once a second for the metrics; None while unknown
+        self.lag: int | None = None
+        self._lag_at = 0.0
         # The pair's leadership (runtime): while it returns False, ``send`` drops everything,
         # so a thawed active that was deposed commands no engine and notifies no driver.
         self.gate: Callable[[], bool] | None = None
@@ -145,6 +150,12 @@ class KafkaLink:
     def up(self) -> bool:
         return self.ready and self.producer.broker_up
 
+    @property
+    def queued(self) -> int:
+        """Events not delivered yet: held until the topics are verified, plus the producer's
+        queue (waiting or in flight). Any thread may read it (the metrics do)."""
+        return len(self._held) + self.producer.pending
+
     # --- consumer thread ------------------------------------------------------------------
 
     def start(self, handler: BatchHandler) -> None:
@@ -159,6 +170,10 @@ class KafkaLink:
         def poll(consumer: EventConsumer) -> None:
             consumer.poll_batch(opened, timeout=0.5)
             self.producer.poll(0)
+            now = time.monotonic()
+            if now - self._lag_at >= 1.0:
+                self._lag_at = now
+                self.lag = consumer.lag()
 
         ConsumeLoop(
             open=self._open_consumer,
@@ -203,6 +218,7 @@ class KafkaLink:
 
     def _consumer_closed(self) -> None:
         self._consumer = None
+        self.lag = None
         self._ready.clear()
 
     def _problem(self, stage: str, exc: KafkaError) -> None:
@@ -249,7 +265,8 @@ class KafkaLink:
         ``Refusal`` says who and what itself; a reason alone is classified from the value)."""
         refusal = reason if isinstance(reason, Refusal) else None
         reason = refusal.reason if refusal is not None else reason
-        log.warning(
+        # debug only: the owner shows it to the operator (on_refused), one line per value
+        log.debug(
             "refused %s[%d]@%d key=%r: %s",
             received.topic,
             received.partition,

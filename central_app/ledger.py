@@ -271,6 +271,10 @@ class Ledger:
         """The CP has a credential (not revoked, reset or removed)."""
         return bool(self._credentials.get(cp_id))
 
+    def revoked(self, cp_id: str) -> bool:
+        """The operator revoked the CP (refused until re-admitted with a token)."""
+        return cp_id in self._revoked
+
     def cp_key(self, cp_id: str) -> str | None:
         """The CP's key as text (what REGISTERED and AUTHORIZED carry)."""
         return self._key_text.get(cp_kid(cp_id))

@@ -1,15 +1,17 @@
 """``EV_Central``: the control center process.
 
     EV_Central --port P --kafka HOST:PORT [--db URL] [--data-dir DIR] [--seed FILE]
-               [--topic-prefix P] [--no-gui] [--log-level L]
+               [--topic-prefix P] [--no-gui] [--geometry WxH+X+Y] [--log-level L]
                [--tls-cert FILE --tls-key FILE | --insecure]
 
 The monitors' TCP port is TLS (docs/security.md, layer 4) with Central's certificate from the
 secrets directory (``evc-secrets init``) unless ``--insecure`` says development mode.
 
 Without ``--no-gui`` the Qt control center (``central_app.gui.run_control_center``) runs;
-with no display it falls back to the console. No traceback reaches the user: bad arguments
-are argparse errors, an unusable port or database ends with a clear message and exit 2.
+with no display it falls back to the console. Either way every log entry is also one line on
+stdout, with a status line every ``--status-every`` seconds (the log file of ``make run``).
+No traceback reaches the user: bad arguments are argparse errors, an unusable port or
+database ends with a clear message and exit 2.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from central_app import metrics
 from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, default_url
 from central_app.energy_check import DEFAULT_RATED_KW
@@ -32,6 +36,7 @@ from central_app.runtime import CentralConfig, CentralRuntime, StartError
 from central_app.store import DEFAULT_SEED
 from wire import cli
 from wire.logs import setup_logging
+from wire.metrics import add_metrics_option
 from wire.pki import Secrets, default_dir
 
 log = logging.getLogger(__name__)
@@ -91,12 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--central-id",
         default=None,
         help="this Central's name in central_alive and the pair's leader row "
-        "(default central@HOSTNAME; give the two of a pair different ones)",
+        "(default central@HOSTNAME:PORT, so the two of a pair differ even on one host)",
     )
     p.add_argument(
         "--no-pair",
         action="store_true",
-        help="on PostgreSQL, serve without the active/standby lock (one Central only)",
+        help="on PostgreSQL or MariaDB, serve without the active/standby lock (one Central only)",
     )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
     p.add_argument(
@@ -112,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_insecure(p)
     cli.add_kafka_security(p, "central")
     p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
+    cli.add_geometry(p)
+    add_metrics_option(p)
     p.add_argument(
         "--status-every", type=cli.positive, default=5.0, help="console status line period (s)"
     )
@@ -207,6 +214,23 @@ def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float, st
     return 0
 
 
+@contextlib.contextmanager
+def status_lines(console: ConsoleView, every: float) -> Iterator[None]:
+    """The headless status line every ``every`` s on a thread, while the window runs."""
+    done = threading.Event()
+
+    def run() -> None:
+        while not done.wait(every):
+            console.print_status()
+
+    thread = threading.Thread(target=run, name="central-status-line", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def stop_on_signals(current: list[CentralRuntime]) -> threading.Event:
     """SIGTERM/SIGINT set the returned event (and end a standby's wait)."""
     stop = threading.Event()
@@ -246,12 +270,14 @@ def main(argv: list[str] | None = None) -> int:
             use_gui = False
     current: list[CentralRuntime] = []
     stop = stop_on_signals(current) if not use_gui else threading.Event()
+    metrics.serve(args, current)  # --metrics-port: /metrics, /healthz, /readyz (may exit 2)
     while True:  # a deposed active of a pair starts again, as the standby
         runtime = CentralRuntime(config_from(args))
         current[:] = [runtime]
         console = ConsoleView(runtime)
-        if not use_gui:
-            runtime.add_listener(console)
+        # one line per event on stdout in every mode: with the window too, it is the log
+        # (central.log under make run), status line included
+        runtime.add_listener(console)
         # a paired Central's window opens at once, read-only while standby (gui.pair starts it)
         gui_starts = use_gui and run_control_center is not None and runtime.config.paired
         try:
@@ -266,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if use_gui and run_control_center is not None:
                 start = runtime.start if gui_starts else None
-                return int(run_control_center(runtime, args, start) or 0)
+                with status_lines(console, args.status_every):
+                    return int(run_control_center(runtime, args, start) or 0)
             say(f"EV_Central running on port {runtime.port} (Ctrl+C to stop; type 'help').")
             code = run_headless(runtime, console, args.status_every, stop)
         finally:

@@ -21,6 +21,7 @@ import asyncio
 import errno
 import gc
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -29,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +61,7 @@ from central_app.store import (
     Store,
 )
 from central_app.supplies import SupplyDesk
+from central_app.unsent import NeverConnected
 from central_app.views import (
     CentralListener,
     CpStatus,
@@ -139,6 +141,12 @@ class StartError(Exception):
     """Central cannot start (message is for users): port in use, bad database, ..."""
 
 
+def default_central_id(port: int) -> str:
+    """``central@HOST:PORT``: the two Centrals of a pair on one host differ by their port
+    (by the process id when the port is chosen by the system, port 0)."""
+    return f"central@{socket.gethostname()}:{port or f'pid{os.getpid()}'}"
+
+
 @dataclass
 class CentralConfig:
     port: int
@@ -155,7 +163,8 @@ class CentralConfig:
     ticket_grace: float = 15.0
     stall_timeout: float = 5.0
     idle_timeout: float = 10.0
-    central_id: str = field(default_factory=lambda: f"central@{socket.gethostname()}")
+    # "" (the default): default_central_id(port), one per process even for a pair on one host
+    central_id: str = ""
     # TLS on the monitor link (docs/security.md, layer 4): both files, or insecure=True.
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -166,12 +175,16 @@ class CentralConfig:
     # Kafka SASL_SSL credentials (docs/security.md, layer 1); None: PLAINTEXT (--insecure).
     kafka_security: KafkaSecurity | None = None
     # Active/standby pair (central_app.leadership); None: whenever the database can decide
-    # leadership (PostgreSQL), so two Centrals on one database never both serve.
+    # leadership (PostgreSQL, MariaDB/MySQL), so two Centrals on one database never both serve.
     pair: bool | None = None
     # s between two reconciliations of the books (central_app.reconcile)
     reconcile_every: float = 300.0
     # One-time enrollment tokens for REGISTER (docs/security.md); None: unless insecure.
     require_enrollment: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.central_id:
+            self.central_id = default_central_id(self.port)
 
     @property
     def enrollment(self) -> bool:
@@ -203,6 +216,7 @@ class CentralRuntime:
         self._stop = threading.Event()
         self._pending_listeners: list[CentralListener] = []
         self._unsealable_said: dict[str, float] = {}
+        self._never_connected = NeverConnected()
         self._discrepancies: set[tuple[str, str]] = set()  # reported once each
         self._links: LinkStatus | None = None
         self._was_up = False
@@ -339,6 +353,11 @@ class CentralRuntime:
         while not self._stop.wait(RENEW_S) and not self.deposed.is_set():
             if not leadership.renew():
                 return  # the owner's next tick steps down (``_check_leadership``)
+
+    @property
+    def stopping(self) -> bool:
+        """``stop`` was called (the metrics stop reading the owner then)."""
+        return self._stop.is_set()
 
     def abandon(self) -> None:
         """Stop waiting as standby (from a signal handler: only sets an event)."""
@@ -605,6 +624,7 @@ class CentralRuntime:
         def tell() -> None:
             hub = self.hub
             assert hub is not None
+            hub.counts.refused.add(refusal.action)
             hub.ledger.audit(refusal.kid, refusal.action, refusal.detail)
             topic = refusal.topic.removeprefix(self.topics.prefix)
             hub.tell(
@@ -619,7 +639,19 @@ class CentralRuntime:
 
     def _unsealable(self, topic: str, key: str, event: Event, why: str) -> None:
         """From the sender (the owner): a command or notice for a CP or driver without a key
-        was not sent. Said and audited once a minute per CP or driver, not per event."""
+        was not sent. Said and audited once a minute per CP or driver, not per event; a CP
+        that never connected (seeded, never registered) is said once, with the others of
+        the same command (``central_app.unsent``)."""
+        ledger = self.hub.ledger if self.hub is not None else None
+        if (
+            topic == self.topics.cp_commands
+            and ledger is not None
+            and not ledger.can_authenticate(key)
+            and not ledger.revoked(key)
+        ):
+            if self._never_connected.add(key, event.TYPE):
+                self._post(self._say_never_connected)
+            return
         kid = self.kafka.sealer.kid_for(topic, key) if self.kafka else None
         now = time.monotonic()
         if now - self._unsealable_said.get(kid or key, -1e9) < 60:
@@ -639,6 +671,11 @@ class CentralRuntime:
             )
 
         self._post(tell)
+
+    def _say_never_connected(self) -> None:
+        line = self._never_connected.line()
+        if line is not None and self.hub is not None:
+            self.hub.say(line)
 
     def _kafka_problem(self, text: str) -> None:
         if self.hub is not None:

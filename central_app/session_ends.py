@@ -93,6 +93,7 @@ class SessionEnds:
         if abs(kwh - ticket.kwh) < 0.0005 and abs(eur - ticket.eur) < 0.005:
             log.info("the engine confirms the ticket of session %s", ticket.session_id)
             return
+        self.hub.counts.amended_ticket(kwh, eur, ticket.kwh, ticket.eur)
         self.hub.notify_driver(ticket.driver_id, _notice(ticket, was_kwh=kwh, was_eur=eur))
         change = (
             f"{kwh:.3f} kWh, {eur:.2f} EUR ({reason}, Central's last reading) -> "
@@ -133,6 +134,7 @@ class SessionEnds:
                 "ticket for session %s already issued; duplicate end ignored", ticket.session_id
             )
             return
+        self.hub.counts.ticketed(ticket.reason, ticket.kwh, ticket.eur)
         if not told and is_interruption(ticket.reason):
             self.tell_interrupted(
                 ticket.driver_id,

@@ -25,6 +25,7 @@ from central_app.authorization import (
     decide,
 )
 from central_app.billing import Billing
+from central_app.counts import AUTHORIZED
 from central_app.cp_state import (
     AuthorizationCancelled,
     CpMachine,
@@ -129,6 +130,7 @@ class SupplyDesk:
 
     def charge_request(self, req: ChargeRequest) -> None:
         hub = self.hub
+        received = self.clock()
         if hub.ledger.request_seen(req.request_id):
             log.info("request %s already authorized; redelivery ignored", req.request_id)
             return
@@ -164,6 +166,7 @@ class SupplyDesk:
             decision = Decision(False, DenyReason.UNKNOWN_DRIVER, "no key issued")
         if not decision.allowed:
             reason = decision.wire_reason
+            hub.counts.request(reason)
             hub.notify_driver(
                 req.driver_id,
                 Denied(
@@ -209,14 +212,20 @@ class SupplyDesk:
         cp.authorize(session)
         hub.note_session(cp)
         hub.cp_changed(cp)
-        hub.after(written, lambda done: self._authorized(cp, session, req, done))
+        hub.after(written, lambda done: self._authorized(cp, session, req, done, received))
 
     def _authorized(
-        self, cp: CpMachine, session: CpSession, req: ChargeRequest, written: Future[None]
+        self,
+        cp: CpMachine,
+        session: CpSession,
+        req: ChargeRequest,
+        written: Future[None],
+        received: float | None = None,
     ) -> None:
         """The session row is durable: now the engine and the driver may hear of it."""
         hub = self.hub
         if written.exception() is not None:
+            hub.counts.request(DenyReason.INTERNAL_ERROR)
             # not a database outage (the writer retries those): this session cannot be kept
             if cp.session is not None and cp.session.session_id == session.session_id:
                 cp.end_session(session.session_id)
@@ -244,6 +253,9 @@ class SupplyDesk:
                 price=session.price,
                 expires_at=session.expires_at,
             ),
+        )
+        hub.counts.request(
+            AUTHORIZED, None if received is None else max(0.0, self.clock() - received)
         )
         hub.notify_driver(
             req.driver_id,

@@ -3,7 +3,10 @@
 The background (water, districts, parks, river, streets, street names) never changes, so it
 is drawn by :meth:`CityScene.drawBackground` into the view's background cache (see
 :mod:`citymap.background`) and live updates only ever repaint the tiles that changed over a
-blit of that cache. District names are small items that ignore the zoom. The scene has an
+blit of that cache. District names are small items that ignore the zoom; each stands at its
+anchor or, when a tile covers it there, at the nearest free spot of its district
+(:mod:`citymap.labels`, again after each zoom and whenever tiles are added or moved). The
+scene has an
 explicit ``sceneRect`` (the city bounds plus a margin) and keeps Qt's default BSP index, as in
 Qt's "40000 chips" demo: the rect never has to be recomputed and hit-testing among thousands
 of tiles stays cheap.
@@ -29,18 +32,23 @@ import logging
 import math
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QRectF, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QPainter, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGraphicsScene
 
 from citymap.aggregate import AggregateLayer, Cell, StatusGrid
 from citymap.background import CityBackground, DistrictLabel
-from citymap.city import City, load_city
+from citymap.city import City, Point, load_city
+from citymap.labels import free_spot
 from citymap.tiles import CpTile, OperatorStyle, TileData, TileStyle
 
 __all__ = ["CityScene"]
 
 log = logging.getLogger(__name__)
+
+
+def _points(polygon: tuple[Point, ...]) -> list[QPointF]:
+    return [QPointF(x, y) for x, y in polygon]
 
 
 class CityScene(QGraphicsScene):
@@ -55,6 +63,7 @@ class CityScene(QGraphicsScene):
     AGGREGATE_LOD = CpTile.FAR_LOD  # tile scale x zoom under which tiles are summarised
     TILE_SPACING = 75.0  # map units between neighbours for which tiles keep full size
     MIN_TILE_SCALE = 0.125
+    LABELS_AVOID_MAX = 500  # tiles up to which district names move out from under them
 
     #: The aggregated look was switched on (True) or off (False).
     aggregationChanged = Signal(bool)  # noqa: N815 (Qt naming)
@@ -73,8 +82,12 @@ class CityScene(QGraphicsScene):
         self.setSceneRect(QRectF(-m, -m, self.city.width + 2 * m, self.city.height + 2 * m))
         self.setBackgroundBrush(QColor("#e6e1d8"))
         self._background = CityBackground(self.city)
+        self._labels: list[tuple[DistrictLabel, tuple[float, float], QPolygonF]] = []
         for district in self.city.districts:
-            self.addItem(DistrictLabel(district.name, district.label_at))
+            label = DistrictLabel(district.name, district.label_at)
+            self.addItem(label)
+            self._labels.append((label, district.label_at, QPolygonF(_points(district.polygon))))
+        self._labels_dirty = False
         # Every tile is a child of this contentless item: hiding them all is one call.
         self._tile_layer = QGraphicsRectItem()
         self._tile_layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
@@ -162,9 +175,11 @@ class CityScene(QGraphicsScene):
             self._tiles[data.cp_id] = tile
             tile.setParentItem(self._tile_layer)
             self._place(tile)
+            self._labels_dirty = True
             return True
         old = tile.tile_data
         moved = data.x != old.x or data.y != old.y
+        self._labels_dirty = self._labels_dirty or moved
         if tile.set_data(data, defer=self._aggregated) or moved:
             self._place(tile)
             return True
@@ -191,7 +206,28 @@ class CityScene(QGraphicsScene):
             self._view_zoom
         ):
             self.set_view_zoom(self._view_zoom)
+        if self._labels_dirty:
+            self.place_labels()
         self._repaint_summary()
+
+    def place_labels(self) -> None:
+        """Each district name at its anchor, or beside the tiles that would cover it there
+        (their size on screen follows the zoom, the names' does not). Skipped for networks
+        so dense that tiles cover every district: their names stay at the anchors."""
+        self._labels_dirty = False
+        zoom = self._view_zoom or 1.0
+        crowded = len(self._tiles) > self.LABELS_AVOID_MAX
+
+        def blocked(rect: QRectF) -> bool:
+            return any(isinstance(item, CpTile) for item in self.items(rect))
+
+        for label, anchor, district in self._labels:
+            if crowded:
+                label.setPos(*anchor)
+                continue
+            r = label.boundingRect()
+            box = QRectF(r.x() / zoom, r.y() / zoom, r.width() / zoom, r.height() / zoom)
+            label.setPos(*free_spot(anchor, box, district, blocked))
 
     def _repaint_summary(self) -> None:
         if self._dirty_cells:
@@ -217,6 +253,7 @@ class CityScene(QGraphicsScene):
         if tile is None:
             return False
         self.removeItem(tile)
+        self._labels_dirty = True
         cell = self._grid.remove(cp_id)
         if cell is not None:
             self._dirty_cells.add(cell)
@@ -254,7 +291,11 @@ class CityScene(QGraphicsScene):
 
     def set_view_zoom(self, zoom: float) -> None:
         """Told by the view after each zoom change: switch the look if needed."""
+        if zoom != self._view_zoom:
+            self._labels_dirty = True
         self._view_zoom = zoom
+        if self._labels_dirty:
+            self.place_labels()
         self.set_aggregated(self.wants_aggregation(zoom))
 
     def set_aggregated(self, on: bool) -> None:

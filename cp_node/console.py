@@ -1,8 +1,8 @@
 """The engine's ``--no-gui`` face: single keys on a terminal, silence otherwise.
 
 Keys: p plug in, u unplug, m manual supply (the ``--manual-driver`` id), k break (KO),
-o repair (OK), s status, q quit. Without a terminal on stdin the engine runs quietly until
-it is terminated (SIGTERM / Ctrl+C).
+o repair (OK), s status, q quit. Without a terminal on stdin (``make run``) it reads no keys
+and prints the engine's log lines until it is terminated (SIGTERM / Ctrl+C).
 """
 
 from __future__ import annotations
@@ -33,6 +33,17 @@ def _cbreak(fd: int) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
+def echo_lines(lines: list[str], out: TextIO) -> None:
+    """Write the engine's log lines (a closed stdout is not an error: the engine goes on)."""
+    if not lines:
+        return
+    try:
+        out.write("".join(f"{line}\n" for line in lines))
+        out.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def run_console(
     service: EngineService,
     stop: threading.Event,
@@ -40,8 +51,10 @@ def run_console(
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
 ) -> None:
-    if not stdin.isatty():
-        stop.wait()
+    if not stdin.isatty():  # no keys to read (make run): the log's lines only
+        while not stop.wait(0.2):
+            echo_lines(service.drain_log(), out)
+        echo_lines(service.drain_log(), out)
         return
     actions = {
         "p": service.plug,

@@ -3,7 +3,7 @@
 EV_CP_E --kafka HOST:PORT --port P [--bind ADDR] [--power-kw 22] [--speed 1.0] [--autopilot]
         [--plug-delay S] [--unplug-after S] [--unplug-kwh K] [--auth-timeout S]
         [--journal-dir DIR] [--manual-driver ID] [--topic-prefix P] [--no-gui]
-        [--curve-dir DIR] [--log-level L] [--insecure]
+        [--geometry WxH+X+Y] [--curve-dir DIR] [--log-level L] [--insecure]
 
 Secure by default: Central's commands are obeyed only when sealed with this CP's key (handed
 over by the monitor) and not replayed; events are sealed with it (docs/security.md). The
@@ -24,11 +24,13 @@ from pathlib import Path
 from cp_node.autopilot import AutopilotPolicy
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
+from cp_node.metrics import serve_engine
 from wire import cli
 from wire.curve import CurveKeys, CurveServer, default_curve_dir
 from wire.errors import CurveKeyError, WireError
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
+from wire.metrics import add_metrics_option
 
 DEFAULT_JOURNAL = Path.home() / ".evcharging" / "journal"
 
@@ -77,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument("--no-gui", action="store_true", help="console keys instead of the panel")
+    cli.add_geometry(p)
     cli.add_curve_dir(p)
     cli.add_insecure(p)
     cli.add_kafka_security(p, "engine")
+    add_metrics_option(p)
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.start()
     try:
+        serve_engine(args, service)  # --metrics-port: /metrics, /healthz, /readyz (may exit 2)
         if args.no_gui:
             from cp_node.console import run_console
 
@@ -152,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from cp_node.panel import run_panel
 
-            run_panel(service, stop, title_hint=f"port {service.responder.port}")
+            run_panel(
+                service, stop, title_hint=f"port {service.responder.port}", geometry=args.geometry
+            )
     except KeyboardInterrupt:
         pass
     finally:

@@ -62,6 +62,7 @@ from wire.kafka.sealed import cp_kid, key_bytes, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.states import Origin
+from wire.tally import Tally
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ class EngineService:
         self.producer = EventProducer(bootstrap, client_id=f"engine-{port}", security=security)
         self.bind = bind
         self.curve = curve  # the monitor link's CURVE keys; None: plain ZeroMQ
+        # the monitor's HEALTH checks answered, OK or KO (the health thread writes it; the
+        # metrics read it, cp_node.metrics)
+        self.checks = Tally("OK", "KO")
         # HealthError if the port is busy
         self.responder = HealthResponder(port, self._answer, host=bind, curve=curve)
 
@@ -288,7 +292,8 @@ class EngineService:
                 self._drain_notes()
                 self._on_cp_known(self.machine.cp_id)
             self._publish(events)
-            return reply
+        self.checks.add("OK" if isinstance(reply, HealthOk) else "KO")
+        return reply
 
     def _on_key(self, request: Key) -> HealthOk | HealthKo:
         """The monitor hands over the CP's key (after every reconnection, and on a change)."""

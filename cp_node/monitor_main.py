@@ -34,11 +34,13 @@ from pathlib import Path
 from cp_node.credentials import CredentialStore
 from cp_node.enrollment import ENV as ENROLL_ENV
 from cp_node.enrollment import EnrollToken
+from cp_node.metrics import serve_monitor
 from cp_node.monitor_service import MonitorService
 from wire import cli
 from wire.curve import CurveClient, CurveKeys, default_curve_dir
 from wire.errors import CurveKeyError, TlsConfigError
 from wire.logs import setup_logging
+from wire.metrics import add_metrics_option
 from wire.pki import Secrets, default_dir
 from wire.tls import client_context
 
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli.add_curve_dir(p)
     cli.add_insecure(p)
+    add_metrics_option(p)
     p.add_argument(
         "--no-gui", action="store_true", help="accepted; the monitor prints status lines"
     )
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     service.start()
     try:
+        serve_monitor(args, service)  # --metrics-port: /metrics, /healthz, /readyz (may exit 2)
         stop.wait()
     finally:
         service.close()

@@ -63,6 +63,7 @@ from wire.errors import (
 )
 from wire.health import LazyPirateClient
 from wire.health_messages import CentralLink, Health, HealthOk, Key
+from wire.tally import FastHistogram, Tally
 from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, CentralClient
 from wire.tcp_messages import (
     Alive,
@@ -87,6 +88,8 @@ FIRST_CHECK_SLACK = 0.5
 PROBE_AFTER_S = 2.0
 PROBE_EVERY_S = 2.0
 PROBE_TIMEOUT_S = 1.0
+# s from a HEARTBEAT sent to Central's ALIVE (the monitor's metrics, cp_node.metrics)
+HEARTBEAT_RTT_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
 
 class AuthProblem(Exception):
@@ -138,6 +141,11 @@ class MonitorService:
         self._random = rng
         self._say = say
         self.state = MonitorState(cp_id)
+        # for the metrics (cp_node.metrics), each written by one thread: HEALTH outcomes by
+        # the health loop; heartbeats' round trips and sessions by the Central loop
+        self.checks = Tally(*(h.value for h in EngineHealth))
+        self.heartbeat_rtt = FastHistogram(HEARTBEAT_RTT_BOUNDS)
+        self.central_sessions = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()  # wakes the Central loop (a health transition)
@@ -219,6 +227,7 @@ class MonitorService:
             else:
                 outcome, state, reason = EngineHealth.KO, None, reply.reason
             self._hand_key(client)  # the engine answered: it can take the key now
+        self.checks.add(outcome.value)
         with self._lock:
             before = self.state.engine
             changed = self.state.on_check(outcome, state=state, reason=reason)
@@ -443,6 +452,7 @@ class MonitorService:
             self.state.admin_state = admin_state  # type: ignore[assignment]
             self.state.central_link = CentralLink.UP
             self.state.on_session()
+        self.central_sessions += 1
         self._recheck.set()
         self._last_problem = ""
         host, port = self.central
@@ -489,9 +499,11 @@ class MonitorService:
             if now >= next_beat:
                 with self._lock:
                     beat = Heartbeat(cp_id=self.cp_id, engine=self.state.engine)
+                sent = time.monotonic()
                 answer = client.request(beat, on_silence=self._partner_took_over)
                 if not isinstance(answer, Alive):
                     raise SessionError(f"Central answered {answer.to_text()} to HEARTBEAT")
+                self.heartbeat_rtt.observe(time.monotonic() - sent)
                 self.backoff.reset()  # this session worked: the next failure retries quickly
                 with self._lock:
                     changed = answer.admin_state != self.state.admin_state

@@ -3,12 +3,15 @@
 It combines both modules' views: the engine's own state, meter and fault switch, and the
 monitor's view (Central link, admin state) as the monitor relays it in every HEALTH. The
 panel reads ``EngineService.view()`` and drains its message log on a 200 ms ``QTimer`` in the
-GUI thread; the service's threads never touch Qt.
+GUI thread; the service's threads never touch Qt. Every line of the log is also written to
+``echo`` (stdout: the engine's log file under ``make run``), with or without the window.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from typing import TextIO
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QFontDatabase
@@ -26,9 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cp_node.console import echo_lines
 from cp_node.engine_service import EngineService, EngineView
 from cp_node.texts import health_label, kafka_label, link_label, state_label, state_tone
 from wire.health_messages import EngineState
+from wire.qtfollow import FollowEnd
 
 REFRESH_MS = 200
 
@@ -79,10 +84,17 @@ class Meter(QFrame):
 
 
 class EnginePanel(QWidget):
-    def __init__(self, service: EngineService, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        service: EngineService,
+        stop: threading.Event | None = None,
+        *,
+        echo: TextIO | None = None,
+    ) -> None:
         super().__init__()
         self.service = service
         self.stop = stop or threading.Event()
+        self.echo = echo  # where the log's lines go too (run_panel: stdout), or None
         self.setObjectName("panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self._tone = ""
@@ -163,6 +175,7 @@ class EnginePanel(QWidget):
         self.log.setMaximumBlockCount(1000)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setMinimumHeight(140)
+        self.follow = FollowEnd(self.log)  # new lines stay in sight unless scrolled up
         log_box = QGroupBox("Messages")
         QVBoxLayout(log_box).addWidget(self.log)
         root.addWidget(log_box, 1)
@@ -189,14 +202,17 @@ class EnginePanel(QWidget):
         if self.stop.is_set():
             self.close()
             return
-        for line in self.service.drain_log():
+        lines = self.service.drain_log()
+        for line in lines:
             self.log.appendPlainText(line)
+        if self.echo is not None:
+            echo_lines(lines, self.echo)
         self.show_view(self.service.view())
 
     def show_view(self, view: EngineView) -> None:
         m = view.machine
-        cp = m.cp_id or "(waiting for monitor)"
-        self.title.setText(f"Charging point {cp}")
+        # no id yet: the badge says "Waiting for monitor" (a longer title was cut)
+        self.title.setText(f"Charging point {m.cp_id}" if m.cp_id else "Charging point")
         self.setWindowTitle(f"EV_CP {m.cp_id or ''} — technician panel".replace("  ", " "))
         fg, bg = TONES[state_tone(view)]
         label = state_label(view)
@@ -233,9 +249,19 @@ class EnginePanel(QWidget):
         label.setStyleSheet("color: #c62828; font-weight: 600;" if bad else "color: #263238;")
 
 
-def run_panel(service: EngineService, stop: threading.Event, *, title_hint: str = "") -> None:
+def run_panel(
+    service: EngineService,
+    stop: threading.Event,
+    *,
+    title_hint: str = "",
+    geometry: tuple[int, int, int, int] | None = None,
+) -> None:
+    """``geometry``: (width, height, x, y) of the window (``--geometry``), else 600x640."""
     app = QApplication.instance() or QApplication([])
-    panel = EnginePanel(service, stop)
-    panel.resize(600, 640)
+    panel = EnginePanel(service, stop, echo=sys.stdout)
+    width, height, *at = geometry or (600, 640)
+    panel.resize(width, height)
+    if at:
+        panel.move(*at)
     panel.show()
     app.exec()

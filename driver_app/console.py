@@ -1,4 +1,5 @@
-"""The ``--no-gui`` console: one line per event, on stdout.
+"""The ``--no-gui`` console: one line per event, on stdout (with the window too, through
+``FanOut``: the same lines are the driver's log).
 
 ``[D-001] CP-03 authorized — plug in at CP-03 (Harbour)``. Progress lines come once per
 ``supply_progress`` notice (every second while supplying). Lines are written under a lock
@@ -95,6 +96,27 @@ class ConsoleListener(DriverListener):
 
     def report(self, text: str) -> None:
         self.line(text)
+
+
+class FanOut(DriverListener):
+    """Hands each of the core's calls to every listener in turn: the window's bridge and the
+    console lines (stdout: the driver's log file), so the story is logged with a window too."""
+
+    def __init__(self, *listeners: DriverListener) -> None:
+        self.listeners = listeners
+
+
+def _fan(name: str):  # type: ignore[no-untyped-def]
+    def call(self: FanOut, *args: object) -> None:
+        for listener in self.listeners:
+            getattr(listener, name)(*args)
+
+    call.__name__ = name
+    return call
+
+
+for _name in [n for n in vars(DriverListener) if not n.startswith("_")]:
+    setattr(FanOut, _name, _fan(_name))
 
 
 def _at(ts: str | None) -> datetime | None:

@@ -2,7 +2,7 @@
 
     EV_Driver --kafka HOST:PORT --driver-id ID [--services FILE] [--data-dir DIR]
               [--topic-prefix P] [--request-timeout 10] [--pause 4] [--no-gui]
-              [--log-level L] [--driver-key FILE] [--insecure]
+              [--geometry WxH+X+Y] [--log-level L] [--driver-key FILE] [--insecure]
 
 Secure by default: requests are sealed and notices opened with the driver's key
 (``--driver-key``, default ``driver-<id>.key`` in the secrets directory); without a usable key
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="this driver's key file (default driver-<id>.key in the secrets directory)",
     )
     parser.add_argument("--no-gui", action="store_true", help="console instead of the window")
+    cli.add_geometry(parser)
     cli.add_insecure(parser)
     cli.add_kafka_security(parser, "driver")
     parser.add_argument("--log-level", default="WARNING", metavar="L")
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_console(config, args.services, entries)
         from driver_app.gui.app import run_gui
 
-        return run_gui(config, args.services, entries)
+        return run_gui(config, args.services, entries, geometry=args.geometry)
     except KeyboardInterrupt:
         return 1
 

@@ -136,7 +136,12 @@ class ServiceRun:
     pause_until: float = 0.0
 
     def stop_after_current(self) -> None:
+        """Stop once the running request is over; between two requests (the pause, or
+        before the first) none is running, so the run stops now: waiting out the pause
+        made the click look ignored while a manual charge was still refused."""
         self.stop_requested = True
+        if self.state in (RunState.PAUSING, RunState.WAITING_NETWORK):
+            self._finish(RunState.STOPPED)
 
     def next_entry(
         self,

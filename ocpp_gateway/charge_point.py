@@ -5,13 +5,18 @@ handler per action: the library parses, validates against the 1.6 JSON schemas, 
 camelCase, answers a handler's exception with a CALLERROR and never ends the connection for
 one bad message. Each handler hands the message to its ``Point`` (``ocpp_gateway.point``),
 which decides; here is only the translation to and from the library's payload classes.
+
+Every call a charger makes is counted for the metrics (``ocpp_gateway.metrics``), by action
+and result: ``ok``, or the CALLERROR's code the library answered with.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
@@ -35,6 +40,7 @@ class GatewayChargePoint(ChargePoint):
         super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT)
         self.point = point
         self.last_message = time.monotonic()
+        self._call_error: str | None = None  # the code of the CALLERROR sent for this call
 
     async def close(self, reason: str) -> None:
         """End this connection (a newer one of the same charge point took over)."""
@@ -43,6 +49,26 @@ class GatewayChargePoint(ChargePoint):
     async def route_message(self, raw_msg: str) -> None:
         self.last_message = time.monotonic()  # any message, answers included, is a sign of life
         await super().route_message(raw_msg)
+
+    async def _handle_call(self, msg: Any) -> Any:
+        """The library's call handling, counted: ``ok`` or the CALLERROR's code (a handler's
+        exception is answered inside; a missing handler or a schema error is raised)."""
+        self._call_error = None
+        try:
+            response = await super()._handle_call(msg)
+        except OCPPError as exc:
+            self.point.gateway.count_call("received", msg.action, getattr(exc, "code", "error"))
+            raise
+        self.point.gateway.count_call("received", msg.action, self._call_error or "ok")
+        return response
+
+    async def _send(self, message: str) -> None:
+        if message.startswith("[4"):  # a CALLERROR of ours: [4, id, code, description, details]
+            try:
+                self._call_error = str(json.loads(message)[2])
+            except (ValueError, IndexError, TypeError):
+                self._call_error = "error"
+        await super()._send(message)
 
     @on(Action.boot_notification)
     async def on_boot_notification(

@@ -31,6 +31,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from ocpp.v16.enums import Action
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -45,6 +46,7 @@ from ocpp_gateway.transactions import TransactionIds
 from wire.kafka.messages import Event
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
+from wire.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,25 @@ SUBPROTOCOL = "ocpp1.6"
 PATH = re.compile(r"^/ocpp/([A-Za-z0-9._:@+-]{1,64})/?$")
 TICK = 0.5
 SILENCE_FACTOR = 1.5  # × the heartbeat interval: a charger's own beat may drift a little
+ACTIONS = frozenset(a.value for a in Action)
+# ok; a CALLERROR's code (OCPP-J 1.6, 4.2.3); an answer's status; no answer
+RESULTS = frozenset(
+    {"ok", "no_answer", "error", "Accepted", "Rejected", "Scheduled"}
+    | {
+        "NotImplemented",
+        "NotSupported",
+        "InternalError",
+        "ProtocolError",
+        "SecurityError",
+        "FormationViolation",
+        "FormatViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "OccurrenceConstraintViolation",
+        "TypeConstraintViolation",
+        "GenericError",
+    }
+)
 
 
 class Gateway:
@@ -94,6 +115,20 @@ class Gateway:
         self.kafka: KafkaSide = None  # type: ignore[assignment]  # set in serve()
         self._server: Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
+        # OCPP calls by "direction action result" (the metrics, ocpp_gateway.metrics);
+        # written on the event loop only
+        self.calls = Tally()
+
+    def count_call(self, direction: str, action: str, result: str) -> None:
+        """One OCPP call, ``received`` from a charger or ``sent`` to one; an action or result
+        outside OCPP 1.6's words is counted as ``other`` (a charger chooses what it sends)."""
+        action = action if action in ACTIONS else "other"
+        result = result if result in RESULTS else "other"
+        self.calls.add(f"{direction} {action} {result}")
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
 
     def say(self, text: str) -> None:
         self._say(f"{time.strftime('%H:%M:%S')} {text}")

@@ -27,12 +27,14 @@ import sys
 from pathlib import Path
 
 from ocpp_gateway.gateway import Gateway
+from ocpp_gateway.metrics import serve_gateway
 from ocpp_gateway.passwords import PasswordFile, default_path
 from wire import cli
 from wire.aio import new_event_loop
 from wire.errors import TlsConfigError
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
+from wire.metrics import add_metrics_option
 from wire.pki import Secrets, default_dir
 from wire.tls import client_context
 
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CA certificate that signs Central's (default ca.pem in the secrets directory)",
     )
     cli.add_kafka_security(p, "engine")
+    add_metrics_option(p)
     p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
     p.add_argument("--log-level", default="WARNING")
     return p
@@ -140,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         insecure=args.insecure,
         say=lambda line: print(line, flush=True),
     )
+    serve_gateway(args, gateway)  # --metrics-port: /metrics, /healthz, /readyz (may exit 2)
     loop = new_event_loop()
     task = loop.create_task(gateway.serve(args.host, args.port))
     for signum in (signal.SIGTERM, signal.SIGINT):

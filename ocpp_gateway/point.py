@@ -260,8 +260,8 @@ class Point:
             return
         try:
             if isinstance(request, RemoteStart):
-                answer = await cp.call(
-                    call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
+                answer = await self._ask(
+                    cp, call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
                 )
                 ok = answer is not None and answer.status == RemoteStartStopStatus.accepted
                 self.say(
@@ -270,8 +270,8 @@ class Point:
                 if not ok:
                     self._refused_start("charging point refused the remote start")
             elif isinstance(request, RemoteStop):
-                answer = await cp.call(
-                    call.RemoteStopTransaction(transaction_id=request.transaction_id)
+                answer = await self._ask(
+                    cp, call.RemoteStopTransaction(transaction_id=request.transaction_id)
                 )
                 self.say(
                     f"RemoteStopTransaction {request.transaction_id}: {getattr(answer, 'status', 'no answer')}"
@@ -282,7 +282,7 @@ class Point:
                     if request.operative
                     else AvailabilityType.inoperative
                 )
-                answer = await cp.call(call.ChangeAvailability(connector_id=0, type=kind))
+                answer = await self._ask(cp, call.ChangeAvailability(connector_id=0, type=kind))
                 self.say(
                     f"ChangeAvailability {kind.value}: {getattr(answer, 'status', 'no answer')}"
                 )
@@ -290,6 +290,20 @@ class Point:
             log.warning("%s: %s failed: %s", self.cp_id, type(request).__name__, exc)
             if isinstance(request, RemoteStart):
                 self._refused_start("charging point did not answer the remote start")
+
+    async def _ask(self, cp: GatewayChargePoint, payload: Any) -> Any:
+        """``cp.call``, counted for the metrics by action and result (the answer's status,
+        ``ok``, or ``no_answer``: a CALLERROR, a timeout, a closed connection)."""
+        action = type(payload).__name__  # call.RemoteStartTransaction: "RemoteStartTransaction"
+        try:
+            answer = await cp.call(payload)
+        except Exception:
+            self.gateway.count_call("sent", action, "no_answer")
+            raise
+        status = getattr(answer, "status", None)
+        result = "no_answer" if answer is None else str(getattr(status, "value", status or "ok"))
+        self.gateway.count_call("sent", action, result)
+        return answer
 
     def _refused_start(self, why: str) -> None:
         pending = self.station.pending

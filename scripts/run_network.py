@@ -11,6 +11,12 @@ the same Kafka topics a dashboard would use.
 active/standby pair of Centrals on it (``central-a`` on ``--central-port``, ``central-b`` on the
 next port); the monitors get both addresses. Kill ``central-a`` (its pid is printed at start)
 and watch ``central-b`` take over.
+
+Secured (the default), a CP joins Central only with the operator's one-time enrollment token
+(docs/security.md): for every CP and OCPP charger that has no credential yet, this script
+issues one in Central's database before starting its monitor (``Store.issue_enrollments``,
+what ``evc-admin cp enroll`` does) and hands it over as a 0600 file, ``--enroll-token @FILE``
+(EV_OCPP: ``--enroll-tokens DIR``). ``--insecure`` needs none.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from central_app.energy_check import DEFAULT_RATED_KW
+from cp_node.engine_state import EngineConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -63,6 +72,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gui.add_argument("--gui", dest="gui", action="store_true", default=None)
     gui.add_argument("--no-gui", dest="gui", action="store_false")
     parser.add_argument(
+        "--no-tile",
+        dest="tile",
+        action="store_false",
+        help="leave the windows where the window system puts them (default: tiled over the "
+        "screen, each program's --geometry; scripts/window_layout.py)",
+    )
+    parser.add_argument(
         "--duration", type=float, default=0, help="stop by itself after this many seconds"
     )
     parser.add_argument(
@@ -74,6 +90,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="three brokers, PostgreSQL and an active/standby pair of Centrals",
     )
     parser.add_argument("--pg-port", type=int, default=5433, help="PostgreSQL's port with --ha")
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="also run Prometheus (Debian's package) on the programs' metrics, "
+        "http://127.0.0.1:9090 (scripts/observe.py, docs/operations.md)",
+    )
+    parser.add_argument(
+        "--metrics-port-base",
+        type=int,
+        default=None,
+        help="the programs' --metrics-port from this port on (make run: 9400; 0: none; "
+        "Prometheus of --observe on this - 310)",
+    )
     return parser.parse_args(argv)
 
 
@@ -174,12 +203,40 @@ class Network:
         )
         self.broker_dir = ["--run-dir", str(broker_run)]
         self.brokers = ["--brokers", str(brokers)]
+        self.places: dict[str, str] = {}  # window name -> --geometry, when tiled
+        # program name -> its --metrics-port (/metrics, /healthz, /readyz): scripts/observe.py
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from observe import metrics_ports
+
+        self.metrics = metrics_ports(
+            args.metrics_port_base or 0,
+            ["central-a", "central-b"] if args.ha else ["central"],
+            [cp["id"] for cp in cp_specs(args.cps)],
+            ocpp=args.ocpp_cps > 0,
+        )
+
+    def tile_windows(self) -> None:
+        """Each window's --geometry: Central, the panels and the drivers over the screen."""
+        if not (self.gui and self.args.tile):
+            return
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from window_layout import geometry_arg, screen_area, window_places
+
+        centrals = ["central-a", "central-b"] if self.args.ha else ["central"]
+        panels = [f"engine-{cp['id']}" for cp in cp_specs(self.args.cps)]
+        drivers = [f"driver-D-{i + 1:03d}" for i in range(self.args.drivers)]
+        places = window_places(screen_area(), centrals, panels, drivers)
+        self.places = {name: geometry_arg(rect) for name, rect in places.items()}
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = self.logs / f"{name}.log"
         handle = log.open("ab")
         if not self.gui:
             argv = [*argv, "--no-gui"]
+        elif name in self.places:
+            argv = [*argv, "--geometry", self.places[name]]
+        if name in self.metrics:
+            argv = [*argv, "--metrics-port", str(self.metrics[name])]
         process = subprocess.Popen(
             argv,
             stdout=handle,
@@ -195,6 +252,7 @@ class Network:
         if args.fresh and args.run_dir.exists():
             shutil.rmtree(args.run_dir)
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.tile_windows()
         if not args.kafka:
             print(f"run: starting the Kafka broker on {self.bootstrap} …", flush=True)
             mode = ["--insecure"] if args.insecure else []
@@ -237,6 +295,9 @@ class Network:
                     *pair,
                     *central_tls,
                     *self.kafka_args("central"),
+                    # the engines below supply at their rated power times --speed
+                    "--rated-kw",
+                    str(max(DEFAULT_RATED_KW, EngineConfig().power_kw * args.speed)),
                 ],
             )
             self.wait_for_port(port, f"EV_Central {name}")
@@ -260,6 +321,9 @@ class Network:
                     *self.kafka_args("engine"),
                 ],
             )
+        tokens = self.enroll(
+            [cp["id"] for cp in cps], args.run_dir / "credentials", args.run_dir / "enroll"
+        )
         # Monitors start once their engine answers, so no CP shows BROKEN for a moment.
         for i, cp in enumerate(cps):
             port = args.engine_base_port + i
@@ -283,6 +347,7 @@ class Network:
                     "--credentials-dir",
                     str(args.run_dir / "credentials"),
                     *monitor_tls,
+                    *(["--enroll-token", f"@{tokens[cp['id']]}"] if cp["id"] in tokens else []),
                 ],
             )
         ocpp = ocpp_specs(args.ocpp_cps)
@@ -314,6 +379,19 @@ class Network:
             f"run: network up {mode}: {central}, {args.cps} CPs{ocpp_part}, {args.drivers} drivers."
         )
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
+        self.observe()
+
+    def observe(self) -> None:
+        """Say where the metrics are; with --observe, start Prometheus on them."""
+        from observe import say_ports, start_prometheus
+
+        base = self.args.metrics_port_base or 0
+        say_ports(base, self.metrics)
+        if self.args.observe:
+            log = self.logs / "prometheus.log"
+            process = start_prometheus(self.args.run_dir, base, self.metrics, log)
+            if process is not None:
+                self.children.append(Child("prometheus", process, log))
 
     def start_ocpp(self, chargers: list[dict], kafka: list[str], monitor_tls: list[str]) -> None:
         """EV_OCPP and simulated OCPP chargers (``ocpp_gateway.sim``). Each charger is added
@@ -340,6 +418,8 @@ class Network:
                 text=True,
             )
             write_private(password_dir / cp["id"], made.stdout.strip().encode())
+        tokens = args.run_dir / "ocpp" / "enroll-tokens"  # <charger id>.token each
+        self.enroll([cp["id"] for cp in chargers], args.run_dir / "ocpp" / "credentials", tokens)
         print(f"run: starting EV_OCPP on port {args.ocpp_port} …", flush=True)
         self.spawn(
             "ocpp-gateway",
@@ -358,6 +438,8 @@ class Network:
                 str(args.run_dir / "ocpp" / "credentials"),
                 "--state-dir",
                 str(args.run_dir / "ocpp" / "state"),
+                "--enroll-tokens",
+                str(tokens),
                 "--heartbeat-interval",
                 "10",
                 *monitor_tls,
@@ -408,6 +490,47 @@ class Network:
             stdout=subprocess.DEVNULL,
         )
         return ["--driver-key", str(path)]
+
+    def enroll(self, cp_ids: list[str], credentials: Path, folder: Path) -> dict[str, Path]:
+        """Enrollment tokens for the CPs whose monitor has no credential in ``credentials``
+        yet, issued in one transaction in Central's database (which Central created) and
+        written 0600 as ``folder/<id>.token``: {id: file}. Nothing with --insecure."""
+        if self.args.insecure:
+            return {}
+        from central_app.db import DatabaseError, default_url, open_database
+        from central_app.store import RegistryError, Store
+        from wire.pki import write_private
+
+        wanted = [cp_id for cp_id in cp_ids if not (credentials / f"{cp_id}.cred").exists()]
+        if not wanted:
+            return {}
+        try:
+            db = open_database(self.db_url or default_url(self.args.run_dir / "central"))
+        except DatabaseError as exc:
+            raise SystemExit(f"run: cannot issue enrollment tokens: {exc}") from None
+        try:
+            store = Store(db)
+            registered = {r.cp_id for r in store.load_cps() if r.has_credential}
+            for cp_id in sorted(registered.intersection(wanted)):
+                print(
+                    f"run: {cp_id} is registered at Central but its monitor has no credential "
+                    f"in {credentials}: it will be refused (run with --fresh, or "
+                    f"`evc-admin cp revoke {cp_id}` and run again)",
+                    flush=True,
+                )
+            wanted = [cp_id for cp_id in wanted if cp_id not in registered]
+            issued = store.issue_enrollments(wanted, "make run", 24 * 3600)
+        except RegistryError as exc:
+            raise SystemExit(f"run: cannot issue enrollment tokens: {exc}") from None
+        finally:
+            db.dispose()
+        files = {}
+        for cp_id, (token, _) in issued.items():
+            files[cp_id] = folder / f"{cp_id}.token"
+            write_private(files[cp_id], f"{token}\n".encode())
+        if files:
+            print(f"run: enrollment tokens for {', '.join(files)} in {folder}", flush=True)
+        return files
 
     def db_args(self) -> list[str]:
         given = ["--db", self.db_url] if self.db_url else []
@@ -588,6 +711,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.metrics_port_base is None:  # make run; a Network built elsewhere has none
+        args.metrics_port_base = 9400
     network = Network(args)
     signal.signal(signal.SIGTERM, _interrupt)
     try:

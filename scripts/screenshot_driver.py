@@ -154,7 +154,7 @@ def _state(seed: dict, cp_id: str, status: str) -> CpState:
 def _online():
     from driver_app.central_watch import CentralLink, CentralStatus
 
-    return CentralStatus(CentralLink.ONLINE, "central", format_ts(utc_now()))
+    return CentralStatus(CentralLink.UP, "central", format_ts(utc_now()))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from central_app.gui.demo import DemoCentral  # noqa: E402
 from central_app.gui.history import CpDetailDialog, HistoryWindow  # noqa: E402
 from central_app.history import History  # noqa: E402
 from central_app.history.demo import seed_history  # noqa: E402
+from driver_app.central_watch import CentralLink, CentralStatus  # noqa: E402
 from driver_app.gui.bridge import QtBridge  # noqa: E402
 from driver_app.gui.window import DriverWindow  # noqa: E402
 from driver_app.network import CpInfo  # noqa: E402
@@ -127,6 +128,7 @@ def driver(app: QApplication, out: Path) -> None:
         ]
     )
     window.flush()
+    window.on_central(CentralStatus(CentralLink.UP, "central", format_ts(now)))
     window.resize(1400, 860)
     window.show()
     window.history_tabs.setCurrentWidget(window.spending)

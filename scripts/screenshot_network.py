@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                     PYTHON,
                     str(ROOT / "scripts" / "run_network.py"),
                     "--gui",
+                    "--no-tile",  # the click targets below are in the default window sizes
+                    "--metrics-port-base",  # no fixed metrics ports: another run may hold them
+                    "0",
                     "--insecure",  # its own PLAINTEXT broker (started above)
                     "--kafka",
                     bootstrap,

@@ -14,6 +14,10 @@ in neither zmq nor Kafka:
 * ``wire.kafka`` — topics, partitioner, JSON events, producer/consumer helpers.
 * ``wire.pauses`` — ``PauseWatch``: noticing that the process itself stood still (SIGSTOP).
 * ``wire.timefmt``, ``wire.logs`` — timestamps and logging setup.
+* ``wire.tally`` — lock-free counting on hot paths (``FastHistogram``, ``Tally``); ``wire.metrics``
+  — ``--metrics-port``: Prometheus ``/metrics``, ``/healthz``, ``/readyz`` (docs/operations.md).
+* ``wire.display`` — how numbers read on screen: ``count`` ("1 session"), ``axis_ticks``.
+* ``wire.qtfollow`` — ``FollowEnd``: a log scrolled to its end stays there (imports Qt).
 
 See ``docs/wire-api.md`` for the signatures.
 """

@@ -66,6 +66,32 @@ def non_negative(text: str) -> float:
     return value
 
 
+def geometry(text: str) -> tuple[int, int, int, int]:
+    """``WIDTHxHEIGHT+X+Y`` (X11's form, as ``xterm -geometry``): the window's size and the
+    screen position of its top-left corner, as (width, height, x, y)."""
+    size, plus, place = text.partition("+")
+    width, times, height = size.lower().partition("x")
+    x, plus2, y = place.partition("+")
+    numbers = (width, height, x, y)
+    if not (times and plus and plus2) or not all(n.isdigit() for n in numbers):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT+X+Y, got {text!r}")
+    w, h, left, top = map(int, numbers)
+    if not (w and h):
+        raise argparse.ArgumentTypeError(f"the size must not be 0: {text!r}")
+    return w, h, left, top
+
+
+def add_geometry(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--geometry",
+        type=geometry,
+        default=None,
+        metavar="WxH+X+Y",
+        help="the window's size and place on the screen, e.g. 960x1040+0+0 "
+        "(make run tiles its windows with it; default: the window system decides)",
+    )
+
+
 INSECURE_HELP = (
     "development mode: no TLS, no Kafka credentials, no CURVE (plain TCP, PLAINTEXT Kafka, "
     "plain ZeroMQ); anyone on the network can read and forge traffic"

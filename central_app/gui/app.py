@@ -52,8 +52,8 @@ def run_control_center(
     ``main`` has already started the runtime and stops it after this returns, except for a
     Central of a pair: then ``start`` is given (it blocks while this Central is the standby)
     and ``central_app.gui.pair`` shows the read-only standby window until it returns. ``args`` is
-    main's parsed namespace; the optional ``city`` (path of a city file), ``port`` and
-    ``kafka`` attributes are used when present.
+    main's parsed namespace; the optional ``city`` (path of a city file), ``port``, ``kafka`` and
+    ``geometry`` attributes are used when present.
     """
     app = QApplication.instance()
     created = app is None
@@ -72,9 +72,14 @@ def run_control_center(
         parts.append(f"Kafka {kafka}")
 
     def make_window(controls: CentralControls) -> ControlCenterWindow:
-        return ControlCenterWindow(
+        window = ControlCenterWindow(
             controls, city_path=getattr(args, "city", None), subtitle=" · ".join(parts)
         )
+        if (geometry := getattr(args, "geometry", None)) is not None:  # --geometry WxH+X+Y
+            width, height, x, y = geometry
+            window.resize(width, height)
+            window.move(x, y)
+        return window
 
     pair = None if start is None else _pair(runtime, start, make_window)
     window = make_window(runtime) if pair is None else pair.window

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from central_app.gui import theme
 from central_app.gui.cp_model import Column, CpFilterProxyModel, CpTableModel
 from central_app.views import CpStatus
+from wire.display import count
 
 __all__ = ["CpPanel"]
 
@@ -200,4 +201,6 @@ class CpPanel(QWidget):
 
     def _update_count(self, *_args) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count_label.setText(f"{shown} CPs" if shown == total else f"{shown} of {total} CPs")
+        self.count_label.setText(
+            count(shown, "CP") if shown == total else f"{shown:,} of {count(total, 'CP')}"
+        )

@@ -221,6 +221,8 @@ class RequestsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column is RequestColumn.PHASE:
             return _phase_icon(req.phase)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column is RequestColumn.DETAIL and req.detail:
+                return req.detail  # the whole text, however narrow the column
             parts = [f"Request {req.request_id}", f"Driver {req.driver_id} at {req.cp_id}"]
             if req.session_id:
                 parts.append(f"Session {req.session_id}")

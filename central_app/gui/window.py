@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -33,6 +33,7 @@ from central_app.gui.enroll_dialog import EnrollDialog
 from central_app.gui.history.launcher import HistoryLauncher
 from central_app.gui.log_panel import LogPanel
 from central_app.gui.map_feed import MapFeed, tile_for
+from central_app.gui.network_questions import resume_all_question, stop_all_question
 from central_app.gui.requests_model import RequestColumn, RequestsModel
 from central_app.gui.status_bar import LinksIndicator, StateCounts
 from central_app.standby_view import banner_of
@@ -155,12 +156,16 @@ class ControlCenterWindow(QMainWindow):
         header = self.requests_view.horizontalHeader()
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        # The short columns as wide as their usual texts, so the Detail column (last, it
+        # stretches) gets the rest: "ticket: 0.615 kWh, 0.28 EUR (unplugged)" was cut.
+        fm = self.requests_view.fontMetrics()
+        bold = QFontMetrics(QFont(self.requests_view.font().family(), -1, QFont.Weight.Bold))
         for column, width in (
-            (RequestColumn.TIME, 70),
-            (RequestColumn.DRIVER, 64),
-            (RequestColumn.CP, 74),
-            (RequestColumn.PHASE, 120),
-            (RequestColumn.ORIGIN, 84),
+            (RequestColumn.TIME, fm.horizontalAdvance("00:00:00") + 14),
+            (RequestColumn.DRIVER, fm.horizontalAdvance("D-0000") + 14),
+            (RequestColumn.CP, fm.horizontalAdvance("CP-000") + 14),
+            (RequestColumn.PHASE, bold.horizontalAdvance("Interrupted") + 34),  # + the dot
+            (RequestColumn.ORIGIN, fm.horizontalAdvance("Driver app") + 14),
         ):
             header.resizeSection(column, width)
         header.setSectionResizeMode(RequestColumn.DETAIL, QHeaderView.ResizeMode.Stretch)
@@ -181,7 +186,7 @@ class ControlCenterWindow(QMainWindow):
         # The bottom docks span the full width (the log needs it); the table sits beside the map.
         self.resizeDocks([self.cp_dock], [600], Qt.Orientation.Horizontal)
         self.resizeDocks([self.requests_dock, self.log_dock], [250, 250], Qt.Orientation.Vertical)
-        self.resizeDocks([self.requests_dock, self.log_dock], [600, 800], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.requests_dock, self.log_dock], [680, 720], Qt.Orientation.Horizontal)
 
     def _build_actions(self) -> None:
         self.stop_action = QAction(theme.status_icon(CpStatus.STOPPED, 14), "Stop", self)
@@ -418,19 +423,14 @@ class ControlCenterWindow(QMainWindow):
         dialog.exec()
 
     def stop_all(self) -> None:
-        n = self.model.rowCount()
         if self._confirm(
-            "Stop all charging points",
-            f"Stop all {n} charging points?\n\nEvery running supply ends now and is ticketed; "
-            "the charging points show “Out of Order” until you resume them.",
+            "Stop all charging points", stop_all_question(self.model.cps())
         ) and self._call("Stop all", self.controls.stop_all):
             self.statusBar().showMessage("Stop sent to all charging points", 5000)
 
     def resume_all(self) -> None:
-        n = self.model.rowCount()
         if self._confirm(
-            "Resume all charging points",
-            f"Resume all {n} charging points?\n\nStopped charging points go back in service.",
+            "Resume all charging points", resume_all_question(self.model.cps())
         ) and self._call("Resume all", self.controls.resume_all):
             self.statusBar().showMessage("Resume sent to all charging points", 5000)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -21,6 +22,8 @@ from driver_app.central_watch import CentralStatus
 from driver_app.services import RunState, RunView
 from driver_app.session import Phase, SessionView, Step, TicketInfo, describe_reason, format_elapsed
 from wire.health_messages import CentralLink
+from wire.qtfollow import FollowEnd
+from wire.reasons import EndReason, is_interruption, reason_code
 from wire.timefmt import parse_ts
 
 GREEN, RED, GREY, BLUE, ORANGE = "#2f9e44", "#e03131", "#868e96", "#1971c2", "#e67700"
@@ -45,6 +48,15 @@ HEADLINES = {
     Phase.DENIED: "Request denied",
     Phase.INTERRUPTED: "Charge interrupted at {cp}",
     Phase.TIMED_OUT: "Cannot reach CENTRAL",
+}
+
+
+STEP_LINES = 6  # the timeline's least height, in lines: a charge's whole story
+
+TICKET_TONES = {  # the ticket card's colours by how the charge ended
+    "finished": "background: #ebfbee; border: 1px solid #b2f2bb;",
+    "interrupted": "background: #fff4e6; border: 1px solid #ffc078;",
+    "fault": "background: #fff5f5; border: 1px solid #ffa8a8;",
 }
 
 
@@ -130,6 +142,13 @@ class ChargePanel(QFrame):
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
         self.steps.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # a whole charge's story fits (requested … finished) and the newest line stays in
+        # sight when the ticket card below takes its room
+        self.steps.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.steps.setMinimumHeight(
+            STEP_LINES * self.steps.fontMetrics().lineSpacing() + 2 * self.steps.frameWidth() + 8
+        )
+        self.steps_follow = FollowEnd(self.steps)
         self.ticket = QLabel("")
         self.ticket.setObjectName("ticket")
         self.ticket.setWordWrap(True)
@@ -150,12 +169,12 @@ class ChargePanel(QFrame):
             )
         ):
             self.steps.clear()
+            self.steps_follow.to_end()  # a new charge: follow its story again
             self.ticket.hide()
         self.view = view
         item = QListWidgetItem(f"{local_time(step.at)}   {step.text}")
         item.setForeground(QColor(PHASE_COLOURS[step.phase]))
         self.steps.addItem(item)
-        self.steps.scrollToBottom()
         self._refresh()
         if view.ticket is not None:
             self.show_ticket(view.ticket)
@@ -165,6 +184,13 @@ class ChargePanel(QFrame):
         self._refresh()
 
     def show_ticket(self, ticket: TicketInfo) -> None:
+        # green only for a charge that ended as planned (unplugged); a fault is red, any other
+        # interruption (stopped by Central, lost contact, restart) orange, like the headline
+        tone = "fault" if reason_code(ticket.reason) == EndReason.FAULT else "interrupted"
+        tone = tone if is_interruption(ticket.reason) else "finished"
+        if self.ticket.property("tone") != tone:
+            self.ticket.setProperty("tone", tone)
+            self.ticket.setStyleSheet(f"QLabel#ticket {{ {TICKET_TONES[tone]} }}")
         self.ticket.setText(
             "<table width='100%'>"
             f"<tr><td colspan=2><b>Ticket — {ticket.cp_id}</b></td></tr>"
@@ -231,6 +257,7 @@ class RunPanel(QFrame):
         self.messages.setObjectName("messages")
         self.messages.setMaximumHeight(90)
         self.messages.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.messages_follow = FollowEnd(self.messages)
         layout.addWidget(title, 0, 0)
         layout.addWidget(self.open_button, 0, 1)
         layout.addWidget(self.stop_button, 0, 2)
@@ -276,4 +303,3 @@ class RunPanel(QFrame):
 
     def add_message(self, text: str) -> None:
         self.messages.addItem(text)
-        self.messages.scrollToBottom()

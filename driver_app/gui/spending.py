@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from driver_app.gui.models import _RowsModel
 from driver_app.session import TicketInfo
 from driver_app.spending import MonthTotal, monthly_totals, tickets_of_month, write_tickets_csv
+from wire.display import MONEY, axis_ticks, count
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -57,7 +58,7 @@ class MonthsModel(_RowsModel):
                 column
             ]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{m.label}: {m.charges} charges, {m.kwh:.1f} kWh, {m.eur:.2f} €"
+            return f"{m.label}: {count(m.charges, 'charge')}, {m.kwh:.1f} kWh, {m.eur:.2f} €"
         if role == Qt.ItemDataRole.TextAlignmentRole and column:
             return _RIGHT
         return None
@@ -135,9 +136,11 @@ class SpendingPanel(QWidget):
         x = QBarCategoryAxis()
         x.append([m.label[:3] for m in months])
         y = QValueAxis()
-        y.setRange(0, max(m.eur for m in months) or 1.0)
-        y.applyNiceNumbers()
-        y.setLabelFormat("%.0f")
+        ticks = axis_ticks(max(m.eur for m in months), MONEY)  # 0.00, 0.50, 1.00: never 0, 1, 1
+        y.setRange(0, ticks.top)
+        y.setTickType(QValueAxis.TickType.TicksFixed)
+        y.setTickCount(ticks.intervals + 1)
+        y.setLabelFormat(ticks.label_format)
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(x)
@@ -175,4 +178,6 @@ class SpendingPanel(QWidget):
         except OSError as exc:
             self.note.setText(f"Export failed: {exc.strerror or exc}")
             return
-        self.note.setText(f"{written.charges} tickets, {written.eur:.2f} € written to {name}")
+        self.note.setText(
+            f"{count(written.charges, 'ticket')}, {written.eur:.2f} € written to {name}"
+        )

@@ -85,6 +85,7 @@ class DriverWindow(QMainWindow):
         self.runtime = runtime  # DriverRuntime, or None (screenshots, view tests)
         self.confirm_requests = True
         self.session: SessionView | None = None
+        self._asking: str | None = None  # the CP of "Asking Central…" in the status bar
         self._pending: dict[str, CpInfo] = {}
         self.setWindowTitle(f"EV Driver — {driver_id}")
         self.resize(1360, 820)
@@ -230,6 +231,10 @@ class DriverWindow(QMainWindow):
         self.session = view
         self.charge.show_step(view, step)
         self._retile(previous, view)
+        if self._asking == view.cp_id and step.phase is not Phase.REQUESTED:
+            # Central answered: "Asking Central…" would now be wrong (it stayed after a denial)
+            self._asking = None
+            self.statusBar().showMessage(f"{view.cp_id}: {step.text}", 8000)
 
     def on_progress(self, view: SessionView) -> None:
         self.session = view
@@ -264,28 +269,38 @@ class DriverWindow(QMainWindow):
     # --- commands ----------------------------------------------------------------------------
 
     def ask_charge(self, cp_id: str) -> bool:
-        """A click on a CP: if it is available, confirm and request. Returns True if sent."""
-        info = self.cp_model.get(cp_id)
-        if info is None:
-            return False
+        """A click on a CP: if it is available, confirm and request. Returns True if sent.
+
+        Checked again once the confirmation is answered: the CP may have turned busy, or a
+        charge may have started, while the dialog was open."""
         self.map.select_tile(cp_id)
-        if not info.available:
-            self.statusBar().showMessage(
-                f"{cp_id} is {info.availability.label.lower()} — choose a green charging point",
-                6000,
-            )
+        info = self._why_not(cp_id)
+        if info is None or (self.confirm_requests and not self._confirm(info)):
             return False
-        if self.session is not None and not self.session.ended:
-            self.statusBar().showMessage(
-                f"You already have a charge in progress at {self.session.cp_id}", 6000
-            )
-            return False
-        if self.confirm_requests and not self._confirm(info):
+        self.flush()  # what changed while the dialog was open
+        if self.confirm_requests and self._why_not(cp_id) is None:
             return False
         if self.runtime is not None:
             self.runtime.request(cp_id)
-        self.statusBar().showMessage(f"Asking Central for a charge at {cp_id}…", 5000)
+        self._asking = cp_id
+        self.statusBar().showMessage(f"Asking Central for a charge at {cp_id}…", 10000)
         return True
+
+    def _why_not(self, cp_id: str) -> CpInfo | None:
+        """The CP's info if a charge may be asked there now; else None, said in the bar."""
+        info = self.cp_model.get(cp_id)
+        if info is None:
+            return None
+        if not info.available:
+            why = f"{cp_id} is {info.availability.label.lower()} — choose a green charging point"
+        elif self.session is not None and not self.session.ended:
+            why = f"You already have a charge in progress at {self.session.cp_id}"
+        elif (run := self.run_panel.view) is not None and not run.finished:
+            why = f"{run.name} is running — press Stop after current first"
+        else:
+            return info
+        self.statusBar().showMessage(why, 6000)
+        return None
 
     def _confirm(self, info: CpInfo) -> bool:
         answer = QMessageBox.question(
@@ -311,6 +326,7 @@ class DriverWindow(QMainWindow):
             QMessageBox.warning(self, "Services file", str(exc))
             return
         self.run_panel.messages.clear()
+        self.run_panel.messages_follow.to_end()
         self.run_panel.messages.setProperty("results", 0)
         if self.runtime is not None:
             self.runtime.run_file(str(path), entries)

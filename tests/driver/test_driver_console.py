@@ -34,6 +34,7 @@ def _run(args: list[str], timeout: float = 90) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.process
 @pytest.mark.kafka
 def test_console_runs_a_file_to_its_end(central, kafka_bootstrap, topics, tmp_path):
     central.publish_seed()
@@ -65,6 +66,7 @@ def test_console_runs_a_file_to_its_end(central, kafka_bootstrap, topics, tmp_pa
     assert len((tmp_path / "data" / "tickets.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.process
 def test_console_without_kafka_says_so_and_ends_the_file(tmp_path):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -91,6 +93,7 @@ def test_console_without_kafka_says_so_and_ends_the_file(tmp_path):
     assert "Traceback" not in result.stderr + out
 
 
+@pytest.mark.process
 def test_console_bad_services_file(tmp_path):
     result = _run(
         [

@@ -91,6 +91,7 @@ def _driver(args: list[str], secrets: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("ui", [["--no-gui"], []], ids=["console", "gui"])
 def test_no_start_without_the_key(tmp_path: Path, ui: list[str]) -> None:
     # a development broker's role file, so that only the driver key is missing
@@ -103,6 +104,7 @@ def test_no_start_without_the_key(tmp_path: Path, ui: list[str]) -> None:
     assert f"evc-admin driver key D-001 --key-file {tmp_path / 'driver-D-001.key'}" in errors[0]
 
 
+@pytest.mark.process
 def test_a_bad_key_file_is_one_line_too(tmp_path: Path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text("not a key\n")

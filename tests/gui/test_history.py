@@ -115,7 +115,7 @@ def test_filters_change_rows_and_totals(qtbot, qtmodeltester, history: History) 
     panel.driver.editingFinished.emit()
     panel.period.set_days(date(2026, 11, 21), date(2026, 11, 21))
     assert _rows(panel.model) == ["s4"]
-    assert panel.totals.text() == "1 sessions · 2.0 kWh · 0.90 €"
+    assert panel.totals.text() == "1 session · 2.0 kWh · 0.90 €"  # not "1 sessions"
     panel.period.preset.setCurrentText("All time")
     panel.table.sortByColumn(SessionColumn.KWH, Qt.SortOrder.AscendingOrder)
     assert _rows(panel.model) == ["s4", "s2", "s3", "s1"]

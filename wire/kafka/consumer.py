@@ -238,6 +238,25 @@ class EventConsumer:
             raise ValueError("an EventConsumer either subscribes or assigns keys, not both")
         self._mode = mode
 
+    def lag(self) -> int | None:
+        """Messages on the assigned partitions not fetched yet (high watermark minus this
+        consumer's position), from librdkafka's local figures: no request to a broker, so
+        cheap enough for each scrape. A partition this consumer has read nothing from yet has
+        no position and is left out; None while no partition has both figures. Call it from
+        the consumer's own thread."""
+        if not self._assigned or self._closed:
+            return None
+        partitions = [TopicPartition(topic, p) for topic, p in sorted(self._assigned)]
+        total, known = 0, False
+        try:
+            for tp in self._consumer.position(partitions):
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and high >= 0:
+                    total, known = total + max(0, high - tp.offset), True
+        except (KafkaException, RuntimeError):
+            return None
+        return total if known else None
+
     @property
     def caught_up(self) -> bool:
         """True once every assigned partition has been read to its end (partition EOF)."""

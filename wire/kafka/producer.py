@@ -100,8 +100,15 @@ class EventProducer:
         up = any(b.get("state") == "UP" for b in brokers.values())
         if up or time.monotonic() > self._connect_grace_until:
             self._broker_up = up
-        # a stall only while a broker answers (an unreachable one is "Kafka down", said above)
-        if up and (said := self._stall.check(time.monotonic(), len(self._producer))):
+        # the cluster's brokers (nodeid >= 0; the bootstrap entries are -1) and those answering
+        cluster = [b for b in brokers.values() if isinstance(b, dict) and b.get("nodeid", -1) >= 0]
+        answering = sum(b.get("state") == "UP" for b in cluster)
+        now = time.monotonic()
+        if not up:  # unreachable: "Kafka down", said as such; not a stall
+            self._stall.unreachable(now)
+        elif said := self._stall.check(
+            now, len(self._producer), answering or 1, max(len(cluster), 1)
+        ):
             log.warning(said)
 
     def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:

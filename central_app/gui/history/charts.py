@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QWidget
 from central_app.gui import theme
 from central_app.history import DayTotal
 from central_app.views import CpStatus
+from wire.display import COUNT, MONEY, axis_ticks
 
 
 def _ms(moment: datetime) -> float:
@@ -98,17 +99,20 @@ class HistoryChart(QChartView):
         x.setTitleText("UTC")
         y = QValueAxis()
         y.setTitleText(y_title)
-        y.setLabelFormat("%.0f")
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         return x, y
 
     @staticmethod
-    def _nice_range(y: QValueAxis, top: float) -> None:
-        """From 0 to ``top`` rounded up to round ticks (250 in 5 steps read 0, 63, 125...)."""
-        y.setRange(0, top if top > 0 else 1.0)
-        y.applyNiceNumbers()
-        y.setMin(0)
+    def _nice_range(y: QValueAxis, peak: float, kind: str = "") -> None:
+        """From 0 to ``peak`` rounded up to round ticks, labelled with the decimals the step
+        needs (``kind``: ``COUNT`` or ``MONEY``, see ``wire.display.axis_ticks``): 0.18 €
+        reads 0.00, 0.05 … 0.20, two supplies 0, 1, 2 — never one label twice."""
+        ticks = axis_ticks(peak, kind)
+        y.setRange(0, ticks.top)
+        y.setTickType(QValueAxis.TickType.TicksFixed)
+        y.setTickCount(ticks.intervals + 1)
+        y.setLabelFormat(ticks.label_format)
 
 
 class EnergyChart(HistoryChart):
@@ -155,7 +159,7 @@ class SimultaneousChart(HistoryChart):
         chart.addSeries(line)
         last = peaks[-1][0] + timedelta(milliseconds=width)
         x, y = self._time_axes(chart, peaks[0][0], last, "supplies")
-        self._nice_range(y, max(n for _, n in peaks))
+        self._nice_range(y, max(n for _, n in peaks), COUNT)
         line.attachAxis(x)
         line.attachAxis(y)
         chart.legend().hide()
@@ -212,7 +216,7 @@ class StatesChart(HistoryChart):
             self.points += len(slices)
         last = max(slices[-1] + timedelta(milliseconds=width), end or slices[0])
         x, y = self._time_axes(chart, slices[0], last, "charging points")
-        self._nice_range(y, max(below))
+        self._nice_range(y, max(below), COUNT)
         for area in added:
             area.attachAxis(x)
             area.attachAxis(y)
@@ -237,8 +241,7 @@ class DailyRevenueChart(HistoryChart):
         x = QBarCategoryAxis()
         x.append([d.day[5:] for d in days])
         y = QValueAxis()
-        self._nice_range(y, max(d.eur for d in days))
-        y.setLabelFormat("%.0f")
+        self._nice_range(y, max(d.eur for d in days), MONEY)
         chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(x)

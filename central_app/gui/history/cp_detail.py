@@ -28,14 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from central_app.db import DatabaseError
-from central_app.gui.history.availability_bar import AvailabilityBar, describe
+from central_app.gui.history.availability_bar import AvailabilityBar, describe, from_first_record
 from central_app.gui.history.charts import DailyRevenueChart
 from central_app.gui.history.period import WEEK, PeriodPicker
 from central_app.gui.history.sessions_model import SessionsModel, short_ts
 from central_app.gui.history.sessions_panel import describe_totals, sessions_table
-from central_app.history import DayTotal, Fault, History, SessionFilter
+from central_app.history import NO_RECORD, DayTotal, Fault, History, SessionFilter
 from central_app.views import CpView
-from wire.timefmt import format_elapsed
+from wire.display import count
+from wire.timefmt import format_elapsed, parse_ts, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +185,30 @@ class CpDetailDialog(QDialog):
             return
         down = sum(f.duration_s or 0.0 for f in faults)
         self.summary.setText(
-            f"{self.period.describe()}: {describe_totals(totals)} · broken {len(faults)} "
-            f"time{'s' if len(faults) != 1 else ''}"
+            f"{self.period.describe()}: {describe_totals(totals)} · "
+            f"broken {count(len(faults), 'time')}"
             + (f" ({format_elapsed(down)} in all)" if faults else "")
         )
-        self.availability.set_shares(shares)
-        self.availability_text.setText(describe(shares) or "No state recorded in this period")
+        self.show_availability(shares, since, until)
         self._fill_days(days)
         self._fill_faults(faults)
+
+    def show_availability(self, shares: dict[str, float], since: str, until: str) -> None:
+        """The bar from the first record on; before it there is no data, not a state."""
+        known, before = from_first_record(shares)
+        if not known:
+            self.availability.set_shares({NO_RECORD: 1.0})
+            self.availability_text.setText(
+                f"No data: no state of {self.cp_id} recorded in this period"
+            )
+            return
+        self.availability.set_shares(known)
+        text = describe(known)
+        if before > 0:
+            start, end = parse_ts(since), min(parse_ts(until), utc_now())
+            first = start + (end - start) * before
+            text += f" — since {first:%Y-%m-%d %H:%M} UTC, the first record in this period"
+        self.availability_text.setText(text)
 
     def _fill_days(self, days: list[DayTotal]) -> None:
         self.daily_chart.show_days(days)

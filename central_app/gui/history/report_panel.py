@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from central_app.db import DatabaseError
 from central_app.gui.history.period import WEEK, PeriodPicker
 from central_app.history import CpReport, History
+from wire.display import count
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -122,7 +123,8 @@ class ReportPanel(QWidget):
             return
         self.model.set_rows(rows)
         self.summary.setText(
-            f"{len(rows)} charging points, {self.period.describe()}: "
-            f"{sum(r.sessions for r in rows):,} sessions · {sum(r.kwh for r in rows):,.1f} kWh · "
-            f"{sum(r.eur for r in rows):,.2f} € · broken {sum(r.faults for r in rows)} times"
+            f"{count(len(rows), 'charging point')}, {self.period.describe()}: "
+            f"{count(sum(r.sessions for r in rows), 'session')} · "
+            f"{sum(r.kwh for r in rows):,.1f} kWh · {sum(r.eur for r in rows):,.2f} € · "
+            f"broken {count(sum(r.faults for r in rows), 'time')}"
         )

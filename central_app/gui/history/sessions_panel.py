@@ -24,6 +24,7 @@ from central_app.db import DatabaseError
 from central_app.gui.history.period import PeriodPicker
 from central_app.gui.history.sessions_model import SessionColumn, SessionsModel
 from central_app.history import History, SessionFilter, Totals, write_csv
+from wire.display import count
 from wire.reasons import END_REASONS, describe_reason
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ ANY_CP, ANY_REASON = "All charging points", "Any ending"
 
 
 def describe_totals(t: Totals) -> str:
-    return f"{t.sessions:,} sessions · {t.kwh:,.1f} kWh · {t.eur:,.2f} €"
+    return f"{count(t.sessions, 'session')} · {t.kwh:,.1f} kWh · {t.eur:,.2f} €"
 
 
 def sessions_table(model: SessionsModel, parent: QWidget) -> QTableView:
@@ -74,16 +75,28 @@ class SessionsPanel(QWidget):
         self.history = history
         self.model = SessionsModel(history, self)
         self._applied = False
+        # Wide enough for their longest text: a cut "All charging points" read
+        # "l charging points", a cut placeholder "Driver…".
         self.cp = QComboBox(self)
         self.cp.setEditable(True)
-        self.cp.setMinimumContentsLength(12)
+        self.cp.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.cp.setMinimumContentsLength(len(ANY_CP) + 1)
         self.cp.setToolTip("Type a CP id or pick one")
         self.driver = QLineEdit(self)
         self.driver.setPlaceholderText("Driver id")
         self.driver.setClearButtonEnabled(True)
-        self.driver.setMaximumWidth(120)
+        self.driver.setMinimumWidth(self.driver.fontMetrics().horizontalAdvance("D-0000000") + 40)
+        self.driver.setMaximumWidth(self.driver.minimumWidth() + 40)
         self.period = PeriodPicker(allow_all=True, initial="All time", parent=self)
         self.reason = QComboBox(self)
+        # the longest ending ("charging point lost contact with Central") would take the
+        # width the CP and driver fields need; the list still opens as wide as its items
+        self.reason.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.reason.setMinimumContentsLength(len(ANY_REASON) + 6)
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.setToolTip("Read new tickets")
         self.export_button = QPushButton("Export CSV…", self)
@@ -136,6 +149,7 @@ class SessionsPanel(QWidget):
             if current is not None and (i := combo.findData(current)) >= 0:
                 combo.setCurrentIndex(i)
             combo.blockSignals(False)
+        self.cp.lineEdit().setCursorPosition(0)
 
     def current_filter(self) -> SessionFilter:
         text = self.cp.currentText().strip()
@@ -160,6 +174,7 @@ class SessionsPanel(QWidget):
 
     def show_cp(self, cp_id: str | None) -> None:
         self.cp.setCurrentText(cp_id or ANY_CP)
+        self.cp.lineEdit().setCursorPosition(0)  # the start of the text, not its end
 
     def refresh(self) -> None:
         self._load_choices()
