@@ -1,10 +1,14 @@
 """Central's database: SQLAlchemy 2 typed models, one engine and sessionmaker per process.
 
 Any SQLAlchemy URL works (``sqlite:///…`` by default, ``postgresql+psycopg://…``,
-``mysql+pymysql://…`` when their driver is installed): the models use only portable types
-and the code issues no dialect-specific SQL. Timestamps are stored as the wire's UTC text
-(``2026-11-21T22:30:00.123Z``), which sorts correctly and round-trips exactly everywhere.
-SQLite gets WAL and a busy timeout so ``evc-admin`` can write while Central runs.
+MariaDB/MySQL as ``mysql://user:pass@host/db``): the models use only portable types and the
+code issues no dialect-specific SQL (the pair's lock in ``central_app.leadership`` aside).
+Timestamps are stored as the wire's UTC text (``2026-11-21T22:30:00.123Z``), which sorts
+correctly and round-trips exactly everywhere; numbers are ``Double`` (MySQL's ``FLOAT`` is
+single precision). SQLite gets WAL and a busy timeout so ``evc-admin`` can write while
+Central runs. On MariaDB/MySQL (:func:`engine_url`): the PyMySQL driver, utf8mb4 on the
+connection, tables in utf8mb4 with a binary collation (ids compare case-sensitively, as on
+SQLite and PostgreSQL) and READ COMMITTED transactions, PostgreSQL's default.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import (
+    URL,
     Boolean,
+    Double,
     Engine,
-    Float,
     Index,
     Integer,
     String,
@@ -55,18 +60,27 @@ class Fenced(DatabaseError):
     refused, never retried; that Central steps down."""
 
 
+#: MariaDB/MySQL tables (ignored elsewhere): 4-byte UTF-8, and a binary collation, so ids and
+#: statuses compare exactly (a server's default collation ignores case: 'cp-01' = 'CP-01').
+MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
+#: ``mysql://`` and ``mariadb://`` (no driver named, the brief's form) mean PyMySQL.
+MYSQL_DRIVER = "mysql+pymysql"
+
+
 class Base(DeclarativeBase):
     pass
 
 
 class ChargingPointRow(Base):
     __tablename__ = "charging_points"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     location: Mapped[str] = mapped_column(String(200), default="")
-    x: Mapped[float | None] = mapped_column(Float, nullable=True)
-    y: Mapped[float | None] = mapped_column(Float, nullable=True)
-    price: Mapped[float] = mapped_column(Float)
+    x: Mapped[float | None] = mapped_column(Double, nullable=True)
+    y: Mapped[float | None] = mapped_column(Double, nullable=True)
+    price: Mapped[float] = mapped_column(Double)
     credential_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Set while a registration is pending (credential issued, never used in an AUTH): a
     # REGISTER retry with the same claim gets a fresh credential (see store.register_cp).
@@ -80,11 +94,12 @@ class ChargingPointRow(Base):
     revoked_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # The charger's rated power: Central bills no energy beyond it (central_app.energy_check);
     # None: Central's --rated-kw.
-    rated_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rated_kw: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class DriverRow(Base):
     __tablename__ = "drivers"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created: Mapped[str] = mapped_column(String(32), default=now_ts)
@@ -96,6 +111,7 @@ class SessionRow(Base):
     """One authorization; when it ends with a supply it carries the ticket (status ticketed)."""
 
     __tablename__ = "sessions"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -103,13 +119,13 @@ class SessionRow(Base):
     driver_id: Mapped[str] = mapped_column(String(64), index=True)
     cp_id: Mapped[str] = mapped_column(String(64), index=True)
     origin: Mapped[str] = mapped_column(String(8), default="app")
-    price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price: Mapped[float | None] = mapped_column(Double, nullable=True)
     authorized_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     expires_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     started_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ended_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
-    eur: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kwh: Mapped[float | None] = mapped_column(Double, nullable=True)
+    eur: Mapped[float | None] = mapped_column(Double, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # authorized, supplying, ticketed, expired, rejected, cancelled
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -125,7 +141,7 @@ class SessionRow(Base):
     # The engine's final reading as it reported it (every supply_ended Central accepted, late
     # or duplicate ones too): what reconciliation (central_app/reconcile.py) checks tickets
     # against.
-    meter_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    meter_kwh: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 #: 2020-01-01T00:00:00Z: epochs count seconds from here, so they fit PostgreSQL's INTEGER.
@@ -145,6 +161,7 @@ class LeaderRow(Base):
     checks it, so a deposed active (frozen, partitioned) cannot write after its successor."""
 
     __tablename__ = "central_leader"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
@@ -158,6 +175,7 @@ class EnrollmentTokenRow(Base):
     from a secured Central. Stored hashed like a credential; used once; expires."""
 
     __tablename__ = "enrollment_tokens"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     cp_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -170,6 +188,7 @@ class EnrollmentTokenRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
+    __table_args__ = MYSQL_TABLE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ts: Mapped[str] = mapped_column(String(32), default=now_ts, index=True)
@@ -192,7 +211,7 @@ class CpStateChangeRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(200), default="")
 
-    __table_args__ = (Index("ix_cp_state_changes_cp_ts", "cp_id", "ts"),)
+    __table_args__ = (Index("ix_cp_state_changes_cp_ts", "cp_id", "ts"), MYSQL_TABLE)
 
 
 # The history queries (central_app.history) filter tickets by end time, alone or per CP or
@@ -247,6 +266,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # instead of per commit; only an OS crash/power loss may drop the latest commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def engine_url(url: str | URL) -> URL:
+    """The URL an engine is built from: ``mysql://`` and ``mariadb://`` (no driver named, as
+    in ``EV_Central --db "mysql://user:pass@host/db"``) go to PyMySQL, the driver EVCharging
+    installs, and a MariaDB/MySQL connection speaks utf8mb4 unless the URL says otherwise.
+    Raises ``ArgumentError`` for an unparseable URL."""
+    parsed = make_url(url)
+    if parsed.drivername in MYSQL_BACKENDS:
+        parsed = parsed.set(drivername=MYSQL_DRIVER)
+    if parsed.get_backend_name() in MYSQL_BACKENDS and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
 
 
 def mask_url(url: str) -> str:
@@ -324,9 +356,17 @@ def open_database(url: str, *, create: bool = True) -> Database:
     driver or an unreachable server.
     """
     try:
+        target = engine_url(url)
+        options: dict[str, Any] = {}
+        if target.get_backend_name() in MYSQL_BACKENDS:
+            # PostgreSQL's isolation: InnoDB's REPEATABLE READ adds gap locks, on which
+            # concurrent guarded ticket INSERTs deadlock, and reads from a snapshot
+            options["isolation_level"] = "READ COMMITTED"
         # A server connection may have died since it was pooled; a SQLite file's cannot, and
         # pinging it costs Central's writer a query per write (hundreds a second at 10,000 CPs).
-        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        engine = create_engine(
+            target, pool_pre_ping=target.get_backend_name() != "sqlite", **options
+        )
     except NoSuchModuleError as exc:
         raise DatabaseError(
             f"database URL {mask_url(url)!r} names an unknown dialect/driver: {exc}"

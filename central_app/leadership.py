@@ -1,38 +1,44 @@
-"""Which Central of a pair is active: a PostgreSQL session advisory lock, and a fencing epoch.
+"""Which Central of a pair is active: a server session lock, and a fencing epoch.
 
-Two ``EV_Central`` processes on the same PostgreSQL database form an active/standby pair.
-Nothing here is a consensus of our own; PostgreSQL decides:
+Two ``EV_Central`` processes on the same PostgreSQL or MariaDB/MySQL database form an
+active/standby pair. Nothing here is a consensus of our own; the database server decides:
 
-- **Leadership** is ``pg_try_advisory_lock(LOCK_KEY)`` on one dedicated connection. The
-  server releases a session lock when the session ends, so a killed active (its socket closed
-  by the kernel) frees it at once, and the standby, asking every ``POLL_S``, takes it.
-- **A frozen or cut-off active** keeps its socket open. The lock session therefore runs with
-  ``idle_session_timeout = LEASE_S``: the active proves it is alive with a query every
-  ``RENEW_S``; silent for ``LEASE_S``, the server ends the session and the lock is free. The
-  active itself gives up after ``STEP_DOWN_S`` (< ``LEASE_S``) without a successful renewal,
-  before anyone can take over.
+- **Leadership** is a lock owned by one dedicated connection's session: PostgreSQL's
+  ``pg_try_advisory_lock(LOCK_KEY)`` (per database), MariaDB's ``GET_LOCK(name, 0)`` (per
+  server, so the name carries the database's: :func:`lock_name`). The server releases a
+  session lock when the session ends, so a killed active (its socket closed by the kernel)
+  frees it at once, and the standby, asking every ``POLL_S``, takes it.
+- **A frozen or cut-off active** keeps its socket open. The lock session therefore expires
+  when idle for ``LEASE_S``: PostgreSQL's ``idle_session_timeout``, MariaDB's ``wait_timeout``
+  (whole seconds). The active proves it is alive with a query every ``RENEW_S`` (on MariaDB
+  one that also checks the lock is still its own); silent for ``LEASE_S``, the server ends
+  the session and the lock is free. The active itself gives up after ``STEP_DOWN_S``
+  (< ``LEASE_S``) without a successful renewal, before anyone can take over.
 - **Fencing**: on becoming active a Central increments ``central_leader.epoch`` and keeps the
-  value; every transaction it commits first reads the epoch ``FOR SHARE`` and raises
-  :class:`~central_app.db.Fenced` if it moved. A Central thawed after SIGSTOP, whose writer
-  thread still holds queued jobs, therefore writes nothing: the epoch bump of its successor
-  took the row lock first, or its check comes after and sees the new value.
+  value; every transaction it commits first reads the epoch with a shared row lock (``FOR
+  SHARE``; MariaDB: ``LOCK IN SHARE MODE``) and raises :class:`~central_app.db.Fenced` if it
+  moved. A Central thawed after SIGSTOP, whose writer thread still holds queued jobs,
+  therefore writes nothing: the epoch bump of its successor took the row lock first, or its
+  check comes after and sees the new value.
 
 SQLite has no sessions to lose: a Central on SQLite is alone and always active.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import threading
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from central_app.db import Database, Fenced, first_epoch
-from wire.timefmt import now_ts
+from central_app.db import MYSQL_BACKENDS, Database, Fenced, engine_url
+from central_app.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +57,31 @@ LIBPQ_TIMEOUTS = {
     "keepalives_count": 2,
     "tcp_user_timeout": int(LEASE_S * 1000),
 }
+# The same for PyMySQL: its connect timeout, and socket timeouts on every read and write.
+PYMYSQL_TIMEOUTS = {
+    "connect_timeout": 3,
+    "read_timeout": int(LEASE_S),
+    "write_timeout": int(LEASE_S),
+}
+LOCK_PREFIX = "evc.pair."  # MariaDB: GET_LOCK's name, the database's appended
+PAIR_BACKENDS = frozenset({"postgresql", *MYSQL_BACKENDS})
 
 
 def pair_capable(url: str) -> bool:
-    """True for a database that can decide leadership (PostgreSQL)."""
+    """True for a database that can decide leadership (PostgreSQL, MariaDB/MySQL)."""
     try:
-        return make_url(url).get_backend_name() == "postgresql"
+        return engine_url(url).get_backend_name() in PAIR_BACKENDS
     except Exception:
         return False
+
+
+def lock_name(database: str | None) -> str:
+    """MariaDB's lock of the pair on ``database``: ``GET_LOCK`` names are the server's, not a
+    database's, and at most 64 characters (a longer database name is hashed)."""
+    name = LOCK_PREFIX + (database or "")
+    if len(name) <= 64:
+        return name
+    return LOCK_PREFIX + hashlib.sha256((database or "").encode()).hexdigest()[:40]
 
 
 class Leadership:
@@ -69,7 +92,13 @@ class Leadership:
         self.central_id = central_id
         self.epoch: int | None = None
         self.renewed_at = 0.0
-        self._engine: Engine = create_engine(url, poolclass=NullPool, connect_args=LIBPQ_TIMEOUTS)
+        target = engine_url(url)
+        self._mysql = target.get_backend_name() in MYSQL_BACKENDS
+        timeouts = PYMYSQL_TIMEOUTS if self._mysql else LIBPQ_TIMEOUTS
+        self._engine: Engine = create_engine(target, poolclass=NullPool, connect_args=timeouts)
+        self._lock_name = lock_name(target.database)
+        share = "LOCK IN SHARE MODE" if self._mysql else "FOR SHARE"
+        self._epoch_sql = f"SELECT epoch FROM central_leader WHERE id = 1 {share}"
         self._conn: Any = None
         self._lock = threading.Lock()
 
@@ -83,38 +112,36 @@ class Leadership:
                     self._conn = self._engine.connect().execution_options(
                         isolation_level="AUTOCOMMIT"
                     )
-                got = self._conn.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-                ).scalar()
+                    if self._mysql:
+                        # before the lock is ours: a frozen holder never has a session
+                        # without its lease (wait_timeout counts whole seconds)
+                        lease_s = math.ceil(LEASE_S)
+                        self._conn.execute(text(f"SET SESSION wait_timeout = {lease_s}"))
+                if self._mysql:
+                    got = self._conn.execute(
+                        text("SELECT GET_LOCK(:name, 0)"), {"name": self._lock_name}
+                    ).scalar()
+                else:
+                    got = self._conn.execute(
+                        text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
+                    ).scalar()
             except SQLAlchemyError as exc:
                 log.debug("leadership: lock attempt failed: %s", exc)
                 self._drop()
                 return False
             if not got:
                 return False
-            lease_ms = int(LEASE_S * 1000)
-            self._conn.execute(text(f"SET idle_session_timeout = {lease_ms}"))
+            if not self._mysql:
+                lease_ms = int(LEASE_S * 1000)
+                self._conn.execute(text(f"SET idle_session_timeout = {lease_ms}"))
             self.renewed_at = time.monotonic()
             return True
 
     def take_office(self, db: Database) -> int:
-        """Bump the epoch (the tables exist now); returns it. Call once the lock is held."""
-        with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO central_leader (id, epoch, holder, since) "
-                    "VALUES (1, :first, '', :now) ON CONFLICT (id) DO NOTHING"
-                ),
-                {"now": now_ts(), "first": first_epoch() - 1},
-            )
-            epoch = conn.execute(
-                text(
-                    "UPDATE central_leader SET epoch = epoch + 1, holder = :holder, since = :now "
-                    "WHERE id = 1 RETURNING epoch"
-                ),
-                {"holder": self.central_id, "now": now_ts()},
-            ).scalar_one()
-        self.epoch = int(epoch)
+        """Bump the epoch (the tables exist now); returns it. Call once the lock is held.
+        The same term of office as a lone Central's (``Store.take_epoch``: the row locked,
+        one more, or the first epoch in a new database), in SQL every backend speaks."""
+        self.epoch = Store(db).take_epoch(self.central_id)
         self.renewed_at = time.monotonic()
         return self.epoch
 
@@ -126,9 +153,21 @@ class Leadership:
             if self._conn is None:
                 return False
             try:
-                self._conn.execute(text("SELECT 1"))
+                if self._mysql:
+                    # the lock goes only with the session (then this fails), but asking
+                    # whose it is costs no more than SELECT 1 and says so in one query
+                    mine = self._conn.execute(
+                        text("SELECT IS_USED_LOCK(:name) = CONNECTION_ID()"),
+                        {"name": self._lock_name},
+                    ).scalar()
+                else:
+                    mine = self._conn.execute(text("SELECT 1")).scalar()
             except SQLAlchemyError as exc:
                 log.warning("leadership: the lock session is gone: %s", exc)
+                self._drop()
+                return False
+            if not mine:
+                log.warning("leadership: the lock %s is no longer this session's", self._lock_name)
                 self._drop()
                 return False
             self.renewed_at = time.monotonic()
@@ -144,10 +183,10 @@ class Leadership:
 
     def _check_epoch(self, conn: Any) -> None:
         """Before each COMMIT, on the transaction's own DBAPI connection (the epoch row read
-        FOR SHARE: a successor's bump waits for this commit, or this sees the bump)."""
+        with a shared lock: a successor's bump waits for this commit, or this sees the bump)."""
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            cursor.execute("SELECT epoch FROM central_leader WHERE id = 1 FOR SHARE")
+            cursor.execute(self._epoch_sql)
             row = cursor.fetchone()
         finally:
             cursor.close()
@@ -170,8 +209,9 @@ class Leadership:
 
     def close(self) -> None:
         """End the lock session (the lock is free for the other Central at once). A renewal
-        stuck on a cut network holds the session's lock for at most ``tcp_user_timeout``; the
-        session is then left to the process's end rather than waited for longer."""
+        stuck on a cut network holds the session's lock for at most ``tcp_user_timeout``
+        (PyMySQL: ``read_timeout``); the session is then left to the process's end rather
+        than waited for longer."""
         if self._lock.acquire(timeout=LEASE_S + 1):
             try:
                 self._drop()

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--db",
         default=os.environ.get("EVC_DB_URL"),
-        help="SQLAlchemy database URL (default: env EVC_DB_URL, else SQLite in --data-dir)",
+        help="SQLAlchemy database URL, e.g. mysql://user:pass@host/db or "
+        "postgresql+psycopg://user@host/db (default: env EVC_DB_URL, else SQLite in --data-dir)",
     )
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
     p.add_argument(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from central_app.db import MYSQL_TABLE
+
 
 def _inspector() -> sa.Inspector:
     return sa.inspect(op.get_bind())
@@ -26,4 +28,4 @@ def create_index(name: str, table: str, columns: list[str], *, unique: bool = Fa
 
 def create_table(name: str, *columns: sa.schema.SchemaItem) -> None:
     if not has_table(name):
-        op.create_table(name, *columns)
+        op.create_table(name, *columns, **MYSQL_TABLE)

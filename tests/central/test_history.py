@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -40,8 +39,10 @@ KNOWN = [
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'history.db'}"
+def db_url(db_url: str) -> str:
+    """The conftest's database (SQLite, PostgreSQL, MariaDB) with the KNOWN tickets: the
+    history's queries on each."""
+    url = db_url
     db = open_database(url)
     store = Store(db)
     for cp in ("CP-01", "CP-02", "CP-03", "CP-04"):

@@ -1,13 +1,15 @@
-"""The pair's lock and fencing epoch on a real PostgreSQL (``central_app.leadership``)."""
+"""The pair's lock and fencing epoch on a real PostgreSQL and a real MariaDB
+(``central_app.leadership``): each test on both (``server_url``)."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from sqlalchemy import make_url, text
 
 from central_app.db import Fenced, open_database
-from central_app.leadership import LEASE_S, Leadership, pair_capable
+from central_app.leadership import LEASE_S, Leadership, lock_name, pair_capable
 from central_app.sealing import Sealer
 from central_app.store import Store
 from cp_node.command_guard import ReplayWindow
@@ -15,15 +17,46 @@ from tests.waiting import wait_for
 from wire.kafka.messages import Stop
 
 
-def test_only_postgresql_decides_leadership() -> None:
+def test_postgresql_and_mariadb_decide_leadership() -> None:
     assert pair_capable("postgresql+psycopg://evc@db/evcharging")
+    assert pair_capable("mysql://evc:secret@db/evcharging")  # the brief's form
+    assert pair_capable("mariadb://evc@db/evcharging")
+    assert pair_capable("mysql+pymysql://evc@db/evcharging")
     assert not pair_capable("sqlite:///c.db")
-    assert not pair_capable("mysql+pymysql://evc@db/evcharging")
+    assert not pair_capable("nonsense")
 
 
-def test_one_holder_and_a_deposed_one_cannot_write(pg_url: str) -> None:
-    first, second = Leadership(pg_url, "central-a"), Leadership(pg_url, "central-b")
-    db_a, db_b = open_database(pg_url), open_database(pg_url)
+def test_mariadb_lock_names_are_one_per_database() -> None:
+    assert lock_name("evcharging") == "evc.pair.evcharging"
+    long_a, long_b = lock_name("a" * 64), lock_name("a" * 63 + "b")
+    assert len(long_a) <= 64 and len(long_b) <= 64 and long_a != long_b
+
+
+def test_pairs_on_two_databases_of_one_mariadb_have_a_lock_each(maria_server) -> None:  # type: ignore[no-untyped-def]
+    """GET_LOCK's names are the server's: each database's pair has its own."""
+    with maria_server.database() as one, maria_server.database() as two:
+        first, second = Leadership(one, "central-a"), Leadership(two, "central-b")
+        try:
+            assert first.try_acquire() and second.try_acquire()
+        finally:
+            first.close()
+            second.close()
+
+
+def test_on_mariadb_a_renewal_asks_whether_the_lock_is_still_the_sessions(maria_url: str) -> None:
+    holder = Leadership(maria_url, "central-a")
+    try:
+        assert holder.try_acquire() and holder.renew()
+        name = lock_name(make_url(maria_url).database)
+        holder._conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+        assert not holder.renew() and not holder.holds(time.monotonic())
+    finally:
+        holder.close()
+
+
+def test_one_holder_and_a_deposed_one_cannot_write(server_url: str) -> None:
+    first, second = Leadership(server_url, "central-a"), Leadership(server_url, "central-b")
+    db_a, db_b = open_database(server_url), open_database(server_url)
     try:
         assert first.try_acquire()
         assert not second.try_acquire()  # the lock is held
@@ -48,10 +81,11 @@ def test_one_holder_and_a_deposed_one_cannot_write(pg_url: str) -> None:
         db_b.dispose()
 
 
-def test_a_silent_holder_loses_the_lock_after_the_lease(pg_url: str) -> None:
+def test_a_silent_holder_loses_the_lock_after_the_lease(server_url: str) -> None:
     """A frozen active (SIGSTOP) keeps its socket open: the server's idle_session_timeout
-    ends its session, which frees the lock; the frozen one notices on its next renewal."""
-    frozen, standby = Leadership(pg_url, "central-a"), Leadership(pg_url, "central-b")
+    (MariaDB: wait_timeout) ends its session, which frees the lock; the frozen one notices
+    on its next renewal."""
+    frozen, standby = Leadership(server_url, "central-a"), Leadership(server_url, "central-b")
     try:
         assert frozen.try_acquire()
         silent_since = time.monotonic()
@@ -63,13 +97,15 @@ def test_a_silent_holder_loses_the_lock_after_the_lease(pg_url: str) -> None:
         standby.close()
 
 
-def test_command_seq_survives_a_failover_to_a_standby_whose_clock_is_behind(pg_url: str) -> None:
+def test_command_seq_survives_a_failover_to_a_standby_whose_clock_is_behind(
+    server_url: str,
+) -> None:
     """Issue 19, defect 6: ``seq`` was the active's clock in µs; a standby whose clock is an
     hour behind would have numbered every command below what the engines accepted, and
     each would have been refused as a replay. Now the epoch of the pair's fencing row is
     the high part: the successor's commands are above, whatever its clock says."""
-    active, standby = Leadership(pg_url, "central-a"), Leadership(pg_url, "central-b")
-    db_a, db_b = open_database(pg_url), open_database(pg_url)
+    active, standby = Leadership(server_url, "central-a"), Leadership(server_url, "central-b")
+    db_a, db_b = open_database(server_url), open_database(server_url)
     try:
         assert active.try_acquire()
         sent_by_active = _sealer(time.time)

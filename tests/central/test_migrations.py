@@ -2,7 +2,9 @@
 
 A database made by the first release (2026-11-21, ab1d838: four tables, no keys, no claims)
 is upgraded in place with its rows intact; an empty one is created whole and stamped; a
-database from a newer EVCharging is refused with words; ``evc-admin db current|upgrade``."""
+database from a newer EVCharging is refused with words; ``evc-admin db current|upgrade``.
+Each on SQLite, PostgreSQL and MariaDB (``db_url``), where r0005 also makes the first
+release's single-precision FLOATs and case-blind collation exact."""
 
 from __future__ import annotations
 
@@ -12,8 +14,18 @@ import pytest
 import sqlalchemy as sa
 
 from central_app import admin
-from central_app.db import DatabaseError, head_revision, open_database, schema_revision
+from central_app.db import (
+    DatabaseError,
+    engine_url,
+    head_revision,
+    open_database,
+    schema_revision,
+)
 from central_app.store import Store
+
+# On MariaDB the first release's tables took the server's default collation, utf8mb4_general_ci
+# on Debian's (case-blind), and its Float columns were 4-byte FLOATs.
+OLD_MARIADB = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_general_ci"}
 
 
 def _first_release(url: str) -> None:
@@ -30,12 +42,14 @@ def _first_release(url: str) -> None:
         sa.Column("credential_hash", sa.String(200), nullable=True),
         sa.Column("admin_state", sa.String(16)),
         sa.Column("created", sa.String(32)),
+        **OLD_MARIADB,
     )
     sa.Table(
         "drivers",
         meta,
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("created", sa.String(32)),
+        **OLD_MARIADB,
     )
     sa.Table(
         "sessions",
@@ -56,6 +70,7 @@ def _first_release(url: str) -> None:
         sa.Column("reason", sa.String(200), nullable=True),
         sa.Column("status", sa.String(16), index=True),
         sa.Column("ticketed_at", sa.String(32), nullable=True),
+        **OLD_MARIADB,
     )
     sa.Table(
         "audit_log",
@@ -65,8 +80,9 @@ def _first_release(url: str) -> None:
         sa.Column("who", sa.String(100)),
         sa.Column("action", sa.String(64)),
         sa.Column("detail", sa.Text),
+        **OLD_MARIADB,
     )
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(engine_url(url))
     meta.create_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -84,8 +100,8 @@ def _first_release(url: str) -> None:
     engine.dispose()
 
 
-def test_a_first_release_database_is_upgraded_with_its_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'first.db'}"
+def test_a_first_release_database_is_upgraded_with_its_rows(db_url: str) -> None:
+    url = db_url
     _first_release(url)
     db = open_database(url)
     assert schema_revision(db) == head_revision()
@@ -106,16 +122,22 @@ def test_a_first_release_database_is_upgraded_with_its_rows(tmp_path: Path) -> N
         "CP-02", "", None, None, default_price=0.3, who="t", token=token, require_token=True
     )
     assert store.take_epoch("central") >= 1
+    # exact numbers and ids (r0005 on MariaDB): a double's digits, and 'd-001' is not 'D-001'
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sessions SET kwh = 12.3456789 WHERE session_id = 's-old'")
+    assert store.tickets("s-old")[0].kwh == 12.3456789
+    store.add_driver("d-001", who="t")
+    assert {"D-001", "d-001"} <= set(store.list_drivers())
     assert open_database(url) and schema_revision(db) == head_revision()  # idempotent
 
 
-def test_an_empty_database_is_created_whole_and_stamped(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
+def test_an_empty_database_is_created_whole_and_stamped(db_url: str) -> None:
+    db = open_database(db_url)
     assert schema_revision(db) == head_revision()
 
 
-def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+def test_a_database_from_a_newer_version_is_refused(db_url: str) -> None:
+    url = db_url
     db = open_database(url)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'r9999'")

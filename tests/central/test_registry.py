@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from central_app.credentials import hash_credential, new_credential, verify_credential
-from central_app.db import AuditRow, ChargingPointRow, DatabaseError, open_database
+from central_app.db import AuditRow, ChargingPointRow, DatabaseError, engine_url, open_database
 from central_app.store import DEFAULT_SEED, RegistryError, Store
 
 
@@ -69,8 +69,26 @@ def test_unknown_cp_registers_with_default_price_and_reset_allows_again(store: S
         store.authenticate_cp("CP-404", "x")
 
 
+def test_the_briefs_mysql_url_means_pymysql_in_utf8mb4() -> None:
+    def mapped(url: str) -> str:
+        return engine_url(url).render_as_string(hide_password=False)
+
+    assert mapped("mysql://u:p@h/db") == "mysql+pymysql://u:p@h/db?charset=utf8mb4"
+    assert mapped("mariadb://u:p@h:3307/db") == "mysql+pymysql://u:p@h:3307/db?charset=utf8mb4"
+    assert (
+        mapped("mysql+pymysql://u@h/db?charset=latin1") == "mysql+pymysql://u@h/db?charset=latin1"
+    )
+    assert mapped("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert mapped("sqlite:///c.db") == "sqlite:///c.db"
+
+
 def test_bad_database_urls_are_clear_errors(tmp_path: Path) -> None:
-    for url in ("nonsense", "foo://x", "postgresql://u:secret@127.0.0.1:1/x"):
+    for url in (
+        "nonsense",
+        "foo://x",
+        "postgresql://u:secret@127.0.0.1:1/x",
+        "mysql://u:secret@127.0.0.1:1/x",  # the brief's form, nobody listening
+    ):
         with pytest.raises(DatabaseError) as info:
             open_database(url)
         assert "secret" not in str(info.value)

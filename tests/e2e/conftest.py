@@ -135,3 +135,25 @@ def pg_observer(
     watching = Observer(e2e_kafka, topics, security, pg_url if SECURE else None)
     yield watching
     watching.close()
+
+
+@pytest.fixture
+def maria_network(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path, maria_url: str
+) -> Iterator[Network]:
+    """A network whose Central keeps its database on MariaDB (a fresh database), named as the
+    brief does: ``--db mysql://user:pass@127.0.0.1:PORT/db``."""
+    for network in make_network(request, e2e_kafka, topics, tmp_path):
+        network.db_url = maria_url
+        yield network
+
+
+@pytest.fixture
+def maria_observer(
+    request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, maria_url: str
+) -> Iterator[Observer]:
+    """The observer of ``maria_network``: keys read from the MariaDB database."""
+    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
+    watching = Observer(e2e_kafka, topics, security, maria_url if SECURE else None)
+    yield watching
+    watching.close()

@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from central_app.db import engine_url
 from tests.e2e.observer import RDLOG, Observer
 from tests.e2e.procs import REPO, Proc, free_port, port_free, port_open
 from tests.waiting import wait_for
@@ -40,6 +41,9 @@ from wire.kafka.topics import Topics
 from wire.pki import Secrets
 
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+# The simulated engines here run at --speed 20 (OCPP chargers up to 300): their energy is
+# that of a charger rated power x speed, which Central must accept as physically possible.
+SIMULATED_RATING = ["--rated-kw", "10000"]
 
 __all__ = ["LocalBroker", "Network", "Observer", "Proc", "free_port"]
 
@@ -123,6 +127,7 @@ class Network:
             "WARNING",
             *self.central_security(),
             *self.kafka_args("central"),
+            *SIMULATED_RATING,
             *self.central_args,
         ]
         proc = self._spawn(name, self.central_module, args, stdin_pipe=stdin_pipe)
@@ -159,6 +164,17 @@ class Network:
             return []  # TLS and sealing on the session's PLAINTEXT broker
         return ["--kafka-credentials", str(self.secrets.kafka_role(role))]
 
+    def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``evc-admin ARGS`` on Central's database, as the operator runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "central_app.admin", *self.db_args(), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            cwd=REPO,
+        )
+
     def driver_key(self, driver_id: str) -> list[str]:
         """Secured: the driver's key file, exported from Central's database as an operator
         would (``evc-admin driver key ID --current``); Central must have started once."""
@@ -166,27 +182,25 @@ class Network:
             return []
         path = self.tmp / "keys" / f"driver-{driver_id}.key"
         if not path.exists():
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "central_app.admin",
-                    *self.db_args(),
-                    "driver",
-                    "key",
-                    driver_id,
-                    "--current",
-                    "--key-file",
-                    str(path),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                env=dict(os.environ, PYTHONPATH=str(REPO)),
-                cwd=REPO,
-            )
+            done = self.admin("driver", "key", driver_id, "--current", "--key-file", str(path))
             assert done.returncode == 0, f"evc-admin driver key {driver_id}: {done.stderr}"
         return ["--driver-key", str(path)]
+
+    def enroll(self, cp_id: str, token_file: Path | None = None) -> Path:
+        """The operator admits a CP: ``evc-admin cp enroll ID --token-file F`` (a one-time
+        token, docs/security.md); Central must have started once. Returns F (by default
+        ``<tmp>/enroll/<cp_id>.token``)."""
+        path = token_file or self.tmp / "enroll" / f"{cp_id}.token"
+        done = self.admin("cp", "enroll", cp_id, "--token-file", str(path))
+        assert done.returncode == 0, f"evc-admin cp enroll {cp_id}: {done.stderr}"
+        return path
+
+    def enroll_args(self, cp_id: str) -> list[str]:
+        """Secured, for a monitor that has no credential yet: a token issued for it, as
+        ``--enroll-token @FILE`` (what ``make run`` does too); else nothing."""
+        if self.secrets is None or (self.tmp / "credentials" / f"{cp_id}.cred").exists():
+            return []
+        return ["--enroll-token", f"@{self.enroll(cp_id)}"]
 
     def curve_args(self) -> list[str]:
         """Secured: the engine link's CURVE keys, a folder per test (engines and monitors create
@@ -227,7 +241,9 @@ class Network:
         cp.engine = self._spawn(f"engine-{cp_id}", "cp_node.engine_main", args, tty=True)
         return cp.engine
 
-    def start_monitor(self, cp_id: str) -> Proc:
+    def start_monitor(self, cp_id: str, *extra: str, enroll: bool = True) -> Proc:
+        """EV_CP_M for ``cp_id``; ``enroll``: with an enrollment token when it needs one
+        (``enroll_args``); ``extra``: more options."""
         cp = self.cps[cp_id]
         args = [
             "--engine",
@@ -243,6 +259,8 @@ class Network:
             "--no-gui",
             *self.monitor_security(),
             *self.curve_args(),
+            *(self.enroll_args(cp_id) if enroll else []),
+            *extra,
         ]
         cp.monitor = self._spawn(f"monitor-{cp_id}", "cp_node.monitor_main", args)
         return cp.monitor
@@ -405,7 +423,7 @@ class Network:
 
     def _sessions_at_url(self, where: str, params: tuple) -> list[dict]:
         assert self.db_url is not None
-        engine = create_engine(self.db_url, poolclass=NullPool)
+        engine = create_engine(engine_url(self.db_url), poolclass=NullPool)  # mysql://: PyMySQL
         query = text(f"SELECT * FROM sessions WHERE {where.replace('?', ':p')}")
         try:
             with engine.connect() as conn:

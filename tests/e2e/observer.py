@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from central_app.db import engine_url
 from tests.waiting import wait_for
 from wire.errors import InvalidEvent
 from wire.kafka.messages import (
@@ -63,7 +64,7 @@ class KeysFromDatabase:
         if isinstance(self.where, Path):
             with contextlib.closing(sqlite3.connect(self.where, timeout=5)) as db:
                 return list(db.execute(query))
-        engine = create_engine(self.where, poolclass=NullPool)
+        engine = create_engine(engine_url(self.where), poolclass=NullPool)  # mysql://: PyMySQL
         try:
             with engine.connect() as conn:
                 return [(r[0], r[1]) for r in conn.execute(text(query))]

@@ -1,5 +1,7 @@
 """Two Centrals on one PostgreSQL database: one active, one standby (central_app.leadership).
-These are also the end-to-end supplies against PostgreSQL (``scripts/pg-local``).
+These are also the end-to-end supplies against PostgreSQL (``scripts/pg-local``). The first
+two run on MariaDB as well (``scripts/maria-local``, the pair's lock there ``GET_LOCK``), the
+Centrals given the brief's ``--db mysql://user:pass@127.0.0.1:PORT/db``.
 
 - The active is SIGKILLed mid-supply: the standby takes over, the monitor moves to it, the
   supply finishes with exactly one ticket, a request sent in the gap is answered, and the
@@ -18,6 +20,7 @@ import time
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from central_app.db import engine_url
 from central_app.leadership import LEASE_S
 from tests.e2e.harness import Network, Observer, Proc, free_port
 from tests.waiting import wait_for
@@ -69,7 +72,7 @@ def one_ticket(network: Network, observer: Observer, session: str) -> dict:
 
 def leader(network: Network) -> tuple[int, str]:
     assert network.db_url is not None
-    engine = create_engine(network.db_url, poolclass=NullPool)
+    engine = create_engine(engine_url(network.db_url), poolclass=NullPool)
     try:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT epoch, holder FROM central_leader")).one()
@@ -81,7 +84,16 @@ def leader(network: Network) -> tuple[int, str]:
 def test_active_killed_mid_supply_the_standby_takes_over(
     pg_network: Network, pg_observer: Observer
 ) -> None:
-    network, observer = pg_network, pg_observer
+    active_killed_mid_supply(pg_network, pg_observer)
+
+
+def test_on_mariadb_the_active_killed_mid_supply_the_standby_takes_over(
+    maria_network: Network, maria_observer: Observer
+) -> None:
+    active_killed_mid_supply(maria_network, maria_observer)
+
+
+def active_killed_mid_supply(network: Network, observer: Observer) -> None:
     central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-01", "D-001")
     driver = network.drivers["D-001"]
 
@@ -105,7 +117,7 @@ def test_active_killed_mid_supply_the_standby_takes_over(
     assert denied.reason == "cp_busy", denied
     driver.wait_line("Central online (central-b)", 10, since=killed)
     assert leader(network) == (first_epoch + 1, "central-b")
-    assert not network.db_path.exists(), "a Central wrote to SQLite instead of PostgreSQL"
+    assert not network.db_path.exists(), "a Central wrote to SQLite instead of its server"
     central_b.wait_line("| central-b ACTIVE", 10, since=killed)  # its operator's status line
     again = time.monotonic()
     driver.send_line("CP-01")  # the new active serves
@@ -113,7 +125,16 @@ def test_active_killed_mid_supply_the_standby_takes_over(
 
 
 def test_frozen_active_is_fenced_and_steps_down(pg_network: Network, pg_observer: Observer) -> None:
-    network, observer = pg_network, pg_observer
+    frozen_active_is_fenced(pg_network, pg_observer)
+
+
+def test_on_mariadb_a_frozen_active_is_fenced_and_steps_down(
+    maria_network: Network, maria_observer: Observer
+) -> None:
+    frozen_active_is_fenced(maria_network, maria_observer)
+
+
+def frozen_active_is_fenced(network: Network, observer: Observer) -> None:
     central_a, central_b, monitor, session = pair_supplying(network, observer, "CP-02", "D-002")
     first_epoch, _ = leader(network)
 

@@ -17,13 +17,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # sa.Double where the first release said sa.Float: the same double on SQLite and
+    # PostgreSQL, and no single-precision FLOAT on MariaDB/MySQL (r0005)
     ops.create_table(
         "charging_points",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("location", sa.String(200)),
-        sa.Column("x", sa.Float, nullable=True),
-        sa.Column("y", sa.Float, nullable=True),
-        sa.Column("price", sa.Float),
+        sa.Column("x", sa.Double, nullable=True),
+        sa.Column("y", sa.Double, nullable=True),
+        sa.Column("price", sa.Double),
         sa.Column("credential_hash", sa.String(200), nullable=True),
         sa.Column("admin_state", sa.String(16)),
         sa.Column("created", sa.String(32)),
@@ -41,13 +43,13 @@ def upgrade() -> None:
         sa.Column("driver_id", sa.String(64)),
         sa.Column("cp_id", sa.String(64)),
         sa.Column("origin", sa.String(8)),
-        sa.Column("price", sa.Float, nullable=True),
+        sa.Column("price", sa.Double, nullable=True),
         sa.Column("authorized_at", sa.String(32), nullable=True),
         sa.Column("expires_at", sa.String(32), nullable=True),
         sa.Column("started_at", sa.String(32), nullable=True),
         sa.Column("ended_at", sa.String(32), nullable=True),
-        sa.Column("kwh", sa.Float, nullable=True),
-        sa.Column("eur", sa.Float, nullable=True),
+        sa.Column("kwh", sa.Double, nullable=True),
+        sa.Column("eur", sa.Double, nullable=True),
         sa.Column("reason", sa.String(200), nullable=True),
         sa.Column("status", sa.String(16)),
         sa.Column("ticketed_at", sa.String(32), nullable=True),

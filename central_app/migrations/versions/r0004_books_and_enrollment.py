@@ -18,11 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    ops.add_column("charging_points", sa.Column("rated_kw", sa.Float, nullable=True))
+    # sa.Double (it said sa.Float): no single-precision FLOAT on MariaDB/MySQL (r0005)
+    ops.add_column("charging_points", sa.Column("rated_kw", sa.Double, nullable=True))
     ops.add_column("sessions", sa.Column("flag", sa.String(200), nullable=True))
     ops.add_column("sessions", sa.Column("provisional", sa.Boolean, nullable=True))
     ops.add_column("sessions", sa.Column("amended_from", sa.String(200), nullable=True))
-    ops.add_column("sessions", sa.Column("meter_kwh", sa.Float, nullable=True))
+    ops.add_column("sessions", sa.Column("meter_kwh", sa.Double, nullable=True))
     ops.create_table(
         "enrollment_tokens",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
