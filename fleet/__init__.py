@@ -2,7 +2,11 @@
 their drivers against a real EV_Central and a real broker, and reports what Central did.
 
 * ``fleet.main`` — the command line; ``fleet.scenario`` — one size's phases;
-* ``fleet.monitors`` / ``fleet.worker`` — the monitors, on uvloop, in worker processes;
+* ``fleet.go_generator`` — the monitors as one Go process (``fleet/gomon``, the default):
+  building it and driving it over its stdin/stdout;
+* ``fleet.monitors`` / ``fleet.worker`` — the monitors, on uvloop, in worker processes
+  (``--generator python``);
+* ``fleet.pinning`` — Central on one core, the rest of the benchmark on the other(s);
 * ``fleet.kafka_sim`` — engines, drivers and a network-state observer on Kafka;
 * ``fleet.central`` — Central as a child process, /proc sampling; ``fleet.broker``;
 * ``fleet.results`` / ``fleet.report`` / ``fleet.chart`` — figures, table, chart.

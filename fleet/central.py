@@ -124,6 +124,7 @@ class CentralProcess:
         pythonpath: str | None = None,
         extra: list[str] | None = None,
         security: Security | None = None,
+        launcher: list[str] | None = None,
     ) -> None:
         self.security = security or Security()
         command, self.extra_env = self.security.command(command)
@@ -148,6 +149,7 @@ class CentralProcess:
             *(extra or []),
         ]
         self.command = command
+        self.launcher = list(launcher or [])  # e.g. ``taskset -c 0`` (fleet/pinning.py), exec'd
         self.port = port
         self.log_path = log_path
         self.pythonpath = pythonpath
@@ -189,7 +191,7 @@ class CentralProcess:
         with open(self.log_path, "ab") as out:
             try:
                 self.proc = subprocess.Popen(
-                    self.args,
+                    [*self.launcher, *self.args],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,

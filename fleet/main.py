@@ -16,7 +16,9 @@ Only 127.0.0.1 is used. See docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import shlex
 import signal
 import sys
@@ -24,9 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleet import go_generator
 from fleet.broker import Broker
 from fleet.central import FleetError, Sampler, default_central_command
+from fleet.go_generator import GoMissing
 from fleet.limits import raise_nofile
+from fleet.pinning import Pinning, pin_process, plan
 from fleet.report import machine, table
 from fleet.scenario import Scenario, ScenarioOptions
 from wire import cli
@@ -80,11 +85,26 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--silence", type=int, default=3, help="CPs silenced in the steady phase (3)")
     p.add_argument(
+        "--generator",
+        choices=["auto", "go", "python"],
+        default="auto",
+        help="the monitor side: go (fleet/gomon, built with the Debian golang-go of make setup), "
+        "python (asyncio worker processes), auto: go where it builds (default)",
+    )
+    p.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the processes (default: Central on CPU 0; broker, generator and Kafka "
+        "simulation on CPU 1, with taskset)",
+    )
+    p.add_argument(
         "--monitor-nice",
         type=int,
-        default=-5,
-        help="scheduling priority of the monitor workers (-5: ahead of the rest of the machine, "
-        "so their clocks measure Central, not their own wait for a CPU; 0: as everything else)",
+        default=None,
+        help="scheduling priority of the monitor side (default: 0 for the Go generator; -5 for "
+        "the Python workers, ahead of the rest of the machine, so their clocks measure "
+        "Central, not their own wait for a CPU)",
     )
     p.add_argument("--label", default="", help="name of this run in the results")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default in the run dir)")
@@ -146,6 +166,9 @@ def say(text: str) -> None:
 def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions:
     command = shlex.split(args.central_cmd) if args.central_cmd else default_central_command()
     what.setdefault("silence", args.silence)
+    nice = args.monitor_nice
+    if nice is None:
+        nice = -5 if args.generator == "python" else 0
     return ScenarioOptions(
         cps=cps,
         workers=args.workers,
@@ -155,7 +178,9 @@ def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions
         register_timeout=args.register_timeout,
         storm_timeout=args.storm_timeout,
         response_timeout=args.response_timeout,
-        monitor_nice=args.monitor_nice,
+        monitor_nice=nice,
+        generator=args.generator,
+        pin=getattr(args, "pinning", None),
         spread=args.spread,
         central_cmd=command,
         pythonpath=str(Path(args.pythonpath).resolve()) if args.pythonpath else None,
@@ -187,8 +212,37 @@ def _plan(args: argparse.Namespace) -> list[ScenarioOptions]:
     ]
 
 
+def _generator(args: argparse.Namespace) -> str:
+    """go or python: auto is go where the Go generator builds."""
+    if args.generator == "python":
+        return "python"
+    try:
+        go_generator.build()
+    except GoMissing as exc:
+        if args.generator == "go":
+            raise
+        say(f"evc-fleet: {exc}; using the Python generator")
+        return "python"
+    return "go"
+
+
+def _pin(args: argparse.Namespace) -> Pinning | None:
+    """Central on one core, the rest on the others: this process first, so the broker it
+    starts runs there too."""
+    if not args.pin:
+        return None
+    pinning = plan()
+    if pinning is None:
+        say("evc-fleet: fewer than 2 CPUs to run on: the processes are not pinned")
+        return None
+    pin_process(os.getpid(), pinning.rest)
+    return dataclasses.replace(pinning, broker=not args.kafka)
+
+
 def run_scenarios(args: argparse.Namespace) -> int:
     raise_nofile()
+    args.generator = _generator(args)
+    args.pinning = _pin(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = (args.run_dir or Path(".run") / "fleet" / stamp).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Simulated CP monitors: PROTOCOL.md §1 over asyncio Protocols, thousands per event loop.
 
 A ``MonitorSession`` is one TCP connection of one CP: ENQ/ACK handshake, REGISTER (with a
-claim) once, AUTH with the credential, then a HEARTBEAT every second at the CP's own phase.
+claim, and the operator's enrollment token when ``tokens`` has one for the CP: a secured
+Central registers no CP without it) once, AUTH with the credential, then a HEARTBEAT every second at the CP's own phase.
 Every frame goes through ``wire.framing``; every message through ``wire.tcp_messages``.
 Responses are ACKed, NACKed frames resent (3 attempts), a response that takes longer than
 ``response_timeout`` (10 s) drops the connection, and a dropped connection is retried with
@@ -118,6 +119,7 @@ class Cp:
     __slots__ = (
         "cp_id",
         "claim",
+        "token",
         "x",
         "y",
         "slot",
@@ -143,6 +145,7 @@ class Cp:
 
     def __init__(self, cp_id: str, claim: str, x: float, y: float, slot: int) -> None:
         self.cp_id, self.claim, self.x, self.y, self.slot = cp_id, claim, x, y, slot
+        self.token = ""  # the operator's enrollment token (a secured Central wants one)
         self.credential: str | None = None
         self.use_claim = True
         self.session: MonitorSession | None = None
@@ -388,7 +391,7 @@ class MonitorSession(asyncio.Protocol):
         cp = self.cp
         if cp.credential is None:
             claim = cp.claim if cp.use_claim and self.fleet.claim_supported else ""
-            request = Register(cp.cp_id, "Fleet", cp.x, cp.y, claim)
+            request = Register(cp.cp_id, "Fleet", cp.x, cp.y, claim, cp.token if claim else "")
             self._request("REGISTER", encode_frame(request.to_bytes()))
         else:
             self._request("AUTH", encode_frame(Auth(cp.cp_id, cp.credential).to_bytes()))
@@ -463,6 +466,7 @@ class MonitorFleet:
         seed: int = 0,
         tls_ca: str | None = None,
         report_keys: bool = False,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.loop = loop
         # one Central, or an active/standby pair (EV_CP_M's --central H:P,H:P)
@@ -477,6 +481,7 @@ class MonitorFleet:
         self.wheel: list[list[Cp]] = [[] for _ in range(SLOTS)]
         for cp in self.cps:
             self.wheel[cp.slot].append(cp)
+            cp.token = (tokens or {}).get(cp.cp_id, "")
         self.claim_supported = True
         self.ssl = client_context(Path(tls_ca)) if tls_ca else None
         self.report_keys = report_keys  # hand new CP keys to the coordinator (sealed runs)

@@ -7,6 +7,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from fleet.pinning import describe as pinning_cell
+
 
 def machine() -> dict[str, Any]:
     model = ""
@@ -103,10 +105,24 @@ def row(r: dict[str, Any]) -> list[str]:
         _pair(drivers.get("progress_latency"), "p50_ms", "p99_ms"),
         storm_cell,
         reg_cell,
-        "-" if not steady else _num(steady.get("generator_cpu_mean"), " %"),
+        _generator_cpu(r, steady),
         _pair(hb.get("generator_tick_lag"))
         + (f" (nice {r['monitor_nice']})" if r.get("monitor_nice") else ""),
+        pinning_cell(r.get("pinning")) if "pinning" in r else "-",
     ]
+
+
+def _generator_cpu(r: dict[str, Any], steady: dict[str, Any]) -> str:
+    """The monitor side's CPU and the whole generator's (with the Kafka simulation and the
+    coordinator), mean over the steady phase, % of one core; results from before the
+    monitors were sampled apart have the whole only."""
+    if not steady:
+        return "-"
+    whole = _num(steady.get("generator_cpu_mean"), " %")
+    if steady.get("monitors_cpu_mean") is None:
+        return whole
+    side = {"go": "Go", "python": "Python"}.get(r.get("generator", ""), "?")
+    return f"{_num(steady['monitors_cpu_mean'])} % {side} / {whole}"
 
 
 HEADERS = [
@@ -121,8 +137,9 @@ HEADERS = [
     "progress p50 / p99",
     "storm: all re-authorized",
     "registration",
-    "generator CPU",
+    "generator CPU: monitors / all",
     "generator's own lag p50 / p99",
+    "pinned (taskset)",
 ]
 
 

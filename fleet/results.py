@@ -124,7 +124,10 @@ def summarize(
         "label": o.label,
         "cps": o.cps,
         "workers": sc.n_workers,
+        "generator": o.generator,  # the monitor side: "go" (fleet/gomon) or "python"
+        "generator_runtime": sc.generator_runtime,  # Go: {"go": version, "gomaxprocs": n}
         "monitor_nice": sc.monitor_nice,
+        "pinning": o.pin.describe() if o.pin else None,  # cores (taskset), None: not pinned
         "central_cmd": " ".join(o.central_cmd),
         "pythonpath": o.pythonpath,
         "security": {"tls": o.tls, "sealed": o.sealed},

@@ -28,12 +28,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from fleet import go_generator
 from fleet.broker import free_port
 from fleet.central import CentralProcess, FleetError, Sampler, Security, make_security
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
 from fleet.pair import Pair
+from fleet.pinning import Pinning, pin_process
 from fleet.stats import mean_max
 from fleet.worker import worker_main
 from wire.errors import WireError
@@ -75,6 +77,13 @@ class ScenarioOptions:
     # the storm then SIGKILLs the active one and the standby takes over (fleet/pair.py).
     failover: bool = False
     db_url: str | None = None
+    # The monitor side: "python" (worker processes of fleet/monitors.py, one per 2,500
+    # monitors) or "go" (one process of fleet/gomon, the same semantics at a fraction of the
+    # CPU; fleet/go_generator.py). ``evc-fleet`` picks "go" wherever it builds.
+    generator: str = "python"
+    # Central on ``pin.central``, the Kafka simulation and the monitors on ``pin.rest``
+    # (fleet/pinning.py; evc-fleet pins itself and the broker it starts there too).
+    pin: Pinning | None = None
 
 
 class Scenario:
@@ -94,6 +103,7 @@ class Scenario:
         self.ctx = multiprocessing.get_context("spawn")
         self.workers: list[tuple[Any, Connection]] = []
         self.monitor_nice = 0  # what the monitor workers run at (_prioritize)
+        self.generator_runtime: dict[str, Any] = {}  # the Go generator's version, GOMAXPROCS
         self.priority_refused: str | None = None
         self.kafka: tuple[Any, Connection] | None = None
         self.names: dict[int, tuple[str, Path]] = {}  # id(conn) -> (name, log file)
@@ -108,6 +118,8 @@ class Scenario:
         self.n_workers = opts.workers or min(
             max(1, math.ceil(opts.cps / MONITORS_PER_WORKER)), os.cpu_count() or 1
         )
+        if opts.generator == "go":
+            self.n_workers = 1  # one Go process simulates every monitor
         self.phase = "start"
         self.phase_started = time.monotonic()
         self._last_progress = 0.0
@@ -230,14 +242,15 @@ class Scenario:
         central = sample.cpu.get("central", 0.0) if sample else 0.0
         rss = sample.rss.get("central", 0.0) if sample else 0.0
         gen = sample.cpu.get("generator", 0.0) if sample else 0.0
+        monitors = sample.cpu.get("monitors", 0.0) if sample else 0.0
         kafka = snap.get("kafka") or {}
         line = (
             f"[{self.o.cps} {self.phase:<9} {now - self.phase_started:5.0f}s] "
             f"auth {snap['authenticated']}/{self.o.cps}  reg {snap['registered']}"
             f"  hb/s {rate:6.0f}  p99 {'-' if p99 is None else f'{p99 * 1000:.1f} ms'}"
             f"  answered {'-' if answered is None else f'{answered:.1f}%'}"
-            f"  central {central:.0f}% {rss:.0f} MB  generator {gen:.0f}%"
-            f" (lag p99 {'-' if lag is None else f'{lag * 1000:.0f} ms'})"
+            f"  central {central:.0f}% {rss:.0f} MB  generator {gen:.0f}% (monitors"
+            f" {monitors:.0f}%, lag p99 {'-' if lag is None else f'{lag * 1000:.0f} ms'})"
             f"  supplying {kafka.get('supplies', 0)}"
         )
         if snap["locked_out"]:
@@ -280,6 +293,7 @@ class Scenario:
             pythonpath=self.o.pythonpath,
             extra=extra,
             security=self.security,
+            launcher=self.o.pin.taskset(self.o.pin.central) if self.o.pin else None,
         )
         self.central.spawn()
         self.central.wait_listening(120.0)
@@ -312,10 +326,11 @@ class Scenario:
         )
         proc.start()
         child.close()
+        self._pin(proc.pid)
         self.kafka = (proc, parent)
         self._child(parent, proc, "the Kafka simulation", log)
+        tokens = self._enroll([c[0] for c in cps])
         for index in range(self.n_workers):
-            parent, child = self.ctx.Pipe()
             share = cps[index :: self.n_workers]
             options = {
                 "response_timeout": self.o.response_timeout,
@@ -323,26 +338,50 @@ class Scenario:
                 "tls_ca": str(self.security.ca) if self.security.tls else None,
                 "report_keys": self.o.sealed,
             }
-            name = f"monitor worker {index + 1}"
-            log = self.run_dir / f"worker-{index + 1}.log"
-            proc = self.ctx.Process(
-                target=worker_main,
-                args=(child, self.ports(), share, options, str(log), f"worker-{index + 1}"),
-                name=f"fleet-monitors-{index + 1}",
-                daemon=True,
-            )
-            proc.start()
-            child.close()
+            if tokens:
+                options["tokens"] = {c[0]: tokens[c[0]] for c in share}
+            name, log, (proc, parent) = self._start_monitors(index, share, options)
             self._prioritize(proc.pid)
             self.workers.append((proc, parent))
             self._child(parent, proc, name, log)
         pids = [os.getpid(), self.kafka[0].pid] + [p.pid for p, _ in self.workers]
-        self.sampler.track("generator", pids)
+        self.sampler.track("generator", pids)  # the whole generator: coordinator, Kafka, monitors
+        self.sampler.track("monitors", [p.pid for p, _ in self.workers])
         deadline = time.monotonic() + 45
         while not self._ask(self.kafka[1], "snapshot")["ready"]:
             if time.monotonic() > deadline:
                 raise FleetError("the fleet's Kafka consumers got no partitions within 45 s")
             time.sleep(0.2)
+
+    def _start_monitors(
+        self, index: int, share: list[tuple[str, str, float, float]], options: dict[str, Any]
+    ) -> tuple[str, Path, tuple[Any, Any]]:
+        """Monitor worker ``index`` (a Python process), or the Go generator (one process
+        that also serves as its own pipe, fleet/go_generator.py): its name, log, (process,
+        pipe). Pinned with the rest of the generator."""
+        if self.o.generator == "go":
+            log = self.run_dir / "gomon.log"
+            prefix = self.o.pin.taskset(self.o.pin.rest) if self.o.pin else None
+            monitors = go_generator.start(self.ports(), share, options, log, prefix)
+            self.generator_runtime = monitors.runtime
+            return "the Go monitor generator", log, (monitors, monitors)
+        parent, child = self.ctx.Pipe()
+        log = self.run_dir / f"worker-{index + 1}.log"
+        proc = self.ctx.Process(
+            target=worker_main,
+            args=(child, self.ports(), share, options, str(log), f"worker-{index + 1}"),
+            name=f"fleet-monitors-{index + 1}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        self._pin(proc.pid)
+        return f"monitor worker {index + 1}", log, (proc, parent)
+
+    def _pin(self, pid: int | None) -> None:
+        """A process of the generator onto the generator's cores (every thread of it)."""
+        if self.o.pin is not None and pid:
+            pin_process(pid, self.o.pin.rest)
 
     def _prioritize(self, pid: int | None) -> None:
         """Give a monitor worker ``monitor_nice`` (``self.monitor_nice``: what it got); a
@@ -350,11 +389,42 @@ class Scenario:
         if not self.o.monitor_nice or pid is None:
             return
         try:
-            os.setpriority(os.PRIO_PROCESS, pid, self.o.monitor_nice)
+            for tid in os.listdir(f"/proc/{pid}/task"):  # every thread (the Go runtime's)
+                os.setpriority(os.PRIO_PROCESS, int(tid), self.o.monitor_nice)
         except OSError as exc:
             self.priority_refused = exc.strerror or str(exc)
             return
         self.monitor_nice = self.o.monitor_nice
+
+    def _enroll(self, cp_ids: list[str]) -> dict[str, str]:
+        """The operator's one-time enrollment tokens for every CP, issued in bulk in Central's
+        database before the monitors start (``Store.issue_enrollments``, one transaction): a
+        secured Central registers no CP without its token. None for a Central without TLS
+        (``--insecure``: no token needed) or one whose database knows no enrollment (an older
+        checkout given with ``--central-cmd``)."""
+        if not self.security.tls or self.central is None:
+            return {}
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from central_app.db import DatabaseError, default_url, open_database
+        from central_app.store import RegistryError, Store
+
+        args = self.central.args
+        url = args[args.index("--db") + 1] if "--db" in args[:-1] else None
+        try:
+            db = open_database(url or default_url(self.run_dir / "central"), create=False)
+        except DatabaseError as exc:
+            raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+        try:
+            if "enrollment_tokens" not in inspect(db.engine).get_table_names():
+                return {}
+            issued = Store(db).issue_enrollments(cp_ids, "evc-fleet", 24 * 3600)
+        except (RegistryError, SQLAlchemyError) as exc:
+            raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+        finally:
+            db.dispose()
+        return {cp_id: token for cp_id, (token, _) in issued.items()}
 
     def _driver_keys(self) -> dict[str, str]:
         """The seeded drivers' keys, from Central's database (Central issues one to every
@@ -478,7 +548,7 @@ class Scenario:
         self.say(
             f"[{self.o.cps}] Central: {' '.join(self.o.central_cmd)}"
             + (f" (PYTHONPATH={self.o.pythonpath})" if self.o.pythonpath else "")
-            + f"; {mode}; {self.n_workers} monitor worker(s), {len(drivers)} drivers,"
+            + f"; {mode}; {self._monitor_side()}, {len(drivers)} drivers,"
             + f" topics {topics.prefix}*"
         )
         registration: dict[str, Any] | None = None
@@ -514,6 +584,16 @@ class Scenario:
         if self.error is not None:
             result["error"] = self.error
         return result
+
+    def _monitor_side(self) -> str:
+        if self.o.generator == "go":
+            side = "the Go monitor generator (1 process)"
+        else:
+            side = f"{self.n_workers} Python monitor worker(s)"
+        if self.o.pin is None:
+            return side + ", not pinned"
+        where = self.o.pin.describe()
+        return side + f"; Central on CPU {where['central']}, the rest on CPU {where['generator']}"
 
     def _failed(self, exc: ChildDied) -> None:
         if self.error is None:
@@ -577,7 +657,7 @@ class Scenario:
         a, b = self.window(start, end)
         samples = self.sampler.between(a, b)
         out: dict[str, float | None] = {}
-        for group in ("central", "generator"):
+        for group in ("central", "generator", "monitors"):
             cpu_mean, cpu_max = mean_max([s.cpu.get(group, 0.0) for s in samples])
             out[f"{group}_cpu_mean"] = cpu_mean
             out[f"{group}_cpu_max"] = cpu_max

@@ -42,6 +42,7 @@ def test_a_reply_larger_than_the_pipe_buffer_goes_through_a_watched_pipe() -> No
         child.close()
 
 
+@pytest.mark.process
 @pytest.mark.timeout(60)
 def test_a_failed_command_and_a_dead_worker_are_named_with_their_log(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")

@@ -1,0 +1,3 @@
+module evcharging/fleet/gomon
+
+go 1.19
