@@ -1,5 +1,5 @@
-"""Smoke run of ``evc-fleet`` (docs/performance.md): 300 simulated CPs against a real
-EV_Central process and the session's real broker — registration, a short steady phase with
+"""Smoke run of ``evc-fleet`` (docs/performance.md): 300 simulated CPs, secured (TLS, sealed
+values, enrollment tokens), against a real EV_Central process and the session's real broker — registration, a short steady phase with
 drivers, a silenced CP, then Central SIGKILLed and restarted.
 
 It asserts correctness only (every heartbeat answered, no false DISCONNECTED, everybody back
@@ -37,6 +37,10 @@ def test_300_cps_steady_and_restart_storm(kafka_bootstrap: str, tmp_path: Path) 
         pythonpath=str(REPO),
         progress_every=60.0,
         label="smoke",
+        # the default network is the secured one (issue 20): TLS on the monitor link, sealed
+        # Kafka values, enrollment tokens for every new CP
+        tls=True,
+        sealed=True,
     )
     sampler = Sampler()
     sampler.start()
