@@ -29,7 +29,7 @@ from pathlib import Path
 
 from central_app import metrics
 from central_app.console import ConsoleView, read_operator_commands
-from central_app.db import DEFAULT_DATA_DIR, default_url
+from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
@@ -290,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             say(f"EV_Central: error: {exc}", err=True)
             return 2
+        except Fenced as exc:  # the partner took the lock back while this one took office
+            runtime.stop()
+            if stop.is_set():
+                return 0
+            say(f"EV_Central: deposed while taking office ({exc}); starting again as the standby")
+            continue
         try:
             if use_gui and run_control_center is not None:
                 start = runtime.start if gui_starts else None

@@ -97,6 +97,7 @@ OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
 REFRESH_SECONDS = 5.0
 CALL_TIMEOUT = 10.0
 RECONCILE_WINDOW_MIN = 6 * 60  # the last hours of sessions, at each reconciliation
+RESEND_TICKETS_MIN = 10  # the tickets a Central taking office sends again
 
 T = TypeVar("T")
 
@@ -218,6 +219,7 @@ class CentralRuntime:
         self._unsealable_said: dict[str, float] = {}
         self._never_connected = NeverConnected()
         self._discrepancies: set[tuple[str, str]] = set()  # reported once each
+        self._recent_tickets: list[tuple[Any, str | None]] = []
         self._links: LinkStatus | None = None
         self._was_up = False
         self.open_files = 0
@@ -261,6 +263,9 @@ class CentralRuntime:
         self.writer = DbWriter(on_health=self._db_health)
         ledger = Ledger(store, self.writer, require_enrollment=cfg.enrollment)
         records, sessions = ledger.load()
+        # sent again once in office: the previous Central may have written them and stopped
+        # before their notices left (found by evc-chaos: a ticket the driver never got)
+        self._recent_tickets = store.recent_tickets(window_start(RESEND_TICKETS_MIN))
         try:
             # the group is namespaced like the topics, so test networks never rebalance each other
             self.kafka = KafkaLink(
@@ -391,6 +396,7 @@ class CentralRuntime:
         for record in records:
             hub.cps[record.cp_id] = machine_from(record)
         self.supplies.restore(sessions)
+        self.supplies.ends.resend_recent(self._recent_tickets)
         hub.say(
             f"loaded {len(hub.cps)} charging points; all DISCONNECTED until their monitors connect"
         )
@@ -496,10 +502,17 @@ class CentralRuntime:
             loop.call_soon_threadsafe(loop.stop)
         if self._core is not None:
             self._core.join(timeout=5)
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            loop.close()  # its epoll, eventfd and pipes: a pair's Central stops and starts again
         if self.db is not None:
             self.db.dispose()
         if self.leadership is not None:
             self.leadership.close()
+        # start() froze everything it had loaded (gc.freeze): a deposed Central builds a new
+        # runtime, and this one's cycles (the Kafka clients' handles and sockets among them)
+        # must be collectable, or every change of role leaks them (found by evc-chaos)
+        gc.unfreeze()
+        gc.collect()
 
     # --- the owner ------------------------------------------------------------------------
 

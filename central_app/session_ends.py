@@ -10,6 +10,7 @@ owner thread; a ticket leaves only once the database said it is the session's fi
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import Future
 
 from central_app.billing import Billing, TicketData
@@ -94,7 +95,7 @@ class SessionEnds:
             log.info("the engine confirms the ticket of session %s", ticket.session_id)
             return
         self.hub.counts.amended_ticket(kwh, eur, ticket.kwh, ticket.eur)
-        self.hub.notify_driver(ticket.driver_id, _notice(ticket, was_kwh=kwh, was_eur=eur))
+        self.hub.notify_driver(ticket.driver_id, ticket_notice(ticket, was_kwh=kwh, was_eur=eur))
         change = (
             f"{kwh:.3f} kWh, {eur:.2f} EUR ({reason}, Central's last reading) -> "
             f"{ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason}, the engine's meter)"
@@ -118,6 +119,19 @@ class SessionEnds:
             LogLevel.WARNING,
             ticket.cp_id,
         )
+
+    def resend_recent(self, tickets: list[tuple[TicketData, str | None]]) -> None:
+        """Send again the tickets of the last minutes (at start): the Central before this one
+        may have written them and been killed or deposed before their notices left. Drivers
+        keep one ticket per session, so one they had already is not shown twice."""
+        for ticket, amended_from in tickets:
+            was = _was(amended_from)
+            self.hub.notify_driver(
+                ticket.driver_id,
+                ticket_notice(ticket, was_kwh=was[0], was_eur=was[1])
+                if was
+                else ticket_notice(ticket),
+            )
 
     def _ticketed(
         self, ticket: TicketData, new: Future[bool], told: bool = False, reason: str = ""
@@ -144,7 +158,7 @@ class SessionEnds:
                 ticket.kwh,
                 ticket.eur,
             )
-        self.hub.notify_driver(ticket.driver_id, _notice(ticket))
+        self.hub.notify_driver(ticket.driver_id, ticket_notice(ticket))
         phase = (
             RequestPhase.INTERRUPTED if is_interruption(ticket.reason) else RequestPhase.FINISHED
         )
@@ -162,7 +176,7 @@ class SessionEnds:
         )
 
 
-def _notice(
+def ticket_notice(
     ticket: TicketData, *, was_kwh: float | None = None, was_eur: float | None = None
 ) -> Ticket:
     """The driver's ``ticket`` notice; with ``was_*`` a correction of an earlier one."""
@@ -179,3 +193,9 @@ def _notice(
         was_kwh=was_kwh,
         was_eur=was_eur,
     )
+
+
+def _was(amended_from: str | None) -> tuple[float, float] | None:
+    """(kWh, EUR) of ``sessions.amended_from`` ("0.123 kWh, 0.05 EUR (monitor_lost)")."""
+    match = re.match(r"\s*([0-9.]+) kWh, ([0-9.]+) EUR", amended_from or "")
+    return (float(match.group(1)), float(match.group(2))) if match else None

@@ -179,6 +179,34 @@ class SessionStore:
         except IntegrityError:
             return False
 
+    def recent_tickets(self, since: str) -> list[tuple[TicketData, str | None]]:
+        """Tickets written since ``since``, each with what it said before an amendment (or
+        None): what a Central taking office sends again, since the one before it may have
+        written a ticket and been stopped or deposed before its notice left."""
+        with self.db.Session.begin() as s:
+            rows = s.scalars(
+                select(SessionRow)
+                .where(SessionRow.status == "ticketed", SessionRow.ticketed_at >= since)
+                .order_by(SessionRow.id)
+            )
+            return [
+                (
+                    TicketData(
+                        r.session_id,
+                        r.cp_id,
+                        r.driver_id,
+                        r.kwh or 0.0,
+                        r.eur or 0.0,
+                        r.started_at or "",
+                        r.ended_at or "",
+                        r.reason or "",
+                        r.request_id,
+                    ),
+                    r.amended_from,
+                )
+                for r in rows
+            ]
+
     def tickets(self, session_id: str | None = None) -> list[TicketData]:
         with self.db.Session.begin() as s:
             query = (

@@ -92,6 +92,8 @@ class Standby:
                 log.exception("closing the standby's TCP server")
             loop.call_soon_threadsafe(loop.stop)
             core.join(timeout=5)
+            if not loop.is_running():
+                loop.close()  # a standby may wait many times in one process's life
             producer.close(CLOSE_S)
 
     def _topics(self) -> bool:
