@@ -1,5 +1,6 @@
 """Shared fixtures: a real Kafka broker for the session and a fresh topic prefix per test;
-a real PostgreSQL server for the session and a fresh database per test (``tests.postgres``).
+a real PostgreSQL server for the session and a fresh database per test (``tests.postgres``),
+and the same with MariaDB (``tests.mariadb``).
 
 ``EVC_KAFKA=host:port`` reuses a running broker; otherwise ``scripts/kafka-local`` starts one
 on a free port in a temporary run dir, and the session stops it at the end. Area-specific
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
@@ -24,6 +26,44 @@ from wire.pki import Secrets
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
+
+# The property tests check what the code does, not how fast one example runs: on the xdist
+# workers that share two cores with brokers and programs, an example of 0.1 ms can wait
+# 250 ms for a CPU, and hypothesis' 200 ms deadline then fails it as "unreliable timings".
+settings.register_profile("evc", deadline=None)
+settings.load_profile("evc")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``make test``'s workers: the heavy modules run on one worker in a row (tests.parallel)."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):  # -n N alone means "load"
+        return None
+    from tests.parallel import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+# The tiers (``make check`` runs the unit tier: none of these marks). A test is marked
+# ``kafka``/``postgres``/``mariadb`` here by the session fixtures it asks for, directly or
+# through others, or by the server a ``db_url``/``server_url`` parameter names.
+KAFKA_FIXTURES = frozenset({"kafka_bootstrap", "secure_kafka"})
+POSTGRES_FIXTURES = frozenset({"pg_server"})
+MARIADB_FIXTURES = frozenset({"maria_server"})
+SERVER_PARAMS = ("db_url", "server_url")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if names & KAFKA_FIXTURES:
+            item.add_marker(pytest.mark.kafka)
+        servers = {callspec.params.get(p) for p in SERVER_PARAMS} if callspec else set()
+        if names & POSTGRES_FIXTURES or "postgresql" in servers:
+            item.add_marker(pytest.mark.postgres)
+        if names & MARIADB_FIXTURES or "mariadb" in servers:
+            item.add_marker(pytest.mark.mariadb)
 
 
 def _free_port() -> int:
@@ -121,13 +161,44 @@ def pg_url(pg_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def maria_server() -> Iterator:
+    """A real MariaDB server for the session (``scripts/maria-local``; ``EVC_MARIADB_URL``
+    reuses one): ``maria_server.database()`` gives a fresh database, dropped afterwards.
+    Skipped, saying why, only where Debian's mariadb-server is not installed."""
+    from tests.mariadb import NotInstalled, session_server
+
+    try:
+        with session_server() as server:
+            yield server
+    except NotInstalled as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def maria_url(maria_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a fresh, empty MariaDB database for this test, in the brief's form
+    ``mysql://user:pass@host:port/db``."""
+    with maria_server.database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Central's database, once as the embedded SQLite file and once on PostgreSQL: the
-    store's tests run against both (Central issues no dialect-specific SQL)."""
+    """Central's database, as the embedded SQLite file, on PostgreSQL and on MariaDB: the
+    store's tests run against each (Central issues no dialect-specific SQL)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'c.db'}"
-    return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("pg_url" if request.param == "postgresql" else "maria_url")
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database on each server that can decide a pair's leadership
+    (``central_app.leadership``): PostgreSQL, then MariaDB."""
+    return request.getfixturevalue("pg_url" if request.param == "postgresql" else "maria_url")
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ def _race(root: str, start_at: float, queue: multiprocessing.Queue) -> None:  # 
     queue.put((created, keys.engine_keypair().public, keys.monitor_keypair("CP-01").public))
 
 
+@pytest.mark.process
 def test_programs_starting_at_once_agree_on_one_key(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -192,6 +193,7 @@ def _secrets_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_evc_secrets_curve_creates_and_rotates(tmp_path: Path) -> None:
     made = _secrets_cli("curve", "CP-01", "CP-02", "--dir", str(tmp_path))
     assert made.returncode == 0, made.stderr

@@ -200,6 +200,7 @@ def _start_engine(port: int) -> tuple[subprocess.Popen, int]:
     return proc, int(line)
 
 
+@pytest.mark.process
 def test_engine_killed_and_restarted(clients) -> None:
     proc, port = _start_engine(0)
     procs = [proc]

@@ -362,6 +362,7 @@ def _answer_to_enq(sock: socket.socket, timeout: float) -> bytes:
         return b""
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind", sorted(LOOPS))
 def test_max_connections_below_the_fd_limit_refuses_with_nack(kind) -> None:
     server = LimitedServer(64, kind, reserve="24")  # 40 sessions at most
@@ -387,6 +388,7 @@ def test_max_connections_below_the_fd_limit_refuses_with_nack(kind) -> None:
     assert problems == []
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind", sorted(LOOPS))
 def test_out_of_descriptors_refuses_cleanly_and_logs_little(kind) -> None:
     server = LimitedServer(64, kind, reserve="none")  # no cap: accept() will hit EMFILE
@@ -438,6 +440,7 @@ def _connects(client: CentralClient) -> bool:
 # -- the process standing still -------------------------------------------------------------
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind", sorted(LOOPS))
 def test_a_stall_of_the_server_is_not_the_peers_silence(kind) -> None:
     """Issue 21: the server process stood still (SIGSTOP) while a peer's ACK and next request

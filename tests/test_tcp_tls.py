@@ -232,6 +232,7 @@ def run_program(module: str, *args: str, env: dict[str, str]) -> subprocess.Comp
     )
 
 
+@pytest.mark.process
 def test_programs_without_tls_files_say_what_to_do(tmp_path: Path) -> None:
     # a secrets directory with everything but Central's certificate
     secrets = Secrets(tmp_path / "secrets")
@@ -260,6 +261,7 @@ def test_programs_without_tls_files_say_what_to_do(tmp_path: Path) -> None:
     assert "Traceback" not in monitor.stderr + monitor.stdout
 
 
+@pytest.mark.process
 def test_the_monitor_refuses_a_central_it_does_not_trust(
     tmp_path: Path, tls_secrets: Secrets, other_ca: Secrets
 ) -> None:
