@@ -96,7 +96,12 @@ def test_monitor_lost_mid_supply_tickets_last_known_values_after_grace(
         # it changes nothing
         engine.ended(auth.session_id, "D-002", 1.0, auth.price, "t", "monitor_lost")
         engine.ended(auth.session_id, "D-002", 1.0, auth.price, "t", "monitor_lost")
-        driver.request("req-m2", "CP-01")  # something after it, to know Central got that far
+        wait_for(  # the amendment is written first, then sent
+            lambda: (driver.poll() and driver.types()).count("ticket") >= 2,
+            20,
+            "the amended ticket",
+        )
+        driver.request("req-m2", "CP-01")  # something after both ends, to know Central got that far
         wait_for(lambda: "denied" in (driver.poll() and driver.types()), 20, "next answer")
         tickets = [n for n in driver.notices if isinstance(n, Ticket)]
         assert [(t.kwh, t.was_kwh) for t in tickets] == [(0.9, None), (1.0, 0.9)]
