@@ -22,6 +22,11 @@ $(STAMP): setup.cfg pyproject.toml
 PYTEST_WORKERS ?= 2
 # The unit tier of `make check`: no broker, no database server, no program started as a process.
 UNIT_TIER := not kafka and not postgres and not mariadb and not process and not e2e and not slow
+# It mostly waits (deadlines, shutdowns: 25 s of CPU in 3 min), so more workers than cores.
+CHECK_WORKERS ?= 6
+# Python's bytecode cache: without it every worker, and every program a test starts, compiles
+# its modules anew (collecting the suite takes 8 s instead of 3).
+unexport PYTHONDONTWRITEBYTECODE
 
 # pyproject.toml adds --durations=15; tests/parallel.py keeps the heavy modules on one worker.
 test: setup
@@ -31,7 +36,8 @@ test: setup
 check: $(STAMP)
 	@start=$$(date +%s%N); status=0; \
 	{ $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
-	  QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "$(UNIT_TIER)" $(PYTEST_ARGS); } || status=$$?; \
+	  QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(CHECK_WORKERS) -m "$(UNIT_TIER)" $(PYTEST_ARGS); } \
+	  || status=$$?; \
 	echo "check: lint + unit tier in $$(( ($$(date +%s%N) - start) / 1000000000 )) s"; \
 	exit $$status
 

@@ -224,7 +224,9 @@ class DriverCore:
         if self.busy:
             assert self.session is not None
             return f"A charge is already in progress at {self.session.cp_id}"
-        if len(self.network) and not self.network.knows(cp_id):
+        # Only once the replay of the network is over: a CP missing from a half-read network
+        # may be on the next page, and Central refuses an id it does not know anyway.
+        if self.network_loaded and len(self.network) and not self.network.knows(cp_id):
             return f"Unknown charging point {cp_id!r}"
         info = self.network.get(cp_id)
         request = ChargeRequest(
@@ -312,7 +314,7 @@ class DriverCore:
         run = self.run
         if run is None:
             return
-        knows = self.network.knows if len(self.network) else None
+        knows = self.network.knows if self.network_loaded and len(self.network) else None
         entry, skipped = run.next_entry(now, self.network_loaded, knows, self.busy)
         for result in skipped:
             self._report_skip(result)

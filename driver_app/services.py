@@ -153,7 +153,7 @@ class ServiceRun:
         """What to request now (if anything), plus entries skipped as unknown on the way.
 
         ``network_ready``: the network view finished its initial replay. ``knows`` is None
-        while the view is empty (then every id is attempted and Central decides). ``busy`` is
+        while the view is empty or still being replayed (then every id is attempted and Central decides). ``busy`` is
         True while the driver's current session has not ended (a late answer to a timed-out
         request, or a supply adopted after a restart): the run waits for it.
         """

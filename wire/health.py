@@ -358,7 +358,11 @@ class LazyPirateClient:
             if event["event"] == zmq.EVENT_CONNECTED:
                 self.connections += 1
             elif event["event"] & HANDSHAKE_FAILED:
-                self._handshake = (int(event["event"]), int(event["value"]))
+                # a detailed failure is not overwritten by a later bare one (a peer closing
+                # mid-handshake, seen under load after the mechanism mismatch)
+                bare = event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                if not (bare and self._handshake is not None):
+                    self._handshake = (int(event["event"]), int(event["value"]))
 
     def _no_reply(self) -> EngineUnreachable:
         """The error for a check without a reply: why, when ZeroMQ told us."""
@@ -389,7 +393,10 @@ class LazyPirateClient:
                 "its host)?"
             )
         else:
-            why = "the ZeroMQ handshake failed"
+            why = (
+                "the ZeroMQ handshake failed: the engine probably requires CURVE and we speak "
+                "plain ZeroMQ (--insecure): run both secure or both --insecure"
+            )
         return EngineHandshakeFailed(f"{why} (docs/security.md)")
 
     def _miss(self) -> None:

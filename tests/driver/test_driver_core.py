@@ -175,10 +175,22 @@ def test_core_ignores_other_drivers_and_duplicate_tickets_and_adopts_after_resta
     assert core.request("CP-42").startswith("A charge")  # busy wins over unknown
 
 
-def test_core_reports_unknown_cp_when_idle():
-    core = DriverCore("D-001", lambda r: None, Recorder(), clock=Clock())
+def test_core_reports_unknown_cp_once_the_network_is_read():
+    sent: list = []
+    core = DriverCore("D-001", sent.append, Recorder(), clock=Clock())
     core.on_cp_state(CpState(cp_id="CP-01", location="H", x=1, y=2, price=0.3, status="ACTIVE"))
+    core.network_loaded = True
     assert core.request("CP-42") == "Unknown charging point 'CP-42'"
+    assert sent == []
+
+
+def test_a_cp_not_yet_replayed_is_asked_for_not_refused():
+    """Half the network read: the CP asked for may be in the other half (a CI flake)."""
+    sent: list = []
+    core = DriverCore("D-001", sent.append, Recorder(), clock=Clock())
+    core.on_cp_state(CpState(cp_id="CP-01", location="H", x=1, y=2, price=0.3, status="ACTIVE"))
+    assert core.request("CP-04") is None
+    assert [r.cp_id for r in sent] == ["CP-04"]
 
 
 def _console_core() -> tuple[DriverCore, io.StringIO, Clock]:
