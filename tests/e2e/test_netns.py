@@ -7,7 +7,11 @@ HEALTH socket to the CP host's address and its monitor reaches it there; the dri
 the broker through the central host. One driver runs a 2-request services file on the CP's
 autopilot; the test checks the driver's console (two tickets), Central's database (two
 ticketed sessions with energy) and that every address handed to a program is a namespace
-address. Needs root (CAP_NET_ADMIN); skipped otherwise. Everything started here is stopped
+address. The commands are docs/deploy.md's "Option 1": a secured broker (SASL_SSL) and
+Central (TLS), each host with its own secrets directory holding only the files the guide
+copies there (B: ``ca.pem``, ``kafka-engine.properties``; C: ``ca.pem``,
+``kafka-driver.properties`` and the driver's key), so a step missing from the guide fails
+here. Needs root (CAP_NET_ADMIN); skipped otherwise. Everything started here is stopped
 and the namespaces are deleted by finalizers, also on failure.
 """
 
@@ -27,7 +31,6 @@ import pytest
 
 from tests.e2e.netns import ThreeHosts, can_create_namespaces
 from tests.waiting import wait_for
-from wire.pki import Secrets
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,6 +41,7 @@ CENTRAL_PORT = 7070
 ENGINE_PORT = 5600
 CP_ID = "CP-01"
 DRIVER_ID = "D-001"
+HOST_ROLES = ("central", "cps", "drivers")
 
 _OK, _WHY = can_create_namespaces()
 pytestmark = [
@@ -61,14 +65,28 @@ class Proc:
             return ""
 
 
-def _env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "EVC_TOPIC_PREFIX", "EVC_KAFKA")
-    }
-    env.update(PYTHONUNBUFFERED="1", QT_QPA_PLATFORM="offscreen")
+_DROPPED = ("DISPLAY", "WAYLAND_DISPLAY", "EVC_TOPIC_PREFIX", "EVC_KAFKA", "EVC_KAFKA_CREDENTIALS")
+
+
+def _env(secrets: Path) -> dict[str, str]:
+    """A host's environment: its own secrets directory, where the guide puts the files."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
+    env.update(PYTHONUNBUFFERED="1", QT_QPA_PLATFORM="offscreen", EVC_SECRETS=str(secrets))
     return env
+
+
+def _copy_to_host(files: list[Path], secrets: Path) -> None:
+    """What the guide's ``install -d -m 700 …; scp …; sed -i "s#^ssl.ca.location=…#"`` does."""
+    secrets.mkdir(parents=True, mode=0o700, exist_ok=True)
+    for source in files:
+        target = secrets / source.name
+        text = source.read_text()
+        if source.suffix == ".properties":
+            text = re.sub(
+                r"(?m)^ssl\.ca\.location=.*$", f"ssl.ca.location={secrets / 'ca.pem'}", text
+            )
+        target.write_text(text)
+        target.chmod(0o600)
 
 
 class Launcher:
@@ -77,6 +95,8 @@ class Launcher:
     def __init__(self, hosts: ThreeHosts, logs: Path) -> None:
         self.hosts = hosts
         self.logs = logs
+        # machine A, B and C of docs/deploy.md: each its own secrets directory
+        self.secrets = {role: logs / f"host-{role}" / "secrets" for role in HOST_ROLES}
         self.procs: list[Proc] = []
         self.program_args: list[list[str]] = []  # what each program was told (for the check)
 
@@ -90,12 +110,25 @@ class Launcher:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.logs,
-                env=_env(),
+                env=_env(self.secrets[role]),
                 start_new_session=True,
             )
         proc = Proc(name, argv, process, log)
         self.procs.append(proc)
         return proc
+
+    def run(self, role: str, argv: list[str]) -> str:
+        """A one-shot command on a host (an operator's step); its output."""
+        self.program_args.append(argv)
+        done = subprocess.run(
+            [*self.hosts.prefix(role), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(self.secrets[role]),
+        )
+        assert done.returncode == 0, f"{' '.join(argv)}: {done.stdout}{done.stderr}"
+        return done.stdout
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
@@ -140,11 +173,11 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
     launcher = Launcher(hosts, tmp_path)
     try:
         hosts.create()
-        central_ip = hosts.central_cps_ip  # the broker's and Central's address
+        central_ip = hosts.central_cps_ip  # the broker's and Central's address (192.0.2.10)
         kafka = f"{central_ip}:{KAFKA_PORT}"
-        # TLS on the monitor link across hosts: Central's certificate names its address
-        secrets = Secrets(tmp_path / "secrets")
-        secrets.init((central_ip,))
+        secrets_a = launcher.secrets["central"]
+        # Machine A, step 1: the secured broker; its first start creates A's secrets
+        # directory (CA, broker certificate, one Kafka role file per role), users and ACLs
         broker_cmd = [
             sys.executable,
             str(KAFKA_LOCAL),
@@ -157,28 +190,31 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
             str(KAFKA_PORT),
             "--run-dir",
             str(kafka_run),
-            "--insecure",  # (the programs reach it through EVC_KAFKA_CREDENTIALS: PLAINTEXT)
         ]
         launcher.program_args.append(broker_cmd)
         started = subprocess.run(
             [*hosts.prefix("central"), *broker_cmd],
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=120,
+            env=_env(secrets_a),
         )
         assert started.returncode == 0, f"broker: {started.stdout}{started.stderr}"
-
+        # step 2: Central's certificate for the address the monitors dial
+        launcher.run("central", [str(BIN / "evc-secrets"), "init", "--host", central_ip])
+        # step 3: Central (TLS and the Kafka role file from A's secrets directory)
         central = launcher.start(
             "central",
             "central",
             [
                 str(BIN / "EV_Central"),
-                "--host",
-                central_ip,
                 "--port",
                 str(CENTRAL_PORT),
                 "--kafka",
                 kafka,
+                # the test's own: one interface of A, its data, console, fast status lines
+                "--host",
+                central_ip,
                 "--data-dir",
                 str(tmp_path / "central"),
                 "--no-gui",
@@ -186,12 +222,30 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "1000",  # its engine runs at --speed 20: 440 kW
                 "--status-every",
                 "0.5",
-                "--tls-cert",
-                str(secrets.cert("central")),
-                "--tls-key",
-                str(secrets.key("central")),
             ],
         )
+        wait_for(lambda: "status:" in central.output(), timeout=40, what="Central running")
+        admin = [str(BIN / "evc-admin"), "--data-dir", str(tmp_path / "central")]
+        # Admitting the CPs of B: a one-time enrollment token, copied to B
+        token_file = tmp_path / "host-cps" / "enroll" / f"{CP_ID}.token"
+        launcher.run("central", [*admin, "cp", "enroll", CP_ID, "--token-file", str(token_file)])
+        # The drivers' keys: exported on A, copied to C's secrets directory
+        key_file = tmp_path / "host-central" / "driver-keys" / f"driver-{DRIVER_ID}.key"
+        launcher.run(
+            "central",
+            [*admin, "driver", "key", DRIVER_ID, "--current", "--key-file", str(key_file)],
+        )
+        # Kafka credentials for B and C: only what their programs need
+        _copy_to_host(
+            [secrets_a / "ca.pem", secrets_a / "kafka-engine.properties"], launcher.secrets["cps"]
+        )
+        _copy_to_host(
+            [secrets_a / "ca.pem", secrets_a / "kafka-driver.properties", key_file],
+            launcher.secrets["drivers"],
+        )
+
+        # Machine B: the engine (HEALTH on B's address: its monitor dials it there) and the
+        # monitor, both with B's secrets directory (CURVE keys, ca.pem)
         launcher.start(
             "engine",
             "cps",
@@ -199,10 +253,10 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 str(BIN / "EV_CP_E"),
                 "--kafka",
                 kafka,
-                "--bind",
-                hosts.cps_ip,
                 "--port",
                 str(ENGINE_PORT),
+                "--bind",
+                hosts.cps_ip,
                 "--autopilot",
                 "--plug-delay",
                 "0.5",
@@ -213,28 +267,7 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "--journal-dir",
                 str(tmp_path / "journal"),
                 "--no-gui",
-                "--curve-dir",
-                str(tmp_path / "curve"),
             ],
-        )
-        # the operator admits the CP (a secured Central registers none without its one-time
-        # token) and the token file travels to the CP host with the CA
-        wait_for(lambda: "status:" in central.output(), timeout=30, what="Central running")
-        token_file = tmp_path / "cp-host" / f"{CP_ID}.token"
-        subprocess.run(
-            [
-                str(BIN / "evc-admin"),
-                "--data-dir",
-                str(tmp_path / "central"),
-                "cp",
-                "enroll",
-                CP_ID,
-                "--token-file",
-                str(token_file),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
         )
         launcher.start(
             "monitor",
@@ -247,14 +280,10 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 f"{central_ip}:{CENTRAL_PORT}",
                 "--cp-id",
                 CP_ID,
-                "--credentials-dir",
-                str(tmp_path / "credentials"),
-                "--central-ca",
-                str(secrets.ca_cert),
-                "--curve-dir",
-                str(tmp_path / "curve"),
                 "--enroll-token",
                 f"@{token_file}",
+                "--credentials-dir",
+                str(tmp_path / "credentials"),
             ],
         )
 
@@ -264,26 +293,10 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
 
         wait_for(central_sees_cp_active, timeout=30, what="Central to see CP-01 ACTIVE")
 
+        # Machine C: the driver with C's secrets directory only (no --driver-key: the guide
+        # puts driver-D-001.key where EV_Driver looks by default)
         services = tmp_path / "services.txt"
         services.write_text(f"# two supplies at the far host's CP\n{CP_ID}\n{CP_ID}\n")
-        # the operator hands the driver its key (Central seeded it with one)
-        key_file = tmp_path / "driver.key"
-        subprocess.run(
-            [
-                str(BIN / "evc-admin"),
-                "--data-dir",
-                str(tmp_path / "central"),
-                "driver",
-                "key",
-                DRIVER_ID,
-                "--current",
-                "--key-file",
-                str(key_file),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
         driver = launcher.start(
             "driver",
             "drivers",
@@ -299,8 +312,6 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
                 "1",
                 "--data-dir",
                 str(tmp_path / "driver"),
-                "--driver-key",
-                str(key_file),
                 "--no-gui",
             ],
         )
@@ -330,8 +341,13 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
         addresses = set(re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", given))
         assert addresses and addresses <= namespace_ips, addresses
         props = (kafka_run / "server.properties").read_text()
-        assert f"advertised.listeners=PLAINTEXT://{kafka}" in props
-        assert f"listeners=PLAINTEXT://{kafka}," in props
+        assert re.search(rf"(?m)^advertised\.listeners=SASL_SSL://{re.escape(kafka)}$", props)
+        # and nothing of A's secrets beyond the guide's files reached B and C
+        assert sorted(p.name for p in launcher.secrets["drivers"].iterdir()) == [
+            "ca.pem",
+            f"driver-{DRIVER_ID}.key",
+            "kafka-driver.properties",
+        ]
         # and the programs did connect across the links
         monitor_out = launcher.procs[2].output()
         assert f"Connected to CENTRAL at {central_ip}:{CENTRAL_PORT}" in monitor_out, monitor_out
@@ -340,6 +356,7 @@ def test_supply_across_three_hosts(tmp_path: Path) -> None:
         subprocess.run(
             [sys.executable, str(KAFKA_LOCAL), "stop", "--run-dir", str(kafka_run)],
             capture_output=True,
+            env=_env(launcher.secrets["central"]),
             timeout=60,
         )
         hosts.destroy()
