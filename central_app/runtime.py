@@ -537,6 +537,11 @@ class CentralRuntime:
         """Run ``fn(*args)`` on the owner and return its result (from any thread)."""
         if threading.current_thread() is self._core:
             return fn(*args)
+        return self.submit(fn, *args).result(timeout)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Post ``fn(*args)`` to the owner and return at once: its result or exception
+        arrives in the future (the GUI's commands must not wait for a busy owner)."""
         future: Future[T] = Future()
 
         def run() -> None:
@@ -551,7 +556,7 @@ class CentralRuntime:
         if loop is None or loop.is_closed():
             raise RuntimeError("Central's core is not running")
         loop.call_soon_threadsafe(run)
-        return future.result(timeout)
+        return future
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -871,21 +876,21 @@ class CentralRuntime:
         if self.hub is not None and not self._stop.is_set():
             self.call(self.hub.remove_listener, listener)
 
-    # Commands run on the owner and return once applied there (machines changed, commands
-    # queued for the engines): memory work, microseconds to a few ms, never the database, so
-    # the GUI thread can call them; what the monitors and engines hear next reflects them.
+    # Stop/Resume are posted to the owner and return at once with a future (done once applied
+    # there: machines changed, commands queued for the engines), so the GUI thread never
+    # waits for a busy owner; a later call (``snapshot``) runs after them, in order.
 
-    def stop_cp(self, cp_id: str) -> None:
-        self.call(self._set_admin, [cp_id], AdminState.STOPPED)
+    def stop_cp(self, cp_id: str) -> Future[None]:
+        return self.submit(self._set_admin, [cp_id], AdminState.STOPPED)
 
-    def resume_cp(self, cp_id: str) -> None:
-        self.call(self._set_admin, [cp_id], AdminState.ACTIVE)
+    def resume_cp(self, cp_id: str) -> Future[None]:
+        return self.submit(self._set_admin, [cp_id], AdminState.ACTIVE)
 
-    def stop_all(self) -> None:
-        self.call(self._set_admin, None, AdminState.STOPPED)
+    def stop_all(self) -> Future[None]:
+        return self.submit(self._set_admin, None, AdminState.STOPPED)
 
-    def resume_all(self) -> None:
-        self.call(self._set_admin, None, AdminState.ACTIVE)
+    def resume_all(self) -> Future[None]:
+        return self.submit(self._set_admin, None, AdminState.ACTIVE)
 
     def set_price(self, cp_id: str, price: float) -> None:
         """The operator's new price for a CP (audited): on the owner at once, the row behind;
