@@ -483,6 +483,7 @@ class ControlCenterWindow(QMainWindow):
                 remove(self.bridge)
             except Exception:
                 log.debug("remove_listener failed", exc_info=True)
+        self.history.close()
         super().closeEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
