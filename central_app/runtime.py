@@ -52,6 +52,7 @@ from central_app.pricing import DEFAULT_PRICE
 from central_app.reconcile import Discrepancy, find_discrepancies, window_start
 from central_app.sealing import Refusal
 from central_app.standby import Standby
+from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS, Pruning, retention_cutoff
 from central_app.store import (
     CP_ID,
     DEFAULT_SEED,
@@ -96,6 +97,8 @@ TICK = 0.25
 OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
 REFRESH_SECONDS = 5.0
 CALL_TIMEOUT = 10.0
+PRUNE_EVERY_S = 6 * 3600.0  # the state history's retention, applied this often
+PRUNE_FIRST_S = 3600.0  # and first an hour after the start (not during its storm)
 RECONCILE_WINDOW_MIN = 6 * 60  # the last hours of sessions, at each reconciliation
 RESEND_TICKETS_MIN = 10  # the tickets a Central taking office sends again
 
@@ -180,6 +183,8 @@ class CentralConfig:
     pair: bool | None = None
     # s between two reconciliations of the books (central_app.reconcile)
     reconcile_every: float = 300.0
+    # Days of cp_state_changes kept (central_app.state_log, "Retention"); 0: all of them.
+    state_history_days: float = DEFAULT_STATE_HISTORY_DAYS
     # One-time enrollment tokens for REGISTER (docs/security.md); None: unless insecure.
     require_enrollment: bool | None = None
 
@@ -705,6 +710,7 @@ class CentralRuntime:
         """Watchdog and expiries every ``TICK``; once a second the heartbeat of Central."""
         last_second = 0.0
         last_refresh = last_reconcile = time.monotonic()
+        last_prune = last_refresh - PRUNE_EVERY_S + PRUNE_FIRST_S
         assert self.hub is not None
         watchdog = Watchdog(
             self.hub, self.monitors, self.supplies, period=TICK, started=last_refresh
@@ -726,8 +732,25 @@ class CentralRuntime:
                 if now - last_reconcile >= self.config.reconcile_every:
                     last_reconcile = now
                     self._reconcile()
+                if now - last_prune >= PRUNE_EVERY_S:
+                    last_prune = now
+                    self._prune_state_history()
             except Exception:
                 log.exception("timer step failed")
+
+    def _prune_state_history(self) -> None:
+        """Old state changes go (``--state-history-days``), on the writer, a chunk a job."""
+        cutoff = retention_cutoff(self.config.state_history_days)
+        if cutoff is None or self.writer is None or self.db is None:
+            return
+        done = Pruning(self.writer.submit, self.db, cutoff).start()
+        done.add_done_callback(
+            lambda f: (
+                log.info("state history before %s pruned: %d rows", cutoff, f.result())
+                if f.exception() is None
+                else log.warning("pruning the state history failed: %s", f.exception())
+            )
+        )
 
     def _reconcile(self) -> None:
         """Do the books balance? (central_app.reconcile) Read on the writer's thread over the

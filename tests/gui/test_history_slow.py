@@ -12,11 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
 
 from central_app.gui.history import CpDetailDialog, HistoryWindow
 from central_app.gui.history.reader import LOADING, HistoryReader
 from central_app.history import History, ReadTimeouts
+from tests.gui.conftest import event_loop_turns
 from tests.gui.test_history import _rows, history, settle  # noqa: F401  (the fixture)
 
 #: where the screenshots of the History window go (``make screenshots`` and reviewers)
@@ -35,17 +35,6 @@ class GatedHistory(History):
         self.waiting += 1
         assert self.gate.wait(10), "the test never opened the gate"
         return super()._rows(query)
-
-
-def _ticks_during(qtbot, ms: int) -> int:
-    """How often a 20 ms timer fired on the GUI thread meanwhile (0 if it was blocked)."""
-    ticks = [0]
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
-    timer.start(20)
-    qtbot.wait(ms)
-    timer.stop()
-    return ticks[0]
 
 
 def _shot(widget, tmp_path: Path, name: str) -> Path:
@@ -70,8 +59,9 @@ def test_the_history_window_stays_responsive_while_the_database_is_slow(
     assert report.summary.text() == LOADING
     assert sessions.model.rowCount() == 0
 
-    assert _ticks_during(qtbot, 400) >= 8  # the event loop turns while the query waits
+    event_loop_turns(qtbot)  # while the query waits
     assert slow.waiting == 1  # one reader thread: the next queries wait their turn
+    assert sessions.totals.text() == LOADING
     assert sessions.placeholder.isVisible()  # said over the empty table too
     sessions.driver.setText("D-001")  # the operator can still type: the window answers
     sessions.driver.editingFinished.emit()
@@ -124,17 +114,16 @@ def test_a_locked_database_is_said_in_the_window_and_refresh_reads_it_later(
     history.db.dispose()  # only the locker and the window's reader on the file
     locker = _lock_exclusively(str(history.db.engine.url.database))
     reader = HistoryReader(
-        history.timed(ReadTimeouts(connect_s=1.0, statement_s=0.5)), owns_history=True
+        history.timed(ReadTimeouts(connect_s=1.0, statement_s=1.0)), owns_history=True
     )
     window = HistoryWindow(reader)
     qtbot.addWidget(window)
     window.show()
-    assert window.sessions.totals.text() == LOADING
-    assert _ticks_during(qtbot, 200) >= 4
+    assert window.sessions.totals.text() == LOADING  # shown without waiting for the lock
     qtbot.waitUntil(lambda: window.sessions.totals.text() != LOADING, timeout=8000)
     said = window.sessions.totals.text()
     assert said == (
-        "Reading the history failed: the database stayed locked for 0.5 s (another program "
+        "Reading the history failed: the database stayed locked for 1 s (another program "
         "is writing to it). Refresh to try again."
     )
     assert "Traceback" not in said
@@ -156,7 +145,8 @@ def test_the_cp_detail_opens_at_once_on_a_slow_database(
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.summary.text() == LOADING
-    assert _ticks_during(qtbot, 200) >= 4
+    event_loop_turns(qtbot)
+    assert dialog.summary.text() == LOADING and slow.waiting == 1
     dialog.period.set_days(date(2026, 11, 20), date(2026, 11, 20))
     slow.gate.set()
     settle(qtbot, dialog.reader)
