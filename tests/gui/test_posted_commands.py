@@ -7,11 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
-from pathlib import Path
-
-import pytest
 
 from central_app.gui.commands import PostedCommands
+from tests.central.conftest import central, recorder  # noqa: F401  (fixtures)
 from tests.gui.conftest import FIVE_STATES, FakeControls, event_loop_turns
 
 SELECTED = ["CP-01", "CP-02", "CP-03"]
@@ -82,37 +80,15 @@ def test_an_owner_that_never_answers_is_said_after_the_deadline(qtbot) -> None:
     assert len(outcomes) == 1
 
 
-@pytest.fixture
-def busy_central(tmp_path: Path):
+def test_stop_through_the_core_does_not_wait_for_a_busy_owner(qtbot, central) -> None:  # noqa: F811
     """A real Central (no Kafka) whose owner thread is kept busy until the gate opens."""
-    from central_app.runtime import CentralConfig, CentralRuntime
-    from tests.central.conftest import unused_port
-
-    runtime = CentralRuntime(
-        CentralConfig(
-            port=0,
-            host="127.0.0.1",
-            kafka=f"127.0.0.1:{unused_port()}",
-            db_url=f"sqlite:///{tmp_path / 'central.db'}",
-            topic_prefix="unit.",
-            insecure=True,
-        )
-    )
-    runtime.start()
-    try:
-        yield runtime
-    finally:
-        runtime.stop()
-
-
-def test_stop_through_the_core_does_not_wait_for_a_busy_owner(qtbot, busy_central) -> None:
     from central_app.gui import ControlCenterWindow
 
-    window = ControlCenterWindow(busy_central, flush_interval_ms=50)
+    window = ControlCenterWindow(central, flush_interval_ms=50)
     qtbot.addWidget(window)
     window.cp_panel.select_ids(SELECTED)
     gate = threading.Event()
-    busy_central.submit(gate.wait, 10)  # the owner is stuck in a long step
+    central.submit(gate.wait, 10)  # the owner is stuck in a long step
     began = time.monotonic()
     window.stop_selected()
     assert time.monotonic() - began < 2  # it used to wait up to 10 s per CP
@@ -123,5 +99,5 @@ def test_stop_through_the_core_does_not_wait_for_a_busy_owner(qtbot, busy_centra
         lambda: "Stop applied to CP-01, CP-02, CP-03" in window.log_panel.plain_text(),
         timeout=5000,
     )
-    states = {v.cp_id: v.admin_state for v in busy_central.snapshot()}
+    states = {v.cp_id: v.admin_state for v in central.snapshot()}
     assert [states[i] for i in SELECTED] == ["STOPPED"] * 3
