@@ -915,12 +915,12 @@ class CentralRuntime:
     def resume_all(self) -> Future[None]:
         return self.submit(self._set_admin, None, AdminState.ACTIVE)
 
-    def set_price(self, cp_id: str, price: float) -> None:
-        """The operator's new price for a CP (audited): on the owner at once, the row behind;
-        new authorizations use it, a running supply keeps the price it started with."""
+    def set_price(self, cp_id: str, price: float) -> Future[None]:
+        """The operator's new price for a CP (audited): posted like Stop (applied on the owner,
+        the row behind); new authorizations use it, a running supply keeps its price."""
         if not 0 < price < 100:
             raise ValueError(f"price must be between 0 and 100 EUR/kWh, got {price}")
-        self.call(self._set_price, cp_id, price)
+        return self.submit(self._set_price, cp_id, price)
 
     def _set_price(self, cp_id: str, price: float) -> None:
         hub = self.hub

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from central_app.gui.commands import Outcome, PostedCommands
 from central_app.gui.history.availability_bar import AvailabilityBar, describe, from_first_record
 from central_app.gui.history.charts import DailyRevenueChart
 from central_app.gui.history.period import WEEK, PeriodPicker
@@ -92,7 +93,7 @@ class CpDetailDialog(QDialog):
         cp_id: str,
         *,
         view: CpView | None = None,
-        set_price: Callable[[str, float], None] | None = None,
+        set_price: Callable[[str, float], object] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -118,6 +119,9 @@ class CpDetailDialog(QDialog):
         self.price_button.setEnabled(set_price is not None)
         self.price_note = QLabel(self)
         self.price_note.setStyleSheet("color: #5f6b7a;")
+        self._asked_price = 0.0
+        self._commands = PostedCommands(self)
+        self._commands.finished.connect(self._price_outcome)
         self.period = PeriodPicker(allow_all=False, initial=WEEK, parent=self)
         self.summary = QLabel(self)
         self.summary.setObjectName("cpSummary")
@@ -183,17 +187,23 @@ class CpDetailDialog(QDialog):
             self.price.setValue(price)
 
     def change_price(self) -> bool:
+        """Post the new price (Central's owner applies it, like Stop); the note says the
+        outcome when it arrives. False when refused at once (a bad price, a standby)."""
         if self._set_price is None:
             return False
         price = round(self.price.value(), 2)
-        try:
-            self._set_price(self.cp_id, price)
-        except Exception as exc:  # a refused price or a stopped core: say it here
-            log.warning("price change of %s failed", self.cp_id, exc_info=True)
-            self.price_note.setText(f"Price not changed: {exc}")
-            return False
-        self.price_note.setText(f"Price set to {price:.2f} €/kWh (audited)")
-        return True
+        set_price = self._set_price
+        self._asked_price = price
+        self.price_note.setText(f"Setting the price to {price:.2f} €/kWh…")
+        sent = self._commands.post("Price", [(self.cp_id, lambda: set_price(self.cp_id, price))])
+        return bool(sent)
+
+    def _price_outcome(self, outcome: Outcome) -> None:
+        if outcome.failed:
+            log.warning("price change of %s failed: %s", self.cp_id, outcome.failed[0][1])
+            self.price_note.setText(f"Price not changed: {outcome.failed[0][1]}")
+        else:
+            self.price_note.setText(f"Price set to {self._asked_price:.2f} €/kWh (audited)")
 
     # --- history ------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ class HistoryLauncher(QObject):
         history: History | None,
         *,
         live_view: Callable[[str], CpView | None],
-        set_price: Callable[[str, float], None] | None,
+        set_price: Callable[[str, float], object] | None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
