@@ -940,9 +940,10 @@ class CentralRuntime:
         the caller's thread, never on the owner)."""
         return History(self.db) if self.db is not None else None
 
-    def revoke_cp(self, cp_id: str) -> None:
-        """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""
-        self.call(self.monitors.revoke, cp_id, "operator")
+    def revoke_cp(self, cp_id: str) -> Future[None]:
+        """Revoke the CP's credential and key (docs/security.md, layer 5); posted to the
+        owner like Stop."""
+        return self.submit(self.monitors.revoke, cp_id, "operator")
 
     def enroll_cp(self, cp_id: str, ttl_s: float) -> tuple[str, str]:
         """The operator's one-time enrollment token for ``cp_id`` (docs/security.md,

@@ -2,8 +2,10 @@
 
 One :class:`~central_app.gui.cp_model.CpTableModel` feeds the table (through a sort/filter
 proxy), the map (its ``cpsUpdated`` flush signal becomes ``update_tiles``) and the status
-bar counts. Operator actions call the core's ``CentralControls`` inside a guard that turns
-any exception into a line in the messages log and the status bar, never a traceback.
+bar counts. Operator commands (Stop, Resume, Revoke) are posted to the core's
+``CentralControls`` and return at once (:mod:`central_app.gui.commands`): each outcome, a
+refusal or an exception becomes a line in the messages log and the status bar when it
+arrives, never a traceback and never a wait on the GUI thread.
 """
 
 from __future__ import annotations
@@ -429,8 +431,8 @@ class ControlCenterWindow(QMainWindow):
             "any running supply ends as for a lost monitor. The charging point stays out "
             "until you re-admit it (Enroll a CP…: a one-time token for its monitor), which "
             "issues a new credential and key.",
-        ) and self._call(f"Revoke {cp_id}", self.controls.revoke_cp, cp_id):
-            self.statusBar().showMessage(f"Credential and key of {cp_id} revoked", 5000)
+        ):
+            self._post("Revoke", [(cp_id, partial(self.controls.revoke_cp, cp_id))])
 
     def enroll(self) -> None:
         ids = self.selected_ids()
@@ -454,16 +456,6 @@ class ControlCenterWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel,
         )
         return answer == QMessageBox.StandardButton.Yes
-
-    def _call(self, what: str, fn: Callable[..., object], *args: object) -> bool:
-        """Run an operator command; a failure becomes a log line and a status message."""
-        try:
-            fn(*args)
-        except Exception as exc:
-            log.warning("%s failed", what, exc_info=True)
-            self._report_failure(what, exc)
-            return False
-        return True
 
     def _report_failure(self, what: str, exc: BaseException | str) -> None:
         reason = exc if isinstance(exc, str) else str(exc) or type(exc).__name__
