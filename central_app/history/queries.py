@@ -77,7 +77,10 @@ class History:
     def timed(self, limits: ReadTimeouts = GUI_TIMEOUTS) -> History:
         """The same queries on connections of their own that give up after ``limits``
         (the control center's: it must never hang on the database); ``close`` them."""
-        return History(self.db, engine=timed_engine(self.db.engine.url, limits), limits=limits)
+        url = self.db.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return History(self.db, limits=limits)  # a second engine would see another database
+        return History(self.db, engine=timed_engine(url, limits), limits=limits)
 
     def close(self) -> None:
         """Close the connections of an engine of its own (``timed``); Central's stay."""
