@@ -9,6 +9,7 @@
     evc-admin ... audit [--limit N]
     evc-admin ... sessions [--cp ID] [--driver ID] [--since DATE] [--until DATE] [--format csv|json]
     evc-admin ... report [--since DATE] [--until DATE] [--format table|csv|json]
+    evc-admin ... db current | db upgrade | db prune [--state-history-days D]
     evc-admin ocpp password ID [--stdin] [--file F] | ocpp remove ID [--file F]
 
 Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
@@ -44,7 +45,14 @@ from central_app.db import (
     open_database,
     schema_revision,
 )
+from central_app.state_log import (
+    DEFAULT_STATE_HISTORY_DAYS,
+    prune_state_changes,
+    retention_cutoff,
+)
 from central_app.store import CP_ID, RegistryError, Store
+from wire.cli import non_negative
+from wire.display import count
 from wire.pki import write_private
 
 
@@ -165,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.add_parser("current", help="the schema revision of the database and the newest known")
     db.add_parser("upgrade", help="bring the schema to the newest revision (Central does at start)")
+    prune = db.add_parser(
+        "prune", help="delete CP state changes older than the retention (Central does too)"
+    )
+    prune.add_argument(
+        "--state-history-days",
+        type=non_negative,
+        default=DEFAULT_STATE_HISTORY_DAYS,
+        metavar="DAYS",
+        help=f"days kept (default {DEFAULT_STATE_HISTORY_DAYS:g}, as Central's option); "
+        "each CP keeps its state at the cutoff",
+    )
 
     listing = sub.add_parser(
         "list", help="show drivers, charging points and the latest audit entries"
@@ -309,6 +328,17 @@ def run_db(args: argparse.Namespace, url: str) -> int:
         return 2
     try:
         before = schema_revision(db)
+        if args.action == "prune":
+            cutoff = retention_cutoff(args.state_history_days)
+            if cutoff is None:
+                print(f"{mask_url(url)}: state history kept whole (--state-history-days 0)")
+                return 0
+            deleted = prune_state_changes(db, cutoff)
+            print(
+                f"{mask_url(url)}: {count(deleted, 'state change')} before {cutoff} deleted "
+                "(each charging point keeps its state at that moment)"
+            )
+            return 0
         if args.action == "current":
             print(
                 f"{mask_url(url)}: schema {before or 'from before migrations (or empty)'}; "

@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from collections import Counter
+from concurrent.futures import Future
 from typing import TextIO
 
 from central_app.views import CentralControls, CpStatus, CpView, LinkStatus, LogEntry, RequestView
@@ -72,6 +73,14 @@ class ConsoleView:
         self.print_line(self.status_line())
 
 
+def _wait(posted: Future[None] | None) -> None:
+    """The console's thread may wait for a posted command (the GUI's must not): "done" is
+    said once the owner applied it."""
+    if posted is not None:
+        posted.result(COMMAND_TIMEOUT_S)
+
+
+COMMAND_TIMEOUT_S = 10.0
 HELP = "commands: stop CP_ID | resume CP_ID | stop all | resume all | status | help"
 
 
@@ -95,11 +104,11 @@ def operator_command(controls: CentralControls, line: str) -> str:
     if verb in ("stop", "resume") and len(rest) == 1:
         target = rest[0]
         if target.lower() == "all":
-            (controls.stop_all if verb == "stop" else controls.resume_all)()
+            _wait((controls.stop_all if verb == "stop" else controls.resume_all)())
             return f"operator: {verb} all: done"
         if target not in known:
             return f"operator: unknown charging point {target!r} ({len(known)} known)"
-        (controls.stop_cp if verb == "stop" else controls.resume_cp)(target)
+        _wait((controls.stop_cp if verb == "stop" else controls.resume_cp)(target))
         return f"operator: {verb} {target}: done"
     return f"operator: cannot read {line.strip()!r}; {HELP}"
 

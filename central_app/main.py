@@ -33,6 +33,7 @@ from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS
 from central_app.store import DEFAULT_SEED
 from wire import cli
 from wire.logs import setup_logging
@@ -94,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of silence before DISCONNECTED",
     )
     p.add_argument(
+        "--state-history-days",
+        type=cli.non_negative,
+        default=DEFAULT_STATE_HISTORY_DAYS,
+        help="days of CP state changes kept for the history's availability and faults "
+        f"(default {DEFAULT_STATE_HISTORY_DAYS:g}; 0 keeps them all)",
+    )
+    p.add_argument(
         "--central-id",
         default=None,
         help="this Central's name in central_alive and the pair's leader row "
@@ -145,6 +153,7 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
         heartbeat_timeout=args.heartbeat_timeout,
         authorization_ttl=args.authorization_ttl,
         ticket_grace=args.ticket_grace,
+        state_history_days=args.state_history_days,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         insecure=args.insecure,

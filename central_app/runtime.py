@@ -52,6 +52,7 @@ from central_app.pricing import DEFAULT_PRICE
 from central_app.reconcile import Discrepancy, find_discrepancies, window_start
 from central_app.sealing import Refusal
 from central_app.standby import Standby
+from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS, Pruning, retention_cutoff
 from central_app.store import (
     CP_ID,
     DEFAULT_SEED,
@@ -96,6 +97,8 @@ TICK = 0.25
 OWNER_CHUNK = 32  # Kafka events handled on the owner per hand-over
 REFRESH_SECONDS = 5.0
 CALL_TIMEOUT = 10.0
+PRUNE_EVERY_S = 6 * 3600.0  # the state history's retention, applied this often
+PRUNE_FIRST_S = 3600.0  # and first an hour after the start (not during its storm)
 RECONCILE_WINDOW_MIN = 6 * 60  # the last hours of sessions, at each reconciliation
 RESEND_TICKETS_MIN = 10  # the tickets a Central taking office sends again
 
@@ -180,6 +183,8 @@ class CentralConfig:
     pair: bool | None = None
     # s between two reconciliations of the books (central_app.reconcile)
     reconcile_every: float = 300.0
+    # Days of cp_state_changes kept (central_app.state_log, "Retention"); 0: all of them.
+    state_history_days: float = DEFAULT_STATE_HISTORY_DAYS
     # One-time enrollment tokens for REGISTER (docs/security.md); None: unless insecure.
     require_enrollment: bool | None = None
 
@@ -537,6 +542,11 @@ class CentralRuntime:
         """Run ``fn(*args)`` on the owner and return its result (from any thread)."""
         if threading.current_thread() is self._core:
             return fn(*args)
+        return self.submit(fn, *args).result(timeout)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Post ``fn(*args)`` to the owner and return at once: its result or exception
+        arrives in the future (the GUI's commands must not wait for a busy owner)."""
         future: Future[T] = Future()
 
         def run() -> None:
@@ -551,7 +561,7 @@ class CentralRuntime:
         if loop is None or loop.is_closed():
             raise RuntimeError("Central's core is not running")
         loop.call_soon_threadsafe(run)
-        return future.result(timeout)
+        return future
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -700,6 +710,7 @@ class CentralRuntime:
         """Watchdog and expiries every ``TICK``; once a second the heartbeat of Central."""
         last_second = 0.0
         last_refresh = last_reconcile = time.monotonic()
+        last_prune = last_refresh - PRUNE_EVERY_S + PRUNE_FIRST_S
         assert self.hub is not None
         watchdog = Watchdog(
             self.hub, self.monitors, self.supplies, period=TICK, started=last_refresh
@@ -721,8 +732,25 @@ class CentralRuntime:
                 if now - last_reconcile >= self.config.reconcile_every:
                     last_reconcile = now
                     self._reconcile()
+                if now - last_prune >= PRUNE_EVERY_S:
+                    last_prune = now
+                    self._prune_state_history()
             except Exception:
                 log.exception("timer step failed")
+
+    def _prune_state_history(self) -> None:
+        """Old state changes go (``--state-history-days``), on the writer, a chunk a job."""
+        cutoff = retention_cutoff(self.config.state_history_days)
+        if cutoff is None or self.writer is None or self.db is None:
+            return
+        done = Pruning(self.writer.submit, self.db, cutoff).start()
+        done.add_done_callback(
+            lambda f: (
+                log.info("state history before %s pruned: %d rows", cutoff, f.result())
+                if f.exception() is None
+                else log.warning("pruning the state history failed: %s", f.exception())
+            )
+        )
 
     def _reconcile(self) -> None:
         """Do the books balance? (central_app.reconcile) Read on the writer's thread over the
@@ -871,28 +899,28 @@ class CentralRuntime:
         if self.hub is not None and not self._stop.is_set():
             self.call(self.hub.remove_listener, listener)
 
-    # Commands run on the owner and return once applied there (machines changed, commands
-    # queued for the engines): memory work, microseconds to a few ms, never the database, so
-    # the GUI thread can call them; what the monitors and engines hear next reflects them.
+    # Stop/Resume are posted to the owner and return at once with a future (done once applied
+    # there: machines changed, commands queued for the engines), so the GUI thread never
+    # waits for a busy owner; a later call (``snapshot``) runs after them, in order.
 
-    def stop_cp(self, cp_id: str) -> None:
-        self.call(self._set_admin, [cp_id], AdminState.STOPPED)
+    def stop_cp(self, cp_id: str) -> Future[None]:
+        return self.submit(self._set_admin, [cp_id], AdminState.STOPPED)
 
-    def resume_cp(self, cp_id: str) -> None:
-        self.call(self._set_admin, [cp_id], AdminState.ACTIVE)
+    def resume_cp(self, cp_id: str) -> Future[None]:
+        return self.submit(self._set_admin, [cp_id], AdminState.ACTIVE)
 
-    def stop_all(self) -> None:
-        self.call(self._set_admin, None, AdminState.STOPPED)
+    def stop_all(self) -> Future[None]:
+        return self.submit(self._set_admin, None, AdminState.STOPPED)
 
-    def resume_all(self) -> None:
-        self.call(self._set_admin, None, AdminState.ACTIVE)
+    def resume_all(self) -> Future[None]:
+        return self.submit(self._set_admin, None, AdminState.ACTIVE)
 
-    def set_price(self, cp_id: str, price: float) -> None:
-        """The operator's new price for a CP (audited): on the owner at once, the row behind;
-        new authorizations use it, a running supply keeps the price it started with."""
+    def set_price(self, cp_id: str, price: float) -> Future[None]:
+        """The operator's new price for a CP (audited): posted like Stop (applied on the owner,
+        the row behind); new authorizations use it, a running supply keeps its price."""
         if not 0 < price < 100:
             raise ValueError(f"price must be between 0 and 100 EUR/kWh, got {price}")
-        self.call(self._set_price, cp_id, price)
+        return self.submit(self._set_price, cp_id, price)
 
     def _set_price(self, cp_id: str, price: float) -> None:
         hub = self.hub
@@ -912,9 +940,10 @@ class CentralRuntime:
         the caller's thread, never on the owner)."""
         return History(self.db) if self.db is not None else None
 
-    def revoke_cp(self, cp_id: str) -> None:
-        """Revoke the CP's credential and key (docs/security.md, layer 5); on the owner."""
-        self.call(self.monitors.revoke, cp_id, "operator")
+    def revoke_cp(self, cp_id: str) -> Future[None]:
+        """Revoke the CP's credential and key (docs/security.md, layer 5); posted to the
+        owner like Stop."""
+        return self.submit(self.monitors.revoke, cp_id, "operator")
 
     def enroll_cp(self, cp_id: str, ttl_s: float) -> tuple[str, str]:
         """The operator's one-time enrollment token for ``cp_id`` (docs/security.md,

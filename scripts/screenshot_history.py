@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from central_app.db import open_database  # noqa: E402
 from central_app.gui.demo import DemoCentral  # noqa: E402
 from central_app.gui.history import CpDetailDialog, HistoryWindow  # noqa: E402
+from central_app.gui.history.reader import HistoryReader  # noqa: E402
 from central_app.history import History  # noqa: E402
 from central_app.history.demo import seed_history  # noqa: E402
 from driver_app.central_watch import CentralLink, CentralStatus  # noqa: E402
@@ -43,8 +44,11 @@ from wire.timefmt import format_ts, utc_now  # noqa: E402
 
 
 def settle(app: QApplication, ms: int = 300) -> None:
+    """``ms`` of events, and on until the history's reader threads have answered."""
     end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
+    while time.monotonic() < end or any(
+        r.busy for w in app.topLevelWidgets() for r in w.findChildren(HistoryReader)
+    ):
         app.processEvents()
         time.sleep(0.01)
 

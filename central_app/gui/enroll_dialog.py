@@ -9,9 +9,12 @@ shows it once with the monitor's command line, ready to copy: the same as
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,8 +37,11 @@ Issue = Callable[[str, float], tuple[str, str]]  # (cp id, seconds) -> (token, e
 
 
 class EnrollDialog(QDialog):
+    answered = Signal(str, object)  # cp id, (token, expires_at) or the refusal's text
+
     def __init__(self, issue: Issue, cp_id: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.answered.connect(self._show)
         self.setWindowTitle("Enroll a charging point")
         self._issue = issue
         self.cp_id = QLineEdit(cp_id, self)
@@ -85,26 +91,48 @@ class EnrollDialog(QDialog):
         self.resize(520, self.sizeHint().height())
 
     def issue(self) -> bool:
+        """Ask Central for the token; True when asked. Central writes it on its database
+        writer: the answer comes back from a helper thread (``answered``), so a busy or
+        unreachable database never freezes the window."""
         cp_id = self.cp_id.text().strip()
         if not cp_id:
             self.error.setText("Enter the charging point's id.")
             return False
+        self.issue_button.setEnabled(False)
+        self.cp_id.setReadOnly(True)
+        self.error.clear()
+        self.token.setPlaceholderText("issuing…")
+        seconds = float(self.validity.currentData())
+        threading.Thread(
+            target=self._ask, args=(cp_id, seconds), name="enroll-token", daemon=True
+        ).start()
+        return True
+
+    def _ask(self, cp_id: str, seconds: float) -> None:
+        """On the helper thread: the answer goes to the GUI thread by a queued signal."""
+        answer: tuple[str, str] | str
         try:
-            token, expires_at = self._issue(cp_id, float(self.validity.currentData()))
+            answer = self._issue(cp_id, seconds)
         except Exception as exc:  # the registry's reason, in words
             log.info("enrollment token for %s refused: %s", cp_id, exc)
-            self.error.setText(str(exc) or type(exc).__name__)
-            return False
-        self.error.clear()
+            answer = str(exc) or type(exc).__name__
+        with contextlib.suppress(RuntimeError):  # the dialog was closed meanwhile
+            self.answered.emit(cp_id, answer)
+
+    def _show(self, cp_id: str, answer: tuple[str, str] | str) -> None:
+        self.token.setPlaceholderText("issued when you press Issue token")
+        if isinstance(answer, str):
+            self.error.setText(answer)
+            self.issue_button.setEnabled(True)
+            self.cp_id.setReadOnly(False)
+            return
+        token, expires_at = answer
         self.token.setText(token)
         self.command.setText(
             f"Valid once, until {expires_at.replace('T', ' ')[:16]} UTC. On the CP's host:\n"
             f"EV_CP_M … --cp-id {cp_id} --enroll-token {token}"
         )
         self.copy_button.setEnabled(True)
-        self.issue_button.setEnabled(False)
-        self.cp_id.setReadOnly(True)
-        return True
 
     def _copy(self) -> None:
         QGuiApplication.clipboard().setText(self.token.text())

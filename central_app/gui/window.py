@@ -2,14 +2,17 @@
 
 One :class:`~central_app.gui.cp_model.CpTableModel` feeds the table (through a sort/filter
 proxy), the map (its ``cpsUpdated`` flush signal becomes ``update_tiles``) and the status
-bar counts. Operator actions call the core's ``CentralControls`` inside a guard that turns
-any exception into a line in the messages log and the status bar, never a traceback.
+bar counts. Operator commands (Stop, Resume, Revoke) are posted to the core's
+``CentralControls`` and return at once (:mod:`central_app.gui.commands`): each outcome, a
+refusal or an exception becomes a line in the messages log and the status bar when it
+arrives, never a traceback and never a wait on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QKeySequence
@@ -27,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from central_app.gui import theme
 from central_app.gui.bridge import CentralBridge
+from central_app.gui.commands import Outcome, PostedCommands
 from central_app.gui.cp_model import CpTableModel
 from central_app.gui.cp_panel import CpPanel
 from central_app.gui.enroll_dialog import EnrollDialog
@@ -44,6 +48,8 @@ from citymap.view import CityMapView
 __all__ = ["ControlCenterWindow", "tile_for"]
 
 log = logging.getLogger(__name__)
+
+ALL_CPS = "all charging points"
 
 
 class ControlCenterWindow(QMainWindow):
@@ -100,6 +106,8 @@ class ControlCenterWindow(QMainWindow):
             "border: 1px solid #e0c36a; border-radius: 3px;"
         )
         self.banner.hide()
+        self.commands = PostedCommands(self)
+        self.commands.finished.connect(self._on_outcome)
         self.history = HistoryLauncher.for_controls(
             self, controls, live_view=self.model.cp, on_error=self.log_panel.log
         )
@@ -385,18 +393,27 @@ class ControlCenterWindow(QMainWindow):
         )
 
     def stop_selected(self) -> None:
-        ids = self.selected_ids()
-        done = [cp_id for cp_id in ids if self._call(f"Stop {cp_id}", self.controls.stop_cp, cp_id)]
-        if done:
-            self.statusBar().showMessage(f"Stop sent to {', '.join(done)}", 5000)
+        self._post("Stop", [(i, partial(self.controls.stop_cp, i)) for i in self.selected_ids()])
 
     def resume_selected(self) -> None:
-        ids = self.selected_ids()
-        done = [
-            cp_id for cp_id in ids if self._call(f"Resume {cp_id}", self.controls.resume_cp, cp_id)
-        ]
-        if done:
-            self.statusBar().showMessage(f"Resume sent to {', '.join(done)}", 5000)
+        self._post(
+            "Resume", [(i, partial(self.controls.resume_cp, i)) for i in self.selected_ids()]
+        )
+
+    def _post(self, what: str, calls: list[tuple[str, Callable[[], object]]]) -> None:
+        """Stop/Resume are posted and return at once; ``_on_outcome`` says how they ended."""
+        sent = self.commands.post(what, calls)
+        if sent and self.commands.pending:
+            self.statusBar().showMessage(f"{what} sent to {', '.join(sent)}…", 5000)
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        for target, reason in outcome.failed:
+            self._report_failure(f"{outcome.what} {target}", reason)
+        if outcome.applied:
+            text = f"{outcome.what} applied to {', '.join(outcome.applied)}"
+            self.log_panel.log(text, LogLevel.INFO)
+            if not outcome.failed:
+                self.statusBar().showMessage(text, 5000)
 
     def open_selected_detail(self, *_args) -> None:  # type: ignore[no-untyped-def]
         ids = self.selected_ids()
@@ -414,8 +431,8 @@ class ControlCenterWindow(QMainWindow):
             "any running supply ends as for a lost monitor. The charging point stays out "
             "until you re-admit it (Enroll a CP…: a one-time token for its monitor), which "
             "issues a new credential and key.",
-        ) and self._call(f"Revoke {cp_id}", self.controls.revoke_cp, cp_id):
-            self.statusBar().showMessage(f"Credential and key of {cp_id} revoked", 5000)
+        ):
+            self._post("Revoke", [(cp_id, partial(self.controls.revoke_cp, cp_id))])
 
     def enroll(self) -> None:
         ids = self.selected_ids()
@@ -423,16 +440,12 @@ class ControlCenterWindow(QMainWindow):
         dialog.exec()
 
     def stop_all(self) -> None:
-        if self._confirm(
-            "Stop all charging points", stop_all_question(self.model.cps())
-        ) and self._call("Stop all", self.controls.stop_all):
-            self.statusBar().showMessage("Stop sent to all charging points", 5000)
+        if self._confirm("Stop all charging points", stop_all_question(self.model.cps())):
+            self._post("Stop", [(ALL_CPS, self.controls.stop_all)])
 
     def resume_all(self) -> None:
-        if self._confirm(
-            "Resume all charging points", resume_all_question(self.model.cps())
-        ) and self._call("Resume all", self.controls.resume_all):
-            self.statusBar().showMessage("Resume sent to all charging points", 5000)
+        if self._confirm("Resume all charging points", resume_all_question(self.model.cps())):
+            self._post("Resume", [(ALL_CPS, self.controls.resume_all)])
 
     def _confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(
@@ -444,18 +457,8 @@ class ControlCenterWindow(QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _call(self, what: str, fn: Callable[..., object], *args: object) -> bool:
-        """Run an operator command; a failure becomes a log line and a status message."""
-        try:
-            fn(*args)
-        except Exception as exc:
-            log.warning("%s failed", what, exc_info=True)
-            self._report_failure(what, exc)
-            return False
-        return True
-
-    def _report_failure(self, what: str, exc: BaseException) -> None:
-        reason = str(exc) or type(exc).__name__
+    def _report_failure(self, what: str, exc: BaseException | str) -> None:
+        reason = exc if isinstance(exc, str) else str(exc) or type(exc).__name__
         self.log_panel.log(f"{what} failed: {reason}", LogLevel.ERROR)
         self.statusBar().showMessage(f"{what} failed: {reason}", 10000)
 
@@ -472,6 +475,7 @@ class ControlCenterWindow(QMainWindow):
                 remove(self.bridge)
             except Exception:
                 log.debug("remove_listener failed", exc_info=True)
+        self.history.close()
         super().closeEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)

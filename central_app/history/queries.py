@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from central_app.db import ChargingPointRow, CpStateChangeRow, Database, DatabaseError, SessionRow
@@ -24,6 +24,12 @@ from central_app.history.records import (
     SessionRecord,
     StateChange,
     Totals,
+)
+from central_app.history.timeouts import (
+    GUI_TIMEOUTS,
+    ReadTimeouts,
+    describe_failure,
+    timed_engine,
 )
 from wire.timefmt import now_ts
 
@@ -60,15 +66,35 @@ class History:
     """Read-only queries on Central's database; safe from any thread but Central's owner
     (each call takes its own pooled connection)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, *, engine: Engine | None = None, limits: ReadTimeouts | None = None
+    ) -> None:
         self.db = db
+        self.engine = engine or db.engine
+        self.limits = limits or GUI_TIMEOUTS
+        self._own_engine = engine is not None
+
+    def timed(self, limits: ReadTimeouts = GUI_TIMEOUTS) -> History:
+        """The same queries on connections of their own that give up after ``limits``
+        (the control center's: it must never hang on the database); ``close`` them."""
+        url = self.db.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return History(self.db, limits=limits)  # a second engine would see another database
+        return History(self.db, engine=timed_engine(url, limits), limits=limits)
+
+    def close(self) -> None:
+        """Close the connections of an engine of its own (``timed``); Central's stay."""
+        if self._own_engine:
+            self.engine.dispose()
 
     def _rows(self, query):  # type: ignore[no-untyped-def]
         try:
-            with self.db.engine.connect() as conn:
+            with self.engine.connect() as conn:
                 return conn.execute(query).all()
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"reading the history failed: {exc.__class__.__name__}") from exc
+            raise DatabaseError(
+                f"reading the history failed: {describe_failure(exc, self.limits)}"
+            ) from exc
 
     # --- tickets --------------------------------------------------------------------------
 

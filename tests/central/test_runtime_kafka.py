@@ -39,7 +39,7 @@ def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
         engine.progress(auth.session_id, "D-001", 0, 0.3, auth.price)
         wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
 
-        running.stop_cp("CP-07")
+        running.stop_cp("CP-07").result(5)  # posted: wait until applied
         assert status_of(running, "CP-07") == "STOPPED"
         # the engine's final reading, sent as it ends the supply (Central holds the driver's
         # supply_interrupted up to 2 s for it)
@@ -54,7 +54,7 @@ def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
             ("ticket", 0.5, "stopped"),
         ]
 
-        running.resume_all()
+        running.resume_all().result(5)
         assert status_of(running, "CP-07") == "ACTIVE"
         wait_for(
             lambda: any(isinstance(c, Resume) for c in engine.poll()), 20, "resume at the engine"

@@ -94,10 +94,10 @@ def test_full_monitor_session_and_states(central: CentralRuntime) -> None:
         c.request(Heartbeat("CP-01", EngineHealth.UNREACHABLE))
         assert status_of(central, "CP-01") == "BROKEN"
         c.request(Heartbeat("CP-01", EngineHealth.OK))
-        central.stop_cp("CP-01")
+        central.stop_cp("CP-01").result(5)  # posted: wait until applied
         assert status_of(central, "CP-01") == "STOPPED"
         assert c.request(Heartbeat("CP-01", EngineHealth.OK)) == Alive("CP-01", AdminState.STOPPED)
-        central.resume_cp("CP-01")
+        central.resume_cp("CP-01").result(5)
         assert c.request(Heartbeat("CP-01", EngineHealth.OK)) == Alive("CP-01", AdminState.ACTIVE)
         # a second REGISTER of the same id is refused
         again = c.request(Register("CP-01", "Old Town", None, None))
@@ -260,13 +260,13 @@ def test_stop_all_resume_all_and_admin_state_survives_a_restart(
     try:
         register_and_auth(a, "CP-A1")
         register_and_auth(b, "CP-B1")
-        central.stop_all()
+        central.stop_all().result(5)
         assert {status_of(central, "CP-A1"), status_of(central, "CP-B1")} == {"STOPPED"}
         assert all(v.status.value in ("STOPPED", "DISCONNECTED") for v in central.snapshot())
         assert a.request(Heartbeat("CP-A1", EngineHealth.OK)) == Alive("CP-A1", AdminState.STOPPED)
-        central.resume_all()
+        central.resume_all().result(5)
         assert b.request(Heartbeat("CP-B1", EngineHealth.OK)) == Alive("CP-B1", AdminState.ACTIVE)
-        central.stop_cp("CP-B1")
+        central.stop_cp("CP-B1").result(5)
     finally:
         a.close()
         b.close()

@@ -18,6 +18,19 @@ import pytest  # noqa: E402
 from central_app.views import CentralListener, CpStatus, CpView  # noqa: E402
 
 
+def event_loop_turns(qtbot, times: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """A 10 ms timer fires ``times`` times on the GUI thread: the event loop is not blocked
+    (a count of ticks in a fixed time would depend on how loaded the machine is)."""
+    from PySide6.QtCore import QTimer
+
+    ticks = [0]
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    timer.start(10)
+    qtbot.waitUntil(lambda: ticks[0] >= times, timeout=10000)
+    timer.stop()
+
+
 def make_cp(cp_id: str, status: CpStatus = CpStatus.ACTIVE, **fields) -> CpView:
     n = int(cp_id.split("-")[-1])
     base = {

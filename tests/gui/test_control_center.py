@@ -334,7 +334,8 @@ def test_enroll_a_cp_shows_a_one_time_token_and_the_monitors_command(
     dialog = EnrollDialog(controls.enroll_cp, "CP-06", window)
     qtbot.addWidget(dialog)
     assert dialog.validity.currentText() == "24 hours"
-    assert dialog.issue()
+    assert dialog.issue()  # asked on a helper thread: the database is not waited for here
+    qtbot.waitUntil(lambda: dialog.token.text() != "", timeout=5000)
     assert dialog.token.text() == "token-for-CP-06-86400"
     assert "--cp-id CP-06 --enroll-token token-for-CP-06-86400" in dialog.command.text()
     assert "2026-12-08 12:00 UTC" in dialog.command.text()
@@ -344,6 +345,8 @@ def test_enroll_a_cp_shows_a_one_time_token_and_the_monitors_command(
     controls.fail = RuntimeError("charging point CP-01 is registered; revoke it first")
     refused = EnrollDialog(controls.enroll_cp, "CP-01", window)
     qtbot.addWidget(refused)
-    assert not refused.issue()
+    assert refused.issue()
+    qtbot.waitUntil(lambda: refused.error.text() != "", timeout=5000)
     assert refused.token.text() == "" and "revoke it first" in refused.error.text()
+    assert refused.issue_button.isEnabled()  # the operator may try again
     assert window.enroll_action in window.command_actions  # a standby's window offers none

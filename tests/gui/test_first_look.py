@@ -23,7 +23,7 @@ from central_app.views import CpStatus, RequestPhase, RequestView
 from citymap.scene import CityScene
 from citymap.tiles import CpTile, TileData
 from tests.gui.conftest import FIVE_STATES, make_cp
-from tests.gui.test_history import history  # noqa: F401  (the fixture)
+from tests.gui.test_history import history, settle  # noqa: F401  (the fixture)
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -74,6 +74,7 @@ def test_session_filters_show_their_whole_text(qtbot, history) -> None:  # noqa:
     window.show()
     qtbot.waitExposed(window)
     panel = window.sessions
+    settle(qtbot, window.reader)
     cp_edit = panel.cp.lineEdit()
     assert cp_edit.text() == ANY_CP and cp_edit.cursorPosition() == 0  # not "l charging points"
     assert cp_edit.width() >= cp_edit.fontMetrics().horizontalAdvance(ANY_CP) + 4
@@ -130,6 +131,7 @@ def test_availability_starts_at_the_first_record_and_no_data_is_not_grey(
     dialog = CpDetailDialog(history, "CP-03")
     qtbot.addWidget(dialog)
     dialog.period.set_days(date(2026, 11, 19), date(2026, 11, 20))  # first record: the 20th
+    settle(qtbot, dialog.reader)
     bar, text = dialog.availability, dialog.availability_text.text()
     assert NO_RECORD not in bar.shares and sum(bar.shares.values()) == pytest.approx(1.0)
     assert bar.shares["BROKEN"] == pytest.approx(7 / 24)  # 12-13 h and 18-24 h of the 20th
@@ -138,6 +140,7 @@ def test_availability_starts_at_the_first_record_and_no_data_is_not_grey(
 
     nothing = CpDetailDialog(history, "CP-01")  # no state ever recorded
     qtbot.addWidget(nothing)
+    settle(qtbot, nothing.reader)
     assert nothing.availability.shares == {NO_RECORD: 1.0}
     assert nothing.availability_text.text().startswith("No data:")
     image = nothing.availability.grab().toImage()  # hatched: not the map's Disconnected grey
@@ -151,6 +154,7 @@ def test_one_session_is_singular(qtbot, history) -> None:  # noqa: F811
     dialog = CpDetailDialog(history, "CP-02")
     qtbot.addWidget(dialog)
     dialog.period.set_days(date(2026, 11, 21), date(2026, 11, 21))
+    settle(qtbot, dialog.reader)
     assert "1 session ·" in dialog.summary.text() and "broken 0 times" in dialog.summary.text()
 
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from central_app.billing import TicketData
 from central_app.db import CpStateChangeRow, open_database
 from central_app.gui.history import CpDetailDialog, HistoryWindow, SessionsModel
+from central_app.gui.history.reader import HistoryReader
 from central_app.gui.history.sessions_model import SessionColumn
 from central_app.history import History, SessionFilter, read_csv
 from central_app.history.demo import seed_history
@@ -90,7 +91,20 @@ def hwindow(qtbot, history: History):
         dialog.close()
 
 
-def _rows(model: SessionsModel) -> list[str]:
+def settle(qtbot, reader: HistoryReader) -> None:
+    """Until the reader's queries (run off the GUI thread) have all been answered."""
+    qtbot.waitUntil(lambda: not reader.busy, timeout=5000)
+
+
+def _rows(qtbot, model: SessionsModel) -> list[str]:
+    """The model's rows once read (asking for their pages as a view would)."""
+
+    def read() -> bool:
+        if model.loading:
+            return False
+        return all([model.record(r) is not None for r in range(model.rowCount())])
+
+    qtbot.waitUntil(read, timeout=5000)
     return [model.record(r).session_id for r in range(model.rowCount())]
 
 
@@ -98,42 +112,47 @@ def test_filters_change_rows_and_totals(qtbot, qtmodeltester, history: History) 
     window = HistoryWindow(history)
     qtbot.addWidget(window)
     panel = window.sessions
+    assert _rows(qtbot, panel.model) == ["s4", "s3", "s2", "s1"]  # newest end first
     qtmodeltester.check(panel.model)
-    assert _rows(panel.model) == ["s4", "s3", "s2", "s1"]  # newest end first
     assert panel.totals.text() == "4 sessions · 23.5 kWh · 8.80 €"
     panel.cp.setCurrentText("CP-03")
-    assert _rows(panel.model) == ["s2", "s1"]
+    assert _rows(qtbot, panel.model) == ["s2", "s1"]
     assert panel.totals.text() == "2 sessions · 14.0 kWh · 4.90 €"
     panel.reason.setCurrentIndex(panel.reason.findData("fault"))
-    assert _rows(panel.model) == ["s2"]
+    assert _rows(qtbot, panel.model) == ["s2"]
     panel.cp.setCurrentText("All charging points")
     panel.reason.setCurrentIndex(0)
     panel.driver.setText("D-001")
     panel.driver.editingFinished.emit()
-    assert _rows(panel.model) == ["s3", "s1"]
+    assert _rows(qtbot, panel.model) == ["s3", "s1"]
     panel.driver.clear()
     panel.driver.editingFinished.emit()
     panel.period.set_days(date(2026, 11, 21), date(2026, 11, 21))
-    assert _rows(panel.model) == ["s4"]
+    assert _rows(qtbot, panel.model) == ["s4"]
+    settle(qtbot, panel.reader)
     assert panel.totals.text() == "1 session · 2.0 kWh · 0.90 €"  # not "1 sessions"
     panel.period.preset.setCurrentText("All time")
     panel.table.sortByColumn(SessionColumn.KWH, Qt.SortOrder.AscendingOrder)
-    assert _rows(panel.model) == ["s4", "s2", "s3", "s1"]
+    assert _rows(qtbot, panel.model) == ["s4", "s2", "s3", "s1"]
     assert panel.model.index(0, SessionColumn.EUR).data() == "0.90"
 
 
-def test_sessions_model_reads_only_the_pages_it_shows(history: History) -> None:
+def test_sessions_model_reads_only_the_pages_it_shows(qtbot, history: History) -> None:
     seed_history(history.db, cps=["CP-01", "CP-02"], drivers=["D-001"], sessions=2000, days=3)
     model = SessionsModel(history)
     model.set_filter(SessionFilter())
-    assert model.rowCount() == 2004
+    qtbot.waitUntil(lambda: model.rowCount() == 2004, timeout=5000)
     assert model.queries == 0  # the count only, no rows yet
-    model.index(1999, 0).data()
+    assert model.index(1999, 0).data() == "loading…"  # asked for, read off the GUI thread
     model.index(1, 0).data()
     model.index(2, 0).data()
     assert model.queries == 2  # two pages, not 2,004 rows
+    settle(qtbot, model.reader)
+    assert model.index(1999, 0).data() != "loading…"
     # the second half is read backwards from the end: the same rows as a forward read
     forward = history.page(SessionFilter(), offset=1800, limit=204)
+    model.record(2003)  # the last page too
+    settle(qtbot, model.reader)
     assert [model.record(r) for r in range(1800, 2004)] == forward
 
 
@@ -142,9 +161,10 @@ def test_csv_export_round_trips(qtbot, history: History, tmp_path: Path) -> None
     qtbot.addWidget(window)
     panel = window.sessions
     panel.cp.setCurrentText("CP-03")
+    _rows(qtbot, panel.model)
     written = panel.export_csv(tmp_path / "cp03.csv")
     back = read_csv(io.StringIO((tmp_path / "cp03.csv").read_text(encoding="utf-8")))
-    assert sorted(r.session_id for r in back) == sorted(_rows(panel.model))
+    assert sorted(r.session_id for r in back) == sorted(_rows(qtbot, panel.model))
     assert written == panel.model.totals
     assert (len(back), sum(r.kwh for r in back), sum(r.eur for r in back)) == (
         2,
@@ -153,8 +173,9 @@ def test_csv_export_round_trips(qtbot, history: History, tmp_path: Path) -> None
     )
 
 
-def _open_detail_on_the_20th(dialog: CpDetailDialog) -> None:
+def _open_detail_on_the_20th(qtbot, dialog: CpDetailDialog) -> None:
     dialog.period.set_days(date(2026, 11, 20), date(2026, 11, 20))
+    settle(qtbot, dialog.reader)
 
 
 def test_cp_detail_opens_from_a_map_double_click(qtbot, hwindow) -> None:
@@ -165,7 +186,7 @@ def test_cp_detail_opens_from_a_map_double_click(qtbot, hwindow) -> None:
     dialog = hwindow.history.details["CP-03"]
     assert dialog.isVisible()
     assert dialog.title.text().startswith("CP-03 · ")  # live line from the model
-    _open_detail_on_the_20th(dialog)
+    _open_detail_on_the_20th(qtbot, dialog)
     summary = dialog.summary.text()
     assert "2 sessions · 14.0 kWh · 4.90 €" in summary
     assert "broken 2 times" in summary
@@ -206,6 +227,7 @@ def test_history_window_from_the_toolbar_and_report_to_detail(qtbot, hwindow) ->
     assert window is not None and window.isVisible()
     report = window.report
     report.period.preset.setCurrentText("All time")
+    settle(qtbot, report.reader)
     rows = {r.cp_id: r for r in report.model.rows}
     assert (rows["CP-03"].sessions, rows["CP-03"].eur, rows["CP-03"].faults) == (2, 4.9, 2)
     window.report.cpActivated.emit("CP-02")

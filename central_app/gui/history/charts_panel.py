@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from central_app.db import DatabaseError
 from central_app.gui.history.charts import EnergyChart, SimultaneousChart, StatesChart
 from central_app.gui.history.period import WEEK, PeriodPicker
+from central_app.gui.history.reader import LOADING, HistoryReader
+from central_app.gui.history.sessions_panel import ERROR_STYLE, failure_text
 from central_app.history import History
 from wire.timefmt import parse_ts
 
+NOTE_STYLE = "color: #5f6b7a;"
 SLICES = 96  # per period: a week in 105-minute slices, a day in 15-minute ones
 
 
 class ChartsPanel(QWidget):
-    def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, history: History | HistoryReader | None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.history = history
+        self.reader = HistoryReader.of(history, self)
         self.period = PeriodPicker(allow_all=False, initial=WEEK, parent=self)
         refresh = QPushButton("Refresh", self)
         self.note = QLabel(self)
-        self.note.setStyleSheet("color: #5f6b7a;")
+        self.note.setStyleSheet(NOTE_STYLE)
         self.energy = EnergyChart(self)
         self.simultaneous = SimultaneousChart(self)
         self.states = StatesChart(self)
@@ -46,16 +52,47 @@ class ChartsPanel(QWidget):
             self.reload()
 
     def reload(self) -> None:
-        if self.history is None:
+        """Ask for the period's three series (off the GUI thread); the charts keep the last
+        ones meanwhile."""
+        if self.reader is None:
             return
         since, until = self.period.closed_bounds()
-        try:
-            self.energy.show_hours(self.history.energy_per_hour(since, until))
-            self.simultaneous.show_peaks(self.history.simultaneous(since, until, SLICES))
-            slices, series = self.history.network_states(since, until, SLICES)
-            self.states.show_states(slices, series, parse_ts(until))
-        except DatabaseError as exc:
-            self.note.setText(str(exc))
-            return
+        described = self.period.describe()
+        self.note.setStyleSheet(NOTE_STYLE)
+        self.note.setText(LOADING)
+        self.reader.ask(
+            self,
+            "charts",
+            lambda h: chart_series(h, since, until),
+            lambda series: self._show(series, until, described),
+            self._show_error,
+        )
+
+    def _show(self, series: ChartSeries, until: str, described: str) -> None:
+        hours, peaks, (slices, states) = series
+        self.energy.show_hours(hours)
+        self.simultaneous.show_peaks(peaks)
+        self.states.show_states(slices, states, parse_ts(until))
         self._loaded = True
-        self.note.setText(f"{self.period.describe()}, UTC")
+        self.note.setStyleSheet(NOTE_STYLE)
+        self.note.setText(f"{described}, UTC")
+
+    def _show_error(self, text: str) -> None:
+        self.note.setStyleSheet(NOTE_STYLE + ERROR_STYLE)
+        self.note.setText(failure_text(text))
+
+
+ChartSeries = tuple[
+    list[tuple[datetime, float]],
+    list[tuple[datetime, int]],
+    tuple[list[datetime], dict[str, list[float]]],
+]
+
+
+def chart_series(history: History, since: str, until: str) -> ChartSeries:
+    """The Charts tab's three queries, run together on the reader's thread."""
+    return (
+        history.energy_per_hour(since, until),
+        history.simultaneous(since, until, SLICES),
+        history.network_states(since, until, SLICES),
+    )

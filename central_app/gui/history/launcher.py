@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from central_app.gui.history.cp_detail import CpDetailDialog
+from central_app.gui.history.reader import HistoryReader
 from central_app.gui.history.window import HistoryWindow
 from central_app.history import History
 from central_app.views import CpView, LogLevel
@@ -27,11 +28,16 @@ class HistoryLauncher(QObject):
         history: History | None,
         *,
         live_view: Callable[[str], CpView | None],
-        set_price: Callable[[str, float], None] | None,
+        set_price: Callable[[str, float], object] | None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self.history = history
+        # one reader thread for every history view, on connections that give up (5 s to
+        # connect, 15 s a statement) instead of freezing on a locked or lost database
+        self.reader = (
+            None if history is None else HistoryReader(history.timed(), self, owns_history=True)
+        )
         self._live_view = live_view
         self._set_price = set_price
         self.window: HistoryWindow | None = None
@@ -72,7 +78,7 @@ class HistoryLauncher(QObject):
         if self.history is None:
             return None
         if self.window is None:
-            self.window = HistoryWindow(self.history, self._parent)
+            self.window = HistoryWindow(self.reader, self._parent)
             self.window.cpActivated.connect(self.open_cp)
         self.window.show()
         self.window.raise_()
@@ -80,12 +86,12 @@ class HistoryLauncher(QObject):
         return self.window
 
     def open_cp(self, cp_id: str) -> CpDetailDialog | None:
-        if self.history is None or not cp_id:
+        if self.reader is None or not cp_id:
             return None
         dialog = self.details.get(cp_id)
         if dialog is None:
             dialog = CpDetailDialog(
-                self.history,
+                self.reader,
                 cp_id,
                 view=self._live_view(cp_id),
                 set_price=self._set_price,
@@ -100,6 +106,11 @@ class HistoryLauncher(QObject):
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def close(self) -> None:
+        """The control center closes: no more queries, the reader's connections closed."""
+        if self.reader is not None:
+            self.reader.close()
 
     def cps_changed(self, cps: list[CpView]) -> None:
         """Keep open details' live line (state, price) current."""

@@ -21,14 +21,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from central_app.db import DatabaseError
 from central_app.gui.history.period import WEEK, PeriodPicker
+from central_app.gui.history.reader import LOADING, HistoryReader
+from central_app.gui.history.sessions_panel import ERROR_STYLE, TOTALS_STYLE, failure_text
 from central_app.history import CpReport, History
 from wire.display import count
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+SUMMARY_STYLE = TOTALS_STYLE
 
 
 class CpReportModel(QAbstractTableModel):
@@ -72,9 +74,11 @@ class CpReportModel(QAbstractTableModel):
 class ReportPanel(QWidget):
     cpActivated = Signal(str)  # noqa: N815 (Qt naming)
 
-    def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, history: History | HistoryReader | None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.history = history
+        self.reader = HistoryReader.of(history, self)
         self.model = CpReportModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -82,7 +86,7 @@ class ReportPanel(QWidget):
         self.period = PeriodPicker(allow_all=True, initial=WEEK, parent=self)
         refresh = QPushButton("Refresh", self)
         self.summary = QLabel(self)
-        self.summary.setStyleSheet("font-weight: 600; padding: 2px 4px;")
+        self.summary.setStyleSheet(SUMMARY_STYLE)
         self.table = QTableView(self)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -114,17 +118,31 @@ class ReportPanel(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        if self.history is None:
+        """Ask for the report (off the GUI thread); the table keeps the last one meanwhile."""
+        if self.reader is None:
             return
-        try:
-            rows = self.history.cp_report(*self.period.bounds())
-        except DatabaseError as exc:
-            self.summary.setText(str(exc))
-            return
+        since, until = self.period.bounds()
+        described = self.period.describe()
+        self.summary.setStyleSheet(SUMMARY_STYLE + "color: #5f6b7a;")
+        self.summary.setText(LOADING)
+        self.reader.ask(
+            self,
+            "report",
+            lambda h: h.cp_report(since, until),
+            lambda rows: self._show(rows, described),
+            self._show_error,
+        )
+
+    def _show(self, rows: list[CpReport], described: str) -> None:
         self.model.set_rows(rows)
+        self.summary.setStyleSheet(SUMMARY_STYLE)
         self.summary.setText(
-            f"{count(len(rows), 'charging point')}, {self.period.describe()}: "
+            f"{count(len(rows), 'charging point')}, {described}: "
             f"{count(sum(r.sessions for r in rows), 'session')} · "
             f"{sum(r.kwh for r in rows):,.1f} kWh · {sum(r.eur for r in rows):,.2f} € · "
             f"broken {count(sum(r.faults for r in rows), 'time')}"
         )
+
+    def _show_error(self, text: str) -> None:
+        self.summary.setStyleSheet(SUMMARY_STYLE + ERROR_STYLE)
+        self.summary.setText(failure_text(text))

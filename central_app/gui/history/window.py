@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from central_app.gui.history.charts_panel import ChartsPanel
+from central_app.gui.history.reader import HistoryReader
 from central_app.gui.history.report_panel import ReportPanel
 from central_app.gui.history.sessions_panel import SessionsPanel
 from central_app.history import History
@@ -16,8 +17,13 @@ class HistoryWindow(QWidget):
 
     cpActivated = Signal(str)  # noqa: N815 (Qt naming): open this CP's detail
 
-    def __init__(self, history: History | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, history: History | HistoryReader | None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        # one reader thread for the three tabs: their queries run in the order asked
+        self.reader = HistoryReader.of(history, self)
+        history = self.reader
         self.setWindowTitle("History")
         self.setObjectName("historyWindow")
         self.setWindowFlag(Qt.WindowType.Window, True)  # its own window even with a parent
