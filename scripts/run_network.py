@@ -405,8 +405,10 @@ class Network:
             tls = ["--tls-cert", str(secrets.cert("web")), "--tls-key", str(secrets.key("web"))]
         self.spawn(
             "web",
-            [
-                str(BIN / "EV_Web"),
+            [  # EV_Web's module: the same program, even where the console script is not installed yet
+                sys.executable,
+                "-m",
+                "web_app",
                 *kafka,
                 "--port",
                 str(port),

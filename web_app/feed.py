@@ -63,6 +63,7 @@ class NetworkFeed:
             from_beginning=True,
             client_id=f"{self.topics.prefix}web",
             security=self.security,
+            watch_broker=True,
         )
 
     def _status(self, status: FeedStatus) -> None:
@@ -78,19 +79,12 @@ class NetworkFeed:
         status = FeedStatus()
         try:
             while not self._stop.is_set():
-                if tail is None:
-                    try:
-                        tail = self._open()
-                    except KafkaError as exc:
-                        log.warning("cannot read the network state yet: %s", exc)
-                        status = FeedStatus(status.loaded, "The live data is unreachable.")
-                        self._status(status)
-                        self._stop.wait(RETRY_S)
-                        continue
                 try:
+                    if tail is None:
+                        tail = self._open()
                     tail.poll(self._on_event, timeout=POLL_S)
                 except KafkaError as exc:
-                    log.warning("reading the network state: %s", exc)
+                    log.warning("cannot read the network state: %s", exc)
                     status = FeedStatus(status.loaded, "The live data is unreachable.")
                     self._status(status)
                     self._stop.wait(RETRY_S)
@@ -104,6 +98,8 @@ class NetworkFeed:
         problem = tail.auth_problem
         if problem is not None:
             new = FeedStatus(status.loaded, "The live data is not available (access refused).")
+        elif not tail.broker_up:
+            new = FeedStatus(status.loaded, "The live data is unreachable.")
         elif tail.caught_up:
             if not status.loaded:
                 log.info("network state loaded: %d charging points", len(self.hub.board))
@@ -115,5 +111,7 @@ class NetworkFeed:
         if new != status:
             if problem is not None and status.problem != new.problem:
                 log.error("Kafka refused EV_Web: %s", problem)
+            elif not tail.broker_up and status.problem != new.problem:
+                log.warning("Kafka unreachable: the page says its data is not live")
             self._status(new)
         return new

@@ -151,6 +151,11 @@ async def _write(response: web.StreamResponse, data: bytes) -> None:
         await response.write(data)
 
 
+async def _no_server_banner(_request: web.Request, response: web.StreamResponse) -> None:
+    """No ``Server: Python/3.11 aiohttp/…``: a public page need not name its software."""
+    response.headers.pop("Server", None)
+
+
 async def _end_streams(app: web.Application) -> None:
     """On shutdown: end every stream (the hub's end marker), then cancel what is left."""
     app[HUB].close()
@@ -167,6 +172,7 @@ def build_app(hub: Hub, page: str) -> web.Application:
     app[PAGE] = page
     app[STREAMS] = set()
     app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(_no_server_banner)
     app.router.add_get("/", _page)
     app.router.add_get("/events", _events)
     app.router.add_get("/api/cps", _cps)

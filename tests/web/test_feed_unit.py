@@ -15,9 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from citymap.city import load_city
 from web_app.board import LOOKS, Board, FeedStatus, sse_event
 from web_app.citysvg import city_svg
+from web_app.feed import NetworkFeed
 from web_app.hub import Hub
 from web_app.server import build_app, page_html, states_css
 from wire.kafka.messages import CpState
+from wire.kafka.topics import Topics
 
 PUBLIC_KEYS = {"cp_id", "location", "x", "y", "price", "state", "label", "updated"}
 
@@ -144,8 +146,29 @@ def test_the_page_sends_its_security_headers() -> None:
             page = await client.get("/")
             assert "script-src 'self'" in page.headers["Content-Security-Policy"]
             assert page.headers["X-Content-Type-Options"] == "nosniff"
+            assert "Server" not in page.headers
             missing = await client.get("/nowhere")
             assert missing.status == 404 and "Traceback" not in await missing.text()
             assert (await (await client.get("/healthz")).text()).strip() == "ok"
 
     asyncio.run(scenario())
+
+
+def test_the_page_says_when_kafka_cannot_be_reached() -> None:
+    """No broker at the address: the feed tells the page its data is not live (no broker is
+    needed to test that; librdkafka reports the address unreachable)."""
+
+    async def scenario() -> FeedStatus:
+        hub = Hub()
+        feed = NetworkFeed(hub, asyncio.get_running_loop(), "127.0.0.1:1", Topics("x."))
+        feed.start()
+        try:
+            async with asyncio.timeout(20):
+                while hub.status.problem is None:
+                    await asyncio.sleep(0.05)
+        finally:
+            await asyncio.to_thread(feed.close)
+        return hub.status
+
+    status = asyncio.run(scenario())
+    assert status == FeedStatus(loaded=False, problem="The live data is unreachable.")
