@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kafka", default="", help="use this broker instead of starting one")
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--central-port", type=int, default=7070)
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=8443,
+        help="EV_Web's port, the public status page (default 8443; 0: no EV_Web)",
+    )
     parser.add_argument("--engine-base-port", type=int, default=5600)
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run" / "network")
     parser.add_argument("--fresh", action="store_true", help="forget the previous run's database")
@@ -190,6 +196,7 @@ class Network:
         )
         self.pg_dir = args.run_dir / "postgres"
         self.started_pg = False
+        self.web_url = ""  # EV_Web's, once it listens
         self.db_url = ""  # PostgreSQL with --ha; else Central's SQLite file in the run folder
         self.central_ports = [args.central_port + i for i in range(2 if args.ha else 1)]
         # what the monitors and EV_OCPP get as --central (with --ha: both Centrals of the pair)
@@ -372,6 +379,7 @@ class Network:
                     *self.driver_key(driver_id),
                 ],
             )
+        self.start_web(kafka)
         mode = "with windows" if self.gui else "headless"
         ocpp_part = f" (+{args.ocpp_cps} OCPP)" if args.ocpp_cps else ""
         central = "an active/standby pair of centrals" if args.ha else "1 central"
@@ -380,6 +388,37 @@ class Network:
         )
         print(f"run: logs in {self.logs}; Ctrl+C stops everything.", flush=True)
         self.observe()
+        if self.web_url:
+            print(f"run: the public status page (EV_Web): {self.web_url}", flush=True)
+
+    def start_web(self, kafka: list[str]) -> None:
+        """EV_Web, the public status page (docs/web.md), as the read-only ``web`` Kafka role,
+        over HTTPS with the CA's ``web`` certificate (plain HTTP with --insecure)."""
+        port = self.args.web_port
+        if not port:
+            return
+        tls: list[str] = []  # with --insecure, kafka_args says so (plain HTTP, PLAINTEXT Kafka)
+        if not self.args.insecure:
+            from wire.pki import Secrets, default_dir
+
+            secrets = Secrets(default_dir())
+            tls = ["--tls-cert", str(secrets.cert("web")), "--tls-key", str(secrets.key("web"))]
+        self.spawn(
+            "web",
+            [  # EV_Web's module: the same program, even where the console script is not installed yet
+                sys.executable,
+                "-m",
+                "web_app",
+                *kafka,
+                "--port",
+                str(port),
+                *tls,
+                *self.kafka_args("web"),
+            ],
+        )
+        self.wait_for_port(port, "EV_Web")
+        scheme = "http" if self.args.insecure else "https"
+        self.web_url = f"{scheme}://127.0.0.1:{port}/"
 
     def observe(self) -> None:
         """Say where the metrics are; with --observe, start Prometheus on them."""

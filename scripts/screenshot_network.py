@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--no-tile",  # the click targets below are in the default window sizes
                     "--metrics-port-base",  # no fixed metrics ports: another run may hold them
                     "0",
+                    "--web-port",  # nor EV_Web's (its page has its own screenshot: tests/web)
+                    "0",
                     "--insecure",  # its own PLAINTEXT broker (started above)
                     "--kafka",
                     bootstrap,

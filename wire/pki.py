@@ -7,7 +7,8 @@ never inside the repository: ``$EVC_SECRETS`` or ``~/.config/evcharging/secrets`
     ca.pem, ca.key                       the private CA (ECDSA P-256, 10 years)
     broker.pem, broker.key               the Kafka broker's certificate and key
     central.pem, central.key             Central's certificate for the monitor link
-    kafka-<role>.properties              role = admin | central | engine | driver
+    web.pem, web.key                     EV_Web's HTTPS certificate (the public status page)
+    kafka-<role>.properties              role = admin | central | engine | driver | web
 
 Certificates are ECDSA P-256: a TLS handshake costs a fraction of an RSA one, which matters
 when 10,000 monitors reconnect after a Central restart. Leaf certificates name ``localhost``,
@@ -37,7 +38,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-ROLES = ("admin", "central", "engine", "driver")
+ROLES = ("admin", "central", "engine", "driver", "web")
+# the TLS server certificates the CA issues: the broker, Central (monitor link), EV_Web (HTTPS)
+LEAVES = ("broker", "central", "web")
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 CA_DAYS = 3650
 LEAF_DAYS = 825
@@ -234,7 +237,7 @@ class Secrets:
                 write_private(self.ca_cert, cert)
                 created += ["ca.pem", "ca.key"]
             ca_cert, ca_key = self.ca_cert.read_bytes(), self.ca_key.read_bytes()
-            for leaf in ("broker", "central"):
+            for leaf in LEAVES:
                 if not self.cert(leaf).exists() or not self.key(leaf).exists():
                     cert, key = make_leaf(leaf, default_hosts(hosts), ca_cert, ca_key)
                     write_private(self.key(leaf), key)

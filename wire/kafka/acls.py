@@ -17,6 +17,10 @@ Resources, per prefix ``P`` (topics are ``P`` + ``evc.*``, see ``wire.kafka.topi
   ``Pdriver-<driver_id>-tail-…``). Engines assign their partition but commit their offsets
   under their group, so they need it too.
 - Central also Creates and Alters ``Pevc.`` topics (``ensure_topics``).
+- ``web`` (EV_Web, the public status page) is read-only: Read and Describe on
+  ``Pevc.network.state`` alone (LITERAL), and its tail's group ``Pweb-`` (PREFIXED, nothing
+  is ever committed there). It may not describe, read or write any other topic, and has no
+  IdempotentWrite: the page can show nothing but what Central publishes for everyone.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from wire.kafka.topics import Topics
 log = logging.getLogger(__name__)
 rdlog = LibrdkafkaLog("admin")
 
-ROLES = ("central", "engine", "driver")
+ROLES = ("central", "engine", "driver", "web")
 CLUSTER = "kafka-cluster"
 
 _Rule = tuple[ResourceType, str, ResourcePatternType, AclOperation]
@@ -53,6 +57,12 @@ def role_rules(role: str, prefix: str = "") -> list[_Rule]:
     every_topic = prefix + "evc."
     lit, pre = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
     topic, group = ResourceType.TOPIC, ResourceType.GROUP
+    if role == "web":  # read-only, one topic (no prefix-wide Describe, no IdempotentWrite)
+        return [
+            (topic, t.network_state, lit, AclOperation.DESCRIBE),
+            (topic, t.network_state, lit, AclOperation.READ),
+            (group, prefix + "web-", pre, AclOperation.READ),
+        ]
     rules: list[_Rule] = [
         (topic, every_topic, pre, AclOperation.DESCRIBE),
         (topic, every_topic, pre, AclOperation.DESCRIBE_CONFIGS),

@@ -10,6 +10,7 @@ rebalance), with auto-commit off.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -39,13 +40,17 @@ class TopicTail:
         from_beginning: bool,
         client_id: str = "evc-driver",
         security: KafkaSecurity | None = None,
+        watch_broker: bool = False,
     ) -> None:
+        """``watch_broker``: keep ``broker_up`` current (librdkafka's statistics every second
+        say whether a broker answers; EV_Web's page tells its readers when it does not)."""
         self._topic = topic
         self._codec = codec
         self._eof: set[int] = set()
         self._partitions = partitions
         self._auth = AuthProblems(security, log)
         self._repeats = RepeatFilter()
+        self._broker_up = True
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             # librdkafka wants a group id even for manual assignment; nothing is committed.
@@ -59,6 +64,9 @@ class TopicTail:
             "logger": rdlog,
             "error_cb": self._on_error,
         }
+        if watch_broker:
+            config["statistics.interval.ms"] = 1000
+            config["stats_cb"] = self._on_stats
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         try:
             self._consumer = Consumer(with_security(config, security))
@@ -67,8 +75,24 @@ class TopicTail:
             raise KafkaError(f"cannot read {topic}: {exc}") from exc
 
     def _on_error(self, err: RdKafkaError) -> None:
+        if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
+            self._broker_up = False
         if not self._auth.report(err, f"read {self._topic}"):
             log_client_error(log, f"kafka tail {self._topic}", err, self._repeats)
+
+    def _on_stats(self, stats_json: str) -> None:
+        try:
+            brokers = json.loads(stats_json).get("brokers", {})
+        except ValueError:
+            return
+        if brokers:
+            self._broker_up = any(b.get("state") == "UP" for b in brokers.values())
+
+    @property
+    def broker_up(self) -> bool:
+        """False once no broker answers, until one does again (with ``watch_broker``; else
+        only the all-brokers-down report turns it False, for good)."""
+        return self._broker_up
 
     @property
     def auth_problem(self) -> str | None:
