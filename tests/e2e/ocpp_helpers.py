@@ -203,6 +203,7 @@ class Charger:
         status = self.call("boot")
         assert self.cp is not None
         self.interval = self.cp.interval
+        self.beating(True)  # at the new interval (the beat began with the default 30 s sleep)
         return status
 
     def beating(self, on: bool) -> None:
