@@ -183,3 +183,32 @@ def test_ev_ocpp_serves_profile_2_by_default_and_1_with_insecure(
         chosen()
     assert chosen("--security-profile", "1") == (SecurityProfile.BASIC_AUTH, None)
     assert gateway_main.main(base) == 2  # says how to get a certificate, serves nothing
+
+
+def test_make_run_offers_ocpp_tls_and_gives_the_gateway_and_chargers_their_files(
+    secrets: Secrets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaos.components import load_run_network
+
+    run_network = load_run_network()
+    assert run_network.parse_args([]).ocpp_profile == 1  # the demo's default, as before
+    assert run_network.parse_args(["--ocpp-tls"]).ocpp_profile == 2
+    assert run_network.parse_args(["--ocpp-profile", "3"]).ocpp_profile == 3
+
+    monkeypatch.setenv("EVC_SECRETS", str(secrets.root))
+
+    class Demo:  # just what Network.ocpp_tls reads
+        args = run_network.parse_args(["--ocpp-tls"])
+
+    gateway, chargers = run_network.Network.ocpp_tls(Demo(), ["OCPP-01"])  # type: ignore[arg-type]
+    assert gateway == [
+        "--ocpp-cert",
+        str(secrets.cert("ocpp")),
+        "--ocpp-key",
+        str(secrets.key("ocpp")),
+        "--ocpp-ca",
+        str(secrets.ca_cert),
+    ]
+    assert chargers == {"OCPP-01": ["--ca", str(secrets.ca_cert)]}
+    Demo.args = run_network.parse_args([])
+    assert run_network.Network.ocpp_tls(Demo(), ["OCPP-01"]) == ([], {"OCPP-01": []})  # type: ignore[arg-type]
