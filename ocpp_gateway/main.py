@@ -181,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not profile.tls and not args.insecure:
+        print(
+            "EV_OCPP: warning: --security-profile 1 serves plain ws://: the chargers' "
+            "passwords cross the network in clear (a trusted network only; docs/ocpp.md)",
+            file=sys.stderr,
+            flush=True,
+        )
     tls = None
     if args.insecure:
         cli.warn_insecure("EV_OCPP")
