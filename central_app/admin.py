@@ -11,6 +11,7 @@
     evc-admin ... report [--since DATE] [--until DATE] [--format table|csv|json]
     evc-admin ... db current | db upgrade | db prune [--state-history-days D]
     evc-admin ocpp password ID [--stdin] [--file F] | ocpp remove ID [--file F]
+    evc-admin ocpp cert ID [--dir SECRETS] [--out DIR]
 
 Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
 few seconds while it runs. ``sessions`` and ``report`` read the history (see
@@ -22,6 +23,11 @@ docs/ocpp.md): a new random one, printed once, or the one read from standard inp
 ``--stdin``. Only its hash is stored, in the OCPP gateway's password file (not Central's
 database: Central knows nothing of OCPP), which the running gateway rereads at each
 connection.
+
+``ocpp cert`` issues a charger's client certificate for security profile 3: a new key and a
+certificate signed by the project's private CA (the secrets directory's ``ca.pem``/``ca.key``,
+so run it where the CA is) whose common name is the charge point id, written 0600 as
+``ID.pem`` and ``ID.key`` in ``--out`` (default ``ocpp-chargers/`` of the secrets directory).
 """
 
 from __future__ import annotations
@@ -158,12 +164,25 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument("id")
 
     ocpp = sub.add_parser(
-        "ocpp", help="OCPP charge points' basic-auth passwords (the gateway's file)"
+        "ocpp", help="OCPP charge points' passwords (the gateway's file) and certificates"
     ).add_subparsers(dest="action", required=True)
     password = ocpp.add_parser("password", help="set a password (printed once) for a charger")
     password.add_argument("id")
     password.add_argument("--stdin", action="store_true", help="read the password from stdin")
     password.add_argument("--file", type=Path, default=None, help="the gateway's password file")
+    cert = ocpp.add_parser(
+        "cert", help="issue a charger's client certificate (security profile 3), CN = its id"
+    )
+    cert.add_argument("id")
+    cert.add_argument(
+        "--dir", type=Path, default=None, help="the secrets directory holding the CA (ca.key)"
+    )
+    cert.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write ID.pem and ID.key (default ocpp-chargers/ in the secrets directory)",
+    )
     remove_pw = ocpp.add_parser("remove", help="forget a charger's password (it is refused)")
     remove_pw.add_argument("id")
     remove_pw.add_argument("--file", type=Path, default=None, help="the gateway's password file")
@@ -290,10 +309,52 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
     return "\n".join(lines)
 
 
+def run_ocpp_cert(args: argparse.Namespace) -> int:
+    """``evc-admin ocpp cert ID``: the charger's key and certificate, signed by the CA."""
+    from ocpp_gateway.profiles import CHARGE_POINT_ID
+    from wire.pki import Secrets, default_dir, make_client
+
+    if CHARGE_POINT_ID.fullmatch(args.id) is None:
+        print(
+            f"evc-admin: error: {args.id!r} is not a charge point id the gateway accepts "
+            "(letters, digits, . _ - : @ +; at most 64)",
+            file=sys.stderr,
+        )
+        return 1
+    secrets = Secrets(args.dir or default_dir())
+    try:
+        ca_cert, ca_key = secrets.ca_cert.read_bytes(), secrets.ca_key.read_bytes()
+    except OSError as exc:
+        print(
+            f"evc-admin: error: cannot read the project's CA in {secrets.root}: "
+            f"{exc.strerror or exc} (run it where `evc-secrets init` made the CA, or --dir)",
+            file=sys.stderr,
+        )
+        return 2
+    cert, key = make_client(args.id, ca_cert, ca_key)
+    out = args.out or secrets.ocpp_chargers
+    write_private(out / f"{args.id}.key", key)
+    write_private(out / f"{args.id}.pem", cert)
+    print(out / f"{args.id}.pem")  # alone on stdout; the key beside it
+    print(
+        f"OCPP charge point {args.id}: client certificate (CN {args.id}, signed by the "
+        f"project's CA) and key written to {out}\n"
+        f"  on the charger: its certificate {args.id}.pem and private key {args.id}.key; "
+        f"the trusted root (the gateway's certificate is issued by it) {secrets.ca_cert}\n"
+        f"  central system URL wss://GATEWAY-HOST:PORT/ocpp/{args.id}, EV_OCPP with "
+        "--security-profile 3",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def run_ocpp(args: argparse.Namespace) -> int:
-    """``evc-admin ocpp …``: the gateway's password file, no database."""
+    """``evc-admin ocpp …``: the gateway's password file or a charger's certificate, no
+    database."""
     from ocpp_gateway.passwords import PasswordFile, authorization_key, new_password
 
+    if args.action == "cert":
+        return run_ocpp_cert(args)
     passwords = PasswordFile(args.file)
     if args.action == "remove":
         found = passwords.remove(args.id)

@@ -57,6 +57,7 @@ from wire.reasons import (
     describe_reason,
     reason_code,
 )
+from wire.states import Origin
 from wire.timefmt import format_ts, now_ts, utc_now
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,12 @@ class SupplyDesk:
         source = f"driver {req.driver_id}"
         hub.notify_driver(
             req.driver_id,
-            RequestReceived(request_id=req.request_id, cp_id=req.cp_id, driver_id=req.driver_id),
+            RequestReceived(
+                request_id=req.request_id,
+                cp_id=req.cp_id,
+                driver_id=req.driver_id,
+                origin=Origin(req.origin),
+            ),
         )
         hub.request_update(
             req.request_id,
@@ -265,6 +271,7 @@ class SupplyDesk:
                 cp_id=cp.cp_id,
                 driver_id=req.driver_id,
                 expires_at=session.expires_at,
+                origin=Origin(req.origin),
             ),
         )
         hub.request_update(

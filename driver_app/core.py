@@ -26,12 +26,20 @@ from driver_app.services import EntryResult, RunView, ServiceEntry, ServiceRun
 from driver_app.session import (
     ChargeSession,
     Notice,
+    Phase,
     SessionView,
     Step,
     TicketInfo,
 )
 from wire.errors import WireError
-from wire.kafka.messages import CentralAlive, ChargeRequest, CpState, Ticket
+from wire.kafka.messages import (
+    AuthorizedNotice,
+    CentralAlive,
+    ChargeRequest,
+    CpState,
+    RequestReceived,
+    Ticket,
+)
 from wire.states import Origin
 
 log = logging.getLogger(__name__)
@@ -223,6 +231,8 @@ class DriverCore:
     def _request(self, cp_id: str) -> str | None:
         if self.busy:
             assert self.session is not None
+            if self.session.card and self.session.phase == Phase.AUTHORIZED:
+                return f"Reserved by your card at {self.session.cp_id}: plug in there"
             return f"A charge is already in progress at {self.session.cp_id}"
         # Only once the replay of the network is over: a CP missing from a half-read network
         # may be on the next page, and Central refuses an id it does not know anyway.
@@ -262,7 +272,10 @@ class DriverCore:
         return not (session_id is not None and session_id in self.history)
 
     def _adopt(self, notice: Notice, now: float) -> ChargeSession:
+        """A session this app did not request: one from before a restart (``resumed``), or
+        one the driver's card opened at the CP (an authorization with origin ``cp``)."""
         info = self.network.get(notice.cp_id)
+        card = isinstance(notice, AuthorizedNotice | RequestReceived) and notice.origin == Origin.CP
         self._retire_session()
         session = ChargeSession(
             request_id=getattr(notice, "request_id", None) or "",
@@ -271,11 +284,15 @@ class DriverCore:
             created=now,
             timeout_s=self._request_timeout_s,
             location=info.location if info else "",
-            resumed=True,
+            resumed=not card,
+            card=card,
             session_id=getattr(notice, "session_id", None),
         )
         self.session = session
-        log.info("adopted %s %s from before this run", notice.TYPE, session.session_id)
+        if card:
+            log.info("%s reserved by this driver's card (%s)", notice.cp_id, session.session_id)
+        else:
+            log.info("adopted %s %s from before this run", notice.TYPE, session.session_id)
         return session
 
     def _retire_session(self) -> None:

@@ -31,6 +31,7 @@ from wire.kafka.messages import (
     Ticket,
 )
 from wire.reasons import describe_reason, is_interruption
+from wire.states import Origin
 from wire.timefmt import format_elapsed as format_elapsed
 from wire.timefmt import format_ts, parse_ts, utc_now
 
@@ -132,6 +133,7 @@ class SessionView:
     ticket: TicketInfo | None
     resumed: bool
     progress_at: str | None = None  # ts of the last progress notice (replays show its time)
+    card: bool = False  # authorized at the CP itself (the driver's card), not in this app
 
     @property
     def ended(self) -> bool:
@@ -161,6 +163,9 @@ class ChargeSession:
     timeout_s: float = 10.0
     location: str = ""
     resumed: bool = False  # adopted from notices after a restart, not requested in this run
+    # authorized at the CP itself (the driver's card at an OCPP charger: AuthorizedNotice with
+    # origin cp), not requested in any app: the CP is reserved by the card until expires_at
+    card: bool = False
     phase: Phase = Phase.REQUESTED
     session_id: str | None = None
     reason: str | None = None
@@ -204,6 +209,7 @@ class ChargeSession:
             ticket=self.ticket,
             resumed=self.resumed,
             progress_at=self.progress_at,
+            card=self.card,
         )
 
     # --- transitions -----------------------------------------------------------------------
@@ -227,6 +233,8 @@ class ChargeSession:
         if isinstance(notice, RequestReceived):
             if self.phase not in (Phase.REQUESTED, Phase.TIMED_OUT):
                 return None
+            if self.card:
+                return self._step(Phase.RECEIVED, f"your card at {notice.cp_id}: checking")
             return self._step(Phase.RECEIVED, "request received by Central")
         if isinstance(notice, AuthorizedNotice):
             if self.phase not in (Phase.REQUESTED, Phase.RECEIVED, Phase.TIMED_OUT):
@@ -234,7 +242,13 @@ class ChargeSession:
             self.session_id = notice.session_id
             self.expires_at = notice.expires_at
             self.authorized_mono = now
+            if notice.origin == Origin.CP:  # the card's (even when adopted before it said so)
+                self.card, self.resumed = True, False
             where = f" ({self.location})" if self.location else ""
+            if self.card:
+                return self._step(
+                    Phase.AUTHORIZED, f"reserved by your card at {notice.cp_id}{where}"
+                )
             return self._step(Phase.AUTHORIZED, f"authorized — plug in at {notice.cp_id}{where}")
         if isinstance(notice, Denied):
             if self.phase == Phase.SUPPLYING:

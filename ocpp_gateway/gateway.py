@@ -7,10 +7,14 @@ Upgrade rules (``_check_upgrade``, before any OCPP message):
 - the path must be ``/ocpp/<id>`` with an id that is a valid EVCharging field (no ``#``, no
   spaces or control characters, at most 64 characters) — else 404;
 - the client must offer the ``ocpp1.6`` subprotocol — else 400;
-- security profile 1: when ``evc-admin ocpp password`` set a password for the id, the
-  request must carry HTTP basic auth with the id as user name and that password — else 401.
-  A charge point without a password may open the WebSocket, but its BootNotification is
-  Rejected unless the gateway runs with ``--auto-register``.
+- security profiles 1 and 2 (``ws://``, or ``wss://`` with ``server_tls``): when
+  ``evc-admin ocpp password`` set a password for the id, the request must carry HTTP basic
+  auth with the id as user name and that password — else 401. A charge point without a
+  password may open the WebSocket, but its BootNotification is Rejected unless the gateway
+  runs with ``--auto-register``;
+- security profile 3 (``server_tls`` requires client certificates from the CA): the
+  handshake already refused an untrusted or missing certificate; the certificate's common
+  name must be the id — else 403 (``ocpp_gateway.profiles``).
 
 A connection silent (no OCPP message, no pong) for ``silence_limit`` is closed; the gateway
 then stops heartbeating that charge point and Central turns it DISCONNECTED.
@@ -42,16 +46,18 @@ from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.passwords import PasswordFile
 from ocpp_gateway.point import Point
+from ocpp_gateway.profiles import CHARGE_POINT_ID, SecurityProfile, certificate_refusal
 from ocpp_gateway.transactions import TransactionIds
 from wire.kafka.messages import Event
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.tally import Tally
+from wire.tls import peer_common_name
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
-PATH = re.compile(r"^/ocpp/([A-Za-z0-9._:@+-]{1,64})/?$")
+PATH = re.compile(rf"^/ocpp/({CHARGE_POINT_ID.pattern})/?$")
 TICK = 0.5
 SILENCE_FACTOR = 1.5  # × the heartbeat interval: a charger's own beat may drift a little
 ACTIONS = frozenset(a.value for a in Action)
@@ -90,6 +96,8 @@ class Gateway:
         heartbeat_interval: float = 30.0,
         auto_register: bool = False,
         tls: ssl.SSLContext | None = None,
+        profile: SecurityProfile = SecurityProfile.BASIC_AUTH,
+        server_tls: ssl.SSLContext | None = None,
         security: KafkaSecurity | None = None,
         insecure: bool = False,
         say: Callable[[str], None] = print,
@@ -107,7 +115,13 @@ class Gateway:
         self.heartbeat_interval = heartbeat_interval
         self.silence_limit = heartbeat_interval * SILENCE_FACTOR
         self.auto_register = auto_register
-        self.tls = tls
+        self.tls = tls  # towards Central
+        # towards the chargers: profile 2 and 3 need the server's context (3: with the CA
+        # that issues the chargers' certificates, wire.tls.server_context(client_ca=...))
+        if profile.tls and server_tls is None:
+            raise ValueError(f"{profile.described} needs a TLS server context")
+        self.profile = profile
+        self.server_tls = server_tls if profile.tls else None
         self.security = security
         self.insecure = insecure
         self._say = say
@@ -160,13 +174,17 @@ class Gateway:
                 self._connection,
                 host,
                 port,
+                ssl=self.server_tls,
                 subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
                 process_request=self._check_upgrade,
                 ping_interval=self.heartbeat_interval,
                 ping_timeout=self.heartbeat_interval,
             ) as server:
                 self._server = server
-                self.say(f"OCPP 1.6J gateway listening on ws://{host}:{port}/ocpp/<id>")
+                self.say(
+                    f"OCPP 1.6J gateway listening on {self.profile.scheme}://{host}:{port}"
+                    f"/ocpp/<id> ({self.profile.described})"
+                )
                 if ready is not None:
                     ready.set()
                 while True:
@@ -192,6 +210,16 @@ class Gateway:
         offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
         if SUBPROTOCOL not in [p.strip() for p in offered.split(",")]:
             return connection.respond(HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 required\n")
+        if self.profile.client_certificates:
+            ssl_object = connection.transport.get_extra_info("ssl_object")
+            refusal = certificate_refusal(cp_id, peer_common_name(ssl_object))
+            if refusal is not None:
+                self.say(f"[{cp_id}] refused: {refusal}")
+                return connection.respond(
+                    HTTPStatus.FORBIDDEN, "client certificate for another charge point\n"
+                )
+            connection.username = cp_id  # type: ignore[attr-defined]
+            return None
         if not self.passwords.has(cp_id):
             return None
         user, password = _basic_auth(request.headers.get("Authorization"))
@@ -211,10 +239,11 @@ class Gateway:
         point = self.point(cp_id)
         cp = GatewayChargePoint(cp_id, connection, point)
         authenticated = getattr(connection, "username", None) == cp_id
-        self.say(
-            f"[{cp_id}] WebSocket connected from {connection.remote_address[0]}"
-            f"{' (password checked)' if authenticated else ''}"
-        )
+        checked = "certificate" if self.profile.client_certificates else "password"
+        notes = ["TLS"] if self.profile.tls else []
+        notes += [f"{checked} checked"] if authenticated else []
+        suffix = f" ({', '.join(notes)})" if notes else ""
+        self.say(f"[{cp_id}] WebSocket connected from {connection.remote_address[0]}{suffix}")
         point.attach(cp, authenticated)
         why = "closed"
         loop = asyncio.get_running_loop()

@@ -4,6 +4,15 @@
             [--heartbeat-interval S] [--passwords FILE] [--credentials-dir DIR]
             [--enroll-tokens DIR] [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
             [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
+            [--security-profile 1|2|3] [--ocpp-cert FILE --ocpp-key FILE] [--ocpp-ca FILE]
+
+Towards the chargers (``ocpp_gateway.profiles``): OCPP security profile 2 by default —
+``wss://`` with the server certificate ``ocpp.pem``/``ocpp.key`` of the secrets directory
+(issued by the project's private CA, ``evc-secrets init``) or ``--ocpp-cert``/``--ocpp-key``,
+and each charger's basic-auth password; 3: the chargers present client certificates issued
+by the CA (``--ocpp-ca``, default the secrets directory's ``ca.pem``; ``evc-admin ocpp cert
+ID``) naming their charge point id; 1: plain ``ws://`` with the password (the default with
+``--insecure``).
 
 Security as EV_CP_M and EV_CP_E: Central's TLS certificate checked against ``--central-ca``
 (the secrets directory's ``ca.pem`` by default); Kafka with the engine role's credentials
@@ -23,12 +32,14 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.metrics import serve_gateway
 from ocpp_gateway.passwords import PasswordFile, default_path
+from ocpp_gateway.profiles import SecurityProfile
 from wire import cli
 from wire.aio import new_event_loop
 from wire.errors import TlsConfigError
@@ -36,7 +47,7 @@ from wire.kafka.topics import Topics
 from wire.logs import setup_logging
 from wire.metrics import add_metrics_option
 from wire.pki import Secrets, default_dir
-from wire.tls import client_context
+from wire.tls import client_context, server_context
 
 DEFAULT_HOME = Path.home() / ".evcharging" / "ocpp"
 
@@ -107,6 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CA certificate that signs Central's (default ca.pem in the secrets directory)",
     )
+    p.add_argument(
+        "--security-profile",
+        type=int,
+        choices=[int(profile) for profile in SecurityProfile],
+        default=None,
+        help="towards the chargers, OCPP 1.6 security profile: 1 ws:// with basic auth, "
+        "2 wss:// with basic auth, 3 wss:// with client certificates from the CA "
+        "(default 2; 1 with --insecure)",
+    )
+    p.add_argument(
+        "--ocpp-cert",
+        type=Path,
+        default=None,
+        help="the gateway's TLS certificate for wss:// (default ocpp.pem in the secrets "
+        "directory, issued by the project's CA)",
+    )
+    p.add_argument(
+        "--ocpp-key", type=Path, default=None, help="its private key (default ocpp.key there)"
+    )
+    p.add_argument(
+        "--ocpp-ca",
+        type=Path,
+        default=None,
+        help="profile 3: the CA that issues the chargers' certificates (default ca.pem in the "
+        "secrets directory; evc-admin ocpp cert ID issues one)",
+    )
     cli.add_kafka_security(p, "engine")
     add_metrics_option(p)
     p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
@@ -114,9 +151,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def charger_tls(args: argparse.Namespace) -> tuple[SecurityProfile, ssl.SSLContext | None]:
+    """The security profile towards the chargers and its TLS context (None for profile 1);
+    raises TlsConfigError when the files are missing or unusable."""
+    if args.security_profile is None:
+        profile = SecurityProfile.BASIC_AUTH if args.insecure else SecurityProfile.TLS_BASIC_AUTH
+    else:
+        profile = SecurityProfile(args.security_profile)
+    if (args.ocpp_cert is None) != (args.ocpp_key is None):
+        raise TlsConfigError("--ocpp-cert and --ocpp-key go together (or neither)")
+    if not profile.tls:
+        return profile, None
+    secrets = Secrets(default_dir())
+    cert = args.ocpp_cert or secrets.cert("ocpp")
+    key = args.ocpp_key or secrets.key("ocpp")
+    client_ca = (args.ocpp_ca or secrets.ca_cert) if profile.client_certificates else None
+    return profile, server_context(cert, key, client_ca=client_ca)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    try:
+        profile, server_tls = charger_tls(args)
+    except TlsConfigError as exc:
+        print(
+            f"EV_OCPP: error: {exc} (for wss://: `evc-secrets init` issues ocpp.pem, or pass "
+            "--ocpp-cert FILE --ocpp-key FILE; --security-profile 1 serves plain ws://)",
+            file=sys.stderr,
+        )
+        return 2
+    if not profile.tls and not args.insecure:
+        print(
+            "EV_OCPP: warning: --security-profile 1 serves plain ws://: the chargers' "
+            "passwords cross the network in clear (a trusted network only; docs/ocpp.md)",
+            file=sys.stderr,
+            flush=True,
+        )
     tls = None
     if args.insecure:
         cli.warn_insecure("EV_OCPP")
@@ -139,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat_interval=args.heartbeat_interval,
         auto_register=args.auto_register,
         tls=tls,
+        profile=profile,
+        server_tls=server_tls,
         security=security,
         insecure=args.insecure,
         say=lambda line: print(line, flush=True),

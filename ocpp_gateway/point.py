@@ -222,7 +222,13 @@ class Point:
             out = self.station.on_authorize(event)
             if waiter is not None and not waiter.done():
                 out.calls = [c for c in out.calls if not isinstance(c, RemoteStart)]
-                waiter.set_result(self.station.check_id_tag(event.driver_id) is True)
+                reserved = self.station.check_id_tag(event.driver_id) is True
+                if reserved:
+                    self.say(
+                        f"reserved for {event.driver_id}'s card until {event.expires_at} "
+                        "(Authorize at the charger)"
+                    )
+                waiter.set_result(reserved)
             self._apply(out)
         elif isinstance(event, Stop | Resume):
             if utc_now() - parse_ts(event.ts) > STALE_COMMAND:

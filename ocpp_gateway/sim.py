@@ -3,6 +3,10 @@ code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tes
 
     python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
         [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
+        [--ca CA.pem [--cert ID.pem --key ID.key]]
+
+With a ``wss://`` URL it checks the gateway's certificate against ``--ca`` (security profile
+2) and, given ``--cert``/``--key`` (``evc-admin ocpp cert ID``), presents its own (profile 3).
 
 It boots, reports Available, beats at the interval the gateway gives, accepts
 RemoteStartTransaction (StartTransaction, then MeterValues every second with the energy
@@ -19,6 +23,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import ssl
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +65,18 @@ def basic_auth_header(user: str, password: str | bytes) -> dict[str, str]:
     raw = password if isinstance(password, bytes) else password.encode()
     token = base64.b64encode(user.encode() + b":" + raw).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def client_tls(
+    ca: Path | None, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext:
+    """A charger's TLS context for ``wss://``: trusts ``ca`` (the project's CA that issued
+    the gateway's certificate; the system's roots without it) and, for security profile 3,
+    presents its own certificate and key."""
+    context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    if cert is not None:
+        context.load_cert_chain(cert, key)
+    return context
 
 
 class SimCharger(ChargePoint):
@@ -211,6 +228,7 @@ class SimCharger(ChargePoint):
 async def run(args: argparse.Namespace) -> None:
     url = f"{args.url.rstrip('/')}/{args.id}"
     headers = basic_auth_header(args.id, args.password) if args.password else None
+    tls = client_tls(args.ca, args.cert, args.key) if url.startswith("wss://") else None
     meter = 0.0
     while True:
         try:
@@ -218,6 +236,7 @@ async def run(args: argparse.Namespace) -> None:
                 url,
                 subprotocols=["ocpp1.6"],
                 additional_headers=headers,  # type: ignore[list-item]
+                ssl=tls,
             ) as ws:
                 charger = SimCharger(
                     args.id,
@@ -246,10 +265,13 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP 1.6J charger")
-    p.add_argument("--url", required=True, help="the gateway's ws://HOST:PORT/ocpp")
+    p.add_argument("--url", required=True, help="the gateway's ws[s]://HOST:PORT/ocpp")
     p.add_argument("--id", required=True)
     p.add_argument("--password", default="", help="basic-auth password (visible in ps)")
     p.add_argument("--password-file", type=Path, default=None, help="read it from this file")
+    p.add_argument("--ca", type=Path, default=None, help="wss://: the CA of the gateway's cert")
+    p.add_argument("--cert", type=Path, default=None, help="wss://: this charger's certificate")
+    p.add_argument("--key", type=Path, default=None, help="its private key")
     p.add_argument("--power-kw", type=float, default=22.0)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--charge-seconds", type=float, default=8.0)

@@ -60,6 +60,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="simulated OCPP 1.6J chargers behind an EV_OCPP gateway (default 0)",
     )
     parser.add_argument("--ocpp-port", type=int, default=9000, help="EV_OCPP's WebSocket port")
+    parser.add_argument(
+        "--ocpp-profile",
+        type=int,
+        choices=[1, 2, 3],
+        default=1,
+        help="OCPP security profile between EV_OCPP and the simulated chargers: 1 ws:// and "
+        "passwords (default), 2 wss:// (the secrets directory's ocpp.pem) and passwords, "
+        "3 wss:// and client certificates from the CA (evc-admin ocpp cert)",
+    )
+    parser.add_argument(
+        "--ocpp-tls",
+        dest="ocpp_profile",
+        action="store_const",
+        const=2,
+        help="the same as --ocpp-profile 2",
+    )
     parser.add_argument("--drivers", type=int, default=2, help="drivers (default 2)")
     parser.add_argument("--speed", type=float, default=10.0, help="CP speed factor (default 10)")
     parser.add_argument("--kafka", default="", help="use this broker instead of starting one")
@@ -459,7 +475,13 @@ class Network:
             write_private(password_dir / cp["id"], made.stdout.strip().encode())
         tokens = args.run_dir / "ocpp" / "enroll-tokens"  # <charger id>.token each
         self.enroll([cp["id"] for cp in chargers], args.run_dir / "ocpp" / "credentials", tokens)
-        print(f"run: starting EV_OCPP on port {args.ocpp_port} …", flush=True)
+        gateway_tls, charger_tls = self.ocpp_tls([cp["id"] for cp in chargers])
+        scheme = "wss" if args.ocpp_profile > 1 else "ws"
+        print(
+            f"run: starting EV_OCPP on {scheme}://127.0.0.1:{args.ocpp_port} (OCPP security "
+            f"profile {args.ocpp_profile}) …",
+            flush=True,
+        )
         self.spawn(
             "ocpp-gateway",
             [
@@ -481,6 +503,9 @@ class Network:
                 str(tokens),
                 "--heartbeat-interval",
                 "10",
+                "--security-profile",
+                str(args.ocpp_profile),
+                *gateway_tls,
                 *monitor_tls,
                 *self.kafka_args("engine"),
             ],
@@ -494,17 +519,45 @@ class Network:
                     "-m",
                     "ocpp_gateway.sim",
                     "--url",
-                    f"ws://127.0.0.1:{args.ocpp_port}/ocpp",
+                    f"{scheme}://127.0.0.1:{args.ocpp_port}/ocpp",
                     "--id",
                     cp["id"],
                     "--password-file",
                     str(password_dir / cp["id"]),
+                    *charger_tls[cp["id"]],
                     "--speed",
                     str(args.speed),
                     "--charge-seconds",
                     "10",
                 ],
             )
+
+    def ocpp_tls(self, cp_ids: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+        """EV_OCPP's and each simulated charger's TLS arguments for ``--ocpp-profile``: the
+        secrets directory's ``ocpp.pem`` (created when missing) and CA; in profile 3 each
+        charger's certificate, issued by ``evc-admin ocpp cert`` into the run folder."""
+        profile = self.args.ocpp_profile
+        if profile == 1:
+            return [], {cp_id: [] for cp_id in cp_ids}
+        from wire.pki import Secrets, default_dir
+
+        secrets = Secrets(default_dir())
+        secrets.init()  # ocpp.pem is new in an older secrets directory; the rest stays
+        gateway = ["--ocpp-cert", str(secrets.cert("ocpp")), "--ocpp-key", str(secrets.key("ocpp"))]
+        gateway += ["--ocpp-ca", str(secrets.ca_cert)]
+        chargers = {cp_id: ["--ca", str(secrets.ca_cert)] for cp_id in cp_ids}
+        if profile == 3:
+            out = self.args.run_dir / "ocpp" / "charger-certs"
+            for cp_id in cp_ids:
+                subprocess.run(
+                    [str(BIN / "evc-admin"), "ocpp", "cert", cp_id]
+                    + ["--dir", str(secrets.root), "--out", str(out)],
+                    check=True,
+                    capture_output=True,
+                )
+                chargers[cp_id] += ["--cert", str(out / f"{cp_id}.pem")]
+                chargers[cp_id] += ["--key", str(out / f"{cp_id}.key")]
+        return gateway, chargers
 
     def driver_key(self, driver_id: str) -> list[str]:
         """The driver's key, exported from Central's database as the operator would hand it

@@ -8,7 +8,11 @@ never inside the repository: ``$EVC_SECRETS`` or ``~/.config/evcharging/secrets`
     broker.pem, broker.key               the Kafka broker's certificate and key
     central.pem, central.key             Central's certificate for the monitor link
     web.pem, web.key                     EV_Web's HTTPS certificate (the public status page)
+    ocpp.pem, ocpp.key                   EV_OCPP's certificate for the chargers' wss://
     kafka-<role>.properties              role = admin | central | engine | driver | web
+
+A charger's client certificate (OCPP security profile 3, ``evc-admin ocpp cert ID``) is
+signed by the same CA with the charge point id as its common name (:func:`make_client`).
 
 Certificates are ECDSA P-256: a TLS handshake costs a fraction of an RSA one, which matters
 when 10,000 monitors reconnect after a Central restart. Leaf certificates name ``localhost``,
@@ -39,8 +43,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROLES = ("admin", "central", "engine", "driver", "web")
-# the TLS server certificates the CA issues: the broker, Central (monitor link), EV_Web (HTTPS)
-LEAVES = ("broker", "central", "web")
+# the TLS server certificates the CA issues: the broker, Central (monitor link), EV_Web
+# (HTTPS), EV_OCPP (the chargers' wss://)
+LEAVES = ("broker", "central", "web", "ocpp")
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 CA_DAYS = 3650
 LEAF_DAYS = 825
@@ -168,6 +173,34 @@ def make_leaf(
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
+def make_client(common_name: str, ca_cert_pem: bytes, ca_key_pem: bytes) -> tuple[bytes, bytes]:
+    """A client certificate signed by the CA whose subject's common name is ``common_name``
+    (an OCPP charger's: its charge point id), usable for TLS client authentication only."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(minutes=5))
+        .not_valid_after(_now() + dt.timedelta(days=LEAF_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
 def role_properties(role: str, password: str, ca_file: Path) -> str:
     """The client file of one Kafka role (read by ``wire.kafka.security`` and Kafka's tools)."""
     return (
@@ -219,6 +252,11 @@ class Secrets:
 
     def key(self, name: str) -> Path:
         return self.root / f"{name}.key"
+
+    @property
+    def ocpp_chargers(self) -> Path:
+        """Where ``evc-admin ocpp cert ID`` writes ``ID.pem`` and ``ID.key``."""
+        return self.root / "ocpp-chargers"
 
     def kafka_role(self, role: str) -> Path:
         return self.root / f"kafka-{role}.properties"

@@ -7,9 +7,10 @@
 
 The directory is ``--dir``, else ``$EVC_SECRETS``, else ``~/.config/evcharging/secrets``.
 ``--host`` adds names (or IP addresses) to the certificates issued now: Central's must name
-the host the monitors dial (``--central HOST:PORT``). To re-issue Central's certificate for
-another name, delete ``central.pem``/``central.key`` and run ``init --host NAME`` again; the
-CA stays, so monitors keep trusting it (docs/security.md).
+the host the monitors dial (``--central HOST:PORT``), EV_OCPP's (``ocpp.pem``) the host the
+OCPP chargers dial. To re-issue a certificate for another name, delete ``central.pem``/
+``central.key`` (or ``ocpp.pem``/``ocpp.key``) and run ``init --host NAME`` again; the CA
+stays, so monitors and chargers keep trusting it (docs/security.md, docs/ocpp.md).
 
 ``curve`` creates, when missing, the engines' keypair and the monitor keypair of each CP named
 (in ``curve/`` of the directory, or ``--curve-dir``); EV_CP_E and EV_CP_M do the same for
@@ -152,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{secrets.root}: created {', '.join(created)}")
     else:
         print(f"{secrets.root}: everything already there (nothing changed)")
-    if args.host and "central.pem" not in created:
+    kept = [name for name in ("central", "web", "ocpp") if f"{name}.pem" not in created]
+    if args.host and kept:
+        files = " and ".join(f"{name}.pem" for name in kept)
         print(
-            "note: central.pem existed, so --host changed nothing; delete central.pem and "
-            "central.key first to re-issue it for these names"
+            f"note: {files} existed, so --host changed nothing for them; delete a certificate "
+            "and its key first to re-issue it for these names"
         )
     return 0
 

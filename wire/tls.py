@@ -42,8 +42,10 @@ def _readable(path: Path, what: str) -> Path:
     return path
 
 
-def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """Central's context: its certificate chain and private key; TLS 1.2+."""
+def server_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
+    """Central's context: its certificate chain and private key; TLS 1.2+. With
+    ``client_ca`` (EV_OCPP in OCPP security profile 3) every client must present a
+    certificate issued by that CA, or the handshake fails."""
     cert_path = _readable(cert, "TLS certificate")
     key_path = _readable(key, "TLS private key")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -57,7 +59,27 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
             f"cannot use the TLS certificate {cert_path} with the key {key_path}: "
             f"{exc.reason or exc} (not PEM, or the key does not match the certificate)"
         ) from exc
+    if client_ca is not None:
+        ca_path = _readable(client_ca, "CA certificate")
+        try:
+            context.load_verify_locations(cafile=str(ca_path))
+        except ssl.SSLError as exc:
+            raise TlsConfigError(
+                f"cannot use the CA certificate {ca_path}: {exc.reason or exc}"
+            ) from exc
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def peer_common_name(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:
+    """The common name of the certificate the peer presented (and the handshake verified),
+    or None without one."""
+    cert = ssl_object.getpeercert() if ssl_object is not None else None
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
 
 
 def client_context(ca_file: Path) -> ssl.SSLContext:

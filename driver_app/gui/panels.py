@@ -213,6 +213,8 @@ class ChargePanel(QFrame):
         if view is None:
             return
         headline = HEADLINES[view.phase].format(cp=view.cp_id)
+        if view.phase == Phase.AUTHORIZED and view.card:
+            headline = f"Reserved by your card at {view.cp_id}"
         if view.phase == Phase.AUTHORIZED and view.location:
             headline += f" ({view.location})"
         if view.resumed:

@@ -32,6 +32,7 @@ from wire.kafka.messages import (
     SupplyStartedNotice,
     Ticket,
 )
+from wire.states import Origin
 
 BASE = {"cp_id": "CP-01", "driver_id": "D-001"}
 
@@ -303,3 +304,54 @@ def test_an_amended_ticket_replaces_the_provisional_one(tmp_path):
     assert len(lines) == 1 and "0.369 kWh" in lines[0] and "was 0.123 kWh" in lines[0]
     reloaded = TicketHistory(tmp_path)  # after a restart the correction stands
     assert [(t.kwh, t.eur) for t in reloaded.tickets()] == [(0.369, 0.15)]
+
+
+def test_a_card_at_the_charger_shows_the_cp_reserved_by_it_not_a_resumed_charge():
+    """Issue 24, item 6: an Authorize at an OCPP charger (the driver's RFID card) makes Central
+    authorize the driver there (origin cp); the app says so instead of "(resumed)"."""
+    sent: list[ChargeRequest] = []
+    rec = Recorder()
+    core = DriverCore("D-001", sent.append, rec, clock=Clock())
+    core.on_cp_state(
+        CpState(cp_id="OCPP-01", location="Plaza", x=1, y=2, price=0.3, status="ACTIVE")
+    )
+    at_charger = {"cp_id": "OCPP-01", "driver_id": "D-001"}
+    core.on_notice(RequestReceived(request_id="r-card", origin=Origin.CP, **at_charger))
+    assert rec.steps[-1][1].text == "your card at OCPP-01: checking"
+    assert rec.steps[-1][0].card and not rec.steps[-1][0].resumed
+    core.on_notice(
+        AuthorizedNotice(
+            request_id="r-card",
+            session_id="s-card",
+            expires_at="2026-11-21T22:00:00.000Z",
+            origin=Origin.CP,
+            **at_charger,
+        )
+    )
+    view, step = rec.steps[-1]
+    assert view.card and not view.resumed and view.phase == Phase.AUTHORIZED
+    assert step.text == "reserved by your card at OCPP-01 (Plaza)"
+    assert core.request("CP-01") == "Reserved by your card at OCPP-01: plug in there"
+    assert sent == []
+    buffer = io.StringIO()
+    ConsoleListener("D-001", buffer).session_step(view, step)
+    assert "OCPP-01 reserved by your card at OCPP-01" in buffer.getvalue()
+    assert "resumed" not in buffer.getvalue()
+
+    # the supply the card started is this driver's charge as any other
+    core.on_notice(
+        SupplyStartedNotice(
+            session_id="s-card", started_at="2026-11-21T21:59:50.000Z", **at_charger
+        )
+    )
+    assert rec.steps[-1][0].phase == Phase.SUPPLYING
+    assert core.request("CP-01").startswith("A charge is already in progress at OCPP-01")
+
+    # an authorization from the app, adopted after a restart, is still "resumed"
+    other = DriverCore("D-001", sent.append, rec2 := Recorder(), clock=Clock())
+    other.on_notice(
+        AuthorizedNotice(
+            request_id="r-app", session_id="s-app", expires_at="2026-11-21T22:00:00.000Z", **BASE
+        )
+    )
+    assert rec2.steps[-1][0].resumed and not rec2.steps[-1][0].card

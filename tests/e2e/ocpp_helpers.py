@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from ocpp_gateway.sim import SimCharger, basic_auth_header
+from ocpp_gateway.sim import SimCharger, basic_auth_header, client_tls
 from tests.e2e.harness import Network, Proc
 from tests.e2e.procs import REPO, free_port, port_open
 from tests.waiting import wait_for
@@ -30,10 +32,11 @@ from tests.waiting import wait_for
 class Gateway:
     """EV_OCPP for a test network, with its own password file and state."""
 
-    def __init__(self, network: Network, *extra: str, heartbeat: int = 2) -> None:
+    def __init__(self, network: Network, *extra: str, heartbeat: int = 2, profile: int = 1) -> None:
         self.network = network
         self.port = free_port()
         self.heartbeat = heartbeat
+        self.profile = profile  # OCPP security profile towards the chargers (2, 3: wss://)
         self.passwords = network.tmp / "ocpp-passwords.json"
         self.tokens = network.tmp / "ocpp-enroll"  # --enroll-tokens: <charger id>.token each
         self.extra = list(extra)
@@ -41,7 +44,38 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        return f"{'wss' if self.profile > 1 else 'ws'}://127.0.0.1:{self.port}/ocpp"
+
+    def charger_tls(self, cp_id: str | None = None) -> ssl.SSLContext | None:
+        """What a charger needs for this gateway's ``wss://``: the project's CA as its trusted
+        root and, in profile 3, the certificate ``evc-admin ocpp cert`` issued for
+        ``cp_id``."""
+        if self.profile == 1:
+            return None
+        secrets = self.network.secrets
+        assert secrets is not None, "wss:// needs the network's secrets directory"
+        if self.profile == 3 and cp_id is not None:
+            cert = self.issue_cert(cp_id)
+            return client_tls(secrets.ca_cert, cert, cert.with_suffix(".key"))
+        return client_tls(secrets.ca_cert)
+
+    def issue_cert(self, cp_id: str) -> Path:
+        """``evc-admin ocpp cert ID`` as the operator runs it (where the CA is); the
+        certificate's path, its key beside it."""
+        secrets = self.network.secrets
+        assert secrets is not None
+        out = self.network.tmp / "ocpp-charger-certs"
+        done = subprocess.run(
+            [sys.executable, "-m", "central_app.admin", "ocpp", "cert", cp_id]
+            + ["--dir", str(secrets.root), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            cwd=REPO,
+        )
+        assert done.returncode == 0, done.stderr
+        return Path(done.stdout.strip())
 
     def set_password(self, cp_id: str) -> str:
         """``evc-admin ocpp password`` as the operator runs it; returns the password. Secured,
@@ -97,18 +131,42 @@ class Gateway:
             "--log-level",
             "WARNING",
             *security,
+            "--security-profile",
+            str(self.profile),
+            *self.tls_args(),
             *self.extra,
         ]
         self.proc = net._spawn("ocpp-gateway", "ocpp_gateway.main", args)
         wait_for(lambda: port_open(self.port), 30, "EV_OCPP listening")
         return self.proc
 
+    def tls_args(self) -> list[str]:
+        secrets = self.network.secrets
+        if self.profile == 1 or secrets is None:
+            return []
+        return [
+            "--ocpp-cert",
+            str(secrets.cert("ocpp")),
+            "--ocpp-key",
+            str(secrets.key("ocpp")),
+            "--ocpp-ca",
+            str(secrets.ca_cert),
+        ]
+
 
 class Charger:
     """One OCPP charge point under the test's control."""
 
-    def __init__(self, url: str, cp_id: str, password: str = "", **sim: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        cp_id: str,
+        password: str = "",
+        tls: ssl.SSLContext | None = None,
+        **sim: Any,
+    ) -> None:
         self.url, self.cp_id, self.password = url, cp_id, password
+        self.tls = tls  # wss:// (security profiles 2 and 3)
         self.sim = sim
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -133,6 +191,7 @@ class Charger:
             f"{self.url}/{self.cp_id}",
             subprotocols=["ocpp1.6"],  # type: ignore[list-item]
             additional_headers=headers,
+            ssl=self.tls,
         )
         self.cp = SimCharger(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
         self.cp.interval = self.interval
@@ -144,6 +203,7 @@ class Charger:
         status = self.call("boot")
         assert self.cp is not None
         self.interval = self.cp.interval
+        self.beating(True)  # at the new interval (the beat began with the default 30 s sleep)
         return status
 
     def beating(self, on: bool) -> None:

@@ -209,3 +209,32 @@ def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
     ticket = network.wait_ticket(session, 15)
     assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
     observer.wait_status(CP, "ACTIVE", 10)
+
+
+def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
+    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+) -> None:
+    """Issue 24, item 6: an Authorize at the charger (the driver's RFID card) reserves it for
+    that driver for Central's --authorization-ttl; the driver's app shows the reservation
+    (not a "resumed" charge), and another driver's request meets a busy charger."""
+    charger = booted(gateway, chargers, observer)
+    card_holder = network.start_driver("D-004")
+    card_holder.wait_line("charging points known", 30)
+    assert charger.call("authorize", "D-004") == "Accepted"
+    card_holder.wait_line(f"{CP} reserved by your card at {CP}", 20)
+    assert "(resumed)" not in card_holder.output()
+
+    card_holder.send_line("CP-01")  # the app knows the driver is expected at the charger
+    card_holder.wait_line(f"Reserved by your card at {CP}: plug in there", 10)
+    other = network.start_driver("D-005")
+    other.send_line(CP)
+    other.wait_line("charging point is busy", 30)
+
+    # the card's reservation becomes the driver's charge like any other
+    assert charger.call("start_transaction", "D-004")
+    card_holder.wait_line("supplying", 20)
+    assert charger.cp is not None
+    charger.cp.meter_wh += 700
+    charger.call("stop_transaction")
+    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
+    assert ticket["kwh"] == 0.7

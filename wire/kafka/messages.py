@@ -265,6 +265,7 @@ class RequestReceived(Event):
     request_id: str
     cp_id: str
     driver_id: str
+    origin: Origin = Origin.APP  # extension, as in ``authorized``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,6 +276,10 @@ class AuthorizedNotice(Event):
     cp_id: str
     driver_id: str
     expires_at: str
+    # Extension: where the request was made. ``cp``: at the charging point itself (the
+    # driver's card at an OCPP charger, or the technician panel), not in this driver's app,
+    # which then shows the CP reserved by the driver's card until ``expires_at``.
+    origin: Origin = Origin.APP
 
 
 @dataclass(frozen=True, kw_only=True)
