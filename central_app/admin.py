@@ -273,7 +273,7 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
 
 def run_ocpp(args: argparse.Namespace) -> int:
     """``evc-admin ocpp …``: the gateway's password file, no database."""
-    from ocpp_gateway.passwords import PasswordFile, authorization_key, new_password
+    from cp_core.passwords import PasswordFile, authorization_key, new_password
 
     passwords = PasswordFile(args.file)
     if args.action == "remove":

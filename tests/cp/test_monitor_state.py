@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cp_node.monitor_state import Backoff, MonitorState, Report, spread
+from cp_core.monitor_state import Backoff, MonitorState, Report, spread
 from wire.tcp_messages import EngineHealth, Fault, Recovered
 
 UNREACHABLE = EngineHealth.UNREACHABLE

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import TokenFolder
-from cp_node.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import TokenFolder
+from cp_core.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
 from ocpp_gateway.central_link import CentralLink
 from ocpp_gateway.main import build_parser
 from tests.cp.conftest import free_port

@@ -15,7 +15,7 @@ accepted (:meth:`PasswordFile.verify` takes the raw bytes of the header). An ope
 password P is configured as ``AuthorizationKey = hex(P)`` (:func:`authorization_key`), and a
 compliant charger then sends P itself.
 
-The hash is the salted SHA-256 of ``central_app.credentials``. That is right for what
+The hash is the salted SHA-256 of ``wire.credentials``. That is right for what
 ``evc-admin`` generates (20 random bytes, hex: the OCPP AuthorizationKey form); a password
 the operator types instead must be at least 16 characters (the security whitepaper's
 minimum) so it is not guessable from a leaked file.
@@ -29,7 +29,7 @@ import os
 import secrets
 from pathlib import Path
 
-from central_app.credentials import hash_credential, verify_credential
+from wire.credentials import hash_credential, verify_credential
 from wire.pki import default_dir, write_private
 
 log = logging.getLogger(__name__)
