@@ -23,7 +23,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,10 @@ from fleet.central import CentralProcess, FleetError, Sampler, Security, make_se
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
+from fleet.options import ScenarioOptions
 from fleet.pair import Pair
-from fleet.pinning import Pinning, pin_process
+from fleet.pinning import pin_process
+from fleet.results import summarize
 from fleet.stats import mean_max
 from fleet.worker import worker_main
 from wire.errors import WireError
@@ -43,47 +44,7 @@ from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 
 PRE_KILL_S = 2.5
-FALSE_DISC_MARGIN_S = 1.0
 MONITORS_PER_WORKER = 2500
-
-
-@dataclass
-class ScenarioOptions:
-    cps: int
-    duration: float = 60.0
-    steady: bool = True
-    storm: bool = False
-    workers: int = 0  # 0 = one per MONITORS_PER_WORKER monitors, at most the cores
-    drivers: int = 0  # 0 = enough for the share
-    share: float = 0.2
-    supply_seconds: float = 30.0
-    register_timeout: float = 300.0
-    storm_timeout: float = 60.0
-    silence: int = 3
-    response_timeout: float = 10.0
-    # The monitor workers' nice value: each stands for thousands of monitors that would have
-    # their own hardware, so on a shared machine they go ahead of Central, the broker and
-    # the Kafka simulation (docs/performance.md, "The generator's own lag").
-    monitor_nice: int = -5
-    spread: float = 1.0
-    central_cmd: list[str] = field(default_factory=list)
-    pythonpath: str | None = None
-    central_args: list[str] = field(default_factory=list)
-    progress_every: float = 5.0
-    label: str = ""
-    tls: bool = False  # monitors ⇄ Central over TLS (Central with --tls-cert/--tls-key)
-    sealed: bool = False  # Kafka values sealed with the CPs' and drivers' keys
-    # An active/standby pair on PostgreSQL (``db_url``, else scripts/pg-local in the run dir);
-    # the storm then SIGKILLs the active one and the standby takes over (fleet/pair.py).
-    failover: bool = False
-    db_url: str | None = None
-    # The monitor side: "python" (worker processes of fleet/monitors.py, one per 2,500
-    # monitors) or "go" (one process of fleet/gomon, the same semantics at a fraction of the
-    # CPU; fleet/go_generator.py). ``evc-fleet`` picks "go" wherever it builds.
-    generator: str = "python"
-    # Central on ``pin.central``, the Kafka simulation and the monitors on ``pin.rest``
-    # (fleet/pinning.py; evc-fleet pins itself and the broker it starts there too).
-    pin: Pinning | None = None
 
 
 class Scenario:
@@ -578,8 +539,6 @@ class Scenario:
             kafka = self._collect_kafka()
         finally:
             self._shutdown()
-        from fleet.results import summarize
-
         result = summarize(self, registration, storm, monitors, kafka)
         if self.error is not None:
             result["error"] = self.error
@@ -665,18 +624,3 @@ class Scenario:
             out[f"{group}_rss_mean_mb"] = rss_mean
             out[f"{group}_rss_max_mb"] = rss_max
         return out
-
-
-def merge_phase(collected: list[dict[str, Any]], phase: str) -> PhaseStats:
-    stats = PhaseStats()
-    for c in collected:
-        if phase in c["stats"]:
-            stats.merge(c["stats"][phase])
-    return stats
-
-
-def merge_kafka(kafka: dict[str, Any] | None, phase: str) -> KafkaPhaseStats:
-    stats = KafkaPhaseStats()
-    if kafka and phase in kafka["stats"]:
-        stats.merge(kafka["stats"][phase])
-    return stats
