@@ -20,6 +20,7 @@ import os
 import random
 import secrets
 import sqlite3
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,15 @@ from typing import Any
 
 from fleet import go_generator
 from fleet.broker import free_port
-from fleet.central import CentralProcess, FleetError, Sampler, Security, make_security
+from fleet.central import (
+    CENTRAL_DB_FILE,
+    CentralProcess,
+    FleetError,
+    Sampler,
+    Security,
+    admin_command,
+    make_security,
+)
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
@@ -359,38 +368,49 @@ class Scenario:
 
     def _enroll(self, cp_ids: list[str]) -> dict[str, str]:
         """The operator's one-time enrollment tokens for every CP, issued in bulk in Central's
-        database before the monitors start (``Store.issue_enrollments``, one transaction): a
-        secured Central registers no CP without its token. None for a Central without TLS
-        (``--insecure``: no token needed) or one whose database knows no enrollment (an older
-        checkout given with ``--central-cmd``)."""
+        database before the monitors start (``evc-admin cp enroll-many``, one transaction, run
+        as a process of Central's own checkout): a secured Central registers no CP without its
+        token. None for a Central without TLS (``--insecure``: no token needed) or one that
+        knows no bulk enrollment (an older checkout given with ``--central-cmd``)."""
         if not self.security.tls or self.central is None:
             return {}
-        from sqlalchemy import inspect
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from central_app.db import DatabaseError, default_url, open_database
-        from central_app.store import RegistryError, Store
-
         args = self.central.args
         url = args[args.index("--db") + 1] if "--db" in args[:-1] else None
+        url = url or f"sqlite:///{self.run_dir / 'central' / CENTRAL_DB_FILE}"
+        ids_file = self.run_dir / "enroll-ids.txt"
+        tokens_file = self.run_dir / "enroll-tokens.json"
+        ids_file.write_text("".join(f"{cp_id}\n" for cp_id in cp_ids))
+        command = [
+            *admin_command(self.o.central_cmd),
+            *("--db", url, "cp", "enroll-many"),
+            *("--ids-file", str(ids_file), "--tokens-file", str(tokens_file), "--expires", "24h"),
+        ]
+        env = dict(os.environ)
+        if self.o.pythonpath:
+            env["PYTHONPATH"] = self.o.pythonpath
         try:
-            db = open_database(url or default_url(self.run_dir / "central"), create=False)
-        except DatabaseError as exc:
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, cwd=self.o.pythonpath, timeout=300
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
             raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+        if done.returncode == 2 and "invalid choice" in done.stderr:
+            return {}  # an evc-admin from before enroll-many: a Central from before enrollment
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            raise FleetError(f"cannot issue the CPs' enrollment tokens: {why[0]}")
         try:
-            if "enrollment_tokens" not in inspect(db.engine).get_table_names():
-                return {}
-            issued = Store(db).issue_enrollments(cp_ids, "evc-fleet", 24 * 3600)
-        except (RegistryError, SQLAlchemyError) as exc:
-            raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+            tokens = json.loads(tokens_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise FleetError(f"cannot read the CPs' enrollment tokens: {exc}") from exc
         finally:
-            db.dispose()
-        return {cp_id: token for cp_id, (token, _) in issued.items()}
+            tokens_file.unlink(missing_ok=True)
+        return {str(cp_id): str(token) for cp_id, token in tokens.items()}
 
     def _driver_keys(self) -> dict[str, str]:
         """The seeded drivers' keys, from Central's database (Central issues one to every
         seeded driver; the seed file cannot carry them)."""
-        db = self.run_dir / "central" / "evcentral.db"
+        db = self.run_dir / "central" / CENTRAL_DB_FILE
         try:
             with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
                 rows = con.execute("SELECT id, seal_key FROM drivers").fetchall()
