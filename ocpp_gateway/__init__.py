@@ -4,7 +4,7 @@
 * ``ocpp_gateway.charge_point`` — the ``ocpp`` library's routing of the charger's messages;
 * ``ocpp_gateway.point`` — one charge point's glue; ``ocpp_gateway.station`` — its decisions
   (no I/O); ``ocpp_gateway.mapping`` — OCPP words in EVCharging's terms (no I/O);
-* ``ocpp_gateway.central_link`` — its monitor towards Central; ``ocpp_gateway.kafka_side`` —
+* ``ocpp_gateway.central_monitor`` — its monitor towards Central; ``ocpp_gateway.kafka_side`` —
   the engines' Kafka side; ``ocpp_gateway.transactions`` — transactions on disk;
 * ``ocpp_gateway.sim`` — a simulated charger.
 

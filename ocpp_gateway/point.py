@@ -1,5 +1,5 @@
 """One charge point known to the gateway, across its WebSocket connections: the glue between
-its ``Station`` (decisions), its ``CentralLink`` (the monitor's session), the gateway's
+its ``Station`` (decisions), its ``CentralMonitor`` (the monitor's session), the gateway's
 ``KafkaSide`` (the engine's events and commands) and its current ``GatewayChargePoint``.
 
 Everything here runs on the event loop. OCPP calls towards the charger (RemoteStart…,
@@ -29,7 +29,7 @@ from ocpp.v16.enums import AvailabilityType, RemoteStartStopStatus
 from cp_core.credentials import CredentialStore
 from cp_core.enrollment import TokenFolder
 from ocpp_gateway import mapping
-from ocpp_gateway.central_link import CentralLink
+from ocpp_gateway.central_monitor import CentralMonitor
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.station import (
     CONNECTOR,
@@ -86,7 +86,7 @@ class Point:
         self.gateway = gateway
         self.cp_id = cp_id
         self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id, gateway.ids))
-        self.link: CentralLink | None = None
+        self.link: CentralMonitor | None = None
         self.cp: Charger | None = None
         self.authenticated = False  # this connection presented the CP's password
         self.vendor = ""
@@ -129,7 +129,7 @@ class Point:
             await link.close()
 
     def _start_link(self, location: str = "") -> None:
-        self.link = CentralLink(
+        self.link = CentralMonitor(
             self.cp_id,
             central=self.gateway.central,
             credentials=self.gateway.credentials,

@@ -54,7 +54,10 @@ class Refused(Exception):
     """Central (or the gateway's rules) will not let this charge point in."""
 
 
-class CentralLink:
+class CentralMonitor:
+    """The monitor's session of one charge point (not ``wire.health_messages.CentralLink``,
+    the UP/DOWN a monitor tells its engine)."""
+
     def __init__(
         self,
         cp_id: str,
