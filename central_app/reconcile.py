@@ -3,20 +3,13 @@
 Every session Central authorized must end in exactly one ticket whose kWh is the meter's
 final reading and whose € is kWh × the authorized price, whatever failed meanwhile. Central
 records each engine's final reading beside the ticket (``sessions.meter_kwh``, also for late
-and duplicate reports), so the books can be checked from the database alone:
-
-- ``amount``: a ticket's € is not round(kWh × price, 2);
-- ``kwh_differs_from_meter``: a ticket's kWh is not the meter's final reading (beyond the
-  engines' rounding), unless the ticket is flagged (an implausible reading was refused);
-- ``metered_not_ticketed``: the engine reported a final reading, no ticket exists;
-- ``authorization_never_closed``: an authorization still open well past its expiry;
-- ``ticket_without_authorization``: a ticket for a session Central never authorized.
+and duplicate reports), so the books can be checked from the database alone, by the rules of
+``wire.books`` (the kinds of discrepancy are listed there).
 
 ``evc-admin reconcile [--since]`` prints them (exit 1 if any); Central runs the same check
 every few minutes and audits and shows what it finds (``central_app.runtime``); the fault
-campaign's checker (``evc-chaos``) starts from it. The rules over one row are
-``wire.books`` (shared with ``evc-chaos``, which reads the rows itself); here is the one
-query, :func:`find_discrepancies`.
+campaign's checker (``evc-chaos``) applies the same rules to the rows it reads itself. Here
+is the one query, :func:`find_discrepancies`.
 """
 
 from __future__ import annotations
