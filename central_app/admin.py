@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from pathlib import Path
@@ -155,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument(
         "--token-file", type=Path, default=None, help="write the token here (0600) instead"
     )
+    many = cp.add_parser(
+        "enroll-many",
+        help="enrollment tokens for many ids in one transaction, into a JSON file (0600)",
+    )
+    many.add_argument("--ids-file", type=Path, required=True, help="one CP id a line")
+    many.add_argument(
+        "--tokens-file", type=Path, required=True, help='write {"id": "token", ...} here'
+    )
+    many.add_argument("--expires", type=_duration, default="24h", help="valid for (default 24h)")
     cp.add_parser("reset-credential").add_argument("id")
     cp.add_parser(
         "revoke", help="delete credential and key: refused until the operator re-admits it (enroll)"
@@ -222,6 +232,19 @@ def _key_out(driver_id: str, key: str, path: Path | None, what: str) -> str:
     return f"driver {driver_id}: {what} written to {path} (mode 0600)"
 
 
+def _enroll_many(store: Store, args: argparse.Namespace, who: str) -> str:
+    """``Store.issue_enrollments`` for the ids of a file (evc-fleet admits thousands of CPs
+    this way before their monitors start): all or nothing, the tokens as JSON into a 0600 file."""
+    ids = [line.strip() for line in args.ids_file.read_text().splitlines() if line.strip()]
+    bad = [cp_id for cp_id in ids if not CP_ID.match(cp_id)]
+    if bad:
+        raise RegistryError(f"not a CP id: {bad[0]!r}")
+    issued = store.issue_enrollments(ids, who, args.expires)
+    tokens = {cp_id: token for cp_id, (token, _) in issued.items()}
+    write_private(args.tokens_file, json.dumps(tokens).encode())
+    return f"{len(tokens)} enrollment tokens written to {args.tokens_file} (mode 0600)"
+
+
 def _audit_lines(store: Store, limit: int) -> list[str]:
     rows = store.audit_entries(limit)
     if not rows:
@@ -277,6 +300,8 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
                 f"written to {args.token_file} (mode 0600); start the monitor with "
                 f"--enroll-token @{args.token_file}"
             )
+        if args.action == "enroll-many":
+            return _enroll_many(store, args, who)
         if args.action == "revoke":
             store.revoke_cp(args.id, who)
             return (
@@ -311,7 +336,7 @@ def run(args: argparse.Namespace, store: Store, who: str) -> str:
 
 def run_ocpp_cert(args: argparse.Namespace) -> int:
     """``evc-admin ocpp cert ID``: the charger's key and certificate, signed by the CA."""
-    from ocpp_gateway.profiles import CHARGE_POINT_ID
+    from cp_core.passwords import CHARGE_POINT_ID
     from wire.pki import Secrets, default_dir, make_client
 
     if CHARGE_POINT_ID.fullmatch(args.id) is None:
@@ -351,7 +376,7 @@ def run_ocpp_cert(args: argparse.Namespace) -> int:
 def run_ocpp(args: argparse.Namespace) -> int:
     """``evc-admin ocpp …``: the gateway's password file or a charger's certificate, no
     database."""
-    from ocpp_gateway.passwords import PasswordFile, authorization_key, new_password
+    from cp_core.passwords import PasswordFile, authorization_key, new_password
 
     if args.action == "cert":
         return run_ocpp_cert(args)

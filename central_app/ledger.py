@@ -33,11 +33,11 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from central_app.billing import TicketData
-from central_app.credentials import hash_credential, needs_rehash, verify_credential
 from central_app.db_writer import Writer, transient
 from central_app.session_store import SessionOp
 from central_app.state_log import Change, StateLog, write_changes
 from central_app.store import CpRecord, OpenSession, RegistryError, Store, revoked_text
+from wire.credentials import hash_credential, needs_rehash, verify_credential
 from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, new_key
 from wire.timefmt import format_ts, utc_now
 

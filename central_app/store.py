@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from central_app.credentials import hash_credential, new_credential, verify_credential
 from central_app.db import (
     AuditRow,
     ChargingPointRow,
@@ -43,6 +42,7 @@ from central_app.pricing import DEFAULT_PRICE
 from central_app.session_store import OpenSession as OpenSession
 from central_app.session_store import SessionInfo as SessionInfo
 from central_app.session_store import SessionStore
+from wire.credentials import hash_credential, new_credential, verify_credential
 from wire.kafka.sealed import new_key
 from wire.timefmt import format_ts, now_ts, utc_now
 

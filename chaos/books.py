@@ -3,7 +3,7 @@ the authorized price, no supply without an authorization, every request answered
 
 Over the topics (``evc.cp.commands``, ``evc.cp.events``, ``evc.driver.notices``,
 ``evc.requests``) and Central's ``sessions`` rows, whose own books are checked by
-:func:`central_app.reconcile.check` — the same function Central runs — rather than again
+:func:`wire.books.check` — the same function Central runs — rather than again
 here. See ``chaos.checker`` for the list of rules.
 """
 
@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from central_app.reconcile import KWH_TOLERANCE
-from central_app.reconcile import check as reconcile_check
 from chaos.evidence import DbSession, Evidence, Rec
 from chaos.verdict import Violation, epoch, show, show_row
+from wire.books import KWH_TOLERANCE
+from wire.books import check as reconcile_check
 from wire.kafka.messages import (
     Authorize,
     AuthorizedNotice,
@@ -217,7 +217,7 @@ def _meter(
 
 
 def books(ev: Evidence) -> list[Violation]:
-    """``central_app.reconcile``'s own checks, row by row."""
+    """Central's own reconciliation checks (``wire.books``), row by row."""
     now = datetime.fromtimestamp(ev.checked_at or 0, UTC)
     return [
         Violation(

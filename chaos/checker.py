@@ -10,7 +10,7 @@ show the faults around it. The rules (docs/reliability.md, "The invariants"):
 - ``meter``: a ticket's kWh is the engine's (or the OCPP meter's) final reading for the
   session on ``evc.cp.events`` within one reading, and its € is kWh × the price Central
   authorized the session at (the ``authorize`` command's);
-- ``books:<kind>``: :func:`central_app.reconcile.check` over every row of the database (the
+- ``books:<kind>``: :func:`wire.books.check` over every row of the database (the
   same money checks Central runs itself: amount, kWh vs the recorded meter reading, reading
   without ticket, authorization never closed, ticket without authorization);
 - ``unauthorized_supply``: no supply started that Central did not authorize (a manual one,

@@ -4,7 +4,8 @@
   ``admin`` role (``kafka-admin.properties`` of the secrets directory), no consumer group;
   sealed values opened with the CP and driver keys in Central's database
   (``wire.kafka.sealed``), as an auditor with the database could;
-- the database: the ``sessions`` rows, as ``central_app.reconcile`` reads them;
+- the database: the ``sessions`` rows, as ``central_app.reconcile`` reads them (by the
+  columns' names: chaos does not import Central);
 - the engines' journals (``<run dir>/journal/<cp>.json``), the logs (``<run dir>/logs``) and
   the drivers' output in them.
 
@@ -22,13 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import column, create_engine, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from central_app.db import SessionRow
-from central_app.reconcile import Row
 from chaos.evidence import DbSession, DriverOutput, LogExcerpt, Rec, Unopened
+from wire.books import Row
 from wire.errors import InvalidEvent
 from wire.kafka.messages import (
     CENTRAL_STATUS,
@@ -72,8 +72,22 @@ def keys_from_database(url: str) -> dict[str, bytes]:
     return keys
 
 
+#: Central's ``sessions`` table, as much of it as the checker reads
+SESSIONS = table(
+    "sessions",
+    *(
+        column(name)
+        for name in (
+            "id", "session_id", "cp_id", "driver_id", "status", "price", "kwh", "eur",
+            "meter_kwh", "flag", "authorized_at", "expires_at", "ended_at", "request_id",
+            "origin", "started_at", "provisional", "amended_from",
+        )
+    ),
+)  # fmt: skip
+
+
 def sessions_from_database(url: str) -> list[DbSession]:
-    S = SessionRow.__table__.c
+    S = SESSIONS.c
     columns = [
         S.session_id, S.cp_id, S.driver_id, S.status, S.price, S.kwh, S.eur, S.meter_kwh,
         S.flag, S.authorized_at, S.expires_at, S.ended_at,

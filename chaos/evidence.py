@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from central_app.reconcile import Row
 from chaos.schedule import Fault
+from wire.books import Row
 from wire.kafka.messages import Event
 
 

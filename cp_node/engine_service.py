@@ -16,7 +16,7 @@ Secure mode (the default; docs/security.md): the monitor hands over the CP's key
 ``--insecure``): only a monitor whose key the engine holds gets a HEALTH or KEY through, and
 once the CP id is known only that CP's monitor keys are let in. Until then the engine reads no command, accepts no supply and holds its
 outgoing events (never sent unsealed). With the key it opens every command on its partition
-(``cp_node.command_guard``: refused when unsealed, forged, for another CP or replayed; each
+(``cp_core.command_guard``: refused when unsealed, forged, for another CP or replayed; each
 refusal is told to the technician and sent to Central as a sealed ``command_refused``) and
 seals its events and manual requests with kid ``cp:<cp_id>``. ``insecure=True``: plain values.
 """
@@ -32,10 +32,10 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from cp_core.command_guard import ReplayWindow, admit
+from cp_core.journal import Journal
 from cp_node.autopilot import Action, AutopilotPolicy
-from cp_node.command_guard import Refusal, ReplayWindow, open_command
 from cp_node.engine_state import EngineConfig, EngineMachine, Refused, Snapshot, ended_from_record
-from cp_node.journal import Journal
 from wire.curve import CurveServer
 from wire.errors import KafkaAuthError, KafkaError, WireError
 from wire.health import HealthResponder
@@ -48,7 +48,6 @@ from wire.kafka.messages import (
     CP_EVENTS,
     Authorize,
     ChargeRequest,
-    CommandRefused,
     Event,
     Resume,
     Stop,
@@ -460,37 +459,21 @@ class EngineService:
         cp_id, key = self.machine.cp_id, self._key
         if cp_id is None or key is None:  # the consumer opens only once both are known
             return None
-        opened = open_command(value, cp_id=cp_id, key=key)
-        if isinstance(opened, Event):
-            refusal = self._window.check(opened)
-            if refusal is None:
-                self._window.accept(opened)
-                self._store_window()
-                return opened
-        else:
-            refusal = opened
-        self._refuse(refusal, offset)
+        admitted = admit(value, cp_id=cp_id, key=key, window=self._window, store=self._store_window)
+        if isinstance(admitted, Event):
+            return admitted
+        log.warning("command at offset %d refused: %s", offset, admitted.reason)
+        self.say(admitted.line)
+        self._publish([admitted.event(cp_id, offset)])
         return None
 
-    def _store_window(self) -> None:
+    def _store_window(self, window: ReplayWindow) -> None:
         if self._journal is None:
             return
         try:
-            self._journal.write_replay(self._window.to_record())
+            self._journal.write_replay(window.to_record())
         except OSError as exc:
             self.say(f"Journal write failed ({exc}): a restart may not refuse a replay")
-
-    def _refuse(self, refusal: Refusal, offset: int) -> None:
-        log.warning("command at offset %d refused: %s", offset, refusal.reason)
-        self.say(refusal.line)
-        event = CommandRefused(
-            cp_id=self.machine.cp_id or "",
-            reason=refusal.reason,
-            command_type=refusal.command_type,
-            offset=offset,
-            ts=now_ts(),
-        )
-        self._publish([event])
 
     # --- the technician ----------------------------------------------------------------------
 

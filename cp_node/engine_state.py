@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cp_node.metering import amount_eur, energy_kwh, round_kwh
+from cp_core.metering import amount_eur, energy_kwh, round_kwh
 from wire.health_messages import CentralLink, EngineState, Health, HealthKo, HealthOk
 from wire.kafka.messages import (
     AuthorizationExpired,

@@ -31,9 +31,9 @@ import sys
 import threading
 from pathlib import Path
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import ENV as ENROLL_ENV
-from cp_node.enrollment import EnrollToken
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import ENV as ENROLL_ENV
+from cp_core.enrollment import EnrollToken
 from cp_node.metrics import serve_monitor
 from cp_node.monitor_service import MonitorService
 from wire import cli

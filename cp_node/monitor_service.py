@@ -13,7 +13,7 @@
 - REGISTER carries the claim saved beforehand (``CredentialStore.claim``), so a REGISTER
   whose answer was lost is simply tried again and Central answers it with a new credential.
 - REGISTER also carries the operator's enrollment token (``enroll_token``,
-  ``cp_node.enrollment``), read from its file just before each REGISTER. A refusal for want
+  ``cp_core.enrollment``), read from its file just before each REGISTER. A refusal for want
   of a valid token, or because the operator revoked the CP, is said once in words (what the
   operator must do) and retried after the usual ``auth_retry``: that retry is how a
   re-admitted CP comes back by itself once its token is there.
@@ -41,11 +41,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import EnrollToken, EnrollTokenError, refusal
-from cp_node.monitor_state import (
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import EnrollToken, EnrollTokenError, refusal
+from cp_core.monitor_state import (
     AUTH_RETRY,
     NEXT_CENTRAL_S,
+    NO_ANSWER,
     Backoff,
     CentralAddresses,
     MonitorState,
@@ -216,7 +217,7 @@ class MonitorService:
         except EngineHandshakeFailed as exc:  # its port answered; our keys did not fit
             outcome, state, reason = EngineHealth.UNREACHABLE, None, str(exc)
         except EngineUnreachable:
-            outcome, state, reason = EngineHealth.UNREACHABLE, None, "no answer"
+            outcome, state, reason = EngineHealth.UNREACHABLE, None, NO_ANSWER
         except MessageError as exc:
             outcome, state, reason = EngineHealth.KO, None, f"bad reply: {exc}"
         except WireError as exc:
@@ -239,7 +240,7 @@ class MonitorService:
             elif outcome == EngineHealth.KO:
                 self.say(f"Engine KO: {reason}")
             else:
-                why = "" if reason == "no answer" else f": {reason}"
+                why = "" if reason == NO_ANSWER else f": {reason}"
                 self.say(f"Engine UNREACHABLE at {self.engine_endpoint}{why}")
 
     def _hand_key(self, client: LazyPirateClient) -> None:

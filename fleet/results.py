@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from fleet.scenario import FALSE_DISC_MARGIN_S, merge_kafka, merge_phase
+from fleet.kafka_sim import KafkaPhaseStats
+from fleet.monitors import PhaseStats
+from fleet.options import ScenarioOptions
 
-if TYPE_CHECKING:
-    from fleet.scenario import Scenario
+FALSE_DISC_MARGIN_S = 1.0
+
+
+class Run(Protocol):
+    """What the figures need of the scenario that ran (``fleet.scenario.Scenario``, which
+    imports this module: so this one does not import it)."""
+
+    o: ScenarioOptions
+    n_workers: int
+    monitor_nice: int
+    generator_runtime: dict[str, Any]
+    authenticated_at: dict[str, int]
+
+    def window(self, start: str, end: str) -> tuple[float, float]: ...
+
+    def usage(self, start: str, end: str) -> dict[str, float | None]: ...
+
+
+def merge_phase(collected: list[dict[str, Any]], phase: str) -> PhaseStats:
+    stats = PhaseStats()
+    for c in collected:
+        if phase in c["stats"]:
+            stats.merge(c["stats"][phase])
+    return stats
+
+
+def merge_kafka(kafka: dict[str, Any] | None, phase: str) -> KafkaPhaseStats:
+    stats = KafkaPhaseStats()
+    if kafka and phase in kafka["stats"]:
+        stats.merge(kafka["stats"][phase])
+    return stats
 
 
 def _false_disconnected(
@@ -98,7 +129,7 @@ def _kafka(stats: Any) -> dict[str, Any]:
 
 
 def summarize(
-    sc: Scenario,
+    sc: Run,
     registration: dict[str, Any],
     storm: dict[str, Any] | None,
     monitors: list[dict[str, Any]],

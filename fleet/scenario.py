@@ -20,22 +20,32 @@ import os
 import random
 import secrets
 import sqlite3
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from fleet import go_generator
 from fleet.broker import free_port
-from fleet.central import CentralProcess, FleetError, Sampler, Security, make_security
+from fleet.central import (
+    CENTRAL_DB_FILE,
+    CentralProcess,
+    FleetError,
+    Sampler,
+    Security,
+    admin_command,
+    make_security,
+)
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
+from fleet.options import ScenarioOptions
 from fleet.pair import Pair
-from fleet.pinning import Pinning, pin_process
+from fleet.pinning import pin_process
+from fleet.results import summarize
 from fleet.stats import mean_max
 from fleet.worker import worker_main
 from wire.errors import WireError
@@ -43,47 +53,7 @@ from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 
 PRE_KILL_S = 2.5
-FALSE_DISC_MARGIN_S = 1.0
 MONITORS_PER_WORKER = 2500
-
-
-@dataclass
-class ScenarioOptions:
-    cps: int
-    duration: float = 60.0
-    steady: bool = True
-    storm: bool = False
-    workers: int = 0  # 0 = one per MONITORS_PER_WORKER monitors, at most the cores
-    drivers: int = 0  # 0 = enough for the share
-    share: float = 0.2
-    supply_seconds: float = 30.0
-    register_timeout: float = 300.0
-    storm_timeout: float = 60.0
-    silence: int = 3
-    response_timeout: float = 10.0
-    # The monitor workers' nice value: each stands for thousands of monitors that would have
-    # their own hardware, so on a shared machine they go ahead of Central, the broker and
-    # the Kafka simulation (docs/performance.md, "The generator's own lag").
-    monitor_nice: int = -5
-    spread: float = 1.0
-    central_cmd: list[str] = field(default_factory=list)
-    pythonpath: str | None = None
-    central_args: list[str] = field(default_factory=list)
-    progress_every: float = 5.0
-    label: str = ""
-    tls: bool = False  # monitors ⇄ Central over TLS (Central with --tls-cert/--tls-key)
-    sealed: bool = False  # Kafka values sealed with the CPs' and drivers' keys
-    # An active/standby pair on PostgreSQL (``db_url``, else scripts/pg-local in the run dir);
-    # the storm then SIGKILLs the active one and the standby takes over (fleet/pair.py).
-    failover: bool = False
-    db_url: str | None = None
-    # The monitor side: "python" (worker processes of fleet/monitors.py, one per 2,500
-    # monitors) or "go" (one process of fleet/gomon, the same semantics at a fraction of the
-    # CPU; fleet/go_generator.py). ``evc-fleet`` picks "go" wherever it builds.
-    generator: str = "python"
-    # Central on ``pin.central``, the Kafka simulation and the monitors on ``pin.rest``
-    # (fleet/pinning.py; evc-fleet pins itself and the broker it starts there too).
-    pin: Pinning | None = None
 
 
 class Scenario:
@@ -398,38 +368,49 @@ class Scenario:
 
     def _enroll(self, cp_ids: list[str]) -> dict[str, str]:
         """The operator's one-time enrollment tokens for every CP, issued in bulk in Central's
-        database before the monitors start (``Store.issue_enrollments``, one transaction): a
-        secured Central registers no CP without its token. None for a Central without TLS
-        (``--insecure``: no token needed) or one whose database knows no enrollment (an older
-        checkout given with ``--central-cmd``)."""
+        database before the monitors start (``evc-admin cp enroll-many``, one transaction, run
+        as a process of Central's own checkout): a secured Central registers no CP without its
+        token. None for a Central without TLS (``--insecure``: no token needed) or one that
+        knows no bulk enrollment (an older checkout given with ``--central-cmd``)."""
         if not self.security.tls or self.central is None:
             return {}
-        from sqlalchemy import inspect
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from central_app.db import DatabaseError, default_url, open_database
-        from central_app.store import RegistryError, Store
-
         args = self.central.args
         url = args[args.index("--db") + 1] if "--db" in args[:-1] else None
+        url = url or f"sqlite:///{self.run_dir / 'central' / CENTRAL_DB_FILE}"
+        ids_file = self.run_dir / "enroll-ids.txt"
+        tokens_file = self.run_dir / "enroll-tokens.json"
+        ids_file.write_text("".join(f"{cp_id}\n" for cp_id in cp_ids))
+        command = [
+            *admin_command(self.o.central_cmd),
+            *("--db", url, "cp", "enroll-many"),
+            *("--ids-file", str(ids_file), "--tokens-file", str(tokens_file), "--expires", "24h"),
+        ]
+        env = dict(os.environ)
+        if self.o.pythonpath:
+            env["PYTHONPATH"] = self.o.pythonpath
         try:
-            db = open_database(url or default_url(self.run_dir / "central"), create=False)
-        except DatabaseError as exc:
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, cwd=self.o.pythonpath, timeout=300
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
             raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+        if done.returncode == 2 and "invalid choice" in done.stderr:
+            return {}  # an evc-admin from before enroll-many: a Central from before enrollment
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            raise FleetError(f"cannot issue the CPs' enrollment tokens: {why[0]}")
         try:
-            if "enrollment_tokens" not in inspect(db.engine).get_table_names():
-                return {}
-            issued = Store(db).issue_enrollments(cp_ids, "evc-fleet", 24 * 3600)
-        except (RegistryError, SQLAlchemyError) as exc:
-            raise FleetError(f"cannot issue the CPs' enrollment tokens: {exc}") from exc
+            tokens = json.loads(tokens_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise FleetError(f"cannot read the CPs' enrollment tokens: {exc}") from exc
         finally:
-            db.dispose()
-        return {cp_id: token for cp_id, (token, _) in issued.items()}
+            tokens_file.unlink(missing_ok=True)
+        return {str(cp_id): str(token) for cp_id, token in tokens.items()}
 
     def _driver_keys(self) -> dict[str, str]:
         """The seeded drivers' keys, from Central's database (Central issues one to every
         seeded driver; the seed file cannot carry them)."""
-        db = self.run_dir / "central" / "evcentral.db"
+        db = self.run_dir / "central" / CENTRAL_DB_FILE
         try:
             with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
                 rows = con.execute("SELECT id, seal_key FROM drivers").fetchall()
@@ -578,8 +559,6 @@ class Scenario:
             kafka = self._collect_kafka()
         finally:
             self._shutdown()
-        from fleet.results import summarize
-
         result = summarize(self, registration, storm, monitors, kafka)
         if self.error is not None:
             result["error"] = self.error
@@ -665,18 +644,3 @@ class Scenario:
             out[f"{group}_rss_mean_mb"] = rss_mean
             out[f"{group}_rss_max_mb"] = rss_max
         return out
-
-
-def merge_phase(collected: list[dict[str, Any]], phase: str) -> PhaseStats:
-    stats = PhaseStats()
-    for c in collected:
-        if phase in c["stats"]:
-            stats.merge(c["stats"][phase])
-    return stats
-
-
-def merge_kafka(kafka: dict[str, Any] | None, phase: str) -> KafkaPhaseStats:
-    stats = KafkaPhaseStats()
-    if kafka and phase in kafka["stats"]:
-        stats.merge(kafka["stats"][phase])
-    return stats

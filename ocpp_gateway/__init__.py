@@ -4,7 +4,10 @@
 * ``ocpp_gateway.charge_point`` — the ``ocpp`` library's routing of the charger's messages;
 * ``ocpp_gateway.point`` — one charge point's glue; ``ocpp_gateway.station`` — its decisions
   (no I/O); ``ocpp_gateway.mapping`` — OCPP words in EVCharging's terms (no I/O);
-* ``ocpp_gateway.central_link`` — its monitor towards Central; ``ocpp_gateway.kafka_side`` —
+* ``ocpp_gateway.central_monitor`` — its monitor towards Central; ``ocpp_gateway.kafka_side`` —
   the engines' Kafka side; ``ocpp_gateway.transactions`` — transactions on disk;
-* ``ocpp_gateway.passwords`` — basic-auth passwords; ``ocpp_gateway.sim`` — a simulated charger.
+* ``ocpp_gateway.sim`` — a simulated charger.
+
+What it shares with EV_CP_E/EV_CP_M (command admission, replay window, monitor state,
+credentials, enrollment, metering, basic-auth passwords) is ``cp_core``.
 """

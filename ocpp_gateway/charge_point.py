@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 
+from ocpp_gateway.point import Point
 from wire.timefmt import now_ts
-
-if TYPE_CHECKING:
-    from ocpp_gateway.point import Point
-
 
 CALL_TIMEOUT = 15  # s a charger has to answer the gateway's calls (RemoteStart…)
 

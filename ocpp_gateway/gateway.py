@@ -40,11 +40,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import TokenFolder
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import TokenFolder
+from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.kafka_side import KafkaSide
-from ocpp_gateway.passwords import PasswordFile
 from ocpp_gateway.point import Point
 from ocpp_gateway.profiles import CHARGE_POINT_ID, SecurityProfile, certificate_refusal
 from ocpp_gateway.transactions import TransactionIds
@@ -108,7 +108,7 @@ class Gateway:
         self.state_dir = state_dir
         self.ids = TransactionIds(state_dir)
         self.credentials = CredentialStore(credentials_dir)
-        # the operator's enrollment tokens, <cp_id>.token each (cp_node.enrollment)
+        # the operator's enrollment tokens, <cp_id>.token each (cp_core.enrollment)
         self.tokens = TokenFolder(enroll_tokens) if enroll_tokens is not None else None
         self.passwords = passwords
         self.gateway_id = gateway_id

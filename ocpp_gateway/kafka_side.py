@@ -9,7 +9,7 @@ the gateway runs with the engine's Kafka principal and ACLs (docs/ocpp.md).
 
 Secure mode (the default; docs/security.md): a charge point's commands are opened with its
 key from Central (REGISTERED/AUTHORIZED) and checked against its replay window exactly as
-EV_CP_E does (``cp_node.command_guard``); its events are sealed with it (kid ``cp:<id>``)
+EV_CP_E does (``cp_core.command_guard.admit``); its events are sealed with it (kid ``cp:<id>``)
 and held until the key is known. An opened command is handed to the event loop with
 ``call_soon_threadsafe``; nothing here touches the gateway's state from the Kafka thread.
 """
@@ -22,18 +22,18 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from cp_node.command_guard import ReplayWindow, open_command
-from cp_node.journal import Journal
+from cp_core.command_guard import ReplayWindow, admit
+from cp_core.journal import Journal
 from wire.errors import KafkaError, WireError
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
-from wire.kafka.messages import CP_COMMANDS, CommandRefused, Event
+from wire.kafka.loop import ConsumeLoop
+from wire.kafka.messages import CP_COMMANDS, Event
 from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import cp_kid, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
-from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
 
@@ -121,35 +121,36 @@ class KafkaSide:
             ensure_topics(self.bootstrap, self.topics, timeout=3.0, security=self.security)
         except WireError as exc:
             log.warning("topics not verified: %s", exc)
-        consumer: EventConsumer | None = None
-        try:
-            while not self._stop.is_set():
-                self.producer.poll(0)
-                if consumer is None:
-                    consumer = self._open_consumer()
-                    if consumer is None:
-                        self._stop.wait(1.0)
-                        continue
-                with self._lock:
-                    wanted, self._to_assign = self._to_assign, set()
-                try:
-                    for cp_id in wanted:
-                        consumer.assign_key(
-                            self.topics.cp_commands,
-                            cp_id,
-                            self.topics.partitions_of(self.topics.cp_commands),
-                        )
-                    consumer.poll(self._handle, timeout=0.2)
-                except KafkaError as exc:
-                    with self._lock:
-                        self._to_assign |= wanted
-                    log.warning("command consumer: %s", exc)
-                    self._stop.wait(0.5)
-        finally:
-            if consumer is not None:
-                consumer.close()
+        ConsumeLoop(
+            open=self._open_consumer,
+            poll=self._poll,
+            stop=self._stop,
+            between=lambda: self.producer.poll(0),
+            on_problem=lambda stage, exc: log.warning("command consumer (%s): %s", stage, exc),
+            reopen=False,  # librdkafka reconnects an assigned consumer by itself
+            retry_s=1.0,
+            poll_retry_s=0.5,
+        ).run()
 
-    def _open_consumer(self) -> EventConsumer | None:
+    def _poll(self, consumer: EventConsumer) -> None:
+        """Assign the partitions of newly watched charge points, then read for 0.2 s."""
+        with self._lock:
+            wanted, self._to_assign = self._to_assign, set()
+        try:
+            for cp_id in wanted:
+                consumer.assign_key(
+                    self.topics.cp_commands,
+                    cp_id,
+                    self.topics.partitions_of(self.topics.cp_commands),
+                )
+            consumer.poll(self._handle, timeout=0.2)
+        except KafkaError:
+            with self._lock:  # assigned again at the next turn
+                self._to_assign |= wanted
+            raise
+
+    def _open_consumer(self) -> EventConsumer:
+        """The one command consumer of the gateway (a ``KafkaError`` is retried by the loop)."""
         try:
             return EventConsumer(
                 self.bootstrap,
@@ -160,9 +161,8 @@ class KafkaSide:
                 client_id=f"ocpp-{self.gateway_id}",
                 security=self.security,
             )
-        except KafkaError as exc:
-            log.warning("cannot open the command consumer: %s", exc)
-            return None
+        except ValueError as exc:
+            raise KafkaError(f"cannot open the command consumer: {exc}") from exc
 
     def _handle(self, received: Received) -> None:
         cp_id = received.key or ""
@@ -181,26 +181,17 @@ class KafkaSide:
             key, window = self._keys.get(cp_id), self._windows.get(cp_id)
         if key is None or window is None:
             return None
-        opened = open_command(value, cp_id=cp_id, key=key)
-        refusal = window.check(opened) if isinstance(opened, Event) else opened
-        if refusal is None and isinstance(opened, Event):
-            window.accept(opened)
-            try:
-                Journal(self.state_dir, cp_id).write_replay(window.to_record())
-            except OSError as exc:
-                log.warning("%s: cannot store the replay window: %s", cp_id, exc)
-            return opened
-        assert refusal is not None
-        log.warning("%s: command at offset %d refused: %s", cp_id, offset, refusal.reason)
-        self._send(
-            cp_id,
-            self.topics.cp_events,
-            CommandRefused(
-                cp_id=cp_id,
-                reason=refusal.reason,
-                command_type=refusal.command_type,
-                offset=offset,
-                ts=now_ts(),
-            ),
+        admitted = admit(
+            value, cp_id=cp_id, key=key, window=window, store=lambda w: self._store(cp_id, w)
         )
+        if isinstance(admitted, Event):
+            return admitted
+        log.warning("%s: command at offset %d refused: %s", cp_id, offset, admitted.reason)
+        self._send(cp_id, self.topics.cp_events, admitted.event(cp_id, offset))
         return None
+
+    def _store(self, cp_id: str, window: ReplayWindow) -> None:
+        try:
+            Journal(self.state_dir, cp_id).write_replay(window.to_record())
+        except OSError as exc:
+            log.warning("%s: cannot store the replay window: %s", cp_id, exc)

@@ -36,9 +36,9 @@ import ssl
 import sys
 from pathlib import Path
 
+from cp_core.passwords import PasswordFile, default_path
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.metrics import serve_gateway
-from ocpp_gateway.passwords import PasswordFile, default_path
 from ocpp_gateway.profiles import SecurityProfile
 from wire import cli
 from wire.aio import new_event_loop

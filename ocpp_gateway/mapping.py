@@ -5,7 +5,7 @@ docs/ocpp.md as code, so the unit tests check it without a broker or a WebSocket
   (``EngineHealth`` + a fault reason);
 - a meter reading in Wh (StartTransaction ``meterStart``, MeterValues, StopTransaction
   ``meterStop``) → kWh and € at the CP's price, rounded as the simulated engines round
-  (``cp_node.metering``);
+  (``cp_core.metering``);
 - a StopTransaction ``reason`` → the ``supply_ended`` reason of PROTOCOL.md §3.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cp_node.metering import amount_eur, round_kwh
+from cp_core.metering import amount_eur, round_kwh
 from wire.reasons import EndReason
 from wire.tcp_messages import EngineHealth
 

@@ -1,26 +1,36 @@
 """One charge point known to the gateway, across its WebSocket connections: the glue between
-its ``Station`` (decisions), its ``CentralLink`` (the monitor's session), the gateway's
+its ``Station`` (decisions), its ``CentralMonitor`` (the monitor's session), the gateway's
 ``KafkaSide`` (the engine's events and commands) and its current ``GatewayChargePoint``.
 
 Everything here runs on the event loop. OCPP calls towards the charger (RemoteStart…,
 ChangeAvailability) run as tasks of their own: an ``@on`` handler that awaited one would wait
 for an answer its own connection cannot route until the handler returns.
+
+A point knows its gateway and its charger's connection only as the protocols ``Host`` and
+``Charger`` (what it uses of them), so ``point`` imports neither ``gateway`` nor
+``charge_point``: both import it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ocpp.v16 import call
 from ocpp.v16.enums import AvailabilityType, RemoteStartStopStatus
 
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import TokenFolder
 from ocpp_gateway import mapping
-from ocpp_gateway.central_link import CentralLink
+from ocpp_gateway.central_monitor import CentralMonitor
+from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.station import (
     CONNECTOR,
     Call,
@@ -30,15 +40,12 @@ from ocpp_gateway.station import (
     RemoteStop,
     Station,
 )
-from ocpp_gateway.transactions import TransactionBook
+from ocpp_gateway.transactions import TransactionBook, TransactionIds
 from wire.kafka.messages import Authorize, ChargeRequest, Event, Resume, Stop
 from wire.kafka.sealed import key_bytes
+from wire.kafka.topics import Topics
 from wire.tcp_messages import AdminState
 from wire.timefmt import parse_ts, utc_now
-
-if TYPE_CHECKING:
-    from ocpp_gateway.charge_point import GatewayChargePoint
-    from ocpp_gateway.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +54,40 @@ AUTHORIZE_WAIT = 8.0  # s an Authorize.req waits for Central to authorize the id
 STALE_COMMAND = timedelta(seconds=10)  # older stop/resume: the heartbeat's admin state rules
 
 
+class Host(Protocol):
+    """What a point uses of the gateway that holds it (``ocpp_gateway.gateway.Gateway``)."""
+
+    central: tuple[str, int] | list[tuple[str, int]]
+    topics: Topics
+    state_dir: Path
+    ids: TransactionIds
+    credentials: CredentialStore
+    tokens: TokenFolder | None
+    heartbeat_interval: float  # s (the charge point's ``@on`` handlers tell the charger)
+    auto_register: bool
+    tls: ssl.SSLContext | None
+    kafka: KafkaSide
+
+    def say(self, text: str) -> None: ...
+
+    def count_call(self, direction: str, action: str, result: str) -> None: ...
+
+
+class Charger(Protocol):
+    """What a point uses of its charger's connection (``GatewayChargePoint``)."""
+
+    def call(self, payload: Any) -> Awaitable[Any]: ...
+
+    def close(self, reason: str) -> Awaitable[None]: ...
+
+
 class Point:
-    def __init__(self, gateway: Gateway, cp_id: str) -> None:
+    def __init__(self, gateway: Host, cp_id: str) -> None:
         self.gateway = gateway
         self.cp_id = cp_id
         self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id, gateway.ids))
-        self.link: CentralLink | None = None
-        self.cp: GatewayChargePoint | None = None
+        self.link: CentralMonitor | None = None
+        self.cp: Charger | None = None
         self.authenticated = False  # this connection presented the CP's password
         self.vendor = ""
         # the last refusal said by a link: a refused charger boots again every interval, and
@@ -67,7 +101,7 @@ class Point:
 
     # --- the WebSocket -----------------------------------------------------------------------
 
-    def attach(self, cp: GatewayChargePoint, authenticated: bool) -> None:
+    def attach(self, cp: Charger, authenticated: bool) -> None:
         """A new connection: it replaces an older one. A provisioned charge point (password
         checked) is the monitor's again at once: a charger that reconnects after an outage
         sends no BootNotification, only its queued messages (OCPP 1.6 §3.7)."""
@@ -79,7 +113,7 @@ class Point:
         if self.link is None and known and (authenticated or self.gateway.auto_register):
             self._start_link()
 
-    async def detach(self, cp: GatewayChargePoint, why: str) -> None:
+    async def detach(self, cp: Charger, why: str) -> None:
         """The connection ended (closed, killed, or silent too long): stop heartbeating, so
         Central turns the CP DISCONNECTED. A running transaction stays open: the charger
         goes on charging and replays StopTransaction when it is back."""
@@ -95,7 +129,7 @@ class Point:
             await link.close()
 
     def _start_link(self, location: str = "") -> None:
-        self.link = CentralLink(
+        self.link = CentralMonitor(
             self.cp_id,
             central=self.gateway.central,
             credentials=self.gateway.credentials,
@@ -297,7 +331,7 @@ class Point:
             if isinstance(request, RemoteStart):
                 self._refused_start("charging point did not answer the remote start")
 
-    async def _ask(self, cp: GatewayChargePoint, payload: Any) -> Any:
+    async def _ask(self, cp: Charger, payload: Any) -> Any:
         """``cp.call``, counted for the metrics by action and result (the answer's status,
         ``ok``, or ``no_answer``: a CALLERROR, a timeout, a closed connection)."""
         action = type(payload).__name__  # call.RemoteStartTransaction: "RemoteStartTransaction"

@@ -19,11 +19,11 @@ never travels in clear unless the operator says so.
 
 from __future__ import annotations
 
-import re
 from enum import IntEnum
 
-# what the gateway takes as a charge point id in /ocpp/<id> (and as a certificate's CN)
-CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._:@+-]{1,64}")
+from cp_core.passwords import CHARGE_POINT_ID
+
+__all__ = ["CHARGE_POINT_ID", "SecurityProfile", "certificate_refusal"]
 
 
 class SecurityProfile(IntEnum):

@@ -13,6 +13,10 @@ in neither zmq nor Kafka:
 * ``wire.curve`` — the CURVE keys of that link (``CurveKeys``, ``CurveServer``, ``CurveClient``).
 * ``wire.kafka`` — topics, partitioner, JSON events, producer/consumer helpers.
 * ``wire.pauses`` — ``PauseWatch``: noticing that the process itself stood still (SIGSTOP).
+* ``wire.credentials`` — random secrets and their salted hashes (``hash_credential``,
+  ``verify_credential``): CP credentials in Central, OCPP passwords in ``cp_core``.
+* ``wire.books`` — the money rules over one session row (``check``), shared by Central's
+  reconciliation and ``evc-chaos``'s checker.
 * ``wire.timefmt``, ``wire.logs`` — timestamps and logging setup.
 * ``wire.tally`` — lock-free counting on hot paths (``FastHistogram``, ``Tally``); ``wire.metrics``
   — ``--metrics-port``: Prometheus ``/metrics``, ``/healthz``, ``/readyz`` (docs/operations.md).

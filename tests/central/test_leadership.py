@@ -12,7 +12,7 @@ from central_app.db import Fenced, open_database
 from central_app.leadership import LEASE_S, Leadership, lock_name, pair_capable
 from central_app.sealing import Sealer
 from central_app.store import Store
-from cp_node.command_guard import ReplayWindow
+from cp_core.command_guard import ReplayWindow
 from tests.waiting import wait_for
 from wire.kafka.messages import Stop
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from central_app.credentials import needs_rehash, verify_credential
 from central_app.db import ChargingPointRow, open_database
 from central_app.db_writer import DbWriter, InlineWriter
 from central_app.hub import TALLY_FREE, Hub
@@ -22,6 +21,7 @@ from central_app.store import DEFAULT_SEED, RegistryError, Store
 from tests.central.conftest import Recorder
 from tests.central.test_supplies import Clock, FakeConn, Outbox
 from tests.waiting import wait_for
+from wire.credentials import needs_rehash, verify_credential
 from wire.kafka.topics import Topics
 from wire.tcp_messages import Auth, Authorized, Register, Registered, Rejected
 

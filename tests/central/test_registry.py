@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from central_app.credentials import hash_credential, new_credential, verify_credential
 from central_app.db import AuditRow, ChargingPointRow, DatabaseError, engine_url, open_database
 from central_app.store import DEFAULT_SEED, RegistryError, Store
+from wire.credentials import hash_credential, new_credential, verify_credential
 
 
 def test_hash_verifies_and_never_contains_the_secret() -> None:

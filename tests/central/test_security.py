@@ -530,7 +530,7 @@ def test_a_restarted_central_numbers_commands_above_the_last_whatever_its_clock(
     database, so a restart with the clock set back an hour still numbers above what the
     engines accepted; only a new database reads a clock once (its first epoch)."""
     from central_app.sealing import Sealer
-    from cp_node.command_guard import ReplayWindow
+    from cp_core.command_guard import ReplayWindow
 
     store = Store(open_database(f"sqlite:///{tmp_path / 'c.db'}"))
     window = ReplayWindow()

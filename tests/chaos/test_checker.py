@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import replace
 
-from central_app.reconcile import Row
 from chaos.checker import check
 from chaos.evidence import (
     DbSession,
@@ -21,6 +20,7 @@ from chaos.evidence import (
 )
 from chaos.schedule import Fault, FaultKind
 from chaos.verdict import epoch
+from wire.books import Row
 from wire.kafka.messages import (
     AuthorizationRejected,
     Authorize,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from cp_node.credentials import CredentialStore
+from cp_core.credentials import CredentialStore
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from cp_node.monitor_service import MonitorService

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
+from cp_core.monitor_state import Backoff
 from cp_node.monitor_service import MonitorService
-from cp_node.monitor_state import Backoff
 from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral, Seen
 from tests.waiting import wait_for

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cp_core.metering import amount_eur, energy_kwh, round_eur, round_kwh
 from cp_node.autopilot import Action, AutopilotPolicy
 from cp_node.engine_state import (
     EngineConfig,
@@ -14,7 +15,6 @@ from cp_node.engine_state import (
     State,
     ended_from_record,
 )
-from cp_node.metering import amount_eur, energy_kwh, round_eur, round_kwh
 from wire.health_messages import CentralLink, Health, HealthKo, HealthOk
 from wire.kafka.messages import (
     AuthorizationExpired,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
-from cp_node.credentials import CredentialStore
-from cp_node.journal import Journal
+from cp_core.credentials import CredentialStore
+from cp_core.journal import Journal
 
 
 def test_write_read_clear(tmp_path) -> None:

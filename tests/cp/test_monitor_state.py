@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from cp_node.monitor_state import Backoff, MonitorState, Report, spread
+from cp_core.monitor_state import NO_ANSWER, Backoff, MonitorState, Report, spread
 from wire.tcp_messages import EngineHealth, Fault, Recovered
 
 UNREACHABLE = EngineHealth.UNREACHABLE
@@ -32,6 +32,19 @@ def test_fault_and_recovered_on_transitions_only() -> None:
     assert report == Report(Recovered(cp_id="CP1"), EngineHealth.OK)
     s.mark_reported(report)
     assert s.next_report() is None
+
+
+def test_a_late_time_out_after_a_refused_handshake_is_the_same_fault_said_once() -> None:
+    """CI flake: on a fresh socket ZeroMQ's word of the refused CURVE key came after the
+    deadline, and the monitor said "Engine UNREACHABLE" a second time without the reason."""
+    s = MonitorState("CP1")
+    refused = "the engine refused our CURVE key (docs/security.md)"
+    assert s.on_check(UNREACHABLE, reason=refused)
+    assert not s.on_check(UNREACHABLE, reason=NO_ANSWER)
+    assert s.engine_reason == refused
+    assert s.on_check(EngineHealth.OK)
+    assert s.on_check(UNREACHABLE, reason=NO_ANSWER)  # a real time-out after that is news
+    assert s.engine_reason == NO_ANSWER
 
 
 def test_a_new_session_reports_a_standing_fault_again() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cp_node.command_guard import Refusal, ReplayWindow, open_command
+from cp_core.command_guard import Refusal, ReplayWindow, open_command
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from tests.cp.conftest import Collector

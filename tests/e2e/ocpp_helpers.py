@@ -203,7 +203,10 @@ class Charger:
         status = self.call("boot")
         assert self.cp is not None
         self.interval = self.cp.interval
-        self.beating(True)  # at the new interval (the beat began with the default 30 s sleep)
+        # the beat started at connect sleeps the interval it had then (30 s) before its first
+        # Heartbeat.req: restart it at the new one, or the gateway's 1.5-interval silence limit
+        # drops a charger that has nothing else to say meanwhile
+        self.beating(True)
         return status
 
     def beating(self, on: bool) -> None:

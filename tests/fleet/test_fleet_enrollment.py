@@ -1,6 +1,6 @@
 """``evc-fleet --tls --sealed`` against a secured EV_Central: a secured Central registers no
 CP without the operator's one-time enrollment token, so the fleet issues one per simulated
-CP in one transaction before its monitors start (``Store.issue_enrollments``) and each
+CP in one transaction before its monitors start (``evc-admin cp enroll-many``) and each
 REGISTER carries its own. Every CP registers, none is refused."""
 
 from __future__ import annotations

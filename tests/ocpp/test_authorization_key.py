@@ -14,8 +14,8 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus
 
 from central_app import admin
+from cp_core.passwords import PasswordFile, authorization_key, new_password
 from ocpp_gateway.gateway import Gateway
-from ocpp_gateway.passwords import PasswordFile, authorization_key, new_password
 from ocpp_gateway.sim import basic_auth_header
 from wire.kafka.topics import Topics
 

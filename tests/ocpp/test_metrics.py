@@ -8,10 +8,10 @@ import asyncio
 import json
 from pathlib import Path
 
+from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.metrics import gateway_metrics, gateway_readiness
-from ocpp_gateway.passwords import PasswordFile
 from wire.kafka.topics import Topics
 
 

@@ -19,9 +19,9 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from central_app import admin
+from cp_core.passwords import PasswordFile, new_password
 from ocpp_gateway import main as gateway_main
 from ocpp_gateway.gateway import Gateway
-from ocpp_gateway.passwords import PasswordFile, new_password
 from ocpp_gateway.profiles import SecurityProfile, certificate_refusal
 from ocpp_gateway.sim import basic_auth_header, client_tls
 from wire.errors import TlsConfigError

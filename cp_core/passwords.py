@@ -15,7 +15,7 @@ accepted (:meth:`PasswordFile.verify` takes the raw bytes of the header). An ope
 password P is configured as ``AuthorizationKey = hex(P)`` (:func:`authorization_key`), and a
 compliant charger then sends P itself.
 
-The hash is the salted SHA-256 of ``central_app.credentials``. That is right for what
+The hash is the salted SHA-256 of ``wire.credentials``. That is right for what
 ``evc-admin`` generates (20 random bytes, hex: the OCPP AuthorizationKey form); a password
 the operator types instead must be at least 16 characters (the security whitepaper's
 minimum) so it is not guessable from a leaked file.
@@ -26,14 +26,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
-from central_app.credentials import hash_credential, verify_credential
+from wire.credentials import hash_credential, verify_credential
 from wire.pki import default_dir, write_private
 
 log = logging.getLogger(__name__)
 
+# what the gateway takes as a charge point id in /ocpp/<id> (and as a certificate's CN): also
+# what `evc-admin ocpp password|cert` accept
+CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9._:@+-]{1,64}")
 FILE_NAME = "ocpp-passwords.json"
 MIN_LENGTH = 16
 MAX_LENGTH = 40  # OCPP 1.6 security whitepaper: basic-auth password of 16..40 characters

@@ -13,19 +13,24 @@ A value read on the CP's partition of ``evc.cp.commands`` is obeyed only when
 ``ReplayWindow`` is the memory behind 3 and 4; the engine keeps it in its journal so a
 restart does not reopen the window. Everything refused is a ``Refusal``: a reason for the
 ``command_refused`` event (Central audits it) and a line for the technician.
+
+``admit`` does all of it once for both front-ends (EV_CP_E's engine and EV_OCPP's Kafka
+side): open, check the window, accept, have the window stored before the command is obeyed.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wire.errors import InvalidEvent
-from wire.kafka.messages import CP_COMMANDS, Authorize, Event
+from wire.kafka.messages import CP_COMMANDS, Authorize, CommandRefused, Event
 from wire.kafka.sealed import SEALED, ForgedEvent, cp_kid, open_value
 from wire.kafka.topics import Topics
+from wire.timefmt import now_ts
 
 COMMANDS_TOPIC = Topics().cp_commands  # the topic name sealed values are bound to
 MAX_SESSIONS = 512  # authorize session ids remembered (far more than a CP serves a day)
@@ -47,6 +52,16 @@ class Refusal:
         words = " ".join(w for w in (kind, self.command_type, "command") if w)
         article = "an" if words[0] in "aeiou" else "a"
         return f"Refused {article} {words} ({detail})"
+
+    def event(self, cp_id: str, offset: int) -> CommandRefused:
+        """The ``command_refused`` event that tells Central (which audits it)."""
+        return CommandRefused(
+            cp_id=cp_id,
+            reason=self.reason,
+            command_type=self.command_type,
+            offset=offset,
+            ts=now_ts(),
+        )
 
 
 @dataclass
@@ -121,3 +136,25 @@ def open_command(value: bytes | None, *, cp_id: str, key: bytes) -> Event | Refu
     if getattr(event, "cp_id", None) != cp_id:
         return Refusal(f"forged: names CP {getattr(event, 'cp_id', '?')!r}", event.TYPE)
     return event
+
+
+def admit(
+    value: bytes | None,
+    *,
+    cp_id: str,
+    key: bytes,
+    window: ReplayWindow,
+    store: Callable[[ReplayWindow], object],
+) -> Event | Refusal:
+    """The command to obey, or why it is refused: ``value`` opened with this CP's key, checked
+    against its replay window and, when admitted, accepted into the window and handed to
+    ``store`` (which keeps it on disk and handles its own errors) before it is obeyed."""
+    opened = open_command(value, cp_id=cp_id, key=key)
+    if isinstance(opened, Refusal):
+        return opened
+    refusal = window.check(opened)
+    if refusal is not None:
+        return refusal
+    window.accept(opened)
+    store(window)
+    return opened

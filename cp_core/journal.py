@@ -8,7 +8,7 @@ the same folder, fsync it, ``os.replace`` it over the old one, fsync the folder)
   Kafka; it is resent after a restart (Central tickets each session once, so resending is safe).
 
 Beside it, ``<dir>/<cp_id>.replay.json`` keeps the replay window of Central's commands
-(``cp_node.command_guard.ReplayWindow``: the last accepted ``seq`` and recent ``authorize``
+(``cp_core.command_guard.ReplayWindow``: the last accepted ``seq`` and recent ``authorize``
 session ids), written the same way before an accepted command is obeyed and never cleared,
 so a restarted engine still refuses a command it obeyed before.
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV = "EVC_ENROLL_TOKEN"  # EV_CP_M's fallback for --enroll-token
-_FORM = re.compile(r"[A-Za-z0-9_-]{16,200}")  # central_app.credentials.new_credential's form
+_FORM = re.compile(r"[A-Za-z0-9_-]{16,200}")  # wire.credentials.new_credential's form
 ISSUE = "evc-admin cp enroll {cp_id} --token-file FILE"
 
 

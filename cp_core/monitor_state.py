@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from wire.health_messages import CentralLink, EngineState
 from wire.tcp_messages import AdminState, EngineHealth, Fault, Recovered
 
+NO_ANSWER = "no answer"  # the reason of an UNREACHABLE check that timed out, nothing more known
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -44,7 +46,17 @@ class MonitorState:
     def on_check(
         self, health: EngineHealth, *, state: EngineState | None = None, reason: str = ""
     ) -> bool:
-        """Record one HEALTH outcome; True when the engine's health kind or reason changed."""
+        """Record one HEALTH outcome; True when the engine's health kind or reason changed.
+
+        A bare time-out ("no answer") after a refused handshake keeps the handshake's reason:
+        on a fresh socket ZeroMQ's report of the refusal can come after the deadline, and the
+        fault is the same (said once, not twice)."""
+        if (
+            health == EngineHealth.UNREACHABLE == self.engine
+            and reason == NO_ANSWER
+            and self.engine_reason not in ("", NO_ANSWER, "not checked yet")
+        ):
+            reason = self.engine_reason
         changed = (health, reason) != (self.engine, self.engine_reason) or self.checks == 0
         self.engine, self.engine_state, self.engine_reason = health, state, reason
         self.checks += 1

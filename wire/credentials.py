@@ -1,4 +1,5 @@
-"""CP credentials and registration claims: random secrets; Central keeps only their hashes.
+"""Secrets and their hashes: CP credentials and registration claims (Central keeps only their
+hashes) and OCPP chargers' basic-auth passwords (``cp_core.passwords``), hashed the same way.
 
 A credential is 256 bits from ``secrets``: nobody can guess it, so a slow key-derivation
 function (made for low-entropy passwords) buys nothing here and cost ~10 ms of CPU per AUTH,

@@ -3,7 +3,7 @@
 The same session EV_CP_M keeps (``cp_node.monitor_service``), on ``wire.aio_client``: AUTH
 with the credential stored for the id (REGISTER with a saved claim first when there is
 none and registering is allowed), then a HEARTBEAT every second carrying the charge point's
-health, and FAULT/RECOVERED on a change (``cp_node.monitor_state.MonitorState`` decides which
+health, and FAULT/RECOVERED on a change (``cp_core.monitor_state.MonitorState`` decides which
 is owed). A session error reconnects after EV_CP_M's back-off; with the two addresses of an
 active/standby pair it tries the other one first (``CentralAddresses``, as EV_CP_M does). ``close()`` ends the session
 with EOT: Central then hears no heartbeat and turns the CP DISCONNECTED — which is what the
@@ -13,7 +13,7 @@ gateway does when the charger's WebSocket dies or goes silent.
 can say Accepted or Rejected.
 
 REGISTER carries the charger's enrollment token, ``<tokens>/<cp_id>.token``
-(``cp_node.enrollment.TokenFolder``), read just before it leaves: a secured Central registers
+(``cp_core.enrollment.TokenFolder``), read just before it leaves: a secured Central registers
 a charger without a credential, or a revoked one, only with the operator's token. A refusal
 for want of one says what the operator must do, once (``problem`` carries the last one said
 over to the charger's next link, so a charger that boots again and again adds no line).
@@ -28,9 +28,9 @@ import random
 import ssl
 from collections.abc import Callable
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
-from cp_node.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
+from cp_core.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
 from wire.aio_client import AsyncCentralClient
 from wire.errors import SessionError, WireError
 from wire.tcp_messages import (
@@ -54,7 +54,10 @@ class Refused(Exception):
     """Central (or the gateway's rules) will not let this charge point in."""
 
 
-class CentralLink:
+class CentralMonitor:
+    """The monitor's session of one charge point (not ``wire.health_messages.CentralLink``,
+    the UP/DOWN a monitor tells its engine)."""
+
     def __init__(
         self,
         cp_id: str,

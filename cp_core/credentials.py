@@ -21,7 +21,7 @@ import re
 import secrets
 from pathlib import Path
 
-from cp_node.journal import fsync_dir
+from cp_core.journal import fsync_dir
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from cp_node.credentials import CredentialStore
-from cp_node.enrollment import TokenFolder
-from cp_node.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
-from ocpp_gateway.central_link import CentralLink
+from cp_core.credentials import CredentialStore
+from cp_core.enrollment import TokenFolder
+from cp_core.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
+from ocpp_gateway.central_monitor import CentralMonitor
 from ocpp_gateway.main import build_parser
 from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral
@@ -44,7 +44,7 @@ def test_the_link_moves_to_the_central_that_answers(tmp_path: Path) -> None:
     said: list[str] = []
 
     async def scenario() -> tuple[str, tuple[str, int]]:
-        link = CentralLink(
+        link = CentralMonitor(
             "OCPP-01",
             central=[("127.0.0.1", free_port()), ("127.0.0.1", port)],  # the first is gone
             credentials=CredentialStore(tmp_path),
@@ -82,7 +82,7 @@ def test_a_charger_without_its_token_is_refused_once_in_words_and_its_token_file
     said: list[str] = []
 
     async def boot(problem: str) -> tuple[str, str]:
-        link = CentralLink(
+        link = CentralMonitor(
             "OCPP-01",
             central=("127.0.0.1", port),
             credentials=CredentialStore(tmp_path / "creds"),
