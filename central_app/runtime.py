@@ -309,7 +309,10 @@ class CentralRuntime:
         self.call(self._build, records, sessions)
         # Thousands of long-lived objects (machines, connections, the ledger) would be walked
         # by every full collection, a pause of tens of ms in the heartbeats: freeze what is
-        # loaded now and collect the young generations less often.
+        # loaded now and collect the young generations less often. Garbage first: what the
+        # runtime before this one (a pair's Central changing role) and the standby phase left
+        # would otherwise be frozen with the rest and never collected (found by evc-chaos).
+        gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         self._start_tcp()
