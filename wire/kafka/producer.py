@@ -16,10 +16,12 @@ cluster does not acknowledge (two brokers of three down) are said by ``WriteStal
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError as RdKafkaError
@@ -131,6 +133,14 @@ class EventProducer:
             if said := self._stall.delivered(time.monotonic(), len(self._producer)):
                 log.warning(said)
 
+    def _delivered_then(self, then: Callable[[], None], err: RdKafkaError | None, msg: Any) -> None:
+        self._on_delivery(err, msg)
+        if err is None:
+            try:
+                then()
+            except Exception:
+                log.exception("a delivery hook failed")
+
     # --- API ----------------------------------------------------------------------------------
 
     def send(self, topic: str, key: str | None, event: Event) -> None:
@@ -141,16 +151,26 @@ class EventProducer:
         """
         self.send_raw(topic, None if key is None else key.encode("utf-8"), event.to_json())
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """``send`` for an already-encoded key and value."""
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
+        """``send`` for an already-encoded key and value. ``on_delivered`` is called once the
+        brokers acknowledged this event (from whichever thread polls the producer)."""
+        callback = (
+            self._on_delivery
+            if on_delivered is None
+            else functools.partial(self._delivered_then, on_delivered)
+        )
         with self._lock:
             if self._closed:
                 raise KafkaError(f"cannot produce to {topic}: the producer is closed")
             for attempt in range(2):
                 try:
-                    self._producer.produce(
-                        topic, value=value, key=key, on_delivery=self._on_delivery
-                    )
+                    self._producer.produce(topic, value=value, key=key, on_delivery=callback)
                     break
                 except BufferError as exc:
                     if attempt == 1:
