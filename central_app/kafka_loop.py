@@ -80,6 +80,7 @@ class KafkaLink:
         # The pair's leadership (runtime): while it returns False, ``send`` drops everything,
         # so a thawed active that was deposed commands no engine and notifies no driver.
         self.gate: Callable[[], bool] | None = None
+        self.dropped = 0  # events the gate dropped (read by the runtime, around each batch)
         self.on_unsealable = on_unsealable  # (topic, key, event, why): called on the sender
         self.sealer = Sealer(
             prefix=topics.prefix,
@@ -116,6 +117,7 @@ class KafkaLink:
         if not self._topics_ok and isinstance(event, CentralAlive):
             return
         if self.gate is not None and not self.gate():
+            self.dropped += 1
             return  # a deposed active of a pair: nothing more goes out
         try:
             value = self.sealer.encode(topic, key, event)
