@@ -142,6 +142,9 @@ class SessionRow(Base):
     # or duplicate ones too): what reconciliation (central_app/reconcile.py) checks tickets
     # against.
     meter_kwh: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # When the brokers acknowledged the driver's ticket notice (the amended one, once
+    # amended); NULL until then: a Central taking office sends again only those (evc-chaos)
+    notified_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 #: 2020-01-01T00:00:00Z: epochs count seconds from here, so they fit PostgreSQL's INTEGER.

@@ -55,8 +55,11 @@ def run_inline(fn: Callable[[], None]) -> None:
 
 
 class Outbox(Protocol):
-    def send(self, topic: str, key: str, event: Event) -> None:
-        """Queue an event; never raises, never blocks long."""
+    def send(
+        self, topic: str, key: str, event: Event, on_delivered: Callable[[], None] | None = None
+    ) -> None:
+        """Queue an event; never raises, never blocks long. ``on_delivered`` is called, from
+        any thread, once the brokers have it."""
         ...
 
 
@@ -213,8 +216,16 @@ class Hub:
         for cp in self.cps.values():
             self.publish_state(cp.view())
 
-    def notify_driver(self, driver_id: str, event: Event) -> None:
-        self.outbox.send(self.topics.driver_notices, driver_id, event)
+    def notify_driver(
+        self, driver_id: str, event: Event, on_delivered: Callable[[], None] | None = None
+    ) -> None:
+        """Queue a notice for the driver; ``on_delivered`` then runs on the owner once the
+        brokers have it."""
+        if on_delivered is None:
+            self.outbox.send(self.topics.driver_notices, driver_id, event)
+            return
+        post = self.post
+        self.outbox.send(self.topics.driver_notices, driver_id, event, lambda: post(on_delivered))
 
     def command(self, cp_id: str, event: Event) -> None:
         self.outbox.send(self.topics.cp_commands, cp_id, event)

@@ -70,7 +70,7 @@ class KafkaLink:
         self._thread: threading.Thread | None = None
         self._send_failures = 0
         self._topics_ok = False
-        self._held: deque[tuple[str, str, bytes]] = deque()
+        self._held: deque[tuple[str, str, bytes, Callable[[], None] | None]] = deque()
         self._held_lock = threading.Lock()
         self.on_refused = on_refused
         # events on Central's partitions not fetched yet (EventConsumer.lag), measured on the
@@ -80,6 +80,7 @@ class KafkaLink:
         # The pair's leadership (runtime): while it returns False, ``send`` drops everything,
         # so a thawed active that was deposed commands no engine and notifies no driver.
         self.gate: Callable[[], bool] | None = None
+        self.dropped = 0  # events the gate dropped (read by the runtime, around each batch)
         self.on_unsealable = on_unsealable  # (topic, key, event, why): called on the sender
         self.sealer = Sealer(
             prefix=topics.prefix,
@@ -102,13 +103,21 @@ class KafkaLink:
 
     # --- outbox ---------------------------------------------------------------------------
 
-    def send(self, topic: str, key: str, event: Event) -> None:
+    def send(
+        self,
+        topic: str,
+        key: str,
+        event: Event,
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
         """Queue an event (sealed for its CP or driver, commands numbered). Until the topics
         are verified, events wait here: producing earlier would let a broker with
-        auto-create make topics with the wrong partition count."""
+        auto-create make topics with the wrong partition count. ``on_delivered``: called
+        (on the thread polling the producer) once the brokers acknowledged it."""
         if not self._topics_ok and isinstance(event, CentralAlive):
             return
         if self.gate is not None and not self.gate():
+            self.dropped += 1
             return  # a deposed active of a pair: nothing more goes out
         try:
             value = self.sealer.encode(topic, key, event)
@@ -120,20 +129,22 @@ class KafkaLink:
                 if not self._topics_ok:
                     if len(self._held) >= MAX_HELD:
                         self._held.popleft()
-                    self._held.append((topic, key, value))
+                    self._held.append((topic, key, value, on_delivered))
                     return
-        self._produce(topic, key, value)
+        self._produce(topic, key, value, on_delivered)
 
     def _release_held(self) -> None:
         with self._held_lock:
             self._topics_ok = True
             held, self._held = self._held, deque()
-        for topic, key, value in held:
-            self._produce(topic, key, value)
+        for topic, key, value, on_delivered in held:
+            self._produce(topic, key, value, on_delivered)
 
-    def _produce(self, topic: str, key: str, value: bytes) -> None:
+    def _produce(
+        self, topic: str, key: str, value: bytes, on_delivered: Callable[[], None] | None = None
+    ) -> None:
         try:
-            self.producer.send_raw(topic, key.encode("utf-8"), value)
+            self.producer.send_raw(topic, key.encode("utf-8"), value, on_delivered)
         except KafkaError as exc:
             self._send_failures += 1
             if self._send_failures in (1, 10, 100) or self._send_failures % 1000 == 0:

@@ -443,6 +443,11 @@ class Ledger:
         (central_app.reconcile), whatever became of the report."""
         self._session_writes.add(SessionOp("meter", (session_id, kwh)))
 
+    def ticket_notified(self, session_id: str, amended: bool) -> None:
+        """The brokers have the driver's ticket notice (the amended one if ``amended``): a
+        Central taking office does not send it again."""
+        self._session_writes.add(SessionOp("notified", (session_id, amended)))
+
     def amendable(self, session_id: str) -> bool:
         """The session's ticket is Central's inference, which the engine's reading replaces."""
         note = self._sessions.get(session_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from central_app.billing import Billing, TicketData
@@ -95,7 +96,11 @@ class SessionEnds:
             log.info("the engine confirms the ticket of session %s", ticket.session_id)
             return
         self.hub.counts.amended_ticket(kwh, eur, ticket.kwh, ticket.eur)
-        self.hub.notify_driver(ticket.driver_id, ticket_notice(ticket, was_kwh=kwh, was_eur=eur))
+        self.hub.notify_driver(
+            ticket.driver_id,
+            ticket_notice(ticket, was_kwh=kwh, was_eur=eur),
+            self._notified(ticket.session_id, amended=True),
+        )
         change = (
             f"{kwh:.3f} kWh, {eur:.2f} EUR ({reason}, Central's last reading) -> "
             f"{ticket.kwh:.3f} kWh, {ticket.eur:.2f} EUR ({ticket.reason}, the engine's meter)"
@@ -121,9 +126,9 @@ class SessionEnds:
         )
 
     def resend_recent(self, tickets: list[tuple[TicketData, str | None]]) -> None:
-        """Send again the tickets of the last minutes (at start): the Central before this one
-        may have written them and been killed or deposed before their notices left. Drivers
-        keep one ticket per session, so one they had already is not shown twice."""
+        """Send again the tickets of the last minutes whose notices never reached the brokers
+        (at start): the Central before this one may have written them and been killed or
+        deposed before their notices left."""
         for ticket, amended_from in tickets:
             was = _was(amended_from)
             self.hub.notify_driver(
@@ -131,7 +136,13 @@ class SessionEnds:
                 ticket_notice(ticket, was_kwh=was[0], was_eur=was[1])
                 if was
                 else ticket_notice(ticket),
+                self._notified(ticket.session_id, amended=amended_from is not None),
             )
+
+    def _notified(self, session_id: str, *, amended: bool) -> Callable[[], None]:
+        """What runs on the owner once the brokers have a ticket notice: the row says so."""
+        ledger = self.hub.ledger
+        return lambda: ledger.ticket_notified(session_id, amended)
 
     def _ticketed(
         self, ticket: TicketData, new: Future[bool], told: bool = False, reason: str = ""
@@ -158,7 +169,11 @@ class SessionEnds:
                 ticket.kwh,
                 ticket.eur,
             )
-        self.hub.notify_driver(ticket.driver_id, ticket_notice(ticket))
+        self.hub.notify_driver(
+            ticket.driver_id,
+            ticket_notice(ticket),
+            self._notified(ticket.session_id, amended=False),
+        )
         phase = (
             RequestPhase.INTERRUPTED if is_interruption(ticket.reason) else RequestPhase.FINISHED
         )

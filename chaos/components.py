@@ -146,6 +146,7 @@ class Program(Managed):
         self.ports = ports
         self.log = child.log
         self.cgroups = cgroups
+        self.started_at = time.monotonic()  # (re)started: the quiet period lets it start
 
     def pids(self) -> list[int]:
         process = self.child.process
@@ -172,6 +173,7 @@ class Program(Managed):
                 start_new_session=True,
             )
         self.child.process = process  # Network.stop() stops the new one
+        self.started_at = time.monotonic()
         self.cgroups.place(self.name, [process.pid])
         return f"restarted as pid {process.pid}"
 

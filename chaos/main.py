@@ -55,6 +55,7 @@ from chaos.schedule import FaultKind, catalogue, plan
 
 #: Central's --ticket-grace (15 s) and a margin: the quiet period lasts at least this long
 TICKET_GRACE_S = 15.0
+DRIVER_START_S = 5.0  # a restarted driver has imported and installed its handlers by then
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -289,6 +290,10 @@ def quiet(
     drivers told to stop."""
     stopped = set()
     drivers = network.programs("driver")
+    # A driver restarted a moment ago is still importing: a SIGINT then is Python's own
+    # KeyboardInterrupt traceback, not the driver's "stop after the current request".
+    youngest = max((getattr(d, "started_at", 0.0) for d in drivers), default=0.0)
+    time.sleep(max(0.0, youngest + DRIVER_START_S - time.monotonic()))
     for driver in drivers:
         if signal_all(driver.pids(), signal.SIGINT):  # "stop after the current request"
             stopped.add(driver.name)

@@ -41,7 +41,7 @@ from ocpp_gateway.station import (
     Station,
 )
 from ocpp_gateway.transactions import TransactionBook, TransactionIds
-from wire.kafka.messages import Authorize, ChargeRequest, Event, Resume, Stop
+from wire.kafka.messages import Authorize, ChargeRequest, Event, Resume, Stop, SupplyEnded
 from wire.kafka.sealed import key_bytes
 from wire.kafka.topics import Topics
 from wire.tcp_messages import AdminState
@@ -270,7 +270,14 @@ class Point:
             self._admin(AdminState.STOPPED if isinstance(event, Stop) else AdminState.ACTIVE)
 
     def tick(self) -> None:
-        self._apply(self.station.tick())
+        out = self.station.tick()
+        for event in out.events:
+            if isinstance(event, SupplyEnded):  # only a transaction the charger lost ends here
+                self.say(
+                    f"the charger no longer has the transaction of {event.driver_id}: ended "
+                    f"with its last reading, {event.kwh:.3f} kWh"
+                )
+        self._apply(out)
 
     # --- doing it ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ One connector per charge point (connector 1): EVCharging's CPs have one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ocpp_gateway import mapping
 from ocpp_gateway.transactions import Transaction, TransactionBook
@@ -29,6 +29,9 @@ from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, parse_ts, utc_now
 
 CONNECTOR = 1
+# s a transaction the charger no longer has (its connector Available, no reading) waits for a
+# late StopTransaction before it ends with its last reading (engine_restart)
+LOST_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,15 @@ def _ts(text: str | None) -> str:
 
 
 class Station:
-    def __init__(self, cp_id: str, book: TransactionBook) -> None:
+    def __init__(
+        self, cp_id: str, book: TransactionBook, *, lost_grace: float = LOST_GRACE_S
+    ) -> None:
         self.cp_id = cp_id
         self.book = book
+        self.lost_grace = lost_grace
+        # when the open transaction ends unless the charger shows it still has it (a reading,
+        # a charging status, its StopTransaction): set by an Available connector
+        self._lost_at: datetime | None = None
         self.status = mapping.AVAILABLE
         self.health = mapping.Health(mapping.EngineHealth.OK)
         self.admin_state = AdminState.ACTIVE
@@ -148,6 +157,15 @@ class Station:
             status, error_code, info, stopped=self.admin_state == AdminState.STOPPED
         )
         out = Outcome()
+        if status == mapping.AVAILABLE and self.book.running() is not None:
+            # A connector Available has no transaction (OCPP 1.6 §7.7): the charger rebooted
+            # without it (found by evc-chaos: EV_OCPP restored it from its book and kept the CP
+            # busy for good). Its StopTransaction may still come (queued while offline), so
+            # the end waits ``lost_grace`` (``tick``).
+            if self._lost_at is None:
+                self._lost_at = utc_now() + timedelta(seconds=self.lost_grace)
+        else:
+            self._lost_at = None
         if self.health.health != mapping.EngineHealth.OK:
             tx = self.book.running()
             if tx is not None and status == mapping.FAULTED:
@@ -216,8 +234,12 @@ class Station:
                 if now > then:
                     kw = max(0.0, (meter_wh - wh) / 1000.0 / ((now - then) / 3600.0))
         self._last_progress = (now, meter_wh)
+        self._lost_at = None  # the charger still has it
         tx.meter_last = max(tx.meter_last, meter_wh)
         tx.seq += 1
+        # on disk too: a transaction the charger loses while the gateway restarts ends with
+        # this reading (``tick``), not with meterStart
+        self.book.save()
         event = SupplyProgress(
             session_id=tx.session_id,
             cp_id=self.cp_id,
@@ -257,10 +279,18 @@ class Station:
     # --- time --------------------------------------------------------------------------------
 
     def tick(self) -> Outcome:
-        """An authorization not used before its ``expires_at`` ends (the CP is free again)."""
-        if self.pending is None or utc_now() < self.pending.deadline:
-            return Outcome()
+        """An authorization not used before its ``expires_at`` ends (the CP is free again);
+        a transaction the charger lost ends with its last reading once its grace is over."""
+        out = Outcome()
+        now = utc_now()
+        tx = self.book.running()
+        if tx is None:
+            self._lost_at = None
+        elif self._lost_at is not None and now >= self._lost_at:
+            self._lost_at = None
+            out.events.append(self._end(tx, tx.meter_last, None, EndReason.ENGINE_RESTART))
+        if self.pending is None or now < self.pending.deadline:
+            return out
         command, self.pending = self.pending.command, None
-        return Outcome(
-            events=[AuthorizationExpired(session_id=command.session_id, cp_id=self.cp_id)]
-        )
+        out.events.append(AuthorizationExpired(session_id=command.session_id, cp_id=self.cp_id))
+        return out

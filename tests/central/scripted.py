@@ -212,7 +212,12 @@ class FakeEngine:
 
 
 class Driver:
-    def __init__(self, kafka: str, topics: Topics, driver_id: str) -> None:
+    def __init__(
+        self, kafka: str, topics: Topics, driver_id: str, *, from_beginning: bool = False
+    ) -> None:
+        """``from_beginning``: read every notice of the (test's own) topic, asking the group
+        coordinator nothing — on a broker just started it may still be loading, and the
+        committed-offset fetch then leaves the partition unread."""
         self.topics, self.driver_id = topics, driver_id
         self.producer = EventProducer(kafka, client_id=f"driver-{driver_id}")
         self.consumer = EventConsumer(
@@ -220,6 +225,7 @@ class Driver:
             group_id=f"{topics.prefix}driver-{driver_id}",
             codecs={topics.driver_notices: DRIVER_NOTICES},
             dead_letter_topic=None,
+            from_beginning=from_beginning,
         )
         self.consumer.assign_key(
             topics.driver_notices, driver_id, topics.partitions_of(topics.driver_notices)

@@ -59,7 +59,11 @@ def link_for(hub, topics, *, sealed: bool = True) -> tuple[KafkaLink, list, list
         on_unsealable=lambda topic, key, event, why: unsealable.append((key, why)),
     )
     produced: list[tuple[str, bytes | None, bytes]] = []
-    link.producer.send_raw = lambda topic, key, value: produced.append((topic, key, value))  # type: ignore[method-assign]
+
+    def send_raw(topic: str, key: bytes | None, value: bytes, on_delivered: object = None) -> None:
+        produced.append((topic, key, value))
+
+    link.producer.send_raw = send_raw  # type: ignore[method-assign]
     link.producer.send = lambda topic, key, event: produced.append(  # type: ignore[method-assign]
         (topic, key, event.to_json())
     )

@@ -3,6 +3,7 @@ whole Kafka-side logic, deterministic, without a broker or threads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +41,9 @@ class Outbox:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Event]] = []
 
-    def send(self, topic: str, key: str, event: Event) -> None:
+    def send(
+        self, topic: str, key: str, event: Event, on_delivered: Callable[[], None] | None = None
+    ) -> None:
         self.sent.append((topic, key, event))
 
     def types(self, topic: str, key: str | None = None) -> list[str]:

@@ -1,10 +1,11 @@
 """Found by evc-chaos (docs/reliability.md): a Central wrote a ticket and was deposed (or
 killed) before its notice left; the next Central only restored open sessions, so the driver
-waited forever. A Central taking office now sends the last minutes' tickets again (drivers
-keep one per session)."""
+waited forever. A Central taking office now sends again the last minutes' tickets whose
+notices the brokers never acknowledged."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_a_ticket_written_before_a_takeover_reaches_the_driver(
                 ticketed_at=now_ts(),
             )
         )
-    driver = Driver(kafka_bootstrap, topics, "D-001")
+    driver = Driver(kafka_bootstrap, topics, "D-001", from_beginning=True)
     runtime.start()
     try:
 
@@ -60,3 +61,62 @@ def test_a_ticket_written_before_a_takeover_reaches_the_driver(
     finally:
         runtime.stop()
         driver.close()
+
+
+def test_tickets_whose_notices_left_are_not_sent_again_at_each_takeover(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> None:
+    """Found by evc-chaos (seed 2027, the fix above): every Central taking office sent every
+    ticket of the last ten minutes again, so drivers got the same ticket two to four times
+    in a campaign with a few role changes. Only a ticket whose notice the brokers never
+    acknowledged is sent again; the acknowledgement is written on the row (notified_at)."""
+    db = open_database(f"sqlite:///{tmp_path / 'central.db'}")
+    with db.engine.begin() as conn:
+        for session_id, kwh in (("s-sent", 0.5), ("s-lost", 0.612)):
+            conn.execute(
+                SessionRow.__table__.insert().values(
+                    session_id=session_id,
+                    cp_id="CP-01",
+                    driver_id="D-001",
+                    price=0.42,
+                    authorized_at=now_ts(),
+                    started_at=now_ts(),
+                    ended_at=now_ts(),
+                    status="ticketed",
+                    kwh=kwh,
+                    eur=round(kwh * 0.42, 2),
+                    reason="unplugged",
+                    ticketed_at=now_ts(),
+                    notified_at=now_ts() if session_id == "s-sent" else None,
+                )
+            )
+    driver = Driver(kafka_bootstrap, topics, "D-001", from_beginning=True)
+
+    def tickets() -> list[str]:
+        driver.poll()
+        return [n.session_id for n in driver.notices if isinstance(n, Ticket)]
+
+    try:
+        for _takeover in range(2):
+            runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
+            runtime.start()
+            try:
+                wait_for(tickets, 30, "the lost ticket sent again")
+
+                def acknowledged() -> bool:
+                    with db.engine.begin() as conn:
+                        row = conn.execute(
+                            SessionRow.__table__.select().where(SessionRow.session_id == "s-lost")
+                        ).one()
+                    return row.notified_at is not None
+
+                wait_for(acknowledged, 30, "the brokers' acknowledgement written on the row")
+            finally:
+                runtime.stop()
+        deadline = time.monotonic() + 3  # anything else sent would be there by now
+        while time.monotonic() < deadline:
+            tickets()
+        assert tickets() == ["s-lost"]
+    finally:
+        driver.close()
+        db.dispose()

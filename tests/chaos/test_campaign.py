@@ -27,14 +27,12 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.timeout(1200),
-    # Not in `make test` yet: the campaign still finds violations that are open (a Central
-    # that changes role several times still keeps some pipes and Kafka sockets; sessions
-    # left unbalanced under compound faults; docs/reliability.md). A red campaign must not
-    # be hidden by loosening it, so it runs on demand until those are fixed.
+    # In `make test` since seed 2027 came out clean four times running (docs/reliability.md,
+    # "Where it stands"); EVC_CHAOS_TEST=0 leaves it out of a run. A red campaign must not be
+    # hidden by loosening it: a violation here is a product bug to fix.
     pytest.mark.skipif(
-        os.environ.get("EVC_CHAOS_TEST") != "1",
-        reason="the fault campaign runs with EVC_CHAOS_TEST=1 (or make chaos): it still finds "
-        "open violations (docs/reliability.md)",
+        os.environ.get("EVC_CHAOS_TEST") == "0",
+        reason="EVC_CHAOS_TEST=0: the fault campaign is left out of this run",
     ),
 ]
 

@@ -127,3 +127,40 @@ def test_a_fault_or_a_stop_cancels_a_waiting_authorization(tmp_path: Path) -> No
     assert [e.reason for e in out.events] == ["stopped"]
     assert out.calls == [ChangeAvailability(operative=False)]
     assert st.pending is None
+
+
+def test_a_charger_back_without_its_transaction_ends_it_with_the_last_reading(
+    tmp_path: Path,
+) -> None:
+    """Found by evc-chaos (seeds 3 and 7, docs/reliability.md): the gateway was killed
+    mid-transaction; the charger came back booting, its connector Available, with no
+    StopTransaction. The gateway restored the transaction from its book and kept it open for
+    good: the session never ended, and every later authorization there was refused busy."""
+    st = station(tmp_path)
+    st.on_authorize(authorize())
+    tx, _, _ = st.on_start("D-001", 1000, None)
+    st.on_meter(tx, 1500, None, now=1.0)
+    again = Station(CP, TransactionBook(tmp_path, CP), lost_grace=0.0)  # the gateway restarted
+    assert again.on_status("Available").events == []  # its StopTransaction may still come
+    (ended,) = again.tick().events
+    assert isinstance(ended, SupplyEnded)
+    assert (ended.session_id, ended.kwh, ended.reason) == ("s1", 0.5, "engine_restart")
+    assert again.book.running() is None and again.tick().events == []
+    again.on_authorize(authorize("s2"))
+    assert again.pending is not None  # free again, not busy
+
+
+def test_a_charger_still_charging_keeps_its_transaction(tmp_path: Path) -> None:
+    st = Station(CP, TransactionBook(tmp_path, CP), lost_grace=0.0)
+    st.on_authorize(authorize())
+    tx, _, _ = st.on_start("D-001", 0, None)
+    st.on_status("Available")  # e.g. after ChangeAvailability Operative, mid-transaction
+    st.on_meter(tx, 500, None, now=1.0)  # the charger still meters it
+    assert st.tick().events == [] and st.book.running() is not None
+    st.on_status("Available")
+    st.on_status("Charging")
+    assert st.tick().events == [] and st.book.running() is not None
+    st.on_status("Available")  # a late StopTransaction within the grace ends it as it says
+    (ended,) = st.on_stop(tx, 700, None, "EVDisconnected").events
+    assert isinstance(ended, SupplyEnded) and ended.kwh == 0.7
+    assert st.tick().events == []

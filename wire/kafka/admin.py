@@ -24,12 +24,27 @@ log = logging.getLogger(__name__)
 rdlog = LibrdkafkaLog("admin")
 
 
+class _Problems:
+    """What the AdminClient's error callback saw. Its own object, not a bound method of
+    ``_Admin``: a client whose callback points back at its holder is a reference cycle, kept
+    (with the client's threads, sockets and wakeup pipes) until the cyclic collector runs —
+    never, for what a Central had frozen with ``gc.freeze`` (found by evc-chaos)."""
+
+    def __init__(self, security: KafkaSecurity | None) -> None:
+        self.security = security
+        self.last: str | None = None
+
+    def __call__(self, err: RdKafkaError) -> None:
+        self.last = explain(err, security=self.security) or self.last
+
+
 class _Admin:
-    """An AdminClient that remembers the authentication/TLS trouble its error callback saw."""
+    """An AdminClient that remembers the authentication/TLS trouble its error callback saw.
+    Dropping it destroys the client at once (no cycle: see ``_Problems``)."""
 
     def __init__(self, bootstrap: str, security: KafkaSecurity | None) -> None:
         self.security = security
-        self.problem: str | None = None
+        self._problems = _Problems(security)
         self.client = AdminClient(
             with_security(
                 {
@@ -37,14 +52,15 @@ class _Admin:
                     "log.connection.close": False,
                     "reconnect.backoff.max.ms": 1000,
                     "logger": rdlog,
-                    "error_cb": self._on_error,
+                    "error_cb": self._problems,
                 },
                 security,
             )
         )
 
-    def _on_error(self, err: RdKafkaError) -> None:
-        self.problem = explain(err, security=self.security) or self.problem
+    @property
+    def problem(self) -> str | None:
+        return self._problems.last
 
     def refused(self, exc: KafkaException, what: str) -> KafkaAuthError | None:
         """A ``KafkaAuthError`` if ``exc`` (or the error callback) was an auth refusal."""

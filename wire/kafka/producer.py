@@ -16,9 +16,12 @@ cluster does not acknowledge (two brokers of three down) are said by ``WriteStal
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError as RdKafkaError
@@ -53,6 +56,10 @@ class EventProducer:
         self._failures = 0
         self._repeats = RepeatFilter()
         self._stall = WriteStall()
+        self._closed = False
+        # close() against produce/poll on other threads: librdkafka's handle must not be
+        # used once destroyed (uncontended, ~0.1 µs a send)
+        self._lock = threading.RLock()
         # Until this moment a broker that is not UP yet is still being connected to, not down:
         # without the grace a fresh program would flash "Kafka down" at every start.
         self._connect_grace_until = time.monotonic() + STARTUP_GRACE_S
@@ -113,6 +120,8 @@ class EventProducer:
 
     def _on_delivery(self, err: RdKafkaError | None, msg: Any) -> None:
         if err is not None:
+            if err.code() in (RdKafkaError._PURGE_QUEUE, RdKafkaError._PURGE_INFLIGHT):
+                return  # dropped by close(), which said how many
             self._failures += 1
             if self._auth.report(err, f"write {msg.topic()}"):
                 return
@@ -124,6 +133,14 @@ class EventProducer:
             if said := self._stall.delivered(time.monotonic(), len(self._producer)):
                 log.warning(said)
 
+    def _delivered_then(self, then: Callable[[], None], err: RdKafkaError | None, msg: Any) -> None:
+        self._on_delivery(err, msg)
+        if err is None:
+            try:
+                then()
+            except Exception:
+                log.exception("a delivery hook failed")
+
     # --- API ----------------------------------------------------------------------------------
 
     def send(self, topic: str, key: str | None, event: Event) -> None:
@@ -134,37 +151,72 @@ class EventProducer:
         """
         self.send_raw(topic, None if key is None else key.encode("utf-8"), event.to_json())
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """``send`` for an already-encoded key and value."""
-        for attempt in range(2):
-            try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
-                break
-            except BufferError as exc:
-                if attempt == 1:
-                    raise BrokerUnavailable(
-                        f"kafka producer queue full ({len(self._producer)} events waiting); "
-                        "is the broker down?"
-                    ) from exc
-                self._producer.poll(0.5)  # let deliveries drain a little, then retry once
-            except KafkaException as exc:
-                raise KafkaError(f"cannot produce to {topic}: {exc}") from exc
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
+        """``send`` for an already-encoded key and value. ``on_delivered`` is called once the
+        brokers acknowledged this event (from whichever thread polls the producer)."""
+        callback = (
+            self._on_delivery
+            if on_delivered is None
+            else functools.partial(self._delivered_then, on_delivered)
+        )
+        with self._lock:
+            if self._closed:
+                raise KafkaError(f"cannot produce to {topic}: the producer is closed")
+            for attempt in range(2):
+                try:
+                    self._producer.produce(topic, value=value, key=key, on_delivery=callback)
+                    break
+                except BufferError as exc:
+                    if attempt == 1:
+                        raise BrokerUnavailable(
+                            f"kafka producer queue full ({len(self._producer)} events "
+                            "waiting); is the broker down?"
+                        ) from exc
+                    self._producer.poll(0.5)  # let deliveries drain a little, then retry once
+                except KafkaException as exc:
+                    raise KafkaError(f"cannot produce to {topic}: {exc}") from exc
+            self._producer.poll(0)
         self._stall.queued(time.monotonic())
-        self._producer.poll(0)
 
     def poll(self, timeout: float = 0.0) -> None:
         """Serve delivery, error and statistics callbacks (send/flush also do)."""
-        self._producer.poll(timeout)
+        with self._lock:
+            if not self._closed:
+                self._producer.poll(timeout)
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait up to ``timeout`` s for queued events; returns how many are still queued."""
-        return self._producer.flush(timeout)
+        return 0 if self._closed else self._producer.flush(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (up to ``timeout`` s); what is left is logged and lost."""
-        left = self._producer.flush(timeout)
-        if left:
-            log.warning("kafka producer closed with %d undelivered events", left)
+        """Deliver what is queued (up to ``timeout`` s); what is left is logged and lost.
+        Then the client is closed: its threads, broker sockets and wakeup pipes go now, not
+        whenever the object is collected (a Central that changes role in one process builds
+        new clients each time; found by evc-chaos). Safe to call twice."""
+        if self._closed:
+            return
+        try:
+            left = self._producer.flush(timeout)
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("kafka producer flush: %s", exc)
+            left = len(self._producer)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if left:
+                    log.warning("kafka producer closed with %d undelivered events", left)
+                    self._producer.purge()  # else close() would wait for them without end
+                self._producer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("kafka producer close: %s", exc)
 
     @property
     def pending(self) -> int:

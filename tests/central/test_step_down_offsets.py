@@ -1,0 +1,54 @@
+"""Found by evc-chaos (seed 2027, docs/reliability.md): central-b, thawed after a SIGSTOP,
+handled a driver's charge_request in the very moment it stepped down (its lease had run out
+while frozen). Its answer was dropped by the deposed Central's gate, yet the request's offset
+was stored and committed, so the new active never read it: the request was never answered.
+A batch handled while the Central was being deposed is now left unstored (its durable future
+never completes); the next active reads it again."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from central_app.runtime import CentralConfig, CentralRuntime
+from wire.kafka.consumer import Handled, Received
+from wire.kafka.messages import ChargeRequest
+
+
+def _runtime(tmp_path: Path) -> CentralRuntime:
+    return CentralRuntime(
+        CentralConfig(port=0, kafka="127.0.0.1:9", db_url=f"sqlite:///{tmp_path / 'c.db'}")
+    )
+
+
+def _request() -> list[Received]:
+    event = ChargeRequest(request_id="r-1", driver_id="D-003", cp_id="CP-07")
+    return [Received("evc.requests", 3, 5, "CP-07", event)]
+
+
+def test_a_request_handled_while_stepping_down_is_not_marked_done(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    kafka = SimpleNamespace(dropped=0)
+    runtime.kafka = kafka  # type: ignore[assignment]
+    runtime.leadership = SimpleNamespace(holds=lambda now: False)  # type: ignore[assignment]
+
+    def handle_and_step_down(batch: list[Received]) -> list[tuple[Received, Exception]]:
+        kafka.dropped += 1  # the denial met the closed gate
+        runtime.deposed.set()  # the owner's tick stepped down
+        return []
+
+    runtime._in_chunks = handle_and_step_down  # type: ignore[method-assign]
+    handled = runtime._on_kafka(_request())
+    assert isinstance(handled, Handled) and handled.durable is not None
+    time.sleep(0.1)
+    assert not handled.durable.done()  # its offset is never stored
+
+
+def test_an_active_central_still_marks_its_batches_done(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    runtime.kafka = SimpleNamespace(dropped=0)  # type: ignore[assignment]
+    runtime.leadership = SimpleNamespace(holds=lambda now: True)  # type: ignore[assignment]
+    runtime._in_chunks = lambda batch: []  # type: ignore[method-assign]
+    handled = runtime._on_kafka(_request())
+    assert handled.durable is None or handled.durable.done()
