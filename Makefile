@@ -62,7 +62,8 @@ screenshots: setup
 	$(PY) scripts/screenshots.py $(SCREENSHOT_ARGS)
 
 # The fleet benchmark (docs/performance.md): 1,000 / 3,000 / 10,000 CPs, the 10,000 restart
-# storm and registration, against a real Central and broker; prints one table. The monitor
+# storm and registration, against a real Central and broker; prints one table. The secured
+# network (TLS, sealed values, SASL_SSL broker) unless BENCH_ARGS=--plain. The monitor
 # side is the Go generator (fleet/gomon), built by `make gomon` with Debian's golang-go.
 bench: setup gomon
 	$(VENV)/bin/evc-fleet bench $(BENCH_ARGS)

@@ -9,5 +9,7 @@ their drivers against a real EV_Central and a real broker, and reports what Cent
 * ``fleet.pinning`` — Central on one core, the rest of the benchmark on the other(s);
 * ``fleet.kafka_sim`` — engines, drivers and a network-state observer on Kafka;
 * ``fleet.central`` — Central as a child process, /proc sampling; ``fleet.broker``;
+* ``fleet.security`` — the secured network by default (TLS, sealed values, SASL_SSL
+  broker with each process in its role), ``--plain`` without;
 * ``fleet.results`` / ``fleet.report`` / ``fleet.chart`` — figures, table, chart.
 """

@@ -11,101 +11,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wire.errors import WireError
 from wire.tcp_client import CentralClient
+
+if TYPE_CHECKING:
+    from fleet.security import Security
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class FleetError(Exception):
     """Something the user must fix or know; printed as one line, never a traceback."""
-
-
-# Central's command line ties TLS and sealing together (no ``--insecure``: both; with it:
-# neither). To measure each alone the fleet runs ``central_app.main`` through this wrapper,
-# which sets ``CentralConfig.seal_kafka`` (the switch Central's own tests use).
-SEAL_WRAPPER = """\
-import dataclasses, os, sys
-import central_app.main as central
-_seal = os.environ["EVC_FLEET_SEAL_KAFKA"] == "1"
-_config_from = central.config_from
-central.config_from = lambda args: dataclasses.replace(_config_from(args), seal_kafka=_seal)
-sys.argv[0] = "EV_Central"
-sys.exit(central.main())
-"""
-
-
-@dataclass(frozen=True)
-class Security:
-    """How Central runs: TLS on the monitor link (certificate, key, the monitors' CA) and
-    whether it seals Kafka values. Without TLS Central gets ``--insecure``."""
-
-    tls: bool = False
-    sealed: bool = False
-    cert: Path | None = None
-    key: Path | None = None
-    ca: Path | None = None
-    kafka_credentials: Path | None = None  # a role file saying PLAINTEXT (the fleet's broker)
-
-    @property
-    def label(self) -> str:
-        return {
-            (False, False): "plain TCP, unsealed",
-            (True, False): "TLS, unsealed",
-            (False, True): "plain TCP, sealed",
-            (True, True): "TLS, sealed",
-        }[(self.tls, self.sealed)]
-
-    def central_args(self) -> list[str]:
-        if not self.tls:
-            return ["--insecure"]
-        assert self.cert and self.key and self.kafka_credentials
-        return [
-            "--tls-cert",
-            str(self.cert),
-            "--tls-key",
-            str(self.key),
-            "--kafka-credentials",
-            str(self.kafka_credentials),
-        ]
-
-    def command(self, command: list[str]) -> tuple[list[str], dict[str, str]]:
-        """Central's command for this mode, and extra environment."""
-        if self.tls == self.sealed:
-            return command, {}  # Central's own modes: --insecure, or secure
-        if command != default_central_command():
-            raise FleetError(
-                f"{self.label} needs the default Central command (it sets seal_kafka through "
-                "a wrapper); with --central-cmd use --tls and --sealed together, or neither"
-            )
-        return [sys.executable, "-c", SEAL_WRAPPER], {
-            "EVC_FLEET_SEAL_KAFKA": "1" if self.sealed else "0"
-        }
-
-
-def make_security(tls: bool, sealed: bool, secrets_dir: Path) -> Security:
-    """The secrets of a run: ``wire.pki.Secrets(secrets_dir).init()`` (CA, Central's
-    certificate for 127.0.0.1) and a PLAINTEXT Kafka role file for Central."""
-    if not tls:
-        return Security(tls=False, sealed=sealed)
-    from wire.pki import PkiError, Secrets
-
-    secrets = Secrets(secrets_dir)
-    try:
-        secrets.init()
-    except PkiError as exc:
-        raise FleetError(str(exc)) from exc
-    plaintext = secrets_dir / "kafka-fleet-plaintext.properties"
-    plaintext.write_text("# the fleet's broker: no TLS, no SASL\nsecurity.protocol=PLAINTEXT\n")
-    return Security(
-        tls=True,
-        sealed=sealed,
-        cert=secrets.cert("central"),
-        key=secrets.key("central"),
-        ca=secrets.ca_cert,
-        kafka_credentials=plaintext,
-    )
 
 
 class CentralProcess:
@@ -126,6 +44,8 @@ class CentralProcess:
         security: Security | None = None,
         launcher: list[str] | None = None,
     ) -> None:
+        from fleet.security import Security  # (it imports this module)
+
         self.security = security or Security()
         command, self.extra_env = self.security.command(command)
         self.args = [

@@ -17,6 +17,11 @@ key (handed over by the coordinator from the monitors' REGISTERED / AUTHORIZED, 
 ``keys``), charge requests with the driver's key (read by the coordinator from Central's
 database, where the seed file's drivers got one), and commands and notices are opened with
 those keys, as EV_CP_E and EV_Driver do. The AES-GCM work is in this process's figures.
+
+On a SASL_SSL broker (``kafka_secrets``: the run's secrets directory) each side
+authenticates as the role it stands for, with that role's ACLs: the engines (their producer
+and consumer) as ``engine``, the drivers and the observer as ``driver``; their consumer
+groups are named inside those roles' group prefixes (``<prefix>engine-``, ``<prefix>driver-``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 from fleet.child import ChildFailure, describe, log_to
 from fleet.limits import raise_nofile
+from fleet.security import KafkaAccess
 from fleet.stats import Histogram
 from wire.errors import WireError
 from wire.kafka.consumer import EventConsumer, Received
@@ -140,8 +146,11 @@ class KafkaSim:
         seed: int = 0,
         sealed: bool = False,
         driver_keys: dict[str, str] | None = None,
+        kafka_secrets: str | None = None,
     ) -> None:
         self.topics = Topics(prefix)
+        access = KafkaAccess(Path(kafka_secrets) if kafka_secrets else None)
+        engine, driver = access.security("engine"), access.security("driver")
         self.sealed = sealed
         self.cp_keys: dict[str, bytes] = {}  # cp_id -> key (replaced whole, never mutated)
         self.driver_keys = {d: key_bytes(k) for d, k in (driver_keys or {}).items()}
@@ -169,28 +178,32 @@ class KafkaSim:
         self.target = 0
         self.drivers_on = False
         self._credit = 0.0
-        self.producer = EventProducer(bootstrap, client_id="fleet")
+        self.engine_producer = EventProducer(bootstrap, client_id="fleet-engines", security=engine)
+        self.driver_producer = EventProducer(bootstrap, client_id="fleet-drivers", security=driver)
         t = self.topics
         self.engines = EventConsumer(
             bootstrap,
-            group_id=f"{prefix}fleet-engines",
+            group_id=f"{prefix}engine-fleet",
             codecs={t.cp_commands: RawCodec() if sealed else CP_COMMANDS},
             dead_letter_topic=None,
             client_id="fleet-engines",
+            security=engine,
         )
         self.notices = EventConsumer(
             bootstrap,
-            group_id=f"{prefix}fleet-drivers",
+            group_id=f"{prefix}driver-fleet",
             codecs={t.driver_notices: RawCodec() if sealed else DRIVER_NOTICES},
             dead_letter_topic=None,
             client_id="fleet-drivers",
+            security=driver,
         )
         self.observer = EventConsumer(
             bootstrap,
-            group_id=f"{prefix}fleet-observer",
+            group_id=f"{prefix}driver-fleet-observer",
             codecs={t.network_state: NETWORK_STATE},
             dead_letter_topic=None,
             client_id="fleet-observer",
+            security=driver,
         )
         self.threads: list[threading.Thread] = []
 
@@ -219,7 +232,8 @@ class KafkaSim:
             thread.join(5)
         for consumer in (self.engines, self.notices, self.observer):
             consumer.close()
-        self.producer.close(3)
+        self.engine_producer.close(3)
+        self.driver_producer.close(3)
 
     def set_phase(self, name: str) -> None:
         with self.lock:
@@ -303,11 +317,11 @@ class KafkaSim:
         topic = self.topics.cp_events
         try:
             if not self.sealed:
-                self.producer.send(topic, event.cp_id, event)
+                self.engine_producer.send(topic, event.cp_id, event)
                 return
             value = self._seal(event, cp_kid(event.cp_id), self.cp_keys.get(event.cp_id), topic)
             if value is not None:
-                self.producer.send_raw(topic, event.cp_id.encode(), value)
+                self.engine_producer.send_raw(topic, event.cp_id.encode(), value)
         except WireError as exc:
             log.warning("fleet engine: %s", exc)
 
@@ -433,12 +447,12 @@ class KafkaSim:
         for request in requests:
             try:
                 if not self.sealed:
-                    self.producer.send(topic, request.cp_id, request)
+                    self.driver_producer.send(topic, request.cp_id, request)
                     continue
                 key = self.driver_keys.get(request.driver_id)
                 value = self._seal(request, driver_kid(request.driver_id), key, topic)
                 if value is not None:
-                    self.producer.send_raw(topic, request.cp_id.encode(), value)
+                    self.driver_producer.send_raw(topic, request.cp_id.encode(), value)
             except WireError as exc:
                 log.warning("fleet driver: %s", exc)
 
@@ -473,7 +487,8 @@ class KafkaSim:
             try:
                 self._engines_tick(now)
                 self._drivers_tick(now, now - last)
-                self.producer.poll(0)
+                self.engine_producer.poll(0)
+                self.driver_producer.poll(0)
             except Exception:  # never let the clock die silently mid-run
                 log.exception("fleet ticker")
             last = now

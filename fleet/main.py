@@ -11,6 +11,12 @@
 Every run starts EV_Central as a child (``--central-cmd``, ``--pythonpath`` to measure
 another checkout), and a broker with ``scripts/kafka-local`` unless ``--kafka`` is given.
 Only 127.0.0.1 is used. See docs/performance.md.
+
+The network is the secured one unless ``--plain`` (issue 20): TLS on the monitor link,
+sealed Kafka values, a SASL_SSL broker whose users and role files are in ``<run dir>/secrets``
+(fleet/security.py). ``--plain`` runs none of the three; ``--plain --tls``, ``--sealed``,
+``--sasl`` add one back. A broker given with ``--kafka`` is SASL_SSL with the role files of
+``--kafka-secrets DIR``, or PLAINTEXT with ``--plain``.
 """
 
 from __future__ import annotations
@@ -55,6 +61,14 @@ def _cps(text: str) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kafka", type=cli.host_port, help="use this broker (default: start one)")
+    p.add_argument(
+        "--kafka-secrets",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --kafka: the secrets directory the SASL_SSL broker was started with "
+        "(scripts/kafka-local start --secrets DIR; its kafka-<role>.properties)",
+    )
     p.add_argument(
         "--central-cmd",
         default=None,
@@ -111,14 +125,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", type=Path, default=None, help="default .run/fleet/<time>")
     p.add_argument("--progress-every", type=cli.positive, default=5.0, help="seconds (5)")
     p.add_argument(
+        "--plain",
+        action="store_true",
+        help="the insecure network: plain TCP monitor link, unsealed values, PLAINTEXT broker "
+        "(default: all three secured, as make run's; with --tls/--sealed/--sasl: those back)",
+    )
+    p.add_argument(
         "--tls",
         action="store_true",
-        help="monitors ⇄ Central over TLS (a CA and Central's certificate in <run dir>/secrets)",
+        help="with --plain: monitors ⇄ Central over TLS anyway (on by default; a CA and "
+        "Central's certificate in <run dir>/secrets)",
     )
     p.add_argument(
         "--sealed",
         action="store_true",
-        help="Kafka values sealed with the CPs' and drivers' keys (docs/security.md layer 2)",
+        help="with --plain: Kafka values sealed with the CPs' and drivers' keys anyway (on by "
+        "default; docs/security.md layer 2)",
+    )
+    p.add_argument(
+        "--sasl",
+        action="store_true",
+        help="with --plain: the broker SASL_SSL anyway (on by default; docs/security.md layer 1)",
     )
 
 
@@ -187,8 +214,8 @@ def _options(args: argparse.Namespace, cps: int, **what: Any) -> ScenarioOptions
         central_args=list(args.central_arg),
         progress_every=args.progress_every,
         label=args.label,
-        tls=args.tls,
-        sealed=args.sealed,
+        tls=args.tls or not args.plain,
+        sealed=args.sealed or not args.plain,
         **what,
     )
 
@@ -239,6 +266,23 @@ def _pin(args: argparse.Namespace) -> Pinning | None:
     return dataclasses.replace(pinning, broker=not args.kafka)
 
 
+def _check_kafka(args: argparse.Namespace, sasl: bool) -> None:
+    """A given broker comes with what its mode needs, said before anything starts."""
+    if args.kafka_secrets is not None and not args.kafka:
+        raise FleetError("--kafka-secrets goes with --kafka (a broker evc-fleet did not start)")
+    if not args.kafka:
+        return
+    if sasl and args.kafka_secrets is None:
+        raise FleetError(
+            f"--kafka {args.kafka}: the secured default needs a SASL_SSL broker and its "
+            "secrets directory, --kafka-secrets DIR (scripts/kafka-local start --secrets DIR "
+            "created its users and role files). For a PLAINTEXT broker pass --plain "
+            "(--plain --tls --sealed keeps TLS on the monitor link and sealed values)"
+        )
+    if not sasl and args.kafka_secrets is not None:
+        raise FleetError("--kafka-secrets is for a SASL_SSL broker: drop --plain, or add --sasl")
+
+
 def run_scenarios(args: argparse.Namespace) -> int:
     raise_nofile()
     args.generator = _generator(args)
@@ -255,16 +299,20 @@ def run_scenarios(args: argparse.Namespace) -> int:
         "machine": machine(),
         "scenarios": [],
     }
-    broker = Broker(args.kafka, run_dir)
+    sasl = args.sasl or not args.plain
+    _check_kafka(args, sasl)
+    broker = Broker(args.kafka, run_dir, sasl=sasl, given_secrets=args.kafka_secrets)
+    document["broker"] = broker.label
     sampler = Sampler()
     sampler.start()
     try:
         bootstrap = broker.start()
         if broker.pid:
             sampler.track("broker", [broker.pid])
-        say(f"evc-fleet: broker {bootstrap}; run dir {run_dir}")
+        say(f"evc-fleet: broker {bootstrap} ({broker.label}); run dir {run_dir}")
         for opts in plan:
-            scenario = Scenario(opts, bootstrap, run_dir / f"n{opts.cps}", sampler, say)
+            where = run_dir / f"n{opts.cps}"
+            scenario = Scenario(opts, bootstrap, where, sampler, say, kafka=broker.access)
             document["scenarios"].append(scenario.run())
             out.write_text(json.dumps(document, indent=2))
             if scenario.error is not None:

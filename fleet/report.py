@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.pinning import describe as pinning_cell
+from fleet.security import mode_label
 
 
 def machine() -> dict[str, Any]:
@@ -80,10 +81,7 @@ def row(r: dict[str, Any]) -> list[str]:
     if reg["locked_out"]:
         reg_cell += f", {reg['locked_out']} locked out"
     n_cell = f"{r['cps']:,}"
-    security = r.get("security") or {}
-    mode = [name for name in ("tls", "sealed") if security.get(name)]
-    if mode:
-        n_cell += " " + "+".join("TLS" if m == "tls" else m for m in mode)
+    n_cell += _mode_cell(r.get("security") or {})
     if r.get("error"):
         n_cell += " (incomplete: a fleet process died)"
     authenticated = steady.get("authenticated") if steady else None
@@ -110,6 +108,15 @@ def row(r: dict[str, Any]) -> list[str]:
         + (f" (nice {r['monitor_nice']})" if r.get("monitor_nice") else ""),
         pinning_cell(r.get("pinning")) if "pinning" in r else "-",
     ]
+
+
+def _mode_cell(security: dict[str, Any]) -> str:
+    """What ran: `` TLS+sealed+SASL_SSL`` … `` plain``; results from before the broker's
+    mode was recorded (always PLAINTEXT then) say only their TLS and sealing, as they did."""
+    if "sasl" in security:
+        return " " + mode_label(bool(security["tls"]), bool(security["sealed"]), security["sasl"])
+    mode = [name for name in ("tls", "sealed") if security.get(name)]
+    return (" " + "+".join("TLS" if m == "tls" else m for m in mode)) if mode else ""
 
 
 def _generator_cpu(r: dict[str, Any], steady: dict[str, Any]) -> str:

@@ -161,7 +161,8 @@ def summarize(
         "pinning": o.pin.describe() if o.pin else None,  # cores (taskset), None: not pinned
         "central_cmd": " ".join(o.central_cmd),
         "pythonpath": o.pythonpath,
-        "security": {"tls": o.tls, "sealed": o.sealed},
+        # the layers that ran: TLS monitor link, sealed values, SASL_SSL broker (else PLAINTEXT)
+        "security": {"tls": o.tls, "sealed": o.sealed, "sasl": sc.kafka_access.sasl},
         "claim_supported": all(c["claim_supported"] for c in monitors),
         "registration": {
             "registered": len(registered_at),

@@ -30,15 +30,7 @@ from typing import Any
 
 from fleet import go_generator
 from fleet.broker import free_port
-from fleet.central import (
-    CENTRAL_DB_FILE,
-    CentralProcess,
-    FleetError,
-    Sampler,
-    Security,
-    admin_command,
-    make_security,
-)
+from fleet.central import CENTRAL_DB_FILE, CentralProcess, FleetError, Sampler, admin_command
 from fleet.child import ChildDied, ChildFailure, last_line
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
@@ -46,6 +38,7 @@ from fleet.options import ScenarioOptions
 from fleet.pair import Pair
 from fleet.pinning import pin_process
 from fleet.results import summarize
+from fleet.security import KafkaAccess, Security, make_security, mode_label
 from fleet.stats import mean_max
 from fleet.worker import worker_main
 from wire.errors import WireError
@@ -64,9 +57,11 @@ class Scenario:
         run_dir: Path,
         sampler: Sampler,
         say: Callable[[str], None],
+        kafka: KafkaAccess | None = None,
     ) -> None:
         self.o = opts
         self.bootstrap = bootstrap
+        self.kafka_access = kafka or KafkaAccess()  # PLAINTEXT, or the broker's role files
         self.run_dir = run_dir
         self.sampler = sampler
         self.say = say
@@ -231,8 +226,10 @@ class Scenario:
 
     def _prepare(self) -> tuple[Topics, list[tuple[str, str, float, float]], list[str]]:
         topics = Topics(prefix=f"fleet{uuid.uuid4().hex[:8]}.")
-        try:
-            ensure_topics(self.bootstrap, topics, timeout=30.0)
+        access = self.kafka_access
+        access.grant(self.bootstrap, topics.prefix)  # a SASL_SSL broker's role ACLs
+        try:  # as Central would (it checks them again), with its role
+            ensure_topics(self.bootstrap, topics, timeout=30.0, security=access.security("central"))
         except WireError as exc:
             raise FleetError(f"cannot create the run's topics: {exc}") from exc
         rng = random.Random(self.o.cps)
@@ -247,7 +244,9 @@ class Scenario:
     def _start_central(self, topics: Topics, drivers: list[str]) -> None:
         seed = self.run_dir / "seed.json"
         seed.write_text(json.dumps({"charging_points": [], "drivers": drivers}))
-        self.security = make_security(self.o.tls, self.o.sealed, self.run_dir / "secrets")
+        self.security = make_security(
+            self.o.tls, self.o.sealed, self.kafka_access, self.run_dir / "secrets"
+        )
         extra = list(self.o.central_args)
         if self.o.failover:
             self.pair = Pair(self.run_dir, self.o.db_url, self.say)
@@ -279,6 +278,8 @@ class Scenario:
         options: dict[str, Any] = {"supply_seconds": self.o.supply_seconds, "share": self.o.share}
         if self.o.sealed:
             options.update(sealed=True, driver_keys=self._driver_keys())
+        if self.kafka_access.secrets is not None:
+            options["kafka_secrets"] = str(self.kafka_access.secrets)
         log = self.run_dir / "kafka-sim.log"
         proc = self.ctx.Process(
             target=kafka_main,
@@ -525,7 +526,7 @@ class Scenario:
     def run(self) -> dict[str, Any]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         topics, cps, drivers = self._prepare()
-        mode = Security(tls=self.o.tls, sealed=self.o.sealed).label
+        mode = mode_label(self.o.tls, self.o.sealed, self.kafka_access.sasl)
         self.say(
             f"[{self.o.cps}] Central: {' '.join(self.o.central_cmd)}"
             + (f" (PYTHONPATH={self.o.pythonpath})" if self.o.pythonpath else "")

@@ -1,6 +1,8 @@
-"""Smoke run of ``evc-fleet`` (docs/performance.md): 300 simulated CPs, secured (TLS, sealed
-values, enrollment tokens), against a real EV_Central process and the session's real broker — registration, a short steady phase with
-drivers, a silenced CP, then Central SIGKILLed and restarted.
+"""Smoke run of ``evc-fleet`` (docs/performance.md): 300 simulated CPs on the secured network
+``evc-fleet`` measures by default (TLS on the monitor link, sealed values, enrollment tokens,
+the session's SASL_SSL broker with each process in its own role), against a real EV_Central
+process — registration, a short steady phase with drivers, a silenced CP, then Central
+SIGKILLed and restarted.
 
 It asserts correctness only (every heartbeat answered, no false DISCONNECTED, everybody back
 after the restart, authorizations reach the drivers), never timings: the figures are
@@ -15,6 +17,7 @@ import pytest
 
 from fleet.central import Sampler, default_central_command
 from fleet.scenario import Scenario, ScenarioOptions
+from fleet.security import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -23,7 +26,7 @@ CPS = 300
 
 
 @pytest.mark.timeout(110)
-def test_300_cps_steady_and_restart_storm(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_300_cps_steady_and_restart_storm(secure_kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     options = ScenarioOptions(
         cps=CPS,
         duration=10.0,
@@ -38,7 +41,7 @@ def test_300_cps_steady_and_restart_storm(kafka_bootstrap: str, tmp_path: Path) 
         progress_every=60.0,
         label="smoke",
         # the default network is the secured one (issue 20): TLS on the monitor link, sealed
-        # Kafka values, enrollment tokens for every new CP
+        # Kafka values, enrollment tokens for every new CP, a SASL_SSL broker (below)
         tls=True,
         sealed=True,
     )
@@ -46,10 +49,15 @@ def test_300_cps_steady_and_restart_storm(kafka_bootstrap: str, tmp_path: Path) 
     sampler.start()
     lines: list[str] = []
     try:
-        result = Scenario(options, kafka_bootstrap, tmp_path, sampler, lines.append).run()
+        kafka = KafkaAccess(secure_kafka.secrets.root)  # the role files of the broker's users
+        scenario = Scenario(
+            options, secure_kafka.bootstrap, tmp_path, sampler, lines.append, kafka=kafka
+        )
+        result = scenario.run()
     finally:
         sampler.stop()
     log = "\n".join(lines)
+    assert result["security"] == {"tls": True, "sealed": True, "sasl": True}, result["security"]
 
     registration = result["registration"]
     assert registration["complete"], (registration, log)
