@@ -169,6 +169,7 @@ class EngineService:
         self._inbox: queue.SimpleQueue[tuple[Callable[[], object], Future]] = queue.SimpleQueue()
         self._owner = threading.Thread(target=self._own, name="engine-owner", daemon=True)
         self._stop = threading.Event()
+        self._kafka_stop = threading.Event()  # set first on close (see close)
         self._log: deque[str] = deque(maxlen=500)
         self._lane = JournalLane(self.say)
         self._published = self._snapshot(time.monotonic())
@@ -207,6 +208,12 @@ class EngineService:
             self._call(self._shut_down_supply, timeout=3.0)
         except FutureTimeout:
             log.warning("the owner did not end the supply in time")
+        # the consumer first, while the owner and the lane still run: a command it is waiting
+        # for takes effect before its offset is committed (never committed and left undone)
+        self._kafka_stop.set()
+        for thread in self._threads:
+            if thread.name == "engine-kafka":
+                thread.join(timeout=COMMAND_WAIT)
         self._stop.set()
         self._post(lambda: None)  # wake the owner
         for thread in self._threads:
@@ -501,7 +508,7 @@ class EngineService:
             open=self._open_consumer,
             # the consumer's poll is the loop's only wait and ends when a command arrives
             poll=lambda consumer: consumer.poll(self._on_command, timeout=0.2),
-            stop=self._stop,
+            stop=self._kafka_stop,
             between=lambda: self.producer.poll(0),
             on_ready=self._consumer_ready,
             on_closed=self._consumer_closed,
@@ -551,15 +558,10 @@ class EngineService:
         refused), so that its offset is stored only then (see the module docstring)."""
         done: Future[None] = Future()
         self._post(lambda: self._command(received, done))
-        deadline = time.monotonic() + COMMAND_WAIT
-        while not self._stop.is_set():
-            try:
-                done.result(0.2)
-                return
-            except FutureTimeout:
-                if time.monotonic() > deadline:
-                    log.warning("command at offset %d not applied yet; reading on", received.offset)
-                    return
+        try:
+            done.result(COMMAND_WAIT)
+        except FutureTimeout:
+            log.warning("command at offset %d not applied yet; reading on", received.offset)
 
     def _command(self, received: Received, done: Future[None]) -> None:
         """Owner: admit a command; it takes effect once its replay window is durable."""
