@@ -1,9 +1,9 @@
 """The engine process's adapters around ``EngineMachine``: ZeroMQ, Kafka, journal, clock.
 
-One owner (after the driver and Central): the machine, the replay window, the CP's key, the
-held events and the journal's bookkeeping belong to the *owner* thread, which takes jobs from
-its inbox one at a time and ticks every 100 ms. Nothing else touches them; the other threads
-post a job and, when they need an answer, wait on its future with a deadline:
+One owner (after the driver and Central; ``cp_node.owner``): the machine, the replay window,
+the CP's key, the held events and the journal's bookkeeping belong to the *owner* thread, which
+takes jobs from its inbox one at a time and ticks every 100 ms. Nothing else touches them; the
+other threads post a job and, when they need an answer, wait on its future with a deadline:
 
 - *health* (ZeroMQ REP): posts each HEALTH/KEY and waits ``HEALTH_WAIT`` (half the monitor's
   500 ms); if the owner is late, HEALTH is answered from the last published snapshot (KO with
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -71,6 +70,7 @@ from cp_core.journal import Journal
 from cp_node.autopilot import Action, AutopilotPolicy
 from cp_node.engine_state import EngineConfig, EngineMachine, Refused, Snapshot, ended_from_record
 from cp_node.journal_lane import JournalLane
+from cp_node.owner import Owner
 from wire.curve import CurveServer
 from wire.errors import KafkaAuthError, KafkaError, WireError
 from wire.health import HealthResponder
@@ -166,8 +166,7 @@ class EngineService:
         self._clear_journal_when_delivered = False
         self._kafka_up = True
         # --- shared, thread-safe ---
-        self._inbox: queue.SimpleQueue[tuple[Callable[[], object], Future]] = queue.SimpleQueue()
-        self._owner = threading.Thread(target=self._own, name="engine-owner", daemon=True)
+        self._owner = Owner(name="engine-owner", period=TICK, tick=self._tick, after=self._after)
         self._stop = threading.Event()
         self._kafka_stop = threading.Event()  # set first on close (see close)
         self._log: deque[str] = deque(maxlen=500)
@@ -196,7 +195,6 @@ class EngineService:
         self.say(f"Engine listening for its monitor on {where}; {how}")
         self._lane.start()
         self._owner.start()
-        self._threads.append(self._owner)
         for name, target in (("health", self._serve_health), ("kafka", self._kafka_loop)):
             thread = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
             thread.start()
@@ -215,7 +213,7 @@ class EngineService:
             if thread.name == "engine-kafka":
                 thread.join(timeout=COMMAND_WAIT)
         self._stop.set()
-        self._post(lambda: None)  # wake the owner
+        self._owner.stop(3.0)
         for thread in self._threads:
             thread.join(timeout=3.0)
         # the owner has stopped: from here this thread is the only one touching its state
@@ -243,40 +241,13 @@ class EngineService:
     # --- the owner ----------------------------------------------------------------------------
 
     def _post(self, fn: Callable[[], T]) -> Future[T]:
-        """Run ``fn`` on the owner soon (from any thread); its result arrives in the future."""
-        future: Future[T] = Future()
-        self._inbox.put((fn, future))
-        return future
+        return self._owner.post(fn)
 
     def _call(self, fn: Callable[[], T], timeout: float) -> T:
-        """Run ``fn`` on the owner and return its result (FutureTimeout after ``timeout``).
-        Before ``start`` and after ``close`` there is no owner: the caller is the only
-        thread, and runs it itself."""
-        if threading.current_thread() is self._owner or not self._owner.is_alive():
-            return fn()
-        return self._post(fn).result(timeout)
+        return self._owner.call(fn, timeout)
 
-    def _own(self) -> None:
-        next_tick = time.monotonic() + TICK
-        while not self._stop.is_set():
-            try:
-                fn, future = self._inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
-            except queue.Empty:
-                pass
-            else:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn())
-                    except BaseException as exc:  # the waiter sees it; the owner goes on
-                        future.set_exception(exc)
-            now = time.monotonic()
-            if now >= next_tick:
-                next_tick = now + TICK
-                try:
-                    self._tick(now)
-                except Exception:  # never let one bad tick kill metering
-                    log.exception("engine tick failed")
-            self._published = self._snapshot(now)
+    def _after(self, now: float) -> None:
+        self._published = self._snapshot(now)
 
     def _snapshot(self, now: float) -> _Published:
         return _Published(
@@ -463,6 +434,8 @@ class EngineService:
     # --- ticker (owner) ----------------------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        """Every 100 ms on the owner: metering, progress, expiry, isolation, autopilot,
+        the periodic journal write and its clearing, the Kafka line."""
         self._publish(self.machine.tick(now))
         if self.autopilot is not None:
             action = self.autopilot.decide(self.machine, now)
