@@ -116,13 +116,20 @@ class CpLauncher:
         return self.tmp / "curve"
 
     def engine(
-        self, port: int, *extra: str, tty: bool = False, name: str = "engine", secure: bool = False
+        self,
+        port: int,
+        *extra: str,
+        tty: bool = False,
+        name: str = "engine",
+        secure: bool = False,
+        module: str = "cp_node.engine_main",
     ) -> Proc:
         """``secure``: sealed commands and events (the test Central must issue keys) and CURVE
-        on the monitor link; else ``--insecure`` (plain values, as these tests were written)."""
+        on the monitor link; else ``--insecure`` (plain values, as these tests were written).
+        ``module``: the program (e.g. ``tests.cp.slow_disk_engine``, EV_CP_E on a slow disk)."""
         args = [
             "-m",
-            "cp_node.engine_main",
+            module,
             "--kafka",
             self.kafka,
             "--port",

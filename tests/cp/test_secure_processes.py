@@ -160,3 +160,44 @@ def test_a_monitor_whose_key_the_engine_lacks_is_unreachable_and_says_why(
     theirs.monitor_public(CP).write_bytes(ours.monitor_public(CP).read_bytes())
     wait_for(lambda: monitor.has("Key handed to the engine"), 15, "KEY to the engine")
     assert monitor.has("Engine OK at")
+
+
+def test_a_command_cut_short_by_a_crash_during_its_slow_fsync_is_obeyed_once_after_restart(
+    launcher: CpLauncher,
+    central: FakeCentral,
+    events: SealedEvents,
+    producer: EventProducer,
+    topics: Topics,
+    key: str,
+    tls_secrets: Secrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL while the replay window of an authorize is being fsynced: the window is not
+    durable, so the command has not taken effect and its offset was not committed; the
+    restarted engine reads it again and obeys it once, and a replay of it is refused."""
+    slow = launcher.tmp / "slow-disk"
+    monkeypatch.setenv("EVC_TEST_SLOW_FSYNC_FLAG", str(slow))
+    monkeypatch.setenv("EVC_TEST_SLOW_FSYNC_S", "30")
+    port = free_port()
+    engine = launcher.engine(port, secure=True, tty=True, module="tests.cp.slow_disk_engine")
+    monitor = launcher.monitor(CP, port, central_ca=tls_secrets.ca_cert)
+    wait_for(lambda: monitor.has("Key handed to the engine"), 10, "KEY to the engine")
+    wait_for(lambda: engine.has("Listening for Central's commands"), 10, "the consumer")
+    slow.touch()
+    sealed_authorize(producer, topics, key, seq=1)
+    wait_for(lambda: engine.has("slow fsync"), 10, "the replay window's slow fsync")
+    assert not engine.has("Driver D1 authorized")  # not before its window is durable
+    engine.kill()
+    slow.unlink()
+    replay = launcher.tmp / "journal" / f"{CP}.replay.json"
+    assert not replay.exists() or '"last_seq":1' not in replay.read_text()
+
+    restarted = launcher.engine(port, secure=True, tty=True, name="engine-2")
+    wait_for(lambda: restarted.has("Driver D1 authorized"), 20, "the authorize, redelivered")
+    assert not events.of("command_refused")
+    assert '"last_seq":1' in replay.read_text()
+    sealed_authorize(producer, topics, key, seq=1)  # the captured value again
+    refused = events.wait("command_refused", 15, cp_id=CP)
+    assert refused.reason.startswith("replayed")
+    authorized = [line for _, line in restarted.lines if "Driver D1 authorized" in line]
+    assert len(authorized) == 1, authorized
