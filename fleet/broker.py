@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fleet.central import FleetError
+from fleet.errors import FleetError
 from fleet.security import KafkaAccess
 from wire.kafka.admin import broker_reachable
 

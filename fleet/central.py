@@ -6,13 +6,13 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleet.errors import FleetError
 from wire.errors import WireError
 from wire.tcp_client import CentralClient
 
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from fleet.security import Security
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-class FleetError(Exception):
-    """Something the user must fix or know; printed as one line, never a traceback."""
 
 
 class CentralProcess:
@@ -44,7 +40,7 @@ class CentralProcess:
         security: Security | None = None,
         launcher: list[str] | None = None,
     ) -> None:
-        from fleet.security import Security  # (it imports this module)
+        from fleet.security import Security
 
         self.security = security or Security()
         command, self.extra_env = self.security.command(command)
@@ -173,21 +169,8 @@ class CentralProcess:
         return self.proc.returncode
 
 
-def default_central_command() -> list[str]:
-    return [sys.executable, "-m", "central_app.main"]
-
-
 #: Central's SQLite file in its --data-dir (central_app.db.DB_FILE; the fleet imports no Central)
 CENTRAL_DB_FILE = "evcentral.db"
-
-
-def admin_command(central_cmd: list[str]) -> list[str]:
-    """``evc-admin`` of the same checkout and interpreter as ``central_cmd``: ``python -m
-    central_app.admin`` with the Python of a ``python -m central_app.main`` command, else the
-    fleet's own Python (the checkout then comes from --pythonpath)."""
-    if len(central_cmd) >= 3 and central_cmd[1:3] == ["-m", "central_app.main"]:
-        return [central_cmd[0], "-m", "central_app.admin"]
-    return [sys.executable, "-m", "central_app.admin"]
 
 
 # --- /proc sampling ----------------------------------------------------------------------

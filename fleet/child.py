@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.central import FleetError
+from fleet.errors import FleetError
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
-from fleet.central import FleetError
 from fleet.child import ChildDied, ChildFailure, last_line
+from fleet.errors import FleetError
 from fleet.monitors import PhaseStats
 from fleet.stats import Histogram
 

@@ -34,7 +34,9 @@ from typing import Any
 
 from fleet import go_generator
 from fleet.broker import Broker
-from fleet.central import FleetError, Sampler, default_central_command
+from fleet.central import Sampler
+from fleet.commands import default_central_command
+from fleet.errors import FleetError
 from fleet.go_generator import GoMissing
 from fleet.limits import raise_nofile
 from fleet.pinning import Pinning, pin_process, plan

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fleet.broker import free_port
-from fleet.central import CentralProcess, FleetError
+from fleet.central import CentralProcess
+from fleet.errors import FleetError
 from wire.timefmt import parse_ts
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from fleet.central import FleetError
+from fleet.errors import FleetError
 
 
 def cpu_list(cpus: frozenset[int]) -> str:

@@ -30,8 +30,10 @@ from typing import Any
 
 from fleet import go_generator
 from fleet.broker import free_port
-from fleet.central import CENTRAL_DB_FILE, CentralProcess, FleetError, Sampler, admin_command
+from fleet.central import CENTRAL_DB_FILE, CentralProcess, Sampler
 from fleet.child import ChildDied, ChildFailure, last_line
+from fleet.commands import admin_command
+from fleet.errors import FleetError
 from fleet.kafka_sim import KafkaPhaseStats, kafka_main
 from fleet.monitors import PhaseStats
 from fleet.options import ScenarioOptions

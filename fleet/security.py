@@ -18,7 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.central import FleetError, default_central_command
+from fleet.commands import default_central_command
+from fleet.errors import FleetError
 from wire.errors import WireError
 from wire.kafka.security import KafkaSecurity
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet.central import Sampler, default_central_command
+from fleet.central import Sampler
+from fleet.commands import default_central_command
 from fleet.scenario import Scenario, ScenarioOptions
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fleet.broker import Broker
-from fleet.central import FleetError, default_central_command
+from fleet.commands import default_central_command
+from fleet.errors import FleetError
 from fleet.main import _check_kafka, _options, build_parser
 from fleet.report import _mode_cell
 from fleet.security import KafkaAccess, Security, make_security, mode_label

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from fleet import go_generator
-from fleet.central import Sampler, default_central_command
+from fleet.central import Sampler
 from fleet.child import ChildFailure
+from fleet.commands import default_central_command
 from fleet.monitors import PhaseStats
 from fleet.pinning import plan
 from fleet.scenario import Scenario, ScenarioOptions
