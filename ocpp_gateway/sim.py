@@ -1,9 +1,10 @@
 """A simulated OCPP 1.6J charger, built on the ``ocpp`` library's ``ChargePoint`` (the same
-code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests.
+code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests. With
+``--ocpp-version 2.0.1`` it is the 2.0.1 station of ``ocpp_gateway.sim_v201`` instead.
 
     python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
         [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
-        [--ca CA.pem [--cert ID.pem --key ID.key]]
+        [--ca CA.pem [--cert ID.pem --key ID.key]] [--ocpp-version 1.6|2.0.1]
 
 With a ``wss://`` URL it checks the gateway's certificate against ``--ca`` (security profile
 2) and, given ``--cert``/``--key`` (``evc-admin ocpp cert ID``), presents its own (profile 3).
@@ -41,6 +42,8 @@ from ocpp.v16.enums import (
     RegistrationStatus,
     RemoteStartStopStatus,
 )
+
+from ocpp_gateway.sim_v201 import SimCharger201
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +228,17 @@ class SimCharger(ChargePoint):
         await self.status(self.idle_status)
 
 
+SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+
+def charger_class(version: str) -> Any:
+    """The simulated charger of an OCPP version (``SimCharger`` or ``SimCharger201``)."""
+    return SimCharger201 if version == "2.0.1" else SimCharger
+
+
 async def run(args: argparse.Namespace) -> None:
     url = f"{args.url.rstrip('/')}/{args.id}"
+    kind = charger_class(args.ocpp_version)
     headers = basic_auth_header(args.id, args.password) if args.password else None
     tls = client_tls(args.ca, args.cert, args.key) if url.startswith("wss://") else None
     meter = 0.0
@@ -234,11 +246,11 @@ async def run(args: argparse.Namespace) -> None:
         try:
             async with websockets.connect(
                 url,
-                subprotocols=["ocpp1.6"],
-                additional_headers=headers,  # type: ignore[list-item]
+                subprotocols=[SUBPROTOCOLS[args.ocpp_version]],  # type: ignore[list-item]
+                additional_headers=headers,
                 ssl=tls,
             ) as ws:
-                charger = SimCharger(
+                charger = kind(
                     args.id,
                     ws,
                     power_kw=args.power_kw,
@@ -251,7 +263,7 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"{args.id}: BootNotification {status}; retrying", flush=True)
                     await asyncio.sleep(5)
                 print(f"{args.id}: booted, heartbeat every {charger.interval} s", flush=True)
-                await charger.status(ChargePointStatus.available)
+                await charger.status(ChargePointStatus.available.value)  # a word of both
                 beat = asyncio.get_running_loop().create_task(charger.beat())
                 try:
                     await reader
@@ -264,7 +276,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP 1.6J charger")
+    p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP charger")
     p.add_argument("--url", required=True, help="the gateway's ws[s]://HOST:PORT/ocpp")
     p.add_argument("--id", required=True)
     p.add_argument("--password", default="", help="basic-auth password (visible in ps)")
@@ -275,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--power-kw", type=float, default=22.0)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--charge-seconds", type=float, default=8.0)
+    p.add_argument("--ocpp-version", choices=sorted(SUBPROTOCOLS), default="1.6")
     p.add_argument("--no-gui", action="store_true")
     args = p.parse_args(argv)
     if args.password_file is not None:
