@@ -231,3 +231,17 @@ def test_the_stations_calls_become_201_payloads() -> None:
         "Inoperative",
         None,
     )
+
+
+def test_the_demo_runs_201_chargers_on_request() -> None:
+    """``make run RUN_ARGS="--ocpp-cps 2 --ocpp-version 2.0.1"``: the simulated chargers get
+    the version (``python -m ocpp_gateway.sim --ocpp-version 2.0.1``)."""
+    from chaos.components import load_run_network
+    from ocpp_gateway.sim import SUBPROTOCOLS, charger_class
+    from ocpp_gateway.sim_v201 import SimCharger201
+
+    run_network = load_run_network()
+    assert run_network.parse_args([]).ocpp_version == "1.6"
+    assert run_network.parse_args(["--ocpp-version", "2.0.1"]).ocpp_version == "2.0.1"
+    assert charger_class("2.0.1") is SimCharger201
+    assert SUBPROTOCOLS == {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
