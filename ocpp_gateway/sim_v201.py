@@ -113,7 +113,7 @@ class SimCharger201(ChargePoint):
         self.received.append(f"ChangeAvailability {operational_status}")
         self.operative = operational_status == "Operative"
         if self._charging is not None and not self._charging.done():
-            # the change waits for the transaction's end (2.0.1 G03.FR.05)
+            # the change waits for the transaction's end, as in 1.6
             return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.scheduled)
         asyncio.get_running_loop().create_task(self.status(self.idle_status))
         return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.accepted)
