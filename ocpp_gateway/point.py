@@ -236,10 +236,8 @@ class Point:
         elif known is None and verdict is False:
             self.say(f"transaction {ev.charger_tx} for {ev.id_tag} refused: not authorized")
         if known is not None and tx is None:
-            self.say(
-                f"transaction {ev.charger_tx} ended at {ev.wh if ev.wh is not None else known.meter_last:g}"
-                f" Wh ({ev.reason or 'Local'})"
-            )
+            final = ev.wh if ev.wh is not None else known.meter_last
+            self.say(f"transaction {ev.charger_tx} ended at {final:g} Wh ({ev.reason or 'Local'})")
         self._apply(out)
         return verdict
 

@@ -40,7 +40,7 @@ def meter_value(wh: float, watts: float | None = None, context: str = "Sample.Pe
     """One 2.0.1 ``meterValue`` entry: the energy register (Wh) and the power (W)."""
     samples: list[dict[str, Any]] = [
         {
-            "value": round(wh),
+            "value": int(wh),  # as the 1.6 simulator: whole Wh
             "measurand": "Energy.Active.Import.Register",
             "context": context,
             "unit_of_measure": {"unit": "Wh"},
@@ -49,7 +49,7 @@ def meter_value(wh: float, watts: float | None = None, context: str = "Sample.Pe
     if watts is not None:
         samples.append(
             {
-                "value": round(watts),
+                "value": int(watts),
                 "measurand": "Power.Active.Import",
                 "context": context,
                 "unit_of_measure": {"unit": "W"},
