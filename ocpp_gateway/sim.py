@@ -43,6 +43,7 @@ from ocpp.v16.enums import (
     RemoteStartStopStatus,
 )
 
+from ocpp_gateway.sim_common import SimBehaviour
 from ocpp_gateway.sim_v201 import SimCharger201
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def client_tls(
     return context
 
 
-class SimCharger(ChargePoint):
+class SimCharger(SimBehaviour, ChargePoint):
     def __init__(
         self,
         cp_id: str,
@@ -93,22 +94,16 @@ class SimCharger(ChargePoint):
         charge_seconds: float = 8.0,
         meter_wh: float = 0.0,
     ) -> None:
-        super().__init__(cp_id, connection, response_timeout=15)
-        self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
-        self.meter_wh = meter_wh
-        self.interval = 30
+        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
+        self._sim_setup(power_kw, speed, charge_seconds, meter_wh)
         self.transaction_id: int | None = None
-        self.received: list[str] = []  # actions the gateway called, in order
-        self.operative = True
-        self._charging: asyncio.Task[None] | None = None
-        self._remote_stop = asyncio.Event()  # RemoteStopTransaction for the running one
 
     # --- the gateway's calls -----------------------------------------------------------------
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, **_: Any) -> call_result.RemoteStartTransaction:
         self.received.append("RemoteStartTransaction")
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
         self._charging = asyncio.get_running_loop().create_task(self.charge(id_tag))
         return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
@@ -127,7 +122,7 @@ class SimCharger(ChargePoint):
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {type}")
         self.operative = type == "Operative"
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             # OCPP 1.6 §5.2: during a transaction the change waits for its end
             return call_result.ChangeAvailability(status=AvailabilityStatus.scheduled)
         asyncio.get_running_loop().create_task(self.status(self.idle_status))
@@ -158,10 +153,8 @@ class SimCharger(ChargePoint):
             call.StatusNotification(connector_id=1, error_code=error_code, status=status)
         )
 
-    async def beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.call(call.Heartbeat())
+    async def heartbeat(self) -> None:
+        await self.call(call.Heartbeat())
 
     async def authorize(self, id_tag: str) -> str:
         """An idTag presented at the charger (a driver's card)."""
@@ -211,18 +204,7 @@ class SimCharger(ChargePoint):
             await self.status(self.idle_status)
             return
         await self.status(ChargePointStatus.charging)
-        reason = Reason.ev_disconnected
-        self._remote_stop.clear()
-        for _ in range(int(self.charge_seconds)):
-            try:
-                async with asyncio.timeout(1.0):
-                    await self._remote_stop.wait()
-                reason = Reason.remote
-                break
-            except TimeoutError:
-                pass
-            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
-            await self.send_meter()
+        reason = Reason.remote if await self.run_meter() else Reason.ev_disconnected
         await self.status(ChargePointStatus.finishing)
         await self.stop_transaction(reason)
         await self.status(self.idle_status)

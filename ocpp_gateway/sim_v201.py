@@ -31,6 +31,7 @@ from ocpp.v201.enums import (
     TriggerReasonEnumType,
 )
 
+from ocpp_gateway.sim_common import SimBehaviour
 from wire.timefmt import now_ts as iso_now
 
 EVSE = {"id": 1, "connector_id": 1}
@@ -58,7 +59,7 @@ def meter_value(wh: float, watts: float | None = None, context: str = "Sample.Pe
     return [{"timestamp": iso_now(), "sampled_value": samples}]
 
 
-class SimCharger201(ChargePoint):
+class SimCharger201(SimBehaviour, ChargePoint):
     def __init__(
         self,
         cp_id: str,
@@ -69,16 +70,10 @@ class SimCharger201(ChargePoint):
         charge_seconds: float = 8.0,
         meter_wh: float = 0.0,
     ) -> None:
-        super().__init__(cp_id, connection, response_timeout=15)
-        self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
-        self.meter_wh = meter_wh
-        self.interval = 30
+        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
+        self._sim_setup(power_kw, speed, charge_seconds, meter_wh)
         self.transaction_id: str | None = None
-        self.received: list[str] = []  # actions the gateway called, in order
-        self.operative = True
-        self._seq = 0
-        self._charging: asyncio.Task[None] | None = None
-        self._remote_stop = asyncio.Event()
+        self._seq = 0  # the transaction's seqNo
 
     # --- the gateway's calls -----------------------------------------------------------------
 
@@ -87,7 +82,7 @@ class SimCharger201(ChargePoint):
         self, id_token: dict[str, Any], remote_start_id: int, **_: Any
     ) -> call_result.RequestStartTransaction:
         self.received.append("RequestStartTransaction")
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             return call_result.RequestStartTransaction(
                 status=RequestStartStopStatusEnumType.rejected
             )
@@ -112,7 +107,7 @@ class SimCharger201(ChargePoint):
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {operational_status}")
         self.operative = operational_status == "Operative"
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             # the change waits for the transaction's end, as in 1.6
             return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.scheduled)
         asyncio.get_running_loop().create_task(self.status(self.idle_status))
@@ -148,10 +143,8 @@ class SimCharger201(ChargePoint):
             )
         )
 
-    async def beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.call(call.Heartbeat())
+    async def heartbeat(self) -> None:
+        await self.call(call.Heartbeat())
 
     async def authorize(self, id_tag: str) -> str:
         """An idToken presented at the station (a driver's card)."""
@@ -224,17 +217,8 @@ class SimCharger201(ChargePoint):
             await self.stop_transaction(ReasonEnumType.de_authorized)
             await self.status(self.idle_status)
             return
-        reason = ReasonEnumType.ev_disconnected
-        self._remote_stop.clear()
-        for _ in range(int(self.charge_seconds)):
-            try:
-                async with asyncio.timeout(1.0):
-                    await self._remote_stop.wait()
-                reason = ReasonEnumType.remote
-                break
-            except TimeoutError:
-                pass
-            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
-            await self.send_meter()
-        await self.stop_transaction(reason)
+        stopped = await self.run_meter()
+        await self.stop_transaction(
+            ReasonEnumType.remote if stopped else ReasonEnumType.ev_disconnected
+        )
         await self.status(self.idle_status)
