@@ -7,7 +7,8 @@ Upgrade rules (``_check_upgrade``, before any OCPP message):
 - the path must be ``/ocpp/<id>`` with an id that is a valid EVCharging field (no ``#``, no
   spaces or control characters, at most 64 characters) — else 404;
 - the client must offer the ``ocpp1.6`` or the ``ocpp2.0.1`` subprotocol — else 400; the
-  connection then speaks the one negotiated (``GatewayChargePoint`` or
+  connection then speaks the first of them in the charger's list, its order of preference
+  (``select_subprotocol``; websockets' own choice would be the server's order) (``GatewayChargePoint`` or
   ``GatewayChargePoint201``), and both serve the same ``Point``;
 - security profiles 1 and 2 (``ws://``, or ``wss://`` with ``server_tls``): when
   ``evc-admin ocpp password`` set a password for the id, the request must carry HTTP basic
@@ -32,7 +33,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,12 @@ RESULTS = frozenset(
         "GenericError",
     }
 )
+
+
+def select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    """The charger's first choice among the versions served: it lists them in its order of
+    preference. None when it offers neither (``_check_upgrade`` has answered 400 already)."""
+    return next((p for p in offered if p in CHARGE_POINTS), None)
 
 
 class Gateway:
@@ -185,6 +192,7 @@ class Gateway:
                 port,
                 ssl=self.server_tls,
                 subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+                select_subprotocol=select_subprotocol,  # type: ignore[arg-type]
                 process_request=self._check_upgrade,
                 ping_interval=self.heartbeat_interval,
                 ping_timeout=self.heartbeat_interval,

@@ -245,3 +245,56 @@ def test_the_demo_runs_201_chargers_on_request() -> None:
     assert run_network.parse_args(["--ocpp-version", "2.0.1"]).ocpp_version == "2.0.1"
     assert charger_class("2.0.1") is SimCharger201
     assert SUBPROTOCOLS == {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+
+async def _negotiated(tmp_path: Path, offered: list[str]) -> str | int:
+    """The subprotocol the gateway's upgrade check and server agree on for ``offered`` (the
+    charger's order of preference), or the HTTP status of a refusal."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import InvalidStatus
+
+    from cp_core.passwords import PasswordFile
+    from ocpp_gateway.gateway import SUBPROTOCOLS, Gateway, select_subprotocol
+    from wire.kafka.topics import Topics
+
+    gateway = Gateway(
+        central=("127.0.0.1", 1),
+        kafka="127.0.0.1:1",
+        topics=Topics("t."),
+        state_dir=tmp_path / "state",
+        credentials_dir=tmp_path / "creds",
+        passwords=PasswordFile(tmp_path / "pw.json"),
+        insecure=True,
+        say=lambda text: None,
+    )
+
+    async def handler(connection: Any) -> None:
+        await connection.close()
+
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+        select_subprotocol=select_subprotocol,  # type: ignore[arg-type]
+        process_request=gateway._check_upgrade,
+    ) as server:
+        port = server.sockets[0].getsockname()[1]  # type: ignore[index]
+        try:
+            async with connect(
+                f"ws://127.0.0.1:{port}/ocpp/{CP}",
+                subprotocols=offered,  # type: ignore[arg-type]
+                open_timeout=5,
+            ) as ws:
+                return str(ws.subprotocol)
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+
+def test_one_endpoint_speaks_the_version_the_charger_prefers(tmp_path: Path) -> None:
+    assert asyncio.run(_negotiated(tmp_path, ["ocpp2.0.1"])) == "ocpp2.0.1"
+    assert asyncio.run(_negotiated(tmp_path, ["ocpp1.6"])) == "ocpp1.6"
+    assert asyncio.run(_negotiated(tmp_path, ["ocpp2.0.1", "ocpp1.6"])) == "ocpp2.0.1"
+    assert asyncio.run(_negotiated(tmp_path, ["ocpp1.6", "ocpp2.0.1"])) == "ocpp1.6"
+    assert asyncio.run(_negotiated(tmp_path, ["ocpp2.1"])) == 400  # neither
