@@ -7,7 +7,9 @@ one bad message. Each handler hands the message to its ``Point`` (``ocpp_gateway
 which decides; here is only the translation to and from the library's payload classes.
 
 Every call a charger makes is counted for the metrics (``ocpp_gateway.metrics``), by action
-and result: ``ok``, or the CALLERROR's code the library answered with.
+and result: ``ok``, or the CALLERROR's code the library answered with. ``GatewayConnection``
+holds that counting and what else both versions share; OCPP 2.0.1's charge point
+(``ocpp_gateway.charge_point_v201``) is built on it the same way.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from typing import Any
 
 from ocpp.exceptions import OCPPError
 from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import (
+    Action,
+    AuthorizationStatus,
+    AvailabilityType,
+    RegistrationStatus,
+)
 
 from ocpp_gateway.point import Point
+from ocpp_gateway.station import CONNECTOR, Call, RemoteStart, RemoteStop
 from wire.timefmt import now_ts
 
 CALL_TIMEOUT = 15  # s a charger has to answer the gateway's calls (RemoteStart…)
@@ -32,9 +40,15 @@ def _id_tag_info(accepted: bool) -> dict[str, str]:
     return {"status": status.value}
 
 
-class GatewayChargePoint(ChargePoint):
-    def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
-        super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT)
+class GatewayConnection:
+    """What the gateway's charge points of both versions add to the library's: the point
+    they serve, the time of the last message (the silence watchdog) and the calls counted.
+    A mixin before the library's ``ChargePoint`` of one version."""
+
+    point: Point
+    _connection: Any
+
+    def _setup(self, point: Point) -> None:
         self.point = point
         self.last_message = time.monotonic()
         self._call_error: str | None = None  # the code of the CALLERROR sent for this call
@@ -45,14 +59,14 @@ class GatewayChargePoint(ChargePoint):
 
     async def route_message(self, raw_msg: str) -> None:
         self.last_message = time.monotonic()  # any message, answers included, is a sign of life
-        await super().route_message(raw_msg)
+        await super().route_message(raw_msg)  # type: ignore[misc]
 
     async def _handle_call(self, msg: Any) -> Any:
         """The library's call handling, counted: ``ok`` or the CALLERROR's code (a handler's
         exception is answered inside; a missing handler or a schema error is raised)."""
         self._call_error = None
         try:
-            response = await super()._handle_call(msg)
+            response = await super()._handle_call(msg)  # type: ignore[misc]
         except OCPPError as exc:
             self.point.gateway.count_call("received", msg.action, getattr(exc, "code", "error"))
             raise
@@ -65,7 +79,25 @@ class GatewayChargePoint(ChargePoint):
                 self._call_error = str(json.loads(message)[2])
             except (ValueError, IndexError, TypeError):
                 self._call_error = "error"
-        await super()._send(message)
+        await super()._send(message)  # type: ignore[misc]
+
+
+class GatewayChargePoint(GatewayConnection, ChargePoint):
+    """An OCPP 1.6J charger (subprotocol ``ocpp1.6``)."""
+
+    version = "1.6"
+
+    def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
+        ChargePoint.__init__(self, cp_id, connection, response_timeout=CALL_TIMEOUT)
+        self._setup(point)
+
+    def payload(self, request: Call) -> Any:
+        if isinstance(request, RemoteStart):
+            return call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
+        if isinstance(request, RemoteStop):
+            return call.RemoteStopTransaction(transaction_id=request.transaction_id)
+        kind = AvailabilityType.operative if request.operative else AvailabilityType.inoperative
+        return call.ChangeAvailability(connector_id=0, type=kind)
 
     @on(Action.boot_notification)
     async def on_boot_notification(

@@ -1,12 +1,15 @@
-"""The gateway: an OCPP 1.6J central system at ``ws://HOST:PORT/ocpp/<charge_point_id>``
-(subprotocol ``ocpp1.6``) that is, for Central, the monitor and the engine of every charge
+"""The gateway: an OCPP 1.6J and 2.0.1 central system at ``ws://HOST:PORT/ocpp/<charge_point_id>``
+(subprotocol ``ocpp1.6`` or ``ocpp2.0.1``, the charger's first choice of the two) that is, for Central, the monitor and the engine of every charge
 point connected to it (PROTOCOL.md §4, docs/ocpp.md).
 
 Upgrade rules (``_check_upgrade``, before any OCPP message):
 
 - the path must be ``/ocpp/<id>`` with an id that is a valid EVCharging field (no ``#``, no
   spaces or control characters, at most 64 characters) — else 404;
-- the client must offer the ``ocpp1.6`` subprotocol — else 400;
+- the client must offer the ``ocpp1.6`` or the ``ocpp2.0.1`` subprotocol — else 400; the
+  connection then speaks the first of them in the charger's list, its order of preference
+  (``select_subprotocol``; websockets' own choice would be the server's order) (``GatewayChargePoint`` or
+  ``GatewayChargePoint201``), and both serve the same ``Point``;
 - security profiles 1 and 2 (``ws://``, or ``wss://`` with ``server_tls``): when
   ``evc-admin ocpp password`` set a password for the id, the request must carry HTTP basic
   auth with the id as user name and that password — else 401. A charge point without a
@@ -30,12 +33,13 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from ocpp.v16.enums import Action
+from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -44,6 +48,7 @@ from cp_core.credentials import CredentialStore
 from cp_core.enrollment import TokenFolder
 from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
+from ocpp_gateway.charge_point_v201 import GatewayChargePoint201
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.point import Point
 from ocpp_gateway.profiles import CHARGE_POINT_ID, SecurityProfile, certificate_refusal
@@ -56,11 +61,16 @@ from wire.tls import peer_common_name
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOL = "ocpp1.6"
+# the subprotocols served, each with its charge point class
+CHARGE_POINTS: dict[str, type[GatewayChargePoint] | type[GatewayChargePoint201]] = {
+    "ocpp1.6": GatewayChargePoint,
+    "ocpp2.0.1": GatewayChargePoint201,
+}
+SUBPROTOCOLS = list(CHARGE_POINTS)
 PATH = re.compile(rf"^/ocpp/({CHARGE_POINT_ID.pattern})/?$")
 TICK = 0.5
 SILENCE_FACTOR = 1.5  # × the heartbeat interval: a charger's own beat may drift a little
-ACTIONS = frozenset(a.value for a in Action)
+ACTIONS = frozenset(a.value for a in Action) | frozenset(a.value for a in Action201)
 # ok; a CALLERROR's code (OCPP-J 1.6, 4.2.3); an answer's status; no answer
 RESULTS = frozenset(
     {"ok", "no_answer", "error", "Accepted", "Rejected", "Scheduled"}
@@ -79,6 +89,12 @@ RESULTS = frozenset(
         "GenericError",
     }
 )
+
+
+def select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    """The charger's first choice among the versions served: it lists them in its order of
+    preference. None when it offers neither (``_check_upgrade`` has answered 400 already)."""
+    return next((p for p in offered if p in CHARGE_POINTS), None)
 
 
 class Gateway:
@@ -135,7 +151,7 @@ class Gateway:
 
     def count_call(self, direction: str, action: str, result: str) -> None:
         """One OCPP call, ``received`` from a charger or ``sent`` to one; an action or result
-        outside OCPP 1.6's words is counted as ``other`` (a charger chooses what it sends)."""
+        outside OCPP 1.6's and 2.0.1's words is counted as ``other`` (a charger chooses what it sends)."""
         action = action if action in ACTIONS else "other"
         result = result if result in RESULTS else "other"
         self.calls.add(f"{direction} {action} {result}")
@@ -175,14 +191,15 @@ class Gateway:
                 host,
                 port,
                 ssl=self.server_tls,
-                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+                select_subprotocol=select_subprotocol,  # type: ignore[arg-type]
                 process_request=self._check_upgrade,
                 ping_interval=self.heartbeat_interval,
                 ping_timeout=self.heartbeat_interval,
             ) as server:
                 self._server = server
                 self.say(
-                    f"OCPP 1.6J gateway listening on {self.profile.scheme}://{host}:{port}"
+                    f"OCPP 1.6J/2.0.1 gateway listening on {self.profile.scheme}://{host}:{port}"
                     f"/ocpp/<id> ({self.profile.described})"
                 )
                 if ready is not None:
@@ -208,8 +225,10 @@ class Gateway:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/<charge_point_id>\n")
         cp_id = match.group(1)
         offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
-        if SUBPROTOCOL not in [p.strip() for p in offered.split(",")]:
-            return connection.respond(HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 required\n")
+        if not set(SUBPROTOCOLS) & {p.strip() for p in offered.split(",")}:
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 or ocpp2.0.1 required\n"
+            )
         if self.profile.client_certificates:
             ssl_object = connection.transport.get_extra_info("ssl_object")
             refusal = certificate_refusal(cp_id, peer_common_name(ssl_object))
@@ -237,11 +256,13 @@ class Gateway:
             return
         cp_id = match.group(1)
         point = self.point(cp_id)
-        cp = GatewayChargePoint(cp_id, connection, point)
+        kind = CHARGE_POINTS.get(connection.subprotocol or "", GatewayChargePoint)
+        cp = kind(cp_id, connection, point)
         authenticated = getattr(connection, "username", None) == cp_id
         checked = "certificate" if self.profile.client_certificates else "password"
         notes = ["TLS"] if self.profile.tls else []
         notes += [f"{checked} checked"] if authenticated else []
+        notes.append(f"OCPP {cp.version}")
         suffix = f" ({', '.join(notes)})" if notes else ""
         self.say(f"[{cp_id}] WebSocket connected from {connection.remote_address[0]}{suffix}")
         point.attach(cp, authenticated)
@@ -266,7 +287,7 @@ class Gateway:
             if point.cp is None and self.credentials.load(cp_id) is None:
                 self.points.pop(cp_id, None)  # never admitted: keep nothing of a stranger
 
-    async def _watch(self, cp: GatewayChargePoint) -> None:
+    async def _watch(self, cp: GatewayChargePoint | GatewayChargePoint201) -> None:
         while time.monotonic() - cp.last_message < self.silence_limit:
             await asyncio.sleep(min(1.0, self.silence_limit / 4))
 

@@ -1,4 +1,4 @@
-"""``EV_OCPP``: the OCPP 1.6J gateway (docs/ocpp.md).
+"""``EV_OCPP``: the OCPP 1.6J and 2.0.1 gateway (docs/ocpp.md).
 
     EV_OCPP --port P --central HOST:PORT[,HOST:PORT] --kafka HOST:PORT [--host H] [--auto-register]
             [--heartbeat-interval S] [--passwords FILE] [--credentials-dir DIR]
@@ -53,7 +53,9 @@ DEFAULT_HOME = Path.home() / ".evcharging" / "ocpp"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="EV_OCPP", description="EVCharging OCPP 1.6J gateway")
+    p = argparse.ArgumentParser(
+        prog="EV_OCPP", description="EVCharging OCPP 1.6J and 2.0.1 gateway"
+    )
     p.add_argument("--port", required=True, type=cli.port, help="WebSocket port for chargers")
     p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default all)")
     p.add_argument(

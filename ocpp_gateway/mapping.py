@@ -1,12 +1,18 @@
-"""OCPP 1.6J words in EVCharging's terms, in plain Python (no sockets): the table of
-docs/ocpp.md as code, so the unit tests check it without a broker or a WebSocket.
+"""OCPP 1.6J and 2.0.1 words in EVCharging's terms, in plain Python (no sockets): the table
+of docs/ocpp.md as code, so the unit tests check it without a broker or a WebSocket.
 
 - a connector status (StatusNotification) → the engine health the monitor reports to Central
   (``EngineHealth`` + a fault reason);
 - a meter reading in Wh (StartTransaction ``meterStart``, MeterValues, StopTransaction
   ``meterStop``) → kWh and € at the CP's price, rounded as the simulated engines round
   (``cp_core.metering``);
-- a StopTransaction ``reason`` → the ``supply_ended`` reason of PROTOCOL.md §3.
+- a StopTransaction ``reason`` (2.0.1: TransactionEvent ``stoppedReason``) → the
+  ``supply_ended`` reason of PROTOCOL.md §3;
+- a 2.0.1 TransactionEvent → one ``TxEvent``, what the station decides on.
+
+Both versions' readings go through the same functions: 1.6 writes ``unit``, 2.0.1
+``unitOfMeasure`` with a power-of-ten ``multiplier``; the ``ocpp`` library hands both over in
+snake_case.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ FINISHING = "Finishing"
 RESERVED = "Reserved"
 UNAVAILABLE = "Unavailable"
 FAULTED = "Faulted"
+OCCUPIED = "Occupied"  # 2.0.1 ConnectorStatus: a vehicle plugged in (1.6: Preparing…Finishing)
 
 HEALTHY = frozenset(
     {
@@ -39,6 +46,7 @@ HEALTHY = frozenset(
         SUSPENDED_EVSE,
         FINISHING,
         RESERVED,
+        OCCUPIED,
     }
 )
 
@@ -86,26 +94,47 @@ def eur_between(meter_start_wh: float, meter_wh: float, price: float) -> float:
     return amount_eur(max(0.0, meter_wh - meter_start_wh) / 1000.0, price)
 
 
+def _unit(sample: dict[str, Any], default: str) -> tuple[str, float]:
+    """(unit, scale) of a sampledValue: 1.6's ``unit``, or 2.0.1's ``unit_of_measure`` with
+    its ``multiplier`` (the value × 10^multiplier is in the unit)."""
+    measure = sample.get("unit_of_measure")
+    if isinstance(measure, dict):
+        try:
+            scale = 10.0 ** int(measure.get("multiplier", 0))
+        except (TypeError, ValueError):
+            scale = 1.0
+        return str(measure.get("unit", default)), scale
+    return str(sample.get("unit", default)), 1.0
+
+
+def _value(sample: dict[str, Any]) -> float | None:
+    try:
+        return float(sample["value"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _wh(sample: dict[str, Any]) -> float | None:
     """One sampledValue as Wh, when it is the energy register (the default measurand)."""
     if sample.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
         return None
-    try:
-        value = float(sample["value"])
-    except (KeyError, TypeError, ValueError):
+    value = _value(sample)
+    if value is None:
         return None
-    unit = sample.get("unit", "Wh")
+    unit, scale = _unit(sample, "Wh")
+    value *= scale
     return value * 1000.0 if unit == "kWh" else value
 
 
 def _kw(sample: dict[str, Any]) -> float | None:
     if sample.get("measurand") != POWER:
         return None
-    try:
-        value = float(sample["value"])
-    except (KeyError, TypeError, ValueError):
+    value = _value(sample)
+    if value is None:
         return None
-    return value if sample.get("unit") == "kW" else value / 1000.0
+    unit, scale = _unit(sample, "W")
+    value *= scale
+    return value if unit == "kW" else value / 1000.0
 
 
 def _last(
@@ -145,8 +174,67 @@ END_REASONS: dict[str | None, EndReason] = {
     "Reboot": EndReason.ENGINE_RESTART,
     "HardReset": EndReason.ENGINE_RESTART,
     "SoftReset": EndReason.ENGINE_RESTART,
+    # 2.0.1 ReasonEnumType adds these (the ones it shares with 1.6 mean the same)
+    "StoppedByEV": EndReason.UNPLUGGED,
+    "EnergyLimitReached": EndReason.UNPLUGGED,
+    "SOCLimitReached": EndReason.UNPLUGGED,
+    "TimeLimitReached": EndReason.UNPLUGGED,
+    "Timeout": EndReason.UNPLUGGED,
+    "LocalOutOfCredit": EndReason.STOPPED,
+    "MasterPass": EndReason.STOPPED,
+    "ImmediateReset": EndReason.ENGINE_RESTART,
+    "GroundFault": EndReason.FAULT,
+    "OvercurrentFault": EndReason.FAULT,
+    "PowerQuality": EndReason.FAULT,
 }
 
 
 def end_reason(reason: str | None) -> EndReason:
     return END_REASONS.get(reason, EndReason.FAULT)
+
+
+# --- OCPP 2.0.1 TransactionEvent -------------------------------------------------------------
+
+STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
+
+
+@dataclass(frozen=True)
+class TxEvent:
+    """One 2.0.1 TransactionEvent, as the station needs it. In 2.0.1 the charger names the
+    transaction (``transactionId``, a string); the gateway keeps its own number beside it.
+
+    ``id_tag``: the idToken, when the event carries one (the event that authorizes the
+    transaction, or a later change of token); ``remote_start_id``: the gateway's
+    RequestStartTransaction this transaction answers; ``wh``/``kw``: the last energy-register
+    and power readings in the event's meter values; ``reason``: ``stoppedReason``."""
+
+    kind: str
+    charger_tx: str
+    timestamp: str | None = None
+    id_tag: str | None = None
+    remote_start_id: int | None = None
+    wh: float | None = None
+    kw: float | None = None
+    reason: str | None = None
+
+
+def transaction_event(
+    event_type: str,
+    timestamp: str | None,
+    transaction_info: dict[str, Any],
+    id_token: dict[str, Any] | None = None,
+    meter_value: list[dict[str, Any]] | None = None,
+) -> TxEvent:
+    """A TransactionEvent's fields (snake_case, as the ``ocpp`` library hands them over)."""
+    remote = transaction_info.get("remote_start_id")
+    readings = meter_value or []
+    return TxEvent(
+        kind=str(event_type),
+        charger_tx=str(transaction_info["transaction_id"]),
+        timestamp=timestamp,
+        id_tag=str(id_token["id_token"]) if id_token and id_token.get("id_token") else None,
+        remote_start_id=remote if isinstance(remote, int) else None,
+        wh=register_wh(readings),
+        kw=power_kw(readings),
+        reason=transaction_info.get("stopped_reason"),
+    )

@@ -8,7 +8,9 @@ for an answer its own connection cannot route until the handler returns.
 
 A point knows its gateway and its charger's connection only as the protocols ``Host`` and
 ``Charger`` (what it uses of them), so ``point`` imports neither ``gateway`` nor
-``charge_point``: both import it.
+``charge_point``: both import it. The charger's connection speaks OCPP 1.6J or 2.0.1; it
+turns the station's version-free calls (``RemoteStart``…) into its version's payloads
+(``Charger.payload``), so everything here serves both.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from ocpp.v16 import call
-from ocpp.v16.enums import AvailabilityType, RemoteStartStopStatus
-
 from cp_core.credentials import CredentialStore
 from cp_core.enrollment import TokenFolder
 from ocpp_gateway import mapping
@@ -34,7 +33,6 @@ from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.station import (
     CONNECTOR,
     Call,
-    ChangeAvailability,
     Outcome,
     RemoteStart,
     RemoteStop,
@@ -77,6 +75,10 @@ class Charger(Protocol):
     """What a point uses of its charger's connection (``GatewayChargePoint``)."""
 
     def call(self, payload: Any) -> Awaitable[Any]: ...
+
+    def payload(self, request: Call) -> Any:
+        """The OCPP call of this connection's version for one of the station's calls."""
+        ...
 
     def close(self, reason: str) -> Awaitable[None]: ...
 
@@ -223,6 +225,22 @@ class Point:
             self.say(f"StartTransaction for {id_tag} refused: not authorized by Central")
         return transaction_id, accepted
 
+    def transaction_event(self, ev: mapping.TxEvent) -> bool | None:
+        """A 2.0.1 TransactionEvent; the verdict on its idToken (None: it carries none)."""
+        known = self.station.book.by_charger(ev.charger_tx)
+        verdict, out = self.station.on_transaction_event(ev, time.monotonic())
+        tx = self.station.book.by_charger(ev.charger_tx)
+        if known is None and tx is not None:
+            start = f"{tx.meter_start:g} Wh" if tx.metered else "no reading yet"
+            self.say(f"transaction {ev.charger_tx} started for {tx.driver_id} at {start}")
+        elif known is None and verdict is False:
+            self.say(f"transaction {ev.charger_tx} for {ev.id_tag} refused: not authorized")
+        if known is not None and tx is None:
+            final = ev.wh if ev.wh is not None else known.meter_last
+            self.say(f"transaction {ev.charger_tx} ended at {final:g} Wh ({ev.reason or 'Local'})")
+        self._apply(out)
+        return verdict
+
     def meter(self, transaction_id: int | None, meter_value: list[dict[str, Any]]) -> None:
         wh, kw = mapping.register_wh(meter_value), mapping.power_kw(meter_value)
         self._apply(self.station.on_meter(transaction_id, wh, kw, time.monotonic()))
@@ -299,44 +317,33 @@ class Point:
         for request in requests:
             await self._call(request)
 
-    async def _call(self, request: RemoteStart | RemoteStop | ChangeAvailability) -> None:
+    async def _call(self, request: Call) -> None:
         cp = self.cp
         if cp is None:
             if isinstance(request, RemoteStart):
                 self._refused_start("charging point not connected")
             return
+        payload = cp.payload(request)
+        action = type(payload).__name__  # RemoteStartTransaction, RequestStartTransaction…
         try:
-            if isinstance(request, RemoteStart):
-                answer = await self._ask(
-                    cp, call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
-                )
-                ok = answer is not None and answer.status == RemoteStartStopStatus.accepted
-                self.say(
-                    f"RemoteStartTransaction for {request.id_tag}: {'Accepted' if ok else 'Rejected'}"
-                )
-                if not ok:
-                    self._refused_start("charging point refused the remote start")
-            elif isinstance(request, RemoteStop):
-                answer = await self._ask(
-                    cp, call.RemoteStopTransaction(transaction_id=request.transaction_id)
-                )
-                self.say(
-                    f"RemoteStopTransaction {request.transaction_id}: {getattr(answer, 'status', 'no answer')}"
-                )
-            else:
-                kind = (
-                    AvailabilityType.operative
-                    if request.operative
-                    else AvailabilityType.inoperative
-                )
-                answer = await self._ask(cp, call.ChangeAvailability(connector_id=0, type=kind))
-                self.say(
-                    f"ChangeAvailability {kind.value}: {getattr(answer, 'status', 'no answer')}"
-                )
+            answer = await self._ask(cp, payload)
         except Exception as exc:  # a timeout or a closed connection: the charger is gone
-            log.warning("%s: %s failed: %s", self.cp_id, type(request).__name__, exc)
+            log.warning("%s: %s failed: %s", self.cp_id, action, exc)
             if isinstance(request, RemoteStart):
                 self._refused_start("charging point did not answer the remote start")
+            return
+        status = getattr(answer, "status", None)
+        said = str(getattr(status, "value", status or "no answer"))
+        if isinstance(request, RemoteStart):
+            ok = said == "Accepted"
+            self.say(f"{action} for {request.id_tag}: {'Accepted' if ok else 'Rejected'}")
+            if not ok:
+                self._refused_start("charging point refused the remote start")
+        elif isinstance(request, RemoteStop):
+            self.say(f"{action} {request.charger_tx or request.transaction_id}: {said}")
+        else:
+            kind = "Operative" if request.operative else "Inoperative"
+            self.say(f"ChangeAvailability {kind}: {said}")
 
     async def _ask(self, cp: Charger, payload: Any) -> Any:
         """``cp.call``, counted for the metrics by action and result (the answer's status,

@@ -1,9 +1,10 @@
 """A simulated OCPP 1.6J charger, built on the ``ocpp`` library's ``ChargePoint`` (the same
-code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests.
+code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tests. With
+``--ocpp-version 2.0.1`` it is the 2.0.1 station of ``ocpp_gateway.sim_v201`` instead.
 
     python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
         [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
-        [--ca CA.pem [--cert ID.pem --key ID.key]]
+        [--ca CA.pem [--cert ID.pem --key ID.key]] [--ocpp-version 1.6|2.0.1]
 
 With a ``wss://`` URL it checks the gateway's certificate against ``--ca`` (security profile
 2) and, given ``--cert``/``--key`` (``evc-admin ocpp cert ID``), presents its own (profile 3).
@@ -42,6 +43,9 @@ from ocpp.v16.enums import (
     RemoteStartStopStatus,
 )
 
+from ocpp_gateway.sim_common import SimBehaviour
+from ocpp_gateway.sim_v201 import SimCharger201
+
 log = logging.getLogger(__name__)
 
 
@@ -79,7 +83,7 @@ def client_tls(
     return context
 
 
-class SimCharger(ChargePoint):
+class SimCharger(SimBehaviour, ChargePoint):
     def __init__(
         self,
         cp_id: str,
@@ -90,22 +94,16 @@ class SimCharger(ChargePoint):
         charge_seconds: float = 8.0,
         meter_wh: float = 0.0,
     ) -> None:
-        super().__init__(cp_id, connection, response_timeout=15)
-        self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
-        self.meter_wh = meter_wh
-        self.interval = 30
+        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
+        self._sim_setup(power_kw, speed, charge_seconds, meter_wh)
         self.transaction_id: int | None = None
-        self.received: list[str] = []  # actions the gateway called, in order
-        self.operative = True
-        self._charging: asyncio.Task[None] | None = None
-        self._remote_stop = asyncio.Event()  # RemoteStopTransaction for the running one
 
     # --- the gateway's calls -----------------------------------------------------------------
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, **_: Any) -> call_result.RemoteStartTransaction:
         self.received.append("RemoteStartTransaction")
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
         self._charging = asyncio.get_running_loop().create_task(self.charge(id_tag))
         return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
@@ -124,7 +122,7 @@ class SimCharger(ChargePoint):
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {type}")
         self.operative = type == "Operative"
-        if self._charging is not None and not self._charging.done():
+        if self.charging():
             # OCPP 1.6 §5.2: during a transaction the change waits for its end
             return call_result.ChangeAvailability(status=AvailabilityStatus.scheduled)
         asyncio.get_running_loop().create_task(self.status(self.idle_status))
@@ -155,10 +153,8 @@ class SimCharger(ChargePoint):
             call.StatusNotification(connector_id=1, error_code=error_code, status=status)
         )
 
-    async def beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.call(call.Heartbeat())
+    async def heartbeat(self) -> None:
+        await self.call(call.Heartbeat())
 
     async def authorize(self, id_tag: str) -> str:
         """An idTag presented at the charger (a driver's card)."""
@@ -208,25 +204,23 @@ class SimCharger(ChargePoint):
             await self.status(self.idle_status)
             return
         await self.status(ChargePointStatus.charging)
-        reason = Reason.ev_disconnected
-        self._remote_stop.clear()
-        for _ in range(int(self.charge_seconds)):
-            try:
-                async with asyncio.timeout(1.0):
-                    await self._remote_stop.wait()
-                reason = Reason.remote
-                break
-            except TimeoutError:
-                pass
-            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
-            await self.send_meter()
+        reason = Reason.remote if await self.run_meter() else Reason.ev_disconnected
         await self.status(ChargePointStatus.finishing)
         await self.stop_transaction(reason)
         await self.status(self.idle_status)
 
 
+SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+
+def charger_class(version: str) -> Any:
+    """The simulated charger of an OCPP version (``SimCharger`` or ``SimCharger201``)."""
+    return SimCharger201 if version == "2.0.1" else SimCharger
+
+
 async def run(args: argparse.Namespace) -> None:
     url = f"{args.url.rstrip('/')}/{args.id}"
+    kind = charger_class(args.ocpp_version)
     headers = basic_auth_header(args.id, args.password) if args.password else None
     tls = client_tls(args.ca, args.cert, args.key) if url.startswith("wss://") else None
     meter = 0.0
@@ -234,11 +228,11 @@ async def run(args: argparse.Namespace) -> None:
         try:
             async with websockets.connect(
                 url,
-                subprotocols=["ocpp1.6"],
-                additional_headers=headers,  # type: ignore[list-item]
+                subprotocols=[SUBPROTOCOLS[args.ocpp_version]],  # type: ignore[list-item]
+                additional_headers=headers,
                 ssl=tls,
             ) as ws:
-                charger = SimCharger(
+                charger = kind(
                     args.id,
                     ws,
                     power_kw=args.power_kw,
@@ -251,7 +245,7 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"{args.id}: BootNotification {status}; retrying", flush=True)
                     await asyncio.sleep(5)
                 print(f"{args.id}: booted, heartbeat every {charger.interval} s", flush=True)
-                await charger.status(ChargePointStatus.available)
+                await charger.status(ChargePointStatus.available.value)  # a word of both
                 beat = asyncio.get_running_loop().create_task(charger.beat())
                 try:
                     await reader
@@ -264,7 +258,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP 1.6J charger")
+    p = argparse.ArgumentParser(prog="ocpp-sim", description="simulated OCPP charger")
     p.add_argument("--url", required=True, help="the gateway's ws[s]://HOST:PORT/ocpp")
     p.add_argument("--id", required=True)
     p.add_argument("--password", default="", help="basic-auth password (visible in ps)")
@@ -275,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--power-kw", type=float, default=22.0)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--charge-seconds", type=float, default=8.0)
+    p.add_argument("--ocpp-version", choices=sorted(SUBPROTOCOLS), default="1.6")
     p.add_argument("--no-gui", action="store_true")
     args = p.parse_args(argv)
     if args.password_file is not None:

@@ -6,10 +6,16 @@ sent by the gateway) and the OCPP calls to make towards the charger. The gateway
 do the I/O; the unit tests drive this with a fake clock.
 
 One connector per charge point (connector 1): EVCharging's CPs have one.
+
+The decisions are the same for OCPP 1.6J and 2.0.1: a 2.0.1 TransactionEvent
+(``on_transaction_event``) is taken apart into the 1.6 steps — the start, the meter values,
+the stop — and each goes through the one method that decides it for both versions.
 """
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,11 +43,14 @@ LOST_GRACE_S = 10.0
 @dataclass(frozen=True)
 class RemoteStart:
     id_tag: str
+    # 2.0.1: echoed in the TransactionEvent that starts it (a number, not part of the decision)
+    remote_start_id: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class RemoteStop:
     transaction_id: int
+    charger_tx: str = ""  # 2.0.1: the charger's own transactionId
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class Pending:
 
     command: Authorize
     deadline: datetime
+    remote_start_id: int = 0
 
 
 def _ts(text: str | None) -> str:
@@ -96,6 +106,8 @@ class Station:
         self.admin_state = AdminState.ACTIVE
         self.pending: Pending | None = None
         self._last_progress: tuple[float, float] | None = None  # (monotonic, Wh)
+        # 2.0.1 RequestStartTransaction's remoteStartId: unique while a pending one lives
+        self._remote_start_ids = itertools.count(int(time.time()) % 1_000_000_000)
 
     # --- Central's commands ------------------------------------------------------------------
 
@@ -110,8 +122,9 @@ class Station:
                     )
                 ]
             )
-        self.pending = Pending(command, parse_ts(command.expires_at))
-        return Outcome(calls=[RemoteStart(command.driver_id)])
+        remote_start_id = next(self._remote_start_ids)
+        self.pending = Pending(command, parse_ts(command.expires_at), remote_start_id)
+        return Outcome(calls=[RemoteStart(command.driver_id, remote_start_id)])
 
     def remote_start_refused(self, session_id: str, why: str) -> Outcome:
         if self.pending is None or self.pending.command.session_id != session_id:
@@ -129,7 +142,7 @@ class Station:
         if state == AdminState.STOPPED:
             tx = self.book.running()
             if tx is not None:
-                out.calls.append(RemoteStop(tx.transaction_id))
+                out.calls.append(RemoteStop(tx.transaction_id, tx.charger_tx))
             out += self._cancel_pending("stopped")
             out.calls.append(ChangeAvailability(operative=False))
         else:
@@ -194,10 +207,15 @@ class Station:
         return None
 
     def on_start(
-        self, id_tag: str, meter_start: float, timestamp: str | None
+        self,
+        id_tag: str,
+        meter_start: float | None,
+        timestamp: str | None,
+        charger_tx: str = "",
     ) -> tuple[int, bool, Outcome]:
         """StartTransaction: (transactionId, accepted, events). Accepted only for the driver
-        Central authorized; anything else gets an id (OCPP requires one) and Invalid."""
+        Central authorized; anything else gets an id (OCPP requires one) and Invalid.
+        2.0.1: ``charger_tx`` is the charger's transactionId, ``meter_start`` may be None."""
         pending = self.pending
         if pending is None or pending.command.driver_id != id_tag:
             return self.book.ids.next(), False, Outcome()
@@ -210,6 +228,7 @@ class Station:
             price=command.price,
             meter_start=meter_start,
             started_at=started_at,
+            charger_tx=charger_tx,
         )
         self._last_progress = None
         event = SupplyStarted(
@@ -235,6 +254,8 @@ class Station:
                     kw = max(0.0, (meter_wh - wh) / 1000.0 / ((now - then) / 3600.0))
         self._last_progress = (now, meter_wh)
         self._lost_at = None  # the charger still has it
+        if not tx.metered:  # a 2.0.1 start without a reading: this one is the start
+            tx.meter_start, tx.meter_last, tx.metered = meter_wh, meter_wh, True
         tx.meter_last = max(tx.meter_last, meter_wh)
         tx.seq += 1
         # on disk too: a transaction the charger loses while the gateway restarts ends with
@@ -275,6 +296,50 @@ class Station:
             ended_at=_ts(timestamp),
             reason=reason,
         )
+
+    def on_transaction_event(self, ev: mapping.TxEvent, now: float) -> tuple[bool | None, Outcome]:
+        """A 2.0.1 TransactionEvent → (the idToken's verdict, None when it carries none; the
+        events). The event that first names the driver Central authorized here — by its
+        idToken, or by the remoteStartId of the gateway's RequestStartTransaction — is the
+        StartTransaction (a charger may open its transaction at plug-in, before anyone is
+        authorized: its earlier events wait). Its readings are the meter values; Ended is
+        the StopTransaction with the last reading (else the last one known)."""
+        out = Outcome()
+        tx = self.book.by_charger(ev.charger_tx)
+        verdict: bool | None = None
+        just_started = False
+        if tx is None:
+            if self.book.charger_ended(ev.charger_tx):  # replayed after its end: nothing
+                return (True if ev.id_tag is not None else None), out
+            driver = ev.id_tag
+            pending = self.pending
+            if (
+                driver is None
+                and pending is not None
+                and ev.remote_start_id is not None
+                and ev.remote_start_id == pending.remote_start_id
+            ):
+                driver = pending.command.driver_id
+            if driver is None:
+                return None, out
+            transaction_id, accepted, out = self.on_start(
+                driver, ev.wh, ev.timestamp, ev.charger_tx
+            )
+            if not accepted:
+                return False, out
+            verdict = True if ev.id_tag is not None else None  # a verdict only on a token
+            tx = self.book.open[transaction_id]
+            just_started = True
+        elif ev.id_tag is not None:
+            verdict = ev.id_tag == tx.driver_id  # another card mid-transaction: not its own
+        if ev.kind == mapping.ENDED:
+            meter_stop = ev.wh if ev.wh is not None else tx.meter_last
+            if not tx.metered:
+                meter_stop = tx.meter_start
+            out += self.on_stop(tx.transaction_id, meter_stop, ev.timestamp, ev.reason or "Local")
+        elif ev.wh is not None and not just_started:
+            out += self.on_meter(tx.transaction_id, ev.wh, ev.kw, now)
+        return verdict, out
 
     # --- time --------------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ driver, price and meterStart, before the answer leaves, in ``<dir>/<cp_id>.ocpp.
 (0600, replaced atomically). A stopped transaction stays in a short list of ended ones, so
 a StopTransaction replayed twice is recognised and does not end anything again (Central
 would ignore the duplicate ``supply_ended`` anyway: ``session_id`` makes it idempotent).
+
+OCPP 2.0.1 chargers name their transactions themselves (``transactionId``, a string, in
+every TransactionEvent): it is kept beside the gateway's number (``charger_tx``), and the
+ended ones too, so a replayed Ended is recognised the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class Transaction:
     started_at: str
     meter_last: float  # Wh, the latest reading (MeterValues)
     seq: int = 0  # supply_progress sequence
+    charger_tx: str = ""  # 2.0.1: the charger's own transactionId
+    metered: bool = True  # False: no reading at the start yet (2.0.1); the first one is it
 
 
 class TransactionIds:
@@ -64,6 +70,7 @@ class TransactionBook:
         self.ids = ids or TransactionIds(directory)
         self.open: dict[int, Transaction] = {}
         self.ended: deque[int] = deque(maxlen=ENDED_KEPT)
+        self.ended_charger: deque[str] = deque(maxlen=ENDED_KEPT)  # 2.0.1 transactionIds
         self._load()
 
     def _load(self) -> None:
@@ -71,6 +78,7 @@ class TransactionBook:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self.open = {int(k): Transaction(**v) for k, v in data["open"].items()}
             self.ended.extend(int(t) for t in data["ended"])
+            self.ended_charger.extend(str(t) for t in data.get("ended_charger", []))
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -80,15 +88,33 @@ class TransactionBook:
         data = {
             "open": {str(k): asdict(v) for k, v in self.open.items()},
             "ended": list(self.ended),
+            "ended_charger": list(self.ended_charger),
         }
         write_private(self.path, json.dumps(data, separators=(",", ":")).encode())
 
     def begin(
-        self, *, session_id: str, driver_id: str, price: float, meter_start: float, started_at: str
+        self,
+        *,
+        session_id: str,
+        driver_id: str,
+        price: float,
+        meter_start: float | None,
+        started_at: str,
+        charger_tx: str = "",
     ) -> Transaction:
-        """A new transaction, on disk before its id is given to the charger."""
+        """A new transaction, on disk before its id is given to the charger (``meter_start``
+        None: a 2.0.1 start without a reading; the first reading then counts as the start)."""
+        start = meter_start if meter_start is not None else 0.0
         tx = Transaction(
-            self.ids.next(), session_id, driver_id, price, meter_start, started_at, meter_start
+            self.ids.next(),
+            session_id,
+            driver_id,
+            price,
+            start,
+            started_at,
+            start,
+            charger_tx=charger_tx,
+            metered=meter_start is not None,
         )
         self.open[tx.transaction_id] = tx
         self.save()
@@ -99,11 +125,20 @@ class TransactionBook:
         tx = self.open.pop(transaction_id, None)
         if tx is not None:
             self.ended.append(transaction_id)
+            if tx.charger_tx:
+                self.ended_charger.append(tx.charger_tx)
             self.save()
         return tx
 
     def was_ended(self, transaction_id: int) -> bool:
         return transaction_id in self.ended
+
+    def by_charger(self, charger_tx: str) -> Transaction | None:
+        """The open transaction the charger calls ``charger_tx`` (2.0.1)."""
+        return next((tx for tx in self.open.values() if tx.charger_tx == charger_tx), None)
+
+    def charger_ended(self, charger_tx: str) -> bool:
+        return charger_tx in self.ended_charger
 
     def running(self) -> Transaction | None:
         """The open transaction (one connector per charge point here)."""

@@ -57,7 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ocpp-cps",
         type=int,
         default=0,
-        help="simulated OCPP 1.6J chargers behind an EV_OCPP gateway (default 0)",
+        help="simulated OCPP chargers behind an EV_OCPP gateway (default 0)",
+    )
+    parser.add_argument(
+        "--ocpp-version",
+        choices=["1.6", "2.0.1"],
+        default="1.6",
+        help="the OCPP version the simulated chargers speak: 1.6 (1.6J, default) or 2.0.1",
     )
     parser.add_argument("--ocpp-port", type=int, default=9000, help="EV_OCPP's WebSocket port")
     parser.add_argument(
@@ -529,6 +535,8 @@ class Network:
                     str(args.speed),
                     "--charge-seconds",
                     "10",
+                    "--ocpp-version",
+                    args.ocpp_version,
                 ],
             )
 

@@ -1,7 +1,8 @@
 """The OCPP side of the e2e tests: EV_OCPP as a process, and a charger driven from a test.
 
 ``Charger`` is ``ocpp_gateway.sim.SimCharger`` — the ``ocpp`` library's own ``ChargePoint``
-— over a real WebSocket (``websockets``), on an event loop in a thread of its own, so the
+— or, with ``version="2.0.1"``, ``ocpp_gateway.sim_v201.SimCharger201`` (the library's v201
+one, the same methods) over a real WebSocket (``websockets``), on an event loop in a thread of its own, so the
 test's blocking waits (``wait_for``) never stall the charger's answers. Every method runs a
 coroutine on that loop and waits for it with a deadline. ``kill()`` aborts the TCP
 connection without a close frame, as a cut cable or a crashed charger would.
@@ -23,7 +24,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from ocpp_gateway.sim import SimCharger, basic_auth_header, client_tls
+from ocpp_gateway.sim import SUBPROTOCOLS, SimCharger, basic_auth_header, charger_class, client_tls
 from tests.e2e.harness import Network, Proc
 from tests.e2e.procs import REPO, free_port, port_open
 from tests.waiting import wait_for
@@ -163,9 +164,11 @@ class Charger:
         cp_id: str,
         password: str = "",
         tls: ssl.SSLContext | None = None,
+        version: str = "1.6",
         **sim: Any,
     ) -> None:
         self.url, self.cp_id, self.password = url, cp_id, password
+        self.version = version  # the OCPP version it speaks: "1.6" or "2.0.1"
         self.tls = tls  # wss:// (security profiles 2 and 3)
         self.sim = sim
         self.loop = asyncio.new_event_loop()
@@ -189,11 +192,12 @@ class Charger:
         headers = basic_auth_header(self.cp_id, password) if password else None
         self.ws = await websockets.connect(
             f"{self.url}/{self.cp_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[SUBPROTOCOLS[self.version]],  # type: ignore[list-item]
             additional_headers=headers,
             ssl=self.tls,
         )
-        self.cp = SimCharger(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
+        kind = charger_class(self.version)
+        self.cp = kind(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
         self.cp.interval = self.interval
         self._reader = self.loop.create_task(self.cp.start())
         self.beating(True)

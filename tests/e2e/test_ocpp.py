@@ -1,6 +1,10 @@
 """OCPP 1.6J charge points join the network (issue 13, docs/ocpp.md), end to end: the
 ``ocpp`` library's own ChargePoint over a real WebSocket, EV_OCPP, the real broker and a
-real EV_Central, secured as the rest of the e2e suite (TLS, SASL, sealed values)."""
+real EV_Central, secured as the rest of the e2e suite (TLS, SASL, sealed values).
+
+Every scenario runs twice: with a 1.6J charger and with a 2.0.1 station (issue 24, item 3:
+subprotocol ``ocpp2.0.1``, the library's v201 ChargePoint in ``ocpp_gateway.sim_v201``, the
+same methods in 2.0.1's words), onto the same CP at Central."""
 
 from __future__ import annotations
 
@@ -31,6 +35,17 @@ def gateway(network: Network, central: Proc) -> Gateway:
     return Gateway(network, heartbeat=HEARTBEAT)
 
 
+# what the gateway's calls to the charger are called in each version
+REMOTE_START = {"1.6": "RemoteStartTransaction", "2.0.1": "RequestStartTransaction"}
+REMOTE_STOP = {"1.6": "RemoteStopTransaction", "2.0.1": "RequestStopTransaction"}
+
+
+@pytest.fixture(params=["1.6", "2.0.1"])
+def version(request: pytest.FixtureRequest) -> str:
+    """The OCPP version the test's chargers speak."""
+    return str(request.param)
+
+
 @pytest.fixture
 def chargers() -> Iterator[list[Charger]]:
     made: list[Charger] = []
@@ -39,12 +54,14 @@ def chargers() -> Iterator[list[Charger]]:
         charger.close()
 
 
-def booted(gateway: Gateway, chargers: list[Charger], observer: Observer, **sim: float) -> Charger:
+def booted(
+    gateway: Gateway, chargers: list[Charger], observer: Observer, version: str, **sim: float
+) -> Charger:
     """A provisioned charger (password from evc-admin) that booted and is ACTIVE."""
     password = gateway.set_password(CP)
     if gateway.proc is None:
         gateway.start()
-    charger = Charger(gateway.url, CP, password, **sim)
+    charger = Charger(gateway.url, CP, password, version=version, **sim)
     chargers.append(charger)
     charger.connect()
     assert charger.boot() == "Accepted"
@@ -63,18 +80,22 @@ def supplying(network: Network, observer: Observer, driver_id: str) -> str:
 
 
 def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_active(
-    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
 ) -> None:
-    charger = booted(gateway, chargers, observer)
+    charger = booted(gateway, chargers, observer, version)
     assert charger.cp is not None and charger.cp.interval == HEARTBEAT
 
-    stranger = Charger(gateway.url, "OCPP-99")
+    stranger = Charger(gateway.url, "OCPP-99", version=version)
     chargers.append(stranger)
     stranger.connect()  # no password on file: the WebSocket opens, the boot does not
     assert stranger.boot() == "Rejected"
     assert observer.status("OCPP-99") is None
 
-    impostor = Charger(gateway.url, CP, "not-the-password-at-all")
+    impostor = Charger(gateway.url, CP, "not-the-password-at-all", version=version)
     chargers.append(impostor)
     with pytest.raises(InvalidStatus) as refused:
         impostor.connect()
@@ -98,12 +119,13 @@ def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the
     gateway: Gateway,
     chargers: list[Charger],
     observer: Observer,
+    version: str,
 ) -> None:
-    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=3)
+    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=3)
     session = supplying(network, observer, "D-001")
     ticket = network.wait_ticket(session, 30)
     assert charger.cp is not None
-    assert charger.cp.received[0] == "RemoteStartTransaction"
+    assert charger.cp.received[0] == REMOTE_START[version]
     meter_stop = int(charger.cp.meter_wh)  # the meter started at 0 Wh
     assert ticket["kwh"] == round(meter_stop / 1000, 3) and ticket["kwh"] > 0
     assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
@@ -122,7 +144,7 @@ def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the
     stopped = network.wait_ticket(session, 15)
     assert stopped["reason"] == "stopped" and stopped["kwh"] > 0
     wait_for(lambda: "ChangeAvailability Inoperative" in charger.cp.received, 10, "Inoperative")
-    assert charger.cp.received[-2:] == ["RemoteStopTransaction", "ChangeAvailability Inoperative"]
+    assert charger.cp.received[-2:] == [REMOTE_STOP[version], "ChangeAvailability Inoperative"]
     assert observer.status(CP) == "STOPPED"
 
     central.send_line(f"resume {CP}")
@@ -131,9 +153,13 @@ def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the
 
 
 def test_a_faulted_charger_turns_broken_ends_the_supply_and_tells_the_driver(
-    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
 ) -> None:
-    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
     session = supplying(network, observer, "D-002")
     observer.wait("supply_progress", 10, session_id=session)
     charger.call("status", "Faulted", "GroundFailure")
@@ -148,9 +174,13 @@ def test_a_faulted_charger_turns_broken_ends_the_supply_and_tells_the_driver(
 
 
 def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
-    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
 ) -> None:
-    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
     session = supplying(network, observer, "D-003")
     observer.wait("supply_progress", 10, session_id=session)
     assert charger.cp is not None
@@ -188,9 +218,13 @@ def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
 
 
 def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
-    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
 ) -> None:
-    charger = booted(gateway, chargers, observer, speed=300, charge_seconds=120)
+    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
     session = supplying(network, observer, "D-005")
     observer.wait("supply_progress", 10, session_id=session)
     assert charger.cp is not None and gateway.proc is not None
@@ -212,12 +246,16 @@ def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
 
 
 def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
-    network: Network, gateway: Gateway, chargers: list[Charger], observer: Observer
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
 ) -> None:
     """Issue 24, item 6: an Authorize at the charger (the driver's RFID card) reserves it for
     that driver for Central's --authorization-ttl; the driver's app shows the reservation
     (not a "resumed" charge), and another driver's request meets a busy charger."""
-    charger = booted(gateway, chargers, observer)
+    charger = booted(gateway, chargers, observer, version)
     card_holder = network.start_driver("D-004")
     card_holder.wait_line("charging points known", 30)
     assert charger.call("authorize", "D-004") == "Accepted"

@@ -7,6 +7,9 @@ certificate issued by the network's private CA, a real EV_Central and broker.
 - profile 3: a client certificate from ``evc-admin ocpp cert ID`` (CN = the charge point
   id); a certificate from another CA, or none, fails the handshake; a valid certificate
   of another charger is answered 403.
+
+A 2.0.1 station (subprotocol ``ocpp2.0.1``, the library's v201 ChargePoint) beside the 1.6J
+one on the same gateway is checked the same way in both profiles (issue 24, item 3).
 """
 
 from __future__ import annotations
@@ -72,6 +75,12 @@ def test_profile_2_boots_over_wss_with_the_password_and_refuses_a_wrong_one(
         plain.connect()  # the password never crosses in clear
     assert observer.status(CP) == "ACTIVE"  # the real charger is untouched
 
+    station = Charger(
+        gateway.url, "OCPP-21", gateway.set_password("OCPP-21"), gateway.charger_tls(), "2.0.1"
+    )
+    chargers.append(station)
+    boots(station, observer)  # OCPP 2.0.1 over the same wss:// and the same passwords
+
 
 def test_profile_3_boots_with_the_cas_certificate_and_refuses_a_foreign_or_anothers(
     network: Network, central: Proc, chargers: list[Charger], observer: Observer, tmp_path: Path
@@ -114,3 +123,8 @@ def test_profile_3_boots_with_the_cas_certificate_and_refuses_a_foreign_or_anoth
         impostor.connect()
     assert refused.value.response.status_code == 403
     assert observer.status(CP) == "ACTIVE"  # the real charger is untouched
+
+    network.enroll("OCPP-21", gateway.tokens / "OCPP-21.token")
+    station = Charger(gateway.url, "OCPP-21", tls=gateway.charger_tls("OCPP-21"), version="2.0.1")
+    chargers.append(station)
+    boots(station, observer)  # OCPP 2.0.1 with its own certificate, on the same gateway
