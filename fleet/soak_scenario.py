@@ -1,10 +1,12 @@
 """The soak's scenario: registration and the drivers' ramp as ``evc-fleet run``, then a steady
 phase of ``duration`` seconds that takes one sample every ``sample_every`` (fleet/soak.py)
 instead of the run's progress lines. No CP is silenced and there is no storm: a soak is the
-network at rest."""
+network at rest. Each sample is also appended to ``soak-samples.jsonl`` in the scenario's
+directory as it is taken, so an interrupted 2-hour soak keeps what it measured."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +68,8 @@ class SoakScenario(Scenario):
                     snap["authenticated"],
                 )
                 self.samples.append(sample)
+                with (self.run_dir / "soak-samples.jsonl").open("a") as journal:
+                    journal.write(json.dumps(sample) + "\n")
                 self.say(soak.progress_line(self.o.cps, sample))
                 before, kafka_before = stats, kafka
                 due += self.sample_every

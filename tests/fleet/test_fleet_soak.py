@@ -5,6 +5,7 @@ be told — not that it passes: 40 s is too short to say anything about leaks.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,8 @@ def test_a_40_second_soak_samples_central(secure_kafka, tmp_path: Path) -> None:
     assert "error" not in result, (result["error"], log)
     samples = scenario.samples
     assert len(samples) == 8, log
+    journal = (tmp_path / "soak-samples.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in journal] == samples
     assert sum(line.startswith(f"[soak {CPS} ") for line in lines) == 8, log
     assert [round(s["t"]) for s in samples] == [5, 10, 15, 20, 25, 30, 35, 40], samples
     for s in samples:
