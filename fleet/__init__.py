@@ -12,4 +12,6 @@ their drivers against a real EV_Central and a real broker, and reports what Cent
 * ``fleet.security`` — the secured network by default (TLS, sealed values, SASL_SSL
   broker with each process in its role), ``--plain`` without;
 * ``fleet.results`` / ``fleet.report`` / ``fleet.chart`` — figures, table, chart.
+* ``fleet.soak`` (samples, growth, verdict) / ``fleet.soak_scenario`` (the long steady
+  phase) / ``fleet.soak_report`` (soak.json, exit status) / ``fleet.soak_chart`` — the soak.
 """

@@ -4,6 +4,8 @@
     evc-fleet storm --cps 10000                        register, a short steady phase, restart storm
     evc-fleet failover --cps 1000 [--db URL]           the same with an active/standby pair
     evc-fleet register --cps 10000                     only the registration from an empty database
+    evc-fleet soak --cps 1000 --duration 7200          a long steady phase: growth of Central's
+                                                       RSS and open files (fleet/soak.py)
     evc-fleet bench                                    the standard set (make bench)
     evc-fleet table results.json [--markdown]          print a results file's table again
     evc-fleet chart results.json docs/img/performance.png
@@ -42,6 +44,8 @@ from fleet.limits import raise_nofile
 from fleet.pinning import Pinning, pin_process, plan
 from fleet.report import machine, table
 from fleet.scenario import Scenario, ScenarioOptions
+from fleet.soak_report import finish_soak
+from fleet.soak_scenario import SoakScenario
 from wire import cli
 
 BENCH_SIZES = (1000, 3000, 10000)
@@ -172,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     storm.add_argument("--cps", type=_cps, required=True)
     storm.add_argument("--duration", type=cli.positive, default=20.0, help="steady seconds (20)")
     _common(storm)
+    soak_p = sub.add_parser(
+        "soak", help="a long steady phase sampling Central's resources and latencies"
+    )
+    soak_p.add_argument("--cps", type=_cps, required=True)
+    soak_p.add_argument("--duration", type=cli.positive, default=7200.0, help="seconds (7200)")
+    soak_p.add_argument(
+        "--sample-every", type=cli.positive, default=60.0, help="seconds between samples (60)"
+    )
+    soak_p.add_argument(
+        "--warmup",
+        type=cli.positive,
+        default=600.0,
+        help="seconds not judged (600; at most a third of --duration)",
+    )
+    _common(soak_p)
     reg = sub.add_parser("register", help="registration of N CPs from an empty database")
     reg.add_argument("--cps", type=_cps, required=True)
     _common(reg)
@@ -233,6 +252,8 @@ def _plan(args: argparse.Namespace) -> list[ScenarioOptions]:
                 args, args.cps, duration=args.duration, storm=True, failover=True, db_url=args.db
             )
         ]
+    if args.command == "soak":
+        return [_options(args, args.cps, duration=args.duration, silence=0)]
     if args.command == "register":
         return [_options(args, args.cps, steady=False, silence=0)]
     largest = max(args.sizes)
@@ -314,7 +335,18 @@ def run_scenarios(args: argparse.Namespace) -> int:
         say(f"evc-fleet: broker {bootstrap} ({broker.label}); run dir {run_dir}")
         for opts in plan:
             where = run_dir / f"n{opts.cps}"
-            scenario = Scenario(opts, bootstrap, where, sampler, say, kafka=broker.access)
+            if args.command == "soak":
+                scenario: Scenario = SoakScenario(
+                    opts,
+                    bootstrap,
+                    where,
+                    sampler,
+                    say,
+                    kafka=broker.access,
+                    sample_every=args.sample_every,
+                )
+            else:
+                scenario = Scenario(opts, bootstrap, where, sampler, say, kafka=broker.access)
             document["scenarios"].append(scenario.run())
             out.write_text(json.dumps(document, indent=2))
             if scenario.error is not None:
@@ -328,7 +360,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
     errors = [r["error"] for r in document["scenarios"] if r.get("error")]
     for error in errors:
         print(f"evc-fleet: error: {error}", file=sys.stderr, flush=True)
-    return 2 if errors else 0
+    if errors:
+        return 2
+    if isinstance(scenario, SoakScenario):
+        return finish_soak(args, scenario, document, run_dir, say)
+    return 0
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:

@@ -446,7 +446,8 @@ class Scenario:
         self._progress(snap, force=True)
         return {"began": began, "ended": time.time(), "timed_out": time.monotonic() > deadline}
 
-    def _steady(self) -> None:
+    def _ramp(self) -> None:
+        """The drivers start: until 90 % of the share supply (at most 20 s)."""
         assert self.kafka is not None
         snap = self._snapshot()
         target = round(self.o.share * snap["authenticated"])
@@ -459,6 +460,9 @@ class Scenario:
             self._progress(snap)
             if snap["kafka"]["supplies"] >= 0.9 * target:
                 break
+
+    def _steady(self) -> None:
+        self._ramp()
         self._set_phase("steady")
         self.authenticated_at["steady"] = self._snapshot()["authenticated"]
         silence_at = time.monotonic() + self.o.duration / 3.0
