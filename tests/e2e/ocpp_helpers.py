@@ -155,6 +155,11 @@ class Gateway:
         ]
 
 
+def _read_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class Charger:
     """One OCPP charge point under the test's control."""
 
@@ -200,6 +205,10 @@ class Charger:
         self.cp = kind(self.cp_id, self.ws, meter_wh=self.meter_wh, **self.sim)
         self.cp.interval = self.interval
         self._reader = self.loop.create_task(self.cp.start())
+        # the gateway may close the socket (a dropped or refused charger): its end is read
+        # here, or a reader replaced by the next connect is logged at collection, when the
+        # test's streams are already closed ("Task exception was never retrieved")
+        self._reader.add_done_callback(_read_end)
         self.beating(True)
 
     def boot(self) -> str:
