@@ -205,3 +205,47 @@ func TestAliveIsParsedWithoutTheGeneralPath(t *testing.T) {
 		}
 	}
 }
+
+// The storm's hang: Central killed, every socket at end-of-stream at once. The reactor's poll
+// read the ready list again while it came back full, and the sessions it had aborted stayed
+// in the epoll set, ready, until the end of the round — which never came: the wheel, the
+// command loop ('collect') and every monitor stopped.
+func TestPollReturnsWhenEverySocketEndsAtOnce(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	r, err := newReactor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{reactor: r, current: &phaseStats{}}
+	const n = 3 * len(r.events) / 2
+	for i := 0; i < n; i++ {
+		client, err := net.Dial("tcp", listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := listener.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		server.Close() // the peer ends: the client's socket is readable (EOF) for good
+		s := newSock(client)
+		if err := s.detach(r); err != nil {
+			t.Fatal(err)
+		}
+		r.byFD[int32(s.fd)] = &session{cp: &cp{}, f: f, sock: s, conn: s}
+	}
+	done := make(chan int, 1)
+	go func() { done <- f.poll() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("poll did not return with every socket at end-of-stream")
+	}
+	if len(r.closing) != n || len(r.byFD) != 0 {
+		t.Fatalf("%d of %d sessions aborted, %d sockets still watched", len(r.closing), n, len(r.byFD))
+	}
+}

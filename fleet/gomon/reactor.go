@@ -117,11 +117,14 @@ func nap(d time.Duration) {
 	syscall.Nanosleep(&ts, nil) // EINTR: a shorter round
 }
 
-// poll handles every ready socket (without waiting); it returns how many there were.
+// poll handles the ready sockets (without waiting); it returns how many there were. It reads
+// the ready list at most once per 512 open sockets (and once more): a socket that stays ready
+// without being read (aborted this round, or a peer that keeps sending) must not keep the
+// reactor, and with it the wheel and the command loop, in this round for ever.
 func (f *fleet) poll() int {
 	r := f.reactor
 	ready := 0
-	for {
+	for rounds := len(r.byFD)/len(r.events) + 1; rounds > 0; rounds-- {
 		n, err := syscall.EpollWait(r.epfd, r.events[:], 0)
 		if err != nil {
 			if err == syscall.EINTR {
@@ -151,6 +154,7 @@ func (f *fleet) poll() int {
 			return ready
 		}
 	}
+	return ready
 }
 
 // flushDirty writes what the sessions have to send; it returns how many had something.

@@ -132,9 +132,14 @@ func (s *session) send(data []byte) {
 
 // abort closes the connection at the end of this round of the reactor (as asyncio's
 // abort reports connection_lost later); what was not yet sent is dropped.
+// abort ends the session at the end of this round; its socket leaves the epoll set at once,
+// so its pending end-of-stream is not reported again and again meanwhile.
 func (s *session) abort() {
 	if !s.closed && !s.aborted {
 		s.aborted = true
+		if fd := s.sock.fd; fd >= 0 {
+			s.f.reactor.remove(fd)
+		}
 		s.f.reactor.closing = append(s.f.reactor.closing, s)
 	}
 }
