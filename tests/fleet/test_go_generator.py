@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +45,25 @@ def test_without_go_the_build_names_the_setup_command(monkeypatch: pytest.Monkey
     with pytest.raises(go_generator.GoMissing) as missing:
         go_generator.build()
     assert "make setup" in str(missing.value) and "golang-go" in str(missing.value)
+
+
+@pytest.mark.process
+@pytest.mark.skipif(go_generator.find_go() is None, reason=f"no Go toolchain: {go_generator.SETUP}")
+def test_the_generators_own_go_tests_pass() -> None:
+    """fleet/gomon's unit tests (framing vectors shared with wire/, the reactor's sockets, a
+    poll that returns when every socket ends at once) run with the suite, not only by hand."""
+    go = go_generator.find_go()
+    assert go is not None
+    done = subprocess.run(
+        [str(go), "test", "./..."],
+        cwd=REPO / "fleet" / "gomon",
+        env=go_generator.go_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 class ScriptedCentral(asyncio.Protocol):
