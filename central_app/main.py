@@ -28,11 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from central_app import metrics
+from central_app.config import CentralConfig, StartError
 from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
-from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.runtime import CentralRuntime
 from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS
 from central_app.store import DEFAULT_SEED
 from wire import cli
@@ -215,7 +216,7 @@ def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float, st
         ).start()
     next_status = time.monotonic() + every
     try:
-        while not stop.wait(0.25) and not runtime.deposed.is_set():
+        while not stop.wait(0.25) and not runtime.pair.deposed.is_set():
             if time.monotonic() >= next_status:
                 next_status += every
                 console.print_status()
@@ -248,7 +249,7 @@ def stop_on_signals(current: list[CentralRuntime]) -> threading.Event:
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
         for runtime in current:
-            runtime.abandon()
+            runtime.pair.abandon()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             say("EV_Central: stopping…")
             runtime.stop()
             say("EV_Central: stopped.")
-        if stop.is_set() or not runtime.deposed.is_set():
+        if stop.is_set() or not runtime.pair.deposed.is_set():
             return code
         say("EV_Central: stepped down; starting again as the standby of the pair")
 
