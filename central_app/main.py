@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="EV_Central", description="EVCharging control center.")
     p.add_argument("--port", type=cli.port, required=True, help="TCP port for CP monitors")
-    p.add_argument("--kafka", type=cli.host_port, required=True, help="Kafka bootstrap HOST:PORT")
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     p.add_argument(
         "--db",
@@ -58,11 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
     p.add_argument(
         "--seed", type=Path, default=DEFAULT_SEED, help="seed file used when the database is empty"
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=os.environ.get("EVC_TOPIC_PREFIX", ""),
-        help="Kafka topic namespace",
     )
     p.add_argument(
         "--default-price",
@@ -132,12 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--status-every", type=cli.positive, default=5.0, help="console status line period (s)"
     )
-    p.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-    )
+    cli.add_log_level(p)
     return p
 
 
