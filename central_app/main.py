@@ -28,11 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from central_app import metrics
+from central_app.config import CentralConfig, StartError
 from central_app.console import ConsoleView, read_operator_commands
 from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
-from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.runtime import CentralRuntime
 from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS
 from central_app.store import DEFAULT_SEED
 from wire import cli
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="EV_Central", description="EVCharging control center.")
     p.add_argument("--port", type=cli.port, required=True, help="TCP port for CP monitors")
-    p.add_argument("--kafka", type=cli.host_port, required=True, help="Kafka bootstrap HOST:PORT")
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
     p.add_argument(
         "--db",
@@ -57,11 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
     p.add_argument(
         "--seed", type=Path, default=DEFAULT_SEED, help="seed file used when the database is empty"
-    )
-    p.add_argument(
-        "--topic-prefix",
-        default=os.environ.get("EVC_TOPIC_PREFIX", ""),
-        help="Kafka topic namespace",
     )
     p.add_argument(
         "--default-price",
@@ -131,12 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--status-every", type=cli.positive, default=5.0, help="console status line period (s)"
     )
-    p.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-    )
+    cli.add_log_level(p)
     return p
 
 
@@ -215,7 +206,7 @@ def run_headless(runtime: CentralRuntime, console: ConsoleView, every: float, st
         ).start()
     next_status = time.monotonic() + every
     try:
-        while not stop.wait(0.25) and not runtime.deposed.is_set():
+        while not stop.wait(0.25) and not runtime.pair.deposed.is_set():
             if time.monotonic() >= next_status:
                 next_status += every
                 console.print_status()
@@ -248,7 +239,7 @@ def stop_on_signals(current: list[CentralRuntime]) -> threading.Event:
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
         for runtime in current:
-            runtime.abandon()
+            runtime.pair.abandon()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -316,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             say("EV_Central: stopping…")
             runtime.stop()
             say("EV_Central: stopped.")
-        if stop.is_set() or not runtime.deposed.is_set():
+        if stop.is_set() or not runtime.pair.deposed.is_set():
             return code
         say("EV_Central: stepped down; starting again as the standby of the pair")
 

@@ -2,7 +2,7 @@
 
 Read when Prometheus scrapes, never pushed: the owner's plain counters (``hub.counts``, the
 writer's ``job_seconds``, the Kafka link's ``lag``) are read as they are, and what needs a
-walk over the hub (CPs per state, sessions, monitors) is one ``runtime.call`` onto the owner
+walk over the hub (CPs per state, sessions, monitors) is one ``runtime.owner.call`` onto the owner
 per scrape, as the console's status line does. Names follow Prometheus' conventions: units
 in the names (seconds; kWh and EUR spelled out), ``_total`` counters, no driver id in any
 label. A standby (or a Central still starting) exports its role and nothing else.
@@ -59,7 +59,9 @@ def owner_figures(hub: Hub) -> OwnerFigures:
 
 
 def role_of(runtime: CentralRuntime) -> str:
-    return "standby" if runtime.deposed.is_set() or runtime.role == "standby" else "active"
+    return (
+        "standby" if runtime.pair.deposed.is_set() or runtime.pair.role == "standby" else "active"
+    )
 
 
 def serving(runtime: CentralRuntime) -> bool:
@@ -86,7 +88,7 @@ def readiness(current: Callable[[], CentralRuntime | None]) -> Readiness:
     if not serving(runtime):
         return Readiness(False, f"starting: {central_id} is not serving yet")
     problems = []
-    leadership = runtime.leadership
+    leadership = runtime.pair.leadership
     if leadership is not None and not leadership.holds(time.monotonic()):
         problems.append("the pair's lease is not renewed")
     if not runtime.writer.healthy:  # type: ignore[union-attr]
@@ -116,7 +118,7 @@ def collect(current: Callable[[], CentralRuntime | None]) -> Iterator[Metric]:
         one_of(role, ROLES),
         "role",
     )
-    leadership = runtime.leadership
+    leadership = runtime.pair.leadership
     if leadership is not None and role == "active" and leadership.renewed_at:
         yield gauge(
             "evc_central_lease_age_seconds",
@@ -157,7 +159,7 @@ def collect(current: Callable[[], CentralRuntime | None]) -> Iterator[Metric]:
 
 def _owner_metrics(runtime: CentralRuntime, hub: Hub) -> Iterator[Metric]:
     try:
-        figures = runtime.call(owner_figures, hub, timeout=OWNER_TIMEOUT)
+        figures = runtime.owner.call(owner_figures, hub, timeout=OWNER_TIMEOUT)
     except Exception as exc:  # a busy or stopping owner: this scrape goes without them
         log.info("metrics: the owner's figures were not available: %s", exc)
         return

@@ -7,7 +7,7 @@ and duplicate reports), so the books can be checked from the database alone, by 
 ``wire.books`` (the kinds of discrepancy are listed there).
 
 ``evc-admin reconcile [--since]`` prints them (exit 1 if any); Central runs the same check
-every few minutes and audits and shows what it finds (``central_app.runtime``); the fault
+every few minutes and audits and shows what it finds (``central_app.upkeep``); the fault
 campaign's checker (``evc-chaos``) applies the same rules to the rows it reads itself. Here
 is the one query, :func:`find_discrepancies`.
 """

@@ -9,13 +9,13 @@ no trace in the active Central's consumer group). One daemon thread, stopped by 
 from __future__ import annotations
 
 import logging
-import threading
 
 from central_app.standby_view import StandbyView
 from wire.errors import KafkaError
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.tail import TopicTail, network_tails
 from wire.kafka.topics import Topics
+from wire.worker import Worker
 
 __all__ = ["StandbyFeed"]
 
@@ -25,7 +25,7 @@ POLL_S = 0.2  # one tail's wait per turn: the window's rows lag the topic by at 
 RETRY_S = 2.0  # between attempts to open the tails while Kafka is unreachable
 
 
-class StandbyFeed:
+class StandbyFeed(Worker):
     def __init__(
         self,
         view: StandbyView,
@@ -33,17 +33,8 @@ class StandbyFeed:
         topics: Topics,
         security: KafkaSecurity | None = None,
     ) -> None:
+        super().__init__("standby-feed")
         self.view, self.kafka, self.topics, self.security = view, kafka, topics, security
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="standby-feed", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _tails(self) -> tuple[TopicTail, TopicTail]:
         # the group ``<prefix>central-view-tail-…`` (wire.kafka.acls lets Central use it)

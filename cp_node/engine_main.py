@@ -37,13 +37,7 @@ DEFAULT_JOURNAL = Path.home() / ".evcharging" / "journal"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="EV_CP_E", description="EVCharging charging point engine")
-    p.add_argument(
-        "--kafka",
-        required=True,
-        type=cli.host_port,
-        metavar="HOST:PORT",
-        help="Kafka bootstrap server",
-    )
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument(
         "--port", required=True, type=cli.port, help="port for the monitor's HEALTH (ZeroMQ)"
     )
@@ -77,14 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--manual-driver", default="TECH-1", help="driver id for a manual supply (default TECH-1)"
     )
-    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument("--no-gui", action="store_true", help="console keys instead of the panel")
     cli.add_geometry(p)
     cli.add_curve_dir(p)
     cli.add_insecure(p)
     cli.add_kafka_security(p, "engine")
     add_metrics_option(p)
-    p.add_argument("--log-level", default="WARNING")
+    cli.add_log_level(p)
     return p
 
 

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-gui", action="store_true", help="accepted; the monitor prints status lines"
     )
-    p.add_argument("--log-level", default="WARNING")
+    cli.add_log_level(p)
     return p
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -45,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="EV_Driver", description="EVCharging driver app: find a charging point, charge."
     )
-    parser.add_argument("--kafka", required=True, type=cli.host_port, metavar="HOST:PORT")
+    cli.add_kafka(parser)  # --kafka, --topic-prefix
     parser.add_argument(
         "--driver-id", "--driver_id", dest="driver_id", required=True, type=_driver_id
     )
@@ -55,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="where the ticket history is kept (default ./.run/driver-<id>)",
-    )
-    parser.add_argument(
-        "--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""), metavar="P"
     )
     parser.add_argument(
         "--request-timeout",
@@ -83,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_geometry(parser)
     cli.add_insecure(parser)
     cli.add_kafka_security(parser, "driver")
-    parser.add_argument("--log-level", default="WARNING", metavar="L")
+    cli.add_log_level(parser)
     return parser
 
 

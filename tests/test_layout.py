@@ -35,11 +35,11 @@ def test_gui_package_and_health_import_only_what_they_use() -> None:
 
 
 def test_the_default_price_is_one_constant() -> None:
+    from central_app.config import CentralConfig
     from central_app.cp_state import CpMachine
     from central_app.main import build_parser
     from central_app.monitors import MonitorDesk
     from central_app.pricing import DEFAULT_PRICE
-    from central_app.runtime import CentralConfig
 
     args = build_parser().parse_args(["--port", "1", "--kafka", "h:1"])
     desk = MonitorDesk.__init__.__kwdefaults__["default_price"]  # type: ignore[index]

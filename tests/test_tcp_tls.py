@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.config import CentralConfig, StartError
+from central_app.runtime import CentralRuntime
 from tests.test_tcp_server import LOOPS, Loop
 from tests.waiting import wait_for
 from wire.errors import UntrustedCertificate

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 
 from web_app.board import FeedStatus
@@ -21,6 +20,7 @@ from wire.kafka.messages import NETWORK_STATE, CpState, Event
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.tail import TopicTail
 from wire.kafka.topics import Topics
+from wire.worker import Worker
 
 __all__ = ["NetworkFeed"]
 
@@ -31,7 +31,7 @@ RETRY_S = 2.0  # between attempts to open the tail while Kafka is unreachable
 SLOW_S = 10.0  # no end of the replay after this long: the page says it is still waiting
 
 
-class NetworkFeed:
+class NetworkFeed(Worker):
     def __init__(
         self,
         hub: Hub,
@@ -40,18 +40,9 @@ class NetworkFeed:
         topics: Topics,
         security: KafkaSecurity | None = None,
     ) -> None:
+        super().__init__("web-feed")
         self.hub, self.loop, self.kafka, self.topics = hub, loop, kafka, topics
         self.security = security
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="web-feed", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _open(self) -> TopicTail:
         # the group ``<prefix>web-tail-…``: the only group the web role may use

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -53,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="EVCharging public status page: the city map with every charging point's "
         "availability and price, live.",
     )
-    p.add_argument("--kafka", required=True, type=cli.host_port, metavar="HOST:PORT")
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -65,7 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"HTTPS port (default {SECURE_PORT}; {PLAIN_PORT} with --insecure; 0: any free)",
     )
-    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""), metavar="P")
     p.add_argument("--city", type=Path, default=None, help="city map file (default the demo's)")
     p.add_argument(
         "--title", default="", help="the page's title (default: EVCharging · <city name>)"
@@ -80,12 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", type=Path, default=None, help="its key (default web.key there)")
     cli.add_kafka_security(p, "web")  # --kafka-credentials, --insecure
     p.add_argument("--no-gui", action="store_true", help="accepted; EV_Web has no window")
-    p.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-    )
+    cli.add_log_level(p)
     return p
 
 

@@ -7,6 +7,7 @@ clear argparse error from EV_Central, EV_CP_E, EV_CP_M and EV_Driver.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +80,44 @@ def geometry(text: str) -> tuple[int, int, int, int]:
     if not (w and h):
         raise argparse.ArgumentTypeError(f"the size must not be 0: {text!r}")
     return w, h, left, top
+
+
+# --- options every Kafka program declares alike ----------------------------------------------
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def add_kafka(parser: argparse.ArgumentParser) -> None:
+    """``--kafka HOST:PORT`` (required) and ``--topic-prefix P`` (default ``$EVC_TOPIC_PREFIX``,
+    the namespace tests and ``make run`` give each network)."""
+    parser.add_argument(
+        "--kafka",
+        required=True,
+        type=host_port,
+        metavar="HOST:PORT",
+        help="Kafka bootstrap server",
+    )
+    add_topic_prefix(parser)
+
+
+def add_topic_prefix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--topic-prefix",
+        default=os.environ.get("EVC_TOPIC_PREFIX", ""),
+        metavar="P",
+        help="Kafka topic namespace (default $EVC_TOPIC_PREFIX, else none)",
+    )
+
+
+def add_log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        metavar="L",
+        help="DEBUG, INFO, WARNING (default) or ERROR",
+    )
 
 
 def add_geometry(parser: argparse.ArgumentParser) -> None:

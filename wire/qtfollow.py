@@ -1,6 +1,6 @@
 """``FollowEnd``: a log or list that is scrolled to its end stays at its end.
 
-The one module of ``wire`` that imports Qt (PySide6): the three programs' windows share it.
+Imports Qt (PySide6), like ``wire.qtcharts``: the three programs' windows share it.
 
 ``QPlainTextEdit.appendPlainText`` scrolls along only when it judges the view to be at the
 bottom *and* visible at that moment, and a list's ``scrollToBottom`` holds only until the

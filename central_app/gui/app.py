@@ -130,7 +130,7 @@ def _pair(
     cfg = runtime.config
     view = StandbyView(cfg.central_id)
     feed = StandbyFeed(view, cfg.kafka, runtime.topics, cfg.kafka_security)
-    return PairWindows(runtime, start, runtime.abandon, make_window, feed, view)
+    return PairWindows(runtime, start, runtime.pair.abandon, make_window, feed, view)
 
 
 def _install(sig: signal.Signals, handler: Any) -> Any:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
+from PySide6.QtCharts import QChart, QChartView
 from PySide6.QtCore import QMargins, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 from driver_app.gui.models import _RowsModel
 from driver_app.session import TicketInfo
 from driver_app.spending import MonthTotal, monthly_totals, tickets_of_month, write_tickets_csv
-from wire.display import MONEY, axis_ticks, count
+from wire.display import count
+from wire.qtcharts import euro_bars
 
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -126,25 +127,7 @@ class SpendingPanel(QWidget):
         self.bars = len(months)
         if not months:
             return
-        bars = QBarSet("€")
-        bars.setColor(QColor("#4dabf7"))
-        for m in months:
-            bars.append(m.eur)
-        series = QBarSeries()
-        series.append(bars)
-        chart.addSeries(series)
-        x = QBarCategoryAxis()
-        x.append([m.label[:3] for m in months])
-        y = QValueAxis()
-        ticks = axis_ticks(max(m.eur for m in months), MONEY)  # 0.00, 0.50, 1.00: never 0, 1, 1
-        y.setRange(0, ticks.top)
-        y.setTickType(QValueAxis.TickType.TicksFixed)
-        y.setTickCount(ticks.intervals + 1)
-        y.setLabelFormat(ticks.label_format)
-        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
-        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(x)
-        series.attachAxis(y)
+        euro_bars(chart, [m.label[:3] for m in months], [m.eur for m in months], "#4dabf7")
 
     def selected_month(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

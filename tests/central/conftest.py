@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.config import CentralConfig
+from central_app.runtime import CentralRuntime
 from central_app.views import CpView, LinkStatus, LogEntry, RequestView
 from wire.framing import lrc
 from wire.kafka.topics import Topics

@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 
 from central_app import main as central_main
+from central_app.config import CentralConfig, default_central_id
 from central_app.console import ConsoleView
-from central_app.runtime import CentralConfig, CentralRuntime, default_central_id
+from central_app.runtime import CentralRuntime
 from central_app.unsent import NeverConnected
 from central_app.views import CpStatus, LinkStatus, LogEntry, LogLevel
 from tests.central.test_supplies import authorize, online, world  # noqa: F401  (fixture)
@@ -58,12 +59,14 @@ def test_stop_all_over_seeded_cps_says_it_once(tmp_path) -> None:
     runtime = CentralRuntime(CentralConfig(port=0, kafka="127.0.0.1:1", db_url="sqlite://"))
     said: list[str] = []
     ledger = SimpleNamespace(can_authenticate=lambda cp: False, revoked=lambda cp: False)
-    runtime.hub = SimpleNamespace(ledger=ledger, say=lambda text, *a, **k: said.append(text))  # type: ignore[assignment]
+    runtime.reports.hub = SimpleNamespace(
+        ledger=ledger, say=lambda text, *a, **k: said.append(text)
+    )  # type: ignore[assignment]
     posted: list = []
-    runtime._post = posted.append  # type: ignore[method-assign]
+    runtime.owner.post = posted.append  # type: ignore[method-assign]
     for _ in range(2):  # two "stop all" in a row
         for cp in ("CP-06", "CP-07"):
-            runtime._unsealable(runtime.topics.cp_commands, cp, Stop(cp_id=cp), "no key")
+            runtime.reports.unsealable(runtime.topics.cp_commands, cp, Stop(cp_id=cp), "no key")
         for fn in posted:
             fn()
         posted.clear()
@@ -102,7 +105,7 @@ class FakeRuntime:
     def __init__(self, config: CentralConfig) -> None:
         self.config = config
         self.listeners: list = []
-        self.deposed = threading.Event()
+        self.pair = SimpleNamespace(deposed=threading.Event(), abandon=lambda: None)
 
     def add_listener(self, listener) -> None:  # type: ignore[no-untyped-def]
         self.listeners.append(listener)

@@ -11,9 +11,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from central_app.config import CentralConfig
 from central_app.counts import CentralCounts
 from central_app.metrics import collect, readiness
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.runtime import CentralRuntime
 from tests.central.conftest import client, register_and_auth
 from wire.metrics import Collect
 from wire.tcp_messages import Alive, EngineHealth, Heartbeat
@@ -59,7 +60,7 @@ def test_readiness_says_standby_and_starting(tmp_path: Path) -> None:
     )
     verdict = readiness(lambda: runtime)
     assert not verdict.ready and verdict.reason.startswith("starting")
-    runtime.role = "standby"  # what _stand_by sets while it waits for the pair's lock
+    runtime.pair.role = "standby"  # what stand_by sets while it waits for the pair's lock
     verdict = readiness(lambda: runtime)
     assert not verdict.ready and verdict.reason.startswith("standby: ")
     series = exported(runtime)
@@ -101,9 +102,9 @@ def test_the_lease_age_of_a_paired_active(central: CentralRuntime) -> None:
         def holds(self, now: float) -> bool:
             return True
 
-    central.leadership = Lease()  # type: ignore[assignment]
+    central.pair.leadership = Lease()  # type: ignore[assignment]
     try:
         age = exported(central)[("evc_central_lease_age_seconds", ())]
     finally:
-        central.leadership = None
+        central.pair.leadership = None
     assert 1.5 <= age < 10

@@ -1,4 +1,4 @@
-"""A Kafka batch handled on the owner in chunks (``runtime._ChunkedRun``): every event once,
+"""A Kafka batch handled on the owner in chunks (``central_app.owner.ChunkedRun``): every event once,
 in order, between socket callbacks; and freed by reference counting when done. A batch kept
 alive until the cyclic collector ran made that collector stop every thread of Central for
 10-70 ms at 10,000 CPs (docs/performance.md)."""
@@ -10,7 +10,7 @@ import gc
 import weakref
 from typing import Any
 
-from central_app.runtime import OWNER_CHUNK, _ChunkedRun
+from central_app.owner import OWNER_CHUNK, ChunkedRun
 
 
 class Marker:
@@ -21,7 +21,7 @@ def run_on_loop(batch: list[Any], handle: Any) -> tuple[list[Any], list[int]]:
     loop = asyncio.new_event_loop()
     interleaved: list[int] = []
     try:
-        run = _ChunkedRun(loop, batch, handle)
+        run = ChunkedRun(loop, batch, handle)
         loop.call_soon(run.step, 0)
         loop.call_soon(lambda: interleaved.append(len(seen)))  # a callback ready meanwhile
         for _ in range(10 * len(batch) + 10):  # a bound, not a wait: each pass runs a chunk

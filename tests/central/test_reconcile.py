@@ -10,9 +10,10 @@ from pathlib import Path
 from sqlalchemy import update
 
 from central_app import admin
+from central_app.config import CentralConfig
 from central_app.db import SessionRow, open_database
 from central_app.reconcile import find_discrepancies
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.runtime import CentralRuntime
 from central_app.store import Store
 from tests.central.conftest import Recorder, unused_port
 from tests.central.test_supplies import authorize, online, start_supply, supply_ended
@@ -115,8 +116,10 @@ def test_central_reconciles_by_itself_audits_and_shows_each_once(tmp_path: Path)
         wait_for(lambda: audited(), 10, "the discrepancy audited")
         wait_for(lambda: any("amount: session s-bad" in e.text for e in recorder.logs), 5, "shown")
         rounds: list[int] = []
-        check_books = runtime._reconcile
-        runtime._reconcile = lambda: (rounds.append(1), check_books())[-1]  # type: ignore[method-assign]
+        upkeep = runtime.upkeep
+        assert upkeep is not None
+        check_books = upkeep.reconcile
+        upkeep.reconcile = lambda: (rounds.append(1), check_books())[-1]  # type: ignore[method-assign]
         wait_for(lambda: len(rounds) >= 3, 10, "three more rounds")
         shown = [e for e in recorder.logs if "amount: session s-bad" in e.text]
         assert len(audited()) == 1 and len(shown) == 1  # once, not every round

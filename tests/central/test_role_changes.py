@@ -11,9 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+from central_app.config import CentralConfig
 from central_app.db import open_database
 from central_app.leadership import Leadership
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.runtime import CentralRuntime
 from chaos.host import fd_kinds
 from tests.central.conftest import unused_port
 from tests.waiting import wait_for
@@ -90,12 +91,12 @@ def test_role_changes_through_lease_loss_with_kafka_connected_leak_no_files(
             counts.append((_open_files(), _kinds()))
             # the lease is lost (its lock session gone) and the partner takes office: the
             # epoch moves, so what this one still commits is fenced
-            leadership = runtime.leadership
+            leadership = runtime.pair.leadership
             assert leadership is not None
             leadership._drop()
             wait_for(partner.try_acquire, 10, "the partner to take the lock")
             partner.take_office(partner_db)
-            wait_for(runtime.deposed.is_set, 10, "the active to step down")
+            wait_for(runtime.pair.deposed.is_set, 10, "the active to step down")
             runtime.stop()  # EV_Central's loop then builds a new runtime, as the standby
     finally:
         if runtime is not None:

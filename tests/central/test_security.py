@@ -446,7 +446,7 @@ def test_revocation_by_evc_admin_reaches_a_running_central(central, recorder) ->
 
 
 def test_a_refused_value_is_audited_and_shown_by_the_runtime(central, recorder) -> None:  # type: ignore[no-untyped-def]
-    central._refused(
+    central.reports.refused(
         Refusal("unit.evc.cp.events", 3, 17, "CP-01", "does not open", "cp:CP-01", "forged_event")
     )
     store = Store(open_database(central.config.db_url))

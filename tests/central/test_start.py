@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError as RdKafkaError
 
-from central_app.runtime import CentralConfig, CentralRuntime, StartError
+from central_app.config import CentralConfig, StartError
+from central_app.runtime import CentralRuntime
 from cp_node.engine_service import listening_on
 from tests.central.conftest import Recorder, unused_port
 from tests.waiting import wait_for

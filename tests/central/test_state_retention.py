@@ -133,6 +133,6 @@ def test_central_prunes_on_its_writer(central) -> None:  # type: ignore[no-untyp
 
     assert central.config.state_history_days == 90
     _fill(central.db)
-    central.call(central._prune_state_history)
+    central.owner.call(central.upkeep.prune_state_history)
     wait_for(lambda: len(ours()) == len(AFTER_90), 10, "the old rows pruned")
     assert ours() == AFTER_90

@@ -7,19 +7,28 @@ never completes); the next active reads it again."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.config import CentralConfig
+from central_app.kafka_input import KafkaInput
+from central_app.pair_role import PairRole
 from wire.kafka.consumer import Handled, Received
 from wire.kafka.messages import ChargeRequest
 
 
-def _runtime(tmp_path: Path) -> CentralRuntime:
-    return CentralRuntime(
-        CentralConfig(port=0, kafka="127.0.0.1:9", db_url=f"sqlite:///{tmp_path / 'c.db'}")
-    )
+def _input(tmp_path: Path, *, holds: bool, handle: object) -> tuple[KafkaInput, PairRole]:
+    """The Kafka input of a paired Central whose lease ``holds`` (or not), its owner replaced
+    by ``handle`` (what handling the batch on the owner does)."""
+    cfg = CentralConfig(port=0, kafka="127.0.0.1:9", db_url=f"sqlite:///{tmp_path / 'c.db'}")
+    pair = PairRole(cfg, threading.Event())
+    pair.leadership = SimpleNamespace(holds=lambda now: holds)  # type: ignore[assignment]
+    owner = SimpleNamespace(in_chunks=lambda batch, _: handle(batch))  # type: ignore[operator]
+    kafka = SimpleNamespace(dropped=0)
+    writer = SimpleNamespace(backlog=0)
+    return KafkaInput(owner, None, kafka, writer, pair), pair  # type: ignore[arg-type]
 
 
 def _request() -> list[Received]:
@@ -28,27 +37,19 @@ def _request() -> list[Received]:
 
 
 def test_a_request_handled_while_stepping_down_is_not_marked_done(tmp_path: Path) -> None:
-    runtime = _runtime(tmp_path)
-    kafka = SimpleNamespace(dropped=0)
-    runtime.kafka = kafka  # type: ignore[assignment]
-    runtime.leadership = SimpleNamespace(holds=lambda now: False)  # type: ignore[assignment]
-
     def handle_and_step_down(batch: list[Received]) -> list[tuple[Received, Exception]]:
-        kafka.dropped += 1  # the denial met the closed gate
-        runtime.deposed.set()  # the owner's tick stepped down
+        inputs.kafka.dropped += 1  # the denial met the closed gate
+        pair.deposed.set()  # the owner's tick stepped down
         return []
 
-    runtime._in_chunks = handle_and_step_down  # type: ignore[method-assign]
-    handled = runtime._on_kafka(_request())
+    inputs, pair = _input(tmp_path, holds=False, handle=handle_and_step_down)
+    handled = inputs.on_kafka(_request())
     assert isinstance(handled, Handled) and handled.durable is not None
     time.sleep(0.1)
     assert not handled.durable.done()  # its offset is never stored
 
 
 def test_an_active_central_still_marks_its_batches_done(tmp_path: Path) -> None:
-    runtime = _runtime(tmp_path)
-    runtime.kafka = SimpleNamespace(dropped=0)  # type: ignore[assignment]
-    runtime.leadership = SimpleNamespace(holds=lambda now: True)  # type: ignore[assignment]
-    runtime._in_chunks = lambda batch: []  # type: ignore[method-assign]
-    handled = runtime._on_kafka(_request())
+    inputs, _ = _input(tmp_path, holds=True, handle=lambda batch: [])
+    handled = inputs.on_kafka(_request())
     assert handled.durable is None or handled.durable.done()

@@ -17,9 +17,9 @@ from central_app.db_writer import InlineWriter
 from central_app.hub import Hub
 from central_app.ledger import Ledger
 from central_app.monitors import MonitorDesk, machine_from
-from central_app.runtime import TICK
 from central_app.store import DEFAULT_SEED, Store
 from central_app.supplies import SupplyDesk
+from central_app.timers import TICK
 from central_app.watchdog import Watchdog
 from tests.central.conftest import Recorder
 from wire.kafka.messages import (

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from central_app.runtime import CentralConfig, CentralRuntime
+from central_app.config import CentralConfig
+from central_app.runtime import CentralRuntime
 from tests.central.conftest import (
     Recorder,
     client,

@@ -93,7 +93,7 @@ def test_one_broker_killed_mid_supply_loses_and_doubles_nothing(
     drivers = network.start_supplies(observer, plans, CP_ARGS)
 
     before = leaders(cluster, topics)
-    group = f"{topics.prefix}central"  # Central's consumer group (runtime.py)
+    group = f"{topics.prefix}central"  # Central's consumer group (central_app/runtime.py)
     admin = admin_client(cluster)  # (kept referenced until its future is done)
     asked = admin.describe_consumer_groups([group], request_timeout=10)[group]
     described = asked.result(timeout=15)

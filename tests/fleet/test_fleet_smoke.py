@@ -15,49 +15,30 @@ from pathlib import Path
 
 import pytest
 
-from fleet.central import Sampler
-from fleet.commands import default_central_command
-from fleet.scenario import Scenario, ScenarioOptions
-from fleet.security import KafkaAccess
+from fleet.scenario import Scenario
+from tests.fleet.secured import run_secured, secured_options
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 CPS = 300
 
 
 @pytest.mark.timeout(110)
 def test_300_cps_steady_and_restart_storm(secure_kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    options = ScenarioOptions(
+    options = secured_options(
         cps=CPS,
         duration=10.0,
         storm=True,
-        workers=1,
-        supply_seconds=6.0,
-        register_timeout=30.0,
         storm_timeout=30.0,
         silence=1,
-        central_cmd=default_central_command(),
-        pythonpath=str(REPO),
-        progress_every=60.0,
         label="smoke",
-        # the default network is the secured one (issue 20): TLS on the monitor link, sealed
-        # Kafka values, enrollment tokens for every new CP, a SASL_SSL broker (below)
-        tls=True,
-        sealed=True,
     )
-    sampler = Sampler()
-    sampler.start()
-    lines: list[str] = []
-    try:
-        kafka = KafkaAccess(secure_kafka.secrets.root)  # the role files of the broker's users
-        scenario = Scenario(
-            options, secure_kafka.bootstrap, tmp_path, sampler, lines.append, kafka=kafka
-        )
-        result = scenario.run()
-    finally:
-        sampler.stop()
-    log = "\n".join(lines)
+    _, result, log = run_secured(
+        lambda bootstrap, sampler, say, kafka: Scenario(
+            options, bootstrap, tmp_path, sampler, say, kafka=kafka
+        ),
+        secure_kafka,
+    )
     assert result["security"] == {"tls": True, "sealed": True, "sasl": True}, result["security"]
 
     registration = result["registration"]

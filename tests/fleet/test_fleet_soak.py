@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 
 from fleet import soak
-from fleet.central import Sampler
-from fleet.commands import default_central_command
-from fleet.scenario import ScenarioOptions
-from fleet.security import KafkaAccess
 from fleet.soak_scenario import SoakScenario
+from tests.fleet.secured import run_secured, secured_options
 
 pytestmark = [
     pytest.mark.kafka,
@@ -29,50 +26,24 @@ pytestmark = [
     ),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 CPS = 50
 
 
 @pytest.mark.timeout(120)
 def test_a_40_second_soak_samples_central(secure_kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    options = ScenarioOptions(
-        cps=CPS,
-        duration=40.0,
-        workers=1,
-        supply_seconds=6.0,
-        register_timeout=30.0,
-        silence=0,
-        central_cmd=default_central_command(),
-        pythonpath=str(REPO),
-        progress_every=60.0,
-        label="soak",
-        tls=True,
-        sealed=True,
+    options = secured_options(cps=CPS, duration=40.0, silence=0, label="soak")
+    scenario, result, log = run_secured(
+        lambda bootstrap, sampler, say, kafka: SoakScenario(
+            options, bootstrap, tmp_path, sampler, say, kafka=kafka, sample_every=5.0
+        ),
+        secure_kafka,
     )
-    sampler = Sampler()
-    sampler.start()
-    lines: list[str] = []
-    try:
-        kafka = KafkaAccess(secure_kafka.secrets.root)
-        scenario = SoakScenario(
-            options,
-            secure_kafka.bootstrap,
-            tmp_path,
-            sampler,
-            lines.append,
-            kafka=kafka,
-            sample_every=5.0,
-        )
-        result = scenario.run()
-    finally:
-        sampler.stop()
-    log = "\n".join(lines)
     assert "error" not in result, (result["error"], log)
     samples = scenario.samples
     assert len(samples) == 8, log
     journal = (tmp_path / "soak-samples.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in journal] == samples
-    assert sum(line.startswith(f"[soak {CPS} ") for line in lines) == 8, log
+    assert sum(line.startswith(f"[soak {CPS} ") for line in log.splitlines()) == 8, log
     assert [round(s["t"]) for s in samples] == [5, 10, 15, 20, 25, 30, 35, 40], samples
     for s in samples:
         assert s["rss_mb"] > 10, s

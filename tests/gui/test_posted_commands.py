@@ -88,7 +88,7 @@ def test_stop_through_the_core_does_not_wait_for_a_busy_owner(qtbot, central) ->
     qtbot.addWidget(window)
     window.cp_panel.select_ids(SELECTED)
     gate = threading.Event()
-    central.submit(gate.wait, 10)  # the owner is stuck in a long step
+    central.owner.submit(gate.wait, 10)  # the owner is stuck in a long step
     began = time.monotonic()
     window.stop_selected()
     assert time.monotonic() - began < 2  # it used to wait up to 10 s per CP

@@ -14,9 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCharts import (
     QAreaSeries,
-    QBarCategoryAxis,
-    QBarSeries,
-    QBarSet,
     QChart,
     QChartView,
     QDateTimeAxis,
@@ -30,7 +27,8 @@ from PySide6.QtWidgets import QWidget
 from central_app.gui import theme
 from central_app.history import DayTotal
 from central_app.views import CpStatus
-from wire.display import COUNT, MONEY, axis_ticks
+from wire.display import COUNT
+from wire.qtcharts import euro_bars, nice_range
 
 
 def _ms(moment: datetime) -> float:
@@ -103,17 +101,6 @@ class HistoryChart(QChartView):
         chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         return x, y
 
-    @staticmethod
-    def _nice_range(y: QValueAxis, peak: float, kind: str = "") -> None:
-        """From 0 to ``peak`` rounded up to round ticks, labelled with the decimals the step
-        needs (``kind``: ``COUNT`` or ``MONEY``, see ``wire.display.axis_ticks``): 0.18 €
-        reads 0.00, 0.05 … 0.20, two supplies 0, 1, 2 — never one label twice."""
-        ticks = axis_ticks(peak, kind)
-        y.setRange(0, ticks.top)
-        y.setTickType(QValueAxis.TickType.TicksFixed)
-        y.setTickCount(ticks.intervals + 1)
-        y.setLabelFormat(ticks.label_format)
-
 
 class EnergyChart(HistoryChart):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -134,7 +121,7 @@ class EnergyChart(HistoryChart):
         area.setBorderColor(QColor("#1f6fb8"))
         chart.addSeries(area)
         x, y = self._time_axes(chart, hours[0][0], hours[-1][0] + timedelta(hours=1), "kWh")
-        self._nice_range(y, max(k for _, k in hours))
+        nice_range(y, max(k for _, k in hours))
         area.attachAxis(x)
         area.attachAxis(y)
         chart.legend().hide()
@@ -159,7 +146,7 @@ class SimultaneousChart(HistoryChart):
         chart.addSeries(line)
         last = peaks[-1][0] + timedelta(milliseconds=width)
         x, y = self._time_axes(chart, peaks[0][0], last, "supplies")
-        self._nice_range(y, max(n for _, n in peaks), COUNT)
+        nice_range(y, max(n for _, n in peaks), COUNT)
         line.attachAxis(x)
         line.attachAxis(y)
         chart.legend().hide()
@@ -216,7 +203,7 @@ class StatesChart(HistoryChart):
             self.points += len(slices)
         last = max(slices[-1] + timedelta(milliseconds=width), end or slices[0])
         x, y = self._time_axes(chart, slices[0], last, "charging points")
-        self._nice_range(y, max(below), COUNT)
+        nice_range(y, max(below), COUNT)
         for area in added:
             area.attachAxis(x)
             area.attachAxis(y)
@@ -231,20 +218,6 @@ class DailyRevenueChart(HistoryChart):
         chart = self._reset()
         if not days:
             return
-        bars = QBarSet("€")
-        bars.setColor(QColor("#4c9be8"))
-        for day in days:
-            bars.append(day.eur)
-        series = QBarSeries()
-        series.append(bars)
-        chart.addSeries(series)
-        x = QBarCategoryAxis()
-        x.append([d.day[5:] for d in days])
-        y = QValueAxis()
-        self._nice_range(y, max(d.eur for d in days), MONEY)
-        chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
-        chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(x)
-        series.attachAxis(y)
+        euro_bars(chart, [d.day[5:] for d in days], [d.eur for d in days], "#4c9be8")
         chart.legend().hide()
         self.points = len(days)

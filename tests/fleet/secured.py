@@ -1,0 +1,56 @@
+"""A fleet scenario run on the secured network ``evc-fleet`` measures by default (TLS on the
+monitor link, sealed values, enrollment tokens, the session's SASL_SSL broker with each
+process in its own role), against a real EV_Central: what the smoke and the soak share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from fleet.central import Sampler
+from fleet.commands import default_central_command
+from fleet.scenario import ScenarioOptions
+from fleet.security import KafkaAccess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Runs(Protocol):
+    def run(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=Runs)
+
+
+def secured_options(**changes: Any) -> ScenarioOptions:
+    """One simulator worker, 6 s supplies, 30 s to register, the secured network."""
+    return ScenarioOptions(
+        workers=1,
+        supply_seconds=6.0,
+        register_timeout=30.0,
+        central_cmd=default_central_command(),
+        pythonpath=str(REPO),
+        progress_every=60.0,
+        tls=True,
+        sealed=True,
+        **changes,
+    )
+
+
+def run_secured(
+    make: Callable[[str, Sampler, Callable[[str], None], KafkaAccess], S], secure_kafka: Any
+) -> tuple[S, dict[str, Any], str]:
+    """The scenario ``make`` builds (bootstrap, sampler, say, the broker's role files), run
+    with Central's sampler; returns it, its result and its log."""
+    sampler = Sampler()
+    sampler.start()
+    lines: list[str] = []
+    try:
+        scenario = make(
+            secure_kafka.bootstrap, sampler, lines.append, KafkaAccess(secure_kafka.secrets.root)
+        )
+        result = scenario.run()
+    finally:
+        sampler.stop()
+    return scenario, result, "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Qt Charts pieces the programs' windows share: a value axis with round ticks, and a chart of
+€ bars (the control center's revenue per day, the driver's spending per month).
+
+Like ``wire.qtfollow`` it imports Qt (PySide6); the rest of ``wire`` does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QValueAxis
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from wire.display import MONEY, axis_ticks
+
+__all__ = ["euro_bars", "nice_range"]
+
+
+def nice_range(y: QValueAxis, peak: float, kind: str = "") -> None:
+    """From 0 to ``peak`` rounded up to round ticks, labelled with the decimals the step
+    needs (``kind``: ``COUNT`` or ``MONEY``, see ``wire.display.axis_ticks``): 0.18 €
+    reads 0.00, 0.05 … 0.20, two supplies 0, 1, 2 — never one label twice."""
+    ticks = axis_ticks(peak, kind)
+    y.setRange(0, ticks.top)
+    y.setTickType(QValueAxis.TickType.TicksFixed)
+    y.setTickCount(ticks.intervals + 1)
+    y.setLabelFormat(ticks.label_format)
+
+
+def euro_bars(chart: QChart, labels: Sequence[str], euros: Sequence[float], colour: str) -> None:
+    """One bar of € per label on an emptied ``chart``, on a category axis and a money axis."""
+    bars = QBarSet("€")
+    bars.setColor(QColor(colour))
+    for eur in euros:
+        bars.append(eur)
+    series = QBarSeries()
+    series.append(bars)
+    chart.addSeries(series)
+    x = QBarCategoryAxis()
+    x.append(list(labels))
+    y = QValueAxis()
+    nice_range(y, max(euros), MONEY)
+    chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
+    chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
+    series.attachAxis(x)
+    series.attachAxis(y)
