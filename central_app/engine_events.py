@@ -24,6 +24,7 @@ from central_app.billing import Billing, ticket_from_ended, ticket_from_session
 from central_app.cp_state import CpMachine, CpSession, SessionPhase
 from central_app.energy_check import EnergyCheck
 from central_app.hub import Hub
+from central_app.offline_supplies import OfflineSupplies
 from central_app.session_ends import SessionEnds
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
@@ -74,6 +75,7 @@ class EngineEvents:
         self.ends = ends
         self.clock = clock
         self.energy = energy or EnergyCheck(default_rated_kw=None)
+        self.offline = OfflineSupplies(hub, ends, self.energy)
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SupplyProgress: self._progress,
             SupplyStarted: self._started,
@@ -92,7 +94,9 @@ class EngineEvents:
             return
         if isinstance(event, SESSION_EVENTS):
             problem = self._ownership_problem(event)
-            if problem is not None:
+            if problem is not None and self._unknown_offline(event):
+                handler = self.offline.ended  # the CP's own session: its end bills it
+            elif problem is not None:
                 raise ForeignSession(event.cp_id, problem)
         handler(event)
         if isinstance(event, SupplyEnded):  # after the ticket's write, in the same batch
@@ -128,6 +132,15 @@ class EngineEvents:
         if named is not None and named != driver_id:
             return f"{ev.TYPE} for session {short}… of {driver_id} names driver {named}"
         return None
+
+    def _unknown_offline(self, ev: Event) -> bool:
+        """The end of a supply a charger started on its own, which Central has not heard of
+        (``central_app.offline_supplies``); a known one takes the usual path (a replay)."""
+        return (
+            isinstance(ev, SupplyEnded)
+            and OfflineSupplies.is_offline(ev)
+            and self.hub.ledger.session_info(ev.session_id) is None
+        )
 
     def _started(self, ev: SupplyStarted) -> None:
         hub = self.hub

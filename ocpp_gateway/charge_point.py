@@ -51,6 +51,10 @@ class GatewayConnection:
     def _setup(self, point: Point) -> None:
         self.point = point
         self.last_message = time.monotonic()
+        # the charger's calls the gateway has not answered yet: meanwhile the charger waits
+        # (one call at a time), so its silence is the gateway's (a BootNotification waits up
+        # to 5 s for Central) and the silence watchdog does not count it
+        self.answering = 0
         self._call_error: str | None = None  # the code of the CALLERROR sent for this call
 
     async def close(self, reason: str) -> None:
@@ -65,11 +69,15 @@ class GatewayConnection:
         """The library's call handling, counted: ``ok`` or the CALLERROR's code (a handler's
         exception is answered inside; a missing handler or a schema error is raised)."""
         self._call_error = None
+        self.answering += 1
         try:
             response = await super()._handle_call(msg)  # type: ignore[misc]
         except OCPPError as exc:
             self.point.gateway.count_call("received", msg.action, getattr(exc, "code", "error"))
             raise
+        finally:
+            self.answering -= 1
+            self.last_message = time.monotonic()  # the charger's silence starts from here
         self.point.gateway.count_call("received", msg.action, self._call_error or "ok")
         return response
 

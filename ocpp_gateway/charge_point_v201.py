@@ -104,10 +104,11 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
         transaction_info: dict[str, Any],
         id_token: dict[str, Any] | None = None,
         meter_value: list[dict[str, Any]] | None = None,
+        offline: bool = False,
         **_: Any,
     ) -> call_result.TransactionEvent:
         event = mapping.transaction_event(
-            event_type, timestamp, transaction_info, id_token, meter_value
+            event_type, timestamp, transaction_info, id_token, meter_value, offline
         )
         verdict = self.point.transaction_event(event)
         if verdict is None:

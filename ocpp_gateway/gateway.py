@@ -288,7 +288,7 @@ class Gateway:
                 self.points.pop(cp_id, None)  # never admitted: keep nothing of a stranger
 
     async def _watch(self, cp: GatewayChargePoint | GatewayChargePoint201) -> None:
-        while time.monotonic() - cp.last_message < self.silence_limit:
+        while cp.answering or time.monotonic() - cp.last_message < self.silence_limit:
             await asyncio.sleep(min(1.0, self.silence_limit / 4))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cp_core.metering import amount_eur, round_kwh
@@ -206,7 +207,9 @@ class TxEvent:
     ``id_tag``: the idToken, when the event carries one (the event that authorizes the
     transaction, or a later change of token); ``remote_start_id``: the gateway's
     RequestStartTransaction this transaction answers; ``wh``/``kw``: the last energy-register
-    and power readings in the event's meter values; ``reason``: ``stoppedReason``."""
+    and power readings in the event's meter values; ``reason``: ``stoppedReason``;
+    ``offline``: the station queued it while it could not reach the gateway (its ``offline``
+    field), or the gateway judged so (``started_alone``)."""
 
     kind: str
     charger_tx: str
@@ -216,6 +219,7 @@ class TxEvent:
     wh: float | None = None
     kw: float | None = None
     reason: str | None = None
+    offline: bool = False
 
 
 def transaction_event(
@@ -224,6 +228,7 @@ def transaction_event(
     transaction_info: dict[str, Any],
     id_token: dict[str, Any] | None = None,
     meter_value: list[dict[str, Any]] | None = None,
+    offline: bool = False,
 ) -> TxEvent:
     """A TransactionEvent's fields (snake_case, as the ``ocpp`` library hands them over)."""
     remote = transaction_info.get("remote_start_id")
@@ -237,4 +242,30 @@ def transaction_event(
         wh=register_wh(readings),
         kw=power_kw(readings),
         reason=transaction_info.get("stopped_reason"),
+        offline=bool(offline),
     )
+
+
+#: s a charger's clock may run behind the gateway's without its live messages looking queued
+QUEUED_SLACK_S = 2.0
+
+
+def started_alone(
+    timestamp: str | None, connected_at: datetime | None, central_up: bool, flagged: bool = False
+) -> bool:
+    """Did the charger start this transaction on its own, authorizing the id itself (its local
+    list or cache) without Central? So when the station says so (2.0.1 ``offline``), when
+    Central is out of reach right now (the gateway cannot ask it), or when the start is dated
+    before the connection it came on: a message queued while the charger was offline (OCPP
+    1.6 has no flag for it). A live start without Central's authorization is none of these."""
+    if flagged or not central_up:
+        return True
+    if not timestamp or connected_at is None:
+        return False
+    try:
+        at = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at < connected_at - timedelta(seconds=QUEUED_SLACK_S)

@@ -21,7 +21,8 @@ import ssl
 import time
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,6 +92,7 @@ class Point:
         self.link: CentralMonitor | None = None
         self.cp: Charger | None = None
         self.authenticated = False  # this connection presented the CP's password
+        self.connected_at: datetime | None = None  # this connection's; older starts were queued
         self.vendor = ""
         # the last refusal said by a link: a refused charger boots again every interval, and
         # each boot's new link says it only if it changed
@@ -109,6 +111,7 @@ class Point:
         sends no BootNotification, only its queued messages (OCPP 1.6 §3.7)."""
         old, self.cp = self.cp, cp
         self.authenticated = authenticated
+        self.connected_at = utc_now()
         if old is not None:
             self._spawn(old.close("replaced by a new connection"))
         known = self.gateway.credentials.load(self.cp_id) is not None
@@ -216,10 +219,20 @@ class Point:
         finally:
             self._waiting.pop(id_tag, None)
 
+    def _alone(self, timestamp: str | None, flagged: bool = False) -> bool:
+        """Did the charger start this transaction on its own (``mapping.started_alone``)?"""
+        central_up = self.link is not None and self.link.up
+        return mapping.started_alone(timestamp, self.connected_at, central_up, flagged)
+
     def start(self, id_tag: str, meter_start: int, timestamp: str) -> tuple[int, bool]:
-        transaction_id, accepted, out = self.station.on_start(id_tag, meter_start, timestamp)
+        transaction_id, accepted, out = self.station.on_start(
+            id_tag, meter_start, timestamp, offline=self._alone(timestamp)
+        )
         self._apply(out)
-        if accepted:
+        tx = self.station.book.open.get(transaction_id)
+        if tx is not None and tx.offline:
+            self._said_alone(transaction_id, id_tag, f"{meter_start} Wh")
+        elif accepted:
             self.say(f"transaction {transaction_id} started for {id_tag} at {meter_start} Wh")
         else:
             self.say(f"StartTransaction for {id_tag} refused: not authorized by Central")
@@ -228,11 +241,16 @@ class Point:
     def transaction_event(self, ev: mapping.TxEvent) -> bool | None:
         """A 2.0.1 TransactionEvent; the verdict on its idToken (None: it carries none)."""
         known = self.station.book.by_charger(ev.charger_tx)
+        if known is None:
+            ev = replace(ev, offline=self._alone(ev.timestamp, ev.offline))
         verdict, out = self.station.on_transaction_event(ev, time.monotonic())
         tx = self.station.book.by_charger(ev.charger_tx)
         if known is None and tx is not None:
             start = f"{tx.meter_start:g} Wh" if tx.metered else "no reading yet"
-            self.say(f"transaction {ev.charger_tx} started for {tx.driver_id} at {start}")
+            if tx.offline:
+                self._said_alone(ev.charger_tx, tx.driver_id, start)
+            else:
+                self.say(f"transaction {ev.charger_tx} started for {tx.driver_id} at {start}")
         elif known is None and verdict is False:
             self.say(f"transaction {ev.charger_tx} for {ev.id_tag} refused: not authorized")
         if known is not None and tx is None:
@@ -240,6 +258,12 @@ class Point:
             self.say(f"transaction {ev.charger_tx} ended at {final:g} Wh ({ev.reason or 'Local'})")
         self._apply(out)
         return verdict
+
+    def _said_alone(self, transaction: object, id_tag: str, start: str) -> None:
+        self.say(
+            f"transaction {transaction} started by the charger alone for {id_tag} at {start} "
+            "(an id it authorized itself, offline): Central bills it when it ends"
+        )
 
     def meter(self, transaction_id: int | None, meter_value: list[dict[str, Any]]) -> None:
         wh, kw = mapping.register_wh(meter_value), mapping.power_kw(meter_value)
@@ -259,6 +283,7 @@ class Point:
 
     def _authorized(self, price: float, admin_state: AdminState, key: str) -> None:
         self.problem = ""
+        self.station.price = price
         self.gateway.kafka.watch(self.cp_id, key_bytes(key) if key else None)
         self._admin(admin_state)
 

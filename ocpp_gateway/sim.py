@@ -140,6 +140,7 @@ class SimCharger(SimBehaviour, ChargePoint):
         answer = await self.call(
             call.BootNotification(charge_point_model="Sim-1", charge_point_vendor="EVCharging")
         )
+        self.boot_interval = answer.interval  # Pending, Rejected: when to boot again
         if answer.status == RegistrationStatus.accepted:
             self.interval = answer.interval
         return answer.status

@@ -19,6 +19,7 @@ class SimBehaviour:
         self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
         self.meter_wh = meter_wh
         self.interval = 30
+        self.boot_interval = 0  # the last BootNotification.conf's interval, whatever its status
         self.received: list[str] = []  # actions the gateway called, in order
         self.operative = True
         self._charging: asyncio.Task[None] | None = None

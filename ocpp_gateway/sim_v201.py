@@ -128,6 +128,7 @@ class SimCharger201(SimBehaviour, ChargePoint):
                 reason="PowerUp",
             )
         )
+        self.boot_interval = answer.interval  # Pending, Rejected: when to boot again
         if answer.status == RegistrationStatusEnumType.accepted:
             self.interval = answer.interval
         return answer.status

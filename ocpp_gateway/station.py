@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from wire.kafka.messages import (
     SupplyStarted,
 )
 from wire.reasons import EndReason
+from wire.states import OFFLINE_ORIGIN
 from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, parse_ts, utc_now
 
@@ -105,6 +107,7 @@ class Station:
         self.health = mapping.Health(mapping.EngineHealth.OK)
         self.admin_state = AdminState.ACTIVE
         self.pending: Pending | None = None
+        self.price = 0.0  # EUR/kWh, Central's (AUTHORIZED): an offline transaction's estimate
         self._last_progress: tuple[float, float] | None = None  # (monotonic, Wh)
         # 2.0.1 RequestStartTransaction's remoteStartId: unique while a pending one lives
         self._remote_start_ids = itertools.count(int(time.time()) % 1_000_000_000)
@@ -212,12 +215,22 @@ class Station:
         meter_start: float | None,
         timestamp: str | None,
         charger_tx: str = "",
+        offline: bool = False,
     ) -> tuple[int, bool, Outcome]:
-        """StartTransaction: (transactionId, accepted, events). Accepted only for the driver
-        Central authorized; anything else gets an id (OCPP requires one) and Invalid.
+        """StartTransaction: (transactionId, accepted, events). Accepted for the driver
+        Central authorized, and for any id the charger authorized on its own while alone
+        (``offline``, ``mapping.started_alone``): it charges already, and Central bills that
+        transaction at its end, or audits an id it does not know. Anything else gets an id
+        (OCPP requires one) and Invalid.
         2.0.1: ``charger_tx`` is the charger's transactionId, ``meter_start`` may be None."""
         pending = self.pending
         if pending is None or pending.command.driver_id != id_tag:
+            if offline:
+                return (
+                    self._start_alone(id_tag, meter_start, timestamp, charger_tx),
+                    True,
+                    Outcome(),
+                )
             return self.book.ids.next(), False, Outcome()
         self.pending = None
         command = pending.command
@@ -238,6 +251,22 @@ class Station:
             started_at=started_at,
         )
         return tx.transaction_id, True, Outcome(events=[event])
+
+    def _start_alone(
+        self, id_tag: str, meter_start: float | None, timestamp: str | None, charger_tx: str
+    ) -> int:
+        """An offline transaction: in the book under a session id of the gateway's, which its
+        ``supply_ended`` gives Central (nothing goes to Central before: it has no session)."""
+        tx = self.book.begin(
+            session_id=uuid.uuid4().hex,
+            driver_id=id_tag,
+            price=self.price,
+            meter_start=meter_start,
+            started_at=_ts(timestamp),
+            charger_tx=charger_tx,
+            offline=True,
+        )
+        return tx.transaction_id
 
     def on_meter(
         self, transaction_id: int | None, meter_wh: float | None, kw: float | None, now: float
@@ -261,6 +290,8 @@ class Station:
         # on disk too: a transaction the charger loses while the gateway restarts ends with
         # this reading (``tick``), not with meterStart
         self.book.save()
+        if tx.offline:  # Central has no session to show it in: its end bills it
+            return Outcome()
         event = SupplyProgress(
             session_id=tx.session_id,
             cp_id=self.cp_id,
@@ -295,6 +326,7 @@ class Station:
             started_at=tx.started_at,
             ended_at=_ts(timestamp),
             reason=reason,
+            origin=OFFLINE_ORIGIN if tx.offline else None,
         )
 
     def on_transaction_event(self, ev: mapping.TxEvent, now: float) -> tuple[bool | None, Outcome]:
@@ -323,7 +355,7 @@ class Station:
             if driver is None:
                 return None, out
             transaction_id, accepted, out = self.on_start(
-                driver, ev.wh, ev.timestamp, ev.charger_tx
+                driver, ev.wh, ev.timestamp, ev.charger_tx, offline=ev.offline
             )
             if not accepted:
                 return False, out

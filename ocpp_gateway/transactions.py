@@ -11,6 +11,10 @@ would ignore the duplicate ``supply_ended`` anyway: ``session_id`` makes it idem
 OCPP 2.0.1 chargers name their transactions themselves (``transactionId``, a string, in
 every TransactionEvent): it is kept beside the gateway's number (``charger_tx``), and the
 ended ones too, so a replayed Ended is recognised the same way.
+
+A transaction the charger started on its own (``offline``: an id from its local list while
+it could not reach Central) is written the same way, with a session id the gateway made:
+a replayed stop, or one after a gateway restart, ends it once.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class Transaction:
     seq: int = 0  # supply_progress sequence
     charger_tx: str = ""  # 2.0.1: the charger's own transactionId
     metered: bool = True  # False: no reading at the start yet (2.0.1); the first one is it
+    # started by the charger on its own (offline, its local list): no session at Central, the
+    # session_id is the gateway's; billed by its supply_ended (origin ``offline``)
+    offline: bool = False
 
 
 class TransactionIds:
@@ -101,6 +108,7 @@ class TransactionBook:
         meter_start: float | None,
         started_at: str,
         charger_tx: str = "",
+        offline: bool = False,
     ) -> Transaction:
         """A new transaction, on disk before its id is given to the charger (``meter_start``
         None: a 2.0.1 start without a reading; the first reading then counts as the start)."""
@@ -115,6 +123,7 @@ class TransactionBook:
             start,
             charger_tx=charger_tx,
             metered=meter_start is not None,
+            offline=offline,
         )
         self.open[tx.transaction_id] = tx
         self.save()

@@ -25,3 +25,9 @@ class Origin(StrEnum):
 
     APP = "app"
     CP = "cp"
+
+
+#: The origin of a session no request made: a supply a charger started on its own, with an id
+#: it authorized locally while it could not reach Central (an OCPP charger's local list).
+#: ``supply_ended`` says so in its ``origin``; Central learns of the session at its end.
+OFFLINE_ORIGIN = "offline"

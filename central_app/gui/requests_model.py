@@ -35,7 +35,13 @@ _PHASE_LABELS: dict[RequestPhase, str] = {
     RequestPhase.INTERRUPTED: "Interrupted",
 }
 
-_ORIGIN_LABELS = {"app": "Driver app", "file": "File", "cp": "At the CP", "manual": "At the CP"}
+_ORIGIN_LABELS = {
+    "app": "Driver app",
+    "file": "File",
+    "cp": "At the CP",
+    "manual": "At the CP",
+    "offline": "Charger offline",
+}
 
 
 class RequestColumn(IntEnum):

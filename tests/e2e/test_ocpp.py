@@ -276,3 +276,51 @@ def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
     charger.call("stop_transaction")
     (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
     assert ticket["kwh"] == 0.7
+
+
+def test_a_charger_alone_boots_pending_and_its_offline_charges_are_billed_once(
+    network: Network,
+    central: Proc,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
+) -> None:
+    """Issue 24, item 5: Central out of reach at boot → Pending with the interval to boot
+    again; the charger charges meanwhile with ids it authorized itself (its local list);
+    once Central is back, the driver's charge is one ticket with the meter's energy (in the
+    app, reconciled) and an id the registry does not know is audited, billed to no one."""
+    charger = booted(gateway, chargers, observer, version)
+    driver = network.start_driver("D-006")
+    driver.wait_line("charging points known", 30)
+    central.kill()
+    charger.kill()  # the charger reboots while Central is down
+    charger.connect()
+    # Pending once the gateway's link to Central has seen it go (Accepted before that)
+    wait_for(lambda: charger.boot() == "Pending", 20, "Pending while Central is down")
+    assert charger.cp is not None and charger.cp.boot_interval == HEARTBEAT
+
+    # alone: the driver's card from its local list, then a card nobody registered
+    assert charger.call("start_transaction", "D-006")
+    transaction_id = charger.cp.transaction_id
+    charger.cp.meter_wh += 1800
+    charger.call("stop_transaction")
+    charger.cp.transaction_id = transaction_id
+    charger.call("stop_transaction")  # replayed (its answer was lost): still one end
+    assert charger.call("start_transaction", "CARD-77")
+    charger.cp.meter_wh += 700
+    charger.call("stop_transaction")
+
+    network.start_central(stdin_pipe=True)
+    wait_for(lambda: charger.boot() == "Accepted", 30, "Accepted once Central answers")
+    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-006"), 30, "ticket")
+    assert (ticket["kwh"], ticket["origin"]) == (1.8, "offline")
+    assert ticket["eur"] == round(1.8 * ticket["price"], 2)
+    (shown,) = wait_for(lambda: network.driver_history("D-006"), 20, "the driver's ticket")
+    assert shown["kwh"] == 1.8
+    reconciled = network.admin("reconcile")
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+    audit = network.admin("audit", "--limit", "50").stdout
+    assert "offline_unknown_id" in audit and "CARD-77" in audit and "0.700 kWh" in audit
+    assert not network.sessions("driver_id = ?", ("CARD-77",))
+    assert len(network.tickets(cp_id=CP, driver_id="D-006")) == 1

@@ -254,6 +254,10 @@ class SupplyEnded(Event):
     started_at: str
     ended_at: str
     reason: EndReason
+    # extension: ``offline`` for a supply the CP started on its own, with an id it authorized
+    # locally while Central was out of reach; Central has no session for it and bills it at
+    # its end (``session_id`` is the CP's); absent for a session Central authorized
+    origin: str | None = None
 
 
 # --- evc.driver.notices -------------------------------------------------------------------
