@@ -2,6 +2,8 @@
 
 * ``ocpp_gateway.main`` — the command line; ``ocpp_gateway.gateway`` — the WebSocket server;
 * ``ocpp_gateway.charge_point`` — the ``ocpp`` library's routing of the charger's messages;
+* ``ocpp_gateway.connectors`` — a charger's connectors, each a CP at Central, and the routing
+  of its messages to them;
 * ``ocpp_gateway.point`` — one charge point's glue; ``ocpp_gateway.station`` — its decisions
   (no I/O); ``ocpp_gateway.mapping`` — OCPP words in EVCharging's terms (no I/O);
 * ``ocpp_gateway.central_monitor`` — its monitor towards Central; ``ocpp_gateway.kafka_side`` —

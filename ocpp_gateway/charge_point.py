@@ -3,8 +3,9 @@
 ``GatewayChargePoint`` is the library's central-system ``ChargePoint`` with one ``@on``
 handler per action: the library parses, validates against the 1.6 JSON schemas, converts
 camelCase, answers a handler's exception with a CALLERROR and never ends the connection for
-one bad message. Each handler hands the message to its ``Point`` (``ocpp_gateway.point``),
-which decides; here is only the translation to and from the library's payload classes.
+one bad message. Each handler hands the message to the charger's points
+(``ocpp_gateway.connectors.ChargerPoints``: the ``Point`` of each connector), which decide;
+here is only the translation to and from the library's payload classes.
 
 Every call a charger makes is counted for the metrics (``ocpp_gateway.metrics``), by action
 and result: ``ok``, or the CALLERROR's code the library answered with. ``GatewayConnection``
@@ -19,7 +20,7 @@ import time
 from typing import Any
 
 from ocpp.exceptions import OCPPError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import (
     Action,
@@ -28,7 +29,7 @@ from ocpp.v16.enums import (
     RegistrationStatus,
 )
 
-from ocpp_gateway.point import Point
+from ocpp_gateway.connectors import ChargerPoints
 from ocpp_gateway.station import CONNECTOR, Call, RemoteStart, RemoteStop
 from wire.timefmt import now_ts
 
@@ -41,14 +42,15 @@ def _id_tag_info(accepted: bool) -> dict[str, str]:
 
 
 class GatewayConnection:
-    """What the gateway's charge points of both versions add to the library's: the point
-    they serve, the time of the last message (the silence watchdog) and the calls counted.
-    A mixin before the library's ``ChargePoint`` of one version."""
+    """What the gateway's charge points of both versions add to the library's: the charger's
+    points they serve (``point``: one per connector), the time of the last message (the
+    silence watchdog) and the calls counted. A mixin before the library's ``ChargePoint`` of
+    one version."""
 
-    point: Point
+    point: ChargerPoints
     _connection: Any
 
-    def _setup(self, point: Point) -> None:
+    def _setup(self, point: ChargerPoints) -> None:
         self.point = point
         self.last_message = time.monotonic()
         # the charger's calls the gateway has not answered yet: meanwhile the charger waits
@@ -95,17 +97,29 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
 
     version = "1.6"
 
-    def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
+    def __init__(self, cp_id: str, connection: Any, point: ChargerPoints) -> None:
         ChargePoint.__init__(self, cp_id, connection, response_timeout=CALL_TIMEOUT)
         self._setup(point)
 
-    def payload(self, request: Call) -> Any:
+    def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
         if isinstance(request, RemoteStart):
-            return call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=CONNECTOR)
+            return call.RemoteStartTransaction(id_tag=request.id_tag, connector_id=connector)
         if isinstance(request, RemoteStop):
             return call.RemoteStopTransaction(transaction_id=request.transaction_id)
         kind = AvailabilityType.operative if request.operative else AvailabilityType.inoperative
-        return call.ChangeAvailability(connector_id=0, type=kind)
+        return call.ChangeAvailability(connector_id=connector, type=kind)
+
+    async def number_of_connectors(self) -> int | None:
+        """GetConfiguration ``NumberOfConnectors`` (a core key every 1.6 charger has); None
+        when the charger does not say."""
+        answer = await self.call(call.GetConfiguration(key=["NumberOfConnectors"]))
+        for entry in getattr(answer, "configuration_key", None) or []:
+            if entry.get("key") == "NumberOfConnectors":
+                try:
+                    return int(entry.get("value", ""))
+                except ValueError:
+                    return None
+        return None
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -117,6 +131,11 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
             interval=max(1, round(self.point.gateway.heartbeat_interval)),
             status=RegistrationStatus(status),
         )
+
+    @after(Action.boot_notification)
+    def after_boot_notification(self, **_: Any) -> None:
+        # once the answer left: a call before it would reach a charger not yet accepted
+        self.point.booted(self.number_of_connectors)
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:
@@ -138,7 +157,7 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
     def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> call_result.StartTransaction:
-        transaction_id, accepted = self.point.start(id_tag, meter_start, timestamp)
+        transaction_id, accepted = self.point.start(connector_id, id_tag, meter_start, timestamp)
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info=_id_tag_info(accepted)
         )
@@ -150,7 +169,7 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
         meter_value: list[dict[str, Any]],
         transaction_id: int | None = None,
     ) -> call_result.MeterValues:
-        self.point.meter(transaction_id, meter_value)
+        self.point.meter(connector_id, transaction_id, meter_value)
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)

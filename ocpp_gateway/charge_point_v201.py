@@ -9,8 +9,9 @@ Authorize an idTag, a TransactionEvent the start, meter values and stop of 1.6
 
 What 2.0.1 words differently: the charger names its transactions (``transactionId``, a
 string); statuses are Available/Occupied/Reserved/Unavailable/Faulted per EVSE, with no
-error code (EVSE 1 is the CP's connector); RequestStart/StopTransaction and
-ChangeAvailability (``operationalStatus``, the whole station) are the gateway's calls.
+error code (EVSE n is connector n's CP, EVSE 0 the whole station; connector 1 of each EVSE);
+RequestStart/StopTransaction and ChangeAvailability (``operationalStatus``, of the CP's
+EVSE) are the gateway's calls.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ocpp.v201.enums import (
 
 from ocpp_gateway import mapping
 from ocpp_gateway.charge_point import CALL_TIMEOUT, GatewayConnection
-from ocpp_gateway.point import Point
+from ocpp_gateway.connectors import ChargerPoints
 from ocpp_gateway.station import CONNECTOR, Call, RemoteStart, RemoteStop
 from wire.timefmt import now_ts
 
@@ -46,16 +47,16 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
 
     version = "2.0.1"
 
-    def __init__(self, cp_id: str, connection: Any, point: Point) -> None:
+    def __init__(self, cp_id: str, connection: Any, point: ChargerPoints) -> None:
         ChargePoint.__init__(self, cp_id, connection, response_timeout=CALL_TIMEOUT)
         self._setup(point)
 
-    def payload(self, request: Call) -> Any:
+    def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
         if isinstance(request, RemoteStart):
             return call.RequestStartTransaction(
                 id_token={"id_token": request.id_tag, "type": IdTokenEnumType.central.value},
                 remote_start_id=request.remote_start_id,
-                evse_id=CONNECTOR,
+                evse_id=connector,
             )
         if isinstance(request, RemoteStop):
             return call.RequestStopTransaction(transaction_id=request.charger_tx)
@@ -64,7 +65,7 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
             if request.operative
             else OperationalStatusEnumType.inoperative
         )
-        return call.ChangeAvailability(operational_status=status)
+        return call.ChangeAvailability(operational_status=status, evse={"id": connector})
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -87,7 +88,7 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
     def on_status_notification(
         self, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> call_result.StatusNotification:
-        # EVSE 1 is the CP (one connector: EVSE 0 is the station as a whole); no error code
+        # EVSE n is connector n's CP, EVSE 0 the station as a whole; no error code
         self.point.status(evse_id, connector_status, "", None)
         return call_result.StatusNotification()
 
@@ -105,12 +106,14 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
         id_token: dict[str, Any] | None = None,
         meter_value: list[dict[str, Any]] | None = None,
         offline: bool = False,
+        evse: dict[str, Any] | None = None,
         **_: Any,
     ) -> call_result.TransactionEvent:
         event = mapping.transaction_event(
             event_type, timestamp, transaction_info, id_token, meter_value, offline
         )
-        verdict = self.point.transaction_event(event)
+        evse_id = evse.get("id") if evse else None
+        verdict = self.point.transaction_event(event, evse_id if isinstance(evse_id, int) else None)
         if verdict is None:
             return call_result.TransactionEvent()
         return call_result.TransactionEvent(id_token_info=_id_token_info(verdict))

@@ -17,7 +17,13 @@ Upgrade rules (``_check_upgrade``, before any OCPP message):
   runs with ``--auto-register``;
 - security profile 3 (``server_tls`` requires client certificates from the CA): the
   handshake already refused an untrusted or missing certificate; the certificate's common
-  name must be the id — else 403 (``ocpp_gateway.profiles``).
+  name must be the id — else 403 (``ocpp_gateway.profiles``);
+- the id is a charger's: none of its connectors' CP ids (``ocpp_gateway.connectors``) may be
+  another charger's connector already served, nor longer than a CP id may be — else 409.
+
+Each connector of a charger is a CP at Central (``--connectors``): the connection serves
+the charger's ``ChargerPoints``, one ``Point`` per connector; Central's commands reach a
+point by its CP id.
 
 A connection silent (no OCPP message, no pong) for ``silence_limit`` is closed; the gateway
 then stops heartbeating that charge point and Central turns it DISCONNECTED.
@@ -49,6 +55,7 @@ from cp_core.enrollment import TokenFolder
 from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.charge_point_v201 import GatewayChargePoint201
+from ocpp_gateway.connectors import ChargerPoints, ConnectorCounts, bad_cp_id, connector_cp_id
 from ocpp_gateway.kafka_side import KafkaSide
 from ocpp_gateway.point import Point
 from ocpp_gateway.profiles import CHARGE_POINT_ID, SecurityProfile, certificate_refusal
@@ -116,6 +123,7 @@ class Gateway:
         server_tls: ssl.SSLContext | None = None,
         security: KafkaSecurity | None = None,
         insecure: bool = False,
+        connectors: ConnectorCounts | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
         self.central = central
@@ -141,7 +149,9 @@ class Gateway:
         self.security = security
         self.insecure = insecure
         self._say = say
-        self.points: dict[str, Point] = {}
+        self.connectors = connectors or ConnectorCounts()  # how many each charger has
+        self.chargers: dict[str, ChargerPoints] = {}  # by charger id (its WebSocket's)
+        self.points: dict[str, Point] = {}  # by CP id at Central: one per connector
         self.kafka: KafkaSide = None  # type: ignore[assignment]  # set in serve()
         self._server: Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -163,11 +173,40 @@ class Gateway:
     def say(self, text: str) -> None:
         self._say(f"{time.strftime('%H:%M:%S')} {text}")
 
-    def point(self, cp_id: str) -> Point:
-        point = self.points.get(cp_id)
-        if point is None:
-            point = self.points[cp_id] = Point(self, cp_id)
-        return point
+    def charger(self, charger_id: str) -> ChargerPoints:
+        """The charger and its connectors' points (made at its first connection)."""
+        charger = self.chargers.get(charger_id)
+        if charger is None:
+            count = self.connectors.of(charger_id)
+            points = {}
+            for n in range(1, count + 1):
+                cp_id = connector_cp_id(charger_id, n, count)
+                points[n] = self.points[cp_id] = Point(self, cp_id, n)
+            charger = self.chargers[charger_id] = ChargerPoints(self, charger_id, points)
+        return charger
+
+    def _forget(self, charger: ChargerPoints) -> None:
+        """A charger gone that Central never admitted: keep nothing of a stranger."""
+        if charger.cp is not None or any(
+            self.credentials.load(point.cp_id) is not None for point in charger.points
+        ):
+            return
+        self.chargers.pop(charger.charger_id, None)
+        for point in charger.points:
+            self.points.pop(point.cp_id, None)
+
+    def _conflict(self, charger_id: str) -> str | None:
+        """Why this charger cannot be served beside the others (its connectors' CP ids)."""
+        count = self.connectors.of(charger_id)
+        bad = bad_cp_id(charger_id, count)
+        if bad is not None:
+            return f"its connector's CP id {bad} is longer than 64 characters"
+        for n in range(1, count + 1):
+            point = self.points.get(connector_cp_id(charger_id, n, count))
+            owner = next((c for c in self.chargers.values() if point in c.points), None)
+            if owner is not None and owner.charger_id != charger_id:
+                return f"{point.cp_id} is connector {point.connector} of {owner.charger_id}"
+        return None
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -209,9 +248,9 @@ class Gateway:
                     for point in list(self.points.values()):
                         point.tick()
         finally:
-            for point in list(self.points.values()):
-                if point.cp is not None:
-                    await point.detach(point.cp, "gateway shutting down")
+            for charger in list(self.chargers.values()):
+                if charger.cp is not None:
+                    await charger.detach(charger.cp, "gateway shutting down")
             await asyncio.to_thread(self.kafka.close)
 
     def _command(self, cp_id: str, event: Event) -> None:
@@ -229,6 +268,10 @@ class Gateway:
             return connection.respond(
                 HTTPStatus.BAD_REQUEST, "subprotocol ocpp1.6 or ocpp2.0.1 required\n"
             )
+        conflict = self._conflict(cp_id)
+        if conflict is not None:
+            self.say(f"[{cp_id}] refused: {conflict}")
+            return connection.respond(HTTPStatus.CONFLICT, f"{conflict}\n")
         if self.profile.client_certificates:
             ssl_object = connection.transport.get_extra_info("ssl_object")
             refusal = certificate_refusal(cp_id, peer_common_name(ssl_object))
@@ -255,17 +298,19 @@ class Gateway:
         if match is None:  # (refused by _check_upgrade already)
             return
         cp_id = match.group(1)
-        point = self.point(cp_id)
+        charger = self.charger(cp_id)
         kind = CHARGE_POINTS.get(connection.subprotocol or "", GatewayChargePoint)
-        cp = kind(cp_id, connection, point)
+        cp = kind(cp_id, connection, charger)
         authenticated = getattr(connection, "username", None) == cp_id
         checked = "certificate" if self.profile.client_certificates else "password"
         notes = ["TLS"] if self.profile.tls else []
         notes += [f"{checked} checked"] if authenticated else []
         notes.append(f"OCPP {cp.version}")
+        if charger.count > 1:
+            notes.append(f"connectors: {', '.join(p.cp_id for p in charger.points)}")
         suffix = f" ({', '.join(notes)})" if notes else ""
         self.say(f"[{cp_id}] WebSocket connected from {connection.remote_address[0]}{suffix}")
-        point.attach(cp, authenticated)
+        charger.attach(cp, authenticated)
         why = "closed"
         loop = asyncio.get_running_loop()
         reader, watchdog = loop.create_task(cp.start()), loop.create_task(self._watch(cp))
@@ -283,9 +328,8 @@ class Gateway:
             await asyncio.gather(reader, watchdog, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await connection.close()
-            await point.detach(cp, why)
-            if point.cp is None and self.credentials.load(cp_id) is None:
-                self.points.pop(cp_id, None)  # never admitted: keep nothing of a stranger
+            await charger.detach(cp, why)
+            self._forget(charger)
 
     async def _watch(self, cp: GatewayChargePoint | GatewayChargePoint201) -> None:
         while cp.answering or time.monotonic() - cp.last_message < self.silence_limit:

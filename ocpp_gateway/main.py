@@ -5,6 +5,7 @@
             [--enroll-tokens DIR] [--state-dir DIR] [--gateway-id ID] [--topic-prefix P]
             [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
             [--security-profile 1|2|3] [--ocpp-cert FILE --ocpp-key FILE] [--ocpp-ca FILE]
+            [--connectors ID=N | --connectors N ...]
 
 Towards the chargers (``ocpp_gateway.profiles``): OCPP security profile 2 by default —
 ``wss://`` with the server certificate ``ocpp.pem``/``ocpp.key`` of the secrets directory
@@ -24,6 +25,10 @@ with the operator's one-time enrollment token: ``--enroll-tokens DIR`` holds one
 ``<charger id>.token`` per charger (``evc-admin cp enroll ID --token-file DIR/ID.token``),
 read when that charger's REGISTER is about to leave, so a token dropped there is used at
 the charger's next boot without a restart (docs/ocpp.md).
+
+Each connector of a charger is a CP at Central: a charger with one connector (the default)
+is the CP of its own id, one declared with ``--connectors ID=N`` (N ≥ 2) the CPs ``ID-1`` …
+``ID-N``, each with its own token file, credential and tickets (``ocpp_gateway.connectors``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import sys
 from pathlib import Path
 
 from cp_core.passwords import PasswordFile, default_path
+from ocpp_gateway.connectors import ConnectorCounts, connectors_option
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.metrics import serve_gateway
 from ocpp_gateway.profiles import SecurityProfile
@@ -146,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="profile 3: the CA that issues the chargers' certificates (default ca.pem in the "
         "secrets directory; evc-admin ocpp cert ID issues one)",
     )
+    p.add_argument(
+        "--connectors",
+        type=connectors_option,
+        action="append",
+        default=[],
+        metavar="ID=N | N",
+        help="a charger's number of connectors, each a CP at Central: ID-1 … ID-N when N ≥ 2, "
+        "the charger's own id when 1 (repeatable; N alone: every charger not named; default 1)",
+    )
     cli.add_kafka_security(p, "engine")
     add_metrics_option(p)
     p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
@@ -216,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         server_tls=server_tls,
         security=security,
         insecure=args.insecure,
+        connectors=ConnectorCounts.of_options(args.connectors),
         say=lambda line: print(line, flush=True),
     )
     serve_gateway(args, gateway)  # --metrics-port: /metrics, /healthz, /readyz (may exit 2)

@@ -1,7 +1,7 @@
 """EV_OCPP's metrics and probes (``--metrics-port``; docs/operations.md).
 
-Read at scrape time: the chargers and their Central links from the gateway's points (a copy
-of the dict's values, read as the event loop left them), the calls counted on the event loop
+Read at scrape time: the chargers and their Central links (one per connector) from the
+gateway's chargers and points (copies of the dicts' values, read as the event loop left them), the calls counted on the event loop
 (``Gateway.calls``). Charger ids are not labels: a site may have thousands.
 
 Ready: the WebSocket server listens and Kafka is reachable.
@@ -19,11 +19,11 @@ from wire.metrics import MetricsServer, Readiness, gauge, serve_metrics
 
 
 def gateway_metrics(gateway: Gateway) -> Iterator[Metric]:
-    points = list(gateway.points.values())
+    points = list(gateway.points.values())  # one per connector: a CP at Central each
     yield gauge(
         "evc_ocpp_chargers_connected",
-        "OCPP charge points with an open WebSocket",
-        sum(1 for p in points if p.cp is not None),
+        "OCPP chargers with an open WebSocket",
+        sum(1 for c in list(gateway.chargers.values()) if c.cp is not None),
     )
     yield gauge(
         "evc_ocpp_central_links_up",

@@ -1,6 +1,9 @@
 """One charge point known to the gateway, across its WebSocket connections: the glue between
 its ``Station`` (decisions), its ``CentralMonitor`` (the monitor's session), the gateway's
 ``KafkaSide`` (the engine's events and commands) and its current ``GatewayChargePoint``.
+A charge point is one connector of a charger (``connector``); the charger's connection
+reaches it through ``ocpp_gateway.connectors.ChargerPoints``, which holds the points of all
+its connectors.
 
 Everything here runs on the event loop. OCPP calls towards the charger (RemoteStart…,
 ChangeAvailability) run as tasks of their own: an ``@on`` handler that awaited one would wait
@@ -77,17 +80,19 @@ class Charger(Protocol):
 
     def call(self, payload: Any) -> Awaitable[Any]: ...
 
-    def payload(self, request: Call) -> Any:
-        """The OCPP call of this connection's version for one of the station's calls."""
+    def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
+        """The OCPP call of this connection's version for one of the station's calls, for
+        that connector (1.6 connectorId, 2.0.1 evseId)."""
         ...
 
     def close(self, reason: str) -> Awaitable[None]: ...
 
 
 class Point:
-    def __init__(self, gateway: Host, cp_id: str) -> None:
+    def __init__(self, gateway: Host, cp_id: str, connector: int = CONNECTOR) -> None:
         self.gateway = gateway
         self.cp_id = cp_id
+        self.connector = connector  # its number on the charger (1.6 connectorId, 2.0.1 evseId)
         self.station = Station(cp_id, TransactionBook(gateway.state_dir, cp_id, gateway.ids))
         self.link: CentralMonitor | None = None
         self.cp: Charger | None = None
@@ -106,14 +111,13 @@ class Point:
     # --- the WebSocket -----------------------------------------------------------------------
 
     def attach(self, cp: Charger, authenticated: bool) -> None:
-        """A new connection: it replaces an older one. A provisioned charge point (password
-        checked) is the monitor's again at once: a charger that reconnects after an outage
-        sends no BootNotification, only its queued messages (OCPP 1.6 §3.7)."""
-        old, self.cp = self.cp, cp
+        """A new connection: it replaces an older one (which ``ChargerPoints`` closes). A
+        provisioned charge point (password checked) is the monitor's again at once: a charger
+        that reconnects after an outage sends no BootNotification, only its queued messages
+        (OCPP 1.6 §3.7)."""
+        self.cp = cp
         self.authenticated = authenticated
         self.connected_at = utc_now()
-        if old is not None:
-            self._spawn(old.close("replaced by a new connection"))
         known = self.gateway.credentials.load(self.cp_id) is not None
         if self.link is None and known and (authenticated or self.gateway.auto_register):
             self._start_link()
@@ -150,6 +154,14 @@ class Point:
         self.link.report(self.station.health.health, self.station.health.reason)
         self.link.start()
 
+    def keep_trying(self) -> None:
+        """Central refused this CP at a boot that it accepted for the charger's other
+        connectors: the charger will not boot again, so this CP's link goes on asking by
+        itself (every few seconds; it reads the CP's enrollment token file before each
+        REGISTER, so a token dropped there later lets it in)."""
+        if self.link is None and self.cp is not None:
+            self._start_link("" if self.authenticated else f"OCPP {self.vendor}")
+
     # --- what the charger says ---------------------------------------------------------------
 
     async def boot(self, vendor: str, model: str) -> str:
@@ -185,13 +197,14 @@ class Point:
         return "Rejected"
 
     def status(self, connector_id: int, status: str, error_code: str, info: str | None) -> None:
-        if connector_id not in (0, CONNECTOR):
-            return
+        """This connector's status, or (connector 0) the charger's as a whole."""
         before = self.station.health
-        self._apply(self.station.on_status(status, error_code, info))
+        whole = connector_id == 0
+        self._apply(self.station.on_status(status, error_code, info, whole_charger=whole))
         health = self.station.health
         if health != before:
-            self.say(f"status {status}: {health.health} {health.reason}".rstrip())
+            what = "charger status (connector 0)" if whole else "status"
+            self.say(f"{what} {status}: {health.health} {health.reason}".rstrip())
         if self.link is not None:
             self.link.report(health.health, health.reason)
 
@@ -348,7 +361,7 @@ class Point:
             if isinstance(request, RemoteStart):
                 self._refused_start("charging point not connected")
             return
-        payload = cp.payload(request)
+        payload = cp.payload(request, self.connector)
         action = type(payload).__name__  # RemoteStartTransaction, RequestStartTransaction…
         try:
             answer = await self._ask(cp, payload)

@@ -4,17 +4,20 @@ code a real charger vendor might use): for ``make run --ocpp-cps N`` and the tes
 
     python -m ocpp_gateway.sim --url ws://127.0.0.1:9000/ocpp --id OCPP-01
         [--password PW | --password-file F] [--power-kw 22] [--speed 10] [--charge-seconds 8]
-        [--ca CA.pem [--cert ID.pem --key ID.key]] [--ocpp-version 1.6|2.0.1]
+        [--ca CA.pem [--cert ID.pem --key ID.key]] [--ocpp-version 1.6|2.0.1] [--connectors N]
 
 With a ``wss://`` URL it checks the gateway's certificate against ``--ca`` (security profile
 2) and, given ``--cert``/``--key`` (``evc-admin ocpp cert ID``), presents its own (profile 3).
 
-It boots, reports Available, beats at the interval the gateway gives, accepts
-RemoteStartTransaction (StartTransaction, then MeterValues every second with the energy
-register in Wh and the power in W, then StopTransaction EVDisconnected after
-``charge_seconds``), RemoteStopTransaction (StopTransaction Remote) and ChangeAvailability
-(StatusNotification Unavailable/Available). It reconnects when the WebSocket drops; it
-does not queue messages while offline (the tests do that themselves).
+It boots, reports each connector Available, beats at the interval the gateway gives,
+accepts RemoteStartTransaction on a free connector (StartTransaction, then MeterValues every
+second with the energy register in Wh and the power in W, then StopTransaction
+EVDisconnected after ``charge_seconds``), RemoteStopTransaction (StopTransaction Remote),
+ChangeAvailability of a connector or of all (connector 0: StatusNotification
+Unavailable/Available) and GetConfiguration ``NumberOfConnectors``. ``--connectors N``: N
+connectors, each with its own meter and transaction (EV_OCPP serves them as N CPs when told
+``--connectors ID=N``). It reconnects when the WebSocket drops; it does not queue messages
+while offline (the tests do that themselves).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from ocpp.v16.enums import (
     RemoteStartStopStatus,
 )
 
-from ocpp_gateway.sim_common import SimBehaviour
+from ocpp_gateway.sim_common import SimBehaviour, SimConnector
 from ocpp_gateway.sim_v201 import SimCharger201
 
 log = logging.getLogger(__name__)
@@ -93,44 +96,64 @@ class SimCharger(SimBehaviour, ChargePoint):
         speed: float = 1.0,
         charge_seconds: float = 8.0,
         meter_wh: float = 0.0,
+        connectors: int = 1,
     ) -> None:
         ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
-        self._sim_setup(power_kw, speed, charge_seconds, meter_wh)
-        self.transaction_id: int | None = None
+        self._sim_setup(power_kw, speed, charge_seconds, meter_wh, connectors)
 
     # --- the gateway's calls -----------------------------------------------------------------
 
     @on(Action.remote_start_transaction)
-    def on_remote_start(self, id_tag: str, **_: Any) -> call_result.RemoteStartTransaction:
+    def on_remote_start(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.RemoteStartTransaction:
         self.received.append("RemoteStartTransaction")
-        if self.charging():
+        connector = self.free_connector(connector_id)
+        if connector is None:
             return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
-        self._charging = asyncio.get_running_loop().create_task(self.charge(id_tag))
+        self.start_charging(connector, self.charge(id_tag, connector.number))
         return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.accepted)
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop(self, transaction_id: int) -> call_result.RemoteStopTransaction:
         self.received.append("RemoteStopTransaction")
-        if self.transaction_id != transaction_id or self._charging is None:
-            return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.rejected)
-        self._remote_stop.set()
-        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+        for connector in self.connectors.values():
+            if connector.transaction_id == transaction_id and connector.charging is not None:
+                connector.remote_stop.set()
+                return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.accepted)
+        return call_result.RemoteStopTransaction(status=RemoteStartStopStatus.rejected)
 
     @on(Action.change_availability)
     def on_change_availability(
         self, connector_id: int, type: str
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {type}")
-        self.operative = type == "Operative"
-        if self.charging():
-            # OCPP 1.6 §5.2: during a transaction the change waits for its end
-            return call_result.ChangeAvailability(status=AvailabilityStatus.scheduled)
-        asyncio.get_running_loop().create_task(self.status(self.idle_status))
-        return call_result.ChangeAvailability(status=AvailabilityStatus.accepted)
+        if connector_id and connector_id not in self.connectors:
+            return call_result.ChangeAvailability(status=AvailabilityStatus.rejected)
+        scheduled = False
+        for n in [connector_id] if connector_id else list(self.connectors):
+            self.connectors[n].operative = type == "Operative"
+            if self.charging(n):
+                scheduled = True  # OCPP 1.6 §5.2: during a transaction it waits for its end
+            else:
+                loop = asyncio.get_running_loop()
+                loop.create_task(self.status(self.idle_status(n), connector=n))
+        status = AvailabilityStatus.scheduled if scheduled else AvailabilityStatus.accepted
+        return call_result.ChangeAvailability(status=status)
 
-    @property
-    def idle_status(self) -> ChargePointStatus:
-        if self.operative:
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
+        known = {"NumberOfConnectors": str(len(self.connectors))}
+        wanted = key or list(known)
+        return call_result.GetConfiguration(
+            configuration_key=[
+                {"key": k, "readonly": True, "value": known[k]} for k in wanted if k in known
+            ],
+            unknown_key=[k for k in wanted if k not in known] or None,
+        )
+
+    def idle_status(self, connector: int = 1) -> ChargePointStatus:
+        if self.connectors[connector].operative:
             return ChargePointStatus.available
         return ChargePointStatus.unavailable
 
@@ -149,9 +172,11 @@ class SimCharger(SimBehaviour, ChargePoint):
         self,
         status: ChargePointStatus,
         error_code: ChargePointErrorCode = ChargePointErrorCode.no_error,
+        connector: int = 1,
     ) -> None:
+        """StatusNotification of a connector (0: the charger as a whole)."""
         await self.call(
-            call.StatusNotification(connector_id=1, error_code=error_code, status=status)
+            call.StatusNotification(connector_id=connector, error_code=error_code, status=status)
         )
 
     async def heartbeat(self) -> None:
@@ -162,53 +187,62 @@ class SimCharger(SimBehaviour, ChargePoint):
         answer = await self.call(call.Authorize(id_tag=id_tag))
         return answer.id_tag_info["status"]
 
-    async def start_transaction(self, id_tag: str) -> bool:
+    async def start_transaction(self, id_tag: str, connector: int = 1) -> bool:
+        state = self.connectors[connector]
         answer = await self.call(
             call.StartTransaction(
-                connector_id=1, id_tag=id_tag, meter_start=int(self.meter_wh), timestamp=iso_now()
+                connector_id=connector,
+                id_tag=id_tag,
+                meter_start=int(state.meter_wh),
+                timestamp=iso_now(),
             )
         )
-        self.transaction_id = answer.transaction_id
+        state.transaction_id = answer.transaction_id
         return answer.id_tag_info["status"] == "Accepted"
 
-    async def send_meter(self) -> None:
+    async def send_meter(self, connector: int = 1) -> None:
+        state = self.connectors[connector]
         await self.call(
             call.MeterValues(
-                connector_id=1,
-                transaction_id=self.transaction_id,
-                meter_value=meter_value(self.meter_wh, self.power_kw * 1000),
+                connector_id=connector,
+                transaction_id=state.transaction_id,
+                meter_value=meter_value(state.meter_wh, self.power_kw * 1000),
             )
         )
 
-    async def stop_transaction(self, reason: Reason = Reason.ev_disconnected) -> None:
-        assert self.transaction_id is not None
+    async def stop_transaction(
+        self, reason: Reason = Reason.ev_disconnected, connector: int = 1
+    ) -> None:
+        state = self.connectors[connector]
+        assert state.transaction_id is not None
         await self.call(
             call.StopTransaction(
-                meter_stop=int(self.meter_wh),
+                meter_stop=int(state.meter_wh),
                 timestamp=iso_now(),
-                transaction_id=self.transaction_id,
+                transaction_id=state.transaction_id,
                 reason=reason,
             )
         )
-        self.transaction_id = None
+        state.transaction_id = None
 
-    async def charge(self, id_tag: str) -> None:
+    async def charge(self, id_tag: str, connector: int = 1) -> None:
         """Plug in, charge ``charge_seconds`` (energy × ``speed``), unplug. A connection lost
         meanwhile ends the simulation of this transaction (this charger queues nothing)."""
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-            await self._charge(id_tag)
+            await self._charge(id_tag, self.connectors[connector])
 
-    async def _charge(self, id_tag: str) -> None:
-        await self.status(ChargePointStatus.preparing)
-        if not await self.start_transaction(id_tag):
-            await self.stop_transaction(Reason.de_authorized)
-            await self.status(self.idle_status)
+    async def _charge(self, id_tag: str, state: SimConnector) -> None:
+        n = state.number
+        await self.status(ChargePointStatus.preparing, connector=n)
+        if not await self.start_transaction(id_tag, n):
+            await self.stop_transaction(Reason.de_authorized, n)
+            await self.status(self.idle_status(n), connector=n)
             return
-        await self.status(ChargePointStatus.charging)
-        reason = Reason.remote if await self.run_meter() else Reason.ev_disconnected
-        await self.status(ChargePointStatus.finishing)
-        await self.stop_transaction(reason)
-        await self.status(self.idle_status)
+        await self.status(ChargePointStatus.charging, connector=n)
+        reason = Reason.remote if await self.run_meter(n) else Reason.ev_disconnected
+        await self.status(ChargePointStatus.finishing, connector=n)
+        await self.stop_transaction(reason, n)
+        await self.status(self.idle_status(n), connector=n)
 
 
 SUBPROTOCOLS = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
@@ -224,7 +258,7 @@ async def run(args: argparse.Namespace) -> None:
     kind = charger_class(args.ocpp_version)
     headers = basic_auth_header(args.id, args.password) if args.password else None
     tls = client_tls(args.ca, args.cert, args.key) if url.startswith("wss://") else None
-    meter = 0.0
+    meters: dict[int, float] = {}  # each connector's meter, kept across connections
     while True:
         try:
             async with websockets.connect(
@@ -239,20 +273,23 @@ async def run(args: argparse.Namespace) -> None:
                     power_kw=args.power_kw,
                     speed=args.speed,
                     charge_seconds=args.charge_seconds,
-                    meter_wh=meter,
+                    connectors=args.connectors,
                 )
+                for n, wh in meters.items():
+                    charger.connectors[n].meter_wh = wh
                 reader = asyncio.get_running_loop().create_task(charger.start())
                 while (status := await charger.boot()) != RegistrationStatus.accepted:
                     print(f"{args.id}: BootNotification {status}; retrying", flush=True)
                     await asyncio.sleep(5)
                 print(f"{args.id}: booted, heartbeat every {charger.interval} s", flush=True)
-                await charger.status(ChargePointStatus.available.value)  # a word of both
+                for n in charger.connectors:  # Available: a word of both versions
+                    await charger.status(ChargePointStatus.available.value, connector=n)
                 beat = asyncio.get_running_loop().create_task(charger.beat())
                 try:
                     await reader
                 finally:
                     beat.cancel()
-                    meter = charger.meter_wh
+                    meters = {n: c.meter_wh for n, c in charger.connectors.items()}
         except (OSError, websockets.exceptions.WebSocketException) as exc:
             print(f"{args.id}: connection failed ({exc}); retrying", flush=True)
         await asyncio.sleep(2)
@@ -271,6 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--charge-seconds", type=float, default=8.0)
     p.add_argument("--ocpp-version", choices=sorted(SUBPROTOCOLS), default="1.6")
+    p.add_argument(
+        "--connectors",
+        type=int,
+        choices=range(1, 100),
+        default=1,
+        metavar="N",
+        help="connectors (2.0.1: EVSEs), each with its own meter and transaction (default 1)",
+    )
     p.add_argument("--no-gui", action="store_true")
     args = p.parse_args(argv)
     if args.password_file is not None:

@@ -2,7 +2,12 @@
 ``ocpp_gateway.sim_v201`` for 2.0.1): their state, the heartbeat, and the charging itself —
 a meter that turns at ``power_kw`` × ``speed``, one reading a second, until
 ``charge_seconds`` have passed or the gateway asks for a stop. Each version's class says it
-in its own messages (``send_meter``, the heartbeat's ``Heartbeat`` call)."""
+in its own messages (``send_meter``, the heartbeat's ``Heartbeat`` call).
+
+A simulated charger has ``connectors`` connectors (1 by default), each with its own meter,
+transaction and charging (``SimConnector``; 2.0.1: EVSE n with its connector 1). The
+attributes of connector 1 are also the charger's own (``meter_wh``, ``transaction_id``…),
+as they were before a charger had several."""
 
 from __future__ import annotations
 
@@ -10,22 +15,59 @@ import asyncio
 from typing import Any
 
 
+class SimConnector:
+    """One connector: its meter (Wh), its transaction, its charging task, the gateway's stop."""
+
+    def __init__(self, number: int, meter_wh: float = 0.0) -> None:
+        self.number = number
+        self.meter_wh = meter_wh
+        self.transaction_id: Any = None  # 1.6: the gateway's number; 2.0.1: the charger's id
+        self.seq = 0  # 2.0.1: the transaction's seqNo
+        self.operative = True
+        self.charging: asyncio.Task[None] | None = None
+        self.remote_stop = asyncio.Event()  # the gateway's stop for the running transaction
+
+
 class SimBehaviour:
     """A mixin before the ``ocpp`` library's ``ChargePoint`` of one version."""
 
     def _sim_setup(
-        self, power_kw: float, speed: float, charge_seconds: float, meter_wh: float
+        self,
+        power_kw: float,
+        speed: float,
+        charge_seconds: float,
+        meter_wh: float,
+        connectors: int = 1,
     ) -> None:
         self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
-        self.meter_wh = meter_wh
+        self.connectors = {n: SimConnector(n, meter_wh) for n in range(1, connectors + 1)}
         self.interval = 30
         self.boot_interval = 0  # the last BootNotification.conf's interval, whatever its status
         self.received: list[str] = []  # actions the gateway called, in order
-        self.operative = True
-        self._charging: asyncio.Task[None] | None = None
-        self._remote_stop = asyncio.Event()  # the gateway's stop for the running transaction
 
-    async def send_meter(self) -> None:
+    # connector 1's state, the charger's own when it has one connector
+
+    @property
+    def meter_wh(self) -> float:
+        return self.connectors[1].meter_wh
+
+    @meter_wh.setter
+    def meter_wh(self, wh: float) -> None:
+        self.connectors[1].meter_wh = wh
+
+    @property
+    def transaction_id(self) -> Any:
+        return self.connectors[1].transaction_id
+
+    @transaction_id.setter
+    def transaction_id(self, value: Any) -> None:
+        self.connectors[1].transaction_id = value
+
+    @property
+    def operative(self) -> bool:
+        return self.connectors[1].operative
+
+    async def send_meter(self, connector: int = 1) -> None:
         raise NotImplementedError
 
     async def heartbeat(self) -> Any:
@@ -36,20 +78,40 @@ class SimBehaviour:
             await asyncio.sleep(self.interval)
             await self.heartbeat()
 
-    def charging(self) -> bool:
-        return self._charging is not None and not self._charging.done()
+    def charging(self, connector: int = 1) -> bool:
+        task = self.connectors[connector].charging
+        return task is not None and not task.done()
 
-    async def run_meter(self) -> bool:
+    def free_connector(self, wanted: int | None) -> SimConnector | None:
+        """The connector a remote start asks for (any free one when it names none), if it
+        exists and is not charging."""
+        numbers = [wanted] if wanted else list(self.connectors)
+        for n in numbers:
+            if n in self.connectors and not self.charging(n):
+                return self.connectors[n]
+        return None
+
+    def start_charging(self, connector: SimConnector, coro: Any) -> None:
+        connector.charging = asyncio.get_running_loop().create_task(coro)
+
+    def stop_all(self) -> None:
+        """End every connector's charging task (a killed charger)."""
+        for connector in self.connectors.values():
+            if connector.charging is not None:
+                connector.charging.cancel()
+
+    async def run_meter(self, connector: int = 1) -> bool:
         """Charge for ``charge_seconds``, a reading each second; True when the gateway's stop
         ended it first."""
-        self._remote_stop.clear()
+        state = self.connectors[connector]
+        state.remote_stop.clear()
         for _ in range(int(self.charge_seconds)):
             try:
                 async with asyncio.timeout(1.0):
-                    await self._remote_stop.wait()
+                    await state.remote_stop.wait()
                 return True
             except TimeoutError:
                 pass
-            self.meter_wh += self.power_kw * 1000 * self.speed / 3600
-            await self.send_meter()
+            state.meter_wh += self.power_kw * 1000 * self.speed / 3600
+            await self.send_meter(connector)
         return False

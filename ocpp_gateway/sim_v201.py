@@ -2,12 +2,13 @@
 ``python -m ocpp_gateway.sim --ocpp-version 2.0.1`` and the tests.
 
 It behaves as the 1.6J ``SimCharger`` (``ocpp_gateway.sim``) in 2.0.1's words, with the
-same methods and attributes so the tests drive either: it boots, reports its EVSE 1
-Available, beats, accepts RequestStartTransaction (TransactionEvent Started with the
-Transaction.Begin reading, Updated every second with the energy register in Wh and the
-power in W, Ended EVDisconnected after ``charge_seconds``, the Transaction.End reading),
-RequestStopTransaction (Ended Remote) and ChangeAvailability (StatusNotification
-Unavailable/Available, Scheduled while charging).
+same methods and attributes so the tests drive either: it boots, reports each EVSE
+Available, beats, accepts RequestStartTransaction on a free EVSE (TransactionEvent Started
+with the Transaction.Begin reading, Updated every second with the energy register in Wh and
+the power in W, Ended EVDisconnected after ``charge_seconds``, the Transaction.End reading),
+RequestStopTransaction (Ended Remote) and ChangeAvailability of an EVSE or of the station
+(StatusNotification Unavailable/Available, Scheduled while charging). EVSE n has one
+connector (connector 1); the "connector" of the 1.6 simulator's methods is the EVSE.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from ocpp.v201.enums import (
     TriggerReasonEnumType,
 )
 
-from ocpp_gateway.sim_common import SimBehaviour
+from ocpp_gateway.sim_common import SimBehaviour, SimConnector
 from wire.timefmt import now_ts as iso_now
 
-EVSE = {"id": 1, "connector_id": 1}
+
+def evse(n: int) -> dict[str, int]:
+    return {"id": n, "connector_id": 1}
 
 
 def meter_value(wh: float, watts: float | None = None, context: str = "Sample.Periodic") -> list:
@@ -69,53 +72,64 @@ class SimCharger201(SimBehaviour, ChargePoint):
         speed: float = 1.0,
         charge_seconds: float = 8.0,
         meter_wh: float = 0.0,
+        connectors: int = 1,
     ) -> None:
         ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
-        self._sim_setup(power_kw, speed, charge_seconds, meter_wh)
-        self.transaction_id: str | None = None
-        self._seq = 0  # the transaction's seqNo
+        self._sim_setup(power_kw, speed, charge_seconds, meter_wh, connectors)
 
     # --- the gateway's calls -----------------------------------------------------------------
 
     @on(Action.request_start_transaction)
     def on_request_start(
-        self, id_token: dict[str, Any], remote_start_id: int, **_: Any
+        self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None, **_: Any
     ) -> call_result.RequestStartTransaction:
         self.received.append("RequestStartTransaction")
-        if self.charging():
+        connector = self.free_connector(evse_id)
+        if connector is None:
             return call_result.RequestStartTransaction(
                 status=RequestStartStopStatusEnumType.rejected
             )
-        self._charging = asyncio.get_running_loop().create_task(
-            self.charge(id_token["id_token"], remote_start_id)
+        self.start_charging(
+            connector, self.charge(id_token["id_token"], remote_start_id, connector.number)
         )
         return call_result.RequestStartTransaction(status=RequestStartStopStatusEnumType.accepted)
 
     @on(Action.request_stop_transaction)
     def on_request_stop(self, transaction_id: str, **_: Any) -> call_result.RequestStopTransaction:
         self.received.append("RequestStopTransaction")
-        if self.transaction_id != transaction_id or self._charging is None:
-            return call_result.RequestStopTransaction(
-                status=RequestStartStopStatusEnumType.rejected
-            )
-        self._remote_stop.set()
-        return call_result.RequestStopTransaction(status=RequestStartStopStatusEnumType.accepted)
+        for connector in self.connectors.values():
+            if connector.transaction_id == transaction_id and connector.charging is not None:
+                connector.remote_stop.set()
+                return call_result.RequestStopTransaction(
+                    status=RequestStartStopStatusEnumType.accepted
+                )
+        return call_result.RequestStopTransaction(status=RequestStartStopStatusEnumType.rejected)
 
     @on(Action.change_availability)
     def on_change_availability(
-        self, operational_status: str, **_: Any
+        self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {operational_status}")
-        self.operative = operational_status == "Operative"
-        if self.charging():
-            # the change waits for the transaction's end, as in 1.6
-            return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.scheduled)
-        asyncio.get_running_loop().create_task(self.status(self.idle_status))
-        return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.accepted)
+        wanted = evse.get("id") if evse else None
+        if wanted and wanted not in self.connectors:
+            return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.rejected)
+        scheduled = False
+        for n in [wanted] if wanted else list(self.connectors):
+            self.connectors[n].operative = operational_status == "Operative"
+            if self.charging(n):
+                scheduled = True  # the change waits for the transaction's end, as in 1.6
+            else:
+                loop = asyncio.get_running_loop()
+                loop.create_task(self.status(self.idle_status(n), connector=n))
+        status = (
+            ChangeAvailabilityStatusEnumType.scheduled
+            if scheduled
+            else ChangeAvailabilityStatusEnumType.accepted
+        )
+        return call_result.ChangeAvailability(status=status)
 
-    @property
-    def idle_status(self) -> str:
-        if self.operative:
+    def idle_status(self, connector: int = 1) -> str:
+        if self.connectors[connector].operative:
             return ConnectorStatusEnumType.available.value
         return ConnectorStatusEnumType.unavailable.value
 
@@ -133,14 +147,17 @@ class SimCharger201(SimBehaviour, ChargePoint):
             self.interval = answer.interval
         return answer.status
 
-    async def status(self, status: str, *_: Any) -> None:
-        """StatusNotification of EVSE 1 (a 1.6 status word that 2.0.1 lacks reads as the
-        nearest: Preparing…Finishing are Occupied)."""
+    async def status(self, status: str, *_: Any, connector: int = 1) -> None:
+        """StatusNotification of an EVSE (0: the station as a whole; a 1.6 status word that
+        2.0.1 lacks reads as the nearest: Preparing…Finishing are Occupied)."""
         words = {s.value for s in ConnectorStatusEnumType}
         connector_status = str(status) if str(status) in words else "Occupied"
         await self.call(
             call.StatusNotification(
-                timestamp=iso_now(), connector_status=connector_status, evse_id=1, connector_id=1
+                timestamp=iso_now(),
+                connector_status=connector_status,
+                evse_id=connector,
+                connector_id=1 if connector else 0,
             )
         )
 
@@ -152,25 +169,28 @@ class SimCharger201(SimBehaviour, ChargePoint):
         answer = await self.call(call.Authorize(id_token={"id_token": id_tag, "type": "ISO14443"}))
         return answer.id_token_info["status"]
 
-    async def _event(self, kind: str, trigger: str, **fields: Any) -> Any:
-        assert self.transaction_id is not None
-        info = {"transaction_id": self.transaction_id, **fields.pop("info", {})}
+    async def _event(self, kind: str, trigger: str, state: SimConnector, **fields: Any) -> Any:
+        assert state.transaction_id is not None
+        info = {"transaction_id": state.transaction_id, **fields.pop("info", {})}
         answer = await self.call(
             call.TransactionEvent(
                 event_type=kind,
                 timestamp=iso_now(),
                 trigger_reason=trigger,
-                seq_no=self._seq,
+                seq_no=state.seq,
                 transaction_info=info,
-                evse=EVSE,
+                evse=evse(state.number),
                 **fields,
             )
         )
-        self._seq += 1
+        state.seq += 1
         return answer
 
-    async def start_transaction(self, id_tag: str, remote_start_id: int | None = None) -> bool:
-        self.transaction_id, self._seq = uuid.uuid4().hex, 0
+    async def start_transaction(
+        self, id_tag: str, remote_start_id: int | None = None, connector: int = 1
+    ) -> bool:
+        state = self.connectors[connector]
+        state.transaction_id, state.seq = uuid.uuid4().hex, 0
         info: dict[str, Any] = {"charging_state": "Charging"}
         if remote_start_id is not None:
             info["remote_start_id"] = remote_start_id
@@ -179,21 +199,27 @@ class SimCharger201(SimBehaviour, ChargePoint):
             TriggerReasonEnumType.remote_start
             if remote_start_id is not None
             else TriggerReasonEnumType.authorized,
+            state,
             info=info,
             id_token={"id_token": id_tag, "type": "Central"},
-            meter_value=meter_value(self.meter_wh, context="Transaction.Begin"),
+            meter_value=meter_value(state.meter_wh, context="Transaction.Begin"),
         )
         return (answer.id_token_info or {}).get("status") == "Accepted"
 
-    async def send_meter(self) -> None:
+    async def send_meter(self, connector: int = 1) -> None:
+        state = self.connectors[connector]
         await self._event(
             TransactionEventEnumType.updated,
             TriggerReasonEnumType.meter_value_periodic,
+            state,
             info={"charging_state": "Charging"},
-            meter_value=meter_value(self.meter_wh, self.power_kw * 1000),
+            meter_value=meter_value(state.meter_wh, self.power_kw * 1000),
         )
 
-    async def stop_transaction(self, reason: str = ReasonEnumType.ev_disconnected) -> None:
+    async def stop_transaction(
+        self, reason: str = ReasonEnumType.ev_disconnected, connector: int = 1
+    ) -> None:
+        state = self.connectors[connector]
         trigger = (
             TriggerReasonEnumType.remote_stop
             if reason == ReasonEnumType.remote
@@ -202,24 +228,27 @@ class SimCharger201(SimBehaviour, ChargePoint):
         await self._event(
             TransactionEventEnumType.ended,
             trigger,
+            state,
             info={"stopped_reason": reason, "charging_state": "Idle"},
-            meter_value=meter_value(self.meter_wh, context="Transaction.End"),
+            meter_value=meter_value(state.meter_wh, context="Transaction.End"),
         )
-        self.transaction_id = None
+        state.transaction_id = None
 
-    async def charge(self, id_tag: str, remote_start_id: int | None = None) -> None:
+    async def charge(
+        self, id_tag: str, remote_start_id: int | None = None, connector: int = 1
+    ) -> None:
         """Plug in, charge ``charge_seconds`` (energy × ``speed``), unplug."""
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-            await self._charge(id_tag, remote_start_id)
+            await self._charge(id_tag, remote_start_id, connector)
 
-    async def _charge(self, id_tag: str, remote_start_id: int | None) -> None:
-        await self.status(ConnectorStatusEnumType.occupied)
-        if not await self.start_transaction(id_tag, remote_start_id):
-            await self.stop_transaction(ReasonEnumType.de_authorized)
-            await self.status(self.idle_status)
+    async def _charge(self, id_tag: str, remote_start_id: int | None, n: int) -> None:
+        await self.status(ConnectorStatusEnumType.occupied, connector=n)
+        if not await self.start_transaction(id_tag, remote_start_id, n):
+            await self.stop_transaction(ReasonEnumType.de_authorized, n)
+            await self.status(self.idle_status(n), connector=n)
             return
-        stopped = await self.run_meter()
+        stopped = await self.run_meter(n)
         await self.stop_transaction(
-            ReasonEnumType.remote if stopped else ReasonEnumType.ev_disconnected
+            ReasonEnumType.remote if stopped else ReasonEnumType.ev_disconnected, n
         )
-        await self.status(self.idle_status)
+        await self.status(self.idle_status(n), connector=n)

@@ -5,7 +5,12 @@ Every input is a method that returns an ``Outcome``: the Kafka events to publish
 sent by the gateway) and the OCPP calls to make towards the charger. The gateway's adapters
 do the I/O; the unit tests drive this with a fake clock.
 
-One connector per charge point (connector 1): EVCharging's CPs have one.
+One station per CP at Central, and a CP is one connector of a charger (EVCharging's CPs
+have one; ``ocpp_gateway.connectors`` gives each connector of a charger its own). What the
+charger says of itself as a whole — its connector 0 (2.0.1: EVSE 0) — reaches every
+connector's station (``on_status(..., whole_charger=True)``) and is kept apart from the
+connector's own status: a Faulted or Unavailable charger breaks each of its CPs until the
+charger as a whole recovers, whatever the connectors say meanwhile.
 
 The decisions are the same for OCPP 1.6J and 2.0.1: a 2.0.1 TransactionEvent
 (``on_transaction_event``) is taken apart into the 1.6 steps — the start, the meter values,
@@ -103,7 +108,11 @@ class Station:
         # when the open transaction ends unless the charger shows it still has it (a reading,
         # a charging status, its StopTransaction): set by an Available connector
         self._lost_at: datetime | None = None
-        self.status = mapping.AVAILABLE
+        self.status = mapping.AVAILABLE  # the connector's (connector 0's are not kept here)
+        # the health of the connector's own status and of the charger's as a whole (connector
+        # 0); ``health`` is the charger's while it is KO, else the connector's
+        self.connector_health = mapping.Health(mapping.EngineHealth.OK)
+        self.charger_health = mapping.Health(mapping.EngineHealth.OK)
         self.health = mapping.Health(mapping.EngineHealth.OK)
         self.admin_state = AdminState.ACTIVE
         self.pending: Pending | None = None
@@ -152,6 +161,11 @@ class Station:
             out.calls.append(ChangeAvailability(operative=True))
         return out
 
+    @property
+    def free(self) -> bool:
+        """Central may authorize a driver here now (not stopped, broken or busy)."""
+        return not self._busy()
+
     def _busy(self) -> str:
         if self.admin_state == AdminState.STOPPED:
             return "charging point stopped"
@@ -164,16 +178,29 @@ class Station:
     # --- the charger's messages --------------------------------------------------------------
 
     def on_status(
-        self, status: str, error_code: str = "NoError", info: str | None = None
+        self,
+        status: str,
+        error_code: str = "NoError",
+        info: str | None = None,
+        *,
+        whole_charger: bool = False,
     ) -> Outcome:
         """StatusNotification: the health the monitor reports; Faulted ends a running supply
-        (reason fault) with the last reading, as a broken engine does."""
-        self.status = status
-        self.health = mapping.health_of(
+        (reason fault) with the last reading, as a broken engine does. ``whole_charger``: the
+        status of connector 0 (2.0.1: EVSE 0), the charger as a whole."""
+        health = mapping.health_of(
             status, error_code, info, stopped=self.admin_state == AdminState.STOPPED
         )
+        if whole_charger:
+            self.charger_health = health
+        else:
+            self.status, self.connector_health = status, health
+        ok = self.charger_health.health == mapping.EngineHealth.OK
+        self.health = self.connector_health if ok else self.charger_health
         out = Outcome()
-        if status == mapping.AVAILABLE and self.book.running() is not None:
+        if whole_charger:
+            pass  # connector 0 Available says nothing of this connector's transaction
+        elif status == mapping.AVAILABLE and self.book.running() is not None:
             # A connector Available has no transaction (OCPP 1.6 §7.7): the charger rebooted
             # without it (found by evc-chaos: EV_OCPP restored it from its book and kept the CP
             # busy for good). Its StopTransaction may still come (queued while offline), so

@@ -65,6 +65,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="1.6",
         help="the OCPP version the simulated chargers speak: 1.6 (1.6J, default) or 2.0.1",
     )
+    parser.add_argument(
+        "--ocpp-connectors",
+        type=int,
+        choices=range(1, 10),
+        default=1,
+        metavar="N",
+        help="connectors of each simulated OCPP charger, each a CP at Central (OCPP-01-1 … "
+        "OCPP-01-N when N ≥ 2; default 1: the CP OCPP-01)",
+    )
     parser.add_argument("--ocpp-port", type=int, default=9000, help="EV_OCPP's WebSocket port")
     parser.add_argument(
         "--ocpp-profile",
@@ -174,6 +183,19 @@ def ocpp_specs(count: int) -> list[dict]:
             "price": 0.4,
         }
         for i in range(count)
+    ]
+
+
+def ocpp_connector_specs(chargers: list[dict], connectors: int) -> list[dict]:
+    """The CPs at Central of the OCPP chargers: one per connector (the charger's own id when
+    it has one, ``<id>-<n>`` when several; ``ocpp_gateway.connectors``), at the charger's
+    location, side by side on the map."""
+    if connectors == 1:
+        return chargers
+    return [
+        {**charger, "id": f"{charger['id']}-{n}", "x": charger["x"] + 14 * (n - 1)}
+        for charger in chargers
+        for n in range(1, connectors + 1)
     ]
 
 
@@ -382,7 +404,7 @@ class Network:
         ocpp = ocpp_specs(args.ocpp_cps)
         if ocpp:
             self.start_ocpp(ocpp, kafka, monitor_tls)
-        cp_ids = [cp["id"] for cp in cps + ocpp]
+        cp_ids = [cp["id"] for cp in cps + ocpp_connector_specs(ocpp, args.ocpp_connectors)]
         files = service_files(args.drivers, cp_ids, args.run_dir / "services")
         for i, services in enumerate(files):
             driver_id = f"D-{i + 1:03d}"
@@ -455,9 +477,10 @@ class Network:
                 self.children.append(Child("prometheus", process, log))
 
     def start_ocpp(self, chargers: list[dict], kafka: list[str], monitor_tls: list[str]) -> None:
-        """EV_OCPP and simulated OCPP chargers (``ocpp_gateway.sim``). Each charger is added
-        to Central's registry with its map position (``evc-admin cp add``; it stays if it is
-        there already) and gets a fresh basic-auth password (``evc-admin ocpp password``)."""
+        """EV_OCPP and simulated OCPP chargers (``ocpp_gateway.sim``). Each charger's CP (one
+        per connector with ``--ocpp-connectors``) is added to Central's registry with its map
+        position (``evc-admin cp add``; it stays if it is there already) and enrolled; the
+        charger gets a fresh basic-auth password (``evc-admin ocpp password``)."""
         from wire.pki import write_private
 
         args = self.args
@@ -465,13 +488,15 @@ class Network:
         passwords = args.run_dir / "ocpp" / "passwords.json"
         password_dir = args.run_dir / "ocpp" / "charger-passwords"
         password_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for cp in chargers:
+        connector_cps = ocpp_connector_specs(chargers, args.ocpp_connectors)
+        for cp in connector_cps:
             subprocess.run(
                 [*admin, "cp", "add", cp["id"], "--location", cp["location"]]
                 + ["--x", str(cp["x"]), "--y", str(cp["y"]), "--price", str(cp["price"])],
                 check=False,
                 capture_output=True,
             )
+        for cp in chargers:
             made = subprocess.run(
                 [*admin, "ocpp", "password", cp["id"], "--file", str(passwords)],
                 check=True,
@@ -479,10 +504,14 @@ class Network:
                 text=True,
             )
             write_private(password_dir / cp["id"], made.stdout.strip().encode())
-        tokens = args.run_dir / "ocpp" / "enroll-tokens"  # <charger id>.token each
-        self.enroll([cp["id"] for cp in chargers], args.run_dir / "ocpp" / "credentials", tokens)
+        tokens = args.run_dir / "ocpp" / "enroll-tokens"  # <CP id>.token each (a connector's)
+        self.enroll(
+            [cp["id"] for cp in connector_cps], args.run_dir / "ocpp" / "credentials", tokens
+        )
         gateway_tls, charger_tls = self.ocpp_tls([cp["id"] for cp in chargers])
         scheme = "wss" if args.ocpp_profile > 1 else "ws"
+        # N connectors each: EV_OCPP serves every charger with N, each simulated charger has N
+        connectors = ["--connectors", str(args.ocpp_connectors)] if args.ocpp_connectors > 1 else []
         print(
             f"run: starting EV_OCPP on {scheme}://127.0.0.1:{args.ocpp_port} (OCPP security "
             f"profile {args.ocpp_profile}) …",
@@ -511,6 +540,7 @@ class Network:
                 "10",
                 "--security-profile",
                 str(args.ocpp_profile),
+                *connectors,
                 *gateway_tls,
                 *monitor_tls,
                 *self.kafka_args("engine"),
@@ -537,6 +567,7 @@ class Network:
                     "10",
                     "--ocpp-version",
                     args.ocpp_version,
+                    *connectors,
                 ],
             )
 

@@ -78,17 +78,19 @@ class Gateway:
         assert done.returncode == 0, done.stderr
         return Path(done.stdout.strip())
 
-    def set_password(self, cp_id: str) -> str:
+    def set_password(self, cp_id: str, cps: list[str] | None = None) -> str:
         """``evc-admin ocpp password`` as the operator runs it; returns the password. Secured,
-        a charger that has no Central credential yet also gets its enrollment token in the
+        each CP of the charger (``cps``, its connectors' when it has several; else its own
+        id) that has no Central credential yet also gets its enrollment token in the
         gateway's folder (``evc-admin cp enroll ID --token-file DIR/ID.token``), as an
         operator commissioning it would."""
         net = self.network
-        if (
-            net.secrets is not None
-            and not (net.tmp / "ocpp-credentials" / f"{cp_id}.cred").exists()
-        ):
-            net.enroll(cp_id, self.tokens / f"{cp_id}.token")
+        for cp in cps or [cp_id]:
+            if (
+                net.secrets is not None
+                and not (net.tmp / "ocpp-credentials" / f"{cp}.cred").exists()
+            ):
+                net.enroll(cp, self.tokens / f"{cp}.token")
         done = subprocess.run(
             [sys.executable, "-m", "central_app.admin", "ocpp", "password", cp_id]
             + ["--file", str(self.passwords)],
@@ -250,9 +252,8 @@ class Charger:
             for task in (self._reader, self._beat):
                 if task is not None:
                     task.cancel()
-            charging = self.cp._charging if self.cp is not None else None
-            if charging is not None:
-                charging.cancel()
+            if self.cp is not None:
+                self.cp.stop_all()
 
         self.run(abort())
 

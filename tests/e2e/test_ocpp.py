@@ -4,7 +4,8 @@ real EV_Central, secured as the rest of the e2e suite (TLS, SASL, sealed values)
 
 Every scenario runs twice: with a 1.6J charger and with a 2.0.1 station (issue 24, item 3:
 subprotocol ``ocpp2.0.1``, the library's v201 ChargePoint in ``ocpp_gateway.sim_v201``, the
-same methods in 2.0.1's words), onto the same CP at Central."""
+same methods in 2.0.1's words), onto the same CP at Central. The last one has a charger
+with two connectors, two CPs at Central (issue 24, item 4)."""
 
 from __future__ import annotations
 
@@ -70,12 +71,12 @@ def booted(
     return charger
 
 
-def supplying(network: Network, observer: Observer, driver_id: str) -> str:
+def supplying(network: Network, observer: Observer, driver_id: str, cp: str = CP) -> str:
     """A request from the driver's app; returns the session once the supply started."""
     asked = time.monotonic()
     driver = network.drivers.get(driver_id) or network.start_driver(driver_id)
-    driver.send_line(CP)
-    started = observer.wait("supply_started", 30, since=asked, cp_id=CP, driver_id=driver_id)
+    driver.send_line(cp)
+    started = observer.wait("supply_started", 30, since=asked, cp_id=cp, driver_id=driver_id)
     return started.session_id
 
 
@@ -324,3 +325,66 @@ def test_a_charger_alone_boots_pending_and_its_offline_charges_are_billed_once(
     assert "offline_unknown_id" in audit and "CARD-77" in audit and "0.700 kWh" in audit
     assert not network.sessions("driver_id = ?", ("CARD-77",))
     assert len(network.tickets(cp_id=CP, driver_id="D-006")) == 1
+
+
+def test_each_connector_is_a_cp_billed_on_its_own_and_a_fault_of_connector_0_breaks_all(
+    network: Network,
+    gateway: Gateway,
+    chargers: list[Charger],
+    observer: Observer,
+    version: str,
+) -> None:
+    """Issue 24, item 4: a charger with two connectors (``--connectors OCPP-02=2``) is the
+    CPs OCPP-02-1 and OCPP-02-2 at Central, each enrolled on its own; two drivers charge at
+    once, each on the connector of the CP they asked for and billed with its meter's energy;
+    a Faulted on connector 0 (2.0.1: EVSE 0) breaks both, and its recovery mends both."""
+    charger_id = "OCPP-02"
+    cps = [f"{charger_id}-1", f"{charger_id}-2"]
+    password = gateway.set_password(charger_id, cps)
+    gateway.extra += ["--connectors", f"{charger_id}=2"]
+    gateway.start()
+    charger = Charger(
+        gateway.url,
+        charger_id,
+        password,
+        version=version,
+        connectors=2,
+        speed=300,
+        charge_seconds=120,
+    )
+    chargers.append(charger)
+    charger.connect()
+    assert charger.boot() == "Accepted"
+    for n in (1, 2):
+        charger.call("status", "Available", connector=n)
+    for cp in cps:
+        observer.wait_status(cp, "ACTIVE", 20)
+
+    # the first supply has a head start: the two meters differ
+    first = supplying(network, observer, "D-001", cps[0])
+    observer.wait("supply_progress", 10, session_id=first)
+    second = supplying(network, observer, "D-002", cps[1])
+    observer.wait("supply_progress", 10, session_id=second)
+    assert charger.cp is not None
+    running = [charger.cp.connectors[n].transaction_id for n in (1, 2)]
+    assert None not in running and running[0] != running[1]
+
+    charger.call("status", "Faulted", "GroundFailure", connector=0)
+    for cp in cps:
+        observer.wait_status(cp, "BROKEN", 10)
+    tickets = [network.wait_ticket(session, 15) for session in (first, second)]
+    for ticket, cp, session in zip(tickets, cps, (first, second), strict=True):
+        assert (ticket["cp_id"], ticket["reason"]) == (cp, "fault") and ticket["kwh"] > 0
+        assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
+        wait_for(  # its own meter: the last reading of its own connector
+            lambda s=session, t=ticket: (
+                observer.cp_events("supply_progress", session_id=s)[-1].kwh == t["kwh"]
+            ),
+            10,
+            f"the last progress of {session} is its ticket",
+        )
+    assert tickets[0]["kwh"] > tickets[1]["kwh"]
+
+    charger.call("status", "Available", connector=0)
+    for cp in cps:
+        observer.wait_status(cp, "ACTIVE", 10)

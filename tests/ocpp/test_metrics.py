@@ -40,7 +40,7 @@ def gateway(tmp_path: Path) -> Gateway:
 def test_calls_are_counted_by_action_and_result(tmp_path: Path) -> None:
     gw = gateway(tmp_path)
     conn = Connection()
-    cp = GatewayChargePoint("OCPP-U", conn, gw.point("OCPP-U"))
+    cp = GatewayChargePoint("OCPP-U", conn, gw.charger("OCPP-U"))
 
     async def talk() -> None:
         await cp.route_message(json.dumps([2, "1", "Heartbeat", {}]))

@@ -160,9 +160,11 @@ class FakePoint:
         self.gateway = FakeGateway()
         self.events: list[mapping.TxEvent] = []
         self.statuses: list[tuple[int, str]] = []
+        self.evses: list[int | None] = []
 
-    def transaction_event(self, ev: mapping.TxEvent) -> bool | None:
+    def transaction_event(self, ev: mapping.TxEvent, evse_id: int | None = None) -> bool | None:
         self.events.append(ev)
+        self.evses.append(evse_id)
         return True if ev.id_tag else None
 
     def status(self, connector: int, status: str, error_code: str, info: str | None) -> None:
@@ -188,6 +190,7 @@ def test_the_201_charge_point_answers_with_the_exact_messages() -> None:
         "seqNo": 0,
         "transactionInfo": {"transactionId": "tx-9", "remoteStartId": 4},
         "idToken": {"idToken": "D-001", "type": "Central"},
+        "evse": {"id": 2, "connectorId": 1},
         "meterValue": [
             {
                 "timestamp": "2026-12-07T10:00:00Z",
@@ -199,6 +202,7 @@ def test_the_201_charge_point_answers_with_the_exact_messages() -> None:
     assert answer == [[3, "m1", {"idTokenInfo": {"status": "Accepted"}}]]
     (ev,) = point.events
     assert (ev.kind, ev.charger_tx, ev.remote_start_id, ev.wh) == ("Started", "tx-9", 4, 12500.0)
+    assert point.evses == [2]  # the EVSE: the connector whose CP it is
 
     status = {"timestamp": "2026-12-07T10:00:00Z", "connectorStatus": "Occupied"}
     status |= {"evseId": 1, "connectorId": 1}
@@ -229,8 +233,11 @@ def test_the_stations_calls_become_201_payloads() -> None:
     assert (type(off).__name__, off.operational_status, off.evse) == (
         "ChangeAvailability",
         "Inoperative",
-        None,
+        {"id": 1},  # the CP's EVSE, not the whole station
     )
+    # connector n's CP: its own EVSE
+    assert cp.payload(RemoteStart("D-001", 43), 2).evse_id == 2
+    assert cp.payload(ChangeAvailability(operative=True), 2).evse == {"id": 2}
 
 
 def test_the_demo_runs_201_chargers_on_request() -> None:
