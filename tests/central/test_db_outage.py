@@ -4,8 +4,9 @@ returns (issue: "Central at fleet scale", one owner of Central's state).
 
 The outage is real: another process-level SQLite connection holds an EXCLUSIVE transaction,
 so every write of Central fails with "database is locked" for the whole outage, as it would
-with a database server that stopped answering. It lasts ``EVC_DB_OUTAGE_S`` (90 s unless
-set), longer than anything Central used to wait before giving up.
+with a database server that stopped answering. It lasts ``EVC_DB_OUTAGE_S`` (50 s unless
+set): longer than the Kafka consumer group's session time-out (librdkafka's 45 s), which
+the paused consumer must outlive, and than anything Central used to wait before giving up.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from wire.kafka.topics import Topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-OUTAGE_S = float(os.environ.get("EVC_DB_OUTAGE_S", "90"))
+OUTAGE_S = float(os.environ.get("EVC_DB_OUTAGE_S", "50"))
 
 
 def dead_letters(kafka: str, topics: Topics) -> list[object]:
