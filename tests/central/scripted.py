@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.waiting import wait_for
 from wire.errors import WireError
@@ -278,8 +278,7 @@ def read_network_state(
     return got
 
 
-@dataclass(frozen=True)
-class ScriptedNetwork:
+class ScriptedNetwork(NamedTuple):
     """Central as a process, CP-05's scripted monitor and engine, and driver D-003."""
 
     central: CentralProcess

@@ -56,12 +56,7 @@ def authorized_session(engine: FakeEngine, driver: Driver, request_id: str) -> A
 def test_full_supply_is_authorized_relayed_and_ticketed_once(
     network: ScriptedNetwork, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    central, monitor, engine, driver = (
-        network.central,
-        network.monitor,
-        network.engine,
-        network.driver,
-    )
+    central, monitor, engine, driver = network
     wait_for(lambda: monitor.alive, 10, "the monitor's first ALIVE")
     auth = authorized_session(engine, driver, "req-1")
     assert (
@@ -102,12 +97,7 @@ def test_denials_reach_the_driver(network: ScriptedNetwork) -> None:
 
 
 def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: ScriptedNetwork) -> None:
-    central, monitor, engine, driver = (
-        network.central,
-        network.monitor,
-        network.engine,
-        network.driver,
-    )
+    central, monitor, engine, driver = network
     wait_for(lambda: monitor.alive, 10, "the monitor's first ALIVE")
     auth = authorized_session(engine, driver, "req-k")
     started_at = engine.started(auth.session_id, "D-003")

@@ -37,8 +37,7 @@ def observed(
 def test_central_exports_its_series_and_they_move(
     observed: tuple[int, ScriptedNetwork],
 ) -> None:
-    metrics, network = observed
-    monitor, engine, driver = network.monitor, network.engine, network.driver
+    metrics, (_, monitor, engine, driver) = observed
     assert get(metrics, "/healthz") == (200, "ok\n")
     wait_for(lambda: get(metrics, "/readyz")[0] == 200, 30, "/readyz 200 (Kafka up)")
     status, body = get(metrics, "/readyz")
