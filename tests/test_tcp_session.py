@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.raw_framed import Raw
 from tests.waiting import wait_for
 from wire.aio import new_event_loop
 from wire.errors import (
@@ -115,49 +116,6 @@ def make_server(request) -> Iterator[Callable[..., ServerThread]]:
 @pytest.fixture
 def server(make_server) -> ServerThread:
     return make_server()
-
-
-class Raw:
-    """A hand-driven socket for sending exactly the bytes a test wants."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.decoder = FrameDecoder()
-        self.events: list = []
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def next(self, timeout: float = 3.0):
-        deadline = time.monotonic() + timeout
-        while not self.events:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                return None  # closed by the server
-            self.events.extend(self.decoder.feed(chunk))
-        return self.events.pop(0)
-
-    def wait_closed(self, timeout: float) -> bytes:
-        """Read until the server closes; returns what arrived meanwhile."""
-        self.sock.settimeout(timeout)
-        received = b""
-        while True:
-            try:
-                chunk = self.sock.recv(4096)
-            except ConnectionResetError:
-                return received
-            if not chunk:
-                return received
-            received += chunk
-
-    def handshake(self) -> None:
-        self.send(ENQ)
-        assert self.next() == ControlByte(Control.ACK)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
