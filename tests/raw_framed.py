@@ -1,12 +1,15 @@
-"""A hand-driven framed-TCP socket for the server's tests: exactly the bytes a test wants go
-out, and what comes back is decoded (``wire.framing``) one event at a time."""
+"""Framed TCP by hand, for the tests of both ends: a client socket (``Raw``) and a
+one-connection Central (``ScriptedCentral``) that send exactly the bytes a test wants and decode
+what comes back (``wire.framing``) one event at a time."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import Callable
 
-from wire.framing import Control, ControlByte, FrameDecoder
+from wire.framing import Control, ControlByte, Frame, FrameDecoder
 from wire.session import ENQ
 
 
@@ -65,3 +68,56 @@ class Raw:
 
     def close(self) -> None:
         self.sock.close()
+
+
+Script = Callable[[socket.socket, Callable[[], object]], None]
+
+
+class ScriptedCentral:
+    """One connection; ``script(conn, next_event)`` plays Central in a thread, after the
+    ENQ → ACK handshake when ``handshake`` (without it, the script answers the ENQ itself).
+    ``join`` raises what the script raised."""
+
+    def __init__(self, script: Script, *, handshake: bool = False) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received: list[object] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(script, handshake), daemon=True)
+        self.thread.start()
+
+    def _run(self, script: Script, handshake: bool) -> None:
+        self.listener.settimeout(5)
+        conn, _ = self.listener.accept()
+        conn.settimeout(5)
+        decoder = FrameDecoder()
+        pending: list[object] = []
+
+        def next_event() -> object:
+            while not pending:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return None
+                pending.extend(decoder.feed(chunk))
+            event = pending.pop(0)
+            self.received.append(event)
+            return event
+
+        try:
+            if handshake:
+                assert next_event() == ControlByte(Control.ENQ)
+                conn.sendall(bytes([Control.ACK]))
+            script(conn, next_event)
+        except BaseException as exc:  # surfaced by join()
+            self.error = exc
+        finally:
+            conn.close()
+            self.listener.close()
+
+    def frames(self) -> list[Frame]:
+        return [e for e in self.received if isinstance(e, Frame)]
+
+    def join(self) -> None:
+        self.thread.join(10)
+        if self.error is not None:
+            raise self.error

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.raw_framed import Raw
+from tests.raw_framed import Raw, Script, ScriptedCentral
 from tests.waiting import wait_for
 from wire.aio import new_event_loop
 from wire.errors import (
@@ -21,7 +21,7 @@ from wire.errors import (
     TooManyAttempts,
     WireError,
 )
-from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame, lrc
+from wire.framing import Control, ControlByte, Frame, encode_frame, lrc
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import (
     RESPONSES,
@@ -405,54 +405,22 @@ def test_300_concurrent_clients(make_server) -> None:
 # -- client side against hand-written servers ------------------------------------------
 
 
-class FakeCentral:
-    """A one-connection scripted Central: `script(conn, decoder)` runs in a thread."""
-
-    def __init__(self, script: Callable[[socket.socket, Callable[[], object]], None]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.received: list = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(script,), daemon=True)
-        self.thread.start()
-
-    def _run(self, script) -> None:
-        self.listener.settimeout(5)
-        conn, _ = self.listener.accept()
-        conn.settimeout(5)
-        decoder = FrameDecoder()
-        pending: list = []
-
-        def next_event():
-            while not pending:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return None
-                pending.extend(decoder.feed(chunk))
-            event = pending.pop(0)
-            self.received.append(event)
-            return event
-
-        try:
-            script(conn, next_event)
-        except BaseException as exc:  # surfaced by join()
-            self.error = exc
-        finally:
-            conn.close()
-            self.listener.close()
-
-    def join(self) -> None:
-        self.thread.join(10)
-        if self.error is not None:
-            raise self.error
-
-
 def _handshake(conn, next_event) -> None:
     assert next_event() == ControlByte(Control.ENQ)
     conn.sendall(ACK)
 
 
 ALIVE = encode_frame(Alive("CP1", AdminState.ACTIVE).to_bytes())
+
+
+def beat_once(script: Script) -> None:
+    """A client's HEARTBEAT to a Central playing ``script``, which must answer ALIVE."""
+    fake = ScriptedCentral(script)
+    client = CentralClient("127.0.0.1", fake.port)
+    client.connect()
+    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
+    client.close()
+    fake.join()
 
 
 def test_client_resends_after_two_nacks() -> None:
@@ -467,12 +435,7 @@ def test_client_resends_after_two_nacks() -> None:
         assert next_event() == ControlByte(Control.ACK)
         assert next_event() == ControlByte(Control.EOT)
 
-    fake = FakeCentral(script)
-    client = CentralClient("127.0.0.1", fake.port)
-    client.connect()
-    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
-    client.close()
-    fake.join()
+    beat_once(script)
 
 
 def test_client_gives_up_after_three_nacks() -> None:
@@ -483,7 +446,7 @@ def test_client_gives_up_after_three_nacks() -> None:
             conn.sendall(NACK)
         assert next_event() is None  # the client closed
 
-    fake = FakeCentral(script)
+    fake = ScriptedCentral(script)
     client = CentralClient("127.0.0.1", fake.port)
     client.connect()
     with pytest.raises(TooManyAttempts):
@@ -504,12 +467,7 @@ def test_client_nacks_a_bad_response_and_takes_the_resend() -> None:
         conn.sendall(ALIVE[5:])
         assert next_event() == ControlByte(Control.ACK)
 
-    fake = FakeCentral(script)
-    client = CentralClient("127.0.0.1", fake.port)
-    client.connect()
-    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
-    client.close()
-    fake.join()
+    beat_once(script)
 
 
 def test_client_response_timeout() -> None:
@@ -521,7 +479,7 @@ def test_client_response_timeout() -> None:
         conn.sendall(ACK)  # ... and never a response
         done.wait(5)
 
-    fake = FakeCentral(script)
+    fake = ScriptedCentral(script)
     client = CentralClient("127.0.0.1", fake.port, response_timeout=0.5)
     client.connect()
     started = time.monotonic()
@@ -539,13 +497,13 @@ def test_client_handshake_refused_and_unanswered() -> None:
         assert next_event() == ControlByte(Control.ENQ)
         conn.sendall(NACK)
 
-    fake = FakeCentral(refuse)
+    fake = ScriptedCentral(refuse)
     with pytest.raises(HandshakeRefused):
         CentralClient("127.0.0.1", fake.port).connect()
     fake.join()
 
     done = threading.Event()
-    fake = FakeCentral(lambda conn, next_event: done.wait(5))
+    fake = ScriptedCentral(lambda conn, next_event: done.wait(5))
     client = CentralClient("127.0.0.1", fake.port, response_timeout=0.3)
     with pytest.raises(ResponseTimeout):
         client.connect()
@@ -569,7 +527,7 @@ def test_client_errors_are_wire_errors() -> None:
         _handshake(conn, next_event)
         next_event()
 
-    fake = FakeCentral(hang_up)
+    fake = ScriptedCentral(hang_up)
     client = CentralClient("127.0.0.1", fake.port)
     client.connect()
     with pytest.raises(WireError):
