@@ -16,9 +16,9 @@ import zmq
 
 from cp_node.engine_main import build_parser
 from cp_node.engine_service import EngineService
-from cp_node.engine_state import EngineConfig
 from tests.cp.fake_monitor import FakeMonitor
 from tests.cp.test_sealed_commands import Central, _authorized
+from tests.cp.test_sealed_commands import _engine as sealed_engine
 from tests.waiting import wait_for
 from wire.curve import CurveClient, CurveKeys, CurveServer
 from wire.health_messages import HealthOk, Key
@@ -70,15 +70,7 @@ def central(producer: EventProducer, topics: Topics, key: str) -> Central:
 
 def _engine(kafka: str, topics: Topics, tmp_path: Path, curve: CurveServer | None) -> EngineService:
     extra = {} if curve is None else {"curve": curve}
-    engine = EngineService(
-        bootstrap=kafka,
-        port=0,
-        bind="127.0.0.1",
-        topics=topics,
-        config=EngineConfig(speed=60.0),
-        journal_dir=tmp_path / "journal",
-        **extra,
-    )
+    engine = sealed_engine(kafka, topics, tmp_path, **extra)
     engine.start()
     return engine
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,8 @@ def engine(kafka_bootstrap: str, topics: Topics, tmp_path: Path) -> Iterator[Eng
     svc.close()
 
 
-def _engine(kafka: str, topics: Topics, tmp_path: Path) -> EngineService:
+def _engine(kafka: str, topics: Topics, tmp_path: Path, **options: Any) -> EngineService:
+    """An engine at 60× speed on a free port, its journal in ``tmp_path`` (not started)."""
     return EngineService(
         bootstrap=kafka,
         port=0,
@@ -81,6 +83,7 @@ def _engine(kafka: str, topics: Topics, tmp_path: Path) -> EngineService:
         topics=topics,
         config=EngineConfig(speed=60.0),
         journal_dir=tmp_path / "journal",
+        **options,
     )
 
 
