@@ -195,23 +195,7 @@ class SessionStore:
                 )
                 .order_by(SessionRow.id)
             )
-            return [
-                (
-                    TicketData(
-                        r.session_id,
-                        r.cp_id,
-                        r.driver_id,
-                        r.kwh or 0.0,
-                        r.eur or 0.0,
-                        r.started_at or "",
-                        r.ended_at or "",
-                        r.reason or "",
-                        r.request_id,
-                    ),
-                    r.amended_from,
-                )
-                for r in rows
-            ]
+            return [(_ticket_of(r, flag=None), r.amended_from) for r in rows]
 
     def tickets(self, session_id: str | None = None) -> list[TicketData]:
         with self.db.Session.begin() as s:
@@ -220,21 +204,24 @@ class SessionStore:
             )
             if session_id is not None:
                 query = query.where(SessionRow.session_id == session_id)
-            return [
-                TicketData(
-                    r.session_id,
-                    r.cp_id,
-                    r.driver_id,
-                    r.kwh or 0.0,
-                    r.eur or 0.0,
-                    r.started_at or "",
-                    r.ended_at or "",
-                    r.reason or "",
-                    r.request_id,
-                    r.flag,
-                )
-                for r in s.scalars(query)
-            ]
+            return [_ticket_of(r, flag=r.flag) for r in s.scalars(query)]
+
+
+def _ticket_of(r: SessionRow, *, flag: str | None) -> TicketData:
+    """A ticketed session's row as the ticket (``flag``: the row's, where the caller wants
+    it; a resent notice carries none)."""
+    return TicketData(
+        r.session_id,
+        r.cp_id,
+        r.driver_id,
+        r.kwh or 0.0,
+        r.eur or 0.0,
+        r.started_at or "",
+        r.ended_at or "",
+        r.reason or "",
+        r.request_id,
+        flag,
+    )
 
 
 # --- the statements, on a connection (one transaction each, or many in ``write_sessions``) --

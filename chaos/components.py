@@ -164,14 +164,7 @@ class Program(Managed):
         with self.log.open("ab") as handle:
             handle.write(f"----- evc-chaos: restarted at {time.strftime('%H:%M:%S')}\n".encode())
             handle.flush()
-            process = subprocess.Popen(
-                argv,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=ROOT,
-                start_new_session=True,
-            )
+            process = load_run_network().launch(argv, handle)
         self.child.process = process  # Network.stop() stops the new one
         self.started_at = time.monotonic()
         self.cgroups.place(self.name, [process.pid])

@@ -55,6 +55,7 @@ from wire.kafka.messages import (
     ChargeRequest,
     CpState,
     Denied,
+    EventCodec,
     Stop,
     SupplyEnded,
     SupplyInterrupted,
@@ -66,6 +67,7 @@ from wire.kafka.messages import (
 from wire.kafka.producer import EventProducer
 from wire.kafka.raw import RawCodec, RawValue
 from wire.kafka.sealed import cp_kid, driver_kid, key_bytes, open_value, seal
+from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.states import CpStatus
 from wire.timefmt import now_ts, parse_ts
@@ -181,29 +183,37 @@ class KafkaSim:
         self.engine_producer = EventProducer(bootstrap, client_id="fleet-engines", security=engine)
         self.driver_producer = EventProducer(bootstrap, client_id="fleet-drivers", security=driver)
         t = self.topics
-        self.engines = EventConsumer(
-            bootstrap,
-            group_id=f"{prefix}engine-fleet",
-            codecs={t.cp_commands: RawCodec() if sealed else CP_COMMANDS},
-            dead_letter_topic=None,
-            client_id="fleet-engines",
-            security=engine,
+
+        def consumer(
+            group: str,
+            codecs: dict[str, EventCodec],
+            client_id: str,
+            security: KafkaSecurity | None,
+        ) -> EventConsumer:
+            """One of the simulation's readers: a group of the run's own, no dead letters."""
+            return EventConsumer(
+                bootstrap,
+                group_id=f"{prefix}{group}",
+                codecs=codecs,
+                dead_letter_topic=None,
+                client_id=client_id,
+                security=security,
+            )
+
+        self.engines = consumer(
+            "engine-fleet",
+            {t.cp_commands: RawCodec() if sealed else CP_COMMANDS},
+            "fleet-engines",
+            engine,
         )
-        self.notices = EventConsumer(
-            bootstrap,
-            group_id=f"{prefix}driver-fleet",
-            codecs={t.driver_notices: RawCodec() if sealed else DRIVER_NOTICES},
-            dead_letter_topic=None,
-            client_id="fleet-drivers",
-            security=driver,
+        self.notices = consumer(
+            "driver-fleet",
+            {t.driver_notices: RawCodec() if sealed else DRIVER_NOTICES},
+            "fleet-drivers",
+            driver,
         )
-        self.observer = EventConsumer(
-            bootstrap,
-            group_id=f"{prefix}driver-fleet-observer",
-            codecs={t.network_state: NETWORK_STATE},
-            dead_letter_topic=None,
-            client_id="fleet-observer",
-            security=driver,
+        self.observer = consumer(
+            "driver-fleet-observer", {t.network_state: NETWORK_STATE}, "fleet-observer", driver
         )
         self.threads: list[threading.Thread] = []
 

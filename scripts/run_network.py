@@ -33,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from central_app.energy_check import DEFAULT_RATED_KW
 from cp_node.engine_state import EngineConfig
@@ -48,6 +49,19 @@ class Child:
     name: str
     process: subprocess.Popen
     log: Path
+
+
+def launch(argv: list[str], log: IO[bytes]) -> subprocess.Popen:
+    """Start one program of the network (also evc-chaos's restarts): its output to its log,
+    no stdin, in its own session so that stopping it signals the whole process group."""
+    return subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -288,15 +302,7 @@ class Network:
             argv = [*argv, "--geometry", self.places[name]]
         if name in self.metrics:
             argv = [*argv, "--metrics-port", str(self.metrics[name])]
-        process = subprocess.Popen(
-            argv,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        self.children.append(Child(name, process, log))
+        self.children.append(Child(name, launch(argv, handle), log))
 
     def start(self) -> None:
         args = self.args

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +20,8 @@ from pathlib import Path
 import pymysql
 from sqlalchemy.engine import make_url
 
-from tests.postgres import free_port
+from tests.local_server import REPO, ScratchDatabases, started
 
-REPO = Path(__file__).resolve().parent.parent
 MARIA_LOCAL = REPO / "scripts" / "maria-local"
 SERVER = Path(os.environ.get("EVC_MARIADB_BIN", "/usr/sbin")) / "mariadbd"
 
@@ -35,7 +30,7 @@ class NotInstalled(RuntimeError):
     """MariaDB's server is not on this machine (``scripts/setup-system`` installs it)."""
 
 
-class MariaServer:
+class MariaServer(ScratchDatabases):
     """A running server and the URL of a user who may create databases (``run_dir``: the
     server's, when ``scripts/maria-local`` started it for the session)."""
 
@@ -76,14 +71,6 @@ class MariaServer:
                     cur.execute(f"KILL {int(session)}")
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
-    @contextmanager
-    def database(self) -> Iterator[str]:
-        url = self.create_database()
-        try:
-            yield url
-        finally:
-            self.drop_database(url)
-
 
 @contextmanager
 def session_server() -> Iterator[MariaServer]:
@@ -98,33 +85,5 @@ def session_server() -> Iterator[MariaServer]:
             f"MariaDB's server ({SERVER}) is not installed and could not be: scripts/setup-system "
             "(make setup) installs Debian's mariadb-server, or set EVC_MARIADB_URL"
         )
-    # under /tmp, not pytest's tmp_path: when the tests run as root the server runs as the
-    # user mysql, which cannot enter root's private pytest directories (and a Unix socket's
-    # path must stay short)
-    base = Path(tempfile.mkdtemp(prefix="evc-maria-"))
-    base.chmod(0o755)
-    run_dir = base / "run"
-    maria = [sys.executable, str(MARIA_LOCAL)]
-    where = ["--run-dir", str(run_dir)]
-    try:
-        started = subprocess.run(
-            [*maria, "start", "--port", str(free_port()), "--no-fsync", *where],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if started.returncode != 0:
-            raise RuntimeError(
-                f"scripts/maria-local start failed:\n{started.stdout}{started.stderr}"
-            )
-        url = subprocess.run(
-            [*maria, "url", "--password", *where],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
+    with started("maria-local", ["--password"]) as (url, run_dir):
         yield MariaServer(url, run_dir)
-    finally:
-        subprocess.run([*maria, "stop", *where], capture_output=True, timeout=120)
-        shutil.rmtree(base, ignore_errors=True)

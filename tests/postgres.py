@@ -10,23 +10,17 @@ so the programs the tests start connect without one on their command lines.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
-REPO = Path(__file__).resolve().parent.parent
-PG_LOCAL = REPO / "scripts" / "pg-local"
+from tests.local_server import ScratchDatabases, started
 
 
-class PgServer:
+class PgServer(ScratchDatabases):
     """A running server and the superuser URL to reach it."""
 
     def __init__(self, url: str) -> None:
@@ -56,22 +50,6 @@ class PgServer:
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    @contextmanager
-    def database(self) -> Iterator[str]:
-        url = self.create_database()
-        try:
-            yield url
-        finally:
-            self.drop_database(url)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @contextmanager
 def session_server() -> Iterator[PgServer]:
@@ -80,29 +58,7 @@ def session_server() -> Iterator[PgServer]:
     if given:
         yield PgServer(given)
         return
-    # under /tmp, not pytest's tmp_path: when the tests run as root the server runs as the
-    # user postgres, which cannot enter root's private pytest directories
-    base = Path(tempfile.mkdtemp(prefix="evc-pg-"))
-    base.chmod(0o755)
-    run_dir = base / "run"
-    pg = [sys.executable, str(PG_LOCAL)]
-    where = ["--run-dir", str(run_dir)]
-    try:
-        started = subprocess.run(
-            [*pg, "start", "--port", str(free_port()), "--no-fsync", *where],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"scripts/pg-local start failed:\n{started.stdout}{started.stderr}")
-        url = subprocess.run(
-            [*pg, "url", "--database", "postgres", *where],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
+    with started("pg-local", ["--database", "postgres"]) as (url, run_dir):
         before = os.environ.get("PGPASSFILE")
         os.environ["PGPASSFILE"] = str(run_dir / "pgpass")
         try:
@@ -112,6 +68,3 @@ def session_server() -> Iterator[PgServer]:
                 os.environ.pop("PGPASSFILE", None)
             else:
                 os.environ["PGPASSFILE"] = before
-    finally:
-        subprocess.run([*pg, "stop", *where], capture_output=True, timeout=120)
-        shutil.rmtree(base, ignore_errors=True)

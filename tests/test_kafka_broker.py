@@ -34,6 +34,13 @@ def group() -> str:
     return f"g-{uuid.uuid4().hex[:8]}"
 
 
+def notices_reader(bootstrap: str, topic: str) -> EventConsumer:
+    """A reader of driver notices on ``topic``, in a group of its own, with no dead letters."""
+    return EventConsumer(
+        bootstrap, group_id=group(), codecs={topic: m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+
+
 def collect(consumer: EventConsumer, into: list[Received], count: int, what: str) -> None:
     """Poll until ``into`` holds ``count`` messages (handled ones are appended)."""
     wait_for(
@@ -196,12 +203,7 @@ def test_poll_hands_over_a_lone_message_without_waiting_out_the_timeout(
     kafka_bootstrap: str, topics: Topics, producer: EventProducer
 ) -> None:
     topic = topics.driver_notices
-    consumer = EventConsumer(
-        kafka_bootstrap,
-        group_id=group(),
-        codecs={topic: m.DRIVER_NOTICES},
-        dead_letter_topic=None,
-    )
+    consumer = notices_reader(kafka_bootstrap, topic)
     got: list[Received] = []
     try:
         consumer.assign_key(topic, "driver-1", topics.partitions_of(topic))
@@ -234,12 +236,7 @@ def test_poll_hands_over_what_is_fetched_in_bulk(
             m.RequestReceived(request_id=f"r{i}", cp_id="c", driver_id="driver-2"),
         )
     assert producer.flush(10) == 0
-    consumer = EventConsumer(
-        kafka_bootstrap,
-        group_id=group(),
-        codecs={topic: m.DRIVER_NOTICES},
-        dead_letter_topic=None,
-    )
+    consumer = notices_reader(kafka_bootstrap, topic)
     got: list[Received] = []
     batches: list[int] = []
     try:
@@ -312,7 +309,24 @@ def test_subscribed_group_does_not_see_handled_messages_again(
     kafka_bootstrap: str, topics: Topics, producer: EventProducer
 ) -> None:
     gid = group()
-    codecs = {topics.requests: m.REQUESTS}
+
+    def read_as_the_group(count: int, what: str) -> list[Received]:
+        """A new consumer of the group: what it is handed, up to the partitions' end."""
+        got: list[Received] = []
+        consumer = EventConsumer(
+            kafka_bootstrap,
+            group_id=gid,
+            codecs={topics.requests: m.REQUESTS},
+            dead_letter_topic=None,
+        )
+        try:
+            consumer.subscribe()
+            collect(consumer, got, count, what)
+            drain(consumer, got)
+        finally:
+            consumer.close()
+        return got
+
     for i in range(4):
         producer.send(
             topics.requests,
@@ -320,25 +334,12 @@ def test_subscribed_group_does_not_see_handled_messages_again(
             m.ChargeRequest(request_id=f"a{i}", driver_id="d", cp_id=f"cp-{i}"),
         )
     producer.flush(10)
-    first: list[Received] = []
-    consumer = EventConsumer(kafka_bootstrap, group_id=gid, codecs=codecs, dead_letter_topic=None)
-    try:
-        consumer.subscribe()
-        collect(consumer, first, 4, "four requests")
-    finally:
-        consumer.close()
+    read_as_the_group(4, "four requests")
     producer.send(
         topics.requests, "cp-9", m.ChargeRequest(request_id="b", driver_id="d", cp_id="cp-9")
     )
     producer.flush(10)
-    second: list[Received] = []
-    consumer = EventConsumer(kafka_bootstrap, group_id=gid, codecs=codecs, dead_letter_topic=None)
-    try:
-        consumer.subscribe()
-        collect(consumer, second, 1, "the new request")
-        drain(consumer, second)
-    finally:
-        consumer.close()
+    second = read_as_the_group(1, "the new request")
     assert [r.event.request_id for r in second] == ["b"]
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.raw_framed import Raw
 from tests.waiting import wait_for
 from wire.aio import new_event_loop
 from wire.errors import HandshakeRefused
-from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
+from wire.framing import Control, ControlByte, Frame, encode_frame
 from wire.limits import raise_open_files_limit, safe_max_connections
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import (
@@ -72,40 +73,6 @@ def loop(request) -> Iterator[Loop]:
     running = Loop(LOOPS[request.param])
     yield running
     running.stop()
-
-
-class Raw:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.decoder = FrameDecoder()
-        self.events: list = []
-
-    def next(self, timeout: float = 3.0):
-        deadline = time.monotonic() + timeout
-        while not self.events:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                return None
-            self.events.extend(self.decoder.feed(chunk))
-        return self.events.pop(0)
-
-    def closed_after(self, timeout: float) -> float | None:
-        """Seconds until the server closed the socket (None if it stayed open)."""
-        started = time.monotonic()
-        self.sock.settimeout(timeout)
-        try:
-            while self.sock.recv(4096):
-                pass
-        except TimeoutError:
-            return None
-        except ConnectionResetError:
-            pass
-        return time.monotonic() - started
-
-    def handshake(self) -> None:
-        self.sock.sendall(ENQ)
-        assert self.next() == ControlByte(Control.ACK)
 
 
 def heartbeat_handler(conn: Connection, request: Request):

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.raw_framed import Raw, Script, ScriptedCentral
 from tests.waiting import wait_for
 from wire.aio import new_event_loop
 from wire.errors import (
@@ -20,7 +21,7 @@ from wire.errors import (
     TooManyAttempts,
     WireError,
 )
-from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame, lrc
+from wire.framing import Control, ControlByte, Frame, encode_frame, lrc
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import (
     RESPONSES,
@@ -115,49 +116,6 @@ def make_server(request) -> Iterator[Callable[..., ServerThread]]:
 @pytest.fixture
 def server(make_server) -> ServerThread:
     return make_server()
-
-
-class Raw:
-    """A hand-driven socket for sending exactly the bytes a test wants."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.decoder = FrameDecoder()
-        self.events: list = []
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def next(self, timeout: float = 3.0):
-        deadline = time.monotonic() + timeout
-        while not self.events:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                return None  # closed by the server
-            self.events.extend(self.decoder.feed(chunk))
-        return self.events.pop(0)
-
-    def wait_closed(self, timeout: float) -> bytes:
-        """Read until the server closes; returns what arrived meanwhile."""
-        self.sock.settimeout(timeout)
-        received = b""
-        while True:
-            try:
-                chunk = self.sock.recv(4096)
-            except ConnectionResetError:
-                return received
-            if not chunk:
-                return received
-            received += chunk
-
-    def handshake(self) -> None:
-        self.send(ENQ)
-        assert self.next() == ControlByte(Control.ACK)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -447,54 +405,22 @@ def test_300_concurrent_clients(make_server) -> None:
 # -- client side against hand-written servers ------------------------------------------
 
 
-class FakeCentral:
-    """A one-connection scripted Central: `script(conn, decoder)` runs in a thread."""
-
-    def __init__(self, script: Callable[[socket.socket, Callable[[], object]], None]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.received: list = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(script,), daemon=True)
-        self.thread.start()
-
-    def _run(self, script) -> None:
-        self.listener.settimeout(5)
-        conn, _ = self.listener.accept()
-        conn.settimeout(5)
-        decoder = FrameDecoder()
-        pending: list = []
-
-        def next_event():
-            while not pending:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return None
-                pending.extend(decoder.feed(chunk))
-            event = pending.pop(0)
-            self.received.append(event)
-            return event
-
-        try:
-            script(conn, next_event)
-        except BaseException as exc:  # surfaced by join()
-            self.error = exc
-        finally:
-            conn.close()
-            self.listener.close()
-
-    def join(self) -> None:
-        self.thread.join(10)
-        if self.error is not None:
-            raise self.error
-
-
 def _handshake(conn, next_event) -> None:
     assert next_event() == ControlByte(Control.ENQ)
     conn.sendall(ACK)
 
 
 ALIVE = encode_frame(Alive("CP1", AdminState.ACTIVE).to_bytes())
+
+
+def beat_once(script: Script) -> None:
+    """A client's HEARTBEAT to a Central playing ``script``, which must answer ALIVE."""
+    fake = ScriptedCentral(script)
+    client = CentralClient("127.0.0.1", fake.port)
+    client.connect()
+    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
+    client.close()
+    fake.join()
 
 
 def test_client_resends_after_two_nacks() -> None:
@@ -509,12 +435,7 @@ def test_client_resends_after_two_nacks() -> None:
         assert next_event() == ControlByte(Control.ACK)
         assert next_event() == ControlByte(Control.EOT)
 
-    fake = FakeCentral(script)
-    client = CentralClient("127.0.0.1", fake.port)
-    client.connect()
-    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
-    client.close()
-    fake.join()
+    beat_once(script)
 
 
 def test_client_gives_up_after_three_nacks() -> None:
@@ -525,7 +446,7 @@ def test_client_gives_up_after_three_nacks() -> None:
             conn.sendall(NACK)
         assert next_event() is None  # the client closed
 
-    fake = FakeCentral(script)
+    fake = ScriptedCentral(script)
     client = CentralClient("127.0.0.1", fake.port)
     client.connect()
     with pytest.raises(TooManyAttempts):
@@ -546,12 +467,7 @@ def test_client_nacks_a_bad_response_and_takes_the_resend() -> None:
         conn.sendall(ALIVE[5:])
         assert next_event() == ControlByte(Control.ACK)
 
-    fake = FakeCentral(script)
-    client = CentralClient("127.0.0.1", fake.port)
-    client.connect()
-    assert client.request(Heartbeat("CP1", EngineHealth.OK)) == Alive("CP1", AdminState.ACTIVE)
-    client.close()
-    fake.join()
+    beat_once(script)
 
 
 def test_client_response_timeout() -> None:
@@ -563,7 +479,7 @@ def test_client_response_timeout() -> None:
         conn.sendall(ACK)  # ... and never a response
         done.wait(5)
 
-    fake = FakeCentral(script)
+    fake = ScriptedCentral(script)
     client = CentralClient("127.0.0.1", fake.port, response_timeout=0.5)
     client.connect()
     started = time.monotonic()
@@ -581,13 +497,13 @@ def test_client_handshake_refused_and_unanswered() -> None:
         assert next_event() == ControlByte(Control.ENQ)
         conn.sendall(NACK)
 
-    fake = FakeCentral(refuse)
+    fake = ScriptedCentral(refuse)
     with pytest.raises(HandshakeRefused):
         CentralClient("127.0.0.1", fake.port).connect()
     fake.join()
 
     done = threading.Event()
-    fake = FakeCentral(lambda conn, next_event: done.wait(5))
+    fake = ScriptedCentral(lambda conn, next_event: done.wait(5))
     client = CentralClient("127.0.0.1", fake.port, response_timeout=0.3)
     with pytest.raises(ResponseTimeout):
         client.connect()
@@ -611,7 +527,7 @@ def test_client_errors_are_wire_errors() -> None:
         _handshake(conn, next_event)
         next_event()
 
-    fake = FakeCentral(hang_up)
+    fake = ScriptedCentral(hang_up)
     client = CentralClient("127.0.0.1", fake.port)
     client.connect()
     with pytest.raises(WireError):

@@ -34,7 +34,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ import zmq
 from zmq.auth import load_certificate
 
 from wire.errors import CurveKeyError
-from wire.pki import default_dir, write_private
+from wire.pki import default_dir, private_draft, write_private
 
 CURVE_DIR = "curve"
 ENGINE = "engine"
@@ -91,22 +90,12 @@ def _create_once(path: Path, data: bytes) -> bool:
 
     The file is complete before it appears: written under a temporary name, then hard-linked
     to ``path`` (which fails if another process got there first)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+    with private_draft(path, data) as draft:
         try:
-            os.link(tmp, path)
+            os.link(draft, path)
         except FileExistsError:
             return False
         return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _read(path: Path, *, secret: bool) -> Keypair:

@@ -34,6 +34,8 @@ import os
 import secrets
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +62,11 @@ def default_dir() -> Path:
     return Path(env) if env else Path.home() / ".config" / "evcharging" / "secrets"
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Atomically write ``data`` readable by the owner only (0600)."""
+@contextmanager
+def private_draft(path: Path, data: bytes) -> Iterator[str]:
+    """``data`` in a file beside ``path``, readable by the owner only (0600) and on disk
+    (fsynced), under a temporary name: the caller gives it its name (rename, link), so that
+    ``path`` never appears half written. The temporary name is gone when the block ends."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -70,10 +75,15 @@ def write_private(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        yield tmp
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Atomically write ``data`` readable by the owner only (0600)."""
+    with private_draft(path, data) as draft:
+        os.replace(draft, path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -139,47 +149,35 @@ def make_leaf(
     common_name: str, hosts: tuple[str, ...], ca_cert_pem: bytes, ca_key_pem: bytes
 ) -> tuple[bytes, bytes]:
     """A server certificate signed by the CA for ``hosts`` (names or IPs)."""
-    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
-    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
-    key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - dt.timedelta(minutes=5))
-        .not_valid_after(_now() + dt.timedelta(days=LEAF_DAYS))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    return _issue(common_name, ca_cert_pem, ca_key_pem, usages, names)
 
 
 def make_client(common_name: str, ca_cert_pem: bytes, ca_key_pem: bytes) -> tuple[bytes, bytes]:
     """A client certificate signed by the CA whose subject's common name is ``common_name``
     (an OCPP charger's: its charge point id), usable for TLS client authentication only."""
+    return _issue(common_name, ca_cert_pem, ca_key_pem, [ExtendedKeyUsageOID.CLIENT_AUTH])
+
+
+def _issue(
+    common_name: str,
+    ca_cert_pem: bytes,
+    ca_key_pem: bytes,
+    usages: list[x509.ObjectIdentifier],
+    names: list[x509.GeneralName] | None = None,
+) -> tuple[bytes, bytes]:
+    """A new key and its leaf certificate (PEM), signed by the CA: not a CA itself, valid
+    for ``usages`` and LEAF_DAYS (from 5 minutes ago: clocks differ), for ``names`` if any."""
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
         .issuer_name(ca_cert.subject)
@@ -187,11 +185,12 @@ def make_client(common_name: str, ca_cert_pem: bytes, ca_key_pem: bytes) -> tupl
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - dt.timedelta(minutes=5))
         .not_valid_after(_now() + dt.timedelta(days=LEAF_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
+    )
+    if names is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
             critical=False,

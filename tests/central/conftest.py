@@ -58,19 +58,23 @@ def recorder() -> Recorder:
     return Recorder()
 
 
+def offline_config(tmp_path: Path) -> CentralConfig:
+    """Central with its own SQLite file in ``tmp_path`` and no Kafka (a port nobody uses),
+    on plain TCP: TLS has its own tests (tests/test_tcp_tls.py)."""
+    return CentralConfig(
+        port=0,
+        host="127.0.0.1",
+        kafka=f"127.0.0.1:{unused_port()}",
+        db_url=f"sqlite:///{tmp_path / 'central.db'}",
+        topic_prefix="unit.",
+        insecure=True,
+    )
+
+
 @pytest.fixture
 def central(tmp_path: Path, recorder: Recorder) -> Iterator[CentralRuntime]:
     """Central with its own SQLite file, the seed data, and no Kafka (a port nobody uses)."""
-    runtime = CentralRuntime(
-        CentralConfig(
-            port=0,
-            host="127.0.0.1",
-            kafka=f"127.0.0.1:{unused_port()}",
-            db_url=f"sqlite:///{tmp_path / 'central.db'}",
-            topic_prefix="unit.",
-            insecure=True,  # plain TCP: TLS has its own tests (tests/test_tcp_tls.py)
-        )
-    )
+    runtime = CentralRuntime(offline_config(tmp_path))
     runtime.add_listener(recorder)
     runtime.start()
     try:

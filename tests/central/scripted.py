@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.waiting import wait_for
 from wire.errors import WireError
@@ -274,3 +276,32 @@ def read_network_state(
     finally:
         consumer.close()
     return got
+
+
+class ScriptedNetwork(NamedTuple):
+    """Central as a process, CP-05's scripted monitor and engine, and driver D-003."""
+
+    central: CentralProcess
+    monitor: Monitor
+    engine: FakeEngine
+    driver: Driver
+
+
+@contextmanager
+def scripted_network(
+    tmp: Path, kafka: str, topics: Topics, port: int, *extra: str
+) -> Iterator[ScriptedNetwork]:
+    """Start Central on ``port`` (with ``extra`` arguments) and the scripted parts around it;
+    all of them stopped (Central killed) when the block ends."""
+    central = CentralProcess(tmp, kafka, topics, port, *extra)
+    with ExitStack() as stack:
+        stack.callback(central.kill)
+        central.start()
+        monitor = Monitor(port, "CP-05")
+        stack.callback(monitor.stop)
+        monitor.start()
+        engine = FakeEngine(kafka, topics, "CP-05")
+        stack.callback(engine.close)
+        driver = Driver(kafka, topics, "D-003")
+        stack.callback(driver.close)
+        yield ScriptedNetwork(central, monitor, engine, driver)

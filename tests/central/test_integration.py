@@ -16,8 +16,9 @@ from tests.central.scripted import (
     CentralProcess,
     Driver,
     FakeEngine,
-    Monitor,
+    ScriptedNetwork,
     read_network_state,
+    scripted_network,
 )
 from tests.waiting import wait_for
 from wire.kafka.messages import Authorize, CpState, Ticket
@@ -35,25 +36,9 @@ def tickets_in_db(db: Path, session_id: str) -> list[tuple]:
 
 
 @pytest.fixture
-def network(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[dict]:
-    port = unused_port()
-    central = CentralProcess(tmp_path, kafka_bootstrap, topics, port)
-    parts: dict = {"central": central, "port": port}
-    try:
-        central.start()
-        parts["monitor"] = Monitor(port, "CP-05")
-        parts["monitor"].start()
-        parts["engine"] = FakeEngine(kafka_bootstrap, topics, "CP-05")
-        parts["driver"] = Driver(kafka_bootstrap, topics, "D-003")
+def network(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[ScriptedNetwork]:
+    with scripted_network(tmp_path, kafka_bootstrap, topics, unused_port()) as parts:
         yield parts
-    finally:
-        for name in ("monitor",):
-            if name in parts:
-                parts[name].stop()
-        for name in ("engine", "driver"):
-            if name in parts:
-                parts[name].close()
-        central.kill()
 
 
 def authorized_session(engine: FakeEngine, driver: Driver, request_id: str) -> Authorize:
@@ -69,14 +54,9 @@ def authorized_session(engine: FakeEngine, driver: Driver, request_id: str) -> A
 
 
 def test_full_supply_is_authorized_relayed_and_ticketed_once(
-    network: dict, kafka_bootstrap: str, topics: Topics
+    network: ScriptedNetwork, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    central, monitor, engine, driver = (
-        network["central"],
-        network["monitor"],
-        network["engine"],
-        network["driver"],
-    )
+    central, monitor, engine, driver = network
     wait_for(lambda: monitor.alive, 10, "the monitor's first ALIVE")
     auth = authorized_session(engine, driver, "req-1")
     assert (
@@ -107,8 +87,8 @@ def test_full_supply_is_authorized_relayed_and_ticketed_once(
     )
 
 
-def test_denials_reach_the_driver(network: dict) -> None:
-    monitor, driver = network["monitor"], network["driver"]
+def test_denials_reach_the_driver(network: ScriptedNetwork) -> None:
+    monitor, driver = network.monitor, network.driver
     wait_for(lambda: monitor.alive, 10, "the monitor's first ALIVE")
     driver.request("req-x", "CP-09")  # seeded but its monitor is not connected
     wait_for(lambda: "denied" in (driver.poll() and driver.types()), 30, "denied")
@@ -116,13 +96,8 @@ def test_denials_reach_the_driver(network: dict) -> None:
     assert denied.reason == "cp_not_available: DISCONNECTED"
 
 
-def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: dict) -> None:
-    central, monitor, engine, driver = (
-        network["central"],
-        network["monitor"],
-        network["engine"],
-        network["driver"],
-    )
+def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: ScriptedNetwork) -> None:
+    central, monitor, engine, driver = network
     wait_for(lambda: monitor.alive, 10, "the monitor's first ALIVE")
     auth = authorized_session(engine, driver, "req-k")
     started_at = engine.started(auth.session_id, "D-003")

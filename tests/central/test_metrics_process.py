@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.central.conftest import unused_port
-from tests.central.scripted import REPO, CentralProcess, Driver, FakeEngine, Monitor
+from tests.central.scripted import REPO, CentralProcess, ScriptedNetwork, scripted_network
 from tests.central.test_integration import authorized_session
 from tests.metrics_scrape import CENTRAL_SERIES, check_types, get, label_values, scrape, value
 from tests.waiting import wait_for
@@ -23,31 +23,21 @@ pytestmark = pytest.mark.process
 
 
 @pytest.fixture
-def observed(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[dict]:
+def observed(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics
+) -> Iterator[tuple[int, ScriptedNetwork]]:
+    """The metrics port and the scripted network around a Central serving it."""
     port, metrics = unused_port(), unused_port()
-    central = CentralProcess(
+    with scripted_network(
         tmp_path, kafka_bootstrap, topics, port, "--metrics-port", f"127.0.0.1:{metrics}"
-    )
-    parts: dict = {"central": central, "metrics": metrics}
-    try:
-        central.start()
-        parts["monitor"] = Monitor(port, "CP-05")
-        parts["monitor"].start()
-        parts["engine"] = FakeEngine(kafka_bootstrap, topics, "CP-05")
-        parts["driver"] = Driver(kafka_bootstrap, topics, "D-003")
-        yield parts
-    finally:
-        if "monitor" in parts:
-            parts["monitor"].stop()
-        for name in ("engine", "driver"):
-            if name in parts:
-                parts[name].close()
-        central.kill()
+    ) as network:
+        yield metrics, network
 
 
-def test_central_exports_its_series_and_they_move(observed: dict) -> None:
-    metrics, monitor = observed["metrics"], observed["monitor"]
-    engine, driver = observed["engine"], observed["driver"]
+def test_central_exports_its_series_and_they_move(
+    observed: tuple[int, ScriptedNetwork],
+) -> None:
+    metrics, (_, monitor, engine, driver) = observed
     assert get(metrics, "/healthz") == (200, "ok\n")
     wait_for(lambda: get(metrics, "/readyz")[0] == 200, 30, "/readyz 200 (Kafka up)")
     status, body = get(metrics, "/readyz")

@@ -16,7 +16,7 @@ from central_app.db import open_database
 from central_app.leadership import Leadership
 from central_app.runtime import CentralRuntime
 from chaos.host import fd_kinds
-from tests.central.conftest import unused_port
+from tests.central.conftest import offline_config
 from tests.waiting import wait_for
 from wire.kafka.topics import Topics
 
@@ -27,16 +27,7 @@ def _open_files() -> int:
 
 def test_starting_and_stopping_again_and_again_leaks_no_files(tmp_path: Path) -> None:
     def cycle() -> None:
-        runtime = CentralRuntime(
-            CentralConfig(
-                port=0,
-                host="127.0.0.1",
-                kafka=f"127.0.0.1:{unused_port()}",
-                db_url=f"sqlite:///{tmp_path / 'central.db'}",
-                topic_prefix="unit.",
-                insecure=True,
-            )
-        )
+        runtime = CentralRuntime(offline_config(tmp_path))
         runtime.start()
         runtime.stop()
 

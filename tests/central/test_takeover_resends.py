@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Insert
 
 from central_app.db import SessionRow, open_database
 from tests.central.conftest import Recorder, make_runtime
@@ -21,28 +22,32 @@ from wire.timefmt import now_ts
 pytestmark = pytest.mark.kafka
 
 
+def ticketed(session_id: str, kwh: float, *, notified_at: str | None = None) -> Insert:
+    """The row of a session a Central ticketed just now at CP-01 for D-001 (0.42 €/kWh)."""
+    return SessionRow.__table__.insert().values(
+        session_id=session_id,
+        cp_id="CP-01",
+        driver_id="D-001",
+        price=0.42,
+        authorized_at=now_ts(),
+        started_at=now_ts(),
+        ended_at=now_ts(),
+        status="ticketed",
+        kwh=kwh,
+        eur=round(kwh * 0.42, 2),
+        reason="unplugged",
+        ticketed_at=now_ts(),
+        notified_at=notified_at,
+    )
+
+
 def test_a_ticket_written_before_a_takeover_reaches_the_driver(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
 ) -> None:
     runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
     db = open_database(runtime.config.db_url)
     with db.engine.begin() as conn:  # what the deposed Central wrote, and no notice left
-        conn.execute(
-            SessionRow.__table__.insert().values(
-                session_id="s-deposed",
-                cp_id="CP-01",
-                driver_id="D-001",
-                price=0.42,
-                authorized_at=now_ts(),
-                started_at=now_ts(),
-                ended_at=now_ts(),
-                status="ticketed",
-                kwh=0.612,
-                eur=0.26,
-                reason="unplugged",
-                ticketed_at=now_ts(),
-            )
-        )
+        conn.execute(ticketed("s-deposed", 0.612))
     driver = Driver(kafka_bootstrap, topics, "D-001", from_beginning=True)
     runtime.start()
     try:
@@ -73,23 +78,8 @@ def test_tickets_whose_notices_left_are_not_sent_again_at_each_takeover(
     db = open_database(f"sqlite:///{tmp_path / 'central.db'}")
     with db.engine.begin() as conn:
         for session_id, kwh in (("s-sent", 0.5), ("s-lost", 0.612)):
-            conn.execute(
-                SessionRow.__table__.insert().values(
-                    session_id=session_id,
-                    cp_id="CP-01",
-                    driver_id="D-001",
-                    price=0.42,
-                    authorized_at=now_ts(),
-                    started_at=now_ts(),
-                    ended_at=now_ts(),
-                    status="ticketed",
-                    kwh=kwh,
-                    eur=round(kwh * 0.42, 2),
-                    reason="unplugged",
-                    ticketed_at=now_ts(),
-                    notified_at=now_ts() if session_id == "s-sent" else None,
-                )
-            )
+            notified = now_ts() if session_id == "s-sent" else None
+            conn.execute(ticketed(session_id, kwh, notified_at=notified))
     driver = Driver(kafka_bootstrap, topics, "D-001", from_beginning=True)
 
     def tickets() -> list[str]:

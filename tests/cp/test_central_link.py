@@ -9,7 +9,6 @@ slow on purpose.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import threading
 import time
@@ -25,9 +24,10 @@ from cp_core.monitor_state import Backoff
 from cp_node.monitor_service import MonitorService
 from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral, Seen
+from tests.raw_framed import ScriptedCentral
 from tests.waiting import wait_for
 from wire.errors import ResponseTimeout
-from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
+from wire.framing import Control, Frame, encode_frame
 from wire.health import HealthResponder
 from wire.health_messages import EngineState, Health, HealthOk
 from wire.pki import write_private
@@ -401,53 +401,6 @@ def test_the_enroll_token_option(tmp_path: Path) -> None:
 # --- CentralClient: one frame per request ------------------------------------------------------
 
 
-class ScriptedCentral:
-    """One connection; ``script(conn, next_event)`` plays Central in a thread."""
-
-    def __init__(self, script: Callable[[socket.socket, Callable[[], object]], None]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.received: list[object] = []
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(script,), daemon=True)
-        self.thread.start()
-
-    def _run(self, script) -> None:
-        self.listener.settimeout(5)
-        conn, _ = self.listener.accept()
-        conn.settimeout(5)
-        decoder = FrameDecoder()
-        pending: list[object] = []
-
-        def next_event() -> object:
-            while not pending:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return None
-                pending.extend(decoder.feed(chunk))
-            event = pending.pop(0)
-            self.received.append(event)
-            return event
-
-        try:
-            assert next_event() == ControlByte(Control.ENQ)
-            conn.sendall(bytes([Control.ACK]))
-            script(conn, next_event)
-        except BaseException as exc:  # surfaced by join()
-            self.error = exc
-        finally:
-            conn.close()
-            self.listener.close()
-
-    def frames(self) -> list[Frame]:
-        return [e for e in self.received if isinstance(e, Frame)]
-
-    def join(self) -> None:
-        self.thread.join(10)
-        if self.error is not None:
-            raise self.error
-
-
 ACK = bytes([Control.ACK])
 ALIVE = encode_frame(Alive(CP, AdminState.ACTIVE).to_bytes())
 BEAT = Heartbeat(CP, EngineHealth.OK)
@@ -458,7 +411,7 @@ def test_client_never_resends_on_timeout_it_closes() -> None:
         assert isinstance(next_event(), Frame)  # no ACK, no answer: read until closed
         assert next_event() is None
 
-    central = ScriptedCentral(script)
+    central = ScriptedCentral(script, handshake=True)
     client = CentralClient("127.0.0.1", central.port, response_timeout=0.3)
     client.connect()
     with pytest.raises(ResponseTimeout, match="the ACK of the request did not come"):
@@ -477,7 +430,7 @@ def test_client_ack_and_response_share_one_deadline() -> None:
         conn.sendall(ALIVE)
         next_event()
 
-    central = ScriptedCentral(script)
+    central = ScriptedCentral(script, handshake=True)
     client = CentralClient("127.0.0.1", central.port, response_timeout=0.6)
     client.connect()
     with pytest.raises(ResponseTimeout, match="the response did not come within 0.6 s"):
@@ -485,7 +438,7 @@ def test_client_ack_and_response_share_one_deadline() -> None:
     central.join()
     assert len(central.frames()) == 1
 
-    central = ScriptedCentral(script)
+    central = ScriptedCentral(script, handshake=True)
     patient = CentralClient("127.0.0.1", central.port, response_timeout=3.0)
     patient.connect()
     assert patient.request(BEAT) == Alive(CP, AdminState.ACTIVE)  # slow is not a failure

@@ -9,7 +9,6 @@ the engine does not hold, never reaches the engine: ZeroMQ drops it at the hands
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,55 +16,19 @@ import zmq
 
 from cp_node.engine_main import build_parser
 from cp_node.engine_service import EngineService
-from cp_node.engine_state import EngineConfig
+from tests.cp.fake_monitor import FakeMonitor
 from tests.cp.test_sealed_commands import Central, _authorized
+from tests.cp.test_sealed_commands import _engine as sealed_engine
 from tests.waiting import wait_for
 from wire.curve import CurveClient, CurveKeys, CurveServer
-from wire.errors import WireError
-from wire.health import LazyPirateClient
-from wire.health_messages import CentralLink, Health, HealthKo, HealthOk, Key
+from wire.health_messages import HealthOk, Key
 from wire.kafka.producer import EventProducer
 from wire.kafka.sealed import key_bytes, new_key
 from wire.kafka.topics import Topics
-from wire.tcp_messages import AdminState
 
 CP = "CP-S1"  # the id test_sealed_commands.Central seals for
 
 pytestmark = pytest.mark.kafka
-
-
-class Monitor:
-    """The genuine monitor: HEALTH every 200 ms, KEY when given one (one thread owns the REQ
-    socket), over CURVE when ``curve`` is given."""
-
-    def __init__(self, port: int, curve: CurveClient | None = None) -> None:
-        self.replies: list[HealthOk | HealthKo] = []
-        self.key_replies: list[HealthOk | HealthKo] = []
-        self._key: str | None = None
-        self._stop = threading.Event()
-        options = {} if curve is None else {"curve": curve}
-        self._client = LazyPirateClient(f"tcp://127.0.0.1:{port}", **options)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def give_key(self, key: str) -> None:
-        self._key = key
-
-    def _run(self) -> None:
-        health = Health(CP, 0.35, AdminState.ACTIVE, CentralLink.UP)
-        while not self._stop.wait(0.2):
-            try:
-                self.replies.append(self._client.check(health))
-                key, self._key = self._key, None
-                if key is not None:
-                    self.key_replies.append(self._client.check(Key(cp_id=CP, key=key)))
-            except WireError:
-                continue
-        self._client.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
 
 
 class Log:
@@ -107,20 +70,12 @@ def central(producer: EventProducer, topics: Topics, key: str) -> Central:
 
 def _engine(kafka: str, topics: Topics, tmp_path: Path, curve: CurveServer | None) -> EngineService:
     extra = {} if curve is None else {"curve": curve}
-    engine = EngineService(
-        bootstrap=kafka,
-        port=0,
-        bind="127.0.0.1",
-        topics=topics,
-        config=EngineConfig(speed=60.0),
-        journal_dir=tmp_path / "journal",
-        **extra,
-    )
+    engine = sealed_engine(kafka, topics, tmp_path, **extra)
     engine.start()
     return engine
 
 
-def _keyed(engine: EngineService, monitor: Monitor, key: str) -> None:
+def _keyed(engine: EngineService, monitor: FakeMonitor, key: str) -> None:
     wait_for(lambda: engine.machine.cp_id == CP, 5, "the engine to learn its CP id")
     monitor.give_key(key)
     wait_for(lambda: monitor.key_replies, 5, "the KEY reply")
@@ -138,7 +93,7 @@ def test_over_plain_zeromq_anyone_who_reaches_the_port_replaces_the_key(
 ) -> None:
     """The defect, as it was by default and as ``--insecure`` still is."""
     engine = _engine(kafka_bootstrap, topics, tmp_path, curve=None)
-    monitor = Monitor(engine.responder.port)
+    monitor = FakeMonitor(engine.responder.port)
     log = Log(engine)
     try:
         _keyed(engine, monitor, key)
@@ -168,7 +123,7 @@ def test_over_curve_no_stranger_gets_a_key_through(
     genuine, _ = CurveClient.open(curve_keys, CP)
     other_cp, _ = CurveClient.open(curve_keys, "CP-S2")  # a real monitor key, of another CP
     engine = _engine(kafka_bootstrap, topics, tmp_path, curve=server)
-    monitor = Monitor(engine.responder.port, curve=genuine)
+    monitor = FakeMonitor(engine.responder.port, curve=genuine)
     log = Log(engine)
     try:
         _keyed(engine, monitor, key)

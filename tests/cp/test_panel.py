@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,46 +12,14 @@ from PySide6.QtCore import Qt
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from cp_node.panel import EnginePanel
-from wire.errors import WireError
-from wire.health import LazyPirateClient
-from wire.health_messages import CentralLink, Health, HealthKo, HealthOk
+from tests.cp.fake_monitor import FakeMonitor
+from wire.health_messages import HealthKo, HealthOk
 from wire.kafka.messages import Authorize
 from wire.kafka.producer import EventProducer
 from wire.kafka.topics import Topics
-from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, utc_now
 
 pytestmark = pytest.mark.kafka
-
-
-class FakeMonitor:
-    """Sends HEALTH every 300 ms, like EV_CP_M, and keeps the replies."""
-
-    def __init__(self, port: int, cp_id: str = "CP-P") -> None:
-        self.cp_id = cp_id
-        self.replies: list[HealthOk | HealthKo] = []
-        self._stop = threading.Event()
-        self._client = LazyPirateClient(f"tcp://127.0.0.1:{port}")
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.3):
-            request = Health(
-                cp_id=self.cp_id,
-                price=0.35,
-                admin_state=AdminState.ACTIVE,
-                central_link=CentralLink.UP,
-            )
-            try:
-                self.replies.append(self._client.check(request))
-            except WireError:
-                continue
-        self._client.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
 
 
 @pytest.fixture
@@ -73,7 +40,7 @@ def service(kafka_bootstrap: str, topics: Topics, tmp_path: Path) -> Iterator[En
 
 @pytest.fixture
 def monitor(service: EngineService) -> Iterator[FakeMonitor]:
-    fake = FakeMonitor(service.responder.port)
+    fake = FakeMonitor(service.responder.port, "CP-P", every=0.3)
     yield fake
     fake.close()
 
@@ -141,7 +108,7 @@ def test_kafka_unreachable_is_shown_and_health_goes_on(qtbot, tmp_path) -> None:
         insecure=True,
     )
     svc.start()
-    fake = FakeMonitor(svc.responder.port)
+    fake = FakeMonitor(svc.responder.port, "CP-P", every=0.3)
     try:
         panel = EnginePanel(svc)
         qtbot.addWidget(panel)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,10 +21,11 @@ from cp_core.command_guard import Refusal, ReplayWindow, open_command
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from tests.cp.conftest import Collector
+from tests.cp.fake_monitor import FakeMonitor
 from tests.waiting import wait_for
 from wire.errors import WireError
 from wire.health import LazyPirateClient
-from wire.health_messages import CentralLink, EngineState, Health, HealthKo, HealthOk, Key
+from wire.health_messages import CentralLink, EngineState, Health, HealthOk, Key
 from wire.kafka.consumer import Received
 from wire.kafka.messages import CP_EVENTS, REQUESTS, Authorize, Event, Stop
 from wire.kafka.producer import EventProducer
@@ -34,45 +36,6 @@ from wire.tcp_messages import AdminState
 from wire.timefmt import format_ts, utc_now
 
 CP = "CP-S1"
-
-
-class KeyMonitor:
-    """HEALTH every 200 ms like EV_CP_M, plus KEY once ``give_key`` was called (one thread:
-    the REQ socket belongs to it)."""
-
-    def __init__(self, port: int, cp_id: str = CP) -> None:
-        self.cp_id = cp_id
-        self.replies: list[HealthOk | HealthKo] = []
-        self.key_replies: list[HealthOk | HealthKo] = []
-        self._key: str | None = None
-        self._stop = threading.Event()
-        self._client = LazyPirateClient(f"tcp://127.0.0.1:{port}")
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def give_key(self, key: str) -> None:
-        self._key = key
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            health = Health(
-                cp_id=self.cp_id,
-                price=0.35,
-                admin_state=AdminState.ACTIVE,
-                central_link=CentralLink.UP,
-            )
-            try:
-                self.replies.append(self._client.check(health))
-                key, self._key = self._key, None
-                if key is not None:
-                    self.key_replies.append(self._client.check(Key(cp_id=self.cp_id, key=key)))
-            except WireError:
-                continue
-        self._client.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
 
 
 class SealedEvents(Collector):
@@ -111,7 +74,8 @@ def engine(kafka_bootstrap: str, topics: Topics, tmp_path: Path) -> Iterator[Eng
     svc.close()
 
 
-def _engine(kafka: str, topics: Topics, tmp_path: Path) -> EngineService:
+def _engine(kafka: str, topics: Topics, tmp_path: Path, **options: Any) -> EngineService:
+    """An engine at 60× speed on a free port, its journal in ``tmp_path`` (not started)."""
     return EngineService(
         bootstrap=kafka,
         port=0,
@@ -119,6 +83,7 @@ def _engine(kafka: str, topics: Topics, tmp_path: Path) -> EngineService:
         topics=topics,
         config=EngineConfig(speed=60.0),
         journal_dir=tmp_path / "journal",
+        **options,
     )
 
 
@@ -166,8 +131,8 @@ def central(producer: EventProducer, topics: Topics, key: str) -> Central:
     return Central(producer, topics, key)
 
 
-def _keyed(engine: EngineService, key: str) -> KeyMonitor:
-    monitor = KeyMonitor(engine.responder.port)
+def _keyed(engine: EngineService, key: str) -> FakeMonitor:
+    monitor = FakeMonitor(engine.responder.port)
     wait_for(lambda: engine.machine.cp_id == CP, 5, "the engine to learn its CP id")
     monitor.give_key(key)
     wait_for(lambda: monitor.key_replies, 5, "the KEY reply")
@@ -195,7 +160,7 @@ pytestmark = pytest.mark.kafka
 
 
 def test_without_the_key_nothing_is_accepted_and_events_are_held(engine, key, events) -> None:
-    monitor = KeyMonitor(engine.responder.port)
+    monitor = FakeMonitor(engine.responder.port)
     try:
         wait_for(lambda: engine.machine.cp_id == CP, 5, "the CP id")
         assert engine.view().key_waiting

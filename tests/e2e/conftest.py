@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Network, Observer
+from tests.e2e.harness import LocalBroker, Network, Observer
+from wire.kafka.acls import grant
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 from wire.pki import Secrets
@@ -77,6 +78,39 @@ def make_network(
             dump_logs(network)
     shown = network.tracebacks()
     assert not shown, f"a program showed a traceback: {shown} (logs in {network.logs})"
+
+
+def own_broker(
+    request: pytest.FixtureRequest, run_dir: Path, brokers: int = 1
+) -> Iterator[LocalBroker]:
+    """A broker (``brokers=3``: a cluster) of the test's own, which it may stop and restart,
+    secured when the run is; stopped at the end."""
+    own = LocalBroker(run_dir, request.getfixturevalue("tls_secrets") if SECURE else None, brokers)
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()
+
+
+def network_on(
+    request: pytest.FixtureRequest, broker: LocalBroker, topics: Topics, tmp: Path
+) -> Iterator[tuple[Network, Observer]]:
+    """The network (in ``tmp``/net) on a broker of the test's own, with its ``topics``
+    granted, created and warm, and an observer of them."""
+    if broker.secrets is not None:
+        grant(broker.bootstrap, topics.prefix, broker.security("admin"))
+    ensure_topics(broker.bootstrap, topics, security=broker.security("central"))
+    broker.warm_up(topics.cp_commands)
+    central_db = tmp / "net" / "central" / "evcentral.db" if SECURE else None
+    observer = Observer(broker.bootstrap, topics, broker.security("admin"), central_db)
+    try:
+        for network in make_network(
+            request, broker.bootstrap, topics, tmp / "net", kafka_secure=SECURE
+        ):
+            yield network, observer
+    finally:
+        observer.close()
 
 
 @pytest.fixture

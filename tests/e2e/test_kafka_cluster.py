@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tests.e2e.conftest import SECURE, make_network
+from tests.e2e.conftest import network_on, own_broker
 from tests.e2e.harness import LocalBroker, Network, Observer
 from tests.e2e.observer import RDLOG
-from wire.kafka.acls import grant
-from wire.kafka.admin import ensure_topics, topic_config
+from wire.kafka.admin import topic_config
 from wire.kafka.security import with_security
 from wire.kafka.topics import Topics
 
@@ -33,13 +32,7 @@ CP_ARGS = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", str(SUPPLY_S)
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalBroker]:
-    secrets = request.getfixturevalue("tls_secrets") if SECURE else None
-    own = LocalBroker(tmp_path / "kafka", secrets, brokers=3)
-    own.start()
-    try:
-        yield own
-    finally:
-        own.stop()
+    yield from own_broker(request, tmp_path / "kafka", brokers=3)
 
 
 @pytest.fixture
@@ -47,19 +40,8 @@ def cluster_network(
     request: pytest.FixtureRequest, cluster: LocalBroker, tmp_path: Path
 ) -> Iterator[tuple[Network, Observer, Topics]]:
     topics = Topics(prefix="cluster.")
-    if cluster.secrets is not None:
-        grant(cluster.bootstrap, topics.prefix, cluster.security("admin"))
-    ensure_topics(cluster.bootstrap, topics, security=cluster.security("central"))
-    cluster.warm_up(topics.cp_commands)
-    central_db = tmp_path / "net" / "central" / "evcentral.db" if SECURE else None
-    observer = Observer(cluster.bootstrap, topics, cluster.security("admin"), central_db)
-    try:
-        for network in make_network(
-            request, cluster.bootstrap, topics, tmp_path / "net", kafka_secure=SECURE
-        ):
-            yield network, observer, topics
-    finally:
-        observer.close()
+    for network, observer in network_on(request, cluster, topics, tmp_path):
+        yield network, observer, topics
 
 
 def admin_client(cluster: LocalBroker) -> AdminClient:

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SECURE, make_network
+from tests.e2e.conftest import network_on, own_broker
 from tests.e2e.harness import LocalBroker, Network, Observer
 from tests.waiting import wait_for
-from wire.kafka.acls import grant
-from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 
 OUTAGE_S = 10.0
@@ -27,34 +25,14 @@ CP_ARGS = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", str(SUPPLY_S)
 
 @pytest.fixture
 def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalBroker]:
-    own = LocalBroker(
-        tmp_path / "kafka", request.getfixturevalue("tls_secrets") if SECURE else None
-    )
-    own.start()
-    try:
-        yield own
-    finally:
-        own.stop()
+    yield from own_broker(request, tmp_path / "kafka")
 
 
 @pytest.fixture
 def own_network(
     request: pytest.FixtureRequest, broker: LocalBroker, tmp_path: Path
 ) -> Iterator[tuple[Network, Observer]]:
-    topics = Topics(prefix="outage.")
-    if broker.secrets is not None:
-        grant(broker.bootstrap, topics.prefix, broker.security("admin"))
-    ensure_topics(broker.bootstrap, topics, security=broker.security("central"))
-    broker.warm_up(topics.cp_commands)
-    central_db = tmp_path / "net" / "central" / "evcentral.db" if SECURE else None
-    observer = Observer(broker.bootstrap, topics, broker.security("admin"), central_db)
-    try:
-        for network in make_network(
-            request, broker.bootstrap, topics, tmp_path / "net", kafka_secure=SECURE
-        ):
-            yield network, observer
-    finally:
-        observer.close()
+    yield from network_on(request, broker, Topics(prefix="outage."), tmp_path)
 
 
 def test_broker_down_for_ten_seconds_mid_supply(

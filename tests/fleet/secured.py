@@ -38,19 +38,25 @@ def secured_options(**changes: Any) -> ScenarioOptions:
     )
 
 
-def run_secured(
-    make: Callable[[str, Sampler, Callable[[str], None], KafkaAccess], S], secure_kafka: Any
+def run_sampled(
+    make: Callable[[Sampler, Callable[[str], None]], S],
 ) -> tuple[S, dict[str, Any], str]:
-    """The scenario ``make`` builds (bootstrap, sampler, say, the broker's role files), run
-    with Central's sampler; returns it, its result and its log."""
+    """The scenario ``make`` builds (given Central's sampler and where to say things), run
+    with the sampler going; returns it, its result and its log."""
     sampler = Sampler()
     sampler.start()
     lines: list[str] = []
     try:
-        scenario = make(
-            secure_kafka.bootstrap, sampler, lines.append, KafkaAccess(secure_kafka.secrets.root)
-        )
+        scenario = make(sampler, lines.append)
         result = scenario.run()
     finally:
         sampler.stop()
     return scenario, result, "\n".join(lines)
+
+
+def run_secured(
+    make: Callable[[str, Sampler, Callable[[str], None], KafkaAccess], S], secure_kafka: Any
+) -> tuple[S, dict[str, Any], str]:
+    """As ``run_sampled``, ``make`` given also the bootstrap and the broker's role files."""
+    access = KafkaAccess(secure_kafka.secrets.root)
+    return run_sampled(lambda sampler, say: make(secure_kafka.bootstrap, sampler, say, access))

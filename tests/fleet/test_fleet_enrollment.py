@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fleet.central import Sampler
 from fleet.commands import default_central_command
 from fleet.scenario import Scenario, ScenarioOptions
+from tests.fleet.secured import run_sampled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -37,15 +37,11 @@ def test_a_secured_central_registers_every_cp_with_the_fleets_bulk_tokens(
         progress_every=60.0,
         label="enrollment",
     )
-    sampler = Sampler()
-    sampler.start()
-    lines: list[str] = []
-    try:
-        result = Scenario(options, kafka_bootstrap, tmp_path, sampler, lines.append).run()
-    finally:
-        sampler.stop()
+    _, result, text = run_sampled(
+        lambda sampler, say: Scenario(options, kafka_bootstrap, tmp_path, sampler, say)
+    )
     registration = result["registration"]
-    assert registration["complete"] and registration["locked_out"] == 0, (registration, lines)
+    assert registration["complete"] and registration["locked_out"] == 0, (registration, text)
     assert "error" not in result, result["error"]
 
     db = tmp_path / "central" / "evcentral.db"

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from fleet import go_generator
-from fleet.central import Sampler
 from fleet.child import ChildFailure
 from fleet.commands import default_central_command
 from fleet.monitors import PhaseStats
 from fleet.pinning import plan
 from fleet.scenario import Scenario, ScenarioOptions
+from tests.fleet.secured import run_sampled
 from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
 from wire.pki import Secrets
 from wire.tcp_messages import REQUESTS, Auth, Heartbeat, Register
@@ -237,14 +237,9 @@ def test_50_tls_sealed_cps_from_the_go_generator_against_a_real_central(
         generator="go",
         pin=plan(),
     )
-    sampler = Sampler()
-    sampler.start()
-    lines: list[str] = []
-    try:
-        result = Scenario(options, kafka_bootstrap, tmp_path, sampler, lines.append).run()
-    finally:
-        sampler.stop()
-    text = "\n".join(lines)
+    _, result, text = run_sampled(
+        lambda sampler, say: Scenario(options, kafka_bootstrap, tmp_path, sampler, say)
+    )
     assert "error" not in result, (result["error"], text)
     assert result["generator"] == "go" and result["workers"] == 1
     assert result["generator_runtime"]["go"].startswith("go"), result["generator_runtime"]
