@@ -52,7 +52,7 @@ def load_run_network() -> ModuleType:
 @dataclass(frozen=True)
 class Layout:
     """The size and the ports of the network (``make run``'s defaults are 9092, 7070, 5600,
-    9000 and 5433: the campaign's are elsewhere)."""
+    9000, 5433 and 8443: the campaign's are elsewhere)."""
 
     run_dir: Path
     cps: int = 8
@@ -64,6 +64,7 @@ class Layout:
     engine_base_port: int = 24600
     ocpp_port: int = 24000
     pg_port: int = 24433
+    web_port: int = 24443
 
     def argv(self) -> list[str]:
         return [
@@ -89,6 +90,8 @@ class Layout:
             str(self.ocpp_port),
             "--pg-port",
             str(self.pg_port),
+            "--web-port",
+            str(self.web_port),
         ]
 
 

@@ -87,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--engine-base-port", type=int, default=24600)
     p.add_argument("--ocpp-port", type=int, default=24000)
     p.add_argument("--pg-port", type=int, default=24433)
+    p.add_argument(
+        "--web-port", type=int, default=24443, help="EV_Web's (24443; make run's is 8443)"
+    )
     p.add_argument("--quiet-max", type=float, default=150.0, help="longest quiet period (150 s)")
     p.add_argument("--max-central-rss-mb", type=float, default=Limits().central_rss_mib)
     p.add_argument("--max-central-fds", type=int, default=Limits().central_fds)
@@ -124,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         engine_base_port=args.engine_base_port,
         ocpp_port=args.ocpp_port,
         pg_port=args.pg_port,
+        web_port=args.web_port,
     )
     comps = components(layout)
     options = catalogue(comps)
@@ -177,7 +181,7 @@ def taken_ports(layout: Layout) -> list[int]:
         layout.central_port + 1,
     ]
     wanted += [layout.engine_base_port + i for i in range(layout.cps)]
-    wanted += [layout.ocpp_port, layout.pg_port]
+    wanted += [layout.ocpp_port, layout.pg_port, layout.web_port]
     taken = []
     for port in wanted:
         with socket.socket() as sock:
@@ -194,7 +198,8 @@ def campaign(args: argparse.Namespace, layout: Layout, schedule: list, limits: L
     if taken:
         say(
             f"chaos: ports {', '.join(map(str, taken))} are in use already; choose others "
-            "(--kafka-port, --central-port, --engine-base-port, --ocpp-port, --pg-port)"
+            "(--kafka-port, --central-port, --engine-base-port, --ocpp-port, --pg-port, "
+            "--web-port)"
         )
         return 2
     cgroups = Cgroups()

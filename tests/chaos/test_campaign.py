@@ -69,6 +69,7 @@ def test_a_seeded_campaign_leaves_the_books_balanced() -> None:
         "--engine-base-port": free_block(8, taken),
         "--ocpp-port": free_block(1, taken),
         "--pg-port": free_block(1, taken),
+        "--web-port": free_block(1, taken),
     }
     argv = [sys.executable, "-m", "chaos.main", "--seed", str(SEED), "--duration", "90"]
     argv += ["--cps", "8", "--ocpp-cps", "2", "--drivers", "4", "--run-dir", str(run_dir / "run")]
