@@ -171,6 +171,10 @@ class Bench:
         """The gateway's calls to the charger are over (its tasks ended)."""
         return not self.points._tasks
 
+    def asked(self) -> int:
+        """How many times the gateway asked the charger's list version."""
+        return self.calls().count("GetLocalListVersion")
+
     def calls(self) -> list[str]:
         """The gateway's calls about the list (a 1.6 charger is asked its connectors, too)."""
         return [m[2] for m in self.sent if m[0] == 2 and "LocalList" in m[2]]
@@ -255,9 +259,9 @@ def test_a_charger_with_the_same_version_gets_none(tmp_path: Path, version: str)
     bench = Bench(tmp_path, version, charger(version, list_version=2))
 
     async def script(b: Bench) -> None:
-        for _ in range(2):  # booting again says nothing new
+        for boots in (1, 2):  # booting again says nothing new
             assert await b.charger.boot() == "Accepted"
-            await until(lambda: "GetLocalListVersion" in b.calls(), "the version asked")
+            await until(lambda n=boots: b.asked() == n, "the version asked")
             await until(b.done, "the gateway done with the list")
 
     asyncio.run(bench.run(script))
@@ -304,10 +308,63 @@ def test_a_charger_without_a_list_stays_connected_and_is_said_once(
     async def script(b: Bench) -> None:
         for boots in (1, 2):
             assert await b.charger.boot() == "Accepted"
-            await until(lambda n=boots: b.calls().count("GetLocalListVersion") == n, "the question")
+            await until(lambda n=boots: b.asked() == n, "the question")
             await until(b.done, "the gateway done with the list")
             assert await b.charger.beat()  # still connected, still answered
 
     asyncio.run(bench.run(script))
     (line,) = bench.about_the_list()  # said once, not at every boot
     assert line.startswith(f"[{CP}] ") and expected in line
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_charger_that_does_not_answer_is_said_once_and_stays(
+    tmp_path: Path, version: str
+) -> None:
+    local_list.write(IDS, tmp_path / "list.txt")
+
+    def deaf(end: End) -> Any:
+        heard = end.recv
+
+        async def recv() -> str:  # the question never reaches the charger
+            while "GetLocalListVersion" in (message := await heard()):
+                pass
+            return message
+
+        end.recv = recv  # type: ignore[method-assign]
+        return charger(version, list_version=0)(end)
+
+    bench = Bench(tmp_path, version, deaf)
+    bench.cp._response_timeout = 0.2  # the gateway's CALL_TIMEOUT, shortened
+
+    async def script(b: Bench) -> None:
+        for boots in (1, 2):
+            assert await b.charger.boot() == "Accepted"
+            await until(lambda n=boots: b.asked() == n, "the question")
+            await until(b.done, "the gateway giving up")
+            assert await b.charger.beat()
+
+    asyncio.run(bench.run(script))
+    assert bench.about_the_list() == [
+        f"[{CP}] local authorization list not sent: no answer to GetLocalListVersion (tried "
+        "again at the charger's next boot)"
+    ]
+    assert bench.gateway.calls["sent GetLocalListVersion no_answer"] == 2
+    assert bench.charger.lists == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_boot_not_accepted_gets_no_list(tmp_path: Path, version: str) -> None:
+    """A boot answered Rejected (no password provisioned, no Central link): nothing asked."""
+    local_list.write(IDS, tmp_path / "list.txt")
+    bench = Bench(tmp_path, version, charger(version, list_version=0))
+    for point in bench.points.points:
+        point.link = None
+    bench.points.authenticated = False  # no password provisioned: Rejected at once
+
+    async def script(b: Bench) -> None:
+        assert await b.charger.boot() == "Rejected"
+        assert await b.charger.beat()
+
+    asyncio.run(bench.run(script))
+    assert bench.calls() == [] and bench.about_the_list() == []
