@@ -273,7 +273,8 @@ def _local_list(store: Store, path: Path | None) -> str:
     return (
         f"{count(len(written.ids), 'driver id')}, version {written.version}, written to "
         f"{path or default_path()}: EV_OCPP sends it to each charger at the charger's next "
-        "boot (a gateway on another host: copy the file there, its --local-list)"
+        "boot (a gateway on another host: copy the file into its secrets directory, or where "
+        "its --local-list points)"
     )
 
 
