@@ -31,6 +31,7 @@ from cp_core import local_list
 from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.charge_point_v201 import GatewayChargePoint201
+from ocpp_gateway.connectors import ConnectorCounts
 from ocpp_gateway.gateway import Gateway
 from wire.kafka.topics import Topics
 
@@ -143,7 +144,9 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 5.0) -
 class Bench:
     """A gateway (no Central, no Kafka), one connection of CP and the charger at its end."""
 
-    def __init__(self, tmp_path: Path, version: str, charger: Callable[[End], Any]) -> None:
+    def __init__(
+        self, tmp_path: Path, version: str, charger: Callable[[End], Any], connectors: int = 1
+    ) -> None:
         self.said: list[str] = []
         self.gateway = Gateway(
             central=("127.0.0.1", 1),
@@ -153,6 +156,7 @@ class Bench:
             credentials_dir=tmp_path / "creds",
             passwords=PasswordFile(tmp_path / "pw.json"),
             local_list=tmp_path / "list.txt",
+            connectors=ConnectorCounts(connectors),
             insecure=True,
             say=self.said.append,
         )
@@ -203,11 +207,16 @@ def charger(version: str, list_version: int, status: str = "Accepted") -> Callab
     return lambda end: kind(end, list_version, status)
 
 
+@pytest.mark.parametrize("connectors", [1, 2])
 @pytest.mark.parametrize("version", VERSIONS)
-def test_a_charger_with_another_version_gets_the_full_list(tmp_path: Path, version: str) -> None:
+def test_a_charger_with_another_version_gets_the_full_list(
+    tmp_path: Path, version: str, connectors: int
+) -> None:
+    """One list per charger, whatever its connectors (each a CP at Central)."""
     written = local_list.write(IDS, tmp_path / "list.txt")
     assert written.version == 1
-    bench = Bench(tmp_path, version, charger(version, list_version=0))
+    bench = Bench(tmp_path, version, charger(version, list_version=0), connectors)
+    assert len(bench.points.points) == connectors
 
     async def script(b: Bench) -> None:
         assert await b.charger.boot() == "Accepted"
