@@ -12,6 +12,7 @@
     evc-admin ... db current | db upgrade | db prune [--state-history-days D]
     evc-admin ocpp password ID [--stdin] [--file F] | ocpp remove ID [--file F]
     evc-admin ocpp cert ID [--dir SECRETS] [--out DIR]
+    evc-admin ... ocpp local-list [--file F]
 
 Central picks up new CPs, price changes, driver keys, revocations and rotated keys within a
 few seconds while it runs. ``sessions`` and ``report`` read the history (see
@@ -28,6 +29,10 @@ connection.
 certificate signed by the project's private CA (the secrets directory's ``ca.pem``/``ca.key``,
 so run it where the CA is) whose common name is the charge point id, written 0600 as
 ``ID.pem`` and ``ID.key`` in ``--out`` (default ``ocpp-chargers/`` of the secrets directory).
+
+``ocpp local-list`` writes the ids of every registered driver into the gateway's local
+authorization list file (``cp_core.local_list``, a new version each time), which EV_OCPP
+sends to each charger at its next boot so that the charger may authorize them while alone.
 """
 
 from __future__ import annotations
@@ -196,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     remove_pw = ocpp.add_parser("remove", help="forget a charger's password (it is refused)")
     remove_pw.add_argument("id")
     remove_pw.add_argument("--file", type=Path, default=None, help="the gateway's password file")
+    local = ocpp.add_parser(
+        "local-list",
+        help="write every registered driver's id into the gateway's local authorization list "
+        "(sent to each charger at its next boot)",
+    )
+    local.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        help="the list file (default ocpp-local-list.txt in the secrets directory; the "
+        "gateway's --local-list)",
+    )
 
     db = sub.add_parser("db", help="the database's schema (migrations)").add_subparsers(
         dest="action", required=True
@@ -245,6 +262,22 @@ def _enroll_many(store: Store, args: argparse.Namespace, who: str) -> str:
     return f"{len(tokens)} enrollment tokens written to {args.tokens_file} (mode 0600)"
 
 
+def _local_list(store: Store, path: Path | None) -> str:
+    """``evc-admin ocpp local-list``: Central's drivers into the gateway's list file."""
+    from cp_core.local_list import LocalListError, default_path, write
+
+    try:
+        written = write(store.list_drivers(), path)
+    except LocalListError as exc:
+        raise RegistryError(str(exc)) from None
+    return (
+        f"{count(len(written.ids), 'driver id')}, version {written.version}, written to "
+        f"{path or default_path()}: EV_OCPP sends it to each charger at the charger's next "
+        "boot (a gateway on another host: copy the file into its secrets directory, or where "
+        "its --local-list points)"
+    )
+
+
 def _audit_lines(store: Store, limit: int) -> list[str]:
     rows = store.audit_entries(limit)
     if not rows:
@@ -257,6 +290,8 @@ def _audit_lines(store: Store, limit: int) -> list[str]:
 def run(args: argparse.Namespace, store: Store, who: str) -> str:
     if args.area == "audit":
         return "\n".join(_audit_lines(store, args.limit))
+    if args.area == "ocpp":  # local-list: the other ocpp actions need no database (run_ocpp)
+        return _local_list(store, args.file)
     if args.area == "driver":
         if args.action == "add":
             key = store.add_driver(args.id, who)
@@ -447,7 +482,7 @@ def run_db(args: argparse.Namespace, url: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.area == "ocpp":
+    if args.area == "ocpp" and args.action != "local-list":
         return run_ocpp(args)
     url = args.db or default_url(args.data_dir)
     if args.area == "db":

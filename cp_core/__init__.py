@@ -13,6 +13,8 @@ Public surface (import the submodule you need; this package imports nothing itse
 - ``cp_core.enrollment`` — the operator's one-time enrollment token in REGISTER.
 - ``cp_core.passwords`` — OCPP chargers' basic-auth passwords, stored hashed (``evc-admin``
   writes them, EV_OCPP checks them).
+- ``cp_core.local_list`` — the drivers' ids OCPP chargers may authorize alone, versioned
+  (``evc-admin ocpp local-list`` writes them, EV_OCPP sends them with ``SendLocalList``).
 
 Hashing of credentials and passwords is ``wire.credentials`` (Central uses it too).
 """

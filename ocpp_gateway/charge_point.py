@@ -135,7 +135,7 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
     @after(Action.boot_notification)
     def after_boot_notification(self, **_: Any) -> None:
         # once the answer left: a call before it would reach a charger not yet accepted
-        self.point.booted(self.number_of_connectors)
+        self.point.booted(self, self.number_of_connectors)
 
     @on(Action.heartbeat)
     def on_heartbeat(self) -> call_result.Heartbeat:

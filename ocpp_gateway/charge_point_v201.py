@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import (
     Action,
@@ -79,6 +79,11 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
             interval=max(1, round(self.point.gateway.heartbeat_interval)),
             status=RegistrationStatusEnumType(status),
         )
+
+    @after(Action.boot_notification)
+    def after_boot_notification(self, **_: Any) -> None:
+        # once the answer left: a call before it would reach a charger not yet accepted
+        self.point.booted(self)
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:

@@ -34,6 +34,7 @@ from typing import Any
 from cp_core.passwords import CHARGE_POINT_ID
 from ocpp_gateway import mapping
 from ocpp_gateway.point import Charger, Host, Point
+from ocpp_gateway.send_local_list import LocalListSender
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class ChargerPoints:
         self.authenticated = False
         self._said: set[str] = set()  # differences from the operator's count, said once
         self._tasks: set[asyncio.Task[Any]] = set()
+        # one local authorization list for the charger, whatever its connectors
+        self.local_list = LocalListSender(gateway.local_list, self.say)
 
     @property
     def points(self) -> list[Point]:
@@ -161,10 +164,20 @@ class ChargerPoints:
             return "Accepted"
         return "Pending" if "Pending" in answers else "Rejected"
 
-    def booted(self, number_of_connectors: Callable[[], Awaitable[int | None]]) -> None:
-        """After an accepted 1.6 boot: ask the charger how many connectors it has."""
-        if any(point.link is not None and point.link.up for point in self.points):
+    def booted(
+        self,
+        cp: Charger,
+        number_of_connectors: Callable[[], Awaitable[int | None]] | None = None,
+    ) -> None:
+        """After an accepted boot: the charger's local authorization list
+        (``ocpp_gateway.send_local_list``, its calls counted as a point's) and, 1.6, ask
+        the charger how many connectors it has."""
+        if cp is not self.cp or not any(p.link is not None and p.link.up for p in self.points):
+            return
+        if number_of_connectors is not None:
             self._spawn(self._check_count(number_of_connectors))
+        point = self.points[0]
+        self._spawn(self.local_list.send(cp.version, lambda p: point.ask(cp, p, False)))
 
     async def _check_count(self, number_of_connectors: Callable[[], Awaitable[int | None]]) -> None:
         try:

@@ -80,7 +80,7 @@ SILENCE_FACTOR = 1.5  # × the heartbeat interval: a charger's own beat may drif
 ACTIONS = frozenset(a.value for a in Action) | frozenset(a.value for a in Action201)
 # ok; a CALLERROR's code (OCPP-J 1.6, 4.2.3); an answer's status; no answer
 RESULTS = frozenset(
-    {"ok", "no_answer", "error", "Accepted", "Rejected", "Scheduled"}
+    {"ok", "no_answer", "error", "Accepted", "Rejected", "Scheduled", "Failed", "VersionMismatch"}
     | {
         "NotImplemented",
         "NotSupported",
@@ -115,6 +115,7 @@ class Gateway:
         credentials_dir: Path,
         passwords: PasswordFile,
         enroll_tokens: Path | None = None,
+        local_list: Path | None = None,
         gateway_id: str = "gw",
         heartbeat_interval: float = 30.0,
         auto_register: bool = False,
@@ -135,6 +136,9 @@ class Gateway:
         # the operator's enrollment tokens, <cp_id>.token each (cp_core.enrollment)
         self.tokens = TokenFolder(enroll_tokens) if enroll_tokens is not None else None
         self.passwords = passwords
+        # the drivers' ids for the chargers' local authorization lists (cp_core.local_list),
+        # read at each accepted boot; None: the gateway leaves the chargers' lists alone
+        self.local_list = local_list
         self.gateway_id = gateway_id
         self.heartbeat_interval = heartbeat_interval
         self.silence_limit = heartbeat_interval * SILENCE_FACTOR

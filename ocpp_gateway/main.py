@@ -6,6 +6,7 @@
             [--central-ca FILE] [--kafka-credentials FILE | --insecure] [--log-level L]
             [--security-profile 1|2|3] [--ocpp-cert FILE --ocpp-key FILE] [--ocpp-ca FILE]
             [--connectors ID=N | --connectors N ...]
+            [--local-list FILE]
 
 Towards the chargers (``ocpp_gateway.profiles``): OCPP security profile 2 by default —
 ``wss://`` with the server certificate ``ocpp.pem``/``ocpp.key`` of the secrets directory
@@ -29,6 +30,10 @@ the charger's next boot without a restart (docs/ocpp.md).
 Each connector of a charger is a CP at Central: a charger with one connector (the default)
 is the CP of its own id, one declared with ``--connectors ID=N`` (N ≥ 2) the CPs ``ID-1`` …
 ``ID-N``, each with its own token file, credential and tickets (``ocpp_gateway.connectors``).
+
+``--local-list FILE`` (default ``ocpp-local-list.txt`` of the secrets directory, used when it
+exists; ``evc-admin ocpp local-list`` writes it): the drivers' ids sent to each charger after
+its accepted BootNotification, for the charger's local authorization list.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import ssl
 import sys
 from pathlib import Path
 
+from cp_core import local_list
 from cp_core.passwords import PasswordFile, default_path
 from ocpp_gateway.connectors import ConnectorCounts, connectors_option
 from ocpp_gateway.gateway import Gateway
@@ -96,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=f"basic-auth password file written by evc-admin (default {default_path()})",
+    )
+    p.add_argument(
+        "--local-list",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="the drivers' ids sent to each charger at its boot for its local authorization "
+        f"list, written by evc-admin ocpp local-list (default {local_list.default_path()}, "
+        "if it exists)",
     )
     p.add_argument(
         "--credentials-dir",
@@ -215,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"EV_OCPP: error: {exc} (pass --central-ca FILE or --insecure)", file=sys.stderr)
             return 2
     security = cli.kafka_security(args, "engine", "EV_OCPP")  # may exit 2
+    if args.local_list is not None and not args.local_list.exists():
+        print(
+            f"EV_OCPP: note: --local-list {args.local_list} does not exist (yet): the "
+            "chargers' local authorization lists are left alone until it does (evc-admin "
+            f"ocpp local-list --file {args.local_list})",
+            file=sys.stderr,
+            flush=True,
+        )
     gateway = Gateway(
         central=args.central,
         kafka=args.kafka,
@@ -223,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         credentials_dir=args.credentials_dir,
         passwords=PasswordFile(args.passwords),
         enroll_tokens=args.enroll_tokens,
+        local_list=args.local_list or local_list.default_path(),
         gateway_id=args.gateway_id,
         heartbeat_interval=args.heartbeat_interval,
         auto_register=args.auto_register,

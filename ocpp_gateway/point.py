@@ -69,6 +69,7 @@ class Host(Protocol):
     auto_register: bool
     tls: ssl.SSLContext | None
     kafka: KafkaSide
+    local_list: Path | None  # the drivers' ids for the chargers' lists (None: none sent)
 
     def say(self, text: str) -> None: ...
 
@@ -78,7 +79,9 @@ class Host(Protocol):
 class Charger(Protocol):
     """What a point uses of its charger's connection (``GatewayChargePoint``)."""
 
-    def call(self, payload: Any) -> Awaitable[Any]: ...
+    version: str  # "1.6" or "2.0.1"
+
+    def call(self, payload: Any, suppress: bool = True) -> Awaitable[Any]: ...
 
     def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
         """The OCPP call of this connection's version for one of the station's calls, for
@@ -364,7 +367,7 @@ class Point:
         payload = cp.payload(request, self.connector)
         action = type(payload).__name__  # RemoteStartTransaction, RequestStartTransaction…
         try:
-            answer = await self._ask(cp, payload)
+            answer = await self.ask(cp, payload)
         except Exception as exc:  # a timeout or a closed connection: the charger is gone
             log.warning("%s: %s failed: %s", self.cp_id, action, exc)
             if isinstance(request, RemoteStart):
@@ -383,12 +386,13 @@ class Point:
             kind = "Operative" if request.operative else "Inoperative"
             self.say(f"ChangeAvailability {kind}: {said}")
 
-    async def _ask(self, cp: Charger, payload: Any) -> Any:
+    async def ask(self, cp: Charger, payload: Any, suppress: bool = True) -> Any:
         """``cp.call``, counted for the metrics by action and result (the answer's status,
-        ``ok``, or ``no_answer``: a CALLERROR, a timeout, a closed connection)."""
+        ``ok``, or ``no_answer``: a CALLERROR, a timeout, a closed connection). A CALLERROR
+        answers None, or with ``suppress`` False raises the library's OCPPError."""
         action = type(payload).__name__  # call.RemoteStartTransaction: "RemoteStartTransaction"
         try:
-            answer = await cp.call(payload)
+            answer = await (cp.call(payload) if suppress else cp.call(payload, suppress=False))
         except Exception:
             self.gateway.count_call("sent", action, "no_answer")
             raise

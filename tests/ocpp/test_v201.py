@@ -161,6 +161,10 @@ class FakePoint:
         self.events: list[mapping.TxEvent] = []
         self.statuses: list[tuple[int, str]] = []
         self.evses: list[int | None] = []
+        self.booted_by: list[object] = []  # the connections the @after hook reported
+
+    def booted(self, cp: object, number_of_connectors: object = None) -> None:
+        self.booted_by.append(cp)
 
     def transaction_event(self, ev: mapping.TxEvent, evse_id: int | None = None) -> bool | None:
         self.events.append(ev)
@@ -212,6 +216,7 @@ def test_the_201_charge_point_answers_with_the_exact_messages() -> None:
     boot = {"chargingStation": {"model": "X1", "vendorName": "ACME"}, "reason": "PowerUp"}
     ((kind, mid, payload),) = routed(point, [2, "m3", "BootNotification", boot])
     assert (kind, mid, payload["status"], payload["interval"]) == (3, "m3", "Accepted", 30)
+    assert len(point.booted_by) == 1  # after its answer: the local authorization list
     # a schema error is a CALLERROR, counted; the connection goes on
     ((kind, mid, code, *_),) = routed(point, [2, "m4", "TransactionEvent", {"seqNo": 1}])
     assert (kind, mid) == (4, "m4") and code == "ProtocolError"
