@@ -34,7 +34,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from central_app.db import MYSQL_BACKENDS, Database, Fenced, engine_url
@@ -184,12 +184,22 @@ class Leadership:
     def _check_epoch(self, conn: Any) -> None:
         """Before each COMMIT, on the transaction's own DBAPI connection (the epoch row read
         with a shared lock: a successor's bump waits for this commit, or this sees the bump)."""
-        cursor = conn.connection.dbapi_connection.cursor()
+        dbapi_error = conn.dialect.loaded_dbapi.Error
         try:
-            cursor.execute(self._epoch_sql)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(self._epoch_sql)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dbapi_error as exc:
+            # Raised from an event hook, the driver's error is not wrapped by SQLAlchemy: wrap
+            # it as SQLAlchemy would (OperationalError for a server restarted or gone), so the
+            # database writer sees an outage and retries the job instead of failing it (found
+            # by evc-chaos: a PostgreSQL restart at the moment of a commit failed a write).
+            raise DBAPIError.instance(
+                self._epoch_sql, None, exc, dbapi_error, dialect=conn.dialect
+            ) from exc
         current = row[0] if row else None
         if current != self.epoch:
             raise Fenced(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import make_url, text
@@ -141,3 +142,35 @@ def _obey(window: ReplayWindow, seq: int) -> None:
     refusal = window.check(stop)
     assert refusal is None, refusal
     window.accept(stop)
+
+
+def test_a_database_restart_during_the_epoch_check_is_an_outage_the_writer_retries() -> None:
+    """Found by evc-chaos (seed 2026, 60 min): PostgreSQL restarted at the moment of a
+    commit. The fence's epoch check runs in SQLAlchemy's commit hook, where the driver's
+    AdminShutdown came out unwrapped: the database writer took it for a bug and failed the
+    job (a traceback in Central's log) instead of retrying it once the server was back."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from central_app.db_writer import transient
+
+    leadership = Leadership("postgresql+psycopg://evc@127.0.0.1:1/evcharging", "central-a")
+
+    class Cursor:
+        def execute(self, sql: str) -> None:
+            raise psycopg.errors.AdminShutdown(
+                "terminating connection due to administrator command"
+            )
+
+        def close(self) -> None:
+            pass
+
+    dbapi_connection = SimpleNamespace(cursor=Cursor)
+    conn = SimpleNamespace(
+        dialect=leadership._engine.dialect,
+        connection=SimpleNamespace(dbapi_connection=dbapi_connection),
+    )
+    with pytest.raises(OperationalError) as raised:
+        leadership._check_epoch(conn)
+    assert isinstance(raised.value.orig, psycopg.errors.AdminShutdown)
+    assert transient(raised.value)
