@@ -169,8 +169,17 @@ class GoMonitors:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log, "ab")  # noqa: SIM115 (kept open while it runs)
         try:
+            # A session of its own is a scheduling group of its own (the kernel's autogroup,
+            # as the broker and Central have): in evc-fleet's session it shared one group's
+            # share of its core with the Kafka simulation's threads, while the broker's group
+            # took the other half. Not a higher priority (no nice); it still ends by itself
+            # when its stdin closes.
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                start_new_session=True,
             )
         except OSError as exc:
             self._log.close()
