@@ -37,7 +37,7 @@ _HEALED = re.compile(r"^chaos: \[t=\s*([\d.]+)s\] #(\d+) healed ")
 _PROGRESS = re.compile(
     r"^chaos: t=(\d+)s faults started (\d+)/\d+.*?\| CPs ([^|]*)\| tickets=(\d+) open=(\d+)"
 )
-_VERDICT = re.compile(r"^verdict: (.*)$")
+_VERDICT = re.compile(r"^(?:chaos: )?verdict: (.*)$")
 
 
 @dataclass

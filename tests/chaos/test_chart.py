@@ -16,7 +16,7 @@ chaos: [t=  14.7s] #1 healed (partition engine-CP-08 | broker-1,broker-2,broker-
 chaos: [t=  19.0s] #2 pause central-a: SIGSTOP to pid 28955; heals in 10.5 s
 chaos: [t=  21.0s] #3 kill postgres: FAILED: FileNotFoundError: no such file
 chaos: t=20s faults started 3/3, acting: #2 pause central-a | CPs ACTIVE=6 BROKEN=1 STOPPED=1 SUPPLYING=2 | tickets=5 open=3 | central-a 101 MiB 50 fds
-verdict: CLEAN — faults injected 2, sessions 9, tickets 9
+chaos: verdict: CLEAN — faults injected 2, sessions 9, tickets 9
 """
 
 
