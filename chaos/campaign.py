@@ -40,6 +40,11 @@ class _Running:
     done: bool = False
 
 
+# a role announced by a process that started this long before a pid was first sampled is
+# its predecessor's (the sampling is every 2 s; a Central takes longer to start than that)
+SAME_PROCESS_S = 5.0
+
+
 @dataclass
 class Campaign:
     network: RunningNetwork
@@ -59,6 +64,7 @@ class Campaign:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _given_up: set[str] = field(default_factory=set)
+    _first_seen: dict[int, float] = field(default_factory=dict)  # Central pid -> epoch
 
     # --------------------------------------------------------------------------- the loop
 
@@ -185,8 +191,21 @@ class Campaign:
                 if rss is not None and fds is not None:
                     kinds = sorted(fd_kinds(pid, names).items(), key=lambda kv: -kv[1])
                     shown = ", ".join(f"{k} {n}" for k, n in kinds)
-                    role = self.live.roles.get(name, "") if self.live else ""
-                    self.samples.append(Sample(time.time(), name, pid, rss, fds, shown, role))
+                    now = time.time()
+                    first_seen = self._first_seen.setdefault(pid, now)
+                    role = self._role_of(name, first_seen)
+                    self.samples.append(Sample(now, name, pid, rss, fds, shown, role))
+
+    def _role_of(self, name: str, first_seen: float) -> str:
+        """The role ``name`` announced last, if the process sampled is the one that announced
+        it: a Central restarted after a kill is first sampled while it starts (3 open files),
+        when the last word on ``evc.central.status`` is still its predecessor's "active"."""
+        if self.live is None:
+            return ""
+        since = self.live.roles_since.get(name)
+        if since is None or since < first_seen - SAME_PROCESS_S:
+            return ""
+        return self.live.roles.get(name, "")
 
     def progress(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ Also :class:`LiveView`, the network state as it changes, for the campaign's prog
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -42,6 +43,7 @@ from wire.kafka.messages import (
 from wire.kafka.sealed import is_sealed, key_bytes, open_value
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
+from wire.timefmt import parse_ts
 
 log = logging.getLogger(__name__)
 RDLOG = logging.getLogger("chaos.rdkafka")
@@ -270,6 +272,8 @@ class LiveView:
         self.topics = topics or Topics()
         self.status: dict[str, str] = {}
         self.roles: dict[str, str] = {}  # central id -> active / standby
+        # central id -> when the process that announced that role started (epoch seconds)
+        self.roles_since: dict[str, float] = {}
         self._stop = threading.Event()
         self._consumer = _consumer(bootstrap, security)
         state, alive = self.topics.network_state, self.topics.central_status
@@ -306,6 +310,9 @@ class LiveView:
             else:
                 event = CENTRAL_STATUS.parse(value)
                 self.roles[event.central_id] = event.role or "active"  # type: ignore[attr-defined]
+                with contextlib.suppress(ValueError):
+                    started = parse_ts(event.started_at).timestamp()  # type: ignore[attr-defined]
+                    self.roles_since[event.central_id] = started  # type: ignore[attr-defined]
         except InvalidEvent:
             return
 

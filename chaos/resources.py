@@ -57,8 +57,8 @@ def central_resources(ev: Evidence) -> list[Violation]:
         for stint in stints:
             by_role[stint[0].role].append(stint)
         for role, runs in sorted(by_role.items()):
-            if len(runs) < 2:
-                continue
+            if not role or len(runs) < 2:
+                continue  # a stretch of no known role (starting) is no baseline
             first = statistics.median_low([s.fds for s in runs[0]])
             last = statistics.median_low([s.fds for s in runs[-1]])
             if last - first > lim.fd_growth:

@@ -399,3 +399,35 @@ def test_open_files_are_compared_within_a_role() -> None:
         in v.detail
     )
     assert v.evidence[0].startswith("t=0s active 65 open files: pipes 65")
+
+
+def test_samples_of_no_known_role_are_no_baseline() -> None:
+    """A Central is sampled with no role while it starts (3 open files) and whenever the
+    campaign has not heard its own word yet: such stretches are compared with nothing."""
+    ev, topics = clean()
+
+    def stint(start: int, end: int, role: str, fds: int) -> list[Sample]:
+        return [
+            Sample(T0 + t, "central-b", 12, 90_000, fds, "", role) for t in range(start, end, 2)
+        ]
+
+    ev.samples = (
+        stint(0, 4, "", 3)
+        + stint(4, 20, "active", 48)
+        + stint(20, 24, "", 47)
+        + stint(24, 40, "standby", 24)
+        + stint(40, 60, "active", 49)
+    )
+    assert verdict(ev, topics) == []
+
+
+def test_a_role_is_the_sampled_process_own_word() -> None:
+    from types import SimpleNamespace
+
+    from chaos.campaign import Campaign
+
+    live = SimpleNamespace(roles={"central-b": "active"}, roles_since={"central-b": 1000.0})
+    campaign = Campaign(None, None, [], 0.0, 2, [], live=live)  # type: ignore[arg-type]
+    assert campaign._role_of("central-b", first_seen=1002.0) == "active"  # its own announcement
+    assert campaign._role_of("central-b", first_seen=1600.0) == ""  # its predecessor's
+    assert campaign._role_of("central-a", first_seen=1002.0) == ""  # nothing announced yet
