@@ -13,7 +13,6 @@ where healing must bring it back.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -120,11 +119,12 @@ def read_log(text: str) -> Timeline:
 
 
 def draw(timeline: Timeline, output: Path, title: str) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (fonts need it)
+    from wire.qtcharts import painting_app
+
+    painting_app()
     image = QImage(WIDTH, HEIGHT, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)

@@ -7,7 +7,6 @@ p99 axis too (the figures span milliseconds to seconds), CPU is linear (% of one
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,12 @@ def _series(document: dict[str, Any]) -> tuple[str, list[tuple[int, float | None
 
 
 def draw_chart(documents: list[dict[str, Any]], output: Path) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (fonts need it)
+    from wire.qtcharts import painting_app
+
+    painting_app()
     series = [_series(d) for d in documents]
     all_n = [n for _, pts in series for n, _, _ in pts]
     if not all_n:

@@ -5,7 +5,6 @@ end of the warm-up is a dashed line, the medians the verdict compares are the do
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,12 @@ def _nice_top(value: float) -> float:
 
 
 def draw_soak_chart(document: dict[str, Any], output: Path) -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (fonts need it)
+    from wire.qtcharts import painting_app
+
+    painting_app()
     samples: Sequence[dict[str, Any]] = document["samples"]
     if not samples:
         raise ValueError("no soak samples to draw")

@@ -1,20 +1,23 @@
-"""Qt Charts pieces the programs' windows share: a value axis with round ticks, and a chart of
-€ bars (the control center's revenue per day, the driver's spending per month).
+"""Qt Charts pieces the programs' windows share: a value axis with round ticks, a chart of
+€ bars (the control center's revenue per day, the driver's spending per month), and the
+application the offscreen charts of the benchmarks and campaigns paint with.
 
 Like ``wire.qtfollow`` it imports Qt (PySide6); the rest of ``wire`` does not.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QValueAxis
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from wire.display import MONEY, axis_ticks
 
-__all__ = ["euro_bars", "nice_range"]
+__all__ = ["euro_bars", "nice_range", "painting_app"]
 
 
 def nice_range(y: QValueAxis, peak: float, kind: str = "") -> None:
@@ -45,3 +48,13 @@ def euro_bars(chart: QChart, labels: Sequence[str], euros: Sequence[float], colo
     chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(x)
     series.attachAxis(y)
+
+
+def painting_app() -> QGuiApplication:
+    """The application a QPainter on a QImage needs (for its fonts), offscreen unless a display
+    is chosen. A QApplication, not a bare QGuiApplication: in a process that shows widgets
+    later (a test run, on one pytest worker), Qt aborts at the first QWidget of a process
+    whose application cannot have widgets."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance()
+    return app if app is not None else QApplication([])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from chaos import chart
@@ -44,3 +47,23 @@ def test_a_file_without_faults_is_refused_in_words(tmp_path: Path, capsys) -> No
     log.write_text("hello\n")
     assert chart.main([str(log), str(tmp_path / "x.png")]) == 2
     assert "holds no fault lines of evc-chaos" in capsys.readouterr().err
+
+
+def test_a_chart_leaves_a_process_that_can_still_show_widgets(tmp_path: Path) -> None:
+    """Found by the suite on one pytest worker: the chart made a bare QGuiApplication, and Qt
+    aborted the whole worker at the technician panel's first QWidget, later in the process."""
+    log = tmp_path / "campaign.log"
+    log.write_text(LOG)
+    script = (
+        "import sys\n"
+        "from chaos import chart\n"
+        f"assert chart.main([{str(log)!r}, {str(tmp_path / 'out.png')!r}]) == 0\n"
+        "from PySide6.QtWidgets import QWidget\n"
+        "QWidget()\n"
+        "print('widget made')\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0 and "widget made" in done.stdout, done.stderr[-2000:]
