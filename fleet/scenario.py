@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import sqlite3
 import subprocess
 import time
 import uuid
@@ -27,6 +26,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from fleet import go_generator
 from fleet.broker import free_port
@@ -377,9 +380,7 @@ class Scenario:
         knows no bulk enrollment (an older checkout given with ``--central-cmd``)."""
         if not self.security.tls or self.central is None:
             return {}
-        args = self.central.args
-        url = args[args.index("--db") + 1] if "--db" in args[:-1] else None
-        url = url or f"sqlite:///{self.run_dir / 'central' / CENTRAL_DB_FILE}"
+        url = self._central_db_url()
         ids_file = self.run_dir / "enroll-ids.txt"
         tokens_file = self.run_dir / "enroll-tokens.json"
         ids_file.write_text("".join(f"{cp_id}\n" for cp_id in cp_ids))
@@ -410,18 +411,29 @@ class Scenario:
             tokens_file.unlink(missing_ok=True)
         return {str(cp_id): str(token) for cp_id, token in tokens.items()}
 
+    def _central_db_url(self) -> str:
+        """Central's database: its ``--db`` (the pair's PostgreSQL), else its SQLite file."""
+        args = self.central.args if self.central is not None else []
+        url = args[args.index("--db") + 1] if "--db" in args[:-1] else None
+        return url or f"sqlite:///{self.run_dir / 'central' / CENTRAL_DB_FILE}"
+
     def _driver_keys(self) -> dict[str, str]:
         """The seeded drivers' keys, from Central's database (Central issues one to every
-        seeded driver; the seed file cannot carry them)."""
-        db = self.run_dir / "central" / CENTRAL_DB_FILE
+        seeded driver; the seed file cannot carry them) — the pair's PostgreSQL too."""
+        db = self._central_db_url()
+        shown = make_url(db).render_as_string(hide_password=True)
+        engine = create_engine(db, poolclass=NullPool)
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
-                rows = con.execute("SELECT id, seal_key FROM drivers").fetchall()
-        except sqlite3.Error as exc:
-            raise FleetError(f"cannot read the drivers' keys from {db}: {exc}") from exc
+            with engine.connect() as con:
+                rows = con.execute(text("SELECT id, seal_key FROM drivers")).fetchall()
+        except SQLAlchemyError as exc:
+            why = str(exc).splitlines()[0]
+            raise FleetError(f"cannot read the drivers' keys from {shown}: {why}") from exc
+        finally:
+            engine.dispose()
         keys = {driver_id: key for driver_id, key in rows if key}
         if not keys:
-            raise FleetError(f"no driver has a key in {db}: cannot seal charge requests")
+            raise FleetError(f"no driver has a key in {shown}: cannot seal charge requests")
         return keys
 
     # --- phases --------------------------------------------------------------------------
