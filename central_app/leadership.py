@@ -20,6 +20,13 @@ active/standby pair. Nothing here is a consensus of our own; the database server
   moved. A Central thawed after SIGSTOP, whose writer thread still holds queued jobs,
   therefore writes nothing: the epoch bump of its successor took the row lock first, or its
   check comes after and sees the new value.
+- **Only a holder takes office**: the bump's transaction, holding the epoch row, asks the
+  server whether this Central's lock session still holds the lock (PostgreSQL's
+  ``pg_locks``, MariaDB's ``IS_USED_LOCK``) and commits only then. A Central frozen between
+  taking the lock and taking office (evc-chaos, finding 11) would otherwise move the epoch
+  past its successor's, fencing the live active's writes while holding no lock itself. The
+  order is safe: a successor gets the lock only once this session ended, and its own bump
+  waits for this transaction's row lock.
 
 SQLite has no sessions to lose: a Central on SQLite is alone and always active.
 """
@@ -35,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from central_app.db import MYSQL_BACKENDS, Database, Fenced, engine_url
@@ -97,6 +105,7 @@ class Leadership:
         timeouts = PYMYSQL_TIMEOUTS if self._mysql else LIBPQ_TIMEOUTS
         self._engine: Engine = create_engine(target, poolclass=NullPool, connect_args=timeouts)
         self._lock_name = lock_name(target.database)
+        self._session_id: int | None = None  # the lock session's backend pid / connection id
         share = "LOCK IN SHARE MODE" if self._mysql else "FOR SHARE"
         self._epoch_sql = f"SELECT epoch FROM central_leader WHERE id = 1 {share}"
         self._conn: Any = None
@@ -134,16 +143,40 @@ class Leadership:
             if not self._mysql:
                 lease_ms = int(LEASE_S * 1000)
                 self._conn.execute(text(f"SET idle_session_timeout = {lease_ms}"))
+            whoami = "CONNECTION_ID()" if self._mysql else "pg_backend_pid()"
+            self._session_id = int(self._conn.execute(text(f"SELECT {whoami}")).scalar())
             self.renewed_at = time.monotonic()
             return True
 
     def take_office(self, db: Database) -> int:
         """Bump the epoch (the tables exist now); returns it. Call once the lock is held.
         The same term of office as a lone Central's (``Store.take_epoch``: the row locked,
-        one more, or the first epoch in a new database), in SQL every backend speaks."""
-        self.epoch = Store(db).take_epoch(self.central_id)
+        one more, or the first epoch in a new database), in SQL every backend speaks.
+        Raises :class:`Fenced` when the lock session no longer holds the lock (frozen or
+        cut off since ``try_acquire``): this Central is then the standby again."""
+        self.epoch = Store(db).take_epoch(self.central_id, still_held=self._still_held)
         self.renewed_at = time.monotonic()
         return self.epoch
+
+    def _still_held(self, session: Session) -> bool:
+        """In the bump's transaction: does the lock session still hold the pair's lock? The
+        server's answer, not ``_conn``'s (the renewal thread may not have noticed yet)."""
+        if self._session_id is None or self._conn is None:
+            return False
+        if self._mysql:
+            query = text("SELECT IS_USED_LOCK(:name) = :holder")
+            held = session.execute(query, {"name": self._lock_name, "holder": self._session_id})
+        else:
+            # a bigint advisory key is (classid, objid) = (high, low) 32 bits, objsubid 1
+            query = text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = :holder AND classid::bigint = :high AND objid::bigint = :low"
+                " AND objsubid = 1 AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()))"
+            )
+            key = {"high": LOCK_KEY >> 32, "low": LOCK_KEY & 0xFFFFFFFF}
+            held = session.execute(query, {"holder": self._session_id, **key})
+        return bool(held.scalar())
 
     # --- active ---------------------------------------------------------------------------
 
@@ -211,6 +244,7 @@ class Leadership:
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        self._session_id = None
         if conn is not None:
             try:
                 conn.close()

@@ -128,6 +128,11 @@ class CentralRuntime(OperatorControls):
             tcp.close_socket()
             raise StartError(f"bad Kafka address {cfg.kafka!r}: {exc}") from exc
         self.reports.kafka = self.kafka
+        if leadership is not None:
+            # before anything is sent (the loaded CPs' states, the tickets sent again): a
+            # Central frozen while taking office, its lease gone, must not publish every CP
+            # DISCONNECTED over the live active's states (evc-chaos, finding 11)
+            self.kafka.gate = self.pair.holds
         self.kafka.sealer.take_office(epoch)  # command seq: epoch high, counter low
         self.owner.start()
         self.hub = hub = Hub(
@@ -173,8 +178,6 @@ class CentralRuntime(OperatorControls):
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         tcp.serve(self.owner, self.monitors)
-        if leadership is not None:
-            self.kafka.gate = self.pair.holds
         inputs = KafkaInput(self.owner, self.supplies, self.kafka, self.writer, self.pair)
         self.kafka.start(inputs.on_kafka)
         timers = Timers(

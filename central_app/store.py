@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from central_app.db import (
     AuditRow,
@@ -34,6 +36,7 @@ from central_app.db import (
     Database,
     DriverRow,
     EnrollmentTokenRow,
+    Fenced,
     LeaderRow,
     first_epoch,
 )
@@ -501,12 +504,15 @@ class Store(SessionStore):
             old, row.rated_kw = row.rated_kw, rated_kw
             s.add(AuditRow(who=who, action="cp_rated_kw", detail=f"{cp_id} {old} -> {rated_kw} kW"))
 
-    def take_epoch(self, holder: str) -> int:
+    def take_epoch(self, holder: str, still_held: Callable[[Session], bool] | None = None) -> int:
         """A lone Central's term of office: ``central_leader.epoch`` plus one (the pair's
         ``Leadership.take_office`` bumps the same row), so commands it numbers are above
-        every earlier Central's on this database (central_app.sealing)."""
+        every earlier Central's on this database (central_app.sealing). ``still_held``: the
+        pair's check, asked with the row locked; False raises ``Fenced`` and moves nothing."""
         with self.db.Session.begin() as s:
             row = s.get(LeaderRow, 1, with_for_update=True)
+            if still_held is not None and not still_held(s):
+                raise Fenced(f"{holder} no longer holds the pair's lock: not taking office")
             if row is None:
                 row = LeaderRow(id=1, epoch=first_epoch(), holder=holder, since=now_ts())
                 s.add(row)

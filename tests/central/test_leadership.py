@@ -174,3 +174,35 @@ def test_a_database_restart_during_the_epoch_check_is_an_outage_the_writer_retri
         leadership._check_epoch(conn)
     assert isinstance(raised.value.orig, psycopg.errors.AdminShutdown)
     assert transient(raised.value)
+
+
+def test_a_central_frozen_between_taking_the_lock_and_office_does_not_depose_its_successor(
+    server_url: str,
+) -> None:
+    """Finding 11 (seed 2026, t=1777 s): central-a took the lock and was frozen (SIGSTOP)
+    before it took office; its lease ran out and central-b took the lock and office. Thawed,
+    central-a bumped the epoch all the same: central-b, holding the lock, had every write
+    fenced for 29 s, and central-a, serving for half a second, published every CP
+    DISCONNECTED over central-b's live states. A Central takes office only while its lock
+    session still holds the lock, asked of the server in the bump's own transaction (not of
+    the renewal thread, which may not have noticed yet)."""
+    frozen, successor = Leadership(server_url, "central-a"), Leadership(server_url, "central-b")
+    db_a, db_b = open_database(server_url), open_database(server_url)
+    try:
+        assert frozen.try_acquire()
+        # frozen: no renewal, so the server ends its lock session after the lease
+        wait_for(successor.try_acquire, LEASE_S + 5, "the lease to run out")
+        epoch = successor.take_office(db_b)
+        successor.fence(db_b)
+
+        with pytest.raises(Fenced, match="no longer holds the pair's lock"):
+            frozen.take_office(db_a)  # thawed: its renewal has not noticed yet
+        with db_b.engine.connect() as conn:
+            assert conn.execute(text("SELECT epoch FROM central_leader")).scalar() == epoch
+        Store(db_b).add_driver("D-200", who="central-b")  # the successor still writes
+        assert Store(db_b).list_drivers() == ["D-200"]
+    finally:
+        for held in (frozen, successor):
+            held.close()
+        db_a.dispose()
+        db_b.dispose()
