@@ -7,7 +7,9 @@ NOTED. After a (re)connection ``on_session`` forgets what was reported, so a
 fault that began while Central was away is reported on the new session.
 
 ``Backoff`` decides how long the Central loop waits before the next connection attempt;
-``CentralAddresses`` which of Central's addresses it tries (the two of a pair).
+``CentralAddresses`` which of Central's addresses it tries (the two of a pair);
+``PartnerProbe`` when a session whose Central went silent asks the other one of the pair
+whether it took over. All three are shared by EV_CP_M and EV_OCPP's per-charger links.
 """
 
 from __future__ import annotations
@@ -178,3 +180,30 @@ class CentralAddresses:
             if self.at != self.round_start:
                 return NEXT_CENTRAL_S
         return wait
+
+
+# A pair's active silent this long mid-exchange: ask the partner whether it took over, then
+# again every PROBE_EVERY_S (the takeover follows the active's lease, 3 s, by a second or so).
+PROBE_AFTER_S = 2.0
+PROBE_EVERY_S = 2.0
+PROBE_TIMEOUT_S = 1.0  # connect and ENQ of one probe: a frozen partner costs no more
+
+
+@dataclass
+class PartnerProbe:
+    """When a link to a pair, its Central silent mid-exchange (frozen, cut off), asks the
+    other Central whether it took over: once silent ``after``, then every ``every``. Without
+    it the link waits out its response time-out (10 s) before trying the other address,
+    longer than the pair's takeover and than ``state``'s 10 s (evc-chaos). The probe itself
+    (a session attempt the standby refuses with NACK) is the caller's I/O."""
+
+    after: float = PROBE_AFTER_S
+    every: float = PROBE_EVERY_S
+    last: float = float("-inf")
+
+    def due(self, centrals: CentralAddresses, silent_s: float, now: float) -> bool:
+        """True when a probe should leave now (and counts it as sent)."""
+        if len(centrals.addresses) < 2 or silent_s < self.after or now - self.last < self.every:
+            return False
+        self.last = now
+        return True

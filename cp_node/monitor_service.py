@@ -47,9 +47,11 @@ from cp_core.monitor_state import (
     AUTH_RETRY,
     NEXT_CENTRAL_S,
     NO_ANSWER,
+    PROBE_TIMEOUT_S,
     Backoff,
     CentralAddresses,
     MonitorState,
+    PartnerProbe,
     spread,
 )
 from wire.curve import CurveClient
@@ -84,11 +86,6 @@ log = logging.getLogger(__name__)
 
 # s beyond one health check's own time-out that the first HEARTBEAT waits for that check
 FIRST_CHECK_SLACK = 0.5
-# A pair's active silent this long mid-exchange: ask the partner whether it took over, then
-# again every PROBE_EVERY_S (the takeover follows the active's lease, 3 s, by a second or so).
-PROBE_AFTER_S = 2.0
-PROBE_EVERY_S = 2.0
-PROBE_TIMEOUT_S = 1.0
 # s from a HEARTBEAT sent to Central's ALIVE (the monitor's metrics, cp_node.metrics)
 HEARTBEAT_RTT_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
@@ -125,7 +122,7 @@ class MonitorService:
         self.tls = tls
         self.curve = curve  # the engine link's CURVE keys (docs/security.md); None: plain
         self._tls_sessions: dict[tuple[str, int], ssl.SSLSession | None] = {}
-        self._last_probe = 0.0
+        self.probe = PartnerProbe()  # when a silent active's partner is asked
         self.engine_endpoint = f"tcp://{engine[0]}:{engine[1]}"
         # Central's addresses: one, or the two of an active/standby pair (the standby answers
         # ENQ with NACK): on a failure the next one is tried at once, the back-off waits only
@@ -331,16 +328,12 @@ class MonitorService:
 
     def _partner_took_over(self, silent_s: float) -> bool:
         """A pair's active gone silent (frozen, partitioned) mid-exchange: has the standby
-        taken over? Asked once silent ``PROBE_AFTER_S``, then every ``PROBE_EVERY_S``: a
-        short session attempt at the partner (the standby answers ENQ with NACK until it is
-        the active). Without this the monitor waits out its 10 s response time-out; a loaded
-        but live active costs only these refused probes, never a reconnection."""
-        if len(self.centrals.addresses) < 2 or silent_s < PROBE_AFTER_S:
+        taken over? Asked when ``PartnerProbe`` says: a short session attempt at the partner
+        (the standby answers ENQ with NACK until it is the active). Without this the monitor
+        waits out its 10 s response time-out; a loaded but live active costs only these
+        refused probes, never a reconnection."""
+        if not self.probe.due(self.centrals, silent_s, time.monotonic()):
             return False
-        now = time.monotonic()
-        if now - self._last_probe < PROBE_EVERY_S:
-            return False
-        self._last_probe = now
         for host, port in self.centrals.others():
             probe = CentralClient(
                 host,

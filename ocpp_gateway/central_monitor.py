@@ -5,9 +5,11 @@ with the credential stored for the id (REGISTER with a saved claim first when th
 none and registering is allowed), then a HEARTBEAT every second carrying the charge point's
 health, and FAULT/RECOVERED on a change (``cp_core.monitor_state.MonitorState`` decides which
 is owed). A session error reconnects after EV_CP_M's back-off; with the two addresses of an
-active/standby pair it tries the other one first (``CentralAddresses``, as EV_CP_M does). ``close()`` ends the session
-with EOT: Central then hears no heartbeat and turns the CP DISCONNECTED — which is what the
-gateway does when the charger's WebSocket dies or goes silent.
+active/standby pair it tries the other one first (``CentralAddresses``, as EV_CP_M does),
+and a heartbeat Central leaves unanswered for 2 s has the other Central asked whether it
+took over (``PartnerProbe``, as EV_CP_M: not the 10 s response time-out). ``close()`` ends
+the session with EOT: Central then hears no heartbeat and turns the CP DISCONNECTED — which
+is what the gateway does when the charger's WebSocket dies or goes silent.
 
 ``outcome`` is set once the first AUTH succeeded or was refused, so BootNotification.conf
 can say Accepted or Rejected.
@@ -30,9 +32,18 @@ from collections.abc import Callable
 
 from cp_core.credentials import CredentialStore
 from cp_core.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
-from cp_core.monitor_state import AUTH_RETRY, Backoff, CentralAddresses, MonitorState, spread
+from cp_core.monitor_state import (
+    AUTH_RETRY,
+    NEXT_CENTRAL_S,
+    PROBE_TIMEOUT_S,
+    Backoff,
+    CentralAddresses,
+    MonitorState,
+    PartnerProbe,
+    spread,
+)
 from wire.aio_client import AsyncCentralClient
-from wire.errors import SessionError, WireError
+from wire.errors import CentralMoved, SessionError, WireError
 from wire.tcp_messages import (
     AdminState,
     Alive,
@@ -88,6 +99,7 @@ class CentralMonitor:
         self.state = MonitorState(cp_id)
         self.state.on_check(EngineHealth.OK)
         self.backoff = Backoff()
+        self.probe = PartnerProbe()  # when a silent active's partner is asked
         self.outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.up = False
         self._wake = asyncio.Event()
@@ -139,6 +151,9 @@ class CentralMonitor:
                 self._down(str(exc))
                 self._settle(f"refused: {exc}")
                 wait = spread(AUTH_RETRY, random.random())
+            except CentralMoved as exc:  # already pointed at the partner that took over
+                self._down(f"CENTRAL at {host}:{port}: {exc}; moving to it")
+                wait = NEXT_CENTRAL_S
             except WireError as exc:
                 self._down(f"Cannot reach CENTRAL at {host}:{port} ({exc}); retrying")
                 wait = self.centrals.failed(self.backoff)
@@ -148,6 +163,30 @@ class CentralMonitor:
             finally:
                 await client.close()
             await asyncio.sleep(wait)
+
+    async def _partner_took_over(self, silent_s: float) -> bool:
+        """A pair's active silent mid-heartbeat (frozen, cut off): has the other Central taken
+        over? A short session attempt there when ``PartnerProbe`` says (the standby answers
+        ENQ with NACK); True, and the link points at it, once one accepts."""
+        if not self.probe.due(self.centrals, silent_s, asyncio.get_running_loop().time()):
+            return False
+        for host, port in self.centrals.others():
+            probe = AsyncCentralClient(
+                host,
+                port,
+                ssl=self.tls,
+                connect_timeout=PROBE_TIMEOUT_S,
+                response_timeout=PROBE_TIMEOUT_S,
+            )
+            try:
+                await probe.connect()
+            except WireError:
+                continue
+            finally:
+                await probe.close()
+            self.centrals.move_to((host, port))
+            return True
+        return False
 
     def _settle(self, result: str) -> None:
         if not self.outcome.done():
@@ -218,7 +257,7 @@ class CentralMonitor:
             now = loop.time()
             if now >= next_beat:
                 beat = Heartbeat(cp_id=self.cp_id, engine=self.state.engine)
-                answer = await client.request(beat)
+                answer = await client.request(beat, on_silence=self._partner_took_over)
                 if not isinstance(answer, Alive):
                     raise SessionError(f"Central answered {answer.to_text()} to HEARTBEAT")
                 self.backoff.reset()

@@ -17,15 +17,17 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from wire.errors import (
+    CentralMoved,
     ConnectionLost,
     ResponseTimeout,
     SessionError,
 )
 from wire.framing import Event, FrameDecoder, encode_frame
 from wire.session import ENQ, EOT, READ_SIZE
-from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT
+from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, SILENCE_STEP
 from wire.tcp_exchange import RequestExchange, handshake, tls_failure
 from wire.tcp_messages import RESPONSES, Request, Response
 
@@ -85,8 +87,12 @@ class AsyncCentralClient:
             self._drop()
             raise
 
-    async def request(self, message: Request) -> Response:
-        """Send one request, return Central's response (see ``CentralClient.request``)."""
+    async def request(
+        self, message: Request, *, on_silence: Callable[[float], Awaitable[bool]] | None = None
+    ) -> Response:
+        """Send one request, return Central's response (see ``CentralClient.request``).
+        ``on_silence(seconds)`` is awaited about once a second while the answer is late; True
+        abandons the exchange with ``CentralMoved`` (the other Central of a pair took over)."""
         exchange = RequestExchange(encode_frame(message.to_bytes()))
         async with self._lock:
             if self._writer is None:
@@ -95,7 +101,8 @@ class AsyncCentralClient:
                 await self._send(exchange.frame)
                 deadline = self._deadline()
                 while True:
-                    step = exchange.feed(await self._next_event(deadline, exchange.waiting_for))
+                    event = await self._next_event(deadline, exchange.waiting_for, on_silence)
+                    step = exchange.feed(event)
                     if step.send:
                         await self._send(step.send)
                     if step.error is not None:
@@ -127,22 +134,35 @@ class AsyncCentralClient:
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.response_timeout
 
-    async def _next_event(self, deadline: float, what: str) -> Event:
+    async def _next_event(
+        self,
+        deadline: float,
+        what: str,
+        on_silence: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> Event:
         reader = self._reader
         if reader is None:
             raise ConnectionLost("not connected")
         loop = asyncio.get_running_loop()
+        late = f"{what} did not come within {self.response_timeout:g} s"
+        began = deadline - self.response_timeout
         while not self._events:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise ResponseTimeout(f"{what} did not come within {self.response_timeout:g} s")
+                raise ResponseTimeout(late)
+            wait = remaining if on_silence is None else min(remaining, SILENCE_STEP)
             try:
-                async with asyncio.timeout(remaining):
+                async with asyncio.timeout(wait):
                     chunk = await reader.read(READ_SIZE)
             except TimeoutError as exc:
-                raise ResponseTimeout(
-                    f"{what} did not come within {self.response_timeout:g} s"
-                ) from exc
+                if on_silence is not None and wait < remaining:
+                    if await on_silence(loop.time() - began):
+                        raise CentralMoved(
+                            f"Central was silent for {loop.time() - began:.1f} s and the "
+                            "other Central of the pair took over"
+                        ) from None
+                    continue
+                raise ResponseTimeout(late) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection to Central failed: {exc}") from exc
             if not chunk:

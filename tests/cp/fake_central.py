@@ -100,6 +100,17 @@ class FakeCentral:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
+    def freeze(self, thawed: threading.Event) -> None:
+        """Stop answering anything at all until ``thawed`` is set, its sockets left open: a
+        Central stopped with SIGSTOP (its whole event loop blocks)."""
+        self._loop.call_soon_threadsafe(thawed.wait)
+
+    def refuse(self, why: str | None) -> None:
+        """Answer every ENQ with NACK, as a standby Central of a pair does (``why``), or
+        accept sessions again (None: this one took over)."""
+        assert self._server is not None
+        self._server.refusing = why
+
     def set_admin(self, cp_id: str, state: AdminState) -> None:
         self.admin[cp_id] = state
 

@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from cp_core.monitor_state import NO_ANSWER, Backoff, MonitorState, Report, spread
+from cp_core.monitor_state import (
+    NO_ANSWER,
+    Backoff,
+    CentralAddresses,
+    MonitorState,
+    PartnerProbe,
+    Report,
+    spread,
+)
 from wire.tcp_messages import EngineHealth, Fault, Recovered
 
 UNREACHABLE = EngineHealth.UNREACHABLE
@@ -89,3 +97,13 @@ def test_spread_keeps_the_mean_and_varies_by_half() -> None:
     assert spread(5.0, 0.0) == 2.5
     assert spread(5.0, 0.5) == 5.0
     assert spread(5.0, 0.999) == pytest.approx(7.495)
+
+
+def test_a_silent_central_s_partner_is_asked_after_2_s_then_every_2_s_and_only_in_a_pair() -> None:
+    pair = CentralAddresses.of([("a", 1), ("b", 2)])
+    probe = PartnerProbe()
+    assert not probe.due(pair, silent_s=1.9, now=100.0)  # a slow answer is not yet silence
+    assert probe.due(pair, silent_s=2.0, now=100.0)
+    assert not probe.due(pair, silent_s=3.0, now=101.0)  # one probe per 2 s
+    assert probe.due(pair, silent_s=4.0, now=102.0)
+    assert not PartnerProbe().due(CentralAddresses.of(("a", 1)), silent_s=9.0, now=100.0)

@@ -4,6 +4,7 @@ that answers (``CentralAddresses``, shared with EV_CP_M)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from cp_core.credentials import CredentialStore
@@ -14,7 +15,8 @@ from ocpp_gateway.main import build_parser
 from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral
 from wire.pki import write_private
-from wire.tcp_messages import Register
+from wire.tcp_client import RESPONSE_TIMEOUT
+from wire.tcp_messages import Heartbeat, Register
 
 
 def test_central_takes_the_pairs_two_addresses() -> None:
@@ -67,6 +69,68 @@ def test_the_link_moves_to_the_central_that_answers(tmp_path: Path) -> None:
         central.shutdown()
     assert outcome == "accepted" and served_by == ("127.0.0.1", port)
     assert any("Cannot reach CENTRAL" in line for line in said), said
+
+
+def test_a_silent_active_is_left_for_the_partner_that_took_over_before_the_time_out(
+    tmp_path: Path,
+) -> None:
+    """The pair's active frozen mid-session (SIGSTOP: its socket open, nothing answered) and
+    the standby taking over 3 s later: EV_OCPP's link asks the partner, as EV_CP_M does,
+    and is served there within seconds, not after its 10 s response time-out (evc-chaos:
+    the gateway's links lagged EV_CP_M's by that much after every frozen active)."""
+    active, partner = FakeCentral(), FakeCentral()
+    addresses = [("127.0.0.1", active.start()), ("127.0.0.1", partner.start())]
+    partner.refuse("this Central is the standby")
+    # one database behind the pair: the credential registered at one is good at the other
+    partner.credentials, partner.claims, partner.used = (
+        active.credentials,
+        active.claims,
+        active.used,
+    )
+    said: list[str] = []
+
+    async def scenario() -> tuple[float, tuple[str, int]]:
+        loop = asyncio.get_running_loop()
+        link = CentralMonitor(
+            "OCPP-01",
+            central=addresses,
+            credentials=CredentialStore(tmp_path),
+            may_register=True,
+            on_authorized=lambda *_: None,
+            on_admin=lambda _: None,
+            say=said.append,
+        )
+        link.start()
+        try:
+            async with asyncio.timeout(10):
+                assert await link.outcome == "accepted"
+                while not active.requests(Heartbeat, "OCPP-01"):
+                    await asyncio.sleep(0.02)
+            active.freeze(thawed)  # SIGSTOP: the session open, nothing answered
+            frozen_at = loop.time()
+            loop.call_later(3.0, partner.refuse, None)  # the lease ran out: it took over
+            try:
+                async with asyncio.timeout(RESPONSE_TIMEOUT - 1):
+                    while not partner.requests(Heartbeat, "OCPP-01"):
+                        await asyncio.sleep(0.02)
+            except TimeoutError:
+                raise AssertionError(
+                    f"not served by the partner {RESPONSE_TIMEOUT - 1:g} s after the freeze"
+                ) from None
+            return loop.time() - frozen_at, link.central
+        finally:
+            await link.close()
+
+    thawed = threading.Event()
+    try:
+        took, served_by = asyncio.run(scenario())
+    finally:
+        thawed.set()
+        active.shutdown()
+        partner.shutdown()
+    assert served_by == addresses[1]
+    assert took < 8.0, f"{took:.1f} s after the active froze"
+    assert any("took over; moving to it" in line for line in said), said
 
 
 def test_a_charger_without_its_token_is_refused_once_in_words_and_its_token_file_lets_it_in(
