@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -188,6 +187,7 @@ class CentralRuntime(OperatorControls):
             send=self.supplies.ends.resend_recent,
             mark=ledger.ticket_notified,
             stopped=self._stop,
+            window_s=(RESEND_TICKETS_MIN + 5) * 60,  # a few minutes more: the senders' clocks
         ).start()
         timers = Timers(
             hub,
@@ -224,17 +224,15 @@ class CentralRuntime(OperatorControls):
         for cp in hub.cps.values():
             hub.cp_changed(cp)
 
-    def _read_back(self, drivers: set[str], timeout: float) -> set[NoticeId]:
-        """The ticket notices to ``drivers`` on the brokers since the resend window began
-        (a few minutes more: the notices carry their sender's clock)."""
+    def _read_back(self, drivers: set[str], since_ms: int, timeout: float) -> set[NoticeId]:
+        """The ticket notices to ``drivers`` on the brokers since ``since_ms``."""
         cfg = self.config
         assert self.hub is not None
-        since_s = time.time() - (RESEND_TICKETS_MIN + 5) * 60
         return ticket_notices(
             cfg.kafka,
             self.topics,
             drivers=drivers,
-            since_ms=int(since_s * 1000),
+            since_ms=since_ms,
             timeout=timeout,
             keys=self.hub.ledger.key_for if cfg.sealed else None,
             security=cfg.kafka_security,

@@ -30,24 +30,44 @@ from central_app.billing import TicketData
 from central_app.leadership import STEP_DOWN_S
 from central_app.notice_readback import NoticeId
 from wire.errors import KafkaError
+from wire.timefmt import parse_ts
 
 log = logging.getLogger(__name__)
 
 #: A ticket to send again, with what it said before an amendment (``sessions.amended_from``).
 Pending = tuple[TicketData, str | None]
-#: ``(drivers, timeout)`` -> the ticket notices to them on the topic; raises KafkaError.
-ReadBack = Callable[[set[str], float], set[NoticeId]]
+#: ``(drivers, since_ms, timeout)`` -> the ticket notices to them on the topic since then
+#: (ms since the epoch); raises KafkaError.
+ReadBack = Callable[[set[str], int, float], set[NoticeId]]
 
 GRACE_S = STEP_DOWN_S + 1.0  # a deposed active's last sends reach the brokers meanwhile
 READ_TIMEOUT_S = 10.0  # one read-back
 GIVE_UP_S = 60.0  # without a read-back by then, send them all (at least once)
 RETRY_S = 2.0
+CLOCK_MARGIN_S = 120.0  # the engines', the Centrals' and the brokers' clocks may disagree
 
 
 def notice_id(pending: Pending) -> NoticeId:
     """The notice ``pending`` would be on the topic: the amended one if it was amended."""
     ticket, amended_from = pending
     return ticket.session_id, amended_from is not None
+
+
+def read_from_ms(pending: Iterable[Pending], window_start_ms: int) -> int:
+    """Where the read-back starts: a notice leaves after its ticket, which follows the
+    supply's end, so the earliest end less a margin for the clocks; never before the resend
+    window, and the whole window when an end is unreadable. (A Central killed with tickets
+    unacknowledged has them from its last seconds: reading the whole window back at 10,000
+    CPs would be millions of notices.)"""
+    ends: list[float] = []
+    for ticket, _ in pending:
+        try:
+            ends.append(parse_ts(ticket.ended_at).timestamp())
+        except ValueError:
+            return window_start_ms
+    if not ends:
+        return window_start_ms
+    return max(window_start_ms, int((min(ends) - CLOCK_MARGIN_S) * 1000))
 
 
 def split(
@@ -74,6 +94,7 @@ class TicketResend:
         send: Callable[[list[Pending]], None],
         mark: Callable[[str, bool], None],
         stopped: threading.Event,
+        window_s: float,
         grace_s: float = GRACE_S,
         give_up_s: float = GIVE_UP_S,
         retry_s: float = RETRY_S,
@@ -84,6 +105,7 @@ class TicketResend:
         self._send = send
         self._mark = mark
         self._stopped = stopped
+        self._window_s = window_s  # how far back tickets are sent again
         self._grace_s = grace_s
         self._give_up_s = give_up_s
         self._retry_s = retry_s
@@ -99,11 +121,13 @@ class TicketResend:
         if self._stopped.wait(self._grace_s):
             return
         drivers = {ticket.driver_id for ticket, _ in self._pending}
+        window_start_ms = int((time.time() - self._window_s) * 1000)
+        since_ms = read_from_ms(self._pending, window_start_ms)
         give_up = time.monotonic() + self._give_up_s
         on_topic: set[NoticeId] | None = None
         while on_topic is None:
             try:
-                on_topic = self._read_back(drivers, READ_TIMEOUT_S)
+                on_topic = self._read_back(drivers, since_ms, READ_TIMEOUT_S)
             except KafkaError as exc:
                 if time.monotonic() >= give_up:
                     log.warning(
