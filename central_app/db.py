@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from central_app.pool_log import quiet_pool_resets
 from wire.timefmt import now_ts
 
 log = logging.getLogger(__name__)
@@ -358,6 +359,7 @@ def open_database(url: str, *, create: bool = True) -> Database:
     Raises :class:`DatabaseError` with a message fit for the user on a bad URL, a missing
     driver or an unreachable server.
     """
+    quiet_pool_resets()  # a restarted server's dead connection: one line, no traceback
     try:
         target = engine_url(url)
         options: dict[str, Any] = {}

@@ -218,8 +218,9 @@ class Leadership:
         """Before each COMMIT, on the transaction's own DBAPI connection (the epoch row read
         with a shared lock: a successor's bump waits for this commit, or this sees the bump)."""
         dbapi_error = conn.dialect.loaded_dbapi.Error
+        dbapi_connection = conn.connection.dbapi_connection
         try:
-            cursor = conn.connection.dbapi_connection.cursor()
+            cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(self._epoch_sql)
                 row = cursor.fetchone()
@@ -230,8 +231,19 @@ class Leadership:
             # it as SQLAlchemy would (OperationalError for a server restarted or gone), so the
             # database writer sees an outage and retries the job instead of failing it (found
             # by evc-chaos: a PostgreSQL restart at the moment of a commit failed a write).
+            # A lost connection is invalidated here, as SQLAlchemy's own disconnect handling
+            # would: else the pool tries to roll it back when it is returned, and logs
+            # "Exception during reset or similar" with a traceback (evc-chaos again).
+            lost = conn.dialect.is_disconnect(exc, dbapi_connection, None)
+            if lost:
+                conn.invalidate(exc)
             raise DBAPIError.instance(
-                self._epoch_sql, None, exc, dbapi_error, dialect=conn.dialect
+                self._epoch_sql,
+                None,
+                exc,
+                dbapi_error,
+                connection_invalidated=lost,
+                dialect=conn.dialect,
             ) from exc
         current = row[0] if row else None
         if current != self.epoch:

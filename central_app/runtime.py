@@ -38,6 +38,7 @@ from central_app.kafka_loop import KafkaLink
 from central_app.ledger import Ledger
 from central_app.monitor_port import MonitorPort
 from central_app.monitors import MonitorDesk, machine_from
+from central_app.notice_readback import NoticeId, ticket_notices
 from central_app.pair_role import PairRole
 from central_app.pulse import Pulse
 from central_app.reconcile import window_start
@@ -45,6 +46,7 @@ from central_app.registry_refresh import RegistryRefresh
 from central_app.reports import Reports
 from central_app.store import CpRecord, OpenSession, RegistryError, Store
 from central_app.supplies import SupplyDesk
+from central_app.ticket_resend import TicketResend
 from central_app.timers import Timers
 from central_app.upkeep import Upkeep
 from wire.errors import KafkaError
@@ -109,8 +111,9 @@ class CentralRuntime(OperatorControls):
         self.writer = DbWriter(on_health=self.reports.db_health)
         ledger = Ledger(store, self.writer, require_enrollment=cfg.enrollment)
         records, sessions = ledger.load()
-        # sent again once in office: the previous Central may have written them and stopped
-        # before their notices left (found by evc-chaos: a ticket the driver never got)
+        # sent again once in office, unless on the brokers already (central_app.ticket_resend):
+        # the previous Central may have written them and stopped before their notices left
+        # (found by evc-chaos: a ticket the driver never got)
         self._recent_tickets = store.recent_tickets(window_start(RESEND_TICKETS_MIN))
         try:
             # the group is namespaced like the topics, so test networks never rebalance each other
@@ -180,6 +183,15 @@ class CentralRuntime(OperatorControls):
         tcp.serve(self.owner, self.monitors)
         inputs = KafkaInput(self.owner, self.supplies, self.kafka, self.writer, self.pair)
         self.kafka.start(inputs.on_kafka)
+        TicketResend(
+            self._recent_tickets,
+            read_back=self._read_back,
+            post=self.owner.post,
+            send=self.supplies.ends.resend_recent,
+            mark=ledger.ticket_notified,
+            stopped=self._stop,
+            window_s=(RESEND_TICKETS_MIN + 5) * 60,  # a few minutes more: the senders' clocks
+        ).start()
         timers = Timers(
             hub,
             self.monitors,
@@ -209,12 +221,25 @@ class CentralRuntime(OperatorControls):
         for record in records:
             hub.cps[record.cp_id] = machine_from(record)
         supplies.restore(sessions)
-        supplies.ends.resend_recent(self._recent_tickets)
         hub.say(
             f"loaded {len(hub.cps)} charging points; all DISCONNECTED until their monitors connect"
         )
         for cp in hub.cps.values():
             hub.cp_changed(cp)
+
+    def _read_back(self, drivers: set[str], since_ms: int, timeout: float) -> set[NoticeId]:
+        """The ticket notices to ``drivers`` on the brokers since ``since_ms``."""
+        cfg = self.config
+        assert self.hub is not None
+        return ticket_notices(
+            cfg.kafka,
+            self.topics,
+            drivers=drivers,
+            since_ms=since_ms,
+            timeout=timeout,
+            keys=self.hub.ledger.key_for if cfg.sealed else None,
+            security=cfg.kafka_security,
+        )
 
     def stop(self) -> None:
         if self._stop.is_set():

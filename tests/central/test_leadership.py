@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from types import SimpleNamespace
 
@@ -165,15 +166,19 @@ def test_a_database_restart_during_the_epoch_check_is_an_outage_the_writer_retri
         def close(self) -> None:
             pass
 
-    dbapi_connection = SimpleNamespace(cursor=Cursor)
+    # psycopg marks the connection of a session the server ended as broken
+    dbapi_connection = SimpleNamespace(cursor=Cursor, closed=False, broken=True)
+    invalidated: list[BaseException | None] = []
     conn = SimpleNamespace(
         dialect=leadership._engine.dialect,
         connection=SimpleNamespace(dbapi_connection=dbapi_connection),
+        invalidate=invalidated.append,
     )
     with pytest.raises(OperationalError) as raised:
         leadership._check_epoch(conn)
     assert isinstance(raised.value.orig, psycopg.errors.AdminShutdown)
     assert transient(raised.value)
+    assert raised.value.connection_invalidated and len(invalidated) == 1
 
 
 def test_a_central_frozen_between_taking_the_lock_and_office_does_not_depose_its_successor(
@@ -206,3 +211,40 @@ def test_a_central_frozen_between_taking_the_lock_and_office_does_not_depose_its
             held.close()
         db_a.dispose()
         db_b.dispose()
+
+
+def test_a_connection_lost_at_the_epoch_check_is_discarded_without_a_traceback(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by evc-chaos (seed 2026, 60 min; the rest of finding 8): after a PostgreSQL
+    restart at the moment of a commit, SQLAlchemy's pool logged "Exception during reset or
+    similar" with a traceback: the epoch check's error bypassed SQLAlchemy's disconnect
+    handling, so the pool tried to roll back the dead connection on its return. The lost
+    connection is now invalidated where it is found: an outage the writer retries, one
+    warning line, and the pool's next connection is a fresh one."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from central_app.db_writer import transient
+
+    db = open_database(pg_url)
+    admin = create_engine(pg_url, poolclass=NullPool)
+    leadership = Leadership(pg_url, "central-a")
+    try:
+        leadership.take_office(db)
+        leadership.fence(db)
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(Exception) as raised, db.engine.begin() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            with admin.connect() as other:  # the server ends the session, as a restart does
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert transient(raised.value), raised.value
+        traced = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+        assert traced == [], [r.getMessage() for r in traced]
+        assert not any("Exception during reset" in r.getMessage() for r in caplog.records)
+        with db.engine.begin() as conn:  # the pool recovers: a fresh connection
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        leadership.close()
+        admin.dispose()
+        db.dispose()

@@ -1,7 +1,7 @@
 """Found by evc-chaos (docs/reliability.md): a Central wrote a ticket and was deposed (or
 killed) before its notice left; the next Central only restored open sessions, so the driver
 waited forever. A Central taking office now sends again the last minutes' tickets whose
-notices the brokers never acknowledged."""
+notices the brokers never acknowledged, unless it finds them on the topic."""
 
 from __future__ import annotations
 
@@ -108,5 +108,55 @@ def test_tickets_whose_notices_left_are_not_sent_again_at_each_takeover(
             tickets()
         assert tickets() == ["s-lost"]
     finally:
+        driver.close()
+        db.dispose()
+
+
+def test_a_ticket_whose_notice_left_before_its_acknowledgement_was_written_is_sent_once(
+    tmp_path: Path, kafka_bootstrap: str, topics: Topics, recorder: Recorder
+) -> None:
+    """Found by evc-chaos (seed 2026, finding 9): central-b sent a ticket's notice 0.2 s
+    before central-a took office (and another Central lost PostgreSQL just after sending
+    one); the brokers had the notice, but its acknowledgement never reached the row
+    (notified_at), and the new active sent the ticket a second time: two identical notices
+    at consecutive offsets. The Central taking office now reads the topic back and sends
+    only what is not there; a ticket whose notice never left is still sent."""
+    db = open_database(f"sqlite:///{tmp_path / 'central.db'}")
+    with db.engine.begin() as conn:
+        conn.execute(ticketed("s-acked", 0.474))  # its notice left; the mark did not
+        conn.execute(ticketed("s-lost", 0.612))  # its notice never left
+    driver = Driver(kafka_bootstrap, topics, "D-001", from_beginning=True)
+    left = Ticket(
+        session_id="s-acked",
+        cp_id="CP-01",
+        driver_id="D-001",
+        kwh=0.474,
+        eur=0.2,
+        started_at=now_ts(),
+        ended_at=now_ts(),
+        reason="unplugged",
+    )
+    driver.producer.send(topics.driver_notices, "D-001", left)  # what the deposed one sent
+    assert driver.producer.flush(10) == 0
+
+    def tickets() -> list[str]:
+        driver.poll()
+        return [n.session_id for n in driver.notices if isinstance(n, Ticket)]
+
+    def both_marked() -> bool:
+        with db.engine.begin() as conn:
+            rows = conn.execute(SessionRow.__table__.select()).all()
+        return all(row.notified_at is not None for row in rows)
+
+    runtime = make_runtime(tmp_path, kafka_bootstrap, topics, recorder)
+    runtime.start()
+    try:
+        wait_for(both_marked, 60, "both tickets' notices marked as on the brokers")
+        deadline = time.monotonic() + 3  # anything else sent would be there by now
+        while time.monotonic() < deadline:
+            tickets()
+        assert sorted(tickets()) == ["s-acked", "s-lost"]
+    finally:
+        runtime.stop()
         driver.close()
         db.dispose()
