@@ -231,6 +231,7 @@ def test_a_connection_lost_at_the_epoch_check_is_discarded_without_a_traceback(
     admin = create_engine(pg_url, poolclass=NullPool)
     leadership = Leadership(pg_url, "central-a")
     try:
+        assert leadership.try_acquire()  # office only with the pair's lock (finding 11)
         leadership.take_office(db)
         leadership.fence(db)
         caplog.set_level(logging.DEBUG)
