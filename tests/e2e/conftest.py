@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from wire.kafka.acls import grant
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 from wire.pki import Secrets
+
+if TYPE_CHECKING:
+    from tests.e2e.ocpp_helpers import Charger
 
 # The one switch: EVC_E2E_SECURE=1 runs every e2e network with security on (TLS on the
 # monitor link, from a session secrets directory, and the secured broker ``secure_kafka``
@@ -114,6 +118,16 @@ def network_on(
             yield network, observer
     finally:
         observer.close()
+
+
+@pytest.fixture
+def chargers() -> Iterator[list[Charger]]:
+    """The OCPP chargers a test made (``tests.e2e.ocpp_helpers.Charger``): it appends each
+    one, and each is closed at the end, so that no WebSocket outlives its test."""
+    made: list[Charger] = []
+    yield made
+    for charger in made:
+        charger.close()
 
 
 @pytest.fixture

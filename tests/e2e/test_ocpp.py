@@ -10,7 +10,6 @@ with two connectors, two CPs at Central (issue 24, item 4)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -45,14 +44,6 @@ REMOTE_STOP = {"1.6": "RemoteStopTransaction", "2.0.1": "RequestStopTransaction"
 def version(request: pytest.FixtureRequest) -> str:
     """The OCPP version the test's chargers speak."""
     return str(request.param)
-
-
-@pytest.fixture
-def chargers() -> Iterator[list[Charger]]:
-    made: list[Charger] = []
-    yield made
-    for charger in made:
-        charger.close()
 
 
 def booted(
