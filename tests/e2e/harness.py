@@ -34,7 +34,7 @@ from sqlalchemy.pool import NullPool
 
 from central_app.db import engine_url
 from tests.e2e.observer import RDLOG, Observer
-from tests.e2e.procs import REPO, Proc, free_port, port_free, port_open
+from tests.e2e.procs import REPO, Proc, evc_admin, free_port, port_free, port_open
 from tests.waiting import wait_for
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
@@ -166,14 +166,7 @@ class Network:
 
     def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``evc-admin ARGS`` on Central's database, as the operator runs it."""
-        return subprocess.run(
-            [sys.executable, "-m", "central_app.admin", *self.db_args(), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            cwd=REPO,
-        )
+        return evc_admin(*self.db_args(), *args)
 
     def driver_key(self, driver_id: str) -> list[str]:
         """Secured: the driver's key file, exported from Central's database as an operator

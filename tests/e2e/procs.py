@@ -21,6 +21,19 @@ from tests.waiting import wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 
+def evc_admin(*args: str) -> subprocess.CompletedProcess[str]:
+    """``evc-admin ARGS`` as the operator runs it (from the repository, a minute at most);
+    the caller checks the return code and reads the output."""
+    return subprocess.run(
+        [sys.executable, "-m", "central_app.admin", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=REPO,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
