@@ -21,6 +21,7 @@ from wire.kafka.messages import (
     CP_COMMANDS,
     DRIVER_NOTICES,
     NETWORK_STATE,
+    Authorize,
     ChargeRequest,
     Event,
     SupplyEnded,
@@ -160,6 +161,14 @@ class FakeEngine:
         self.consumer.poll(lambda r: self.commands.append(r.event), timeout=0.2)
         return self.commands
 
+    def authorization(self, timeout: float = 30.0) -> Authorize:
+        """The first ``Authorize`` Central sent this CP, waited for up to ``timeout`` s."""
+        return wait_for(
+            lambda: next((c for c in self.poll() if isinstance(c, Authorize)), None),
+            timeout,
+            "authorize",
+        )
+
     def send(self, event: Event) -> None:
         self.producer.send(self.topics.cp_events, self.cp_id, event)
         self.producer.flush(10)
@@ -278,6 +287,31 @@ def read_network_state(
     return got
 
 
+class ScriptedCp(NamedTuple):
+    """A CP's scripted monitor and engine, and a driver."""
+
+    monitor: Monitor
+    engine: FakeEngine
+    driver: Driver
+
+
+@contextmanager
+def scripted_cp(
+    port: int, kafka: str, topics: Topics, cp_id: str, driver_id: str
+) -> Iterator[ScriptedCp]:
+    """``cp_id``'s monitor (started, towards Central's ``port``) and engine, and the driver
+    ``driver_id``; all of them stopped when the block ends."""
+    with ExitStack() as stack:
+        monitor = Monitor(port, cp_id)
+        stack.callback(monitor.stop)
+        monitor.start()
+        engine = FakeEngine(kafka, topics, cp_id)
+        stack.callback(engine.close)
+        driver = Driver(kafka, topics, driver_id)
+        stack.callback(driver.close)
+        yield ScriptedCp(monitor, engine, driver)
+
+
 class ScriptedNetwork(NamedTuple):
     """Central as a process, CP-05's scripted monitor and engine, and driver D-003."""
 
@@ -297,11 +331,5 @@ def scripted_network(
     with ExitStack() as stack:
         stack.callback(central.kill)
         central.start()
-        monitor = Monitor(port, "CP-05")
-        stack.callback(monitor.stop)
-        monitor.start()
-        engine = FakeEngine(kafka, topics, "CP-05")
-        stack.callback(engine.close)
-        driver = Driver(kafka, topics, "D-003")
-        stack.callback(driver.close)
-        yield ScriptedNetwork(central, monitor, engine, driver)
+        cp = stack.enter_context(scripted_cp(port, kafka, topics, "CP-05", "D-003"))
+        yield ScriptedNetwork(central, *cp)
