@@ -123,34 +123,36 @@ def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: Scrip
     assert "restored" in central.log()
 
 
+def run_central(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m central_app.main ARGS`` run to its end (a minute at most), its output
+    captured: for the arguments and situations Central refuses to start with."""
+    return subprocess.run(
+        [sys.executable, "-m", "central_app.main", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_bad_arguments_and_port_in_use_are_clear(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    run = [sys.executable, "-m", "central_app.main"]
-    bad = subprocess.run(
-        [*run, "--port", "x", "--kafka", "h:1"], cwd=REPO, capture_output=True, text=True
-    )
+    bad = run_central("--port", "x", "--kafka", "h:1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--port" in bad.stderr
     port = unused_port()
     first = CentralProcess(tmp_path / "a", kafka_bootstrap, topics, port)
     try:
         first.start()
-        second = subprocess.run(
-            [
-                *run,
-                "--port",
-                str(port),
-                "--kafka",
-                kafka_bootstrap,
-                "--data-dir",
-                str(tmp_path / "b"),
-                "--no-gui",
-                "--insecure",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        second = run_central(
+            "--port",
+            str(port),
+            "--kafka",
+            kafka_bootstrap,
+            "--data-dir",
+            str(tmp_path / "b"),
+            "--no-gui",
+            "--insecure",
         )
         assert second.returncode == 2, second
         assert "Traceback" not in second.stderr + second.stdout
@@ -160,21 +162,7 @@ def test_bad_arguments_and_port_in_use_are_clear(
         assert "Traceback" not in first.log()
     finally:
         first.kill()
-    db = subprocess.run(
-        [
-            *run,
-            "--port",
-            "0",
-            "--kafka",
-            kafka_bootstrap,
-            "--db",
-            "nosuch://x",
-            "--no-gui",
-            "--insecure",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    db = run_central(
+        "--port", "0", "--kafka", kafka_bootstrap, "--db", "nosuch://x", "--no-gui", "--insecure"
     )
     assert db.returncode == 2 and "Traceback" not in db.stderr and "database URL" in db.stderr
