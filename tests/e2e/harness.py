@@ -22,7 +22,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,13 +344,7 @@ class Network:
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
         ticketed = {t["session_id"] for t in tickets}
         assert len(ticketed) == len(tickets) == sum(len(cps) for cps in plans.values())
-        wait_for(
-            lambda: {n.session_id for n in observer.notices("ticket")} >= ticketed,
-            15,
-            "the observer reading every ticket notice",
-        )
-        counts = Counter(n.session_id for n in observer.notices("ticket"))
-        assert set(counts) == ticketed and set(counts.values()) == {1}, counts
+        observer.wait_one_ticket_each(ticketed, 15)
         return tickets
 
     # drivers ---------------------------------------------------------------------------------
