@@ -9,8 +9,9 @@ import time
 import pytest
 
 from tests.cp.authorizations import authorize
-from tests.cp.conftest import Collector, CpLauncher, free_port
+from tests.cp.conftest import Collector, CpLauncher
 from tests.cp.fake_central import FakeCentral
+from tests.e2e.procs import free_port
 from tests.waiting import wait_for
 from wire.tcp_messages import AdminState, Auth, EngineHealth, Fault, Heartbeat, Recovered, Register
 

@@ -84,6 +84,7 @@ class Proc:
         elif stdin_pipe:
             stdin = subprocess.PIPE
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"}
+        self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             cwd=REPO,
