@@ -7,17 +7,22 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from central_app.config import CentralConfig
 from central_app.runtime import CentralRuntime
 from central_app.views import CpView, LinkStatus, LogEntry, RequestView
+from tests.waiting import wait_for
 from wire.framing import lrc
+from wire.kafka.messages import Authorize
 from wire.kafka.topics import Topics
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import Auth, Authorized, Register, Registered
+
+if TYPE_CHECKING:
+    from tests.central.scripted import ScriptedCp
 
 
 def unused_port() -> int:
@@ -128,6 +133,23 @@ def status_of(runtime: CentralRuntime, cp_id: str) -> str | None:
         if view.cp_id == cp_id:
             return view.status.value
     return None
+
+
+def supplying(
+    runtime: CentralRuntime, recorder: Recorder, cp: ScriptedCp, request_id: str, kwh: float
+) -> tuple[Authorize, str]:
+    """A supply under way at the scripted ``cp``: once it is ACTIVE and Central's Kafka link
+    is up, its driver's request ``request_id`` is authorized, the engine starts and reports
+    ``kwh``, and Central shows SUPPLYING. Returns the authorization and the start time."""
+    cp_id, driver_id = cp.engine.cp_id, cp.driver.driver_id
+    wait_for(lambda: status_of(runtime, cp_id) == "ACTIVE", 10, f"{cp_id} ACTIVE")
+    wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
+    cp.driver.request(request_id, cp_id)
+    auth = cp.engine.authorization()
+    started_at = cp.engine.started(auth.session_id, driver_id)
+    cp.engine.progress(auth.session_id, driver_id, 0, kwh, auth.price)
+    wait_for(lambda: status_of(runtime, cp_id) == "SUPPLYING", 20, "SUPPLYING")
+    return auth, started_at
 
 
 def client(runtime: CentralRuntime, timeout: float = 10.0) -> CentralClient:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from central_app.runtime import CentralRuntime
-from tests.central.conftest import Recorder, status_of
+from tests.central.conftest import Recorder, status_of, supplying
 from tests.central.scripted import scripted_cp
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer
@@ -61,13 +61,7 @@ def test_database_outage_mid_supply_pauses_and_tickets_once(
     with scripted_cp(running.port, kafka_bootstrap, topics, "CP-07", "D-001") as cp:
         monitor, engine, driver = cp
         try:
-            wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
-            wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
-            driver.request("req-db", "CP-07")
-            auth = engine.authorization()
-            started_at = engine.started(auth.session_id, "D-001")
-            engine.progress(auth.session_id, "D-001", 0, 0.4, auth.price)
-            wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+            auth, started_at = supplying(running, recorder, cp, "req-db", 0.4)
 
             lock = sqlite3.connect(tmp_path / "central.db", timeout=5, isolation_level=None)
             lock.execute("BEGIN EXCLUSIVE")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from central_app.runtime import CentralRuntime
-from tests.central.conftest import Recorder, make_runtime, status_of, unused_port
+from tests.central.conftest import Recorder, make_runtime, status_of, supplying, unused_port
 from tests.central.scripted import REPO, Driver, Monitor, read_network_state, scripted_cp
 from tests.waiting import wait_for
 from wire.kafka.messages import Resume, Stop, SupplyInterrupted, Ticket
@@ -24,13 +24,7 @@ def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
 ) -> None:
     with scripted_cp(running.port, kafka_bootstrap, topics, "CP-07", "D-001") as cp:
         monitor, engine, driver = cp
-        wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
-        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
-        driver.request("req-s", "CP-07")
-        auth = engine.authorization()
-        started_at = engine.started(auth.session_id, "D-001")
-        engine.progress(auth.session_id, "D-001", 0, 0.3, auth.price)
-        wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+        auth, started_at = supplying(running, recorder, cp, "req-s", 0.3)
 
         running.stop_cp("CP-07").result(5)  # posted: wait until applied
         assert status_of(running, "CP-07") == "STOPPED"
