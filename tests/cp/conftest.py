@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cp.fake_central import FakeCentral
-from tests.e2e.procs import Proc
+from tests.procs import Proc
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.messages import CP_EVENTS, REQUESTS, Event, EventCodec
@@ -35,7 +35,7 @@ class CpLauncher:
 
     @property
     def logs(self) -> Path:
-        """Each program's output, one file a program (``tests.e2e.procs.Proc``)."""
+        """Each program's output, one file a program (``tests.procs.Proc``)."""
         return self.tmp / "logs"
 
     @property

@@ -23,7 +23,7 @@ from cp_core.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refus
 from cp_core.monitor_state import Backoff
 from cp_node.monitor_service import MonitorService
 from tests.cp.fake_central import FakeCentral, Seen
-from tests.e2e.procs import free_port
+from tests.procs import free_port
 from tests.raw_framed import ScriptedCentral
 from tests.waiting import wait_for
 from wire.errors import ResponseTimeout

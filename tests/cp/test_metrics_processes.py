@@ -12,7 +12,6 @@ from websockets.sync.client import connect
 
 from tests.cp.conftest import CpLauncher
 from tests.cp.fake_central import FakeCentral
-from tests.e2e.procs import Proc, free_port
 from tests.metrics_scrape import (
     ENGINE_SERIES,
     MONITOR_SERIES,
@@ -22,6 +21,7 @@ from tests.metrics_scrape import (
     scrape,
     value,
 )
+from tests.procs import Proc, free_port
 from tests.waiting import wait_for
 from wire.kafka.topics import Topics
 

@@ -84,7 +84,7 @@ def test_plug_in_on_an_authorized_cp_starts_the_supply_and_kwh_rises(
 
 
 def test_kafka_unreachable_is_shown_and_health_goes_on(qtbot, tmp_path) -> None:
-    from tests.e2e.procs import free_port
+    from tests.procs import free_port
 
     svc = EngineService(
         bootstrap=f"127.0.0.1:{free_port()}",  # nothing listens there

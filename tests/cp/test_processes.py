@@ -11,7 +11,7 @@ import pytest
 from tests.cp.authorizations import authorize
 from tests.cp.conftest import Collector, CpLauncher
 from tests.cp.fake_central import FakeCentral
-from tests.e2e.procs import free_port
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.tcp_messages import AdminState, Auth, EngineHealth, Fault, Heartbeat, Recovered, Register
 

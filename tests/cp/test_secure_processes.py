@@ -16,7 +16,7 @@ from tests.cp.conftest import CpLauncher
 from tests.cp.fake_central import FakeCentral
 from tests.cp.test_engine_link import stranger
 from tests.cp.test_sealed_commands import SealedEvents
-from tests.e2e.procs import free_port
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.curve import CurveKeys
 from wire.health_messages import Key

@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from central_app.db import engine_url
 from tests.e2e.observer import RDLOG, Observer
-from tests.e2e.procs import REPO, Proc, evc_admin, free_port, port_free, port_open
+from tests.procs import REPO, Proc, evc_admin, free_port, port_free, port_open
 from tests.waiting import wait_for
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from ocpp_gateway.sim import SUBPROTOCOLS, SimCharger, basic_auth_header, charger_class, client_tls
 from tests.e2e.harness import Network, Proc
-from tests.e2e.procs import evc_admin, free_port, port_open
+from tests.procs import evc_admin, free_port, port_open
 from tests.waiting import wait_for
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def evc_admin(*args: str) -> subprocess.CompletedProcess[str]:
