@@ -21,17 +21,25 @@ from tests.waiting import wait_for
 REPO = Path(__file__).resolve().parents[1]
 
 
-def evc_admin(*args: str) -> subprocess.CompletedProcess[str]:
-    """``evc-admin ARGS`` as the operator runs it (from the repository, a minute at most);
-    the caller checks the return code and reads the output."""
+def run_module(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` from the repository, run to its end (``timeout`` s at most)
+    with its output captured; ``env`` adds to the environment. For a program's one-shot
+    commands and refusals; the caller checks the return code and reads the output."""
     return subprocess.run(
-        [sys.executable, "-m", "central_app.admin", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=timeout,
+        env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})),
         cwd=REPO,
     )
+
+
+def evc_admin(*args: str) -> subprocess.CompletedProcess[str]:
+    """``evc-admin ARGS`` as the operator runs it."""
+    return run_module("central_app.admin", *args)
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 
 from tests.central.conftest import unused_port
 from tests.central.scripted import (
-    REPO,
     CentralProcess,
     Driver,
     FakeEngine,
@@ -20,6 +18,7 @@ from tests.central.scripted import (
     read_network_state,
     scripted_network,
 )
+from tests.procs import run_module
 from tests.waiting import wait_for
 from wire.kafka.messages import Authorize, CpState, Ticket
 from wire.kafka.topics import Topics
@@ -126,13 +125,7 @@ def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: Scrip
 def run_central(*args: str) -> subprocess.CompletedProcess[str]:
     """``python -m central_app.main ARGS`` run to its end (a minute at most), its output
     captured: for the arguments and situations Central refuses to start with."""
-    return subprocess.run(
-        [sys.executable, "-m", "central_app.main", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("central_app.main", *args)
 
 
 def test_bad_arguments_and_port_in_use_are_clear(
