@@ -34,11 +34,6 @@ class CpLauncher:
         self.procs: list[Proc] = []
 
     @property
-    def logs(self) -> Path:
-        """Each program's output, one file a program (``tests.procs.Proc``)."""
-        return self.tmp / "logs"
-
-    @property
     def curve_dir(self) -> Path:
         """The engine link's CURVE keys of secure programs (never the user's own folder)."""
         return self.tmp / "curve"
@@ -70,7 +65,7 @@ class CpLauncher:
             *(["--curve-dir", str(self.curve_dir)] if secure else ["--insecure"]),
             *extra,
         ]
-        proc = Proc(name, module, args, self.logs / f"{name}.log", tty=tty)
+        proc = Proc(name, module, args, self._log(name), tty=tty)
         self.procs.append(proc)
         return proc
 
@@ -95,9 +90,13 @@ class CpLauncher:
             *extra,
         ]
         name = f"monitor-{cp_id}"
-        proc = Proc(name, "cp_node.monitor_main", args, self.logs / f"{name}.log")
+        proc = Proc(name, "cp_node.monitor_main", args, self._log(name))
         self.procs.append(proc)
         return proc
+
+    def _log(self, name: str) -> Path:
+        """Where the program ``name`` keeps its output (``tests.procs.Proc`` copies it)."""
+        return self.tmp / "logs" / f"{name}.log"
 
     def close(self) -> None:
         for proc in self.procs:
