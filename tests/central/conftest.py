@@ -14,6 +14,7 @@ import pytest
 from central_app.config import CentralConfig
 from central_app.runtime import CentralRuntime
 from central_app.views import CpView, LinkStatus, LogEntry, RequestView
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.framing import lrc
 from wire.kafka.messages import Authorize
@@ -23,12 +24,6 @@ from wire.tcp_messages import Auth, Authorized, Register, Registered
 
 if TYPE_CHECKING:
     from tests.central.scripted import ScriptedCp
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Recorder:
@@ -69,7 +64,7 @@ def offline_config(tmp_path: Path) -> CentralConfig:
     return CentralConfig(
         port=0,
         host="127.0.0.1",
-        kafka=f"127.0.0.1:{unused_port()}",
+        kafka=f"127.0.0.1:{free_port()}",
         db_url=f"sqlite:///{tmp_path / 'central.db'}",
         topic_prefix="unit.",
         insecure=True,

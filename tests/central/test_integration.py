@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.conftest import unused_port
 from tests.central.scripted import (
     CentralProcess,
     Driver,
@@ -18,7 +17,7 @@ from tests.central.scripted import (
     read_network_state,
     scripted_network,
 )
-from tests.procs import run_module
+from tests.procs import free_port, run_module
 from tests.waiting import wait_for
 from wire.kafka.messages import Authorize, CpState, Ticket
 from wire.kafka.topics import Topics
@@ -36,7 +35,7 @@ def tickets_in_db(db: Path, session_id: str) -> list[tuple]:
 
 @pytest.fixture
 def network(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[ScriptedNetwork]:
-    with scripted_network(tmp_path, kafka_bootstrap, topics, unused_port()) as parts:
+    with scripted_network(tmp_path, kafka_bootstrap, topics, free_port()) as parts:
         yield parts
 
 
@@ -133,7 +132,7 @@ def test_bad_arguments_and_port_in_use_are_clear(
 ) -> None:
     bad = run_central("--port", "x", "--kafka", "h:1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--port" in bad.stderr
-    port = unused_port()
+    port = free_port()
     first = CentralProcess(tmp_path / "a", kafka_bootstrap, topics, port)
     try:
         first.start()

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from central_app.runtime import CentralRuntime
-from tests.central.conftest import Recorder, make_runtime, status_of, supplying, unused_port
+from tests.central.conftest import Recorder, make_runtime, status_of, supplying
 from tests.central.scripted import REPO, Driver, Monitor, read_network_state, scripted_cp
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.kafka.messages import Resume, Stop, SupplyInterrupted, Ticket
 from wire.kafka.topics import Topics
@@ -90,7 +91,7 @@ KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
 def test_central_started_without_broker_serves_monitors_and_catches_up(
     tmp_path: Path, recorder: Recorder
 ) -> None:
-    port = unused_port()
+    port = free_port()
     kafka = f"127.0.0.1:{port}"
     topics = Topics("late.")
     runtime = make_runtime(tmp_path, kafka, topics, recorder)
