@@ -10,7 +10,6 @@ fixtures belong in ``tests/<area>/conftest.py``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.procs import free_port
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 from wire.pki import Secrets
@@ -66,12 +66,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.mariadb)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a real broker: ``EVC_KAFKA`` or one started for this session."""
@@ -79,7 +73,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path_factory.mktemp("kafka-run")
     args = [sys.executable, str(KAFKA_LOCAL)]
     where = ["--port", str(port), "--run-dir", str(run_dir)]
@@ -126,7 +120,7 @@ def secure_kafka(tls_secrets: Secrets, tmp_path_factory: pytest.TempPathFactory)
     session's secrets directory (``tls_secrets``); see ``tests/kafka_secure.py``."""
     from tests.kafka_secure import SecureKafka
 
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path_factory.mktemp("kafka-secure-run")
     args = [sys.executable, str(KAFKA_LOCAL)]
     where = ["--port", str(port), "--run-dir", str(run_dir)]

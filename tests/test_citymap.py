@@ -427,6 +427,16 @@ def _network(n: int, status: str = "ACTIVE") -> list[TileData]:
     ]
 
 
+def _summarised(view: CityMapView) -> list[TileData]:
+    """3,000 CPs on ``view`` with the whole city in sight: zoomed out that far, the map shows
+    its summary (``aggregated``) instead of the tiles; returns the tiles it was given."""
+    tiles = _network(3000)
+    view.set_tiles(tiles)
+    view.fit_city()
+    assert view.aggregated()
+    return tiles
+
+
 @needs_sane_binding
 def test_tiles_shrink_with_density_and_the_zoom_limit_grows(view: CityMapView) -> None:
     view.set_tiles(_network(12))
@@ -443,10 +453,7 @@ def test_tiles_shrink_with_density_and_the_zoom_limit_grows(view: CityMapView) -
 
 @needs_sane_binding
 def test_big_network_is_summarised_when_zoomed_out(view: CityMapView, qtbot) -> None:
-    tiles = _network(3000)
-    view.set_tiles(tiles)
-    view.fit_city()
-    assert view.aggregated()
+    tiles = _summarised(view)
     red = OperatorStyle.COLOURS[CpStatus.BROKEN][0]
     green = OperatorStyle.COLOURS[CpStatus.ACTIVE][0]
     grid = view.city_scene.grid
@@ -523,10 +530,7 @@ def test_status_grid_learns_new_buckets_after_cells_exist() -> None:
 
 @needs_sane_binding
 def test_a_storm_while_summarised_defers_tile_looks(view: CityMapView, monkeypatch) -> None:
-    tiles = _network(3000)
-    view.set_tiles(tiles)
-    view.fit_city()
-    assert view.aggregated()
+    tiles = _summarised(view)
     looks = []
     original = OperatorStyle.look
     monkeypatch.setattr(

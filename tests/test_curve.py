@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import zmq.auth
 
+from tests.procs import run_module
 from wire.curve import CurveClient, CurveKeys, CurveServer, default_curve_dir
 from wire.errors import CurveKeyError
 
@@ -184,13 +184,7 @@ def test_the_client_and_server_open_their_own_keys(tmp_path: Path) -> None:
 
 
 def _secrets_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wire.secrets_cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("wire.secrets_cli", *args)
 
 
 @pytest.mark.process

@@ -11,6 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.kafka_samples import CLASSES_BY_TOPIC, codecs_of, sample
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.errors import BrokerUnavailable, TopicSetupError
 from wire.kafka import messages as m
@@ -390,8 +391,4 @@ def test_producer_queues_while_the_broker_is_down(unused_port: int) -> None:
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()

@@ -136,6 +136,19 @@ class _BatchWaitingConsumer:
         self.stored.append(message.offset())
 
 
+def _over_fake(
+    monkeypatch: pytest.MonkeyPatch, queued: int
+) -> tuple[consumer_module.EventConsumer, _BatchWaitingConsumer]:
+    """An EventConsumer of driver notices whose librdkafka consumer is a fake holding
+    ``queued`` messages; the fake is returned too, to read what was waited and stored."""
+    fake = _BatchWaitingConsumer(queued)
+    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
+    consumer = consumer_module.EventConsumer(
+        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
+    )
+    return consumer, fake
+
+
 @pytest.mark.parametrize(
     ("queued", "handled", "waited"),
     [(1, 1, 0.0), (7, 7, 0.0), (250, 100, 0.0), (0, 0, 5.0)],
@@ -143,11 +156,7 @@ class _BatchWaitingConsumer:
 def test_poll_waits_only_for_the_first_message(
     monkeypatch: pytest.MonkeyPatch, queued: int, handled: int, waited: float
 ) -> None:
-    fake = _BatchWaitingConsumer(queued)
-    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
-    consumer = consumer_module.EventConsumer(
-        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
-    )
+    consumer, fake = _over_fake(monkeypatch, queued)
     got: list[consumer_module.Received] = []
     assert consumer.poll(got.append, timeout=5.0, max_messages=100) == handled
     assert len(got) == handled
@@ -159,11 +168,7 @@ def test_poll_waits_only_for_the_first_message(
 def test_poll_batch_hands_one_batch_and_stores_offsets_only_after_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = _BatchWaitingConsumer(7)
-    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
-    consumer = consumer_module.EventConsumer(
-        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
-    )
+    consumer, fake = _over_fake(monkeypatch, 7)
     calls: list[list[int]] = []
     stored_during: list[list[int]] = []
 
@@ -188,11 +193,7 @@ def test_poll_batch_stores_offsets_only_once_the_batch_is_durable(
 ) -> None:
     from concurrent.futures import Future
 
-    fake = _BatchWaitingConsumer(3)
-    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
-    consumer = consumer_module.EventConsumer(
-        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
-    )
+    consumer, fake = _over_fake(monkeypatch, 3)
     durable: Future[None] = Future()
     assert consumer.poll_batch(lambda batch: consumer_module.Handled([], durable), 5.0, 2) == 2
     assert fake.stored == []  # handled, not durable yet: nothing stored
@@ -208,11 +209,7 @@ def test_poll_batch_stops_reading_while_too_many_batches_are_not_durable(
 ) -> None:
     from concurrent.futures import Future
 
-    fake = _BatchWaitingConsumer(consumer_module.MAX_UNDURABLE + 5)
-    monkeypatch.setattr(consumer_module, "Consumer", lambda config: fake)
-    consumer = consumer_module.EventConsumer(
-        "nowhere:9092", group_id="g", codecs={"notices": m.DRIVER_NOTICES}, dead_letter_topic=None
-    )
+    consumer, fake = _over_fake(monkeypatch, consumer_module.MAX_UNDURABLE + 5)
     never: Future[None] = Future()  # a database that does not come back
     read = [
         consumer.poll_batch(lambda batch: consumer_module.Handled([], never), 0.0, 1)

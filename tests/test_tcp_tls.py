@@ -18,6 +18,7 @@ import pytest
 
 from central_app.config import CentralConfig, StartError
 from central_app.runtime import CentralRuntime
+from tests.procs import run_module
 from tests.test_tcp_server import LOOPS, Loop
 from tests.waiting import wait_for
 from wire.errors import UntrustedCertificate
@@ -222,17 +223,6 @@ def test_central_refuses_to_start_with_unusable_tls_files(tmp_path: Path) -> Non
     bad.stop()
 
 
-def run_program(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(REPO), **env),
-    )
-
-
 @pytest.mark.process
 def test_programs_without_tls_files_say_what_to_do(tmp_path: Path) -> None:
     # a secrets directory with everything but Central's certificate
@@ -241,13 +231,13 @@ def test_programs_without_tls_files_say_what_to_do(tmp_path: Path) -> None:
     for path in (secrets.cert("central"), secrets.key("central")):
         path.unlink()
     empty = {"EVC_SECRETS": str(secrets.root)}
-    central = run_program(
+    central = run_module(
         "central_app.main", "--port", "0", "--kafka", "127.0.0.1:1", "--no-gui", env=empty
     )
     assert central.returncode == 2, central
     assert "evc-secrets init" in central.stderr and "--insecure" in central.stderr
     assert "Traceback" not in central.stderr + central.stdout
-    monitor = run_program(
+    monitor = run_module(
         "cp_node.monitor_main",
         "--engine",
         "127.0.0.1:1",

@@ -7,23 +7,23 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from central_app.config import CentralConfig
 from central_app.runtime import CentralRuntime
 from central_app.views import CpView, LinkStatus, LogEntry, RequestView
+from tests.procs import free_port
+from tests.waiting import wait_for
 from wire.framing import lrc
+from wire.kafka.messages import Authorize
 from wire.kafka.topics import Topics
 from wire.tcp_client import CentralClient
 from wire.tcp_messages import Auth, Authorized, Register, Registered
 
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+if TYPE_CHECKING:
+    from tests.central.scripted import ScriptedCp
 
 
 class Recorder:
@@ -64,7 +64,7 @@ def offline_config(tmp_path: Path) -> CentralConfig:
     return CentralConfig(
         port=0,
         host="127.0.0.1",
-        kafka=f"127.0.0.1:{unused_port()}",
+        kafka=f"127.0.0.1:{free_port()}",
         db_url=f"sqlite:///{tmp_path / 'central.db'}",
         topic_prefix="unit.",
         insecure=True,
@@ -128,6 +128,23 @@ def status_of(runtime: CentralRuntime, cp_id: str) -> str | None:
         if view.cp_id == cp_id:
             return view.status.value
     return None
+
+
+def supplying(
+    runtime: CentralRuntime, recorder: Recorder, cp: ScriptedCp, request_id: str, kwh: float
+) -> tuple[Authorize, str]:
+    """A supply under way at the scripted ``cp``: once it is ACTIVE and Central's Kafka link
+    is up, its driver's request ``request_id`` is authorized, the engine starts and reports
+    ``kwh``, and Central shows SUPPLYING. Returns the authorization and the start time."""
+    cp_id, driver_id = cp.engine.cp_id, cp.driver.driver_id
+    wait_for(lambda: status_of(runtime, cp_id) == "ACTIVE", 10, f"{cp_id} ACTIVE")
+    wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
+    cp.driver.request(request_id, cp_id)
+    auth = cp.engine.authorization()
+    started_at = cp.engine.started(auth.session_id, driver_id)
+    cp.engine.progress(auth.session_id, driver_id, 0, kwh, auth.price)
+    wait_for(lambda: status_of(runtime, cp_id) == "SUPPLYING", 20, "SUPPLYING")
+    return auth, started_at
 
 
 def client(runtime: CentralRuntime, timeout: float = 10.0) -> CentralClient:

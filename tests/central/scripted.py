@@ -21,8 +21,10 @@ from wire.kafka.messages import (
     CP_COMMANDS,
     DRIVER_NOTICES,
     NETWORK_STATE,
+    Authorize,
     ChargeRequest,
     Event,
+    EventCodec,
     SupplyEnded,
     SupplyProgress,
     SupplyStarted,
@@ -139,26 +141,57 @@ class Monitor(threading.Thread):
         self.join(5)
 
 
-class FakeEngine:
+class KeyedParty:
+    """A party on Kafka as the real engine or driver app is: a producer, and a consumer of
+    the one partition of ``topic`` that its ``key`` falls in (what Central sends it there);
+    ``poll`` gathers what came in ``events``."""
+
+    def __init__(
+        self,
+        kafka: str,
+        topics: Topics,
+        role: str,
+        key: str,
+        topic: str,
+        codec: EventCodec,
+        *,
+        from_beginning: bool = False,
+    ) -> None:
+        self.topics = topics
+        self.producer = EventProducer(kafka, client_id=f"{role}-{key}")
+        self.consumer = EventConsumer(
+            kafka,
+            group_id=f"{topics.prefix}{role}-{key}",
+            codecs={topic: codec},
+            dead_letter_topic=None,
+            from_beginning=from_beginning,
+        )
+        self.consumer.assign_key(topic, key, topics.partitions_of(topic))
+        self.events: list[Event] = []
+
+    def poll(self) -> list[Event]:
+        self.consumer.poll(lambda r: self.events.append(r.event), timeout=0.2)
+        return self.events
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.producer.close()
+
+
+class FakeEngine(KeyedParty):
     """Reads its CP's commands; sends supply events as a test tells it."""
 
     def __init__(self, kafka: str, topics: Topics, cp_id: str) -> None:
-        self.topics, self.cp_id = topics, cp_id
-        self.producer = EventProducer(kafka, client_id=f"engine-{cp_id}")
-        self.consumer = EventConsumer(
-            kafka,
-            group_id=f"{topics.prefix}engine-{cp_id}",
-            codecs={topics.cp_commands: CP_COMMANDS},
-            dead_letter_topic=None,
-        )
-        self.consumer.assign_key(
-            topics.cp_commands, cp_id, topics.partitions_of(topics.cp_commands)
-        )
-        self.commands: list[Event] = []
+        super().__init__(kafka, topics, "engine", cp_id, topics.cp_commands, CP_COMMANDS)
+        self.cp_id = cp_id
 
-    def poll(self) -> list[Event]:
-        self.consumer.poll(lambda r: self.commands.append(r.event), timeout=0.2)
-        return self.commands
+    def authorization(self, timeout: float = 30.0) -> Authorize:
+        """The first ``Authorize`` Central sent this CP, waited for up to ``timeout`` s."""
+        return wait_for(
+            lambda: next((c for c in self.poll() if isinstance(c, Authorize)), None),
+            timeout,
+            "authorize",
+        )
 
     def send(self, event: Event) -> None:
         self.producer.send(self.topics.cp_events, self.cp_id, event)
@@ -208,31 +241,30 @@ class FakeEngine:
             )
         )
 
-    def close(self) -> None:
-        self.consumer.close()
-        self.producer.close()
 
+class Driver(KeyedParty):
+    """Sends a driver's requests; reads the driver's notices (``notices``)."""
 
-class Driver:
     def __init__(
         self, kafka: str, topics: Topics, driver_id: str, *, from_beginning: bool = False
     ) -> None:
         """``from_beginning``: read every notice of the (test's own) topic, asking the group
         coordinator nothing — on a broker just started it may still be loading, and the
         committed-offset fetch then leaves the partition unread."""
-        self.topics, self.driver_id = topics, driver_id
-        self.producer = EventProducer(kafka, client_id=f"driver-{driver_id}")
-        self.consumer = EventConsumer(
+        super().__init__(
             kafka,
-            group_id=f"{topics.prefix}driver-{driver_id}",
-            codecs={topics.driver_notices: DRIVER_NOTICES},
-            dead_letter_topic=None,
+            topics,
+            "driver",
+            driver_id,
+            topics.driver_notices,
+            DRIVER_NOTICES,
             from_beginning=from_beginning,
         )
-        self.consumer.assign_key(
-            topics.driver_notices, driver_id, topics.partitions_of(topics.driver_notices)
-        )
-        self.notices: list[Event] = []
+        self.driver_id = driver_id
+
+    @property
+    def notices(self) -> list[Event]:
+        return self.events
 
     def request(self, request_id: str, cp_id: str) -> None:
         self.producer.send(
@@ -242,16 +274,8 @@ class Driver:
         )
         self.producer.flush(10)
 
-    def poll(self) -> list[Event]:
-        self.consumer.poll(lambda r: self.notices.append(r.event), timeout=0.2)
-        return self.notices
-
     def types(self) -> list[str]:
         return [n.TYPE for n in self.notices]
-
-    def close(self) -> None:
-        self.consumer.close()
-        self.producer.close()
 
 
 def read_network_state(
@@ -278,6 +302,31 @@ def read_network_state(
     return got
 
 
+class ScriptedCp(NamedTuple):
+    """A CP's scripted monitor and engine, and a driver."""
+
+    monitor: Monitor
+    engine: FakeEngine
+    driver: Driver
+
+
+@contextmanager
+def scripted_cp(
+    port: int, kafka: str, topics: Topics, cp_id: str, driver_id: str
+) -> Iterator[ScriptedCp]:
+    """``cp_id``'s monitor (started, towards Central's ``port``) and engine, and the driver
+    ``driver_id``; all of them stopped when the block ends."""
+    with ExitStack() as stack:
+        monitor = Monitor(port, cp_id)
+        stack.callback(monitor.stop)
+        monitor.start()
+        engine = FakeEngine(kafka, topics, cp_id)
+        stack.callback(engine.close)
+        driver = Driver(kafka, topics, driver_id)
+        stack.callback(driver.close)
+        yield ScriptedCp(monitor, engine, driver)
+
+
 class ScriptedNetwork(NamedTuple):
     """Central as a process, CP-05's scripted monitor and engine, and driver D-003."""
 
@@ -297,11 +346,5 @@ def scripted_network(
     with ExitStack() as stack:
         stack.callback(central.kill)
         central.start()
-        monitor = Monitor(port, "CP-05")
-        stack.callback(monitor.stop)
-        monitor.start()
-        engine = FakeEngine(kafka, topics, "CP-05")
-        stack.callback(engine.close)
-        driver = Driver(kafka, topics, "D-003")
-        stack.callback(driver.close)
-        yield ScriptedNetwork(central, monitor, engine, driver)
+        cp = stack.enter_context(scripted_cp(port, kafka, topics, "CP-05", "D-003"))
+        yield ScriptedNetwork(central, *cp)

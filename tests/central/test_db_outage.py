@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from central_app.runtime import CentralRuntime
-from tests.central.conftest import Recorder, status_of
-from tests.central.scripted import Driver, FakeEngine, Monitor
+from tests.central.conftest import Recorder, status_of, supplying
+from tests.central.scripted import scripted_cp
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer
-from wire.kafka.messages import DEAD_LETTER, Authorize, Ticket
+from wire.kafka.messages import DEAD_LETTER, Ticket
 from wire.kafka.topics import Topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -57,65 +57,54 @@ def test_database_outage_mid_supply_pauses_and_tickets_once(
     recorder: Recorder,
     tmp_path: Path,
 ) -> None:
-    monitor = Monitor(running.port, "CP-07")
-    monitor.start()
-    engine = FakeEngine(kafka_bootstrap, topics, "CP-07")
-    driver = Driver(kafka_bootstrap, topics, "D-001")
     lock: sqlite3.Connection | None = None
-    try:
-        wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
-        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
-        driver.request("req-db", "CP-07")
-        auth = wait_for(
-            lambda: next((c for c in engine.poll() if isinstance(c, Authorize)), None),
-            30,
-            "authorize",
-        )
-        started_at = engine.started(auth.session_id, "D-001")
-        engine.progress(auth.session_id, "D-001", 0, 0.4, auth.price)
-        wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+    with scripted_cp(running.port, kafka_bootstrap, topics, "CP-07", "D-001") as cp:
+        monitor, engine, driver = cp
+        try:
+            auth, started_at = supplying(running, recorder, cp, "req-db", 0.4)
 
-        lock = sqlite3.connect(tmp_path / "central.db", timeout=5, isolation_level=None)
-        lock.execute("BEGIN EXCLUSIVE")
-        outage_end = time.monotonic() + OUTAGE_S
-        engine.ended(auth.session_id, "D-001", 0.8, auth.price, started_at, "unplugged")
-        wait_for(
-            lambda: any("database unavailable" in e.text for e in recorder.logs),
-            40,
-            "Central saying the database is unavailable",
-        )
-        # Throughout the outage the monitor's heartbeats are answered and no ticket leaves.
-        while time.monotonic() < outage_end:
-            answered = len(monitor.alive)
+            lock = sqlite3.connect(tmp_path / "central.db", timeout=5, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")
+            outage_end = time.monotonic() + OUTAGE_S
+            engine.ended(auth.session_id, "D-001", 0.8, auth.price, started_at, "unplugged")
             wait_for(
-                lambda n=answered: len(monitor.alive) > n, 5, "a heartbeat answered in the outage"
+                lambda: any("database unavailable" in e.text for e in recorder.logs),
+                40,
+                "Central saying the database is unavailable",
             )
-            driver.poll()
-            assert "ticket" not in driver.types(), "a ticket was sent before it was written"
-        assert status_of(running, "CP-07") in ("ACTIVE", "SUPPLYING")
-        lock.rollback()
-        lock.close()
-        lock = None
-
-        wait_for(lambda: "ticket" in (driver.poll() and driver.types()), 60, "the ticket")
-        wait_for(
-            lambda: any("database is back" in e.text for e in recorder.logs), 10, "database back"
-        )
-        tickets = [n for n in driver.notices if isinstance(n, Ticket)]
-        assert len(tickets) == 1 and tickets[0].kwh == 0.8
-        wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE again")
-        with sqlite3.connect(tmp_path / "central.db") as db:
-            rows = db.execute(
-                "SELECT status, kwh FROM sessions WHERE session_id = ?", (auth.session_id,)
-            ).fetchall()
-        assert rows == [("ticketed", 0.8)]
-        assert not [
-            d for d in dead_letters(kafka_bootstrap, topics) if auth.session_id in str(d)
-        ], "an event of the session was dead-lettered"
-    finally:
-        if lock is not None:
+            # Throughout the outage the monitor's heartbeats are answered and no ticket leaves.
+            while time.monotonic() < outage_end:
+                answered = len(monitor.alive)
+                wait_for(
+                    lambda n=answered: len(monitor.alive) > n,
+                    5,
+                    "a heartbeat answered in the outage",
+                )
+                driver.poll()
+                assert "ticket" not in driver.types(), "a ticket was sent before it was written"
+            assert status_of(running, "CP-07") in ("ACTIVE", "SUPPLYING")
             lock.rollback()
             lock.close()
-        monitor.stop()
-        engine.close()
-        driver.close()
+            lock = None
+
+            wait_for(lambda: "ticket" in (driver.poll() and driver.types()), 60, "the ticket")
+            wait_for(
+                lambda: any("database is back" in e.text for e in recorder.logs),
+                10,
+                "database back",
+            )
+            tickets = [n for n in driver.notices if isinstance(n, Ticket)]
+            assert len(tickets) == 1 and tickets[0].kwh == 0.8
+            wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE again")
+            with sqlite3.connect(tmp_path / "central.db") as db:
+                rows = db.execute(
+                    "SELECT status, kwh FROM sessions WHERE session_id = ?", (auth.session_id,)
+                ).fetchall()
+            assert rows == [("ticketed", 0.8)]
+            assert not [
+                d for d in dead_letters(kafka_bootstrap, topics) if auth.session_id in str(d)
+            ], "an event of the session was dead-lettered"
+        finally:
+            if lock is not None:
+                lock.rollback()
+                lock.close()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.central.conftest import unused_port
 from tests.central.scripted import (
-    REPO,
     CentralProcess,
     Driver,
     FakeEngine,
@@ -20,6 +17,7 @@ from tests.central.scripted import (
     read_network_state,
     scripted_network,
 )
+from tests.procs import free_port, run_module
 from tests.waiting import wait_for
 from wire.kafka.messages import Authorize, CpState, Ticket
 from wire.kafka.topics import Topics
@@ -37,7 +35,7 @@ def tickets_in_db(db: Path, session_id: str) -> list[tuple]:
 
 @pytest.fixture
 def network(tmp_path: Path, kafka_bootstrap: str, topics: Topics) -> Iterator[ScriptedNetwork]:
-    with scripted_network(tmp_path, kafka_bootstrap, topics, unused_port()) as parts:
+    with scripted_network(tmp_path, kafka_bootstrap, topics, free_port()) as parts:
         yield parts
 
 
@@ -123,34 +121,30 @@ def test_sigkill_mid_supply_then_restart_gives_exactly_one_ticket(network: Scrip
     assert "restored" in central.log()
 
 
+def run_central(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m central_app.main ARGS`` run to its end (a minute at most), its output
+    captured: for the arguments and situations Central refuses to start with."""
+    return run_module("central_app.main", *args)
+
+
 def test_bad_arguments_and_port_in_use_are_clear(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    run = [sys.executable, "-m", "central_app.main"]
-    bad = subprocess.run(
-        [*run, "--port", "x", "--kafka", "h:1"], cwd=REPO, capture_output=True, text=True
-    )
+    bad = run_central("--port", "x", "--kafka", "h:1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--port" in bad.stderr
-    port = unused_port()
+    port = free_port()
     first = CentralProcess(tmp_path / "a", kafka_bootstrap, topics, port)
     try:
         first.start()
-        second = subprocess.run(
-            [
-                *run,
-                "--port",
-                str(port),
-                "--kafka",
-                kafka_bootstrap,
-                "--data-dir",
-                str(tmp_path / "b"),
-                "--no-gui",
-                "--insecure",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        second = run_central(
+            "--port",
+            str(port),
+            "--kafka",
+            kafka_bootstrap,
+            "--data-dir",
+            str(tmp_path / "b"),
+            "--no-gui",
+            "--insecure",
         )
         assert second.returncode == 2, second
         assert "Traceback" not in second.stderr + second.stdout
@@ -160,21 +154,7 @@ def test_bad_arguments_and_port_in_use_are_clear(
         assert "Traceback" not in first.log()
     finally:
         first.kill()
-    db = subprocess.run(
-        [
-            *run,
-            "--port",
-            "0",
-            "--kafka",
-            kafka_bootstrap,
-            "--db",
-            "nosuch://x",
-            "--no-gui",
-            "--insecure",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    db = run_central(
+        "--port", "0", "--kafka", kafka_bootstrap, "--db", "nosuch://x", "--no-gui", "--insecure"
     )
     assert db.returncode == 2 and "Traceback" not in db.stderr and "database URL" in db.stderr

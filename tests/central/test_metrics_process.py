@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.conftest import unused_port
 from tests.central.scripted import REPO, CentralProcess, ScriptedNetwork, scripted_network
 from tests.central.test_integration import authorized_session
 from tests.metrics_scrape import CENTRAL_SERIES, check_types, get, label_values, scrape, value
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.kafka.topics import Topics
 
@@ -27,7 +27,7 @@ def observed(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics
 ) -> Iterator[tuple[int, ScriptedNetwork]]:
     """The metrics port and the scripted network around a Central serving it."""
-    port, metrics = unused_port(), unused_port()
+    port, metrics = free_port(), free_port()
     with scripted_network(
         tmp_path, kafka_bootstrap, topics, port, "--metrics-port", f"127.0.0.1:{metrics}"
     ) as network:
@@ -113,7 +113,7 @@ def test_a_busy_metrics_port_ends_central_with_one_line(tmp_path: Path) -> None:
         taken.listen()
         busy = taken.getsockname()[1]
         central = CentralProcess(
-            tmp_path, "127.0.0.1:1", Topics("m."), unused_port(), "--metrics-port", str(busy)
+            tmp_path, "127.0.0.1:1", Topics("m."), free_port(), "--metrics-port", str(busy)
         )
         done = subprocess.run(
             central.args,
@@ -144,7 +144,7 @@ def spawn(central: CentralProcess) -> None:
 def test_a_standby_says_so_and_is_ready_once_it_took_over(
     tmp_path: Path, kafka_bootstrap: str, topics: Topics, pg_url: str
 ) -> None:
-    ports = {name: (unused_port(), unused_port()) for name in ("a", "b")}
+    ports = {name: (free_port(), free_port()) for name in ("a", "b")}
     pair = {
         name: CentralProcess(
             tmp_path / name,

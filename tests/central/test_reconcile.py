@@ -15,9 +15,10 @@ from central_app.db import SessionRow, open_database
 from central_app.reconcile import find_discrepancies
 from central_app.runtime import CentralRuntime
 from central_app.store import Store
-from tests.central.conftest import Recorder, unused_port
+from tests.central.conftest import Recorder
 from tests.central.test_supplies import authorize, online, start_supply, supply_ended
 from tests.central.test_supplies import world as world  # noqa: F401 (the fixture)
+from tests.procs import free_port
 from tests.waiting import wait_for
 
 
@@ -84,7 +85,7 @@ def test_central_reconciles_by_itself_audits_and_shows_each_once(tmp_path: Path)
         CentralConfig(
             port=0,
             host="127.0.0.1",
-            kafka=f"127.0.0.1:{unused_port()}",
+            kafka=f"127.0.0.1:{free_port()}",
             db_url=url,
             topic_prefix="unit.",
             insecure=True,

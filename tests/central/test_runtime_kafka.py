@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from central_app.runtime import CentralRuntime
-from tests.central.conftest import Recorder, make_runtime, status_of, unused_port
-from tests.central.scripted import REPO, Driver, FakeEngine, Monitor, read_network_state
+from tests.central.conftest import Recorder, make_runtime, status_of, supplying
+from tests.central.scripted import REPO, Driver, Monitor, read_network_state, scripted_cp
+from tests.procs import free_port
 from tests.waiting import wait_for
-from wire.kafka.messages import Authorize, Resume, Stop, SupplyInterrupted, Ticket
+from wire.kafka.messages import Resume, Stop, SupplyInterrupted, Ticket
 from wire.kafka.topics import Topics
 
 pytestmark = pytest.mark.kafka
@@ -22,22 +23,9 @@ pytestmark = pytest.mark.kafka
 def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
     running: CentralRuntime, kafka_bootstrap: str, topics: Topics, recorder: Recorder
 ) -> None:
-    monitor = Monitor(running.port, "CP-07")
-    monitor.start()
-    engine = FakeEngine(kafka_bootstrap, topics, "CP-07")
-    driver = Driver(kafka_bootstrap, topics, "D-001")
-    try:
-        wait_for(lambda: status_of(running, "CP-07") == "ACTIVE", 10, "CP-07 ACTIVE")
-        wait_for(lambda: any(link.kafka_up for link in recorder.links), 30, "Kafka up")
-        driver.request("req-s", "CP-07")
-        auth = wait_for(
-            lambda: next((c for c in engine.poll() if isinstance(c, Authorize)), None),
-            30,
-            "authorize",
-        )
-        started_at = engine.started(auth.session_id, "D-001")
-        engine.progress(auth.session_id, "D-001", 0, 0.3, auth.price)
-        wait_for(lambda: status_of(running, "CP-07") == "SUPPLYING", 20, "SUPPLYING")
+    with scripted_cp(running.port, kafka_bootstrap, topics, "CP-07", "D-001") as cp:
+        monitor, engine, driver = cp
+        auth, started_at = supplying(running, recorder, cp, "req-s", 0.3)
 
         running.stop_cp("CP-07").result(5)  # posted: wait until applied
         assert status_of(running, "CP-07") == "STOPPED"
@@ -62,27 +50,16 @@ def test_operator_stop_ends_the_supply_on_both_paths_and_resume(
         wait_for(lambda: monitor.alive[-1:] == ["ACTIVE"], 5, "ALIVE with ACTIVE")
         phases = [r.phase.value for r in recorder.requests if r.request_id == "req-s"]
         assert phases[:3] == ["received", "authorized", "supplying"] and phases[-1] == "interrupted"
-    finally:
-        monitor.stop()
-        engine.close()
-        driver.close()
 
 
 def test_monitor_lost_mid_supply_tickets_last_known_values_after_grace(
     running: CentralRuntime, kafka_bootstrap: str, topics: Topics
 ) -> None:
-    monitor = Monitor(running.port, "CP-08")
-    monitor.start()
-    engine = FakeEngine(kafka_bootstrap, topics, "CP-08")
-    driver = Driver(kafka_bootstrap, topics, "D-002")
-    try:
+    with scripted_cp(running.port, kafka_bootstrap, topics, "CP-08", "D-002") as cp:
+        monitor, engine, driver = cp
         wait_for(lambda: status_of(running, "CP-08") == "ACTIVE", 10, "CP-08 ACTIVE")
         driver.request("req-m", "CP-08")
-        auth = wait_for(
-            lambda: next((c for c in engine.poll() if isinstance(c, Authorize)), None),
-            30,
-            "authorize",
-        )
+        auth = engine.authorization()
         engine.started(auth.session_id, "D-002")
         engine.progress(auth.session_id, "D-002", 0, 0.9, auth.price)
         wait_for(lambda: "supply_progress" in (driver.poll() and driver.types()), 20, "progress")
@@ -106,10 +83,6 @@ def test_monitor_lost_mid_supply_tickets_last_known_values_after_grace(
         tickets = [n for n in driver.notices if isinstance(n, Ticket)]
         assert [(t.kwh, t.was_kwh) for t in tickets] == [(0.9, None), (1.0, 0.9)]
         assert tickets[1].eur == round(1.0 * auth.price, 2)
-    finally:
-        monitor.stop()
-        engine.close()
-        driver.close()
 
 
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
@@ -118,7 +91,7 @@ KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
 def test_central_started_without_broker_serves_monitors_and_catches_up(
     tmp_path: Path, recorder: Recorder
 ) -> None:
-    port = unused_port()
+    port = free_port()
     kafka = f"127.0.0.1:{port}"
     topics = Topics("late.")
     runtime = make_runtime(tmp_path, kafka, topics, recorder)

@@ -12,7 +12,8 @@ from confluent_kafka import KafkaError as RdKafkaError
 from central_app.config import CentralConfig, StartError
 from central_app.runtime import CentralRuntime
 from cp_node.engine_service import listening_on
-from tests.central.conftest import Recorder, unused_port
+from tests.central.conftest import Recorder
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.kafka.quiet import RepeatFilter, log_client_error
 
@@ -21,7 +22,7 @@ def config(tmp_path: Path, name: str, **overrides: object) -> CentralConfig:
     settings: dict = {
         "port": 0,
         "host": "127.0.0.1",
-        "kafka": f"127.0.0.1:{unused_port()}",
+        "kafka": f"127.0.0.1:{free_port()}",
         "db_url": f"sqlite:///{tmp_path / f'{name}.db'}",
         "topic_prefix": "unit.",
         "insecure": True,

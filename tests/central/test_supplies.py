@@ -112,19 +112,36 @@ def authorize(desk: SupplyDesk, outbox: Outbox, topics: Topics, rid: str = "r1")
     ]
 
 
+def started(session_id: str) -> SupplyStarted:
+    """The engine's start of a supply at CP-01 for D-001."""
+    return SupplyStarted(session_id=session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
+
+
+def progress(
+    session_id: str, seq: int, kwh: float, *, kw: float = 7.0, eur: float = 0.0
+) -> SupplyProgress:
+    """The engine's reading number ``seq`` of a supply at CP-01 for D-001."""
+    return SupplyProgress(
+        session_id=session_id, cp_id="CP-01", driver_id="D-001", seq=seq, kw=kw, kwh=kwh, eur=eur
+    )
+
+
 def start_supply(desk: SupplyDesk, outbox: Outbox, topics: Topics, rid: str = "r1") -> Authorize:
     """A request authorized at CP-01 for D-001, and the engine's supply_started."""
     auth = authorize(desk, outbox, topics, rid)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
+    desk.cp_event(started(auth.session_id))
     return auth
 
 
 def supply_ended(
-    session_id: str, kwh: float, *, eur: float = 0.0, ended_at: str = "t1"
+    session_id: str,
+    kwh: float,
+    *,
+    eur: float = 0.0,
+    ended_at: str = "t1",
+    reason: str = "unplugged",
 ) -> SupplyEnded:
-    """The engine's end of a supply at CP-01 for D-001 (unplugged)."""
+    """The engine's end of a supply at CP-01 for D-001 (unplugged unless said)."""
     return SupplyEnded(
         session_id=session_id,
         cp_id="CP-01",
@@ -133,7 +150,7 @@ def supply_ended(
         eur=eur,
         started_at="t0",
         ended_at=ended_at,
-        reason="unplugged",
+        reason=reason,
     )
 
 
@@ -164,34 +181,10 @@ def test_second_request_for_busy_cp_and_busy_driver(world) -> None:  # type: ign
 def test_supply_ticketed_once_and_cp_state_never_names_the_driver(world) -> None:  # type: ignore[no-untyped-def]
     hub, desk, monitors, outbox, topics, clock, store = world
     online(monitors, "CP-01")
-    auth = authorize(desk, outbox, topics)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
-    desk.cp_event(
-        SupplyProgress(
-            session_id=auth.session_id,
-            cp_id="CP-01",
-            driver_id="D-001",
-            seq=0,
-            kw=7,
-            kwh=1,
-            eur=0.42,
-        )
-    )
-    ended = SupplyEnded(
-        session_id=auth.session_id,
-        cp_id="CP-01",
-        driver_id="D-001",
-        kwh=2.5,
-        eur=99.0,
-        started_at="t0",
-        ended_at="t1",
-        reason="unplugged",
-    )
+    auth = start_supply(desk, outbox, topics)
+    desk.cp_event(started(auth.session_id))  # again: a duplicate
+    desk.cp_event(progress(auth.session_id, 0, 1, eur=0.42))
+    ended = supply_ended(auth.session_id, 2.5, eur=99.0)
     desk.cp_event(ended)
     desk.cp_event(ended)
     assert outbox.types(topics.driver_notices).count("supply_started") == 1
@@ -206,11 +199,7 @@ def test_supply_ticketed_once_and_cp_state_never_names_the_driver(world) -> None
 def test_live_kw_and_eur_reach_the_network_topic_at_most_every_few_seconds(world) -> None:  # type: ignore[no-untyped-def]
     hub, desk, monitors, outbox, topics, clock, store = world
     online(monitors, "CP-01")
-    auth = authorize(desk, outbox, topics)
-    started = SupplyStarted(
-        session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0"
-    )
-    desk.cp_event(started)
+    auth = start_supply(desk, outbox, topics)
 
     def states() -> list[tuple[str, float, float]]:
         sent = [e for t, k, e in outbox.sent if t == topics.network_state and k == "CP-01"]
@@ -220,11 +209,7 @@ def test_live_kw_and_eur_reach_the_network_topic_at_most_every_few_seconds(world
     before = len(states())
     for seq in range(1, 5):
         clock.now += 1.0
-        progress = SupplyProgress(
-            session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", seq=seq, kw=7.0,
-            kwh=seq * 0.5, eur=round(seq * 0.5 * 0.42, 2),
-        )  # fmt: skip
-        desk.cp_event(progress)
+        desk.cp_event(progress(auth.session_id, seq, seq * 0.5, eur=round(seq * 0.5 * 0.42, 2)))
         hub.flush_live()
     assert len(states()) == before  # 4 s of kW/€ alone: held
     assert outbox.types(topics.driver_notices, "D-001").count("supply_progress") == 4
@@ -234,11 +219,7 @@ def test_live_kw_and_eur_reach_the_network_topic_at_most_every_few_seconds(world
     hub.flush_live()
     assert len(states()) == before + 1
     clock.now += 1.0
-    ended = SupplyEnded(
-        session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", kwh=2.5, eur=1.05,
-        started_at="t0", ended_at="t1", reason="unplugged",
-    )  # fmt: skip
-    desk.cp_event(ended)
+    desk.cp_event(supply_ended(auth.session_id, 2.5, eur=1.05))
     assert states()[-1] == ("ACTIVE", 0.0, 0.0)  # the end is not held behind the turn
     clock.now += 10.0
     hub.flush_live()
@@ -268,21 +249,8 @@ def test_engine_expiry_rejection_and_centrals_own_expiry(world) -> None:  # type
 def test_fault_mid_supply_waits_for_the_engine_then_falls_back(world) -> None:  # type: ignore[no-untyped-def]
     hub, desk, monitors, outbox, topics, clock, store = world
     conn = online(monitors, "CP-01")
-    auth = authorize(desk, outbox, topics)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
-    desk.cp_event(
-        SupplyProgress(
-            session_id=auth.session_id,
-            cp_id="CP-01",
-            driver_id="D-001",
-            seq=4,
-            kw=7,
-            kwh=1.2,
-            eur=0,
-        )
-    )
+    auth = start_supply(desk, outbox, topics)
+    desk.cp_event(progress(auth.session_id, 4, 1.2))
     monitors.handle(conn, Heartbeat("CP-01", EngineHealth.KO))
     assert hub.cps["CP-01"].status.value == "BROKEN"
     desk.tick(clock.now + 1.9)
@@ -311,21 +279,10 @@ def test_a_technicians_ko_reaches_the_driver_as_interrupted_with_the_final_energ
     conn = online(monitors, "CP-01")
     auth = authorize(desk, outbox, topics)
     sid = auth.session_id
-    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
-    desk.cp_event(
-        SupplyProgress(session_id=sid, cp_id="CP-01", driver_id="D-001", seq=3, kw=7, kwh=1, eur=0)
-    )
+    desk.cp_event(started(sid))
+    desk.cp_event(progress(sid, 3, 1))
     told = len(outbox.sent)
-    ended = SupplyEnded(
-        session_id=sid,
-        cp_id="CP-01",
-        driver_id="D-001",
-        kwh=1.3,
-        eur=0.55,
-        started_at="t0",
-        ended_at="t1",
-        reason="fault",
-    )
+    ended = supply_ended(sid, 1.3, eur=0.55, reason="fault")
     fault = Fault("CP-01", "engine KO: technician")
     if first == "monitor FAULT":
         monitors.handle(conn, fault)
@@ -384,10 +341,7 @@ def test_central_stall_is_not_monitor_silence(world) -> None:  # type: ignore[no
     hub.add_listener(said)
     watchdog = Watchdog(hub, monitors, desk, period=TICK)
     live, dead = online(monitors, "CP-01"), online(monitors, "CP-02")
-    auth = authorize(desk, outbox, topics)
-    desk.cp_event(
-        SupplyStarted(session_id=auth.session_id, cp_id="CP-01", driver_id="D-001", started_at="t0")
-    )
+    start_supply(desk, outbox, topics)
     for n in range(8):  # 2 s running normally, a heartbeat a second from each
         if n % 4 == 0:
             heard(monitors, clock, live, dead)
@@ -422,10 +376,8 @@ def test_central_stall_is_not_the_engines_silence(world) -> None:  # type: ignor
     heard(monitors, clock, first, second)
     auth = authorize(desk, outbox, topics)
     sid = auth.session_id
-    desk.cp_event(SupplyStarted(session_id=sid, cp_id="CP-01", driver_id="D-001", started_at="t0"))
-    desk.cp_event(
-        SupplyProgress(session_id=sid, cp_id="CP-01", driver_id="D-001", seq=2, kw=7, kwh=1, eur=0)
-    )
+    desk.cp_event(started(sid))
+    desk.cp_event(progress(sid, 2, 1))
     monitors.handle(first, Fault("CP-01", "engine KO"))  # waits for the engine's reading
     desk.charge_request(request("r2", driver="D-002", cp="CP-02"))
     other = hub.cps["CP-02"].session
@@ -438,12 +390,7 @@ def test_central_stall_is_not_the_engines_silence(world) -> None:  # type: ignor
     tick(watchdog, clock)
     tick(watchdog, clock)
     # the backlog read from Kafka after the thaw: the engines' own reports still count
-    desk.cp_event(
-        SupplyEnded(
-            session_id=sid, cp_id="CP-01", driver_id="D-001", kwh=1.4, eur=0.59,
-            started_at="t0", ended_at="t1", reason="fault",
-        )
-    )  # fmt: skip
+    desk.cp_event(supply_ended(sid, 1.4, eur=0.59, reason="fault"))
     desk.cp_event(
         SupplyStarted(
             session_id=other.session_id, cp_id="CP-02", driver_id="D-002", started_at="t2"
@@ -471,11 +418,7 @@ def test_a_ticket_inferred_by_central_is_amended_by_the_engines_late_final_readi
     conn = online(monitors, "CP-01")
     auth = start_supply(desk, outbox, topics)
     sid = auth.session_id
-    desk.cp_event(
-        SupplyProgress(
-            session_id=sid, cp_id="CP-01", driver_id="D-001", seq=2, kw=22, kwh=0.123, eur=0
-        )
-    )
+    desk.cp_event(progress(sid, 2, 0.123, kw=22))
     monitors.connection_closed(conn)  # what Central saw after its freeze
     clock.now += desk.billing.grace + 1
     desk.tick(clock.now)

@@ -4,11 +4,6 @@ and Kafka helpers (a collector of events on a topic, a producer of commands)."""
 from __future__ import annotations
 
 import os
-import pty
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -18,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cp.fake_central import FakeCentral
+from tests.procs import Proc
 from tests.waiting import wait_for
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.messages import CP_EVENTS, REQUESTS, Event, EventCodec
@@ -28,79 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The panel tests build Qt widgets in this process: no display needed.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Proc:
-    """A program under test; its output lines are collected with their arrival times."""
-
-    def __init__(self, name: str, args: list[str], *, tty: bool = False) -> None:
-        self.name = name
-        self.lines: list[tuple[float, str]] = []
-        self._master: int | None = None
-        stdin: int | None = subprocess.DEVNULL
-        if tty:
-            self._master, slave = pty.openpty()
-            stdin = slave
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"}
-        self.started_at = time.monotonic()
-        self.popen = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=REPO,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            text=True,
-        )
-        if tty:
-            os.close(slave)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def output(self) -> str:
-        return "\n".join(line for _, line in self.lines)
-
-    def has(self, text: str, since: float = 0.0) -> bool:
-        return any(text in line and at >= since for at, line in self.lines)
-
-    def press(self, key: str) -> None:
-        assert self._master is not None, "started without a terminal"
-        os.write(self._master, key.encode())
-
-    @property
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def kill(self) -> None:
-        if self.alive:
-            self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(5)
-
-    def terminate(self) -> int:
-        if self.alive:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait(5)
-
-    def close(self) -> None:
-        if self.alive:
-            self.kill()
-        if self._master is not None:
-            os.close(self._master)
-            self._master = None
 
 
 class CpLauncher:
@@ -128,8 +51,6 @@ class CpLauncher:
         on the monitor link; else ``--insecure`` (plain values, as these tests were written).
         ``module``: the program (e.g. ``tests.cp.slow_disk_engine``, EV_CP_E on a slow disk)."""
         args = [
-            "-m",
-            module,
             "--kafka",
             self.kafka,
             "--port",
@@ -144,7 +65,7 @@ class CpLauncher:
             *(["--curve-dir", str(self.curve_dir)] if secure else ["--insecure"]),
             *extra,
         ]
-        proc = Proc(name, args, tty=tty)
+        proc = Proc(name, module, args, self._log(name), tty=tty)
         self.procs.append(proc)
         return proc
 
@@ -155,8 +76,6 @@ class CpLauncher:
         else ``--insecure``."""
         secure = ["--central-ca", str(central_ca), "--curve-dir", str(self.curve_dir)]
         args = [
-            "-m",
-            "cp_node.monitor_main",
             "--engine",
             f"127.0.0.1:{engine_port}",
             "--central",
@@ -170,9 +89,14 @@ class CpLauncher:
             *(secure if central_ca is not None else ["--insecure"]),  # plain TCP, plain ZeroMQ
             *extra,
         ]
-        proc = Proc(f"monitor-{cp_id}", args)
+        name = f"monitor-{cp_id}"
+        proc = Proc(name, "cp_node.monitor_main", args, self._log(name))
         self.procs.append(proc)
         return proc
+
+    def _log(self, name: str) -> Path:
+        """Where the program ``name`` keeps its output (``tests.procs.Proc`` copies it)."""
+        return self.tmp / "logs" / f"{name}.log"
 
     def close(self) -> None:
         for proc in self.procs:

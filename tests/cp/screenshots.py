@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
@@ -24,12 +23,11 @@ from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from cp_node.monitor_service import MonitorService
 from cp_node.panel import EnginePanel
+from tests.cp.authorizations import authorize
 from tests.cp.fake_central import FakeCentral
 from wire.kafka.admin import ensure_topics
-from wire.kafka.messages import Authorize
 from wire.kafka.producer import EventProducer
 from wire.kafka.topics import Topics
-from wire.timefmt import format_ts, utc_now
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 
@@ -87,18 +85,7 @@ def main() -> int:
     try:
         pump(app, 10, lambda: all(p.fields["central"].text() == "Connected" for p in panels))
         producer = EventProducer(kafka)
-        producer.send(
-            topics.cp_commands,
-            "CP-001",
-            Authorize(
-                session_id="S-0001",
-                request_id="R-0001",
-                driver_id="DRV-42",
-                cp_id="CP-001",
-                price=0.35,
-                expires_at=format_ts(utc_now() + timedelta(seconds=60)),
-            ),
-        )
+        authorize(producer, topics, "CP-001", "DRV-42", session="S-0001")
         producer.close(5)
         pump(app, 15, panels[0].plug_button.isEnabled)
         panels[0].plug_button.click()

@@ -22,8 +22,8 @@ from cp_core.credentials import CredentialStore
 from cp_core.enrollment import EnrollToken, EnrollTokenError, TokenFolder, refusal
 from cp_core.monitor_state import Backoff
 from cp_node.monitor_service import MonitorService
-from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral, Seen
+from tests.procs import free_port
 from tests.raw_framed import ScriptedCentral
 from tests.waiting import wait_for
 from wire.errors import ResponseTimeout
@@ -152,14 +152,26 @@ def test_reconnects_with_growing_jittered_backoff_reset_by_a_working_session(
     assert backoff.delays[before] == pytest.approx(0.01)  # starts over, not at the ceiling
 
 
+def _slow_heartbeat(
+    central: FakeCentral,
+    run_monitor: Callable[..., Running],
+    *,
+    response_timeout: float,
+    delay: float,
+) -> tuple[Running, Seen]:
+    """A monitor waiting ``response_timeout`` for answers, once it beats, is answered its
+    next heartbeat ``delay`` s late; returns the monitor and that slow exchange."""
+    mon = run_monitor(response_timeout=response_timeout)
+    wait_for(lambda: central.requests(Heartbeat, CP), 10, "first heartbeat")
+    central.delay_response("HEARTBEAT", delay)
+    wait_for(lambda: central.delayed, 5, f"a heartbeat answered {delay} s late")
+    return mon, central.delayed[0]
+
+
 def test_a_response_timeout_closes_and_reconnects_instead_of_resending(
     central: FakeCentral, run_monitor
 ) -> None:
-    mon = run_monitor(response_timeout=0.3)
-    wait_for(lambda: central.requests(Heartbeat, CP), 10, "first heartbeat")
-    central.delay_response("HEARTBEAT", 1.5)
-    wait_for(lambda: central.delayed, 5, "a heartbeat answered too late")
-    slow = central.delayed[0]
+    mon, slow = _slow_heartbeat(central, run_monitor, response_timeout=0.3, delay=1.5)
     wait_for(lambda: requests_after(central, slow), 5, "the next request")
     later = requests_after(central, slow)
     assert isinstance(later[0].request, Auth), later[0]  # a new session starts from AUTH
@@ -171,11 +183,7 @@ def test_a_response_timeout_closes_and_reconnects_instead_of_resending(
 def test_a_slow_answer_within_the_timeout_is_not_a_failure(
     central: FakeCentral, run_monitor
 ) -> None:
-    mon = run_monitor(response_timeout=3.0)
-    wait_for(lambda: central.requests(Heartbeat, CP), 10, "first heartbeat")
-    central.delay_response("HEARTBEAT", 0.8)
-    wait_for(lambda: central.delayed, 5, "a slow heartbeat")
-    slow = central.delayed[0]
+    mon, slow = _slow_heartbeat(central, run_monitor, response_timeout=3.0, delay=0.8)
     wait_for(lambda: central.requests(Heartbeat, CP, slow.at + 0.01)[2:], 5, "3 more heartbeats")
     assert len(central.requests(Auth, CP)) == 1  # the same session throughout
     assert all(s.peer == slow.peer for s in requests_after(central, slow))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.cp.conftest import CpLauncher, Proc, free_port
+from tests.cp.conftest import CpLauncher
 from tests.cp.fake_central import FakeCentral
 from tests.metrics_scrape import (
     ENGINE_SERIES,
@@ -21,6 +21,7 @@ from tests.metrics_scrape import (
     scrape,
     value,
 )
+from tests.procs import Proc, free_port
 from tests.waiting import wait_for
 from wire.kafka.topics import Topics
 
@@ -89,9 +90,8 @@ def test_ocpp_gateway_exports_chargers_and_calls(
     passwords.write_text(json.dumps({}))
     gateway = Proc(
         "ocpp-gateway",
+        "ocpp_gateway.main",
         [
-            "-m",
-            "ocpp_gateway.main",
             "--port",
             str(port),
             "--host",
@@ -114,6 +114,7 @@ def test_ocpp_gateway_exports_chargers_and_calls(
             "--metrics-port",
             str(metrics),
         ],
+        tmp_path / "logs" / "ocpp-gateway.log",
     )
     try:
         wait_for(lambda: get(metrics, "/readyz")[0] == 200, 30, "EV_OCPP ready")

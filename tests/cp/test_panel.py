@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,11 @@ from PySide6.QtCore import Qt
 from cp_node.engine_service import EngineService
 from cp_node.engine_state import EngineConfig
 from cp_node.panel import EnginePanel
+from tests.cp.authorizations import authorize
 from tests.cp.fake_monitor import FakeMonitor
 from wire.health_messages import HealthKo, HealthOk
-from wire.kafka.messages import Authorize
 from wire.kafka.producer import EventProducer
 from wire.kafka.topics import Topics
-from wire.timefmt import format_ts, utc_now
 
 pytestmark = pytest.mark.kafka
 
@@ -69,18 +67,7 @@ def test_plug_in_on_an_authorized_cp_starts_the_supply_and_kwh_rises(
     qtbot.waitUntil(lambda: panel.fields["central"].text() == "Connected", timeout=5000)
     assert not panel.plug_button.isEnabled()
     producer = EventProducer(kafka_bootstrap)
-    producer.send(
-        topics.cp_commands,
-        "CP-P",
-        Authorize(
-            session_id="S-panel",
-            request_id="R-panel",
-            driver_id="DRV-42",
-            cp_id="CP-P",
-            price=0.35,
-            expires_at=format_ts(utc_now() + timedelta(seconds=60)),
-        ),
-    )
+    authorize(producer, topics, "CP-P", "DRV-42", session="S-panel")
     producer.close(5)
     qtbot.waitUntil(panel.plug_button.isEnabled, timeout=15000)
     assert panel.fields["driver"].text() == "DRV-42"
@@ -97,7 +84,7 @@ def test_plug_in_on_an_authorized_cp_starts_the_supply_and_kwh_rises(
 
 
 def test_kafka_unreachable_is_shown_and_health_goes_on(qtbot, tmp_path) -> None:
-    from tests.cp.conftest import free_port
+    from tests.procs import free_port
 
     svc = EngineService(
         bootstrap=f"127.0.0.1:{free_port()}",  # nothing listens there

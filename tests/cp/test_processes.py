@@ -5,39 +5,17 @@ from __future__ import annotations
 import os
 import stat
 import time
-import uuid
-from datetime import timedelta
 
 import pytest
 
-from tests.cp.conftest import Collector, CpLauncher, free_port
+from tests.cp.authorizations import authorize
+from tests.cp.conftest import Collector, CpLauncher
 from tests.cp.fake_central import FakeCentral
+from tests.procs import free_port
 from tests.waiting import wait_for
-from wire.kafka.messages import Authorize
-from wire.kafka.producer import EventProducer
-from wire.kafka.topics import Topics
 from wire.tcp_messages import AdminState, Auth, EngineHealth, Fault, Heartbeat, Recovered, Register
-from wire.timefmt import format_ts, utc_now
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-def authorize(producer: EventProducer, topics: Topics, cp_id: str, driver: str = "D1") -> str:
-    session = f"S-{uuid.uuid4().hex[:8]}"
-    producer.send(
-        topics.cp_commands,
-        cp_id,
-        Authorize(
-            session_id=session,
-            request_id=f"R-{session}",
-            driver_id=driver,
-            cp_id=cp_id,
-            price=0.35,
-            expires_at=format_ts(utc_now() + timedelta(seconds=60)),
-        ),
-    )
-    producer.flush(5)
-    return session
 
 
 def heartbeats_ok(central: FakeCentral, cp_id: str, since: float) -> list:

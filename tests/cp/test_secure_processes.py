@@ -7,26 +7,24 @@ why."""
 from __future__ import annotations
 
 import stat
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
-from tests.cp.conftest import CpLauncher, free_port
+from tests.cp.authorizations import authorization
+from tests.cp.conftest import CpLauncher
 from tests.cp.fake_central import FakeCentral
 from tests.cp.test_engine_link import stranger
 from tests.cp.test_sealed_commands import SealedEvents
+from tests.procs import free_port
 from tests.waiting import wait_for
 from wire.curve import CurveKeys
 from wire.health_messages import Key
-from wire.kafka.messages import Authorize
 from wire.kafka.producer import EventProducer
 from wire.kafka.sealed import cp_kid, key_bytes, new_key, seal
 from wire.kafka.topics import Topics
 from wire.pki import Secrets
 from wire.tcp_messages import EngineHealth, Heartbeat
-from wire.timefmt import format_ts, utc_now
 from wire.tls import server_context
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -58,20 +56,11 @@ def events(kafka_bootstrap: str, topics: Topics, key: str) -> Iterator[SealedEve
 
 
 def sealed_authorize(producer: EventProducer, topics: Topics, key: str, seq: int) -> str:
-    session = f"S-{uuid.uuid4().hex[:8]}"
-    command = Authorize(
-        session_id=session,
-        request_id=f"R-{session}",
-        driver_id="D1",
-        cp_id=CP,
-        price=0.35,
-        expires_at=format_ts(utc_now() + timedelta(seconds=60)),
-        seq=seq,
-    )
+    command = authorization(CP, seq=seq)
     value = seal(command, key=key_bytes(key), kid=cp_kid(CP), topic="evc.cp.commands")
     producer.send_raw(topics.cp_commands, CP.encode(), value)
     producer.flush(5)
-    return session
+    return command.session_id
 
 
 def test_key_reaches_a_restarted_engine_and_the_interrupted_supply_is_reported_sealed(

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from wire.kafka.acls import grant
 from wire.kafka.admin import ensure_topics
 from wire.kafka.topics import Topics
 from wire.pki import Secrets
+
+if TYPE_CHECKING:
+    from tests.e2e.ocpp_helpers import Charger
 
 # The one switch: EVC_E2E_SECURE=1 runs every e2e network with security on (TLS on the
 # monitor link, from a session secrets directory, and the secured broker ``secure_kafka``
@@ -66,10 +70,13 @@ def make_network(
     tmp: Path,
     secrets: Secrets | None = None,
     kafka_secure: bool = SECURE,
+    db_url: str | None = None,
 ):
+    """A Network in ``tmp`` (its Central on SQLite there, or on the server of ``db_url``);
+    closed at the end, its logs shown when the test failed, no program's traceback allowed."""
     if secrets is None and SECURE:
         secrets = request.getfixturevalue("tls_secrets")
-    network = Network(kafka, topics, tmp, secrets=secrets, kafka_secure=kafka_secure)
+    network = Network(kafka, topics, tmp, secrets=secrets, kafka_secure=kafka_secure, db_url=db_url)
     try:
         yield network
     finally:
@@ -114,6 +121,16 @@ def network_on(
 
 
 @pytest.fixture
+def chargers() -> Iterator[list[Charger]]:
+    """The OCPP chargers a test made (``tests.e2e.ocpp_helpers.Charger``): it appends each
+    one, and each is closed at the end, so that no WebSocket outlives its test."""
+    made: list[Charger] = []
+    yield made
+    for charger in made:
+        charger.close()
+
+
+@pytest.fixture
 def e2e_kafka(request: pytest.FixtureRequest) -> str:
     """The broker of the e2e networks: the secured one with the switch, else the session's."""
     if SECURE:
@@ -138,16 +155,23 @@ def network(
     yield from make_network(request, e2e_kafka, topics, tmp_path)
 
 
+def make_observer(
+    request: pytest.FixtureRequest, kafka: str, topics: Topics, central_db: Path | str
+) -> Iterator[Observer]:
+    """An observer of ``topics``; secured, it reads the keys from Central's database
+    ``central_db`` (the SQLite file or the server's URL), as an auditor could."""
+    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
+    watching = Observer(kafka, topics, security, central_db if SECURE else None)
+    yield watching
+    watching.close()
+
+
 @pytest.fixture
 def observer(
     request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path
 ) -> Iterator[Observer]:
-    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
     # the networks' Central keeps its database here (Network.db_path)
-    central_db = tmp_path / "central" / "evcentral.db" if SECURE else None
-    watching = Observer(e2e_kafka, topics, security, central_db)
-    yield watching
-    watching.close()
+    yield from make_observer(request, e2e_kafka, topics, tmp_path / "central" / "evcentral.db")
 
 
 @pytest.fixture
@@ -155,9 +179,7 @@ def pg_network(
     request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, tmp_path: Path, pg_url: str
 ) -> Iterator[Network]:
     """A network whose Central keeps its database on PostgreSQL (a fresh database)."""
-    for network in make_network(request, e2e_kafka, topics, tmp_path):
-        network.db_url = pg_url
-        yield network
+    yield from make_network(request, e2e_kafka, topics, tmp_path, db_url=pg_url)
 
 
 @pytest.fixture
@@ -165,10 +187,7 @@ def pg_observer(
     request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, pg_url: str
 ) -> Iterator[Observer]:
     """The observer of ``pg_network``: keys read from the PostgreSQL database."""
-    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
-    watching = Observer(e2e_kafka, topics, security, pg_url if SECURE else None)
-    yield watching
-    watching.close()
+    yield from make_observer(request, e2e_kafka, topics, pg_url)
 
 
 @pytest.fixture
@@ -177,9 +196,7 @@ def maria_network(
 ) -> Iterator[Network]:
     """A network whose Central keeps its database on MariaDB (a fresh database), named as the
     brief does: ``--db mysql://user:pass@127.0.0.1:PORT/db``."""
-    for network in make_network(request, e2e_kafka, topics, tmp_path):
-        network.db_url = maria_url
-        yield network
+    yield from make_network(request, e2e_kafka, topics, tmp_path, db_url=maria_url)
 
 
 @pytest.fixture
@@ -187,7 +204,4 @@ def maria_observer(
     request: pytest.FixtureRequest, e2e_kafka: str, topics: Topics, maria_url: str
 ) -> Iterator[Observer]:
     """The observer of ``maria_network``: keys read from the MariaDB database."""
-    security = request.getfixturevalue("secure_kafka").security("admin") if SECURE else None
-    watching = Observer(e2e_kafka, topics, security, maria_url if SECURE else None)
-    yield watching
-    watching.close()
+    yield from make_observer(request, e2e_kafka, topics, maria_url)

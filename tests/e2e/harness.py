@@ -22,7 +22,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from central_app.db import engine_url
 from tests.e2e.observer import RDLOG, Observer
-from tests.e2e.procs import REPO, Proc, free_port, port_free, port_open
+from tests.procs import REPO, Proc, evc_admin, free_port, port_free, port_open
 from tests.waiting import wait_for
 from wire.kafka.security import KafkaSecurity, with_security
 from wire.kafka.topics import Topics
@@ -166,14 +165,7 @@ class Network:
 
     def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``evc-admin ARGS`` on Central's database, as the operator runs it."""
-        return subprocess.run(
-            [sys.executable, "-m", "central_app.admin", *self.db_args(), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            cwd=REPO,
-        )
+        return evc_admin(*self.db_args(), *args)
 
     def driver_key(self, driver_id: str) -> list[str]:
         """Secured: the driver's key file, exported from Central's database as an operator
@@ -352,13 +344,7 @@ class Network:
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
         ticketed = {t["session_id"] for t in tickets}
         assert len(ticketed) == len(tickets) == sum(len(cps) for cps in plans.values())
-        wait_for(
-            lambda: {n.session_id for n in observer.notices("ticket")} >= ticketed,
-            15,
-            "the observer reading every ticket notice",
-        )
-        counts = Counter(n.session_id for n in observer.notices("ticket"))
-        assert set(counts) == ticketed and set(counts.values()) == {1}, counts
+        observer.wait_one_ticket_each(ticketed, 15)
         return tickets
 
     # drivers ---------------------------------------------------------------------------------

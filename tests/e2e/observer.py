@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,6 +223,17 @@ class Observer:
         return wait_for(
             lambda: (self.events(kind, since, **match) or [None])[-1], timeout, f"{kind} {match}"
         )
+
+    def wait_one_ticket_each(self, sessions: set[str], timeout: float) -> None:
+        """Waits until a ticket notice of each of ``sessions`` was read; then those must be
+        all the ticket notices, one a session (none lost, none duplicated on the wire)."""
+        wait_for(
+            lambda: {n.session_id for n in self.notices("ticket")} >= sessions,
+            timeout,
+            "the observer reading every ticket notice",
+        )
+        counts = Counter(n.session_id for n in self.notices("ticket"))
+        assert set(counts) == sessions and set(counts.values()) == {1}, counts
 
     def status(self, cp_id: str) -> str | None:
         states = self.events("cp_state", cp_id=cp_id)

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import ssl
-import subprocess
-import sys
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -26,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from ocpp_gateway.sim import SUBPROTOCOLS, SimCharger, basic_auth_header, charger_class, client_tls
 from tests.e2e.harness import Network, Proc
-from tests.e2e.procs import REPO, free_port, port_open
+from tests.procs import evc_admin, free_port, port_open
 from tests.waiting import wait_for
 
 
@@ -66,15 +63,7 @@ class Gateway:
         secrets = self.network.secrets
         assert secrets is not None
         out = self.network.tmp / "ocpp-charger-certs"
-        done = subprocess.run(
-            [sys.executable, "-m", "central_app.admin", "ocpp", "cert", cp_id]
-            + ["--dir", str(secrets.root), "--out", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            cwd=REPO,
-        )
+        done = evc_admin("ocpp", "cert", cp_id, "--dir", str(secrets.root), "--out", str(out))
         assert done.returncode == 0, done.stderr
         return Path(done.stdout.strip())
 
@@ -91,15 +80,7 @@ class Gateway:
                 and not (net.tmp / "ocpp-credentials" / f"{cp}.cred").exists()
             ):
                 net.enroll(cp, self.tokens / f"{cp}.token")
-        done = subprocess.run(
-            [sys.executable, "-m", "central_app.admin", "ocpp", "password", cp_id]
-            + ["--file", str(self.passwords)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
-            cwd=REPO,
-        )
+        done = evc_admin("ocpp", "password", cp_id, "--file", str(self.passwords))
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from tests.e2e.harness import Network, Observer
-from tests.waiting import wait_for
 
 FAST_CP = ["--autopilot", "--plug-delay", "0.2", "--unplug-after", "1.2", "--speed", "20"]
 CPS = ["CP-01", "CP-02", "CP-03"]
@@ -86,13 +84,7 @@ def test_two_drivers_run_ten_requests_each_and_every_supply_is_ticketed_once(
 
     # exactly one ticket notice per session went to the drivers, and one engine report
     ticketed = {t["session_id"] for t in every_ticket}
-    wait_for(
-        lambda: {n.session_id for n in observer.notices("ticket")} >= ticketed,
-        10,
-        "the observer reading every ticket notice",
-    )
-    notices = Counter(n.session_id for n in observer.notices("ticket"))
-    assert set(notices) == ticketed and set(notices.values()) == {1}, notices
+    observer.wait_one_ticket_each(ticketed, 10)
     for cp_id in CPS:
         observer.wait_status(cp_id, "ACTIVE", 10)
     # Healthy CPs never turned BROKEN, not even for the second after their monitors started

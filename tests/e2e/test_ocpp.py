@@ -10,7 +10,8 @@ with two connectors, two CPs at Central (issue 24, item 4)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -47,150 +48,152 @@ def version(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@dataclass
+class OcppRun:
+    """What every scenario here works with: the network and its observer, the gateway, the
+    chargers the test made (closed at its end) and the OCPP version they speak."""
+
+    network: Network
+    gateway: Gateway
+    chargers: list[Charger]
+    observer: Observer
+    version: str
+
+    def charger(self, charger_id: str, password: str = "", **options: Any) -> Charger:
+        """A charger of this run's version at the gateway (not connected yet)."""
+        charger = Charger(self.gateway.url, charger_id, password, version=self.version, **options)
+        self.chargers.append(charger)
+        return charger
+
+    def booted(self, **sim: float) -> Charger:
+        """A provisioned charger (password from evc-admin) that booted and is ACTIVE."""
+        password = self.gateway.set_password(CP)
+        if self.gateway.proc is None:
+            self.gateway.start()
+        charger = self.charger(CP, password, **sim)
+        charger.connect()
+        assert charger.boot() == "Accepted"
+        charger.call("status", "Available")
+        self.observer.wait_status(CP, "ACTIVE", 20)
+        return charger
+
+    def supplying(self, driver_id: str, cp: str = CP) -> str:
+        """A request from the driver's app; returns the session once the supply started."""
+        asked = time.monotonic()
+        driver = self.network.drivers.get(driver_id) or self.network.start_driver(driver_id)
+        driver.send_line(cp)
+        started = self.observer.wait(
+            "supply_started", 30, since=asked, cp_id=cp, driver_id=driver_id
+        )
+        return started.session_id
+
+    def charging(self, driver_id: str) -> tuple[Charger, str]:
+        """A booted charger (a fast meter, a long supply) supplying ``driver_id``, its first
+        progress seen; returns the charger and the session."""
+        charger = self.booted(speed=300, charge_seconds=120)
+        session = self.supplying(driver_id)
+        self.observer.wait("supply_progress", 10, session_id=session)
+        return charger, session
+
+
 @pytest.fixture
-def chargers() -> Iterator[list[Charger]]:
-    made: list[Charger] = []
-    yield made
-    for charger in made:
-        charger.close()
-
-
-def booted(
-    gateway: Gateway, chargers: list[Charger], observer: Observer, version: str, **sim: float
-) -> Charger:
-    """A provisioned charger (password from evc-admin) that booted and is ACTIVE."""
-    password = gateway.set_password(CP)
-    if gateway.proc is None:
-        gateway.start()
-    charger = Charger(gateway.url, CP, password, version=version, **sim)
-    chargers.append(charger)
-    charger.connect()
-    assert charger.boot() == "Accepted"
-    charger.call("status", "Available")
-    observer.wait_status(CP, "ACTIVE", 20)
-    return charger
-
-
-def supplying(network: Network, observer: Observer, driver_id: str, cp: str = CP) -> str:
-    """A request from the driver's app; returns the session once the supply started."""
-    asked = time.monotonic()
-    driver = network.drivers.get(driver_id) or network.start_driver(driver_id)
-    driver.send_line(cp)
-    started = observer.wait("supply_started", 30, since=asked, cp_id=cp, driver_id=driver_id)
-    return started.session_id
-
-
-def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_active(
+def run(
     network: Network,
     gateway: Gateway,
     chargers: list[Charger],
     observer: Observer,
     version: str,
+) -> OcppRun:
+    """The fixtures every scenario here takes, as one."""
+    return OcppRun(network, gateway, chargers, observer, version)
+
+
+def test_unknown_ids_and_wrong_passwords_are_refused_and_a_boot_makes_the_cp_active(
+    run: OcppRun,
 ) -> None:
-    charger = booted(gateway, chargers, observer, version)
+    charger = run.booted()
     assert charger.cp is not None and charger.cp.interval == HEARTBEAT
 
-    stranger = Charger(gateway.url, "OCPP-99", version=version)
-    chargers.append(stranger)
+    stranger = run.charger("OCPP-99")
     stranger.connect()  # no password on file: the WebSocket opens, the boot does not
     assert stranger.boot() == "Rejected"
-    assert observer.status("OCPP-99") is None
+    assert run.observer.status("OCPP-99") is None
 
-    impostor = Charger(gateway.url, CP, "not-the-password-at-all", version=version)
-    chargers.append(impostor)
+    impostor = run.charger(CP, "not-the-password-at-all")
     with pytest.raises(InvalidStatus) as refused:
         impostor.connect()
     assert refused.value.response.status_code == 401
     with pytest.raises(InvalidStatus):
         impostor.connect(password="")  # no credentials at all
-    assert observer.status(CP) == "ACTIVE"  # the real charger is untouched
+    assert run.observer.status(CP) == "ACTIVE"  # the real charger is untouched
 
     # a driver's card at the charger: Authorize asks Central (charge_request, origin cp)
     assert charger.call("authorize", "D-004") == "Accepted"
     assert charger.call("start_transaction", "D-004")
     charger.cp.meter_wh += 1500
     charger.call("stop_transaction")
-    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
+    (ticket,) = wait_for(lambda: run.network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
     assert (ticket["kwh"], ticket["reason"]) == (1.5, "unplugged")
 
 
 def test_a_driver_is_charged_and_ticketed_and_centrals_stop_and_resume_reach_the_charger(
-    network: Network,
-    central: Proc,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
+    run: OcppRun, central: Proc
 ) -> None:
-    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=3)
-    session = supplying(network, observer, "D-001")
-    ticket = network.wait_ticket(session, 30)
+    charger = run.booted(speed=300, charge_seconds=3)
+    session = run.supplying("D-001")
+    ticket = run.network.wait_ticket(session, 30)
     assert charger.cp is not None
-    assert charger.cp.received[0] == REMOTE_START[version]
+    assert charger.cp.received[0] == REMOTE_START[run.version]
     meter_stop = int(charger.cp.meter_wh)  # the meter started at 0 Wh
     assert ticket["kwh"] == round(meter_stop / 1000, 3) and ticket["kwh"] > 0
     assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
     assert ticket["reason"] == "unplugged"
-    progress = observer.cp_events("supply_progress", session_id=session)
+    progress = run.observer.cp_events("supply_progress", session_id=session)
     assert progress and 0 < progress[-1].kwh <= ticket["kwh"]
-    wait_for(lambda: network.driver_history("D-001"), 20, "the driver's ticket")
-    assert network.driver_history("D-001")[0]["kwh"] == ticket["kwh"]
-    observer.wait_status(CP, "ACTIVE", 10)
+    wait_for(lambda: run.network.driver_history("D-001"), 20, "the driver's ticket")
+    assert run.network.driver_history("D-001")[0]["kwh"] == ticket["kwh"]
+    run.observer.wait_status(CP, "ACTIVE", 10)
 
     charger.cp.charge_seconds = 120
-    session = supplying(network, observer, "D-001")
-    observer.wait("supply_progress", 10, session_id=session)
+    session = run.supplying("D-001")
+    run.observer.wait("supply_progress", 10, session_id=session)
     central.send_line(f"stop {CP}")
-    observer.wait_status(CP, "STOPPED", 10)
-    stopped = network.wait_ticket(session, 15)
+    run.observer.wait_status(CP, "STOPPED", 10)
+    stopped = run.network.wait_ticket(session, 15)
     assert stopped["reason"] == "stopped" and stopped["kwh"] > 0
     wait_for(lambda: "ChangeAvailability Inoperative" in charger.cp.received, 10, "Inoperative")
-    assert charger.cp.received[-2:] == [REMOTE_STOP[version], "ChangeAvailability Inoperative"]
-    assert observer.status(CP) == "STOPPED"
+    assert charger.cp.received[-2:] == [REMOTE_STOP[run.version], "ChangeAvailability Inoperative"]
+    assert run.observer.status(CP) == "STOPPED"
 
     central.send_line(f"resume {CP}")
-    observer.wait_status(CP, "ACTIVE", 10)
+    run.observer.wait_status(CP, "ACTIVE", 10)
     wait_for(lambda: charger.cp.received[-1] == "ChangeAvailability Operative", 10, "Operative")
 
 
-def test_a_faulted_charger_turns_broken_ends_the_supply_and_tells_the_driver(
-    network: Network,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
-) -> None:
-    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
-    session = supplying(network, observer, "D-002")
-    observer.wait("supply_progress", 10, session_id=session)
+def test_a_faulted_charger_turns_broken_ends_the_supply_and_tells_the_driver(run: OcppRun) -> None:
+    charger, session = run.charging("D-002")
     charger.call("status", "Faulted", "GroundFailure")
-    observer.wait_status(CP, "BROKEN", 10)
-    interrupted = observer.wait("supply_interrupted", 10, session_id=session)
+    run.observer.wait_status(CP, "BROKEN", 10)
+    interrupted = run.observer.wait("supply_interrupted", 10, session_id=session)
     assert interrupted.reason == "fault"
-    network.drivers["D-002"].wait_line("interrupted", 10)
-    ticket = network.wait_ticket(session, 15)
+    run.network.drivers["D-002"].wait_line("interrupted", 10)
+    ticket = run.network.wait_ticket(session, 15)
     assert ticket["reason"] == "fault" and ticket["kwh"] > 0
     charger.call("status", "Available")
-    observer.wait_status(CP, "ACTIVE", 10)
+    run.observer.wait_status(CP, "ACTIVE", 10)
 
 
 def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
-    network: Network,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
+    run: OcppRun,
 ) -> None:
-    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
-    session = supplying(network, observer, "D-003")
-    observer.wait("supply_progress", 10, session_id=session)
+    charger, session = run.charging("D-003")
     assert charger.cp is not None
     transaction_id = charger.cp.transaction_id
     killed = time.monotonic()
     charger.kill()
-    observer.wait_status(CP, "DISCONNECTED", HEARTBEAT + 3)
+    run.observer.wait_status(CP, "DISCONNECTED", HEARTBEAT + 3)
     assert time.monotonic() - killed <= HEARTBEAT + 3
-    assert not network.tickets(session_id=session)  # the meter's final reading is awaited
+    assert not run.network.tickets(session_id=session)  # the meter's final reading is awaited
 
     # back online: no BootNotification (it did not reboot), the queued messages first
     charger.meter_wh += 2500  # it went on charging while offline
@@ -204,60 +207,46 @@ def test_a_killed_websocket_disconnects_and_the_replayed_stop_gives_one_ticket(
     cp.transaction_id = transaction_id
     charger.call("stop_transaction")  # replayed twice (its answer was lost): still one end
     charger.call("status", "Available")
-    ticket = network.wait_ticket(session, 15)
+    ticket = run.network.wait_ticket(session, 15)
     assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
     assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
-    observer.wait_status(CP, "ACTIVE", 10)
-    assert len(network.tickets(session_id=session)) == 1
-    assert len(observer.cp_events("supply_ended", session_id=session)) == 1
+    run.observer.wait_status(CP, "ACTIVE", 10)
+    assert len(run.network.tickets(session_id=session)) == 1
+    assert len(run.observer.cp_events("supply_ended", session_id=session)) == 1
 
     # a charger that stays connected but falls silent (hung firmware, half-open TCP)
     charger.beating(False)
     silent = time.monotonic()
-    observer.wait_status(CP, "DISCONNECTED", 1.5 * HEARTBEAT + 3 + 1)
+    run.observer.wait_status(CP, "DISCONNECTED", 1.5 * HEARTBEAT + 3 + 1)
     assert time.monotonic() - silent <= 1.5 * HEARTBEAT + 3 + 1
 
 
-def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(
-    network: Network,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
-) -> None:
-    charger = booted(gateway, chargers, observer, version, speed=300, charge_seconds=120)
-    session = supplying(network, observer, "D-005")
-    observer.wait("supply_progress", 10, session_id=session)
-    assert charger.cp is not None and gateway.proc is not None
+def test_a_gateway_killed_mid_supply_maps_the_replayed_stop_after_its_restart(run: OcppRun) -> None:
+    charger, session = run.charging("D-005")
+    assert charger.cp is not None and run.gateway.proc is not None
     transaction_id = charger.cp.transaction_id
-    gateway.proc.kill()  # SIGKILL: what the gateway knows of the transaction is on disk
+    run.gateway.proc.kill()  # SIGKILL: what the gateway knows of the transaction is on disk
     charger.kill()
-    observer.wait_status(CP, "DISCONNECTED", 5)
+    run.observer.wait_status(CP, "DISCONNECTED", 5)
 
-    gateway.start()
+    run.gateway.start()
     charger.meter_wh += 1000
     charger.connect()
     assert charger.cp is not None
     charger.cp.transaction_id = transaction_id
     charger.call("stop_transaction")
     charger.call("status", "Available")
-    ticket = network.wait_ticket(session, 15)
+    ticket = run.network.wait_ticket(session, 15)
     assert ticket["kwh"] == round(int(charger.meter_wh) / 1000, 3)
-    observer.wait_status(CP, "ACTIVE", 10)
+    run.observer.wait_status(CP, "ACTIVE", 10)
 
 
-def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
-    network: Network,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
-) -> None:
+def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(run: OcppRun) -> None:
     """Issue 24, item 6: an Authorize at the charger (the driver's RFID card) reserves it for
     that driver for Central's --authorization-ttl; the driver's app shows the reservation
     (not a "resumed" charge), and another driver's request meets a busy charger."""
-    charger = booted(gateway, chargers, observer, version)
-    card_holder = network.start_driver("D-004")
+    charger = run.booted()
+    card_holder = run.network.start_driver("D-004")
     card_holder.wait_line("charging points known", 30)
     assert charger.call("authorize", "D-004") == "Accepted"
     card_holder.wait_line(f"{CP} reserved by your card at {CP}", 20)
@@ -265,7 +254,7 @@ def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
 
     card_holder.send_line("CP-01")  # the app knows the driver is expected at the charger
     card_holder.wait_line(f"Reserved by your card at {CP}: plug in there", 10)
-    other = network.start_driver("D-005")
+    other = run.network.start_driver("D-005")
     other.send_line(CP)
     other.wait_line("charging point is busy", 30)
 
@@ -275,24 +264,19 @@ def test_a_card_at_the_charger_reserves_it_for_the_driver_whose_app_says_so(
     assert charger.cp is not None
     charger.cp.meter_wh += 700
     charger.call("stop_transaction")
-    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
+    (ticket,) = wait_for(lambda: run.network.tickets(cp_id=CP, driver_id="D-004"), 15, "ticket")
     assert ticket["kwh"] == 0.7
 
 
 def test_a_charger_alone_boots_pending_and_its_offline_charges_are_billed_once(
-    network: Network,
-    central: Proc,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
+    run: OcppRun, central: Proc
 ) -> None:
     """Issue 24, item 5: Central out of reach at boot → Pending with the interval to boot
     again; the charger charges meanwhile with ids it authorized itself (its local list);
     once Central is back, the driver's charge is one ticket with the meter's energy (in the
     app, reconciled) and an id the registry does not know is audited, billed to no one."""
-    charger = booted(gateway, chargers, observer, version)
-    driver = network.start_driver("D-006")
+    charger = run.booted()
+    driver = run.network.start_driver("D-006")
     driver.wait_line("charging points known", 30)
     central.kill()
     charger.kill()  # the charger reboots while Central is down
@@ -312,27 +296,23 @@ def test_a_charger_alone_boots_pending_and_its_offline_charges_are_billed_once(
     charger.cp.meter_wh += 700
     charger.call("stop_transaction")
 
-    network.start_central(stdin_pipe=True)
+    run.network.start_central(stdin_pipe=True)
     wait_for(lambda: charger.boot() == "Accepted", 30, "Accepted once Central answers")
-    (ticket,) = wait_for(lambda: network.tickets(cp_id=CP, driver_id="D-006"), 30, "ticket")
+    (ticket,) = wait_for(lambda: run.network.tickets(cp_id=CP, driver_id="D-006"), 30, "ticket")
     assert (ticket["kwh"], ticket["origin"]) == (1.8, "offline")
     assert ticket["eur"] == round(1.8 * ticket["price"], 2)
-    (shown,) = wait_for(lambda: network.driver_history("D-006"), 20, "the driver's ticket")
+    (shown,) = wait_for(lambda: run.network.driver_history("D-006"), 20, "the driver's ticket")
     assert shown["kwh"] == 1.8
-    reconciled = network.admin("reconcile")
+    reconciled = run.network.admin("reconcile")
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
-    audit = network.admin("audit", "--limit", "50").stdout
+    audit = run.network.admin("audit", "--limit", "50").stdout
     assert "offline_unknown_id" in audit and "CARD-77" in audit and "0.700 kWh" in audit
-    assert not network.sessions("driver_id = ?", ("CARD-77",))
-    assert len(network.tickets(cp_id=CP, driver_id="D-006")) == 1
+    assert not run.network.sessions("driver_id = ?", ("CARD-77",))
+    assert len(run.network.tickets(cp_id=CP, driver_id="D-006")) == 1
 
 
 def test_each_connector_is_a_cp_billed_on_its_own_and_a_fault_of_connector_0_breaks_all(
-    network: Network,
-    gateway: Gateway,
-    chargers: list[Charger],
-    observer: Observer,
-    version: str,
+    run: OcppRun,
 ) -> None:
     """Issue 24, item 4: a charger with two connectors (``--connectors OCPP-02=2``) is the
     CPs OCPP-02-1 and OCPP-02-2 at Central, each enrolled on its own; two drivers charge at
@@ -340,45 +320,36 @@ def test_each_connector_is_a_cp_billed_on_its_own_and_a_fault_of_connector_0_bre
     a Faulted on connector 0 (2.0.1: EVSE 0) breaks both, and its recovery mends both."""
     charger_id = "OCPP-02"
     cps = [f"{charger_id}-1", f"{charger_id}-2"]
-    password = gateway.set_password(charger_id, cps)
-    gateway.extra += ["--connectors", f"{charger_id}=2"]
-    gateway.start()
-    charger = Charger(
-        gateway.url,
-        charger_id,
-        password,
-        version=version,
-        connectors=2,
-        speed=300,
-        charge_seconds=120,
-    )
-    chargers.append(charger)
+    password = run.gateway.set_password(charger_id, cps)
+    run.gateway.extra += ["--connectors", f"{charger_id}=2"]
+    run.gateway.start()
+    charger = run.charger(charger_id, password, connectors=2, speed=300, charge_seconds=120)
     charger.connect()
     assert charger.boot() == "Accepted"
     for n in (1, 2):
         charger.call("status", "Available", connector=n)
     for cp in cps:
-        observer.wait_status(cp, "ACTIVE", 20)
+        run.observer.wait_status(cp, "ACTIVE", 20)
 
     # the first supply has a head start: the two meters differ
-    first = supplying(network, observer, "D-001", cps[0])
-    observer.wait("supply_progress", 10, session_id=first)
-    second = supplying(network, observer, "D-002", cps[1])
-    observer.wait("supply_progress", 10, session_id=second)
+    first = run.supplying("D-001", cps[0])
+    run.observer.wait("supply_progress", 10, session_id=first)
+    second = run.supplying("D-002", cps[1])
+    run.observer.wait("supply_progress", 10, session_id=second)
     assert charger.cp is not None
     running = [charger.cp.connectors[n].transaction_id for n in (1, 2)]
     assert None not in running and running[0] != running[1]
 
     charger.call("status", "Faulted", "GroundFailure", connector=0)
     for cp in cps:
-        observer.wait_status(cp, "BROKEN", 10)
-    tickets = [network.wait_ticket(session, 15) for session in (first, second)]
+        run.observer.wait_status(cp, "BROKEN", 10)
+    tickets = [run.network.wait_ticket(session, 15) for session in (first, second)]
     for ticket, cp, session in zip(tickets, cps, (first, second), strict=True):
         assert (ticket["cp_id"], ticket["reason"]) == (cp, "fault") and ticket["kwh"] > 0
         assert ticket["eur"] == round(ticket["kwh"] * ticket["price"], 2)
         wait_for(  # its own meter: the last reading of its own connector
             lambda s=session, t=ticket: (
-                observer.cp_events("supply_progress", session_id=s)[-1].kwh == t["kwh"]
+                run.observer.cp_events("supply_progress", session_id=s)[-1].kwh == t["kwh"]
             ),
             10,
             f"the last progress of {session} is its ticket",
@@ -387,4 +358,4 @@ def test_each_connector_is_a_cp_billed_on_its_own_and_a_fault_of_connector_0_bre
 
     charger.call("status", "Available", connector=0)
     for cp in cps:
-        observer.wait_status(cp, "ACTIVE", 10)
+        run.observer.wait_status(cp, "ACTIVE", 10)

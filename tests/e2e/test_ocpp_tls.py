@@ -14,7 +14,6 @@ one on the same gateway is checked the same way in both profiles (issue 24, item
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,14 +33,6 @@ def central(network: Network) -> Proc:
     if network.secrets is None:
         pytest.skip("wss:// needs the secured network's CA (EVC_E2E_SECURE=1)")
     return network.start_central()
-
-
-@pytest.fixture
-def chargers() -> Iterator[list[Charger]]:
-    made: list[Charger] = []
-    yield made
-    for charger in made:
-        charger.close()
 
 
 def boots(charger: Charger, observer: Observer) -> None:

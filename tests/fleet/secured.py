@@ -24,18 +24,20 @@ S = TypeVar("S", bound=Runs)
 
 
 def secured_options(**changes: Any) -> ScenarioOptions:
-    """One simulator worker, 6 s supplies, 30 s to register, the secured network."""
-    return ScenarioOptions(
-        workers=1,
-        supply_seconds=6.0,
-        register_timeout=30.0,
-        central_cmd=default_central_command(),
-        pythonpath=str(REPO),
-        progress_every=60.0,
-        tls=True,
-        sealed=True,
+    """One simulator worker, 6 s supplies, 30 s to register, the secured network (TLS
+    monitors, sealed values); ``changes`` add to or override these."""
+    settings: dict[str, Any] = {
+        "workers": 1,
+        "supply_seconds": 6.0,
+        "register_timeout": 30.0,
+        "central_cmd": default_central_command(),
+        "pythonpath": str(REPO),
+        "progress_every": 60.0,
+        "tls": True,
+        "sealed": True,
         **changes,
-    )
+    }
+    return ScenarioOptions(**settings)
 
 
 def run_sampled(

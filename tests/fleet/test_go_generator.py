@@ -21,11 +21,10 @@ import pytest
 
 from fleet import go_generator
 from fleet.child import ChildFailure
-from fleet.commands import default_central_command
 from fleet.monitors import PhaseStats
 from fleet.pinning import plan
-from fleet.scenario import Scenario, ScenarioOptions
-from tests.fleet.secured import run_sampled
+from fleet.scenario import Scenario
+from tests.fleet.secured import run_sampled, secured_options
 from wire.framing import Control, ControlByte, Frame, FrameDecoder, encode_frame
 from wire.pki import Secrets
 from wire.tcp_messages import REQUESTS, Auth, Heartbeat, Register
@@ -219,22 +218,17 @@ def test_50_tls_sealed_cps_from_the_go_generator_against_a_real_central(
 ) -> None:
     go_generator.build()  # outside the run's time limits
     cps = 50
-    options = ScenarioOptions(
+    # sealed: the CPs' keys travel from the Go monitors to the Kafka simulation
+    options = secured_options(
         cps=cps,
         duration=4.0,
         storm=True,
         supply_seconds=3.0,
-        register_timeout=30.0,
         storm_timeout=30.0,
         silence=0,
         monitor_nice=0,
-        central_cmd=default_central_command(),
-        pythonpath=str(REPO),
-        progress_every=60.0,
         label="go smoke",
-        tls=True,
-        sealed=True,  # the CPs' keys travel from the Go monitors to the Kafka simulation
-        generator="go",
+        generator="go",  # one Go process simulates every monitor, whatever ``workers`` says
         pin=plan(),
     )
     _, result, text = run_sampled(

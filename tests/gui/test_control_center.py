@@ -53,6 +53,19 @@ def _press(qtbot, window, action) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
+def _answering(monkeypatch, answer: QMessageBox.StandardButton) -> list[str]:
+    """Every confirmation the window asks for gets ``answer``; the returned list fills with
+    the questions' texts, so that a test sees what the operator was asked and how often."""
+    asked: list[str] = []
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return asked
+
+
 def test_snapshot_fills_table_map_and_counts(window) -> None:
     assert window.model.rowCount() == len(FIVE_STATES)
     assert window.cp_panel.proxy.rowCount() == len(FIVE_STATES)
@@ -156,20 +169,14 @@ def test_clicking_a_tile_selects_the_row(qtbot, window) -> None:
     ],
 )
 def test_stop_all_asks_for_confirmation(qtbot, window, controls, monkeypatch, answer, expected):
-    asked: list[str] = []
-
-    def question(parent, title, text, *args, **kwargs):
-        asked.append(text)
-        return answer
-
-    monkeypatch.setattr(QMessageBox, "question", question)
+    asked = _answering(monkeypatch, answer)
     _press(qtbot, window, window.stop_all_action)
     assert len(asked) == 1 and "Stop all 6 charging points" in asked[0]
     assert controls.calls == expected
 
 
 def test_resume_all_asks_for_confirmation(qtbot, window, controls, monkeypatch) -> None:
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    _answering(monkeypatch, QMessageBox.StandardButton.Yes)
     _press(qtbot, window, window.resume_all_action)
     assert controls.calls == [("resume_all", None)]
 
@@ -182,13 +189,7 @@ def test_resume_all_asks_for_confirmation(qtbot, window, controls, monkeypatch) 
     ],
 )
 def test_revoke_key_asks_for_confirmation(qtbot, window, controls, monkeypatch, answer, expected):
-    asked: list[str] = []
-
-    def question(parent, title, text, *args, **kwargs):
-        asked.append(text)
-        return answer
-
-    monkeypatch.setattr(QMessageBox, "question", question)
+    asked = _answering(monkeypatch, answer)
     assert not window.revoke_action.isEnabled()  # nothing selected
     _click_row(qtbot, window, "CP-01")
     assert window.revoke_action.isEnabled()

@@ -17,22 +17,13 @@ from central_app import admin
 from cp_core.passwords import PasswordFile, authorization_key, new_password
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.sim import basic_auth_header
-from wire.kafka.topics import Topics
+from tests.ocpp.gateways import idle_gateway
 
 CP = "OCPP-07"
 
 
 def _gateway(tmp_path: Path, passwords: PasswordFile) -> Gateway:
-    return Gateway(
-        central=("127.0.0.1", 1),
-        kafka="127.0.0.1:1",
-        topics=Topics("t."),
-        state_dir=tmp_path / "state",
-        credentials_dir=tmp_path / "creds",
-        passwords=passwords,
-        insecure=True,
-        say=lambda text: None,
-    )
+    return idle_gateway(tmp_path, passwords=passwords)
 
 
 async def _status(gateway: Gateway, headers: dict[str, str] | None) -> int:

@@ -12,8 +12,8 @@ from cp_core.enrollment import TokenFolder
 from cp_core.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
 from ocpp_gateway.central_monitor import CentralMonitor
 from ocpp_gateway.main import build_parser
-from tests.cp.conftest import free_port
 from tests.cp.fake_central import FakeCentral
+from tests.procs import free_port
 from wire.pki import write_private
 from wire.tcp_client import RESPONSE_TIMEOUT
 from wire.tcp_messages import Heartbeat, Register

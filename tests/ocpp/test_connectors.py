@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.connectors import (
     ChargerPoints,
@@ -26,8 +25,8 @@ from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.sim import SimCharger
 from ocpp_gateway.station import ChangeAvailability, RemoteStart, Station
 from ocpp_gateway.transactions import TransactionBook
+from tests.ocpp.gateways import idle_gateway
 from wire.kafka.messages import Authorize, Event, Stop, SupplyEnded, SupplyStarted
-from wire.kafka.topics import Topics
 from wire.tcp_messages import EngineHealth
 from wire.timefmt import format_ts, utc_now
 
@@ -101,16 +100,7 @@ class Connection:
 
 
 def gateway(tmp_path: Path, **counts: int) -> Gateway:
-    gw = Gateway(
-        central=("127.0.0.1", 1),
-        kafka="127.0.0.1:1",
-        topics=Topics("c."),
-        state_dir=tmp_path / "state",
-        credentials_dir=tmp_path / "credentials",
-        passwords=PasswordFile(tmp_path / "passwords.json"),
-        connectors=ConnectorCounts(chargers=counts),
-        say=lambda text: None,
-    )
+    gw = idle_gateway(tmp_path, connectors=ConnectorCounts(chargers=counts), insecure=False)
     gw.kafka = Kafka()  # type: ignore[assignment]
     (tmp_path / "state").mkdir()
     return gw

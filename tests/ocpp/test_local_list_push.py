@@ -28,12 +28,10 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
 from cp_core import local_list
-from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.charge_point_v201 import GatewayChargePoint201
 from ocpp_gateway.connectors import ConnectorCounts
-from ocpp_gateway.gateway import Gateway
-from wire.kafka.topics import Topics
+from tests.ocpp.gateways import idle_gateway
 
 CP = "OCPP-LL"
 IDS = ["D-001", "D-002", "CARD-" + "9" * 25]  # the last is too long for a 1.6 idTag (20)
@@ -148,16 +146,10 @@ class Bench:
         self, tmp_path: Path, version: str, charger: Callable[[End], Any], connectors: int = 1
     ) -> None:
         self.said: list[str] = []
-        self.gateway = Gateway(
-            central=("127.0.0.1", 1),
-            kafka="127.0.0.1:1",
-            topics=Topics("t."),
-            state_dir=tmp_path / "state",
-            credentials_dir=tmp_path / "creds",
-            passwords=PasswordFile(tmp_path / "pw.json"),
+        self.gateway = idle_gateway(
+            tmp_path,
             local_list=tmp_path / "list.txt",
             connectors=ConnectorCounts(connectors),
-            insecure=True,
             say=self.said.append,
         )
         ours, theirs = End(), End()

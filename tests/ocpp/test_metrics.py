@@ -8,11 +8,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from cp_core.passwords import PasswordFile
 from ocpp_gateway.charge_point import GatewayChargePoint
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.metrics import gateway_metrics, gateway_readiness
-from wire.kafka.topics import Topics
+from tests.ocpp.gateways import idle_gateway
 
 
 class Connection:
@@ -27,14 +26,7 @@ class Connection:
 
 
 def gateway(tmp_path: Path) -> Gateway:
-    return Gateway(
-        central=[("127.0.0.1", 1)],
-        kafka="127.0.0.1:1",
-        topics=Topics("m."),
-        state_dir=tmp_path / "state",
-        credentials_dir=tmp_path / "credentials",
-        passwords=PasswordFile(tmp_path / "passwords.json"),
-    )
+    return idle_gateway(tmp_path, central=[("127.0.0.1", 1)], insecure=False)
 
 
 def test_calls_are_counted_by_action_and_result(tmp_path: Path) -> None:

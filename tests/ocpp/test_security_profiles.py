@@ -24,8 +24,8 @@ from ocpp_gateway import main as gateway_main
 from ocpp_gateway.gateway import Gateway
 from ocpp_gateway.profiles import SecurityProfile, certificate_refusal
 from ocpp_gateway.sim import basic_auth_header, client_tls
+from tests.ocpp.gateways import idle_gateway
 from wire.errors import TlsConfigError
-from wire.kafka.topics import Topics
 from wire.pki import Secrets, make_ca, make_client, write_private
 from wire.tls import server_context
 
@@ -43,17 +43,11 @@ def secrets(tmp_path_factory: pytest.TempPathFactory) -> Secrets:
 def _gateway(tmp_path: Path, secrets: Secrets, profile: SecurityProfile) -> Gateway:
     passwords = PasswordFile(tmp_path / "pw.json")
     client_ca = secrets.ca_cert if profile.client_certificates else None
-    return Gateway(
-        central=("127.0.0.1", 1),
-        kafka="127.0.0.1:1",
-        topics=Topics("t."),
-        state_dir=tmp_path / "state",
-        credentials_dir=tmp_path / "creds",
+    return idle_gateway(
+        tmp_path,
         passwords=passwords,
         profile=profile,
         server_tls=server_context(secrets.cert("ocpp"), secrets.key("ocpp"), client_ca=client_ca),
-        insecure=True,
-        say=lambda text: None,
     )
 
 

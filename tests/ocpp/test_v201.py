@@ -266,20 +266,10 @@ async def _negotiated(tmp_path: Path, offered: list[str]) -> str | int:
     from websockets.asyncio.server import serve
     from websockets.exceptions import InvalidStatus
 
-    from cp_core.passwords import PasswordFile
-    from ocpp_gateway.gateway import SUBPROTOCOLS, Gateway, select_subprotocol
-    from wire.kafka.topics import Topics
+    from ocpp_gateway.gateway import SUBPROTOCOLS, select_subprotocol
+    from tests.ocpp.gateways import idle_gateway
 
-    gateway = Gateway(
-        central=("127.0.0.1", 1),
-        kafka="127.0.0.1:1",
-        topics=Topics("t."),
-        state_dir=tmp_path / "state",
-        credentials_dir=tmp_path / "creds",
-        passwords=PasswordFile(tmp_path / "pw.json"),
-        insecure=True,
-        say=lambda text: None,
-    )
+    gateway = idle_gateway(tmp_path)
 
     async def handler(connection: Any) -> None:
         await connection.close()

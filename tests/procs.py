@@ -18,7 +18,28 @@ from typing import Any
 
 from tests.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` from the repository, run to its end (``timeout`` s at most)
+    with its output captured; ``env`` adds to the environment. For a program's one-shot
+    commands and refusals; the caller checks the return code and reads the output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})),
+        cwd=REPO,
+    )
+
+
+def evc_admin(*args: str) -> subprocess.CompletedProcess[str]:
+    """``evc-admin ARGS`` as the operator runs it."""
+    return run_module("central_app.admin", *args)
 
 
 def free_port() -> int:
@@ -71,6 +92,7 @@ class Proc:
         elif stdin_pipe:
             stdin = subprocess.PIPE
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"}
+        self.started_at = time.monotonic()
         self.popen = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             cwd=REPO,
