@@ -81,6 +81,7 @@ class DbWriter:
         self,
         *,
         on_health: Callable[[bool, str], None] = lambda ok, detail: None,
+        on_fenced: Callable[[], None] = lambda: None,
         name: str = "central-db",
     ) -> None:
         self._jobs: queue.SimpleQueue[
@@ -88,6 +89,10 @@ class DbWriter:
         ]
         self._jobs = queue.SimpleQueue()
         self._on_health = on_health
+        # a write refused because another Central raised the epoch: this one is deposed
+        # even if its lease still looks fresh (it must step down, not go on with every
+        # write fenced; found by evc-chaos, finding 11)
+        self._on_fenced = on_fenced
         self._stop = threading.Event()
         self._healthy = True
         self._pending = 0
@@ -157,6 +162,7 @@ class DbWriter:
                     continue
                 if isinstance(exc, Fenced):  # a deposed active: said once by the runtime
                     log.info("database job %s fenced: %s", getattr(job, "__name__", job), exc)
+                    self._on_fenced()
                 elif not transient(exc):
                     log.exception("database job %s failed", getattr(job, "__name__", job))
                 future.set_exception(exc)

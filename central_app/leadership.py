@@ -100,6 +100,7 @@ class Leadership:
         self.central_id = central_id
         self.epoch: int | None = None
         self.renewed_at = 0.0
+        self._forfeited = False  # a fenced write said another Central took office
         target = engine_url(url)
         self._mysql = target.get_backend_name() in MYSQL_BACKENDS
         timeouts = PYMYSQL_TIMEOUTS if self._mysql else LIBPQ_TIMEOUTS
@@ -146,6 +147,7 @@ class Leadership:
             whoami = "CONNECTION_ID()" if self._mysql else "pg_backend_pid()"
             self._session_id = int(self._conn.execute(text(f"SELECT {whoami}")).scalar())
             self.renewed_at = time.monotonic()
+            self._forfeited = False
             return True
 
     def take_office(self, db: Database) -> int:
@@ -206,8 +208,15 @@ class Leadership:
             self.renewed_at = time.monotonic()
             return True
 
+    def forfeit(self) -> None:
+        """Another Central raised the epoch (a write of ours was fenced): act as if the lease
+        had run out, so the owner's next tick steps down, whatever the renewals say."""
+        self._forfeited = True
+
     def holds(self, now: float) -> bool:
         """Still entitled to act: renewed within ``STEP_DOWN_S``."""
+        if self._forfeited:
+            return False
         return self._conn is not None and now - self.renewed_at < STEP_DOWN_S
 
     def fence(self, db: Database) -> None:

@@ -40,6 +40,11 @@ class PairRole:
         """Stop waiting as standby (from a signal handler: only sets an event)."""
         self._abandon.set()
 
+    def fenced(self) -> None:
+        """A write was fenced: another Central took office (the database writer's thread)."""
+        if self.leadership is not None:
+            self.leadership.forfeit()
+
     def holds(self) -> bool:
         """Still entitled to serve: a lone Central always, one of a pair while its lease is
         fresh (the Kafka gate asks before each send)."""
@@ -87,7 +92,8 @@ class PairRole:
         self.deposed.set()  # from now on nothing is sent (the Kafka gate) or committed (fence)
         self.role = "standby"
         hub.say(
-            "lost the leadership of the pair (no lease renewal): stepped down; what follows "
+            "lost the leadership of the pair (no lease renewal, or another Central took "
+            "office): stepped down; what follows "
             "here is neither written nor sent",
             LogLevel.ERROR,
         )

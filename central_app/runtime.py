@@ -108,7 +108,7 @@ class CentralRuntime(OperatorControls):
         except RegistryError as exc:
             tcp.close_socket()
             raise StartError(str(exc)) from exc
-        self.writer = DbWriter(on_health=self.reports.db_health)
+        self.writer = DbWriter(on_health=self.reports.db_health, on_fenced=self.pair.fenced)
         ledger = Ledger(store, self.writer, require_enrollment=cfg.enrollment)
         records, sessions = ledger.load()
         # sent again once in office, unless on the brokers already (central_app.ticket_resend):

@@ -249,3 +249,29 @@ def test_a_connection_lost_at_the_epoch_check_is_discarded_without_a_traceback(
         leadership.close()
         admin.dispose()
         db.dispose()
+
+
+def test_a_fenced_write_deposes_a_central_whose_lock_session_lives_on(server_url: str) -> None:
+    """Found while analysing finding 11: a Central whose writes were fenced (another one had
+    raised the epoch) still held its lock session, so its renewals went on succeeding and it
+    served on for 29 s, every write refused and said only at INFO. A fenced write now
+    forfeits the leadership: the owner's next tick steps down, whatever the renewals say."""
+    from central_app.db_writer import DbWriter
+
+    holder = Leadership(server_url, "central-a")
+    db, other = open_database(server_url), open_database(server_url)
+    writer = DbWriter(on_fenced=holder.forfeit)
+    try:
+        assert holder.try_acquire()
+        holder.take_office(db)
+        holder.fence(db)
+        Store(other).take_epoch("central-b")  # another Central took office behind its back
+        with pytest.raises(Fenced):
+            writer.submit(Store(db).add_driver, "D-300", "central-a").result(10)
+        assert holder.renew()  # its lock session is alive and still holds the lock
+        assert not holder.holds(time.monotonic())
+    finally:
+        writer.stop()
+        holder.close()
+        db.dispose()
+        other.dispose()
