@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QIcon
 
 from central_app.gui import theme
 from central_app.views import RequestPhase, RequestView
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 __all__ = ["ONGOING_PHASES", "RequestColumn", "RequestsModel"]
 
@@ -61,13 +61,6 @@ _HEADERS = {
     RequestColumn.DETAIL: "Detail",
     RequestColumn.ORIGIN: "Origin",
 }
-
-
-def _local_time(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return ts
 
 
 class RequestsModel(QAbstractTableModel):
@@ -207,7 +200,7 @@ class RequestsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             match column:
                 case RequestColumn.TIME:
-                    return _local_time(req.updated_at)
+                    return local_time(req.updated_at)
                 case RequestColumn.DRIVER:
                     return req.driver_id
                 case RequestColumn.CP:

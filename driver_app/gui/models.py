@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from driver_app.network import Availability, CpInfo
 from driver_app.session import TicketInfo, describe_reason, format_elapsed
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -108,13 +108,6 @@ class CpTableModel(_RowsModel):
             self.endInsertRows()
 
 
-def _clock(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%d %b %H:%M")
-    except ValueError:
-        return ts
-
-
 class TicketTableModel(_RowsModel):
     HEADERS = ("Ended", "CP", "kWh", "Amount", "Time", "How it ended")
 
@@ -131,7 +124,7 @@ class TicketTableModel(_RowsModel):
             return (t.ended_at, t.cp_id, t.kwh, t.eur, t.duration_s, t.reason)[column]
         if role == Qt.ItemDataRole.DisplayRole:
             return (
-                _clock(t.ended_at),
+                local_time(t.ended_at, "%d %b %H:%M"),
                 t.cp_id,
                 f"{t.kwh:.3f}",
                 f"{t.eur:.2f} €",
