@@ -78,13 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="EV_Central's TCP port (the monitors' link); an active/standby pair as two, "
         "each charger's link uses the active one",
     )
-    p.add_argument(
-        "--kafka",
-        required=True,
-        type=cli.host_port,
-        metavar="HOST:PORT",
-        help="Kafka bootstrap server",
-    )
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument(
         "--auto-register",
         action="store_true",
@@ -134,7 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="open transactions and replay windows, one file per CP",
     )
     p.add_argument("--gateway-id", default="gw", help="names the Kafka consumer group")
-    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument(
         "--central-ca",
         type=Path,
@@ -179,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_kafka_security(p, "engine")
     add_metrics_option(p)
     p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
-    p.add_argument("--log-level", default="WARNING")
+    cli.add_log_level(p)
     return p
 
 
