@@ -37,9 +37,9 @@ from central_app.runtime import CentralRuntime
 from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS
 from central_app.store import DEFAULT_SEED
 from wire import cli
+from wire.errors import TlsConfigError
 from wire.logs import setup_logging
 from wire.metrics import add_metrics_option
-from wire.pki import Secrets, default_dir
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on PostgreSQL or MariaDB, serve without the active/standby lock (one Central only)",
     )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
-    p.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=None,
-        help="Central's TLS certificate for the monitor link (default central.pem in the "
-        "secrets directory, $EVC_SECRETS or ~/.config/evcharging/secrets)",
-    )
-    p.add_argument(
-        "--tls-key", type=Path, default=None, help="its private key (default central.key there)"
-    )
+    cli.add_server_cert(p, "tls", "central", "Central's TLS certificate for the monitor link")
     cli.add_insecure(p)
     cli.add_kafka_security(p, "central")
     p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
@@ -158,17 +149,17 @@ def resolve_tls(args: argparse.Namespace) -> str | None:
     """Fill in the default TLS files; the line to print when there are none (exit 2)."""
     if args.insecure:
         return None
-    secrets = Secrets(default_dir())
-    if args.tls_cert is None and args.tls_key is None:
-        args.tls_cert, args.tls_key = secrets.cert("central"), secrets.key("central")
-        if not (args.tls_cert.exists() and args.tls_key.exists()):
-            return (
-                f"no TLS certificate for the monitor link: {args.tls_cert} does not exist. "
-                "Run `make run` or `evc-secrets init` to create the secrets directory, pass "
-                "--tls-cert FILE --tls-key FILE, or --insecure for development (plain TCP)."
-            )
-    elif args.tls_cert is None or args.tls_key is None:
-        return "--tls-cert and --tls-key go together (or neither, for the secrets directory's)"
+    defaulted = args.tls_cert is None
+    try:
+        args.tls_cert, args.tls_key = cli.server_cert(args, "tls", "central")
+    except TlsConfigError as exc:
+        return str(exc)
+    if defaulted and not (args.tls_cert.exists() and args.tls_key.exists()):
+        return (
+            f"no TLS certificate for the monitor link: {args.tls_cert} does not exist. "
+            "Run `make run` or `evc-secrets init` to create the secrets directory, pass "
+            "--tls-cert FILE --tls-key FILE, or --insecure for development (plain TCP)."
+        )
     return None
 
 
