@@ -30,7 +30,8 @@ from pathlib import Path
 from central_app import metrics
 from central_app.config import CentralConfig, StartError
 from central_app.console import ConsoleView, read_operator_commands
-from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
+from central_app.db import Fenced
+from central_app.db_options import add_db_options, db_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralRuntime
@@ -49,13 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=cli.port, required=True, help="TCP port for CP monitors")
     cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
-    p.add_argument(
-        "--db",
-        default=os.environ.get("EVC_DB_URL"),
-        help="SQLAlchemy database URL, e.g. mysql://user:pass@host/db or "
-        "postgresql+psycopg://user@host/db (default: env EVC_DB_URL, else SQLite in --data-dir)",
-    )
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
+    add_db_options(p)  # --db, --data-dir
     p.add_argument(
         "--seed", type=Path, default=DEFAULT_SEED, help="seed file used when the database is empty"
     )
@@ -126,7 +121,7 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
     return CentralConfig(
         port=args.port,
         kafka=args.kafka,
-        db_url=args.db or default_url(args.data_dir),
+        db_url=db_url(args),
         host=args.host,
         topic_prefix=args.topic_prefix,
         seed=args.seed,
