@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -48,15 +47,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from central_app import admin_history
 from central_app.db import (
-    DEFAULT_DATA_DIR,
     DatabaseError,
-    default_url,
     head_revision,
     mask_url,
     migrate,
     open_database,
     schema_revision,
 )
+from central_app.db_options import add_db_options, db_url
 from central_app.state_log import (
     DEFAULT_STATE_HISTORY_DAYS,
     prune_state_changes,
@@ -107,12 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evc-admin", description="Manage EV_Central's drivers and charging points."
     )
-    p.add_argument(
-        "--db",
-        default=os.environ.get("EVC_DB_URL"),
-        help="SQLAlchemy URL (default: env EVC_DB_URL, else SQLite in --data-dir)",
-    )
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
+    add_db_options(p)  # --db, --data-dir
     sub = p.add_subparsers(dest="area", required=True)
 
     driver = sub.add_parser("driver", help="add or remove a driver").add_subparsers(
@@ -484,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.area == "ocpp" and args.action != "local-list":
         return run_ocpp(args)
-    url = args.db or default_url(args.data_dir)
+    url = db_url(args)
     if args.area == "db":
         return run_db(args, url)
     try:

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from central_app.counts import CentralCounts
 from central_app.cp_state import CpMachine
 from central_app.ledger import Ledger
+from central_app.network_state import state_of
 from central_app.views import (
     CentralListener,
     CpStatus,
@@ -34,7 +35,7 @@ from central_app.views import (
     RequestPhase,
     RequestView,
 )
-from wire.kafka.messages import CpState, Event
+from wire.kafka.messages import Event
 from wire.kafka.topics import Topics
 from wire.timefmt import now_ts
 
@@ -184,16 +185,7 @@ class Hub:
         self.outbox.send(
             self.topics.network_state,
             view.cp_id,
-            CpState(
-                cp_id=view.cp_id,
-                location=view.location,
-                x=view.x,
-                y=view.y,
-                price=view.price,
-                status=view.status.value,
-                kw=view.kw,
-                eur=view.eur,
-            ),
+            state_of(view),
         )
 
     def flush_live(self) -> None:

@@ -30,16 +30,17 @@ from pathlib import Path
 from central_app import metrics
 from central_app.config import CentralConfig, StartError
 from central_app.console import ConsoleView, read_operator_commands
-from central_app.db import DEFAULT_DATA_DIR, Fenced, default_url
+from central_app.db import Fenced
+from central_app.db_options import add_db_options, db_url
 from central_app.energy_check import DEFAULT_RATED_KW
 from central_app.pricing import DEFAULT_PRICE
 from central_app.runtime import CentralRuntime
 from central_app.state_log import DEFAULT_STATE_HISTORY_DAYS
 from central_app.store import DEFAULT_SEED
 from wire import cli
+from wire.errors import TlsConfigError
 from wire.logs import setup_logging
 from wire.metrics import add_metrics_option
-from wire.pki import Secrets, default_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=cli.port, required=True, help="TCP port for CP monitors")
     cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
-    p.add_argument(
-        "--db",
-        default=os.environ.get("EVC_DB_URL"),
-        help="SQLAlchemy database URL, e.g. mysql://user:pass@host/db or "
-        "postgresql+psycopg://user@host/db (default: env EVC_DB_URL, else SQLite in --data-dir)",
-    )
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default ./.run/central")
+    add_db_options(p)  # --db, --data-dir
     p.add_argument(
         "--seed", type=Path, default=DEFAULT_SEED, help="seed file used when the database is empty"
     )
@@ -109,16 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on PostgreSQL or MariaDB, serve without the active/standby lock (one Central only)",
     )
     p.add_argument("--city", type=Path, default=None, help="city map file for the control center")
-    p.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=None,
-        help="Central's TLS certificate for the monitor link (default central.pem in the "
-        "secrets directory, $EVC_SECRETS or ~/.config/evcharging/secrets)",
-    )
-    p.add_argument(
-        "--tls-key", type=Path, default=None, help="its private key (default central.key there)"
-    )
+    cli.add_server_cert(p, "tls", "central", "Central's TLS certificate for the monitor link")
     cli.add_insecure(p)
     cli.add_kafka_security(p, "central")
     p.add_argument("--no-gui", action="store_true", help="run headless with a console log")
@@ -135,7 +121,7 @@ def config_from(args: argparse.Namespace) -> CentralConfig:
     return CentralConfig(
         port=args.port,
         kafka=args.kafka,
-        db_url=args.db or default_url(args.data_dir),
+        db_url=db_url(args),
         host=args.host,
         topic_prefix=args.topic_prefix,
         seed=args.seed,
@@ -158,17 +144,17 @@ def resolve_tls(args: argparse.Namespace) -> str | None:
     """Fill in the default TLS files; the line to print when there are none (exit 2)."""
     if args.insecure:
         return None
-    secrets = Secrets(default_dir())
-    if args.tls_cert is None and args.tls_key is None:
-        args.tls_cert, args.tls_key = secrets.cert("central"), secrets.key("central")
-        if not (args.tls_cert.exists() and args.tls_key.exists()):
-            return (
-                f"no TLS certificate for the monitor link: {args.tls_cert} does not exist. "
-                "Run `make run` or `evc-secrets init` to create the secrets directory, pass "
-                "--tls-cert FILE --tls-key FILE, or --insecure for development (plain TCP)."
-            )
-    elif args.tls_cert is None or args.tls_key is None:
-        return "--tls-cert and --tls-key go together (or neither, for the secrets directory's)"
+    defaulted = args.tls_cert is None
+    try:
+        args.tls_cert, args.tls_key = cli.server_cert(args, "tls", "central")
+    except TlsConfigError as exc:
+        return str(exc)
+    if defaulted and not (args.tls_cert.exists() and args.tls_key.exists()):
+        return (
+            f"no TLS certificate for the monitor link: {args.tls_cert} does not exist. "
+            "Run `make run` or `evc-secrets init` to create the secrets directory, pass "
+            "--tls-cert FILE --tls-key FILE, or --insecure for development (plain TCP)."
+        )
     return None
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 
-from central_app.views import CentralListener, CpStatus, CpView, LinkStatus
+from central_app.network_state import view_of
+from central_app.views import CentralListener, CpView, LinkStatus
 from wire.kafka.messages import CentralAlive, CpState, Event
 
 __all__ = ["ReadOnly", "StandbyView", "banner_of"]
@@ -28,27 +29,6 @@ def banner_of(links: LinkStatus) -> str | None:
     if links.role != "standby":
         return None
     return f"Standby of {links.active_id or 'the active Central'} — read-only"
-
-
-def _view_of(event: CpState) -> CpView:
-    try:
-        status = CpStatus(event.status.upper())
-    except ValueError:
-        status = CpStatus.DISCONNECTED
-    return CpView(
-        cp_id=event.cp_id,
-        location=event.location,
-        x=event.x,
-        y=event.y,
-        price=event.price,
-        status=status,
-        kw=event.kw,
-        # cp_state carries € but not kWh; € = kWh × price, so the meter is that to ~0.01 kWh
-        # (better than a 0.00 beside a running amount)
-        kwh=round(event.eur / event.price, 2) if event.price > 0 else 0.0,
-        eur=event.eur,
-        updated_at=event.ts,
-    )
 
 
 class StandbyView:
@@ -67,7 +47,7 @@ class StandbyView:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, CpState):
-            cp = _view_of(event)
+            cp = view_of(event)
             with self._lock:
                 self._cps[cp.cp_id] = cp
                 listeners = list(self._listeners)

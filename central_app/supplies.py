@@ -172,22 +172,7 @@ class SupplyDesk:
             decision = Decision(False, DenyReason.UNKNOWN_DRIVER, "no key issued")
         if not decision.allowed:
             reason = decision.wire_reason
-            hub.counts.request(reason)
-            hub.notify_driver(
-                req.driver_id,
-                Denied(
-                    request_id=req.request_id,
-                    cp_id=req.cp_id,
-                    driver_id=req.driver_id,
-                    reason=reason,
-                ),
-            )
-            expired = reason_code(reason) == DenyReason.EXPIRED
-            hub.request_update(
-                req.request_id,
-                phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
-                detail=describe_reason(reason),
-            )
+            self._deny(req, reason)
             hub.say(
                 f"request {req.request_id[:8]} for {req.cp_id} denied: {describe_reason(reason)}",
                 LogLevel.WARNING,
@@ -220,6 +205,27 @@ class SupplyDesk:
         hub.cp_changed(cp)
         hub.after(written, lambda done: self._authorized(cp, session, req, done, received))
 
+    def _deny(self, req: ChargeRequest, reason: str, detail: str | None = None) -> None:
+        """A refused request: counted, the driver told why, and shown as denied (as expired
+        when that is the reason) with ``detail``, by default the reason in words."""
+        hub = self.hub
+        hub.counts.request(reason)
+        hub.notify_driver(
+            req.driver_id,
+            Denied(
+                request_id=req.request_id,
+                cp_id=req.cp_id,
+                driver_id=req.driver_id,
+                reason=reason,
+            ),
+        )
+        expired = reason_code(reason) == DenyReason.EXPIRED
+        hub.request_update(
+            req.request_id,
+            phase=RequestPhase.EXPIRED if expired else RequestPhase.DENIED,
+            detail=describe_reason(reason) if detail is None else detail,
+        )
+
     def _authorized(
         self,
         cp: CpMachine,
@@ -231,21 +237,11 @@ class SupplyDesk:
         """The session row is durable: now the engine and the driver may hear of it."""
         hub = self.hub
         if written.exception() is not None:
-            hub.counts.request(DenyReason.INTERNAL_ERROR)
             # not a database outage (the writer retries those): this session cannot be kept
             if cp.session is not None and cp.session.session_id == session.session_id:
                 cp.end_session(session.session_id)
                 hub.cp_changed(cp)
-            hub.notify_driver(
-                req.driver_id,
-                Denied(
-                    request_id=req.request_id,
-                    cp_id=req.cp_id,
-                    driver_id=req.driver_id,
-                    reason=DenyReason.INTERNAL_ERROR,
-                ),
-            )
-            hub.request_update(req.request_id, phase=RequestPhase.DENIED, detail="internal error")
+            self._deny(req, DenyReason.INTERNAL_ERROR, "internal error")
             return
         if cp.session is None or cp.session.session_id != session.session_id:
             return  # cancelled meanwhile (stop, fault, monitor lost): the driver was told

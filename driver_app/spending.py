@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from driver_app.session import TicketInfo
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 CSV_FIELDS = ("session_id", "cp_id", "started_at", "ended_at", "duration_s", "kwh", "eur", "reason")
 
@@ -36,10 +36,7 @@ class MonthTotal:
 
 def month_of(ticket: TicketInfo) -> str:
     """``YYYY-MM`` of the ticket's end in local time (``????-??`` for an unreadable time)."""
-    try:
-        return parse_ts(ticket.ended_at).astimezone().strftime("%Y-%m")
-    except ValueError:
-        return "????-??"
+    return local_time(ticket.ended_at, "%Y-%m", unreadable="????-??")
 
 
 def monthly_totals(tickets: Iterable[TicketInfo]) -> list[MonthTotal]:

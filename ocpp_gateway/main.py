@@ -78,13 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="EV_Central's TCP port (the monitors' link); an active/standby pair as two, "
         "each charger's link uses the active one",
     )
-    p.add_argument(
-        "--kafka",
-        required=True,
-        type=cli.host_port,
-        metavar="HOST:PORT",
-        help="Kafka bootstrap server",
-    )
+    cli.add_kafka(p)  # --kafka, --topic-prefix
     p.add_argument(
         "--auto-register",
         action="store_true",
@@ -134,7 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="open transactions and replay windows, one file per CP",
     )
     p.add_argument("--gateway-id", default="gw", help="names the Kafka consumer group")
-    p.add_argument("--topic-prefix", default=os.environ.get("EVC_TOPIC_PREFIX", ""))
     p.add_argument(
         "--central-ca",
         type=Path,
@@ -150,15 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         "2 wss:// with basic auth, 3 wss:// with client certificates from the CA "
         "(default 2; 1 with --insecure)",
     )
-    p.add_argument(
-        "--ocpp-cert",
-        type=Path,
-        default=None,
-        help="the gateway's TLS certificate for wss:// (default ocpp.pem in the secrets "
-        "directory, issued by the project's CA)",
-    )
-    p.add_argument(
-        "--ocpp-key", type=Path, default=None, help="its private key (default ocpp.key there)"
+    cli.add_server_cert(
+        p, "ocpp", "ocpp", "the gateway's TLS certificate for wss:// (issued by the project's CA)"
     )
     p.add_argument(
         "--ocpp-ca",
@@ -179,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_kafka_security(p, "engine")
     add_metrics_option(p)
     p.add_argument("--no-gui", action="store_true", help="accepted; the gateway has no window")
-    p.add_argument("--log-level", default="WARNING")
+    cli.add_log_level(p)
     return p
 
 
@@ -190,13 +176,10 @@ def charger_tls(args: argparse.Namespace) -> tuple[SecurityProfile, ssl.SSLConte
         profile = SecurityProfile.BASIC_AUTH if args.insecure else SecurityProfile.TLS_BASIC_AUTH
     else:
         profile = SecurityProfile(args.security_profile)
-    if (args.ocpp_cert is None) != (args.ocpp_key is None):
-        raise TlsConfigError("--ocpp-cert and --ocpp-key go together (or neither)")
+    cert, key = cli.server_cert(args, "ocpp", "ocpp")
     if not profile.tls:
         return profile, None
     secrets = Secrets(default_dir())
-    cert = args.ocpp_cert or secrets.cert("ocpp")
-    key = args.ocpp_key or secrets.key("ocpp")
     client_ca = (args.ocpp_ca or secrets.ca_cert) if profile.client_certificates else None
     return profile, server_context(cert, key, client_ca=client_ca)
 

@@ -28,8 +28,9 @@ from central_app.gui import ControlCenterWindow  # noqa: E402
 from central_app.gui.demo import DemoCentral, demo_log, demo_requests, seeded_cps  # noqa: E402
 from central_app.history import History  # noqa: E402
 from central_app.history.demo import seed_history  # noqa: E402
+from central_app.network_state import state_of  # noqa: E402
 from central_app.standby_view import StandbyView  # noqa: E402
-from wire.kafka.messages import CentralAlive, CpState  # noqa: E402
+from wire.kafka.messages import CentralAlive  # noqa: E402
 
 
 def settle(ms: int) -> None:
@@ -43,17 +44,7 @@ def standby_window() -> ControlCenterWindow:
     view = StandbyView("central-b")
     window = ControlCenterWindow(view, subtitle="TCP :7071 · Kafka 127.0.0.1:9092")
     for cp in seeded_cps():
-        state = CpState(
-            cp_id=cp.cp_id,
-            location=cp.location,
-            x=cp.x,
-            y=cp.y,
-            price=cp.price,
-            status=cp.status,
-            kw=cp.kw,
-            eur=cp.eur,
-        )
-        view.on_event(state)
+        view.on_event(state_of(cp))
     view.on_event(CentralAlive(central_id="central-a", started_at="", role="active"))
     return window
 

@@ -33,7 +33,6 @@ from wire.errors import TlsConfigError
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
 from wire.logs import setup_logging
-from wire.pki import Secrets, default_dir
 from wire.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--title", default="", help="the page's title (default: EVCharging · <city name>)"
     )
-    p.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=None,
-        help="HTTPS certificate (default web.pem in the secrets directory, $EVC_SECRETS or "
-        "~/.config/evcharging/secrets)",
-    )
-    p.add_argument("--tls-key", type=Path, default=None, help="its key (default web.key there)")
+    cli.add_server_cert(p, "tls", "web", "HTTPS certificate")
     cli.add_kafka_security(p, "web")  # --kafka-credentials, --insecure
     p.add_argument("--no-gui", action="store_true", help="accepted; EV_Web has no window")
     cli.add_log_level(p)
@@ -87,19 +79,15 @@ def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     certificate; None with ``--insecure``. Raises ``WebError``."""
     if args.insecure:
         return None
-    cert, key = args.tls_cert, args.tls_key
-    if cert is None and key is None:
-        secrets = Secrets(default_dir())
-        cert, key = secrets.cert("web"), secrets.key("web")
-        if not (cert.exists() and key.exists()):
+    defaulted = args.tls_cert is None
+    try:
+        cert, key = cli.server_cert(args, "tls", "web")
+        if defaulted and not (cert.exists() and key.exists()):
             raise WebError(
                 f"no HTTPS certificate: {cert} does not exist. Run `make run` or "
                 "`evc-secrets init` to create it, pass --tls-cert FILE --tls-key FILE, or "
                 "--insecure for plain HTTP (development)"
             )
-    elif cert is None or key is None:
-        raise WebError("--tls-cert and --tls-key go together (or neither, for the default)")
-    try:
         return server_context(cert, key)
     except TlsConfigError as exc:
         raise WebError(str(exc)) from exc

@@ -245,3 +245,48 @@ def kafka_security(args: argparse.Namespace, role: str, prog: str) -> KafkaSecur
 def _fail(prog: str, text: str) -> None:
     print(f"{prog}: error: {text}", file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+# --- a server's TLS certificate -------------------------------------------------------------
+
+
+def add_server_cert(parser: argparse.ArgumentParser, option: str, name: str, what: str) -> None:
+    """``--OPTION-cert FILE`` and ``--OPTION-key FILE``: the certificate this server shows
+    (``what``) and its private key, by default ``NAME.pem`` and ``NAME.key`` of the secrets
+    directory (``server_cert`` reads them)."""
+    parser.add_argument(
+        f"--{option}-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"{what} (default {name}.pem in the secrets directory, $EVC_SECRETS or "
+        "~/.config/evcharging/secrets)",
+    )
+    parser.add_argument(
+        f"--{option}-key",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"its private key (default {name}.key there)",
+    )
+
+
+def server_cert(args: argparse.Namespace, option: str, name: str) -> tuple[Path, Path]:
+    """The certificate and key ``add_server_cert``'s options name, or, when neither is named,
+    the secrets directory's ``NAME.pem`` and ``NAME.key`` (whether they exist is the caller's
+    to say: each program tells its own way to make them). Raises ``TlsConfigError`` when only
+    one of the two is named."""
+    from wire.errors import TlsConfigError
+    from wire.pki import Secrets, default_dir
+
+    cert: Path | None = getattr(args, f"{option}_cert")
+    key: Path | None = getattr(args, f"{option}_key")
+    if (cert is None) != (key is None):
+        raise TlsConfigError(
+            f"--{option}-cert and --{option}-key go together (or neither, for the secrets "
+            "directory's)"
+        )
+    if cert is None or key is None:
+        secrets = Secrets(default_dir())
+        return secrets.cert(name), secrets.key(name)
+    return cert, key

@@ -28,6 +28,16 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(UTC)
 
 
+def local_time(text: str, fmt: str = "%H:%M:%S", unreadable: str | None = None) -> str:
+    """A wire timestamp as the user's local clock shows it (``fmt``, ``strftime``'s form):
+    what every window prints. An unreadable one is shown as ``unreadable``, by default as
+    it came, so a bad timestamp is seen rather than hidden."""
+    try:
+        return parse_ts(text).astimezone().strftime(fmt)
+    except ValueError:
+        return text if unreadable is None else unreadable
+
+
 def format_elapsed(seconds: float) -> str:
     """A duration as ``mm:ss`` or ``h:mm:ss`` (what a charge's clock shows)."""
     seconds = max(0, int(seconds))

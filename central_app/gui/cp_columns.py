@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from central_app.gui import theme
 from central_app.views import CpStatus, CpView
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 __all__ = [
     "HEADERS",
@@ -70,13 +70,6 @@ HEADER_TIPS: dict[Column, str] = {
 NUMERIC_COLUMNS = frozenset({Column.KW, Column.KWH, Column.EUR, Column.PRICE})
 
 
-def _local_time(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return ts
-
-
 def _shows_meter(cp: CpView) -> bool:
     """kW/kWh/€ are meaningful while a supply runs (or just ran and still shows a total)."""
     return cp.status is CpStatus.SUPPLYING or cp.kwh > 0 or cp.kw > 0
@@ -96,7 +89,7 @@ def cp_tooltip(cp: CpView) -> str:
         lines.append(f"Driver: {cp.driver_id}")
     if cp.status is CpStatus.SUPPLYING:
         lines.append(f"{cp.kw:.1f} kW · {cp.kwh:.2f} kWh · {cp.eur:.2f} €")
-    lines.append(f"Updated: {_local_time(cp.updated_at)}")
+    lines.append(f"Updated: {local_time(cp.updated_at)}")
     return "<br>".join(lines)
 
 
@@ -141,7 +134,7 @@ def display_text(cp: CpView, column: int) -> str:
         case Column.PRICE:
             return f"{cp.price:.3f}"
         case Column.UPDATED:
-            return _local_time(cp.updated_at)
+            return local_time(cp.updated_at)
     return ""
 
 

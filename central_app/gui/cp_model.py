@@ -38,7 +38,6 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -64,6 +63,7 @@ from central_app.gui.cp_columns import (
 )
 from central_app.gui.cp_proxy import CpFilterProxyModel
 from central_app.views import CpStatus, CpView
+from wire.qtmodels import Index
 
 __all__ = [
     "CP_ROLE",
@@ -75,7 +75,6 @@ __all__ = [
     "CpTableModel",
 ]
 
-_ModelIndex = QModelIndex | QPersistentModelIndex
 
 #: Which CpView fields each column shows (a change to one of them repaints the column).
 _FIELDS: dict[Column, tuple[str, ...]] = {
@@ -410,13 +409,13 @@ class CpTableModel(QAbstractTableModel):
 
     # --- QAbstractTableModel ------------------------------------------------------------------
 
-    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else _NCOLS
 
-    def index(self, row: int, column: int, parent: _ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         # One Python call instead of hasIndex()'s rowCount() + columnCount(): the proxy asks
         # for a source index on every data() call of the table.
         if 0 <= row < len(self._rows) and 0 <= column < _NCOLS and not parent.isValid():
@@ -435,10 +434,10 @@ class CpTableModel(QAbstractTableModel):
             return alignment(column)
         return None
 
-    def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         return ITEM_FLAGS if index.isValid() else _NO_FLAGS
 
-    def data(self, index: _ModelIndex, role: int = _DISPLAY):
+    def data(self, index: Index, role: int = _DISPLAY):
         return self.cell(index.row(), index.column(), role)
 
     def cell(self, row: int, col: int, role: int):

@@ -19,18 +19,16 @@ from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import (
     QAbstractItemModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 
 from central_app.gui.cp_cells import FILTER_KEY_ROLE, ITEM_FLAGS, SORT_ROLE
 from central_app.views import CpStatus, CpView
+from wire.qtmodels import Index
 
 __all__ = ["CpFilterProxyModel", "SelfSortingCps"]
 
-_ModelIndex = QModelIndex | QPersistentModelIndex
 _ASCENDING = Qt.SortOrder.AscendingOrder
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 
@@ -80,12 +78,12 @@ class CpFilterProxyModel(QSortFilterProxyModel):
         self._direct = self._cps is not None and not self._filtering()
         self.setDynamicSortFilter(self._cps is None or self._filtering())
 
-    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if self._direct:
             return self._cps.cell(index.row(), index.column(), role)  # type: ignore[union-attr]
         return super().data(index, role)
 
-    def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if self._direct:
             return ITEM_FLAGS if index.isValid() else _NO_FLAGS
         return super().flags(index)
@@ -126,7 +124,7 @@ class CpFilterProxyModel(QSortFilterProxyModel):
         self._direct = self._cps is not None and not self._filtering()
         self.setDynamicSortFilter(self._cps is None or self._filtering())
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _ModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         statuses, text, model = self._statuses, self._text, self._cps
         if (statuses is None and not text) or model is None:
             return True  # the usual case, asked for every changed row: answer at once

@@ -26,19 +26,12 @@ from PySide6.QtWidgets import (
 from central_app.gui import theme
 from central_app.gui.bridge import LogBatch
 from central_app.views import LogEntry, LogLevel
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 __all__ = ["LogPanel"]
 
 _LEVEL_RANK = {LogLevel.INFO: 0, LogLevel.WARNING: 1, LogLevel.ERROR: 2}
 _LEVEL_TAGS = {LogLevel.INFO: "INFO ", LogLevel.WARNING: "WARN ", LogLevel.ERROR: "ERROR"}
-
-
-def _local_time(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return ts[:8]
 
 
 class LogPanel(QWidget):
@@ -151,7 +144,9 @@ class LogPanel(QWidget):
                 cursor.insertBlock()
             first = False
             level = entry.level if entry.level in _LEVEL_TAGS else LogLevel.INFO
-            cursor.insertText(_local_time(entry.ts) + "  ", self._formats["time"])
+            cursor.insertText(
+                local_time(entry.ts, unreadable=entry.ts[:8]) + "  ", self._formats["time"]
+            )
             cursor.insertText(_LEVEL_TAGS[level] + "  ", self._formats[level])
             cursor.insertText(f"{entry.source[:14]:<14}  ", self._formats["source"])
             cursor.insertText(entry.text, self._formats[f"text-{level}"])

@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QIcon
 
 from central_app.gui import theme
 from central_app.views import RequestPhase, RequestView
-from wire.timefmt import parse_ts
+from wire.qtmodels import Index
+from wire.timefmt import local_time
 
 __all__ = ["ONGOING_PHASES", "RequestColumn", "RequestsModel"]
 
-_ModelIndex = QModelIndex | QPersistentModelIndex
 
 ONGOING_PHASES = frozenset({RequestPhase.RECEIVED, RequestPhase.AUTHORIZED, RequestPhase.SUPPLYING})
 
@@ -61,13 +61,6 @@ _HEADERS = {
     RequestColumn.DETAIL: "Detail",
     RequestColumn.ORIGIN: "Origin",
 }
-
-
-def _local_time(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return ts
 
 
 class RequestsModel(QAbstractTableModel):
@@ -175,10 +168,10 @@ class RequestsModel(QAbstractTableModel):
 
     # --- QAbstractTableModel ------------------------------------------------------------------
 
-    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(RequestColumn)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):
@@ -190,12 +183,12 @@ class RequestsModel(QAbstractTableModel):
             return _HEADERS[RequestColumn(section)]
         return None
 
-    def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.parent().isValid():
             return None
         row, col = index.row(), index.column()
@@ -207,7 +200,7 @@ class RequestsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             match column:
                 case RequestColumn.TIME:
-                    return _local_time(req.updated_at)
+                    return local_time(req.updated_at)
                 case RequestColumn.DRIVER:
                     return req.driver_id
                 case RequestColumn.CP:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from driver_app.network import Availability, CpInfo
 from driver_app.session import TicketInfo, describe_reason, format_elapsed
-from wire.timefmt import parse_ts
-
-Index = QModelIndex | QPersistentModelIndex
+from wire.qtmodels import RIGHT, Index, RowsModel
+from wire.timefmt import local_time
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 CP_ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -25,27 +24,7 @@ AVAILABILITY_COLOURS = {
 }
 
 
-class _RowsModel(QAbstractTableModel):
-    """A flat list of rows under fixed column headers; subclasses fill ``_rows``."""
-
-    HEADERS: tuple[str, ...] = ()
-    _rows: list[Any]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-
-class CpTableModel(_RowsModel):
+class CpTableModel(RowsModel):
     HEADERS = ("CP", "Location", "Price", "Availability")
 
     def __init__(self, parent: Any = None) -> None:
@@ -72,7 +51,7 @@ class CpTableModel(_RowsModel):
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
             return QBrush(AVAILABILITY_COLOURS[cp.availability])
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         if role == Qt.ItemDataRole.ToolTipRole:
             hint = "double-click to charge here" if cp.available else cp.availability.label
             return f"{cp.cp_id} — {cp.location}: {hint}"
@@ -108,14 +87,7 @@ class CpTableModel(_RowsModel):
             self.endInsertRows()
 
 
-def _clock(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%d %b %H:%M")
-    except ValueError:
-        return ts
-
-
-class TicketTableModel(_RowsModel):
+class TicketTableModel(RowsModel):
     HEADERS = ("Ended", "CP", "kWh", "Amount", "Time", "How it ended")
 
     def __init__(self, tickets: list[TicketInfo] | None = None, parent: Any = None) -> None:
@@ -131,7 +103,7 @@ class TicketTableModel(_RowsModel):
             return (t.ended_at, t.cp_id, t.kwh, t.eur, t.duration_s, t.reason)[column]
         if role == Qt.ItemDataRole.DisplayRole:
             return (
-                _clock(t.ended_at),
+                local_time(t.ended_at, "%d %b %H:%M"),
                 t.cp_id,
                 f"{t.kwh:.3f}",
                 f"{t.eur:.2f} €",
@@ -139,7 +111,7 @@ class TicketTableModel(_RowsModel):
                 describe_reason(t.reason).capitalize(),
             )[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 3, 4):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         return None
 
     def tickets(self) -> list[TicketInfo]:

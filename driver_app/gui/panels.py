@@ -24,7 +24,7 @@ from driver_app.session import Phase, SessionView, Step, TicketInfo, describe_re
 from wire.health_messages import CentralLink
 from wire.qtfollow import FollowEnd
 from wire.reasons import EndReason, is_interruption, reason_code
-from wire.timefmt import parse_ts
+from wire.timefmt import local_time
 
 GREEN, RED, GREY, BLUE, ORANGE = "#2f9e44", "#e03131", "#868e96", "#1971c2", "#e67700"
 
@@ -58,13 +58,6 @@ TICKET_TONES = {  # the ticket card's colours by how the charge ended
     "interrupted": "background: #fff4e6; border: 1px solid #ffc078;",
     "fault": "background: #fff5f5; border: 1px solid #ffa8a8;",
 }
-
-
-def local_time(ts: str) -> str:
-    try:
-        return parse_ts(ts).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        return ts
 
 
 def _card() -> QFrame:

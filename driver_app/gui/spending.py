@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCharts import QChart, QChartView
-from PySide6.QtCore import QMargins, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,18 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from driver_app.gui.models import _RowsModel
 from driver_app.session import TicketInfo
 from driver_app.spending import MonthTotal, monthly_totals, tickets_of_month, write_tickets_csv
 from wire.display import count
 from wire.qtcharts import euro_bars
+from wire.qtmodels import RIGHT, Index, RowsModel
 
-_Index = QModelIndex | QPersistentModelIndex
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 CHART_MONTHS = 6
 
 
-class MonthsModel(_RowsModel):
+class MonthsModel(RowsModel):
     HEADERS = ("Month", "Charges", "kWh", "€")
 
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
@@ -46,11 +44,9 @@ class MonthsModel(_RowsModel):
         return self._rows
 
     def set_months(self, months: list[MonthTotal]) -> None:
-        self.beginResetModel()
-        self._rows = list(reversed(months))
-        self.endResetModel()
+        self.set_rows(reversed(months))
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         m, column = self.months[index.row()], index.column()
@@ -61,7 +57,7 @@ class MonthsModel(_RowsModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{m.label}: {count(m.charges, 'charge')}, {m.kwh:.1f} kWh, {m.eur:.2f} €"
         if role == Qt.ItemDataRole.TextAlignmentRole and column:
-            return _RIGHT
+            return RIGHT
         return None
 
 

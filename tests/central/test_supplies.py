@@ -4,6 +4,7 @@ whole Kafka-side logic, deterministic, without a broker or threads."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from central_app.monitors import MonitorDesk, machine_from
 from central_app.store import DEFAULT_SEED, Store
 from central_app.supplies import SupplyDesk
 from central_app.timers import TICK
+from central_app.views import RequestPhase
 from central_app.watchdog import Watchdog
 from tests.central.conftest import Recorder
 from wire.kafka.messages import (
@@ -458,3 +460,21 @@ def test_an_implausible_late_reading_does_not_amend_an_inferred_ticket(world) ->
     (ticket,) = store.tickets(sid)
     assert ticket.kwh == 0.0 and ticket.reason == "monitor_lost"
     assert any(a == "implausible_energy" for _, _, a, _ in store.audit_entries(10))
+
+
+def test_a_session_the_database_refuses_is_denied_as_an_internal_error(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    hub, desk, monitors, outbox, topics, clock, store = world
+    online(monitors, "CP-01")
+    refused: Future[None] = Future()
+    refused.set_exception(RuntimeError("the row could not be written"))
+    monkeypatch.setattr(hub.ledger, "create_session", lambda **_: refused)
+    desk.charge_request(request("r1"))
+    denied = [e for t, _, e in outbox.sent if t == topics.driver_notices and e.TYPE == "denied"]
+    assert [(e.request_id, e.cp_id, e.driver_id, e.reason) for e in denied] == [
+        ("r1", "CP-01", "D-001", "internal_error")
+    ]
+    assert "authorize" not in outbox.types(topics.cp_commands)
+    shown = hub.requests["r1"]
+    assert (shown.phase, shown.detail) == (RequestPhase.DENIED, "internal error")
+    assert hub.cps["CP-01"].session is None  # the CP is free again
+    assert hub.counts.requests["internal_error"] == 1

@@ -7,6 +7,8 @@ import asyncio
 import threading
 from pathlib import Path
 
+import pytest
+
 from cp_core.credentials import CredentialStore
 from cp_core.enrollment import TokenFolder
 from cp_core.monitor_state import NEXT_CENTRAL_S, Backoff, CentralAddresses
@@ -26,6 +28,17 @@ def test_central_takes_the_pairs_two_addresses() -> None:
     assert args.central == [("10.0.0.1", 7070), ("central-b", 7071)]
     one = build_parser().parse_args(["--port", "9000", "--central", "h:7070", "--kafka", "k:1"])
     assert one.central == [("h", 7070)]
+
+
+def test_kafka_topic_prefix_and_log_level_are_the_other_programs_options(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EVC_TOPIC_PREFIX", "t1-")
+    base = ["--port", "9000", "--central", "h:7070", "--kafka", "k:9092"]
+    args = build_parser().parse_args([*base, "--log-level", "info"])
+    assert (args.kafka, args.topic_prefix, args.log_level) == ("k:9092", "t1-", "INFO")
+    for wrong in (["--kafka", "no-port"], ["--log-level", "LOUD"]):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args([*base, *wrong])
+        assert exit_.value.code == 2
 
 
 def test_the_other_address_first_then_the_back_off_after_a_whole_round() -> None:

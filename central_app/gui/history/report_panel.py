@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -26,37 +19,24 @@ from central_app.gui.history.reader import LOADING, HistoryReader
 from central_app.gui.history.sessions_panel import ERROR_STYLE, TOTALS_STYLE, failure_text
 from central_app.history import CpReport, History
 from wire.display import count
+from wire.qtmodels import RIGHT, Index, RowsModel
 
-_Index = QModelIndex | QPersistentModelIndex
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 SUMMARY_STYLE = TOTALS_STYLE
 
 
-class CpReportModel(QAbstractTableModel):
+class CpReportModel(RowsModel):
     HEADERS = ("CP", "Sessions", "kWh", "€", "Times broken")
 
     def __init__(self, parent=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        self.rows: list[CpReport] = []
+        self._rows: list[CpReport] = []
 
-    def set_rows(self, rows: list[CpReport]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
+    @property
+    def rows(self) -> list[CpReport]:
+        return self._rows
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         r, column = self.rows[index.row()], index.column()
@@ -67,7 +47,7 @@ class CpReportModel(QAbstractTableModel):
                 column
             ]
         if role == Qt.ItemDataRole.TextAlignmentRole and column:
-            return _RIGHT
+            return RIGHT
         return None
 
 

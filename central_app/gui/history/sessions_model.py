@@ -14,15 +14,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from central_app.gui.history.reader import LOADING, HistoryReader
 from central_app.history import History, SessionFilter, SessionRecord, Totals
+from wire.qtmodels import RIGHT, Index
 from wire.reasons import describe_reason
 from wire.timefmt import format_elapsed
 
-_Index = QModelIndex | QPersistentModelIndex
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 RECORD_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
 
@@ -179,10 +178,10 @@ class SessionsModel(QAbstractTableModel):
 
     # --- QAbstractTableModel -------------------------------------------------------------
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else self._totals.sessions
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0):  # noqa: N802
@@ -194,12 +193,12 @@ class SessionsModel(QAbstractTableModel):
             return "Not sortable"
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         column = index.column()
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in (4, 5, 6) else None
+            return RIGHT if column in (4, 5, 6) else None
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, RECORD_ROLE):
             return None
         r = self.record(index.row())
