@@ -87,19 +87,7 @@ def client_tls(
 
 
 class SimCharger(SimBehaviour, ChargePoint):
-    def __init__(
-        self,
-        cp_id: str,
-        connection: Any,
-        *,
-        power_kw: float = 22.0,
-        speed: float = 1.0,
-        charge_seconds: float = 8.0,
-        meter_wh: float = 0.0,
-        connectors: int = 1,
-    ) -> None:
-        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
-        self._sim_setup(power_kw, speed, charge_seconds, meter_wh, connectors)
+    """The 1.6J charger; ``SimBehaviour.__init__`` builds it (same arguments for both)."""
 
     # --- the gateway's calls -----------------------------------------------------------------
 

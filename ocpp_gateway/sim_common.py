@@ -29,16 +29,22 @@ class SimConnector:
 
 
 class SimBehaviour:
-    """A mixin before the ``ocpp`` library's ``ChargePoint`` of one version."""
+    """A mixin before the ``ocpp`` library's ``ChargePoint`` of one version; its ``__init__``
+    serves both versions' chargers."""
 
-    def _sim_setup(
+    def __init__(
         self,
-        power_kw: float,
-        speed: float,
-        charge_seconds: float,
-        meter_wh: float,
+        cp_id: str,
+        connection: Any,
+        *,
+        power_kw: float = 22.0,
+        speed: float = 1.0,
+        charge_seconds: float = 8.0,
+        meter_wh: float = 0.0,
         connectors: int = 1,
     ) -> None:
+        # the version's ``ChargePoint``, next in the subclass's MRO
+        super().__init__(cp_id, connection, response_timeout=15)
         self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
         self.connectors = {n: SimConnector(n, meter_wh) for n in range(1, connectors + 1)}
         self.interval = 30
