@@ -116,16 +116,9 @@ class SimCharger(SimBehaviour, ChargePoint):
         self, connector_id: int, type: str
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {type}")
-        if connector_id and connector_id not in self.connectors:
+        scheduled = self.change_availability(connector_id, type == "Operative")
+        if scheduled is None:
             return call_result.ChangeAvailability(status=AvailabilityStatus.rejected)
-        scheduled = False
-        for n in [connector_id] if connector_id else list(self.connectors):
-            self.connectors[n].operative = type == "Operative"
-            if self.charging(n):
-                scheduled = True  # OCPP 1.6 §5.2: during a transaction it waits for its end
-            else:
-                loop = asyncio.get_running_loop()
-                loop.create_task(self.status(self.idle_status(n), connector=n))
         status = AvailabilityStatus.scheduled if scheduled else AvailabilityStatus.accepted
         return call_result.ChangeAvailability(status=status)
 

@@ -100,6 +100,30 @@ class SimBehaviour:
     def start_charging(self, connector: SimConnector, coro: Any) -> None:
         connector.charging = asyncio.get_running_loop().create_task(coro)
 
+    def idle_status(self, connector: int = 1) -> Any:
+        raise NotImplementedError
+
+    async def status(self, status: Any, *_: Any, connector: int = 1) -> None:
+        raise NotImplementedError
+
+    def change_availability(self, wanted: int | None, operative: bool) -> bool | None:
+        """A ChangeAvailability of connector ``wanted`` (of all when it names none, as
+        connector 0 / no EVSE does): None when there is no such connector, else whether the
+        change is scheduled. A charging connector keeps charging and the change waits for the
+        transaction's end (OCPP 1.6 §5.2, the same in 2.0.1); the others report their new
+        idle status at once."""
+        if wanted and wanted not in self.connectors:
+            return None
+        scheduled = False
+        for n in [wanted] if wanted else list(self.connectors):
+            self.connectors[n].operative = operative
+            if self.charging(n):
+                scheduled = True
+            else:
+                loop = asyncio.get_running_loop()
+                loop.create_task(self.status(self.idle_status(n), connector=n))
+        return scheduled
+
     def stop_all(self) -> None:
         """End every connector's charging task (a killed charger)."""
         for connector in self.connectors.values():

@@ -13,7 +13,6 @@ connector (connector 1); the "connector" of the 1.6 simulator's methods is the E
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from typing import Any
@@ -99,16 +98,9 @@ class SimCharger201(SimBehaviour, ChargePoint):
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {operational_status}")
         wanted = evse.get("id") if evse else None
-        if wanted and wanted not in self.connectors:
+        scheduled = self.change_availability(wanted, operational_status == "Operative")
+        if scheduled is None:
             return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.rejected)
-        scheduled = False
-        for n in [wanted] if wanted else list(self.connectors):
-            self.connectors[n].operative = operational_status == "Operative"
-            if self.charging(n):
-                scheduled = True  # the change waits for the transaction's end, as in 1.6
-            else:
-                loop = asyncio.get_running_loop()
-                loop.create_task(self.status(self.idle_status(n), connector=n))
         status = (
             ChangeAvailabilityStatusEnumType.scheduled
             if scheduled
