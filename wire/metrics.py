@@ -128,6 +128,15 @@ def always_ready() -> Readiness:
     return Readiness(True)
 
 
+def readiness(problems: Iterable[str], ready: str = "ready") -> Readiness:
+    """Ready, said as ``ready``, when there are no ``problems``; else not ready, naming every
+    one of them (an operator reading the probe sees all that is missing at once)."""
+    missing = list(problems)
+    if missing:
+        return Readiness(False, f"not ready: {'; '.join(missing)}")
+    return Readiness(True, ready)
+
+
 def address(text: str) -> tuple[str, int]:
     """``PORT`` (on 127.0.0.1) or ``ADDR:PORT`` (``0.0.0.0:9101`` for every interface)."""
     host, sep, number = text.rpartition(":")
