@@ -112,6 +112,17 @@ def _checker(cls: type[Event], name: str, kind: Any) -> Checker:
     raise TypeError(f"unsupported field type {kind!r}")
 
 
+def load_value(value: bytes | str | None) -> Any:
+    """The JSON a Kafka value holds (a plain event or a sealed envelope); ``InvalidEvent``
+    when there is no value or it is not JSON."""
+    if value is None:
+        raise InvalidEvent("empty value")
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+
+
 class EventCodec:
     """Validates JSON values of one topic into their dataclasses."""
 
@@ -129,12 +140,7 @@ class EventCodec:
         return frozenset(self._by_type)
 
     def parse(self, value: bytes | str | None) -> Event:
-        if value is None:
-            raise InvalidEvent("empty value")
-        try:
-            obj = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidEvent(f"not valid JSON: {exc}") from None
+        obj = load_value(value)
         if not isinstance(obj, dict):
             raise InvalidEvent("value is not a JSON object")
         kind = obj.get("type")
