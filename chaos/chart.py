@@ -120,19 +120,13 @@ def read_log(text: str) -> Timeline:
 
 def draw(timeline: Timeline, output: Path, title: str) -> None:
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QPen
 
-    from wire.qtcharts import painting_app
+    from wire.qtcharts import canvas, chart_fonts, painting_app, save_png
 
     painting_app()
-    image = QImage(WIDTH, HEIGHT, QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    big, small = QFont(), QFont()
-    big.setPointSize(13)
-    big.setBold(True)
-    small.setPointSize(9)
+    image, painter = canvas(WIDTH, HEIGHT)
+    big, small = chart_fonts(13)
     left, right = 110.0, WIDTH - 30.0
     end = timeline.end
 
@@ -238,10 +232,7 @@ def draw(timeline: Timeline, output: Path, title: str) -> None:
             f"{t:g} s",
         )
         t += step
-    painter.end()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(output)):
-        raise OSError(f"cannot write {output}")
+    save_png(image, painter, output)
 
 
 def main(argv: list[str] | None = None) -> int:

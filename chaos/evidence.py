@@ -18,15 +18,13 @@ from wire.kafka.messages import Event
 
 
 @dataclass(frozen=True, slots=True)
-class Rec:
-    """One value read from a topic: where it is, when it was produced, what it says."""
+class Place:
+    """Where a value stands in Kafka: its topic (without prefix: evc.cp.events,
+    evc.driver.notices, …), partition and offset."""
 
-    topic: str  # without prefix: evc.cp.events, evc.driver.notices, …
+    topic: str
     partition: int
     offset: int
-    ts: float  # the record's timestamp (producer's clock), epoch seconds
-    key: str | None
-    event: Event
 
     @property
     def where(self) -> str:
@@ -34,17 +32,19 @@ class Rec:
 
 
 @dataclass(frozen=True, slots=True)
-class Unopened:
+class Rec(Place):
+    """One value read from a topic: where it is, when it was produced, what it says."""
+
+    ts: float  # the record's timestamp (producer's clock), epoch seconds
+    key: str | None
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Unopened(Place):
     """A value the checker could not open or parse (its claims cannot be verified)."""
 
-    topic: str
-    partition: int
-    offset: int
     reason: str
-
-    @property
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 @dataclass(frozen=True, slots=True)

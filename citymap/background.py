@@ -59,6 +59,14 @@ def _polygon(points: Iterable[Point]) -> QPolygonF:
     return QPolygonF([QPointF(x, y) for x, y in points])
 
 
+def _area_path(points: Iterable[Point]) -> QPainterPath:
+    """The closed outline of an area (a district, a park, water)."""
+    path = QPainterPath()
+    path.addPolygon(_polygon(points))
+    path.closeSubpath()
+    return path
+
+
 def _polyline_path(points: Iterable[Point]) -> QPainterPath:
     pts = list(points)
     path = QPainterPath(QPointF(*pts[0]))
@@ -137,17 +145,11 @@ class CityBackground:
         for district in city.districts:
             fill = _over_land(QColor(district.fill), DISTRICT_ALPHA)
             edge = _cosmetic(QColor(district.fill).darker(130), 1.2, Qt.PenStyle.DashLine)
-            path = QPainterPath()
-            path.addPolygon(_polygon(district.polygon))
-            path.closeSubpath()
-            self._add(path, fill, edge)
+            self._add(_area_path(district.polygon), fill, edge)
 
         park_pen = _cosmetic(PARK_EDGE, 1.0)
         for park in city.parks:
-            path = QPainterPath()
-            path.addPolygon(_polygon(park.polygon))
-            path.closeSubpath()
-            self._add(path, PARK, park_pen)
+            self._add(_area_path(park.polygon), PARK, park_pen)
 
         # The sea/lakes go over the river so a river mouth simply disappears into the bay.
         water_pen = _cosmetic(WATER_EDGE, 1.0)
@@ -155,10 +157,7 @@ class CityBackground:
             outline = _outline(_polyline_path(river.points), river.width, Qt.PenCapStyle.FlatCap)
             self._add(outline, WATER, water_pen)
         for area in city.water:
-            path = QPainterPath()
-            path.addPolygon(_polygon(area.polygon))
-            path.closeSubpath()
-            self._add(path, WATER, water_pen)
+            self._add(_area_path(area.polygon), WATER, water_pen)
 
         # Casings under cores, avenues over streets: crossings read as one network.
         streets = [s for s in city.streets if s.kind == StreetKind.STREET]

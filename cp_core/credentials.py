@@ -53,11 +53,7 @@ class CredentialStore:
 
     def load_key(self, cp_id: str) -> str | None:
         """The stored key, or None (none stored, or a file that is not a key: logged)."""
-        text = self._read(self.key_path(cp_id))
-        if text is not None and not _KEY_FORM.fullmatch(text):
-            log.warning("ignoring %s: not a key", self.key_path(cp_id))
-            return None
-        return text
+        return self._read_form(self.key_path(cp_id), _KEY_FORM, "a key")
 
     def save_key(self, cp_id: str, key: str) -> Path:
         """Write atomically with mode 0600, like the credential."""
@@ -70,11 +66,7 @@ class CredentialStore:
 
     def load_claim(self, cp_id: str) -> str | None:
         """The saved claim, or None (none saved, or a file that is not a claim: logged)."""
-        text = self._read(self.claim_path(cp_id))
-        if text is not None and not _CLAIM_FORM.fullmatch(text):
-            log.warning("ignoring %s: not a registration claim", self.claim_path(cp_id))
-            return None
-        return text
+        return self._read_form(self.claim_path(cp_id), _CLAIM_FORM, "a registration claim")
 
     def claim(self, cp_id: str) -> str:
         """The claim for the next REGISTER of ``cp_id``: the saved one, else a new one.
@@ -111,6 +103,16 @@ class CredentialStore:
         except FileNotFoundError:
             return None
         return text or None
+
+    @classmethod
+    def _read_form(cls, path: Path, form: re.Pattern[str], what: str) -> str | None:
+        """The stored text if it has the ``form`` of ``what`` it should be; a file that does
+        not (damaged, or not ours) is logged and read as none stored."""
+        text = cls._read(path)
+        if text is not None and not form.fullmatch(text):
+            log.warning("ignoring %s: not %s", path, what)
+            return None
+        return text
 
     def _write(self, final: Path, secret: str) -> Path:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -79,7 +79,6 @@ from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.loop import ConsumeLoop
 from wire.kafka.messages import (
-    CP_COMMANDS,
     CP_EVENTS,
     Authorize,
     ChargeRequest,
@@ -91,7 +90,7 @@ from wire.kafka.messages import (
     SupplyStarted,
 )
 from wire.kafka.producer import EventProducer
-from wire.kafka.raw import RawCodec, RawValue
+from wire.kafka.raw import RawValue, command_consumer
 from wire.kafka.sealed import cp_kid, key_bytes, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
@@ -497,19 +496,15 @@ class EngineService:
         cp_id = published.machine.cp_id
         if cp_id is None or published.key_waiting:
             return None
-        try:
-            consumer = EventConsumer(
-                self.bootstrap,
-                group_id=f"{self.topics.prefix}engine-{cp_id}",  # ACLs: <prefix>engine-*
-                # secure: values reach _on_command unparsed, to be opened and checked there
-                codecs={self.topics.cp_commands: RawCodec() if self.secure else CP_COMMANDS},
-                dead_letter_topic=self.topics.dead_letter,
-                producer=self.producer,
-                client_id=f"engine-{cp_id}",
-                security=self.security,
-            )
-        except ValueError as exc:
-            raise KafkaError(f"cannot open the command consumer: {exc}") from exc
+        consumer = command_consumer(
+            self.bootstrap,
+            self.topics,
+            group=f"engine-{cp_id}",
+            client_id=f"engine-{cp_id}",
+            secure=self.secure,  # secure: values reach _on_command unparsed, checked there
+            producer=self.producer,
+            security=self.security,
+        )
         try:
             consumer.assign_key(
                 self.topics.cp_commands, cp_id, self.topics.partitions_of(self.topics.cp_commands)

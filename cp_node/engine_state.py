@@ -315,11 +315,8 @@ class EngineMachine:
         return []
 
     def on_stop(self, now: float, *, issued_at: str | None = None) -> list[Event]:
-        if self._stale(issued_at):
-            log.info("stale stop command ignored; HEALTH carries the current admin state")
+        if not self._admin_command(now, issued_at, stopped=True):
             return []
-        if issued_at is not None:
-            self._last_command = (now, True)
         events: list[Event] = []
         was_stopped = self.admin_stopped
         self.admin_stopped = True
@@ -333,11 +330,8 @@ class EngineMachine:
         return events
 
     def on_resume(self, now: float, *, issued_at: str | None = None) -> list[Event]:
-        if self._stale(issued_at):
-            log.info("stale resume command ignored; HEALTH carries the current admin state")
+        if not self._admin_command(now, issued_at, stopped=False):
             return []
-        if issued_at is not None:
-            self._last_command = (now, False)
         was_stopped = self.admin_stopped
         self.admin_stopped = False
         if self.state == State.STOPPED:
@@ -345,6 +339,17 @@ class EngineMachine:
         if was_stopped:
             self.note("Resumed by Central: back in service")
         return []
+
+    def _admin_command(self, now: float, issued_at: str | None, *, stopped: bool) -> bool:
+        """Whether to obey a stop (``stopped``) or resume: not when it is stale (HEALTH
+        carries the current admin state); one from Kafka (``issued_at``) is remembered."""
+        if self._stale(issued_at):
+            what = "stop" if stopped else "resume"
+            log.info("stale %s command ignored; HEALTH carries the current admin state", what)
+            return False
+        if issued_at is not None:
+            self._last_command = (now, stopped)
+        return True
 
     def _stale(self, issued_at: str | None) -> bool:
         if issued_at is None:

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from wire.health_messages import CentralLink, EngineState
-from wire.metrics import MetricsServer, Readiness, counter, gauge, histogram, one_of, serve_metrics
+from wire.metrics import (
+    MetricsServer,
+    Readiness,
+    counter,
+    gauge,
+    histogram,
+    one_of,
+    readiness,
+    serve_metrics,
+)
 from wire.tcp_messages import EngineHealth
 
 if TYPE_CHECKING:  # each program imports only its own service (EV_CP_M needs no Kafka)
@@ -94,9 +103,7 @@ def engine_readiness(service: EngineService) -> Readiness:
         problems.append("no HEALTH from a monitor yet")
     if not view.kafka_up:
         problems.append("Kafka not reachable")
-    if problems:
-        return Readiness(False, f"not ready: {'; '.join(problems)}")
-    return Readiness(True, f"ready: engine of {view.machine.cp_id}")
+    return readiness(problems, f"ready: engine of {view.machine.cp_id}")
 
 
 def serve_engine(args: argparse.Namespace, service: EngineService) -> MetricsServer | None:
@@ -155,9 +162,7 @@ def monitor_readiness(service: MonitorService) -> Readiness:
         problems.append("not authenticated at Central")
     if not checked:
         problems.append("engine not checked yet")
-    if problems:
-        return Readiness(False, f"not ready: {'; '.join(problems)}")
-    return Readiness(True, f"ready: monitor of {service.cp_id} (engine {engine.value})")
+    return readiness(problems, f"ready: monitor of {service.cp_id} (engine {engine.value})")
 
 
 def serve_monitor(args: argparse.Namespace, service: MonitorService) -> MetricsServer | None:

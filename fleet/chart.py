@@ -29,9 +29,9 @@ def _series(document: dict[str, Any]) -> tuple[str, list[tuple[int, float | None
 
 def draw_chart(documents: list[dict[str, Any]], output: Path) -> None:
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QPen
 
-    from wire.qtcharts import painting_app
+    from wire.qtcharts import canvas, chart_fonts, painting_app, save_png
 
     painting_app()
     series = [_series(d) for d in documents]
@@ -47,15 +47,8 @@ def draw_chart(documents: list[dict[str, Any]], output: Path) -> None:
     cpus = [c for _, pts in series for _, _, c in pts if c is not None]
     c_hi = max(100.0, math.ceil(max(cpus, default=100.0) / 50.0) * 50.0)
 
-    image = QImage(WIDTH, HEIGHT, QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    title = QFont()
-    title.setPointSize(13)
-    title.setBold(True)
-    small = QFont()
-    small.setPointSize(9)
+    image, painter = canvas(WIDTH, HEIGHT)
+    title, small = chart_fonts(13)
 
     def panel(
         left: float, heading: str, value: Any, lo: float, hi: float, log_y: bool, unit: str
@@ -146,7 +139,4 @@ def draw_chart(documents: list[dict[str, Any]], output: Path) -> None:
         Qt.AlignmentFlag.AlignCenter,
         "evc-fleet: 1 Hz heartbeats, 20 % of the CPs supplying; broker, Central and generator on one machine",
     )
-    painter.end()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(output)):
-        raise OSError(f"cannot write {output}")
+    save_png(image, painter, output)

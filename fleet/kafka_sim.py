@@ -125,6 +125,11 @@ class Supply:
     seq: int = 0
     kwh: float = 0.0
 
+    @property
+    def ids(self) -> dict[str, str]:
+        """The ids each event of this supply carries (``wire.kafka.messages.SessionEvent``)."""
+        return {"session_id": self.session_id, "cp_id": self.cp_id, "driver_id": self.driver_id}
+
 
 @dataclass
 class Pending:
@@ -309,14 +314,7 @@ class KafkaSim:
             )
             with self.lock:
                 self.supplies[event.cp_id] = supply
-            self._send_event(
-                SupplyStarted(
-                    session_id=supply.session_id,
-                    cp_id=supply.cp_id,
-                    driver_id=supply.driver_id,
-                    started_at=supply.started_at,
-                )
-            )
+            self._send_event(SupplyStarted(**supply.ids, started_at=supply.started_at))
         elif isinstance(event, Stop):
             with self.lock:
                 supply = self.supplies.pop(event.cp_id, None)
@@ -338,9 +336,7 @@ class KafkaSim:
     def _end(self, supply: Supply, reason: str) -> None:
         self._send_event(
             SupplyEnded(
-                session_id=supply.session_id,
-                cp_id=supply.cp_id,
-                driver_id=supply.driver_id,
+                **supply.ids,
                 kwh=round(supply.kwh, 3),
                 eur=round(supply.kwh * supply.price, 2),
                 started_at=supply.started_at,
@@ -370,9 +366,7 @@ class KafkaSim:
                 self.current.progress_sent += 1
             self._send_event(
                 SupplyProgress(
-                    session_id=supply.session_id,
-                    cp_id=supply.cp_id,
-                    driver_id=supply.driver_id,
+                    **supply.ids,
                     seq=supply.seq,
                     kw=KW,
                     kwh=kwh,

@@ -625,22 +625,22 @@ class Scenario:
             self._failed(exc)
         return {"stats": dict(self.seen_kafka), "disconnected": []}
 
+    def _stop_child(self, proc: Any, conn: Connection, *, ask_s: float, join_s: float) -> None:
+        """Ask a child process to stop (it says goodbye within ``ask_s``), give it ``join_s`` to
+        exit, then kill it: a shutdown never hangs on one stuck child."""
+        if proc.is_alive():
+            with contextlib.suppress(FleetError, OSError, EOFError):
+                self._ask(conn, "stop", timeout=ask_s)
+        proc.join(join_s)
+        if proc.is_alive():
+            proc.kill()
+
     def _shutdown(self) -> None:
         for proc, conn in self.workers:
-            if proc.is_alive():
-                with contextlib.suppress(FleetError, OSError, EOFError):
-                    self._ask(conn, "stop", timeout=10)
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+            self._stop_child(proc, conn, ask_s=10, join_s=5)
         if self.kafka is not None:
             proc, conn = self.kafka
-            if proc.is_alive():
-                with contextlib.suppress(FleetError, OSError, EOFError):
-                    self._ask(conn, "stop", timeout=15)
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
+            self._stop_child(proc, conn, ask_s=15, join_s=10)
         if self.central is not None:
             self.central.terminate()
         if self.pair is not None:

@@ -41,9 +41,9 @@ def _nice_top(value: float) -> float:
 
 def draw_soak_chart(document: dict[str, Any], output: Path) -> None:
     from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+    from PySide6.QtGui import QColor, QPen
 
-    from wire.qtcharts import painting_app
+    from wire.qtcharts import canvas, chart_fonts, painting_app, save_png
 
     painting_app()
     samples: Sequence[dict[str, Any]] = document["samples"]
@@ -54,15 +54,8 @@ def draw_soak_chart(document: dict[str, Any], output: Path) -> None:
     t_hi = max(float(s["t"]) for s in samples) or 1.0
     minutes = t_hi >= 600
 
-    image = QImage(WIDTH, HEIGHT, QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    title = QFont()
-    title.setPointSize(12)
-    title.setBold(True)
-    small = QFont()
-    small.setPointSize(9)
+    image, painter = canvas(WIDTH, HEIGHT)
+    title, small = chart_fonts(12)
 
     def panel(box: QRectF, heading: str, unit: str, series: list[tuple[str, str]]) -> None:
         plot = QRectF(box.left() + 75, box.top() + 40, box.width() - 100, box.height() - 90)
@@ -153,7 +146,4 @@ def draw_soak_chart(document: dict[str, Any], output: Path) -> None:
         f"{document.get('sample_every_s'):g} s; resources' growth after the warm-up "
         f"< {verdict.get('bound_pct', 5.0):g} %: " + ("PASS" if passed else "FAIL"),
     )
-    painter.end()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(output)):
-        raise OSError(f"cannot write {output}")
+    save_png(image, painter, output)

@@ -45,12 +45,14 @@ class GatewayConnection:
     """What the gateway's charge points of both versions add to the library's: the charger's
     points they serve (``point``: one per connector), the time of the last message (the
     silence watchdog) and the calls counted. A mixin before the library's ``ChargePoint`` of
-    one version."""
+    one version; its ``__init__`` serves both."""
 
     point: ChargerPoints
     _connection: Any
 
-    def _setup(self, point: ChargerPoints) -> None:
+    def __init__(self, cp_id: str, connection: Any, point: ChargerPoints) -> None:
+        # the version's ``ChargePoint``, next in the subclass's MRO
+        super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT)  # type: ignore[call-arg]
         self.point = point
         self.last_message = time.monotonic()
         # the charger's calls the gateway has not answered yet: meanwhile the charger waits
@@ -96,10 +98,6 @@ class GatewayChargePoint(GatewayConnection, ChargePoint):
     """An OCPP 1.6J charger (subprotocol ``ocpp1.6``)."""
 
     version = "1.6"
-
-    def __init__(self, cp_id: str, connection: Any, point: ChargerPoints) -> None:
-        ChargePoint.__init__(self, cp_id, connection, response_timeout=CALL_TIMEOUT)
-        self._setup(point)
 
     def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
         if isinstance(request, RemoteStart):

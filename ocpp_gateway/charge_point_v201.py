@@ -29,8 +29,7 @@ from ocpp.v201.enums import (
 )
 
 from ocpp_gateway import mapping
-from ocpp_gateway.charge_point import CALL_TIMEOUT, GatewayConnection
-from ocpp_gateway.connectors import ChargerPoints
+from ocpp_gateway.charge_point import GatewayConnection
 from ocpp_gateway.station import CONNECTOR, Call, RemoteStart, RemoteStop
 from wire.timefmt import now_ts
 
@@ -46,10 +45,6 @@ class GatewayChargePoint201(GatewayConnection, ChargePoint):
     """An OCPP 2.0.1 charging station (subprotocol ``ocpp2.0.1``)."""
 
     version = "2.0.1"
-
-    def __init__(self, cp_id: str, connection: Any, point: ChargerPoints) -> None:
-        ChargePoint.__init__(self, cp_id, connection, response_timeout=CALL_TIMEOUT)
-        self._setup(point)
 
     def payload(self, request: Call, connector: int = CONNECTOR) -> Any:
         if isinstance(request, RemoteStart):

@@ -28,9 +28,9 @@ from wire.errors import KafkaError, WireError
 from wire.kafka.admin import ensure_topics
 from wire.kafka.consumer import EventConsumer, Received
 from wire.kafka.loop import ConsumeLoop
-from wire.kafka.messages import CP_COMMANDS, Event
+from wire.kafka.messages import Event
 from wire.kafka.producer import EventProducer
-from wire.kafka.raw import RawCodec, RawValue
+from wire.kafka.raw import RawValue, command_consumer
 from wire.kafka.sealed import cp_kid, seal
 from wire.kafka.security import KafkaSecurity
 from wire.kafka.topics import Topics
@@ -151,18 +151,15 @@ class KafkaSide:
 
     def _open_consumer(self) -> EventConsumer:
         """The one command consumer of the gateway (a ``KafkaError`` is retried by the loop)."""
-        try:
-            return EventConsumer(
-                self.bootstrap,
-                group_id=f"{self.topics.prefix}engine-ocpp-{self.gateway_id}",
-                codecs={self.topics.cp_commands: RawCodec() if self.secure else CP_COMMANDS},
-                dead_letter_topic=self.topics.dead_letter,
-                producer=self.producer,
-                client_id=f"ocpp-{self.gateway_id}",
-                security=self.security,
-            )
-        except ValueError as exc:
-            raise KafkaError(f"cannot open the command consumer: {exc}") from exc
+        return command_consumer(
+            self.bootstrap,
+            self.topics,
+            group=f"engine-ocpp-{self.gateway_id}",
+            client_id=f"ocpp-{self.gateway_id}",
+            secure=self.secure,
+            producer=self.producer,
+            security=self.security,
+        )
 
     def _handle(self, received: Received) -> None:
         cp_id = received.key or ""

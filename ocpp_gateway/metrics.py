@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from ocpp_gateway.gateway import Gateway
-from wire.metrics import MetricsServer, Readiness, gauge, serve_metrics
+from wire.metrics import MetricsServer, Readiness, gauge, readiness, serve_metrics
 
 
 def gateway_metrics(gateway: Gateway) -> Iterator[Metric]:
@@ -57,9 +57,7 @@ def gateway_readiness(gateway: Gateway) -> Readiness:
         problems.append("the WebSocket server is not listening yet")
     if gateway.kafka is None or not gateway.kafka.producer.broker_up:
         problems.append("Kafka not reachable")
-    if problems:
-        return Readiness(False, f"not ready: {'; '.join(problems)}")
-    return Readiness(True, "ready")
+    return readiness(problems, "ready")
 
 
 def serve_gateway(args: argparse.Namespace, gateway: Gateway) -> MetricsServer | None:

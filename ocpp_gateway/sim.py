@@ -87,19 +87,7 @@ def client_tls(
 
 
 class SimCharger(SimBehaviour, ChargePoint):
-    def __init__(
-        self,
-        cp_id: str,
-        connection: Any,
-        *,
-        power_kw: float = 22.0,
-        speed: float = 1.0,
-        charge_seconds: float = 8.0,
-        meter_wh: float = 0.0,
-        connectors: int = 1,
-    ) -> None:
-        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
-        self._sim_setup(power_kw, speed, charge_seconds, meter_wh, connectors)
+    """The 1.6J charger; ``SimBehaviour.__init__`` builds it (same arguments for both)."""
 
     # --- the gateway's calls -----------------------------------------------------------------
 
@@ -128,16 +116,9 @@ class SimCharger(SimBehaviour, ChargePoint):
         self, connector_id: int, type: str
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {type}")
-        if connector_id and connector_id not in self.connectors:
+        scheduled = self.change_availability(connector_id, type == "Operative")
+        if scheduled is None:
             return call_result.ChangeAvailability(status=AvailabilityStatus.rejected)
-        scheduled = False
-        for n in [connector_id] if connector_id else list(self.connectors):
-            self.connectors[n].operative = type == "Operative"
-            if self.charging(n):
-                scheduled = True  # OCPP 1.6 §5.2: during a transaction it waits for its end
-            else:
-                loop = asyncio.get_running_loop()
-                loop.create_task(self.status(self.idle_status(n), connector=n))
         status = AvailabilityStatus.scheduled if scheduled else AvailabilityStatus.accepted
         return call_result.ChangeAvailability(status=status)
 

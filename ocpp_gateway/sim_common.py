@@ -29,16 +29,22 @@ class SimConnector:
 
 
 class SimBehaviour:
-    """A mixin before the ``ocpp`` library's ``ChargePoint`` of one version."""
+    """A mixin before the ``ocpp`` library's ``ChargePoint`` of one version; its ``__init__``
+    serves both versions' chargers."""
 
-    def _sim_setup(
+    def __init__(
         self,
-        power_kw: float,
-        speed: float,
-        charge_seconds: float,
-        meter_wh: float,
+        cp_id: str,
+        connection: Any,
+        *,
+        power_kw: float = 22.0,
+        speed: float = 1.0,
+        charge_seconds: float = 8.0,
+        meter_wh: float = 0.0,
         connectors: int = 1,
     ) -> None:
+        # the version's ``ChargePoint``, next in the subclass's MRO
+        super().__init__(cp_id, connection, response_timeout=15)
         self.power_kw, self.speed, self.charge_seconds = power_kw, speed, charge_seconds
         self.connectors = {n: SimConnector(n, meter_wh) for n in range(1, connectors + 1)}
         self.interval = 30
@@ -93,6 +99,30 @@ class SimBehaviour:
 
     def start_charging(self, connector: SimConnector, coro: Any) -> None:
         connector.charging = asyncio.get_running_loop().create_task(coro)
+
+    def idle_status(self, connector: int = 1) -> Any:
+        raise NotImplementedError
+
+    async def status(self, status: Any, *_: Any, connector: int = 1) -> None:
+        raise NotImplementedError
+
+    def change_availability(self, wanted: int | None, operative: bool) -> bool | None:
+        """A ChangeAvailability of connector ``wanted`` (of all when it names none, as
+        connector 0 / no EVSE does): None when there is no such connector, else whether the
+        change is scheduled. A charging connector keeps charging and the change waits for the
+        transaction's end (OCPP 1.6 §5.2, the same in 2.0.1); the others report their new
+        idle status at once."""
+        if wanted and wanted not in self.connectors:
+            return None
+        scheduled = False
+        for n in [wanted] if wanted else list(self.connectors):
+            self.connectors[n].operative = operative
+            if self.charging(n):
+                scheduled = True
+            else:
+                loop = asyncio.get_running_loop()
+                loop.create_task(self.status(self.idle_status(n), connector=n))
+        return scheduled
 
     def stop_all(self) -> None:
         """End every connector's charging task (a killed charger)."""

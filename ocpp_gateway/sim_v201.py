@@ -13,7 +13,6 @@ connector (connector 1); the "connector" of the 1.6 simulator's methods is the E
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from typing import Any
@@ -63,19 +62,7 @@ def meter_value(wh: float, watts: float | None = None, context: str = "Sample.Pe
 
 
 class SimCharger201(SimBehaviour, ChargePoint):
-    def __init__(
-        self,
-        cp_id: str,
-        connection: Any,
-        *,
-        power_kw: float = 22.0,
-        speed: float = 1.0,
-        charge_seconds: float = 8.0,
-        meter_wh: float = 0.0,
-        connectors: int = 1,
-    ) -> None:
-        ChargePoint.__init__(self, cp_id, connection, response_timeout=15)
-        self._sim_setup(power_kw, speed, charge_seconds, meter_wh, connectors)
+    """The 2.0.1 charger; ``SimBehaviour.__init__`` builds it (same arguments for both)."""
 
     # --- the gateway's calls -----------------------------------------------------------------
 
@@ -111,16 +98,9 @@ class SimCharger201(SimBehaviour, ChargePoint):
     ) -> call_result.ChangeAvailability:
         self.received.append(f"ChangeAvailability {operational_status}")
         wanted = evse.get("id") if evse else None
-        if wanted and wanted not in self.connectors:
+        scheduled = self.change_availability(wanted, operational_status == "Operative")
+        if scheduled is None:
             return call_result.ChangeAvailability(status=ChangeAvailabilityStatusEnumType.rejected)
-        scheduled = False
-        for n in [wanted] if wanted else list(self.connectors):
-            self.connectors[n].operative = operational_status == "Operative"
-            if self.charging(n):
-                scheduled = True  # the change waits for the transaction's end, as in 1.6
-            else:
-                loop = asyncio.get_running_loop()
-                loop.create_task(self.status(self.idle_status(n), connector=n))
         status = (
             ChangeAvailabilityStatusEnumType.scheduled
             if scheduled

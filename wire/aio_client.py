@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from wire.errors import (
     CentralMoved,
@@ -25,35 +25,22 @@ from wire.errors import (
     ResponseTimeout,
     SessionError,
 )
-from wire.framing import Event, FrameDecoder, encode_frame
+from wire.framing import Event, encode_frame
 from wire.session import ENQ, EOT, READ_SIZE
-from wire.tcp_client import CONNECT_TIMEOUT, RESPONSE_TIMEOUT, SILENCE_STEP
-from wire.tcp_exchange import RequestExchange, handshake, tls_failure
+from wire.tcp_client import SILENCE_STEP
+from wire.tcp_exchange import ClientBase, RequestExchange, handshake, tls_failure
 from wire.tcp_messages import RESPONSES, Request, Response
 
 
-class AsyncCentralClient:
+class AsyncCentralClient(ClientBase):
     """One framed-TCP session with Central; requests are serialised by a lock."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        response_timeout: float = RESPONSE_TIMEOUT,
-        ssl: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-    ) -> None:
-        self.host, self.port = host, port
-        self.connect_timeout = connect_timeout
-        self.response_timeout = response_timeout
-        self.ssl = ssl
-        self.server_hostname = server_hostname or host
+    def __init__(self, host: str, port: int, **options: Any) -> None:
+        """``options``: ``ClientBase``'s (``connect_timeout``, ``response_timeout``, ``ssl``,
+        ``server_hostname``)."""
+        super().__init__(host, port, **options)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._decoder = FrameDecoder()
-        self._events: deque[Event] = deque()
         self._lock = asyncio.Lock()
 
     @property
@@ -76,8 +63,7 @@ class AsyncCentralClient:
             raise tls_failure(exc, where) from exc
         except (OSError, TimeoutError) as exc:
             raise ConnectionLost(f"cannot connect to Central at {where}: {exc}") from exc
-        self._decoder = FrameDecoder()
-        self._events.clear()
+        self._new_stream()
         try:
             await self._send(ENQ)
             deadline = self._deadline()
@@ -144,12 +130,11 @@ class AsyncCentralClient:
         if reader is None:
             raise ConnectionLost("not connected")
         loop = asyncio.get_running_loop()
-        late = f"{what} did not come within {self.response_timeout:g} s"
         began = deadline - self.response_timeout
         while not self._events:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise ResponseTimeout(late)
+                raise self._late(what)
             wait = remaining if on_silence is None else min(remaining, SILENCE_STEP)
             try:
                 async with asyncio.timeout(wait):
@@ -162,12 +147,10 @@ class AsyncCentralClient:
                             "other Central of the pair took over"
                         ) from None
                     continue
-                raise ResponseTimeout(late) from exc
+                raise self._late(what) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection to Central failed: {exc}") from exc
-            if not chunk:
-                raise ConnectionLost("Central closed the connection")
-            self._events.extend(self._decoder.feed(chunk))
+            self._received(chunk)
         return self._events.popleft()
 
     async def _send(self, data: bytes) -> None:
@@ -185,8 +168,7 @@ class AsyncCentralClient:
 
     def _drop(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
-        self._events.clear()
-        self._decoder = FrameDecoder()
+        self._new_stream()
         if writer is not None:
             with contextlib.suppress(OSError, RuntimeError):
                 writer.close()

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -38,6 +39,8 @@ from wire.tally import INF, FastHistogram
 log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "127.0.0.1"
+
+Family = TypeVar("Family", CounterMetricFamily, GaugeMetricFamily)
 
 
 # --- metric families ---------------------------------------------------------------------
@@ -61,28 +64,35 @@ def histogram(
     return family
 
 
+def _family(
+    kind: type[Family],
+    name: str,
+    documentation: str,
+    value: float | Mapping[str, float],
+    label: str,
+) -> Family:
+    """A counter or gauge family: one value, or one series per key of ``value`` under
+    ``label`` (sorted, so a scrape reads the same from one time to the next)."""
+    if not isinstance(value, Mapping):
+        return kind(name, documentation, value=value)
+    family = kind(name, documentation, labels=[label])
+    for key, number in sorted(value.items()):
+        family.add_metric([key], number)
+    return family
+
+
 def counter(
     name: str, documentation: str, value: float | Mapping[str, float], label: str = ""
 ) -> CounterMetricFamily:
     """A counter family: one value, or one series per key of ``value`` under ``label``."""
-    if not isinstance(value, Mapping):
-        return CounterMetricFamily(name, documentation, value=value)
-    family = CounterMetricFamily(name, documentation, labels=[label])
-    for key, number in sorted(value.items()):
-        family.add_metric([key], number)
-    return family
+    return _family(CounterMetricFamily, name, documentation, value, label)
 
 
 def gauge(
     name: str, documentation: str, value: float | Mapping[str, float], label: str = ""
 ) -> GaugeMetricFamily:
     """A gauge family: one value, or one series per key of ``value`` under ``label``."""
-    if not isinstance(value, Mapping):
-        return GaugeMetricFamily(name, documentation, value=value)
-    family = GaugeMetricFamily(name, documentation, labels=[label])
-    for key, number in sorted(value.items()):
-        family.add_metric([key], number)
-    return family
+    return _family(GaugeMetricFamily, name, documentation, value, label)
 
 
 def one_of(current: str, choices: Iterable[str]) -> dict[str, float]:
@@ -116,6 +126,15 @@ class Readiness:
 
 def always_ready() -> Readiness:
     return Readiness(True)
+
+
+def readiness(problems: Iterable[str], ready: str = "ready") -> Readiness:
+    """Ready, said as ``ready``, when there are no ``problems``; else not ready, naming every
+    one of them (an operator reading the probe sees all that is missing at once)."""
+    missing = list(problems)
+    if missing:
+        return Readiness(False, f"not ready: {'; '.join(missing)}")
+    return Readiness(True, ready)
 
 
 def address(text: str) -> tuple[str, int]:

@@ -41,8 +41,8 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from wire.errors import (
     CentralMoved,
@@ -50,19 +50,26 @@ from wire.errors import (
     ResponseTimeout,
     SessionError,
 )
-from wire.framing import Event, FrameDecoder, encode_frame
+from wire.framing import Event, encode_frame
 from wire.session import ENQ, EOT, READ_SIZE
-from wire.tcp_exchange import RequestExchange, handshake, tls_failure
+from wire.tcp_exchange import (
+    CONNECT_TIMEOUT,
+    RESPONSE_TIMEOUT,
+    ClientBase,
+    RequestExchange,
+    handshake,
+    tls_failure,
+)
 from wire.tcp_messages import RESPONSES, Request, Response
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 5.0
-RESPONSE_TIMEOUT = 10.0
+__all__ = ["CONNECT_TIMEOUT", "RESPONSE_TIMEOUT", "SILENCE_STEP", "CentralClient"]
+
 SILENCE_STEP = 1.0  # s between two calls of a request's on_silence while its answer is late
 
 
-class CentralClient:
+class CentralClient(ClientBase):
     """One framed-TCP session with Central. Thread-safe: requests are serialised."""
 
     def __init__(
@@ -70,23 +77,15 @@ class CentralClient:
         host: str,
         port: int,
         *,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        response_timeout: float = RESPONSE_TIMEOUT,
-        ssl: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
         tls_session: ssl.SSLSession | None = None,
+        **options: Any,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.connect_timeout = connect_timeout
-        self.response_timeout = response_timeout
-        self.ssl = ssl
-        self.server_hostname = server_hostname or host
+        """``options``: ``ClientBase``'s (``connect_timeout``, ``response_timeout``, ``ssl``,
+        ``server_hostname``)."""
+        super().__init__(host, port, **options)
         self.tls_session = tls_session  # offered on the next connect(); updated by each
         self.tls_resumed = False  # whether the last handshake resumed ``tls_session``
         self._sock: socket.socket | None = None
-        self._decoder = FrameDecoder()
-        self._events: deque[Event] = deque()
         self._lock = threading.RLock()
 
     @property
@@ -110,8 +109,7 @@ class CentralClient:
             if self.ssl is not None:
                 sock = self._handshake(sock)
             self._sock = sock
-            self._decoder = FrameDecoder()
-            self._events.clear()
+            self._new_stream()
             try:
                 self._send(ENQ)
                 deadline = time.monotonic() + self.response_timeout
@@ -215,13 +213,12 @@ class CentralClient:
         sock = self._sock
         if sock is None:
             raise ConnectionLost("not connected")
-        late = f"{what} did not come within {self.response_timeout:g} s"
         began = deadline - self.response_timeout
         while not self._events:
             now = time.monotonic()
             remaining = deadline - now
             if remaining <= 0:
-                raise ResponseTimeout(late)
+                raise self._late(what)
             wait = remaining if on_silence is None else min(remaining, SILENCE_STEP)
             try:
                 sock.settimeout(wait)
@@ -235,12 +232,10 @@ class CentralClient:
                             "other Central of the pair took over"
                         ) from None
                     continue
-                raise ResponseTimeout(late) from exc
+                raise self._late(what) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection to Central failed: {exc}") from exc
-            if not chunk:
-                raise ConnectionLost("Central closed the connection")
-            self._events.extend(self._decoder.feed(chunk))
+            self._received(chunk)
         return self._events.popleft()
 
     def _send(self, data: bytes) -> None:
@@ -257,8 +252,7 @@ class CentralClient:
 
     def _drop(self) -> None:
         sock, self._sock = self._sock, None
-        self._events.clear()
-        self._decoder = FrameDecoder()
+        self._new_stream()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()

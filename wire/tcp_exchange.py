@@ -20,21 +20,26 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections import deque
 from dataclasses import dataclass
 
 from wire.errors import (
     ConnectionLost,
     HandshakeRefused,
+    ResponseTimeout,
     SessionError,
     TooManyAttempts,
     UntrustedCertificate,
 )
-from wire.framing import BadFrame, Control, ControlByte, Event, Frame
+from wire.framing import BadFrame, Control, ControlByte, Event, Frame, FrameDecoder
 from wire.session import ACK, ENQ, EOT, MAX_ATTEMPTS, NACK, FramedSession
 from wire.tls import describe_verify_error
 
 __all__ = [
     "ACK",
+    "CONNECT_TIMEOUT",
+    "RESPONSE_TIMEOUT",
+    "ClientBase",
     "ENQ",
     "EOT",
     "MAX_ATTEMPTS",
@@ -46,6 +51,49 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# The clients' default deadlines; ``wire.tcp_client``'s docstring says why these values.
+CONNECT_TIMEOUT = 5.0
+RESPONSE_TIMEOUT = 10.0
+
+
+class ClientBase:
+    """What the blocking and the asyncio client hold alike, without I/O (as httpx's
+    ``BaseClient``): where Central is, the deadlines, TLS, and the decoder of the bytes read
+    with the events it decoded that no wait has taken yet. The subclasses add the socket and
+    the waiting."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        response_timeout: float = RESPONSE_TIMEOUT,
+        ssl: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self.ssl = ssl
+        self.server_hostname = server_hostname or host
+        self._decoder = FrameDecoder()
+        self._events: deque[Event] = deque()
+
+    def _new_stream(self) -> None:
+        """Forget the bytes of the last connection: a new one starts at a frame's edge."""
+        self._decoder = FrameDecoder()
+        self._events.clear()
+
+    def _received(self, chunk: bytes) -> None:
+        """Decode bytes just read; no bytes at all: Central closed the connection."""
+        if not chunk:
+            raise ConnectionLost("Central closed the connection")
+        self._events.extend(self._decoder.feed(chunk))
+
+    def _late(self, what: str) -> ResponseTimeout:
+        return ResponseTimeout(f"{what} did not come within {self.response_timeout:g} s")
 
 
 def handshake(event: Event) -> bool:

@@ -139,19 +139,9 @@ func TestHistogramBucketsAsFleetStats(t *testing.T) {
 }
 
 func TestADetachedSocketReadsWithTheKernelsReceiveTime(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	listener := listen(t)
 	defer listener.Close()
-	client, err := net.Dial("tcp", listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := listener.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := connectedPair(t, listener)
 	defer server.Close()
 	r, err := newReactor()
 	if err != nil {
@@ -211,10 +201,7 @@ func TestAliveIsParsedWithoutTheGeneralPath(t *testing.T) {
 // in the epoll set, ready, until the end of the round — which never came: the wheel, the
 // command loop ('collect') and every monitor stopped.
 func TestPollReturnsWhenEverySocketEndsAtOnce(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	listener := listen(t)
 	defer listener.Close()
 	r, err := newReactor()
 	if err != nil {
@@ -223,14 +210,7 @@ func TestPollReturnsWhenEverySocketEndsAtOnce(t *testing.T) {
 	f := &fleet{reactor: r, current: &phaseStats{}}
 	const n = 3 * len(r.events) / 2
 	for i := 0; i < n; i++ {
-		client, err := net.Dial("tcp", listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		server, err := listener.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		client, server := connectedPair(t, listener)
 		server.Close() // the peer ends: the client's socket is readable (EOF) for good
 		s := newSock(client)
 		if err := s.detach(r); err != nil {
@@ -248,4 +228,28 @@ func TestPollReturnsWhenEverySocketEndsAtOnce(t *testing.T) {
 	if len(r.closing) != n || len(r.byFD) != 0 {
 		t.Fatalf("%d of %d sessions aborted, %d sockets still watched", len(r.closing), n, len(r.byFD))
 	}
+}
+
+// listen opens a TCP listener on a free loopback port.
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return listener
+}
+
+// connectedPair dials listener and accepts: the two ends of one loopback connection.
+func connectedPair(t *testing.T, listener net.Listener) (client, server net.Conn) {
+	t.Helper()
+	client, err := net.Dial("tcp", listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = listener.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, server
 }

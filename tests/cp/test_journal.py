@@ -39,6 +39,22 @@ def test_credential_file_is_private(tmp_path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+def test_a_key_or_claim_file_of_the_wrong_form_reads_as_none_and_is_logged(
+    tmp_path, caplog
+) -> None:
+    store = CredentialStore(tmp_path / "creds")
+    key = "k" * 43
+    store.save_key("CP1", key)
+    claim = store.claim("CP1")  # made and saved
+    assert (store.load_key("CP1"), store.load_claim("CP1")) == (key, claim)
+    store.save_key("CP1", "k" * 42)  # one character short of 32 bytes
+    store.claim_path("CP1").write_text("bad claim!\n")
+    with caplog.at_level("WARNING"):
+        assert (store.load_key("CP1"), store.load_claim("CP1")) == (None, None)
+    assert f"ignoring {store.key_path('CP1')}: not a key" in caplog.text
+    assert f"ignoring {store.claim_path('CP1')}: not a registration claim" in caplog.text
+
+
 def test_unwritable_journal_dir_raises_oserror_for_the_service_to_report(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -78,6 +78,41 @@ def test_a_failed_command_and_a_dead_worker_are_named_with_their_log(tmp_path: P
         parent.close()
 
 
+def test_shutdown_asks_a_worker_to_stop_and_kills_one_that_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    children = []
+    for n in (1, 2):
+        parent, child = ctx.Pipe()
+        log = tmp_path / f"worker-{n}.log"
+        proc = ctx.Process(
+            target=worker_main, args=(child, n, [], {}, str(log), f"worker-{n}"), daemon=True
+        )
+        proc.start()
+        child.close()
+        children.append((proc, parent))
+    scenario = Scenario(ScenarioOptions(cps=1), "unused:1", tmp_path, None, print)  # type: ignore[arg-type]
+    for n, (proc, parent) in enumerate(children, 1):
+        scenario._child(parent, proc, f"monitor worker {n}", tmp_path / f"worker-{n}.log")
+    polite, stuck = children
+    try:
+        assert scenario._ask(polite[1], "snapshot")["authenticated"] == 0  # both are serving
+        assert scenario._ask(stuck[1], "snapshot")["authenticated"] == 0
+        scenario.workers = [polite]
+        scenario._shutdown()
+        assert polite[0].exitcode == 0  # stopped when asked
+        os.kill(stuck[0].pid, signal.SIGSTOP)  # alive, but answers nothing
+        scenario._stop_child(*stuck, ask_s=0.5, join_s=0.5)
+        stuck[0].join(10)
+        assert stuck[0].exitcode == -signal.SIGKILL  # killed once its time was up
+    finally:
+        for proc, parent in children:
+            if proc.is_alive():
+                proc.kill()
+            parent.close()
+
+
 def test_monitors_resume_their_tls_session(tmp_path: Path) -> None:
     secrets = Secrets(tmp_path / "secrets")
     secrets.init()

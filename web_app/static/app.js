@@ -20,28 +20,23 @@ function describe(cp) {
   return cp.cp_id + where + ": " + cp.label + ", " + price(cp.price);
 }
 
+// an HTML element of one class, holding the given children
+function element(tag, className, ...children) {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.append(...children);
+  return node;
+}
+
 function listItem(cp) {
   let li = document.getElementById("cp-" + cp.cp_id);
   if (!li) {
     li = document.createElement("li");
     li.id = "cp-" + cp.cp_id;
-    const badge = document.createElement("span");
-    badge.className = "badge";
+    const badge = element("span", "badge");
     badge.setAttribute("aria-hidden", "true");
-    const where = document.createElement("div");
-    where.className = "where";
-    const id = document.createElement("span");
-    id.className = "id";
-    const loc = document.createElement("span");
-    loc.className = "loc";
-    where.append(id, loc);
-    const what = document.createElement("div");
-    what.className = "what";
-    const state = document.createElement("span");
-    state.className = "state";
-    const cost = document.createElement("span");
-    cost.className = "price";
-    what.append(state, cost);
+    const where = element("div", "where", element("span", "id"), element("span", "loc"));
+    const what = element("div", "what", element("span", "state"), element("span", "price"));
     li.append(badge, where, what);
   }
   li.className = "cp state-" + cp.state;

@@ -112,6 +112,17 @@ def _checker(cls: type[Event], name: str, kind: Any) -> Checker:
     raise TypeError(f"unsupported field type {kind!r}")
 
 
+def load_value(value: bytes | str | None) -> Any:
+    """The JSON a Kafka value holds (a plain event or a sealed envelope); ``InvalidEvent``
+    when there is no value or it is not JSON."""
+    if value is None:
+        raise InvalidEvent("empty value")
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+
+
 class EventCodec:
     """Validates JSON values of one topic into their dataclasses."""
 
@@ -129,12 +140,7 @@ class EventCodec:
         return frozenset(self._by_type)
 
     def parse(self, value: bytes | str | None) -> Event:
-        if value is None:
-            raise InvalidEvent("empty value")
-        try:
-            obj = json.loads(value)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidEvent(f"not valid JSON: {exc}") from None
+        obj = load_value(value)
         if not isinstance(obj, dict):
             raise InvalidEvent("value is not a JSON object")
         kind = obj.get("type")
@@ -144,6 +150,31 @@ class EventCodec:
         if obj.get("v") != VERSION:
             raise InvalidEvent(f"unsupported version {obj.get('v')!r}")
         return cls(**{name: check(obj.get(name)) for name, check in self._fields[cls]})
+
+
+# --- field groups ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEvent(Event):
+    """Base of the events of one supply, on evc.cp.events and evc.driver.notices alike: which
+    session, at which CP, for which driver (the first keys of each, in this order)."""
+
+    session_id: str
+    cp_id: str
+    driver_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplyAccount(SessionEvent):
+    """Base of a finished supply's account: the engine's ``supply_ended`` and the driver's
+    ``ticket`` Central makes of it carry the same figures."""
+
+    kwh: float
+    eur: float
+    started_at: str
+    ended_at: str
+    reason: EndReason
 
 
 # --- evc.requests -------------------------------------------------------------------------
@@ -223,20 +254,14 @@ class CommandRefused(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyStarted(Event):
+class SupplyStarted(SessionEvent):
     TYPE = "supply_started"
-    session_id: str
-    cp_id: str
-    driver_id: str
     started_at: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyProgress(Event):
+class SupplyProgress(SessionEvent):
     TYPE = "supply_progress"
-    session_id: str
-    cp_id: str
-    driver_id: str
     seq: int
     kw: float
     kwh: float
@@ -244,16 +269,8 @@ class SupplyProgress(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyEnded(Event):
+class SupplyEnded(SupplyAccount):
     TYPE = "supply_ended"
-    session_id: str
-    cp_id: str
-    driver_id: str
-    kwh: float
-    eur: float
-    started_at: str
-    ended_at: str
-    reason: EndReason
     # extension: ``offline`` for a supply the CP started on its own, with an id it authorized
     # locally while Central was out of reach; Central has no session for it and bills it at
     # its end (``session_id`` is the CP's); absent for a session Central authorized
@@ -297,48 +314,31 @@ class Denied(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyStartedNotice(Event):
+class SupplyStartedNotice(SessionEvent):
     TYPE = "supply_started"
-    session_id: str
-    cp_id: str
-    driver_id: str
     started_at: str
     request_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyProgressNotice(Event):
+class SupplyProgressNotice(SessionEvent):
     TYPE = "supply_progress"
-    session_id: str
-    cp_id: str
-    driver_id: str
     kw: float
     kwh: float
     eur: float
 
 
 @dataclass(frozen=True, kw_only=True)
-class SupplyInterrupted(Event):
+class SupplyInterrupted(SessionEvent):
     TYPE = "supply_interrupted"
-    session_id: str
-    cp_id: str
-    driver_id: str
     reason: EndReason
     kwh: float
     eur: float
 
 
 @dataclass(frozen=True, kw_only=True)
-class Ticket(Event):
+class Ticket(SupplyAccount):
     TYPE = "ticket"
-    session_id: str
-    cp_id: str
-    driver_id: str
-    kwh: float
-    eur: float
-    started_at: str
-    ended_at: str
-    reason: EndReason
     request_id: str | None = None
     # A correction (docs/protocol.md): Central's provisional ticket (inferred from the last
     # reading it had) replaced by the engine's final reading; these are the figures it had.

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from wire.errors import InvalidEvent
-from wire.kafka.messages import Event, EventCodec
+from wire.kafka.messages import Event, EventCodec, load_value
 from wire.timefmt import now_ts
 
 SEALED = "sealed"
@@ -110,12 +110,7 @@ def open_value(
     """Open a sealed value: (kid, event). ``ForgedEvent`` when it does not open with the key
     of the id it names; ``InvalidEvent`` when it is not a sealed value or the event inside
     is not one ``codec`` knows."""
-    if value is None:
-        raise InvalidEvent("empty value")
-    try:
-        envelope = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    envelope = load_value(value)
     if not isinstance(envelope, dict) or envelope.get("type") != SEALED:
         raise InvalidEvent("not a sealed value (this topic carries only sealed values)")
     if envelope.get("v") != VERSION:

@@ -142,25 +142,21 @@ def network_tails(
     """The two tails of a view of the network (the driver's, a standby Central's window):
     ``evc.network.state`` from the beginning (every CP's last state, then its changes) and
     ``central_alive`` from the end (which Central serves now)."""
-    network = TopicTail(
-        bootstrap,
-        topics.network_state,
-        topics.partitions_of(topics.network_state),
-        NETWORK_STATE,
-        from_beginning=True,
-        client_id=client_id,
-        security=security,
-    )
-    try:
-        central = TopicTail(
+
+    def tail(topic: str, codec: EventCodec, from_beginning: bool) -> TopicTail:
+        return TopicTail(
             bootstrap,
-            topics.central_status,
-            topics.partitions_of(topics.central_status),
-            CENTRAL_STATUS,
-            from_beginning=False,
+            topic,
+            topics.partitions_of(topic),
+            codec,
+            from_beginning=from_beginning,
             client_id=client_id,
             security=security,
         )
+
+    network = tail(topics.network_state, NETWORK_STATE, from_beginning=True)
+    try:
+        central = tail(topics.central_status, CENTRAL_STATUS, from_beginning=False)
     except KafkaError:
         network.close()
         raise
