@@ -37,13 +37,15 @@ class SessionRecall:
         self.hub = hub
         self._waiting = 0
         self._settled = _done()
+        # a look-up failed since the last time none waited: ``_settled`` is never done then
+        self._stuck = False
 
     def look_up(self, session_id: str, then: Callable[[], None]) -> None:
         """Read ``session_id`` from the database off the owner, keep its note, then run
         ``then`` on the owner (at once when the writer answers at once: unit tests). What
         ``then`` raises reaches the caller only in that case; otherwise the owner logs it."""
         if self._waiting == 0:
-            self._settled = Future()
+            self._settled, self._stuck = Future(), False
         self._waiting += 1
         found = self.hub.ledger.look_up(session_id)
         self.hub.after(found, lambda f: self._answered(session_id, f, then))
@@ -53,14 +55,18 @@ class SessionRecall:
     ) -> None:
         try:
             exc = found.exception()
-            if exc is None:
-                self.hub.ledger.recalled(session_id, found.result())
-            else:  # not an outage (the writer retries those): as if the database had none
-                log.error("looking up session %s failed: %s", session_id, exc)
+            if exc is not None:
+                # Not an outage (the writer retries those): Central stopping, or a bug. The
+                # event is left unhandled and its batch never marked done, so it is read
+                # again at the next start rather than refused or billed on a guess.
+                log.error("looking up session %s failed (%s); its event waits", session_id, exc)
+                self._stuck = True
+                return
+            self.hub.ledger.recalled(session_id, found.result())
             then()
         finally:
             self._waiting -= 1
-            if self._waiting == 0:
+            if self._waiting == 0 and not self._stuck:
                 self._settled.set_result(None)
 
     @property

@@ -227,6 +227,26 @@ def test_an_event_for_a_session_never_authorized_is_refused_after_asking_the_dat
         inline.desk.cp_event(forged)
 
 
+def test_an_event_whose_look_up_fails_is_left_for_the_next_start(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, posted = ManualWriter(), []
+    w = make_world(store, writer, posted.append)
+    refused: list[ForeignSession] = []
+
+    def broken(session_id: str) -> None:
+        raise RuntimeError("Central is stopping")
+
+    monkeypatch.setattr(w.ledger, "_read_note", broken)
+    w.desk.cp_event(supply_ended("d" * 32, 1.0), refused.append)
+    writer.run()
+    while posted:
+        posted.pop(0)()
+    assert refused == [] and store.tickets("d" * 32) == []  # neither refused nor billed
+    assert not w.desk.settled().done()  # its batch is not marked done: read again
+    assert w.desk.engine_events.recall.waiting == 0
+
+
 class FakeOwner:
     def in_chunks(self, batch: list[Received], handle: Callable[[list[Received]], Any]) -> Any:
         return handle(batch)
