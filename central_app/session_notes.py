@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: s an ended session's note is kept after it ended
@@ -70,14 +70,13 @@ class SessionNotes:
         # (when to forget, session_id) in the order they ended; one queue per lifetime, so
         # each is in deadline order. An entry is only a candidate: the note is dropped when
         # its deadline comes only if it is still of that kind (ended, provisional or not).
+        # A note that ended twice (an expired authorization whose supply started late) may
+        # go at its first deadline; the database answers for it then.
         self._final: deque[tuple[float, str]] = deque()
         self._provisional: deque[tuple[float, str]] = deque()
 
     def __len__(self) -> int:
         return len(self._notes)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._notes)
 
     @property
     def request_count(self) -> int:
