@@ -10,7 +10,10 @@ proves only *which CP* sent an event; an insider holding CP-02's key could still
 every session event must name the session's own CP (and, where it carries one, the
 session's own driver), and the session must be one Central authorized: otherwise the event
 is refused with :class:`ForeignSession` and changes nothing; the runtime dead-letters and
-audits it like a value that did not open.
+audits it like a value that did not open. Memory holds only live and recent sessions: a
+session it does not know is asked of the database first, off the owner
+(:mod:`central_app.session_recall`), and refused only if the database does not know it
+either.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from central_app.energy_check import EnergyCheck
 from central_app.hub import Hub
 from central_app.offline_supplies import OfflineSupplies
 from central_app.session_ends import SessionEnds
+from central_app.session_recall import SessionRecall
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
     AuthorizationExpired,
@@ -76,6 +80,7 @@ class EngineEvents:
         self.clock = clock
         self.energy = energy or EnergyCheck(default_rated_kw=None)
         self.offline = OfflineSupplies(hub, ends, self.energy)
+        self.recall = SessionRecall(hub)
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             SupplyProgress: self._progress,
             SupplyStarted: self._started,
@@ -85,22 +90,57 @@ class EngineEvents:
             CommandRefused: self._command_refused,
         }
 
-    def cp_event(self, event: Event) -> None:
+    def cp_event(
+        self, event: Event, refused: Callable[[ForeignSession], None] | None = None
+    ) -> None:
         """Handle one engine event; ``ForeignSession`` when it names a session that is not
-        its CP's (nothing changed then)."""
+        its CP's (nothing changed then). An event for a session memory no longer holds is
+        handled once the database answered (``SessionRecall``); if it is refused then,
+        ``refused`` hears of it (raised when the answer came at once and there is none)."""
         handler = self._handlers.get(type(event))
         if handler is None:
             log.warning("unexpected cp event %r", event)
             return
+        if isinstance(event, SESSION_EVENTS) and self._unheard_of(event):
+            self.recall.look_up(event.session_id, lambda: self._checked(event, handler, refused))
+            return
+        self._checked(event, handler, None)
+
+    def _checked(
+        self,
+        event: Event,
+        handler: Callable[[Any], None],
+        refused: Callable[[ForeignSession], None] | None,
+    ) -> None:
+        """``event`` handled, once its session's ownership is checked."""
         if isinstance(event, SESSION_EVENTS):
             problem = self._ownership_problem(event)
             if problem is not None and self._unknown_offline(event):
                 handler = self.offline.ended  # the CP's own session: its end bills it
             elif problem is not None:
-                raise ForeignSession(event.cp_id, problem)
+                if refused is None:
+                    raise ForeignSession(event.cp_id, problem)
+                refused(ForeignSession(event.cp_id, problem))
+                return
         handler(event)
         if isinstance(event, SupplyEnded):  # after the ticket's write, in the same batch
             self.hub.ledger.note_meter(event.session_id, round(event.kwh, 3))
+
+    def _unheard_of(
+        self,
+        ev: SupplyStarted
+        | SupplyProgress
+        | SupplyEnded
+        | AuthorizationExpired
+        | AuthorizationRejected,
+    ) -> bool:
+        """Memory knows nothing of the session: an old one (ask the database) or a forgery."""
+        if self.hub.ledger.session_info(ev.session_id) is not None:
+            return False
+        if self.billing.waiting(ev.session_id) is not None:
+            return False
+        cp = self.hub.cps.get(ev.cp_id)
+        return cp is None or cp.session is None or cp.session.session_id != ev.session_id
 
     def _ownership_problem(
         self,

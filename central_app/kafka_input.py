@@ -6,6 +6,7 @@ serve (docs/central.md, "One owner")."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from central_app.db_writer import DbWriter
@@ -61,9 +62,27 @@ class KafkaInput:
             self._pair.deposed.wait(STEP_DOWN_WAIT_S)
             if self._pair.deposed.is_set():
                 return Handled(failures, Future())
+        looked_up = self._supplies.settled()
+        if not looked_up.done():
+            return Handled(failures, self._after(looked_up))
         if self._writer.backlog == 0:
             return Handled(failures)
         return Handled(failures, self._writer.barrier())
+
+    def _after(self, looked_up: Future[None]) -> Future[None]:
+        """Durable once the events of the batch that waited for the database
+        (``central_app.session_recall``) are handled and what they wrote is committed."""
+        durable: Future[None] = Future()
+
+        def committed(barrier: Future[None]) -> None:
+            exc = barrier.exception()
+            if exc is None:
+                durable.set_result(None)
+            else:
+                durable.set_exception(exc)
+
+        looked_up.add_done_callback(lambda _: self._writer.barrier().add_done_callback(committed))
+        return durable
 
     def _entitled(self, dropped_before: int) -> bool:
         """Still the active Central, and nothing was dropped by the gate since ``dropped_before``."""
@@ -81,13 +100,17 @@ class KafkaInput:
                 if isinstance(received.event, ChargeRequest):
                     self._supplies.charge_request(received.event)
                 else:
-                    self._supplies.cp_event(received.event)
+                    self._supplies.cp_event(received.event, self._refuser(received))
             except ForeignSession as exc:  # an insider's or a broken engine's: refused
                 self._refuse_foreign(received, exc)
             except Exception as exc:  # a bug: this event is dead-lettered, the rest go on
                 log.exception("handling %s failed", type(received.event).__name__)
                 failures.append((received, exc))
         return failures
+
+    def _refuser(self, received: Received) -> Callable[[ForeignSession], None]:
+        """How a refusal decided later (the database asked first) is dealt with."""
+        return lambda exc: self._refuse_foreign(received, exc)
 
     def _refuse_foreign(self, received: Received, exc: ForeignSession) -> None:
         """A session event that named another CP's (or no) session: dead-lettered, audited

@@ -2,8 +2,9 @@
 
 The core (one owner, one thread) must answer 10,000 heartbeats a second and never wait on
 a database, yet every decision it makes must survive a crash. So the registry (credential
-hashes, pending registration claims, drivers) and the recent sessions live here in memory,
-loaded once at start and refreshed from the database every few seconds (``evc-admin``
+hashes, pending registration claims, drivers) and the live and recent sessions
+(:mod:`~central_app.session_notes`: older ones are looked up off the owner) live here in
+memory, loaded once at start and refreshed from the database every few seconds (``evc-admin``
 writes there); every change is applied to memory at once and handed to the
 :mod:`~central_app.db_writer` as a job. Callers that must not act before the row is durable
 (``authorize`` goes out only after its session row is written, a ticket is sent only when the
@@ -26,14 +27,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from central_app.billing import TicketData
 from central_app.db_writer import Writer, transient
+from central_app.session_notes import (
+    FINAL_KEPT,
+    MAX_NOTES,
+    PROVISIONAL_KEPT,
+    SessionNote,
+    SessionNotes,
+)
 from central_app.session_store import SessionOp
 from central_app.state_log import Change, StateLog, write_changes
 from central_app.store import CpRecord, OpenSession, RegistryError, Store, revoked_text
@@ -45,21 +54,6 @@ log = logging.getLogger(__name__)
 
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
-
-RECENT_SESSIONS = timedelta(days=1)
-MAX_SESSIONS = 200_000
-
-
-@dataclass(slots=True)
-class SessionNote:
-    """The little the core needs to know of a session that is not on a CP any more."""
-
-    cp_id: str
-    driver_id: str
-    request_id: str | None
-    price: float | None
-    status: str
-    provisional: bool = False  # its ticket is Central's inference (billing.ticket_from_session)
 
 
 class Batch(Generic[I, R]):
@@ -121,7 +115,14 @@ def _done(value: object) -> Future:
 
 
 class Ledger:
-    def __init__(self, store: Store, writer: Writer, *, require_enrollment: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        writer: Writer,
+        *,
+        require_enrollment: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.writer = writer
         # A secured Central registers an id only with the operator's one-time token.
@@ -129,8 +130,8 @@ class Ledger:
         self._credentials: dict[str, str | None] = {}
         self._claims: set[str] = set()
         self._drivers: set[str] = set()
-        self._sessions: dict[str, SessionNote] = {}
-        self._requests: set[str] = set()
+        # live and recent sessions only (central_app.session_notes); older ones: look_up
+        self._sessions = SessionNotes(clock)
         # A registration burst (or the AUTHs that follow it) costs one transaction per batch
         # instead of one per CP: under load the writer thread gets the interpreter only in
         # slices, and per-CP commits made 10,000 new CPs register at ~100/s.
@@ -167,9 +168,11 @@ class Ledger:
         self.registry_mark = self.store.audit_mark()
         records = self.store.load_cps()
         self.apply_registry(records, self.store.driver_keys())
-        since = format_ts(utc_now() - RECENT_SESSIONS)
-        for sid, note in self.store.recent_sessions(since, MAX_SESSIONS):
-            self._remember(sid, SessionNote(*note))
+        now = utc_now()
+        since = format_ts(now - timedelta(seconds=FINAL_KEPT))
+        provisional_since = format_ts(now - timedelta(seconds=PROVISIONAL_KEPT))
+        for sid, note in self.store.recent_sessions(since, provisional_since, MAX_NOTES):
+            self._sessions.add(sid, SessionNote(*note))
         return records, self.store.open_sessions()
 
     def read_registry(
@@ -364,20 +367,39 @@ class Ledger:
 
     # --- sessions -------------------------------------------------------------------------
 
-    def _remember(self, session_id: str, note: SessionNote) -> None:
-        if len(self._sessions) >= MAX_SESSIONS:
-            oldest = next(iter(self._sessions))
-            dropped = self._sessions.pop(oldest)
-            self._requests.discard(dropped.request_id or "")
-        self._sessions[session_id] = note
-        if note.request_id:
-            self._requests.add(note.request_id)
-
     def request_seen(self, request_id: str) -> bool:
-        return request_id in self._requests
+        """The request authorized a session in the last minutes (``SessionNotes``: an older
+        one is denied as expired, never authorized twice)."""
+        return self._sessions.request_seen(request_id)
 
     def session_info(self, session_id: str) -> SessionNote | None:
+        """The note of a live or recent session; None for an older one (``look_up``) or one
+        Central never authorized."""
         return self._sessions.get(session_id)
+
+    @property
+    def notes(self) -> SessionNotes:
+        """The sessions kept in memory (read-only use: counts, tests)."""
+        return self._sessions
+
+    def look_up(self, session_id: str) -> Future[SessionNote | None]:
+        """The database's note of a session memory no longer holds, read on the writer's
+        thread: the owner continues with ``recalled`` when it arrives (``Hub.after``)."""
+        return self.writer.submit(self._read_note, session_id)
+
+    def _read_note(self, session_id: str) -> SessionNote | None:
+        info = self.store.session_info(session_id)
+        if info is None:
+            return None
+        return SessionNote(
+            info.cp_id, info.driver_id, info.request_id, info.price, info.status, info.provisional
+        )
+
+    def recalled(self, session_id: str, note: SessionNote | None) -> None:
+        """Keep what ``look_up`` found for a while (the session's next events come soon);
+        a note memory took meanwhile is newer and stays."""
+        if note is not None and self._sessions.get(session_id) is None:
+            self._sessions.add(session_id, note)
 
     def create_session(
         self,
@@ -391,7 +413,9 @@ class Ledger:
         authorized_at: str,
         expires_at: str,
     ) -> Future[None]:
-        self._remember(session_id, SessionNote(cp_id, driver_id, request_id, price, "authorized"))
+        self._sessions.add(
+            session_id, SessionNote(cp_id, driver_id, request_id, price, "authorized")
+        )
         row = {
             "cp_id": cp_id,
             "session_id": session_id,
@@ -421,6 +445,7 @@ class Ledger:
         closed = note is None or note.status == "authorized"
         if note is not None and note.status == "authorized":
             note.status = status
+            self._sessions.ended(session_id, note)
         self._session_writes.add(SessionOp("close", (session_id, status, reason)))
         return closed
 
@@ -431,11 +456,19 @@ class Ledger:
         if note is not None and note.status == "ticketed":
             return _done(False)
         if note is None:
-            note = SessionNote(ticket.cp_id, ticket.driver_id, ticket.request_id, None, "ticketed")
-            self._remember(ticket.session_id, note)
+            note = SessionNote(
+                ticket.cp_id,
+                ticket.driver_id,
+                ticket.request_id,
+                None,
+                "ticketed",
+                ticket.provisional,
+            )
+            self._sessions.add(ticket.session_id, note)
         else:
             note.status = "ticketed"
-        note.provisional = ticket.provisional
+            note.provisional = ticket.provisional
+            self._sessions.ended(ticket.session_id, note)
         return self._session_writes.add(SessionOp("ticket", (replace(ticket),)))
 
     def note_meter(self, session_id: str, kwh: float) -> None:
@@ -457,6 +490,7 @@ class Ledger:
         """Replace a provisional ticket's figures with the engine's final reading: resolves to
         the (kWh, EUR, reason) it had, or None if the database had nothing to amend."""
         note = self._sessions.get(ticket.session_id)
-        if note is not None:
+        if note is not None and note.provisional:
             note.provisional = False
+            self._sessions.ended(ticket.session_id, note)  # now kept as any ended session
         return self._session_writes.add(SessionOp("amend", (replace(ticket),)))

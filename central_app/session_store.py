@@ -43,6 +43,7 @@ class SessionInfo:
     request_id: str | None
     price: float | None
     status: str
+    provisional: bool = False
 
 
 class SessionStore:
@@ -119,13 +120,22 @@ class SessionStore:
             row = s.scalar(select(SessionRow).where(SessionRow.session_id == session_id))
             if row is None:
                 return None
-            return SessionInfo(row.cp_id, row.driver_id, row.request_id, row.price, row.status)
+            return SessionInfo(
+                row.cp_id,
+                row.driver_id,
+                row.request_id,
+                row.price,
+                row.status,
+                bool(row.provisional),
+            )
 
     def recent_sessions(
-        self, since: str, limit: int
+        self, since: str, provisional_since: str, limit: int
     ) -> list[tuple[str, tuple[str, str, str | None, float | None, str, bool]]]:
-        """Sessions authorized or ticketed since ``since`` (oldest first, at most ``limit``):
-        what the core keeps in memory to answer redeliveries without reading the database."""
+        """The open sessions, those authorized or ticketed since ``since`` and the
+        provisional tickets since ``provisional_since`` (oldest first, at most ``limit``):
+        what the core keeps in memory (``central_app.session_notes``) to answer
+        redeliveries without reading the database."""
         with self.db.Session.begin() as s:
             rows = s.execute(
                 select(
@@ -141,6 +151,11 @@ class SessionStore:
                     (SessionRow.authorized_at >= since)
                     | (SessionRow.ticketed_at >= since)
                     | SessionRow.status.in_(OPEN_STATUSES)
+                    | (
+                        SessionRow.provisional.is_(True)
+                        & (SessionRow.status == "ticketed")
+                        & (SessionRow.ticketed_at >= provisional_since)
+                    )
                 )
                 .order_by(SessionRow.id.desc())
                 .limit(limit)

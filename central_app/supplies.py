@@ -36,9 +36,10 @@ from central_app.cp_state import (
     Transition,
 )
 from central_app.energy_check import EnergyCheck
-from central_app.engine_events import EngineEvents
+from central_app.engine_events import EngineEvents, ForeignSession
 from central_app.hub import Hub
 from central_app.session_ends import SessionEnds
+from central_app.session_notes import FINAL_KEPT
 from central_app.store import OpenSession
 from central_app.views import LogLevel, RequestPhase
 from wire.kafka.messages import (
@@ -74,6 +75,9 @@ class SupplyDesk:
         clock: Callable[[], float] = time.monotonic,
         energy: EnergyCheck | None = None,
     ) -> None:
+        if policy.max_request_age + policy.max_clock_skew >= FINAL_KEPT:
+            # a redelivered request is known to memory only that long (session_notes)
+            raise ValueError("requests may not be valid longer than ended sessions are kept")
         self.hub = hub
         self.policy = policy
         self.billing = billing
@@ -82,9 +86,15 @@ class SupplyDesk:
         self.ends = SessionEnds(hub, billing)
         self.engine_events = EngineEvents(hub, billing, self.ends, clock, energy)
 
-    def cp_event(self, event: Event) -> None:
+    def cp_event(
+        self, event: Event, refused: Callable[[ForeignSession], None] | None = None
+    ) -> None:
         """What an engine reported on ``evc.cp.events`` (see ``central_app.engine_events``)."""
-        self.engine_events.cp_event(event)
+        self.engine_events.cp_event(event, refused)
+
+    def settled(self) -> Future[None]:
+        """Done once the events waiting for the database (``SessionRecall``) were handled."""
+        return self.engine_events.recall.settled()
 
     # --- restart --------------------------------------------------------------------------
 
@@ -132,6 +142,8 @@ class SupplyDesk:
     def charge_request(self, req: ChargeRequest) -> None:
         hub = self.hub
         received = self.clock()
+        # An authorized request is remembered for minutes; once it is older, ``decide``
+        # denies it as expired (its timestamp travels with it): never authorized twice.
         if hub.ledger.request_seen(req.request_id):
             log.info("request %s already authorized; redelivery ignored", req.request_id)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,7 +29,10 @@ def _input(tmp_path: Path, *, holds: bool, handle: object) -> tuple[KafkaInput, 
     owner = SimpleNamespace(in_chunks=lambda batch, _: handle(batch))  # type: ignore[operator]
     kafka = SimpleNamespace(dropped=0)
     writer = SimpleNamespace(backlog=0)
-    return KafkaInput(owner, None, kafka, writer, pair), pair  # type: ignore[arg-type]
+    settled: Future[None] = Future()
+    settled.set_result(None)  # no event of the batch waits for the database
+    supplies = SimpleNamespace(settled=lambda: settled)
+    return KafkaInput(owner, supplies, kafka, writer, pair), pair  # type: ignore[arg-type]
 
 
 def _request() -> list[Received]:
