@@ -84,7 +84,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(f"scripts/kafka-local start failed:\n{started.stdout}{started.stderr}")
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([*args, "stop", "--run-dir", str(run_dir)], capture_output=True)
+        subprocess.run([*args, "stop", "--now", "--run-dir", str(run_dir)], capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +132,7 @@ def secure_kafka(tls_secrets: Secrets, tmp_path_factory: pytest.TempPathFactory)
             pytest.fail(f"kafka-local start (secure) failed:\n{started.stdout}{started.stderr}")
         yield SecureKafka(f"127.0.0.1:{port}", tls_secrets, run_dir, port)
     finally:
-        subprocess.run([*args, "stop", "--run-dir", str(run_dir)], capture_output=True)
+        subprocess.run([*args, "stop", "--now", "--run-dir", str(run_dir)], capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def own_broker(
     try:
         yield own
     finally:
-        own.stop()
+        own.stop(now=True)
 
 
 def network_on(

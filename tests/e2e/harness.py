@@ -538,5 +538,6 @@ class LocalBroker:
         finally:
             consumer.close()
 
-    def stop(self) -> None:
-        self._run("stop")
+    def stop(self, now: bool = False) -> None:
+        """Stop every node; ``now``: SIGKILL, for the teardown of a throwaway broker."""
+        self._run("stop", *(["--now"] if now else []))
