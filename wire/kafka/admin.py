@@ -189,39 +189,41 @@ def _create(admin: _Admin, missing: list[TopicSpec], deadline: float) -> None:
 
 
 def _verify_compaction(admin: _Admin, names: list[str], deadline: float) -> None:
-    if not names:
-        return
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
-    futures = admin.client.describe_configs(
-        resources, request_timeout=max(deadline - time.monotonic(), 1.0)
-    )
-    for resource, future in futures.items():
+    for name in names:
+        policy = _topic_config(admin, name, deadline).get("cleanup.policy", "")
+        if "compact" not in (policy or ""):
+            raise TopicSetupError(f"{name} must be compacted but has cleanup.policy={policy!r}")
+
+
+def _topic_config(admin: _Admin, name: str, deadline: float) -> dict[str, str]:
+    """A topic's configuration. On a cluster a fresh topic can be in one broker's metadata
+    and not yet in the one asked (UNKNOWN_TOPIC_OR_PART): asked again until ``deadline``."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    while True:
+        future = admin.client.describe_configs(
+            [resource], request_timeout=max(deadline - time.monotonic(), 1.0)
+        )[resource]
         try:
-            configs = future.result()
+            return {key: entry.value for key, entry in future.result().items()}
         except KafkaException as exc:
-            refused = admin.refused(exc, f"describe the configuration of {resource.name}")
+            err = exc.args[0] if exc.args else None
+            unknown = (
+                isinstance(err, RdKafkaError) and err.code() == RdKafkaError.UNKNOWN_TOPIC_OR_PART
+            )
+            if unknown and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            refused = admin.refused(exc, f"describe the configuration of {name}")
             if refused is not None:
                 raise refused from exc
-            raise TopicSetupError(f"cannot read the config of {resource.name}: {exc}") from exc
-        policy = configs["cleanup.policy"].value if "cleanup.policy" in configs else ""
-        if "compact" not in (policy or ""):
-            raise TopicSetupError(
-                f"{resource.name} must be compacted but has cleanup.policy={policy!r}"
-            )
+            raise TopicSetupError(f"cannot read the config of {name}: {exc}") from exc
 
 
 def topic_config(
     bootstrap: str, topic: str, *, timeout: float = 10.0, security: KafkaSecurity | None = None
 ) -> dict[str, str]:
     """The effective configuration of one topic (for diagnostics and tests)."""
-    admin = _admin(bootstrap, security)
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    future = admin.client.describe_configs([resource], request_timeout=timeout)[resource]
-    try:
-        configs = future.result(timeout=timeout)
-    except KafkaException as exc:
-        raise TopicSetupError(f"cannot read the config of {topic}: {exc}") from exc
-    return {name: entry.value for name, entry in configs.items()}
+    return _topic_config(_admin(bootstrap, security), topic, time.monotonic() + timeout)
 
 
 def broker_reachable(
